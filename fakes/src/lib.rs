@@ -1,0 +1,3 @@
+//! Loopback fakes of external services, for tests and benchmarks.
+
+pub mod telegram;

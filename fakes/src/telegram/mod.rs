@@ -1,0 +1,513 @@
+//! A strict fake of the Telegram Bot API: a real HTTP server on 127.0.0.1
+//! for black-box tests and benchmarks that drive the real bot.
+//!
+//! Requests are accepted the way `api.telegram.org` accepts them
+//! (`POST|GET /bot<token>/<method>` with a query string, a JSON body, an
+//! urlencoded form or multipart/form-data, including `attach://` uploads as
+//! teloxide sends them) and checked against the methods' field lists from the
+//! Bot API spec (`methods.json`, an extract of
+//! <https://github.com/PaulSonOfLars/telegram-bot-api-spec>, MIT, see
+//! `LICENSE-api-json`): unknown methods get 404, missing required fields and
+//! wrong basic types 400, a wrong token 401. `parse_mode` markup is parsed
+//! like the real server does, so unescaped MarkdownV2/HTML is rejected.
+//!
+//! Implemented methods: getMe, getUpdates (long polling), deleteWebhook,
+//! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
+//! sendChatAction, sendVideo, answerCallbackQuery.
+//!
+//! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
+//! blocked users, rejected uploads) are applied to the sends: sendMessage,
+//! editMessageText and sendVideo.
+
+mod markup;
+mod mp4;
+mod request;
+mod state;
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State as AxState};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+use request::DecodeError;
+use state::{ApiErr, Outcome, Reply, State, api_err};
+
+/// Static settings of a fake server.
+#[derive(Debug, Clone)]
+pub struct FakeTelegramConfig {
+    /// The only token accepted in `/bot<token>/...`; the bot's user id is the
+    /// number before the `:`.
+    pub token: String,
+    /// Successful sends allowed in any sliding 1 s window, over all chats
+    /// (0 = unlimited).
+    pub global_per_second: u32,
+    /// Successful sends allowed to one chat in any sliding 1 s window
+    /// (0 = unlimited).
+    pub per_chat_burst: u32,
+    /// `retry_after` of the 429 answers.
+    pub retry_after_secs: u32,
+    /// Largest accepted upload (413 above it); can be overridden at runtime
+    /// with [`Faults::max_upload_bytes`].
+    pub max_upload_bytes: usize,
+    /// `username` returned by getMe and in `from` of sent messages.
+    pub bot_username: String,
+    /// Sends to a chat no pushed update mentioned get 400 "chat not found",
+    /// as Telegram answers for users that never talked to the bot.
+    pub require_known_chats: bool,
+}
+
+impl Default for FakeTelegramConfig {
+    fn default() -> Self {
+        FakeTelegramConfig {
+            token: "123456:TEST-TOKEN".into(),
+            global_per_second: 30,
+            per_chat_burst: 3,
+            retry_after_secs: 1,
+            max_upload_bytes: 50 * 1024 * 1024,
+            bot_username: "vidcache_test_bot".into(),
+            require_known_chats: true,
+        }
+    }
+}
+
+/// One accepted send (sendMessage, editMessageText or sendVideo).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub method: String,
+    pub chat_id: i64,
+    /// The new message, or for editMessageText the edited one.
+    pub message_id: i64,
+    /// The text as the user sees it: `parse_mode` markup parsed away,
+    /// surrounding whitespace trimmed. `None` for sendVideo.
+    pub text: Option<String>,
+    pub video_file_id: Option<String>,
+    /// sendVideo with a file upload (as opposed to a file_id).
+    pub uploaded: bool,
+    pub has_reply_markup: bool,
+    pub at: Instant,
+    /// The `text` parameter exactly as the bot sent it (with markup).
+    pub raw_text: Option<String>,
+    /// sendVideo's caption as the user sees it.
+    pub caption: Option<String>,
+    pub reply_markup: Option<Value>,
+}
+
+/// Fault switches, settable at runtime with [`FakeTelegram::set_faults`].
+/// Send faults apply to sendMessage, editMessageText and sendVideo.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Share of send calls answered with 500 (JSON) or 502 (nginx HTML page).
+    pub error_5xx_rate: f64,
+    /// Share of send calls that hang for `hang`; then the connection is broken
+    /// without an answer and nothing is sent (or, with `timeout_delivers`, the
+    /// message is sent and the answer comes late).
+    pub timeout_rate: f64,
+    pub hang: Duration,
+    /// 403 "Forbidden: bot was blocked by the user" (also for sendChatAction).
+    pub blocked_chats: HashSet<i64>,
+    /// 400 "Bad Request: wrong file" for every upload.
+    pub reject_uploads: bool,
+    /// Seed of the PRNG deciding which calls fail; re-seeded by `set_faults`.
+    pub seed: u64,
+    /// Share of getUpdates calls answered with 500/502 (own PRNG stream).
+    pub fail_get_updates_rate: f64,
+    /// Timeout faults deliver the message and answer after `hang`, instead of
+    /// dropping it: the "did it go out or not?" case.
+    pub timeout_delivers: bool,
+    /// Overrides [`FakeTelegramConfig::max_upload_bytes`].
+    pub max_upload_bytes: Option<usize>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    token: String,
+    addr: SocketAddr,
+    updates_notify: Notify,
+    sent_notify: Notify,
+    changed: Notify,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify_all(&self) {
+        self.sent_notify.notify_waiters();
+        self.changed.notify_waiters();
+    }
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}
+
+/// Handle to a running fake. Clones share the server; it stops on
+/// [`FakeTelegram::shutdown`] or when the last clone is dropped.
+#[derive(Clone)]
+pub struct FakeTelegram {
+    inner: Arc<Handle>,
+}
+
+impl std::fmt::Debug for FakeTelegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTelegram").field("api_url", &self.api_url()).finish_non_exhaustive()
+    }
+}
+
+impl FakeTelegram {
+    /// Binds 127.0.0.1 on a free port and serves in a spawned task.
+    pub async fn start(config: FakeTelegramConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            token: config.token.clone(),
+            state: Mutex::new(State::new(config)),
+            addr,
+            updates_notify: Notify::new(),
+            sent_notify: Notify::new(),
+            changed: Notify::new(),
+            shutdown,
+        });
+        let app = Router::new().fallback(handle).layer(DefaultBodyLimit::disable()).with_state(shared.clone());
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = shutdown_rx.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+                tracing::warn!("fake telegram server failed: {e}");
+            }
+        });
+        tracing::debug!("fake telegram listening on {addr}");
+        Ok(FakeTelegram { inner: Arc::new(Handle { shared }) })
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    fn st(&self) -> MutexGuard<'_, State> {
+        self.shared().lock()
+    }
+
+    /// `http://127.0.0.1:PORT`, for `Bot::set_api_url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.shared().addr)
+    }
+
+    pub fn token(&self) -> String {
+        self.shared().token.clone()
+    }
+
+    /// Queues a private text message from `user_id` in `chat_id` (with a
+    /// `bot_command` entity when it starts with '/'); returns its message_id.
+    pub fn push_text(&self, user_id: i64, chat_id: i64, text: &str) -> i64 {
+        let id = self.st().push_text(user_id, chat_id, text);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Queues an arbitrary update body, e.g. `{"message": {...}}` or
+    /// `{"callback_query": {...}}`; the fake assigns and returns `update_id`.
+    /// Chats, messages and callback query ids in it become known to the fake.
+    ///
+    /// # Panics
+    /// If `update_without_id` is not a JSON object.
+    pub fn push_update(&self, update_without_id: Value) -> i64 {
+        let Value::Object(body) = update_without_id else {
+            panic!("push_update needs a JSON object, e.g. {{\"message\": {{...}}}}");
+        };
+        let id = self.st().enqueue(body);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Reserves a message_id, for hand-built updates given to `push_update`.
+    pub fn next_message_id(&self) -> i64 {
+        self.st().alloc_message_id()
+    }
+
+    /// Every accepted send, in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.st().sent.clone()
+    }
+
+    pub fn sent_to(&self, chat_id: i64) -> Vec<Sent> {
+        self.st().sent.iter().filter(|s| s.chat_id == chat_id).cloned().collect()
+    }
+
+    /// Accepted sendVideo calls that uploaded a file.
+    pub fn uploads(&self) -> usize {
+        self.st().uploads
+    }
+
+    /// 429 answers given.
+    pub fn too_many_requests(&self) -> usize {
+        self.st().too_many
+    }
+
+    /// Calls received for `method` (canonical spelling, e.g. "sendMessage"),
+    /// whatever their outcome.
+    pub fn calls(&self, method: &str) -> usize {
+        let st = self.st();
+        if let Some(n) = st.calls.get(method) {
+            return *n;
+        }
+        st.calls.iter().filter(|(m, _)| m.eq_ignore_ascii_case(method)).map(|(_, n)| *n).sum()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.st().set_faults(faults);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.st().faults.clone()
+    }
+
+    /// Updates not yet confirmed by a getUpdates with a higher offset.
+    pub fn pending_updates(&self) -> usize {
+        self.st().pending()
+    }
+
+    /// When getUpdates first returned `update_id`.
+    pub fn handed_out_at(&self, update_id: i64) -> Option<Instant> {
+        self.st().handed_out.get(&update_id).copied()
+    }
+
+    /// Waits until `pred(sent)` holds, re-checking after every handled
+    /// request; returns false on timeout or shutdown. `pred` runs with the
+    /// fake's lock held: it must not call methods of this handle.
+    pub async fn wait_for<F: Fn(&[Sent]) -> bool>(&self, pred: F, timeout: Duration) -> bool {
+        let shared = self.shared();
+        let check = || pred(&shared.lock().sent);
+        wait_on(&shared.sent_notify, &shared.shutdown, timeout, check).await
+    }
+
+    /// Like `wait_for`, for any condition on the fake (calls, pending updates,
+    /// ...). `pred` runs without the lock, so it may use this handle.
+    pub async fn wait_until<F: Fn(&FakeTelegram) -> bool>(&self, pred: F, timeout: Duration) -> bool {
+        let shared = self.shared();
+        wait_on(&shared.changed, &shared.shutdown, timeout, || pred(self)).await
+    }
+
+    /// The webhook set with setWebhook: (url, secret_token).
+    pub fn webhook(&self) -> Option<(String, Option<String>)> {
+        self.st().webhook.clone()
+    }
+
+    /// The `commands` array of the last setMyCommands.
+    pub fn my_commands(&self) -> Option<Value> {
+        self.st().commands.clone()
+    }
+
+    /// Stops the server: long polls and hanging calls are released, new
+    /// connections refused. Idempotent.
+    pub fn shutdown(&self) {
+        self.shared().shutdown.send_replace(true);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().notify_all();
+    }
+}
+
+async fn wait_on(notify: &Notify, shutdown: &watch::Sender<bool>, timeout: Duration, check: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut stopped = shutdown.subscribe();
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if check() {
+            return true;
+        }
+        if *stopped.borrow_and_update() {
+            return false;
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = stopped.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => return check(),
+        }
+    }
+}
+
+// ---- HTTP side ------------------------------------------------------------
+
+fn error_response(e: ApiErr) -> Response {
+    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut body = json!({"ok": false, "error_code": e.code, "description": e.description});
+    if let Some(n) = e.retry_after {
+        body["parameters"] = json!({"retry_after": n});
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+const NGINX_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n";
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Ok(result) => axum::Json(json!({"ok": true, "result": result})).into_response(),
+            Reply::Err(e) => error_response(e),
+            Reply::BadGateway => (StatusCode::BAD_GATEWAY, [(CONTENT_TYPE, "text/html")], NGINX_502).into_response(),
+        }
+    }
+}
+
+/// A 200 whose body fails at once: the client sees a broken connection.
+fn broken_response() -> Response {
+    let body = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "fake telegram: injected timeout",
+        ))
+    });
+    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response()
+}
+
+/// `/bot<token>/<method>` → (token, method).
+fn split_path(path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix('/')?;
+    let (bot, method) = rest.split_once('/')?;
+    let token = request::decode_path_segment(bot.strip_prefix("bot")?)?;
+    let method = method.strip_suffix('/').unwrap_or(method);
+    if method.is_empty() || method.contains('/') {
+        return None;
+    }
+    Some((token, method.to_owned()))
+}
+
+async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response {
+    let Some((token, method)) = split_path(req.uri().path()) else {
+        return error_response(api_err(404, "Not Found"));
+    };
+    let spec = request::spec(&method);
+    let name = spec.map_or(method.as_str(), |s| s.name.as_str());
+    shared.lock().count_call(name);
+    shared.changed.notify_waiters();
+    tracing::debug!(method = name, "fake telegram call");
+    let response = process(&shared, &token, spec, req).await;
+    shared.changed.notify_waiters();
+    response
+}
+
+async fn process(shared: &Arc<Shared>, token: &str, spec: Option<&'static request::MethodSpec>, req: Request) -> Response {
+    if token != shared.token {
+        return error_response(api_err(401, "Unauthorized"));
+    }
+    let Some(spec) = spec else {
+        return error_response(api_err(404, "Not Found"));
+    };
+    let max_upload = shared.lock().max_upload();
+    let params = match request::decode(req, max_upload).await {
+        Ok(p) => p,
+        Err(DecodeError::TooLarge) => {
+            return error_response(api_err(413, "Request Entity Too Large"));
+        }
+        Err(DecodeError::BadRequest(d)) => return error_response(api_err(400, d)),
+    };
+    if let Err(d) = request::validate(spec, &params) {
+        return error_response(api_err(400, d));
+    }
+    if spec.name == "getUpdates" {
+        return get_updates(shared, &params).await.into_response();
+    }
+    let video = (spec.name == "sendVideo").then(|| state::resolve_video(&params));
+    let outcome = shared.lock().dispatch(&spec.name, &params, video);
+    shared.notify_all();
+    match outcome {
+        Outcome::Reply(r) => r.into_response(),
+        Outcome::Hang { hang, then } => {
+            let mut stopped = shared.shutdown.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(hang) => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+            match then {
+                Some(r) => r.into_response(),
+                None => broken_response(),
+            }
+        }
+    }
+}
+
+async fn get_updates(shared: &Arc<Shared>, p: &request::Params) -> Reply {
+    let limit = p.int("limit").unwrap_or(100).clamp(1, 100) as usize;
+    let timeout = Duration::from_secs(p.int("timeout").unwrap_or(0).clamp(0, 3600) as u64);
+    let allowed = match p.json("allowed_updates") {
+        None => None,
+        Some(Value::Array(a)) => {
+            let kinds: Option<Vec<String>> = a.iter().map(|v| v.as_str().map(str::to_owned)).collect();
+            match kinds {
+                Some(k) => Some(k),
+                None => {
+                    return Reply::Err(api_err(400, "Bad Request: can't parse allowed updates"));
+                }
+            }
+        }
+        Some(_) => return Reply::Err(api_err(400, "Bad Request: can't parse allowed updates")),
+    };
+    let generation = {
+        let mut st = shared.lock();
+        if let Some(fault) = st.poll_fault() {
+            return fault;
+        }
+        if st.webhook.is_some() {
+            return Reply::Err(api_err(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            ));
+        }
+        st.confirm(p.int("offset"));
+        if let Some(a) = allowed {
+            st.set_allowed_updates(a);
+        }
+        st.poll_generation += 1;
+        st.poll_generation
+    };
+    // an older poll still waiting is terminated with 409, as on Telegram
+    shared.updates_notify.notify_waiters();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut stopped = shared.shutdown.subscribe();
+    loop {
+        let notified = shared.updates_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        {
+            let mut st = shared.lock();
+            if st.poll_generation != generation {
+                return Reply::Err(api_err(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                ));
+            }
+            let updates = st.take_updates(limit);
+            if !updates.is_empty() || tokio::time::Instant::now() >= deadline || *stopped.borrow_and_update() {
+                return Reply::Ok(Value::Array(updates));
+            }
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = stopped.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}

@@ -1,0 +1,939 @@
+//! The fake's state and the synchronous part of every method. Everything here
+//! runs under one `std::sync::Mutex`; nothing in this file awaits.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hasher};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+use super::request::{Params, Upload};
+use super::{FakeTelegramConfig, Faults, Sent, markup, mp4};
+
+pub(crate) struct ApiErr {
+    pub code: u16,
+    pub description: String,
+    pub retry_after: Option<u32>,
+}
+
+pub(crate) fn api_err(code: u16, description: impl Into<String>) -> ApiErr {
+    ApiErr { code, description: description.into(), retry_after: None }
+}
+
+fn bad(desc: &str) -> ApiErr {
+    api_err(400, format!("Bad Request: {desc}"))
+}
+
+pub(crate) enum Reply {
+    Ok(Value),
+    Err(ApiErr),
+    /// nginx's HTML 502 page, as Telegram's front end sends it.
+    BadGateway,
+}
+
+impl From<ApiErr> for Reply {
+    fn from(e: ApiErr) -> Self {
+        Reply::Err(e)
+    }
+}
+
+pub(crate) enum Outcome {
+    Reply(Reply),
+    /// Hold the request for `hang`, then answer `then` or, if `None`, break
+    /// the connection without a complete answer.
+    Hang {
+        hang: Duration,
+        then: Option<Reply>,
+    },
+}
+
+enum Gate {
+    Go,
+    /// timeout fault, delivered: record now, answer late
+    Late(Duration),
+    /// timeout fault, not delivered: record nothing, break the connection
+    Drop(Duration),
+}
+
+impl Gate {
+    fn finish(self, reply: Reply) -> Outcome {
+        match self {
+            Gate::Go => Outcome::Reply(reply),
+            Gate::Late(hang) => Outcome::Hang { hang, then: Some(reply) },
+            Gate::Drop(hang) => Outcome::Hang { hang, then: None },
+        }
+    }
+}
+
+/// SplitMix64: tiny, seedable, good enough for fault injection.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// What the `video` parameter of a sendVideo call refers to; worked out
+/// before taking the lock (hashing a 50 MB upload takes a while).
+pub(crate) enum VideoSrc {
+    Upload(UploadInfo),
+    FileId(String),
+    Url,
+    Missing,
+}
+
+pub(crate) struct UploadInfo {
+    size: usize,
+    is_mp4: bool,
+    probe: mp4::Probe,
+    hash: u64,
+    file_name: Option<String>,
+}
+
+fn upload_info(bytes: &[u8], file_name: Option<&str>) -> UploadInfo {
+    let mut h = DefaultHasher::new();
+    h.write(bytes);
+    UploadInfo {
+        size: bytes.len(),
+        is_mp4: mp4::is_mp4(bytes),
+        probe: mp4::probe(bytes),
+        hash: h.finish(),
+        file_name: file_name.filter(|n| !n.is_empty()).map(str::to_owned),
+    }
+}
+
+pub(crate) fn resolve_video(p: &Params) -> VideoSrc {
+    let from_upload = |u: &Upload| VideoSrc::Upload(upload_info(&u.bytes, u.file_name.as_deref()));
+    if let Some(u) = p.files.get("video") {
+        return from_upload(u);
+    }
+    match p.str("video").map(str::trim) {
+        Some(s) if s.starts_with("attach://") => {
+            let name = &s["attach://".len()..];
+            if let Some(u) = p.files.get(name) {
+                from_upload(u)
+            } else if let Some(t) = p.str(name) {
+                // a part without a filename that happened to be valid UTF-8
+                VideoSrc::Upload(upload_info(t.as_bytes(), None))
+            } else {
+                VideoSrc::Missing
+            }
+        }
+        Some(s) if s.starts_with("http://") || s.starts_with("https://") => VideoSrc::Url,
+        Some("") | None => VideoSrc::Missing,
+        Some(s) => VideoSrc::FileId(s.to_owned()),
+    }
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum MsgKind {
+    Text,
+    Video,
+    Other,
+}
+
+struct Msg {
+    from_bot: bool,
+    kind: MsgKind,
+    /// what "message is not modified" compares
+    content: Value,
+}
+
+#[derive(Clone)]
+struct VideoMeta {
+    file_unique_id: String,
+    width: u32,
+    height: u32,
+    duration: u32,
+    size: usize,
+    file_name: Option<String>,
+}
+
+struct Rendered {
+    raw: String,
+    plain: String,
+    format: Value,
+}
+
+const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
+
+const CHAT_ACTIONS: &[&str] = &[
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+];
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn value_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub(crate) struct State {
+    pub cfg: FakeTelegramConfig,
+    bot_id: i64,
+    pub faults: Faults,
+    rng: Rng,
+    poll_rng: Rng,
+    next_message_id: i64,
+    next_update_id: i64,
+    next_file: u64,
+    updates: VecDeque<(i64, Value)>,
+    pub handed_out: HashMap<i64, Instant>,
+    allowed_updates: Option<Vec<String>>,
+    pub poll_generation: u64,
+    chats: HashMap<i64, Value>,
+    messages: HashMap<(i64, i64), Msg>,
+    files: HashMap<String, VideoMeta>,
+    unique_ids: HashMap<(u64, usize), String>,
+    callback_ids: HashSet<String>,
+    pub sent: Vec<Sent>,
+    global_window: VecDeque<Instant>,
+    chat_windows: HashMap<i64, VecDeque<Instant>>,
+    pub uploads: usize,
+    pub too_many: usize,
+    pub calls: HashMap<String, usize>,
+    pub webhook: Option<(String, Option<String>)>,
+    pub commands: Option<Value>,
+}
+
+const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
+
+impl State {
+    pub fn new(cfg: FakeTelegramConfig) -> Self {
+        let bot_id = cfg.token.split(':').next().and_then(|s| s.parse().ok()).unwrap_or(1);
+        State {
+            cfg,
+            bot_id,
+            faults: Faults::default(),
+            rng: Rng::new(0),
+            poll_rng: Rng::new(POLL_SEED_SALT),
+            next_message_id: 1,
+            next_update_id: 1,
+            next_file: 0,
+            updates: VecDeque::new(),
+            handed_out: HashMap::new(),
+            allowed_updates: None,
+            poll_generation: 0,
+            chats: HashMap::new(),
+            messages: HashMap::new(),
+            files: HashMap::new(),
+            unique_ids: HashMap::new(),
+            callback_ids: HashSet::new(),
+            sent: Vec::new(),
+            global_window: VecDeque::new(),
+            chat_windows: HashMap::new(),
+            uploads: 0,
+            too_many: 0,
+            calls: HashMap::new(),
+            webhook: None,
+            commands: None,
+        }
+    }
+
+    pub fn max_upload(&self) -> usize {
+        self.faults.max_upload_bytes.unwrap_or(self.cfg.max_upload_bytes)
+    }
+
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.rng = Rng::new(faults.seed);
+        self.poll_rng = Rng::new(faults.seed ^ POLL_SEED_SALT);
+        self.faults = faults;
+    }
+
+    pub fn count_call(&mut self, method: &str) {
+        *self.calls.entry(method.to_owned()).or_default() += 1;
+    }
+
+    fn bot_user(&self) -> Value {
+        json!({
+            "id": self.bot_id,
+            "is_bot": true,
+            "first_name": "Test Bot",
+            "username": self.cfg.bot_username,
+        })
+    }
+
+    // ---- updates -------------------------------------------------------
+
+    pub fn alloc_message_id(&mut self) -> i64 {
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        id
+    }
+
+    pub fn pending(&self) -> usize {
+        self.updates.len()
+    }
+
+    pub fn push_text(&mut self, user_id: i64, chat_id: i64, text: &str) -> i64 {
+        let message_id = self.alloc_message_id();
+        let first_name = format!("User{user_id}");
+        let chat = self
+            .chats
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": first_name}));
+        let mut msg = json!({
+            "message_id": message_id,
+            "from": {"id": user_id, "is_bot": false, "first_name": first_name, "language_code": "en"},
+            "chat": chat,
+            "date": unix_now(),
+            "text": text,
+        });
+        if text.starts_with('/') {
+            let command = text.split(char::is_whitespace).next().unwrap_or(text);
+            msg["entities"] = json!([{
+                "type": "bot_command",
+                "offset": 0,
+                "length": markup::utf16_len(command),
+            }]);
+        }
+        let mut body = Map::new();
+        body.insert("message".into(), msg);
+        self.enqueue(body);
+        message_id
+    }
+
+    pub fn enqueue(&mut self, mut body: Map<String, Value>) -> i64 {
+        body.remove("update_id");
+        self.register_refs(&body);
+        let id = self.next_update_id;
+        self.next_update_id += 1;
+        body.insert("update_id".into(), json!(id));
+        self.updates.push_back((id, Value::Object(body)));
+        id
+    }
+
+    /// Learns chats, messages and callback query ids mentioned in an update,
+    /// so later calls referring to them are accepted.
+    fn register_refs(&mut self, body: &Map<String, Value>) {
+        for (kind, v) in body {
+            if kind == "callback_query" {
+                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                    self.callback_ids.insert(id.to_owned());
+                }
+                if let Some(m) = v.get("message") {
+                    self.register_message(m);
+                }
+                continue;
+            }
+            if v.get("message_id").is_some() {
+                self.register_message(v);
+            } else if let Some(chat) = v.get("chat") {
+                self.register_chat(chat);
+            }
+        }
+    }
+
+    fn register_chat(&mut self, chat: &Value) {
+        if let Some(id) = chat.get("id").and_then(value_i64) {
+            self.chats.entry(id).or_insert_with(|| chat.clone());
+        }
+    }
+
+    fn register_message(&mut self, m: &Value) {
+        let Some(chat) = m.get("chat") else { return };
+        self.register_chat(chat);
+        let (Some(chat_id), Some(mid)) = (chat.get("id").and_then(value_i64), m.get("message_id").and_then(value_i64)) else {
+            return;
+        };
+        let from_bot = m.get("from").and_then(|f| f.get("id")).and_then(value_i64).is_some_and(|id| id == self.bot_id);
+        let kind = if m.get("text").is_some() {
+            MsgKind::Text
+        } else if m.get("video").is_some() {
+            MsgKind::Video
+        } else {
+            MsgKind::Other
+        };
+        let content = json!({"text": m.get("text"), "format": null, "markup": m.get("reply_markup")});
+        self.messages.entry((chat_id, mid)).or_insert(Msg { from_bot, kind, content });
+        self.next_message_id = self.next_message_id.max(mid.saturating_add(1));
+    }
+
+    /// getUpdates' `offset`: confirms every update with a lower id; a
+    /// negative offset keeps only the last `-offset` updates.
+    pub fn confirm(&mut self, offset: Option<i64>) {
+        match offset {
+            Some(o) if o > 0 => self.updates.retain(|(id, _)| *id >= o),
+            Some(o) if o < 0 => {
+                let keep = usize::try_from(o.unsigned_abs()).unwrap_or(usize::MAX);
+                while self.updates.len() > keep {
+                    self.updates.pop_front();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn drop_pending(&mut self) {
+        self.updates.clear();
+    }
+
+    pub fn set_allowed_updates(&mut self, allowed: Vec<String>) {
+        self.allowed_updates = Some(allowed);
+    }
+
+    /// Hands out up to `limit` pending updates (they stay pending until
+    /// confirmed). Updates of kinds not in `allowed_updates` are discarded,
+    /// as Telegram does.
+    pub fn take_updates(&mut self, limit: usize) -> Vec<Value> {
+        const DEFAULT_EXCLUDED: &[&str] = &["chat_member", "message_reaction", "message_reaction_count"];
+        let allowed = self.allowed_updates.clone().filter(|a| !a.is_empty());
+        self.updates.retain(|(_, u)| {
+            let Some(kind) = u.as_object().and_then(|o| o.keys().find(|k| *k != "update_id")) else {
+                return true;
+            };
+            match &allowed {
+                Some(a) => a.iter().any(|x| x == kind),
+                None => !DEFAULT_EXCLUDED.contains(&kind.as_str()),
+            }
+        });
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for (id, u) in self.updates.iter().take(limit) {
+            self.handed_out.entry(*id).or_insert(now);
+            out.push(u.clone());
+        }
+        out
+    }
+
+    pub fn poll_fault(&mut self) -> Option<Reply> {
+        let rate = self.faults.fail_get_updates_rate;
+        if rate > 0.0 && self.poll_rng.next_f64() < rate {
+            return Some(if self.poll_rng.next_f64() < 0.5 {
+                Reply::Err(api_err(500, "Internal Server Error"))
+            } else {
+                Reply::BadGateway
+            });
+        }
+        None
+    }
+
+    // ---- dispatch ------------------------------------------------------
+
+    pub fn dispatch(&mut self, method: &str, p: &Params, video: Option<VideoSrc>) -> Outcome {
+        let now = Instant::now();
+        let result = match method {
+            "getMe" => Ok(Outcome::Reply(Reply::Ok(self.get_me()))),
+            "sendMessage" => self.send_message(p, now),
+            "editMessageText" => self.edit_message_text(p, now),
+            "sendVideo" => self.send_video(p, video.unwrap_or(VideoSrc::Missing), now),
+            "sendChatAction" => self.send_chat_action(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "setWebhook" => self.set_webhook(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "deleteWebhook" => {
+                self.webhook = None;
+                if p.bool("drop_pending_updates") == Some(true) {
+                    self.drop_pending();
+                }
+                Ok(Outcome::Reply(Reply::Ok(json!(true))))
+            }
+            "getWebhookInfo" => Ok(Outcome::Reply(Reply::Ok(self.webhook_info()))),
+            "setMyCommands" => self.set_my_commands(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "answerCallbackQuery" => self.answer_callback_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            _ => Err(Reply::Err(api_err(404, "Not Found"))),
+        };
+        result.unwrap_or_else(Outcome::Reply)
+    }
+
+    fn get_me(&self) -> Value {
+        let mut me = self.bot_user();
+        if let Some(o) = me.as_object_mut() {
+            for flag in [
+                "can_join_groups",
+                "can_read_all_group_messages",
+                "supports_inline_queries",
+                "can_connect_to_business",
+                "has_main_web_app",
+            ] {
+                o.insert(flag.into(), json!(false));
+            }
+        }
+        me
+    }
+
+    fn webhook_info(&self) -> Value {
+        json!({
+            "url": self.webhook.as_ref().map_or("", |(u, _)| u.as_str()),
+            "has_custom_certificate": false,
+            "pending_update_count": self.updates.len(),
+        })
+    }
+
+    fn set_webhook(&mut self, p: &Params) -> Result<Value, Reply> {
+        let url = p.str("url").unwrap_or("").trim();
+        let secret = p.str("secret_token").filter(|s| !s.is_empty());
+        if let Some(s) = secret
+            && (s.len() > 256 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        {
+            return Err(bad("secret token contains unallowed characters").into());
+        }
+        if !url.is_empty() && !url.starts_with("https://") {
+            return Err(bad("bad webhook: HTTPS url must be provided for webhook").into());
+        }
+        self.webhook = (!url.is_empty()).then(|| (url.to_owned(), secret.map(str::to_owned)));
+        if p.bool("drop_pending_updates") == Some(true) {
+            self.drop_pending();
+        }
+        Ok(json!(true))
+    }
+
+    fn set_my_commands(&mut self, p: &Params) -> Result<Value, Reply> {
+        let Some(Value::Array(cmds)) = p.json("commands") else {
+            return Err(bad("can't parse commands JSON object").into());
+        };
+        if cmds.len() > 100 {
+            return Err(bad("too many commands specified").into());
+        }
+        for c in &cmds {
+            let command = c.get("command").and_then(Value::as_str).unwrap_or("");
+            let command = command.strip_prefix('/').unwrap_or(command);
+            let description = c.get("description").and_then(Value::as_str).unwrap_or("");
+            if command.is_empty()
+                || command.len() > 32
+                || !command.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(bad("BOT_COMMAND_INVALID").into());
+            }
+            let dlen = description.trim().chars().count();
+            if dlen == 0 || dlen > 256 {
+                return Err(bad("BOT_COMMAND_DESCRIPTION_INVALID").into());
+            }
+        }
+        self.commands = Some(Value::Array(cmds));
+        Ok(json!(true))
+    }
+
+    fn answer_callback_query(&mut self, p: &Params) -> Result<Value, Reply> {
+        let id = p.str("callback_query_id").unwrap_or("");
+        if !self.callback_ids.remove(id) {
+            return Err(bad("query is too old and response timeout expired or query id is invalid").into());
+        }
+        Ok(json!(true))
+    }
+
+    fn send_chat_action(&mut self, p: &Params) -> Result<Value, Reply> {
+        let chat_id = self.chat(p)?;
+        let action = p.str("action").unwrap_or("");
+        if !CHAT_ACTIONS.contains(&action) {
+            return Err(bad("wrong parameter action in request").into());
+        }
+        if self.faults.blocked_chats.contains(&chat_id) {
+            return Err(api_err(403, "Forbidden: bot was blocked by the user").into());
+        }
+        Ok(json!(true))
+    }
+
+    // ---- sends ---------------------------------------------------------
+
+    fn chat(&self, p: &Params) -> Result<i64, ApiErr> {
+        let id = match p.values.get("chat_id") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                match s.strip_prefix('@') {
+                    Some(username) => self
+                        .chats
+                        .iter()
+                        .find(|(_, c)| {
+                            c.get("username").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(username))
+                        })
+                        .map(|(id, _)| *id),
+                    None => s.parse().ok(),
+                }
+            }
+            _ => None,
+        };
+        let id = id.ok_or_else(|| bad("chat not found"))?;
+        if self.cfg.require_known_chats && !self.chats.contains_key(&id) {
+            return Err(bad("chat not found"));
+        }
+        Ok(id)
+    }
+
+    fn render(p: &Params, text_key: &str, entities_key: &str) -> Result<Option<Rendered>, ApiErr> {
+        let Some(raw) = p.str(text_key) else {
+            return Ok(None);
+        };
+        let (plain, format) = if let Some(entities) = p.json(entities_key) {
+            (raw.to_owned(), entities)
+        } else {
+            match p.str("parse_mode").map(str::trim).filter(|m| !m.is_empty()) {
+                None => (raw.to_owned(), Value::Null),
+                Some(m) => {
+                    let mode = markup::mode(m).ok_or_else(|| bad("unsupported parse_mode"))?;
+                    let plain = markup::to_plain(raw, mode).map_err(|e| bad(&format!("can't parse entities: {e}")))?;
+                    (plain, json!([m.to_ascii_lowercase(), raw]))
+                }
+            }
+        };
+        Ok(Some(Rendered { raw: raw.to_owned(), plain: plain.trim().to_owned(), format }))
+    }
+
+    fn check_reply(&self, p: &Params, chat_id: i64) -> Result<(), ApiErr> {
+        if !p.has("reply_parameters") {
+            return Ok(());
+        }
+        let Some(rp) = p.json("reply_parameters").filter(Value::is_object) else {
+            return Err(bad("can't parse reply parameters JSON object"));
+        };
+        let target_chat = rp.get("chat_id").and_then(value_i64).unwrap_or(chat_id);
+        let Some(mid) = rp.get("message_id").and_then(value_i64) else {
+            return Err(bad("can't parse reply parameters JSON object"));
+        };
+        let allow = rp.get("allow_sending_without_reply").and_then(Value::as_bool) == Some(true);
+        if !allow && !self.messages.contains_key(&(target_chat, mid)) {
+            return Err(bad("message to be replied not found"));
+        }
+        Ok(())
+    }
+
+    /// Returns the markup and whether it is an inline keyboard.
+    fn check_markup(p: &Params) -> Result<Option<(Value, bool)>, ApiErr> {
+        if !p.has("reply_markup") {
+            return Ok(None);
+        }
+        let Some(m) = p.json("reply_markup").filter(Value::is_object) else {
+            return Err(bad("can't parse reply keyboard markup JSON object"));
+        };
+        let inline = validate_markup(&m)?;
+        Ok(Some((m, inline)))
+    }
+
+    fn gate(&mut self, chat_id: i64, now: Instant) -> Result<Gate, Reply> {
+        if self.faults.blocked_chats.contains(&chat_id) {
+            return Err(api_err(403, "Forbidden: bot was blocked by the user").into());
+        }
+        let u = self.rng.next_f64();
+        if u < self.faults.error_5xx_rate {
+            return Err(if self.rng.next_f64() < 0.5 {
+                Reply::Err(api_err(500, "Internal Server Error"))
+            } else {
+                Reply::BadGateway
+            });
+        }
+        let timed_out = u < self.faults.error_5xx_rate + self.faults.timeout_rate;
+        if timed_out && !self.faults.timeout_delivers {
+            return Ok(Gate::Drop(self.faults.hang));
+        }
+        self.flood(chat_id, now)?;
+        Ok(if timed_out { Gate::Late(self.faults.hang) } else { Gate::Go })
+    }
+
+    fn flood(&mut self, chat_id: i64, now: Instant) -> Result<(), ApiErr> {
+        fn prune(w: &mut VecDeque<Instant>, now: Instant) {
+            while let Some(&t) = w.front() {
+                if now.saturating_duration_since(t) >= Duration::from_secs(1) {
+                    w.pop_front();
+                } else {
+                    break;
+                }
+            }
+        }
+        prune(&mut self.global_window, now);
+        let chat_window = self.chat_windows.entry(chat_id).or_default();
+        prune(chat_window, now);
+        let global = self.cfg.global_per_second as usize;
+        let burst = self.cfg.per_chat_burst as usize;
+        if (global > 0 && self.global_window.len() >= global) || (burst > 0 && chat_window.len() >= burst) {
+            self.too_many += 1;
+            let n = self.cfg.retry_after_secs;
+            return Err(ApiErr { code: 429, description: format!("Too Many Requests: retry after {n}"), retry_after: Some(n) });
+        }
+        self.global_window.push_back(now);
+        chat_window.push_back(now);
+        Ok(())
+    }
+
+    fn message_json(&self, chat_id: i64, message_id: i64, body: Map<String, Value>) -> Value {
+        let chat =
+            self.chats.get(&chat_id).cloned().unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": "User"}));
+        let mut m = Map::new();
+        m.insert("message_id".into(), json!(message_id));
+        m.insert("from".into(), self.bot_user());
+        m.insert("chat".into(), chat);
+        m.insert("date".into(), json!(unix_now()));
+        m.extend(body);
+        Value::Object(m)
+    }
+
+    fn send_message(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        let chat_id = self.chat(p)?;
+        let Some(text) = Self::render(p, "text", "entities")?.filter(|t| !t.plain.is_empty()) else {
+            return Err(bad("message text is empty").into());
+        };
+        if markup::utf16_len(&text.plain) > 4096 {
+            return Err(bad("message is too long").into());
+        }
+        self.check_reply(p, chat_id)?;
+        let markup = Self::check_markup(p)?;
+        let gate = self.gate(chat_id, now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        let message_id = self.alloc_message_id();
+        let markup_value = markup.as_ref().map(|(m, _)| m.clone());
+        self.messages.insert(
+            (chat_id, message_id),
+            Msg {
+                from_bot: true,
+                kind: MsgKind::Text,
+                content: json!({"text": text.plain, "format": text.format, "markup": markup_value}),
+            },
+        );
+        self.sent.push(Sent {
+            method: "sendMessage".into(),
+            chat_id,
+            message_id,
+            text: Some(text.plain.clone()),
+            video_file_id: None,
+            uploaded: false,
+            has_reply_markup: markup.is_some(),
+            at: now,
+            raw_text: Some(text.raw),
+            caption: None,
+            reply_markup: markup_value,
+        });
+        let mut body = Map::new();
+        body.insert("text".into(), json!(text.plain));
+        if let Some((m, true)) = markup {
+            body.insert("reply_markup".into(), m);
+        }
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
+    }
+
+    fn edit_message_text(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        if p.str("inline_message_id").is_some_and(|s| !s.is_empty()) {
+            return Err(bad("MESSAGE_ID_INVALID").into());
+        }
+        if !p.has("chat_id") {
+            return Err(bad("chat_id is empty").into());
+        }
+        let chat_id = self.chat(p)?;
+        let Some(message_id) = p.int("message_id") else {
+            return Err(bad("message identifier is not specified").into());
+        };
+        let Some(text) = Self::render(p, "text", "entities")?.filter(|t| !t.plain.is_empty()) else {
+            return Err(bad("message text is empty").into());
+        };
+        if markup::utf16_len(&text.plain) > 4096 {
+            return Err(bad("MESSAGE_TOO_LONG").into());
+        }
+        let markup = Self::check_markup(p)?;
+        if let Some((_, false)) = markup {
+            return Err(bad("can't parse inline keyboard markup JSON object").into());
+        }
+        let markup_value = markup.as_ref().map(|(m, _)| m.clone());
+        let content = json!({"text": text.plain, "format": text.format, "markup": markup_value});
+        let Some(msg) = self.messages.get(&(chat_id, message_id)) else {
+            return Err(bad("message to edit not found").into());
+        };
+        if !msg.from_bot {
+            return Err(bad("message can't be edited").into());
+        }
+        if msg.kind != MsgKind::Text {
+            return Err(bad("there is no text in the message to edit").into());
+        }
+        if msg.content == content {
+            return Err(bad(NOT_MODIFIED).into());
+        }
+        let gate = self.gate(chat_id, now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        if let Some(msg) = self.messages.get_mut(&(chat_id, message_id)) {
+            msg.content = content;
+        }
+        self.sent.push(Sent {
+            method: "editMessageText".into(),
+            chat_id,
+            message_id,
+            text: Some(text.plain.clone()),
+            video_file_id: None,
+            uploaded: false,
+            has_reply_markup: markup.is_some(),
+            at: now,
+            raw_text: Some(text.raw),
+            caption: None,
+            reply_markup: markup_value,
+        });
+        let mut body = Map::new();
+        body.insert("edit_date".into(), json!(unix_now()));
+        body.insert("text".into(), json!(text.plain));
+        if let Some((m, _)) = markup {
+            body.insert("reply_markup".into(), m);
+        }
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
+    }
+
+    fn send_video(&mut self, p: &Params, src: VideoSrc, now: Instant) -> Result<Outcome, Reply> {
+        let chat_id = self.chat(p)?;
+        let caption = Self::render(p, "caption", "caption_entities")?.filter(|c| !c.plain.is_empty());
+        if caption.as_ref().is_some_and(|c| markup::utf16_len(&c.plain) > 1024) {
+            return Err(bad("message caption is too long").into());
+        }
+        self.check_reply(p, chat_id)?;
+        let markup = Self::check_markup(p)?;
+        let existing = match &src {
+            VideoSrc::Missing => return Err(bad("there is no video in the request").into()),
+            VideoSrc::Url => return Err(bad("failed to get HTTP URL content").into()),
+            VideoSrc::FileId(id) => match self.files.get(id) {
+                Some(meta) => Some(meta.clone()),
+                None => return Err(bad("wrong file identifier/HTTP URL specified").into()),
+            },
+            VideoSrc::Upload(info) => {
+                if info.size == 0 {
+                    return Err(bad("file must be non-empty").into());
+                }
+                if info.size > self.max_upload() {
+                    return Err(api_err(413, "Request Entity Too Large").into());
+                }
+                if self.faults.reject_uploads || !info.is_mp4 {
+                    return Err(bad("wrong file").into());
+                }
+                None
+            }
+        };
+        let gate = self.gate(chat_id, now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        let (file_id, meta, uploaded) = match (src, existing) {
+            (VideoSrc::FileId(id), Some(meta)) => (id, meta, false),
+            (VideoSrc::Upload(info), _) => {
+                self.next_file += 1;
+                let n = self.next_file;
+                let file_id = format!("BAACAgIAAxkB{n:06}");
+                let unique_n = self.unique_ids.len() + 1;
+                let file_unique_id =
+                    self.unique_ids.entry((info.hash, info.size)).or_insert_with(|| format!("AgAD{unique_n:06}")).clone();
+                let dim = |key: &str, probed: u32| p.int(key).and_then(|v| u32::try_from(v).ok()).unwrap_or(probed);
+                let meta = VideoMeta {
+                    file_unique_id,
+                    width: dim("width", info.probe.width),
+                    height: dim("height", info.probe.height),
+                    duration: dim("duration", info.probe.duration),
+                    size: info.size,
+                    file_name: info.file_name,
+                };
+                self.files.insert(file_id.clone(), meta.clone());
+                self.uploads += 1;
+                (file_id, meta, true)
+            }
+            _ => return Err(bad("there is no video in the request").into()),
+        };
+        let message_id = self.alloc_message_id();
+        let markup_value = markup.as_ref().map(|(m, _)| m.clone());
+        self.messages.insert((chat_id, message_id), Msg { from_bot: true, kind: MsgKind::Video, content: Value::Null });
+        self.sent.push(Sent {
+            method: "sendVideo".into(),
+            chat_id,
+            message_id,
+            text: None,
+            video_file_id: Some(file_id.clone()),
+            uploaded,
+            has_reply_markup: markup.is_some(),
+            at: now,
+            raw_text: None,
+            caption: caption.as_ref().map(|c| c.plain.clone()),
+            reply_markup: markup_value,
+        });
+        let mut video = json!({
+            "file_id": file_id,
+            "file_unique_id": meta.file_unique_id,
+            "width": meta.width,
+            "height": meta.height,
+            "duration": meta.duration,
+            "mime_type": "video/mp4",
+            "file_size": meta.size,
+        });
+        if let Some(name) = meta.file_name {
+            video["file_name"] = json!(name);
+        }
+        let mut body = Map::new();
+        body.insert("video".into(), video);
+        if let Some(c) = caption {
+            body.insert("caption".into(), json!(c.plain));
+        }
+        if let Some((m, true)) = markup {
+            body.insert("reply_markup".into(), m);
+        }
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
+    }
+}
+
+const BUTTON_ACTIONS: &[&str] = &[
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+];
+
+/// Checks the parts of a reply markup that commonly go wrong; returns whether
+/// it is an inline keyboard.
+fn validate_markup(m: &Value) -> Result<bool, ApiErr> {
+    if let Some(kb) = m.get("inline_keyboard") {
+        let rows_err = || bad("field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays");
+        let rows = kb.as_array().ok_or_else(rows_err)?;
+        for row in rows {
+            for button in row.as_array().ok_or_else(rows_err)? {
+                let Some(b) = button.as_object() else {
+                    return Err(bad("can't parse inline keyboard button: InlineKeyboardButton should be an Object"));
+                };
+                if !b.get("text").is_some_and(Value::is_string) {
+                    return Err(bad("can't parse inline keyboard button: Field \"text\" must be of type String"));
+                }
+                if !BUTTON_ACTIONS.iter().any(|a| b.contains_key(*a)) {
+                    return Err(bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"));
+                }
+                if let Some(data) = b.get("callback_data") {
+                    let len = data.as_str().map_or(0, str::len);
+                    if !(1..=64).contains(&len) {
+                        return Err(bad("BUTTON_DATA_INVALID"));
+                    }
+                }
+                if let Some(url) = b.get("url") {
+                    let ok = url.as_str().is_some_and(|u| ["http://", "https://", "tg://"].iter().any(|s| u.starts_with(s)));
+                    if !ok {
+                        return Err(bad("BUTTON_URL_INVALID"));
+                    }
+                }
+            }
+        }
+        return Ok(true);
+    }
+    if m.get("keyboard").is_some_and(Value::is_array) || m.get("remove_keyboard").is_some() || m.get("force_reply").is_some() {
+        return Ok(false);
+    }
+    Err(bad("can't parse reply keyboard markup JSON object"))
+}

@@ -1,0 +1,21 @@
+//! Database schema for vidcache, as sea-orm migrations.
+//!
+//! Every table the service uses is created here; the entities in
+//! `vidcache::db::entities` mirror these definitions.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_video_assets;
+mod m20261124_000002_create_user_requests;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_video_assets::Migration),
+            Box::new(m20261124_000002_create_user_requests::Migration),
+        ]
+    }
+}

@@ -1,0 +1,175 @@
+//! Settings, read once from the environment at start-up.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The bot token. It never appears in `Debug` output or a log line.
+#[derive(Clone)]
+pub struct BotToken(String);
+
+impl BotToken {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let token = raw.trim();
+        // Telegram tokens look like `123456789:AA…`; a test token may be shorter.
+        let valid = token.split_once(':').is_some_and(|(id, secret)| {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && !secret.is_empty()
+                && !secret.contains(char::is_whitespace)
+        });
+        if valid {
+            Ok(Self(token.to_owned()))
+        } else {
+            Err(ConfigError::Invalid {
+                name: "TELOXIDE_TOKEN",
+                reason: "expected `<bot id>:<secret>` as given by @BotFather".into(),
+            })
+        }
+    }
+
+    /// The token itself, for building request URLs only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BotToken(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing { name: &'static str, hint: &'static str },
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Every setting of the service. See the configuration table in the README.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub token: BotToken,
+    pub api_url: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub admin_user_ids: HashSet<i64>,
+    pub cache_chat_id: Option<i64>,
+    pub max_prompt_chars: usize,
+    pub local_generator_delay: Duration,
+    pub generation_timeout: Duration,
+    pub generation_attempts: u32,
+    pub generation_backoff: Duration,
+    pub worker_concurrency: usize,
+    pub job_lease: Duration,
+    pub global_send_rate: u32,
+    pub chat_send_burst: u32,
+    pub shutdown_grace: Duration,
+    pub poll_timeout_secs: u32,
+}
+
+/// Reads a variable; unset and empty both count as unset.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn parse_num<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: format!("`{raw}`: {e}") }),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let token = var("TELOXIDE_TOKEN")
+            .ok_or(ConfigError::Missing { name: "TELOXIDE_TOKEN", hint: "set it to the bot token @BotFather gave you" })?;
+        let token = BotToken::parse(&token)?;
+        let api_url = var("TELOXIDE_API_URL").unwrap_or_else(|| "https://api.telegram.org".to_owned());
+        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid { name: "TELOXIDE_API_URL", reason: format!("`{api_url}` is not an http(s) URL") });
+        }
+        let api_url = api_url.trim_end_matches('/').to_owned();
+        let data_dir = PathBuf::from(var("VIDCACHE_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let database_url =
+            var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("vidcache.sqlite").display()));
+        let admin_user_ids = match var("ADMIN_USER_IDS") {
+            None => HashSet::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<i64>().map_err(|e| ConfigError::Invalid { name: "ADMIN_USER_IDS", reason: format!("`{s}`: {e}") })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let cache_chat_id = match var("CACHE_CHAT_ID") {
+            None => None,
+            Some(raw) => {
+                Some(raw.parse().map_err(|e| ConfigError::Invalid { name: "CACHE_CHAT_ID", reason: format!("`{raw}`: {e}") })?)
+            }
+        };
+        let max_prompt_chars: usize = parse_num("MAX_PROMPT_CHARS", 1000)?;
+        if max_prompt_chars == 0 {
+            return Err(ConfigError::Invalid { name: "MAX_PROMPT_CHARS", reason: "must be at least 1".into() });
+        }
+        let settings = Self {
+            token,
+            api_url,
+            database_url,
+            admin_user_ids,
+            cache_chat_id,
+            max_prompt_chars,
+            local_generator_delay: Duration::from_millis(parse_num("LOCAL_GENERATOR_DELAY_MS", 0)?),
+            generation_timeout: Duration::from_secs(parse_num("GENERATION_TIMEOUT_SECS", 600)?),
+            generation_attempts: parse_num::<u32>("GENERATION_ATTEMPTS", 3)?.max(1),
+            generation_backoff: Duration::from_millis(parse_num("GENERATION_BACKOFF_MS", 2000)?),
+            worker_concurrency: parse_num::<usize>("WORKER_CONCURRENCY", 2)?.max(1),
+            job_lease: Duration::from_secs(parse_num::<u64>("JOB_LEASE_SECS", 30)?.max(2)),
+            global_send_rate: parse_num::<u32>("TELEGRAM_GLOBAL_RATE", 28)?.max(1),
+            chat_send_burst: parse_num::<u32>("TELEGRAM_CHAT_BURST", 2)?.max(1),
+            shutdown_grace: Duration::from_secs(parse_num("SHUTDOWN_GRACE_SECS", 7)?),
+            poll_timeout_secs: parse_num("TELEGRAM_POLL_TIMEOUT_SECS", 25)?,
+            data_dir,
+        };
+        Ok(settings)
+    }
+
+    pub fn videos_dir(&self) -> PathBuf {
+        self.data_dir.join("videos")
+    }
+
+    pub fn queue_file(&self) -> PathBuf {
+        self.data_dir.join("queue.sqlite")
+    }
+
+    pub fn is_admin(&self, user_id: i64) -> bool {
+        self.admin_user_ids.contains(&user_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_debug_hides_the_secret() {
+        let token = BotToken::parse("123:ABC-secret").expect("valid");
+        assert!(!format!("{token:?}").contains("secret"));
+        assert_eq!(token.expose(), "123:ABC-secret");
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        for bad in ["", "abc", ":x", "12:", "x1:abc", "12:a b"] {
+            assert!(BotToken::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

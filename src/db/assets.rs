@@ -1,0 +1,328 @@
+//! Queries on `video_assets`: the generation lifecycle of one prompt.
+
+use chrono::{DateTime, Utc};
+use queue::GenerateVideo;
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::entities::{user_requests, video_assets};
+use super::retry::{TxError, serializable};
+use crate::domain::{AssetStatus, PromptKey, RequestStatus};
+
+pub type Asset = video_assets::Model;
+
+pub async fn find_by_key<C: ConnectionTrait>(db: &C, key: &PromptKey) -> Result<Option<Asset>, DbErr> {
+    video_assets::Entity::find().filter(video_assets::Column::PromptKey.eq(key.as_str())).one(db).await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Asset>, DbErr> {
+    video_assets::Entity::find_by_id(id).one(db).await
+}
+
+/// Records that a job for `job.generation` has been pushed (the outbox marker).
+pub async fn mark_dispatched(db: &DatabaseConnection, job: GenerateVideo) -> Result<(), DbErr> {
+    video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::DispatchedGeneration, Expr::value(job.generation))
+        .filter(video_assets::Column::Id.eq(job.asset_id))
+        .filter(video_assets::Column::DispatchedGeneration.lt(job.generation))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Generations recorded as needed but not (known to be) pushed yet.
+pub async fn undispatched(db: &DatabaseConnection) -> Result<Vec<GenerateVideo>, DbErr> {
+    let rows = video_assets::Entity::find()
+        .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
+        .filter(Expr::col(video_assets::Column::DispatchedGeneration).lt(Expr::col(video_assets::Column::Generation)))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|a| GenerateVideo { asset_id: a.id, generation: a.generation }).collect())
+}
+
+/// Takes the lease on `job`'s asset for `owner` if the job is still current
+/// and nobody else holds a live lease: pending → generating. Returns the
+/// asset when this worker now owns the generation.
+pub async fn claim_generation(
+    db: &DatabaseConnection,
+    job: GenerateVideo,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<Asset>, DbErr> {
+    let updated = video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Generating))
+        .col_expr(video_assets::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(video_assets::Column::LeaseUntil, Expr::value(lease_until))
+        .col_expr(video_assets::Column::Attempts, Expr::col(video_assets::Column::Attempts).add(1))
+        .col_expr(video_assets::Column::Stage, Expr::value("queued"))
+        .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
+        .filter(video_assets::Column::Id.eq(job.asset_id))
+        .filter(video_assets::Column::Generation.eq(job.generation))
+        .filter(
+            video_assets::Column::Status.eq(AssetStatus::Pending).or(video_assets::Column::Status
+                .eq(AssetStatus::Generating)
+                .and(video_assets::Column::LeaseUntil.lt(now).or(video_assets::Column::LeaseUntil.is_null()))),
+        )
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    find(db, job.asset_id).await
+}
+
+/// Extends a lease; false when the lease was lost (taken over or cleared).
+pub async fn renew_lease(
+    db: &DatabaseConnection,
+    job: GenerateVideo,
+    owner: &str,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let updated = video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::LeaseUntil, Expr::value(lease_until))
+        .filter(video_assets::Column::Id.eq(job.asset_id))
+        .filter(video_assets::Column::Generation.eq(job.generation))
+        .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
+        .filter(video_assets::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Gives a lease back at once (shutdown): the next start takes the job over
+/// without waiting for the lease to run out.
+pub async fn release_lease(db: &DatabaseConnection, job: GenerateVideo, owner: &str) -> Result<(), DbErr> {
+    video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::LeaseUntil, Expr::value(DateTime::<Utc>::UNIX_EPOCH))
+        .col_expr(video_assets::Column::Stage, Expr::value("interrupted, will resume"))
+        .filter(video_assets::Column::Id.eq(job.asset_id))
+        .filter(video_assets::Column::Generation.eq(job.generation))
+        .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
+        .filter(video_assets::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets the human-readable stage shown to waiting users and in /status.
+pub async fn set_stage(db: &DatabaseConnection, job: GenerateVideo, owner: &str, stage: &str) -> Result<(), DbErr> {
+    video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::Stage, Expr::value(stage))
+        .col_expr(video_assets::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(video_assets::Column::Id.eq(job.asset_id))
+        .filter(video_assets::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Remembers the rendered file so a resumed job uploads it instead of rendering again.
+pub async fn set_file_path(db: &DatabaseConnection, job: GenerateVideo, owner: &str, path: &str) -> Result<(), DbErr> {
+    video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::FilePath, Expr::value(path))
+        .filter(video_assets::Column::Id.eq(job.asset_id))
+        .filter(video_assets::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// What became of the asset when its generation finished.
+#[derive(Debug)]
+pub struct Finished {
+    pub asset: Asset,
+    /// Requests still waiting for this asset (pending), seen in the same
+    /// serializable transaction that made the asset available, so that no
+    /// request recorded concurrently can be missed.
+    pub waiting: Vec<i64>,
+}
+
+/// generating → available with Telegram's `file_id` (or, with none, with
+/// the local file kept for the next requester).
+pub async fn mark_available(
+    db: &DatabaseConnection,
+    job: GenerateVideo,
+    owner: &str,
+    file: Option<(&str, &str)>,
+) -> Result<Option<Finished>, DbErr> {
+    let owner = owner.to_owned();
+    let file = file.map(|(id, unique)| (id.to_owned(), unique.to_owned()));
+    let result = serializable(db, move |txn| {
+        let owner = owner.clone();
+        let file = file.clone();
+        Box::pin(async move {
+            let Some(asset) = find(txn, job.asset_id).await? else { return Ok(None) };
+            if asset.generation != job.generation || asset.lease_owner.as_deref() != Some(owner.as_str()) {
+                return Ok(None);
+            }
+            let mut active: video_assets::ActiveModel = asset.into();
+            active.status = Set(AssetStatus::Available);
+            active.file_id = Set(file.as_ref().map(|f| f.0.clone()));
+            active.file_unique_id = Set(file.as_ref().map(|f| f.1.clone()));
+            active.last_error = Set(None);
+            active.stage = Set(None);
+            active.lease_owner = Set(None);
+            active.lease_until = Set(None);
+            active.updated_at = Set(Utc::now());
+            let asset = active.update(txn).await?;
+            let waiting = user_requests::Entity::find()
+                .select_only()
+                .column(user_requests::Column::Id)
+                .filter(user_requests::Column::AssetId.eq(asset.id))
+                .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+                .order_by_asc(user_requests::Column::Id)
+                .into_tuple::<i64>()
+                .all(txn)
+                .await?;
+            Ok(Some(Finished { asset, waiting }))
+        })
+    })
+    .await;
+    result.map_err(flatten)
+}
+
+/// generating → failed: every request still waiting fails with `reason`.
+/// Returns how many requests failed, or `None` if this worker no longer
+/// owned the generation.
+pub async fn mark_failed(db: &DatabaseConnection, job: GenerateVideo, owner: &str, reason: &str) -> Result<Option<u64>, DbErr> {
+    let owner = owner.to_owned();
+    let reason = reason.to_owned();
+    let result = serializable(db, move |txn| {
+        let owner = owner.clone();
+        let reason = reason.clone();
+        Box::pin(async move {
+            let Some(asset) = find(txn, job.asset_id).await? else { return Ok(None) };
+            if asset.generation != job.generation || asset.lease_owner.as_deref() != Some(owner.as_str()) {
+                return Ok(None);
+            }
+            let now = Utc::now();
+            let mut active: video_assets::ActiveModel = asset.into();
+            active.status = Set(AssetStatus::Failed);
+            active.last_error = Set(Some(reason.clone()));
+            active.stage = Set(None);
+            active.lease_owner = Set(None);
+            active.lease_until = Set(None);
+            active.updated_at = Set(now);
+            active.update(txn).await?;
+            let failed = user_requests::Entity::update_many()
+                .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
+                .col_expr(user_requests::Column::Error, Expr::value(reason.clone()))
+                .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
+                .filter(user_requests::Column::AssetId.eq(job.asset_id))
+                .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+                .exec(txn)
+                .await?;
+            Ok(Some(failed.rows_affected))
+        })
+    })
+    .await;
+    result.map_err(flatten)
+}
+
+/// Result of an operator's /clear.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cleared {
+    /// The cached video was dropped; the next request regenerates it.
+    Cleared { asset_id: i64, file_path: Option<String> },
+    /// Nothing cached under that prompt.
+    Unknown,
+    /// A generation is running; clearing now would race it.
+    InProgress,
+    /// Already failed or cleared: the next request regenerates anyway.
+    AlreadyClear,
+}
+
+/// Drops the cached `file_id` and file of an asset so that the next request
+/// regenerates it. History rows stay.
+pub async fn clear(db: &DatabaseConnection, key: &PromptKey) -> Result<Cleared, DbErr> {
+    let key = key.clone();
+    let result = serializable(db, move |txn| {
+        let key = key.clone();
+        Box::pin(async move {
+            let Some(asset) = find_by_key(txn, &key).await? else { return Ok(Cleared::Unknown) };
+            match asset.status {
+                AssetStatus::Pending | AssetStatus::Generating => return Ok(Cleared::InProgress),
+                AssetStatus::Failed if asset.file_id.is_none() && asset.file_path.is_none() => {
+                    return Ok(Cleared::AlreadyClear);
+                }
+                AssetStatus::Failed | AssetStatus::Available => {}
+            }
+            // Someone may be receiving the old video right now; their request
+            // is served from the old file_id, which stays valid on Telegram.
+            let asset_id = asset.id;
+            let file_path = asset.file_path.clone();
+            let mut active: video_assets::ActiveModel = asset.into();
+            active.status = Set(AssetStatus::Failed);
+            active.file_id = Set(None);
+            active.file_unique_id = Set(None);
+            active.file_path = Set(None);
+            active.last_error = Set(Some(CLEARED_REASON.to_owned()));
+            active.stage = Set(None);
+            active.updated_at = Set(Utc::now());
+            active.update(txn).await?;
+            Ok(Cleared::Cleared { asset_id, file_path })
+        })
+    })
+    .await;
+    result.map_err(flatten)
+}
+
+/// The `last_error` of an asset an operator cleared.
+pub const CLEARED_REASON: &str = "cleared by an operator";
+
+/// Generations whose worker died: the lease ran out long ago. Each is moved
+/// to a new generation (so a stale job of the dead worker cannot run it
+/// too) and returned for dispatch.
+pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<GenerateVideo>, DbErr> {
+    let expired = video_assets::Entity::find()
+        .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
+        .filter(video_assets::Column::LeaseUntil.lt(now).or(video_assets::Column::LeaseUntil.is_null()))
+        .all(db)
+        .await?;
+    let mut jobs = Vec::new();
+    for asset in expired {
+        let updated = video_assets::Entity::update_many()
+            .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Pending))
+            .col_expr(video_assets::Column::Generation, Expr::value(asset.generation + 1))
+            .col_expr(video_assets::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(video_assets::Column::Stage, Expr::value("queued again after an interruption"))
+            .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
+            .filter(video_assets::Column::Id.eq(asset.id))
+            .filter(video_assets::Column::Generation.eq(asset.generation))
+            .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
+            .filter(video_assets::Column::LeaseUntil.lt(now).or(video_assets::Column::LeaseUntil.is_null()))
+            .exec(db)
+            .await?;
+        if updated.rows_affected == 1 {
+            jobs.push(GenerateVideo { asset_id: asset.id, generation: asset.generation + 1 });
+        }
+    }
+    Ok(jobs)
+}
+
+/// Counts of assets by status, for /stats and benchmarks.
+pub async fn count_by_status(db: &DatabaseConnection, status: AssetStatus) -> Result<u64, DbErr> {
+    video_assets::Entity::find().filter(video_assets::Column::Status.eq(status)).count(db).await
+}
+
+/// Available assets that have a Telegram file_id, for warming the cache.
+pub async fn recent_available(db: &DatabaseConnection, limit: u64) -> Result<Vec<Asset>, DbErr> {
+    video_assets::Entity::find()
+        .filter(video_assets::Column::Status.eq(AssetStatus::Available))
+        .filter(video_assets::Column::FileId.is_not_null())
+        .order_by_desc(video_assets::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub(crate) fn flatten(err: TxError<DbErr>) -> DbErr {
+    match err {
+        TxError::Db(e) | TxError::Body(e) => e,
+    }
+}

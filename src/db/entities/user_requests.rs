@@ -1,0 +1,45 @@
+use sea_orm::entity::prelude::*;
+
+use crate::domain::RequestStatus;
+
+/// One row per user message that asked for a video.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "user_requests")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub telegram_user_id: i64,
+    pub chat_id: i64,
+    pub message_id: i64,
+    pub raw_text: String,
+    pub asset_id: i64,
+    pub status: RequestStatus,
+    pub error: Option<String>,
+    /// A sender holds this request until then; a crashed sender's claim expires.
+    pub claimed_until: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    /// When the video reached the user.
+    pub delivered_at: Option<DateTimeUtc>,
+    /// When the user was told that the request failed.
+    pub notified_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::video_assets::Entity",
+        from = "Column::AssetId",
+        to = "super::video_assets::Column::Id",
+        on_delete = "Cascade"
+    )]
+    VideoAsset,
+}
+
+impl Related<super::video_assets::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::VideoAsset.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,44 @@
+use sea_orm::entity::prelude::*;
+
+use crate::domain::AssetStatus;
+
+/// One row per distinct normalized prompt.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "video_assets")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Hex SHA-256 of the normalized prompt.
+    #[sea_orm(unique)]
+    pub prompt_key: String,
+    pub prompt: String,
+    pub status: AssetStatus,
+    /// Bumped every time the asset moves into `pending`.
+    pub generation: i64,
+    /// The highest generation a job was pushed for (the outbox marker).
+    pub dispatched_generation: i64,
+    pub file_id: Option<String>,
+    pub file_unique_id: Option<String>,
+    pub file_path: Option<String>,
+    pub last_error: Option<String>,
+    pub attempts: i32,
+    pub stage: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::user_requests::Entity")]
+    UserRequests,
+}
+
+impl Related<super::user_requests::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::UserRequests.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

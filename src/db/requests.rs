@@ -1,0 +1,340 @@
+//! Queries on `user_requests`: recording a request and delivering it once.
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use queue::GenerateVideo;
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::assets::{self, Asset, flatten};
+use super::entities::{user_requests, video_assets};
+use super::retry::serializable;
+use crate::domain::{AssetStatus, Prompt, RequestStatus};
+
+pub type Request = user_requests::Model;
+
+/// Who asked, where, with which message.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub message_id: i64,
+    pub raw_text: String,
+}
+
+/// The outcome of recording a request.
+#[derive(Debug)]
+pub enum Submitted {
+    /// Telegram delivered this message before; it is already recorded.
+    Duplicate(Request),
+    Recorded {
+        request: Request,
+        asset: Asset,
+        /// Set when this transaction moved the asset into `pending`: the
+        /// caller must push exactly this job (then mark it dispatched).
+        dispatch: Option<GenerateVideo>,
+    },
+}
+
+fn new_request(
+    new: &NewRequest,
+    asset_id: i64,
+    now: DateTime<Utc>,
+    claimed_until: Option<DateTime<Utc>>,
+) -> user_requests::ActiveModel {
+    user_requests::ActiveModel {
+        id: NotSet,
+        telegram_user_id: Set(new.user_id),
+        chat_id: Set(new.chat_id),
+        message_id: Set(new.message_id),
+        raw_text: Set(new.raw_text.clone()),
+        asset_id: Set(asset_id),
+        status: Set(RequestStatus::Pending),
+        error: Set(None),
+        claimed_until: Set(claimed_until),
+        created_at: Set(now),
+        updated_at: Set(now),
+        delivered_at: Set(None),
+        notified_at: Set(None),
+    }
+}
+
+/// Finds or creates the asset for `prompt`, records the request, and decides
+/// whether a generation must be enqueued — all in one serializable
+/// transaction, retried on conflict. However many requests for one prompt
+/// race, exactly one of them gets `dispatch: Some` per generation.
+///
+/// When the asset is already available with a `file_id`, the request is
+/// recorded as claimed by the caller for `claim`, who sends it at once.
+pub async fn submit(
+    db: &DatabaseConnection,
+    new: &NewRequest,
+    prompt: &Prompt,
+    claim: ChronoDuration,
+) -> Result<Submitted, DbErr> {
+    let new = new.clone();
+    let prompt = prompt.clone();
+    let key = prompt.key();
+    let result = serializable(db, move |txn| {
+        let new = new.clone();
+        let prompt = prompt.clone();
+        let key = key.clone();
+        Box::pin(async move {
+            let duplicate = user_requests::Entity::find()
+                .filter(user_requests::Column::ChatId.eq(new.chat_id))
+                .filter(user_requests::Column::MessageId.eq(new.message_id))
+                .one(txn)
+                .await?;
+            if let Some(existing) = duplicate {
+                return Ok(Submitted::Duplicate(existing));
+            }
+            let now = Utc::now();
+            let (asset, dispatch) = match assets::find_by_key(txn, &key).await? {
+                None => {
+                    let asset = video_assets::ActiveModel {
+                        id: NotSet,
+                        prompt_key: Set(key.as_str().to_owned()),
+                        prompt: Set(prompt.as_str().to_owned()),
+                        status: Set(AssetStatus::Pending),
+                        generation: Set(1),
+                        dispatched_generation: Set(0),
+                        file_id: Set(None),
+                        file_unique_id: Set(None),
+                        file_path: Set(None),
+                        last_error: Set(None),
+                        attempts: Set(0),
+                        stage: Set(Some("queued".to_owned())),
+                        lease_owner: Set(None),
+                        lease_until: Set(None),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    }
+                    .insert(txn)
+                    .await?;
+                    let job = GenerateVideo { asset_id: asset.id, generation: asset.generation };
+                    (asset, Some(job))
+                }
+                Some(asset) if needs_generation(&asset) => {
+                    let generation = asset.generation + 1;
+                    let mut active: video_assets::ActiveModel = asset.into();
+                    active.status = Set(AssetStatus::Pending);
+                    active.generation = Set(generation);
+                    active.last_error = Set(None);
+                    active.stage = Set(Some("queued".to_owned()));
+                    active.lease_owner = Set(None);
+                    active.lease_until = Set(None);
+                    active.updated_at = Set(now);
+                    let asset = active.update(txn).await?;
+                    let job = GenerateVideo { asset_id: asset.id, generation };
+                    (asset, Some(job))
+                }
+                Some(asset) => (asset, None),
+            };
+            let claimed_until = (asset.status == AssetStatus::Available && asset.file_id.is_some()).then(|| now + claim);
+            let request = new_request(&new, asset.id, now, claimed_until).insert(txn).await?;
+            Ok(Submitted::Recorded { request, asset, dispatch })
+        })
+    })
+    .await;
+    result.map_err(flatten)
+}
+
+/// A failed (or operator-cleared) asset, or an available one whose video
+/// was never uploaded, needs a new generation before it can be sent.
+fn needs_generation(asset: &Asset) -> bool {
+    match asset.status {
+        AssetStatus::Failed => true,
+        AssetStatus::Available => asset.file_id.is_none(),
+        AssetStatus::Pending | AssetStatus::Generating => false,
+    }
+}
+
+/// The cache-hit path: record a request for an asset known to be available,
+/// already claimed by the caller. `None` when Telegram re-delivered a
+/// message that is recorded already.
+pub async fn record_claimed(
+    db: &DatabaseConnection,
+    new: &NewRequest,
+    asset_id: i64,
+    claim: ChronoDuration,
+) -> Result<Option<Request>, DbErr> {
+    let now = Utc::now();
+    let insert = user_requests::Entity::insert(new_request(new, asset_id, now, Some(now + claim)))
+        .on_conflict(
+            OnConflict::columns([user_requests::Column::ChatId, user_requests::Column::MessageId]).do_nothing().to_owned(),
+        )
+        .exec_with_returning(db)
+        .await;
+    match insert {
+        Ok(request) => Ok(Some(request)),
+        Err(DbErr::RecordNotInserted) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Claims up to `limit` waiting requests of an asset for delivery, for
+/// `claim` — requests nobody holds, or whose holder died.
+pub async fn claim_waiting(
+    db: &DatabaseConnection,
+    asset_id: i64,
+    limit: u64,
+    claim: ChronoDuration,
+) -> Result<Vec<Request>, DbErr> {
+    let now = Utc::now();
+    let ids: Vec<i64> = user_requests::Entity::find()
+        .select_only()
+        .column(user_requests::Column::Id)
+        .filter(user_requests::Column::AssetId.eq(asset_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .order_by_asc(user_requests::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    claim_ids(db, &ids, now, claim).await
+}
+
+/// Claims the given requests if they are pending and unclaimed.
+pub async fn claim_ids(
+    db: &DatabaseConnection,
+    ids: &[i64],
+    now: DateTime<Utc>,
+    claim: ChronoDuration,
+) -> Result<Vec<Request>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(now + claim))
+        .filter(user_requests::Column::Id.is_in(ids.iter().copied()))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .exec_with_returning(db)
+        .await
+}
+
+/// The video reached the user.
+pub async fn mark_delivered(db: &DatabaseConnection, request_id: i64) -> Result<(), DbErr> {
+    let now = Utc::now();
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Completed))
+        .col_expr(user_requests::Column::DeliveredAt, Expr::value(now))
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The request cannot be delivered (e.g. the user blocked the bot); the
+/// user is not told, since they cannot be reached.
+pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: i64, reason: &str) -> Result<(), DbErr> {
+    let now = Utc::now();
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
+        .col_expr(user_requests::Column::Error, Expr::value(reason))
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(user_requests::Column::NotifiedAt, Expr::value(now))
+        .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Gives a claim back (the send did not happen), so another sender may try.
+pub async fn release_claim(db: &DatabaseConnection, request_id: i64) -> Result<(), DbErr> {
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Failed requests whose user has not been told yet, claimed for telling.
+pub async fn claim_unnotified_failures(
+    db: &DatabaseConnection,
+    limit: u64,
+    claim: ChronoDuration,
+) -> Result<Vec<(Request, String)>, DbErr> {
+    let now = Utc::now();
+    let rows = user_requests::Entity::find()
+        .filter(user_requests::Column::Status.eq(RequestStatus::Failed))
+        .filter(user_requests::Column::NotifiedAt.is_null())
+        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .order_by_asc(user_requests::Column::Id)
+        .limit(limit)
+        .find_also_related(video_assets::Entity)
+        .all(db)
+        .await?;
+    let mut claimed = Vec::new();
+    for (request, asset) in rows {
+        let updated = user_requests::Entity::update_many()
+            .col_expr(user_requests::Column::ClaimedUntil, Expr::value(now + claim))
+            .filter(user_requests::Column::Id.eq(request.id))
+            .filter(user_requests::Column::NotifiedAt.is_null())
+            .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+            .exec(db)
+            .await?;
+        if updated.rows_affected == 1 {
+            let prompt = asset.map(|a| a.prompt).unwrap_or_default();
+            claimed.push((request, prompt));
+        }
+    }
+    Ok(claimed)
+}
+
+/// The user was told their request failed.
+pub async fn mark_notified(db: &DatabaseConnection, request_id: i64) -> Result<(), DbErr> {
+    let now = Utc::now();
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::NotifiedAt, Expr::value(now))
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Assets that have waiting requests although a `file_id` exists: work for
+/// the sweeper (a fan-out that died, or a request that slipped past one).
+pub async fn assets_with_stranded_requests(db: &DatabaseConnection, limit: u64) -> Result<Vec<i64>, DbErr> {
+    let now = Utc::now();
+    user_requests::Entity::find()
+        .select_only()
+        .column(user_requests::Column::AssetId)
+        .distinct()
+        .inner_join(video_assets::Entity)
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .filter(video_assets::Column::Status.eq(AssetStatus::Available))
+        .filter(video_assets::Column::FileId.is_not_null())
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// A user's most recent requests with their assets, newest first.
+pub async fn recent_for_user(db: &DatabaseConnection, user_id: i64, limit: u64) -> Result<Vec<(Request, Option<Asset>)>, DbErr> {
+    user_requests::Entity::find()
+        .filter(user_requests::Column::TelegramUserId.eq(user_id))
+        .order_by_desc(user_requests::Column::Id)
+        .limit(limit)
+        .find_also_related(video_assets::Entity)
+        .all(db)
+        .await
+}
+
+/// Requests in `status`, for /stats, tests and benchmarks.
+pub async fn count_by_status(db: &DatabaseConnection, status: RequestStatus) -> Result<u64, DbErr> {
+    user_requests::Entity::find().filter(user_requests::Column::Status.eq(status)).count(db).await
+}

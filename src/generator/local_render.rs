@@ -1,0 +1,1105 @@
+//! Pure-Rust local video renderer: turns a text prompt into a short animated
+//! H.264 MP4 (8x8 bitmap font, OpenH264 encoder, `mp4` crate muxer).
+//!
+//! Pipeline per frame: draw RGB (background gradient whose hue comes from a
+//! hash of the text, word-wrapped centred text with a drop shadow, fade-in,
+//! scroll for long texts, progress bar) -> BT.601 limited-range I420 ->
+//! OpenH264 -> Annex-B NAL units converted to AVCC length-prefixed samples.
+//! The samples are muxed with `mp4::Mp4Writer`, then the `moov` box is moved
+//! in front of `mdat` ("faststart") so players can start streaming at once.
+//!
+//! Everything is integer / fixed-order arithmetic and the encoder runs
+//! single-threaded, so the same text and options give byte-identical files.
+
+use std::fs::{self, File};
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use font8x8::legacy::{BASIC_LEGACY, BLOCK_LEGACY, BOX_LEGACY, GREEK_LEGACY, HIRAGANA_LEGACY, LATIN_LEGACY, MISC_LEGACY};
+use openh264::OpenH264API;
+use openh264::Timestamp;
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType, VuiConfig,
+};
+use openh264::formats::YUVSlices;
+
+/// Options for rendering.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Frame width in pixels (even, 16..=3840).
+    pub width: u32,
+    /// Frame height in pixels (even, 16..=3840; the smaller side must be <= 2160).
+    pub height: u32,
+    /// Frames per second (1..=120).
+    pub fps: u32,
+    /// Clip length in whole seconds (1..=600).
+    pub seconds: u32,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { width: 320, height: 180, fps: 12, seconds: 3 }
+    }
+}
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The [`RenderOptions`] are out of the supported range.
+    #[error("invalid render options: {0}")]
+    InvalidOptions(String),
+    /// OpenH264 refused to initialise or to encode a frame.
+    #[error("H.264 encoder error: {0}")]
+    Encoder(String),
+    /// Building the MP4 container failed.
+    #[error("MP4 mux error: {0}")]
+    Mux(String),
+    /// Writing the output file failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Render `text` as a short animated H.264 MP4 at `path`.
+///
+/// Any Unicode is accepted: characters the 8x8 font has no glyph for are drawn
+/// as `?`, control and zero-width characters are dropped, `\n` breaks lines.
+/// Text that does not fit scrolls; text that would not fit even while
+/// scrolling is cut with `...`.
+///
+/// The file is written under a temporary name in the same directory and then
+/// renamed over `path`, so `path` is either absent/old or complete.
+/// Synchronous and CPU-bound: call it from `spawn_blocking`.
+///
+/// Returns the number of bytes written.
+///
+/// # Errors
+///
+/// [`RenderError::InvalidOptions`] for out-of-range options,
+/// [`RenderError::Encoder`] / [`RenderError::Mux`] if OpenH264 or the muxer
+/// fail, [`RenderError::Io`] if the file cannot be written (e.g. the directory
+/// does not exist).
+pub fn render_mp4(text: &str, path: &Path, opts: &RenderOptions) -> Result<u64, RenderError> {
+    validate(opts)?;
+    let frame_count = opts.fps * opts.seconds;
+    let scene = Scene::new(text, opts);
+    let encoded = encode_frames(&scene, opts, frame_count)?;
+    let mp4 = mux(encoded, opts)?;
+    write_atomically(path, &mp4)?;
+    Ok(mp4.len() as u64)
+}
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+fn validate(opts: &RenderOptions) -> Result<(), RenderError> {
+    let RenderOptions { width, height, fps, seconds } = *opts;
+    let bad = |msg: String| Err(RenderError::InvalidOptions(msg));
+    if width < 16 || height < 16 || width % 2 != 0 || height % 2 != 0 {
+        return bad(format!("frame size {width}x{height} must be even and at least 16x16"));
+    }
+    if width.max(height) > 3840 || width.min(height) > 2160 {
+        return bad(format!("frame size {width}x{height} exceeds the encoder limit of 3840x2160"));
+    }
+    if !(1..=120).contains(&fps) {
+        return bad(format!("fps {fps} must be within 1..=120"));
+    }
+    if !(1..=600).contains(&seconds) {
+        return bad(format!("seconds {seconds} must be within 1..=600"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Font and text layout
+// ---------------------------------------------------------------------------
+
+/// Glyph pixel scale (8x8 font drawn at 16x16).
+const SCALE: i32 = 2;
+const GLYPH_PX: i32 = 8 * SCALE;
+const LINE_GAP: i32 = 4;
+const LINE_H: i32 = GLYPH_PX + LINE_GAP;
+const MARGIN_X: i32 = 8;
+const MARGIN_TOP: i32 = 10;
+/// Space reserved at the bottom for the progress bar.
+const MARGIN_BOTTOM: i32 = 14;
+const BAR_H: i32 = 4;
+const BAR_BOTTOM_GAP: i32 = 5;
+/// Scroll speed for texts taller than the frame, in pixels per second.
+const SCROLL_PX_PER_SEC: i32 = 36;
+/// Share of the clip (in tenths) spent scrolling; the rest holds still at both ends.
+const SCROLL_TENTHS: i32 = 7;
+
+/// Code points of `font8x8::legacy::MISC_LEGACY`, in table order.
+const MISC_CODEPOINTS: [u32; 10] = [0x20A7, 0x0192, 0x00AA, 0x00BA, 0x2310, 0x2264, 0x2265, 0x0060, 0x1EF2, 0x1EF3];
+
+/// The 8x8 bitmap of `c` (row-major, bit 0 = leftmost pixel), or `None` when
+/// the font has no visible glyph for it.
+fn glyph(c: char) -> Option<[u8; 8]> {
+    let cp = c as u32;
+    let idx = |base: u32| (cp - base) as usize;
+    let g = match cp {
+        0x20..=0x7E => *BASIC_LEGACY.get(idx(0))?,
+        0xA0..=0xFF => *LATIN_LEGACY.get(idx(0xA0))?,
+        0x390..=0x3C9 => *GREEK_LEGACY.get(idx(0x390))?,
+        0x2500..=0x257F => *BOX_LEGACY.get(idx(0x2500))?,
+        0x2580..=0x259F => *BLOCK_LEGACY.get(idx(0x2580))?,
+        0x3040..=0x309F => *HIRAGANA_LEGACY.get(idx(0x3040))?,
+        _ => {
+            let i = MISC_CODEPOINTS.iter().position(|&m| m == cp)?;
+            *MISC_LEGACY.get(i)?
+        }
+    };
+    if c != ' ' && g == [0u8; 8] { None } else { Some(g) }
+}
+
+/// Characters that take no room of their own: combining marks, joiners,
+/// bidi controls, variation selectors, emoji modifiers and tags.
+fn is_zero_width(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x180E | 0xFEFF
+        | 0x0300..=0x036F
+        | 0x1AB0..=0x1AFF
+        | 0x1DC0..=0x1DFF
+        | 0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x2069
+        | 0x20D0..=0x20FF
+        | 0xFE00..=0xFE0F
+        | 0xFE20..=0xFE2F
+        | 0x1F3FB..=0x1F3FF
+        | 0xE0000..=0xE007F
+        | 0xE0100..=0xE01EF)
+}
+
+enum CharClass {
+    Break,
+    Space,
+    Skip,
+    Glyph(char),
+}
+
+fn classify(c: char) -> CharClass {
+    match c {
+        '\n' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}' => CharClass::Break,
+        '\t' => CharClass::Space,
+        c if is_zero_width(c) => CharClass::Skip,
+        c if c.is_whitespace() => CharClass::Space,
+        c if c.is_control() => CharClass::Skip,
+        c if glyph(c).is_some() => CharClass::Glyph(c),
+        _ => CharClass::Glyph('?'),
+    }
+}
+
+/// Word-wraps `text` into at most `max_lines` lines of at most `cols`
+/// characters. Words longer than a line are split. Runs of blank lines
+/// collapse to one; leading and trailing blank lines are dropped. If the text
+/// does not fit, the last line ends with `...`.
+fn wrap_text(text: &str, cols: usize, max_lines: usize) -> Vec<Vec<char>> {
+    let cols = cols.max(1);
+    let max_lines = max_lines.max(1);
+    let mut lines: Vec<Vec<char>> = Vec::new();
+    let mut line: Vec<char> = Vec::new();
+    let mut word: Vec<char> = Vec::new();
+    let mut cut_short = false;
+
+    for c in text.chars() {
+        if lines.len() > max_lines {
+            cut_short = true;
+            break;
+        }
+        match classify(c) {
+            CharClass::Glyph(g) => {
+                word.push(g);
+                // Bound the work for pathological single "words".
+                if word.len() > cols * (max_lines + 1) {
+                    flush_word(&mut word, &mut line, &mut lines, cols);
+                }
+            }
+            CharClass::Space => flush_word(&mut word, &mut line, &mut lines, cols),
+            CharClass::Break => {
+                flush_word(&mut word, &mut line, &mut lines, cols);
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                } else if lines.last().is_some_and(|l| !l.is_empty()) {
+                    lines.push(Vec::new());
+                }
+            }
+            CharClass::Skip => {}
+        }
+    }
+    flush_word(&mut word, &mut line, &mut lines, cols);
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+
+    if lines.len() > max_lines || (cut_short && !lines.is_empty()) {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            let dots = cols.min(3);
+            last.truncate(cols - dots);
+            while last.last() == Some(&' ') {
+                last.pop();
+            }
+            last.extend(std::iter::repeat_n('.', dots));
+        }
+    }
+    lines
+}
+
+fn flush_word(word: &mut Vec<char>, line: &mut Vec<char>, lines: &mut Vec<Vec<char>>, cols: usize) {
+    let mut rest: &[char] = word;
+    while !rest.is_empty() {
+        let needed = if line.is_empty() { rest.len() } else { line.len() + 1 + rest.len() };
+        if needed <= cols {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.extend_from_slice(rest);
+            break;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(line));
+            continue;
+        }
+        // Empty line and the word is still too long: hard-split it.
+        let (head, tail) = rest.split_at(cols.min(rest.len()));
+        line.extend_from_slice(head);
+        lines.push(std::mem::take(line));
+        rest = tail;
+    }
+    word.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Drawing
+// ---------------------------------------------------------------------------
+
+type Rgb = [u8; 3];
+
+/// 64-bit FNV-1a: stable across Rust versions and platforms.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// HSV to RGB in integer arithmetic. `h` in degrees, `s` and `v` in 0..=255.
+fn hsv(h: u32, s: u32, v: u32) -> Rgb {
+    let h = h % 360;
+    let s = s.min(255);
+    let v = v.min(255);
+    let sector = h / 60;
+    let f = (h % 60) * 255 / 60; // 0..=250
+    let p = v * (255 - s) / 255;
+    let q = v * (255 - s * f / 255) / 255;
+    let t = v * (255 - s * (255 - f) / 255) / 255;
+    let (r, g, b) = match sector {
+        0 => (v, t, p),
+        1 => (q, v, p),
+        2 => (p, v, t),
+        3 => (p, q, v),
+        4 => (t, p, v),
+        _ => (v, p, q),
+    };
+    // All components are <= v <= 255.
+    [r as u8, g as u8, b as u8]
+}
+
+fn lerp_rgb(a: Rgb, b: Rgb, num: u32, den: u32) -> Rgb {
+    let den = den.max(1);
+    let num = num.min(den);
+    let mix = |x: u8, y: u8| ((u32::from(x) * (den - num) + u32::from(y) * num) / den) as u8;
+    [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
+}
+
+/// Everything that stays the same from frame to frame.
+struct Scene {
+    width: i32,
+    height: i32,
+    frames: u32,
+    /// Pre-rendered background (RGB24).
+    background: Vec<u8>,
+    lines: Vec<Vec<char>>,
+    /// Text is clipped to rows `clip_top..clip_bottom`.
+    clip_top: i32,
+    clip_bottom: i32,
+    /// Vertical position of the first line for a text that fits.
+    static_top: i32,
+    /// How far a long text scrolls over the clip (0 if it fits).
+    scroll_px: i32,
+    fade_frames: u32,
+    text_colour: Rgb,
+    shadow_colour: Rgb,
+    bar_colour: Rgb,
+    bar_track_colour: Rgb,
+}
+
+impl Scene {
+    fn new(text: &str, opts: &RenderOptions) -> Self {
+        // Options are validated: sizes are at most 3840, so i32 is safe.
+        let width = opts.width as i32;
+        let height = opts.height as i32;
+        let frames = opts.fps * opts.seconds;
+
+        let hash = fnv1a64(text.as_bytes());
+        let hue = (hash % 360) as u32;
+        let top = hsv(hue, 170, 120);
+        let bottom = hsv(hue + 35, 200, 50);
+        let accent = hsv(hue + 180, 110, 250);
+
+        let mut background = vec![0u8; (width * height * 3) as usize];
+        for (y, row) in background.chunks_exact_mut((width * 3) as usize).enumerate() {
+            let colour = lerp_rgb(top, bottom, y as u32, (height - 1).max(1) as u32);
+            for px in row.chunks_exact_mut(3) {
+                px.copy_from_slice(&colour);
+            }
+        }
+
+        let clip_top = MARGIN_TOP;
+        let clip_bottom = (height - MARGIN_BOTTOM).max(clip_top + 1);
+        let visible_h = clip_bottom - clip_top;
+        let visible_lines = ((visible_h + LINE_GAP) / LINE_H).max(1);
+        let scroll_budget = SCROLL_PX_PER_SEC * opts.seconds as i32 * SCROLL_TENTHS / 10;
+        let max_lines = visible_lines + scroll_budget / LINE_H;
+        let cols = ((width - 2 * MARGIN_X) / GLYPH_PX).max(1);
+
+        let lines = wrap_text(text, cols as usize, max_lines as usize);
+        let text_h = (lines.len() as i32 * LINE_H - LINE_GAP).max(0);
+        let (static_top, scroll_px) =
+            if text_h <= visible_h { (clip_top + (visible_h - text_h) / 2, 0) } else { (clip_top, text_h - visible_h) };
+
+        Self {
+            width,
+            height,
+            frames,
+            background,
+            lines,
+            clip_top,
+            clip_bottom,
+            static_top,
+            scroll_px,
+            fade_frames: (opts.fps * 2 / 5).max(1),
+            text_colour: [248, 248, 248],
+            shadow_colour: [10, 10, 16],
+            bar_colour: accent,
+            bar_track_colour: lerp_rgb(bottom, [0, 0, 0], 1, 2),
+        }
+    }
+
+    /// Vertical offset of the text at `frame`: hold, ease in-out scroll, hold.
+    fn scroll_offset(&self, frame: u32) -> i32 {
+        if self.scroll_px == 0 || self.frames < 2 {
+            return 0;
+        }
+        // Progress in 1/65536 units over the whole clip.
+        let t = (u64::from(frame) << 16) / u64::from(self.frames - 1);
+        let hold = (65536 * (10 - SCROLL_TENTHS as u64)) / 20;
+        let span = 65536 - 2 * hold;
+        let p = t.saturating_sub(hold).min(span) * 65536 / span; // 0..=65536
+        // Smoothstep p^2 (3 - 2p), in 16.16 fixed point.
+        let eased = (((p * p) >> 16) * (3 * 65536 - 2 * p)) >> 16;
+        ((i64::from(self.scroll_px) * eased as i64) >> 16) as i32
+    }
+
+    fn draw_frame(&self, frame: u32, rgb: &mut [u8]) {
+        rgb.copy_from_slice(&self.background);
+
+        // Text, fading in over the first `fade_frames` frames.
+        let alpha = ((frame + 1) * 256 / self.fade_frames).min(256);
+        let top = self.static_top - self.scroll_offset(frame);
+        for (i, line) in self.lines.iter().enumerate() {
+            let y = top + i as i32 * LINE_H;
+            if y + GLYPH_PX + SCALE <= self.clip_top || y >= self.clip_bottom {
+                continue;
+            }
+            let x = (self.width - line.len() as i32 * GLYPH_PX) / 2;
+            self.draw_line(rgb, line, x + SCALE, y + SCALE, self.shadow_colour, alpha * 3 / 4);
+            self.draw_line(rgb, line, x, y, self.text_colour, alpha);
+        }
+
+        // Progress bar along the bottom.
+        let bar_y = self.height - BAR_BOTTOM_GAP - BAR_H;
+        let bar_x0 = MARGIN_X;
+        let bar_w = self.width - 2 * MARGIN_X;
+        let filled = (i64::from(bar_w) * i64::from(frame + 1) / i64::from(self.frames.max(1))) as i32;
+        let full = (0, self.height);
+        self.fill(rgb, bar_x0, bar_y, bar_w, BAR_H, self.bar_track_colour, 160, full);
+        self.fill(rgb, bar_x0, bar_y, filled, BAR_H, self.bar_colour, 256, full);
+    }
+
+    fn draw_line(&self, rgb: &mut [u8], line: &[char], x: i32, y: i32, colour: Rgb, alpha: u32) {
+        let clip = (self.clip_top, self.clip_bottom);
+        for (k, &c) in line.iter().enumerate() {
+            let Some(bits) = glyph(c) else { continue };
+            let gx = x + k as i32 * GLYPH_PX;
+            for (row, byte) in bits.iter().enumerate() {
+                for col in 0..8 {
+                    if (byte >> col) & 1 == 1 {
+                        let px = gx + col * SCALE;
+                        let py = y + row as i32 * SCALE;
+                        self.fill(rgb, px, py, SCALE, SCALE, colour, alpha, clip);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Alpha-blends a rectangle (`alpha` in 0..=256), clipped to the frame and
+    /// to rows `clip.0..clip.1`.
+    #[allow(clippy::too_many_arguments)]
+    fn fill(&self, rgb: &mut [u8], x: i32, y: i32, w: i32, h: i32, colour: Rgb, alpha: u32, clip: (i32, i32)) {
+        let x0 = x.max(0);
+        let x1 = x.saturating_add(w).min(self.width);
+        let y0 = y.max(0).max(clip.0);
+        let y1 = y.saturating_add(h).min(self.height).min(clip.1);
+        if x0 >= x1 || y0 >= y1 {
+            return;
+        }
+        let a = alpha.min(256);
+        let stride = (self.width * 3) as usize;
+        for yy in y0..y1 {
+            let row = &mut rgb[yy as usize * stride..][..stride];
+            for px in row[x0 as usize * 3..x1 as usize * 3].chunks_exact_mut(3) {
+                for (d, s) in px.iter_mut().zip(colour) {
+                    *d = ((u32::from(*d) * (256 - a) + u32::from(s) * a) >> 8) as u8;
+                }
+            }
+        }
+    }
+}
+
+/// RGB24 to I420 with the BT.601 limited-range integer formulas
+/// (matches the VUI written into the SPS).
+fn rgb_to_i420(rgb: &[u8], width: usize, height: usize, y: &mut [u8], u: &mut [u8], v: &mut [u8]) {
+    let stride = width * 3;
+    for (src, dst) in rgb.chunks_exact(stride).zip(y.chunks_exact_mut(width)) {
+        for (px, out) in src.chunks_exact(3).zip(dst.iter_mut()) {
+            let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+            *out = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16).clamp(0, 255) as u8;
+        }
+    }
+    let cw = width / 2;
+    for cy in 0..height / 2 {
+        let row0 = &rgb[2 * cy * stride..][..stride];
+        let row1 = &rgb[(2 * cy + 1) * stride..][..stride];
+        for cx in 0..cw {
+            let o = cx * 6;
+            let avg = |c: usize| {
+                (i32::from(row0[o + c]) + i32::from(row0[o + 3 + c]) + i32::from(row1[o + c]) + i32::from(row1[o + 3 + c]) + 2)
+                    >> 2
+            };
+            let (r, g, b) = (avg(0), avg(1), avg(2));
+            u[cy * cw + cx] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+            v[cy * cw + cx] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------
+
+/// One MP4 sample: AVCC (4-byte big-endian length prefixed) NAL units.
+struct EncodedSample {
+    data: Vec<u8>,
+    is_idr: bool,
+    /// Number of frame periods this sample lasts (more than 1 only if the
+    /// encoder skipped the following frames).
+    frames: u32,
+}
+
+struct EncodedStream {
+    sps: Vec<u8>,
+    pps: Vec<u8>,
+    samples: Vec<EncodedSample>,
+}
+
+const NAL_IDR: u8 = 5;
+const NAL_SPS: u8 = 7;
+const NAL_PPS: u8 = 8;
+const NAL_AUD: u8 = 9;
+
+/// Strips an Annex-B start code (`00 00 01` or `00 00 00 01`) if present.
+fn strip_start_code(nal: &[u8]) -> &[u8] {
+    let zeros = nal.iter().take_while(|&&b| b == 0).count();
+    if zeros >= 2 && nal.get(zeros) == Some(&1) { &nal[zeros + 1..] } else { nal }
+}
+
+fn encode_frames(scene: &Scene, opts: &RenderOptions, frame_count: u32) -> Result<EncodedStream, RenderError> {
+    let (w, h) = (opts.width as usize, opts.height as usize);
+    // Rate control is off: OpenH264 then codes every frame at its default
+    // fixed QP (26), which keeps the 16px text crisp and makes the output
+    // independent of timing. (Quality/bitrate modes would need frame skipping
+    // to hold a bitrate, and skipped frames would break the 1 frame = 1 sample
+    // layout.) Screen-content mode suits flat colours and sharp glyph edges.
+    // The bitrate below is only a nominal figure written into the parameters.
+    let bitrate = (u64::from(opts.width) * u64::from(opts.height) * u64::from(opts.fps) / 4).clamp(100_000, 20_000_000) as u32;
+    let config = EncoderConfig::new()
+        .bitrate(BitRate::from_bps(bitrate))
+        .max_frame_rate(FrameRate::from_hz(opts.fps as f32))
+        .rate_control_mode(RateControlMode::Off)
+        .usage_type(UsageType::ScreenContentRealTime)
+        .complexity(Complexity::Medium)
+        // Not supported for screen content; OpenH264 would turn them off with a warning.
+        .adaptive_quantization(false)
+        .background_detection(false)
+        .skip_frames(false)
+        .intra_frame_period(IntraFramePeriod::from_num_frames(opts.fps * 2))
+        .num_threads(1)
+        .vui(VuiConfig::bt601());
+    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+        .map_err(|e| RenderError::Encoder(format!("initialising OpenH264: {e}")))?;
+
+    let mut rgb = vec![0u8; w * h * 3];
+    let mut y_plane = vec![0u8; w * h];
+    let mut u_plane = vec![0u8; w * h / 4];
+    let mut v_plane = vec![0u8; w * h / 4];
+
+    let mut sps: Option<Vec<u8>> = None;
+    let mut pps: Option<Vec<u8>> = None;
+    let mut samples: Vec<EncodedSample> = Vec::with_capacity(frame_count as usize);
+
+    for frame in 0..frame_count {
+        scene.draw_frame(frame, &mut rgb);
+        rgb_to_i420(&rgb, w, h, &mut y_plane, &mut u_plane, &mut v_plane);
+        let source = YUVSlices::new((&y_plane, &u_plane, &v_plane), (w, h), (w, w / 2, w / 2));
+        let timestamp = Timestamp::from_millis(u64::from(frame) * 1000 / u64::from(opts.fps));
+        let bitstream =
+            encoder.encode_at(&source, timestamp).map_err(|e| RenderError::Encoder(format!("encoding frame {frame}: {e}")))?;
+
+        let mut data = Vec::new();
+        let mut is_idr = false;
+        let mut has_picture = false;
+        for l in 0..bitstream.num_layers() {
+            let Some(layer) = bitstream.layer(l) else {
+                continue;
+            };
+            for n in 0..layer.nal_count() {
+                let Some(nal) = layer.nal_unit(n) else {
+                    continue;
+                };
+                let nal = strip_start_code(nal);
+                let Some(&header) = nal.first() else { continue };
+                match header & 0x1F {
+                    NAL_SPS => {
+                        if sps.is_none() {
+                            sps = Some(nal.to_vec());
+                        }
+                    }
+                    NAL_PPS => {
+                        if pps.is_none() {
+                            pps = Some(nal.to_vec());
+                        }
+                    }
+                    NAL_AUD => {}
+                    kind => {
+                        let len = u32::try_from(nal.len())
+                            .map_err(|_| RenderError::Encoder(format!("NAL unit of {} bytes", nal.len())))?;
+                        data.extend_from_slice(&len.to_be_bytes());
+                        data.extend_from_slice(nal);
+                        is_idr |= kind == NAL_IDR;
+                        has_picture |= (1..=NAL_IDR).contains(&kind);
+                    }
+                }
+            }
+        }
+
+        if has_picture {
+            samples.push(EncodedSample { data, is_idr, frames: 1 });
+        } else if let Some(last) = samples.last_mut() {
+            // Skipped frame: show the previous picture for longer.
+            last.frames += 1;
+        } else {
+            return Err(RenderError::Encoder("the first frame produced no picture".into()));
+        }
+    }
+
+    let sps = sps.ok_or_else(|| RenderError::Encoder("no SPS in the bitstream".into()))?;
+    let pps = pps.ok_or_else(|| RenderError::Encoder("no PPS in the bitstream".into()))?;
+    if sps.len() < 4 {
+        return Err(RenderError::Encoder(format!("SPS too short ({} bytes)", sps.len())));
+    }
+    if !samples.first().is_some_and(|s| s.is_idr) {
+        return Err(RenderError::Encoder("the first frame is not an IDR picture".into()));
+    }
+    Ok(EncodedStream { sps, pps, samples })
+}
+
+// ---------------------------------------------------------------------------
+// Muxing
+// ---------------------------------------------------------------------------
+
+/// Ticks per frame in the MP4 timescale (`timescale = fps * TICKS_PER_FRAME`).
+const TICKS_PER_FRAME: u32 = 1000;
+
+fn mux(stream: EncodedStream, opts: &RenderOptions) -> Result<Vec<u8>, RenderError> {
+    let mux_err = |what: &str, e: mp4::Error| RenderError::Mux(format!("{what}: {e}"));
+    // fps <= 120, so this cannot overflow; movie and track share the timescale
+    // so the mp4 crate's duration conversion is exact.
+    let timescale = opts.fps * TICKS_PER_FRAME;
+    let config = mp4::Mp4Config {
+        major_brand: mp4::FourCC::from(*b"isom"),
+        minor_version: 512,
+        compatible_brands: [b"isom", b"iso2", b"avc1", b"mp41"].into_iter().map(|b| mp4::FourCC::from(*b)).collect(),
+        timescale,
+    };
+    let capacity = stream.samples.iter().map(|s| s.data.len()).sum::<usize>() + 4096;
+    let mut writer = mp4::Mp4Writer::write_start(Cursor::new(Vec::with_capacity(capacity)), &config)
+        .map_err(|e| mux_err("writing header", e))?;
+    let track = mp4::TrackConfig {
+        track_type: mp4::TrackType::Video,
+        timescale,
+        language: String::from("und"),
+        media_conf: mp4::MediaConfig::AvcConfig(mp4::AvcConfig {
+            // Validated: both fit in u16.
+            width: opts.width as u16,
+            height: opts.height as u16,
+            seq_param_set: stream.sps,
+            pic_param_set: stream.pps,
+        }),
+    };
+    writer.add_track(&track).map_err(|e| mux_err("adding track", e))?;
+
+    let mut start_time = 0u64;
+    for (i, sample) in stream.samples.into_iter().enumerate() {
+        let duration = sample.frames * TICKS_PER_FRAME;
+        let sample = mp4::Mp4Sample {
+            start_time,
+            duration,
+            rendering_offset: 0,
+            is_sync: sample.is_idr,
+            bytes: mp4::Bytes::from(sample.data),
+        };
+        writer.write_sample(1, &sample).map_err(|e| mux_err(&format!("writing sample {}", i + 1), e))?;
+        start_time += u64::from(duration);
+    }
+    writer.write_end().map_err(|e| mux_err("finishing file", e))?;
+    Ok(faststart(writer.into_writer().into_inner()))
+}
+
+/// Reads the box header at `pos`; returns (header length, type, end offset).
+fn box_at(buf: &[u8], pos: usize, end: usize) -> Option<(usize, [u8; 4], usize)> {
+    let header = buf.get(pos..pos.checked_add(8)?)?;
+    let size32 = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let kind = [header[4], header[5], header[6], header[7]];
+    let (header_len, size) = match size32 {
+        0 => (8, end.checked_sub(pos)?),
+        1 => {
+            let large = buf.get(pos + 8..pos.checked_add(16)?)?;
+            let mut b = [0u8; 8];
+            b.copy_from_slice(large);
+            (16, usize::try_from(u64::from_be_bytes(b)).ok()?)
+        }
+        s => (8, s as usize),
+    };
+    let box_end = pos.checked_add(size)?;
+    if size < header_len || box_end > end {
+        return None;
+    }
+    Some((header_len, kind, box_end))
+}
+
+/// Adds `delta` to every chunk offset (`stco` / `co64`) under `buf[start..end]`.
+fn shift_chunk_offsets(buf: &mut [u8], start: usize, end: usize, delta: u64) -> Option<()> {
+    let mut pos = start;
+    while pos < end {
+        let (header_len, kind, box_end) = box_at(buf, pos, end)?;
+        let body = pos + header_len;
+        match &kind {
+            b"trak" | b"mdia" | b"minf" | b"stbl" => shift_chunk_offsets(buf, body, box_end, delta)?,
+            b"stco" | b"co64" => {
+                let width = if &kind == b"stco" { 4 } else { 8 };
+                let count_bytes = buf.get(body + 4..body + 8)?;
+                let count = u32::from_be_bytes([count_bytes[0], count_bytes[1], count_bytes[2], count_bytes[3]]) as usize;
+                let entries_end = (body + 8).checked_add(count.checked_mul(width)?)?;
+                if entries_end > box_end {
+                    return None;
+                }
+                for entry in buf[body + 8..entries_end].chunks_exact_mut(width) {
+                    if width == 4 {
+                        let old = u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]);
+                        let new = u32::try_from(u64::from(old).checked_add(delta)?).ok()?;
+                        entry.copy_from_slice(&new.to_be_bytes());
+                    } else {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(entry);
+                        let new = u64::from_be_bytes(b).checked_add(delta)?;
+                        entry.copy_from_slice(&new.to_be_bytes());
+                    }
+                }
+            }
+            _ => {}
+        }
+        pos = box_end;
+    }
+    Some(())
+}
+
+/// Moves `moov` in front of `mdat` so the file can be played while it
+/// downloads. Returns the input unchanged if the layout is not the expected
+/// `ftyp, mdat, moov` (the file is valid either way).
+fn faststart(data: Vec<u8>) -> Vec<u8> {
+    let mut boxes = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let Some((_, kind, end)) = box_at(&data, pos, data.len()) else {
+            return data;
+        };
+        boxes.push((kind, pos, end));
+        pos = end;
+    }
+    let [(ftyp, _, ftyp_end), (mdat, mdat_start, _), (moov, moov_start, moov_end)] = boxes[..] else {
+        return data;
+    };
+    if &ftyp != b"ftyp" || &mdat != b"mdat" || &moov != b"moov" {
+        return data;
+    }
+    let mut moov_box = data[moov_start..moov_end].to_vec();
+    let Some((header_len, _, _)) = box_at(&moov_box, 0, moov_box.len()) else {
+        return data;
+    };
+    let len = moov_box.len();
+    if shift_chunk_offsets(&mut moov_box, header_len, len, len as u64).is_none() {
+        return data;
+    }
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(&data[..ftyp_end]);
+    out.extend_from_slice(&moov_box);
+    out.extend_from_slice(&data[mdat_start..moov_start]);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to a temporary file next to `path`, fsyncs it and renames it
+/// over `path`. The temporary file is removed on failure.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
+    if path.file_name().is_none() {
+        return Err(RenderError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("output path {} has no file name", path.display()),
+        )));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(".vidcache-render-{}-{}.tmp", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(RenderError::Io(e));
+    }
+    // Best effort: persist the rename itself.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    fn short_opts() -> RenderOptions {
+        RenderOptions { width: 160, height: 96, fps: 8, seconds: 2 }
+    }
+
+    fn read_mp4(path: &Path) -> mp4::Mp4Reader<std::io::BufReader<File>> {
+        let file = File::open(path).expect("open rendered file");
+        mp4::read_mp4(file).expect("mp4 crate parses the file")
+    }
+
+    /// Checks container structure, track type, counts, durations and AVCC framing.
+    fn check_mp4(path: &Path, opts: &RenderOptions) {
+        let bytes = fs::read(path).expect("read rendered file");
+        assert_eq!(&bytes[4..8], b"ftyp", "file must start with an ftyp box");
+
+        let expected_frames = opts.fps * opts.seconds;
+        let expected_duration = Duration::from_secs(u64::from(opts.seconds));
+        let mut reader = read_mp4(path);
+        assert_eq!(reader.size(), bytes.len() as u64);
+        assert_eq!(reader.duration(), expected_duration);
+        assert_eq!(reader.tracks().len(), 1);
+        let (&track_id, track) = reader.tracks().iter().next().expect("one track");
+        assert_eq!(track.track_type().expect("track type"), mp4::TrackType::Video);
+        assert_eq!(track.media_type().expect("media type"), mp4::MediaType::H264);
+        assert_eq!(track.box_type().expect("sample entry"), mp4::FourCC::from(*b"avc1"));
+        assert_eq!(u32::from(track.width()), opts.width);
+        assert_eq!(u32::from(track.height()), opts.height);
+        assert_eq!(track.sample_count(), expected_frames);
+        assert_eq!(track.duration(), expected_duration);
+        assert_eq!(track.sequence_parameter_set().expect("sps")[0] & 0x1F, NAL_SPS);
+        assert_eq!(track.picture_parameter_set().expect("pps")[0] & 0x1F, NAL_PPS);
+
+        for id in 1..=expected_frames {
+            let sample = reader.read_sample(track_id, id).expect("read sample").expect("sample exists");
+            let data = &sample.bytes[..];
+            // Walk the AVCC length prefixes: they must tile the sample exactly.
+            let mut pos = 0;
+            let mut saw_idr = false;
+            while pos < data.len() {
+                assert!(pos + 4 <= data.len(), "truncated length prefix in sample {id}");
+                let len = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+                assert!(len > 0 && pos + 4 + len <= data.len(), "bad NAL length in sample {id}");
+                let kind = data[pos + 4] & 0x1F;
+                assert!(!(kind == NAL_SPS || kind == NAL_PPS), "parameter sets belong in avcC");
+                saw_idr |= kind == NAL_IDR;
+                pos += 4 + len;
+            }
+            assert_eq!(sample.is_sync, saw_idr, "sync flag must match IDR in sample {id}");
+            if id == 1 {
+                assert!(sample.is_sync, "first sample must be a sync sample");
+            }
+        }
+    }
+
+    fn top_level_boxes(bytes: &[u8]) -> Vec<[u8; 4]> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let (_, kind, end) = box_at(bytes, pos, bytes.len()).expect("well-formed box");
+            out.push(kind);
+            pos = end;
+        }
+        out
+    }
+
+    fn have(tool: &str) -> bool {
+        Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success())
+    }
+
+    #[test]
+    fn renders_default_clip_readable_by_mp4_crate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hello.mp4");
+        let opts = RenderOptions::default();
+        let started = Instant::now();
+        let written = render_mp4("Hello, world! This is vidcache rendering a prompt.", &path, &opts).expect("render succeeds");
+        eprintln!("default render: {:?}, {written} bytes", started.elapsed());
+        assert_eq!(written, fs::metadata(&path).expect("metadata").len());
+        check_mp4(&path, &opts);
+        let bytes = fs::read(&path).expect("read");
+        assert_eq!(top_level_boxes(&bytes), vec![*b"ftyp", *b"moov", *b"mdat"], "moov must precede mdat (faststart)");
+        // Only the final file is left behind.
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("read_dir").map(|e| e.expect("entry").file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("hello.mp4")]);
+    }
+
+    #[test]
+    fn awkward_inputs_all_render() {
+        let long: String = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".chars().cycle().take(1000).collect();
+        let long_word = "x".repeat(1000);
+        let cases: Vec<(&str, String)> = vec![
+            ("empty", String::new()),
+            ("long", long),
+            ("long_word", long_word),
+            ("emoji", "🎬🍿 family 👨‍👩‍👧‍👦 flag 🇺🇦 thumbs 👍🏽 ❤️".into()),
+            ("rtl", "שלום עולם مرحبا بالعالم \u{202E}reversed\u{202C}".into()),
+            ("control", "a\u{0}b\u{7}c\r\n\t\u{1b}[31mred\u{7f}\u{9b}\n\n\n\n\nend".into()),
+            ("newlines_only", "\n".repeat(1000)),
+            ("spaces_only", " ".repeat(1000)),
+            ("mixed_scripts", "Ωμέγα λόγος café naïve ß Ærø ひらがな 漢字 ┌─┐ ▀▄ ≤≥ ₧".into()),
+            ("combining", "e\u{301}\u{302}\u{303} Z\u{336}\u{337}a\u{35c}l\u{35d}g\u{35e}o".into()),
+        ];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = short_opts();
+        for (name, text) in cases {
+            let path = dir.path().join(format!("{name}.mp4"));
+            let written = render_mp4(&text, &path, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(written > 0, "{name}");
+            check_mp4(&path, &opts);
+        }
+    }
+
+    #[test]
+    fn ffprobe_sees_h264_with_right_duration() {
+        if !have("ffprobe") {
+            eprintln!("NOTE: ffprobe not on PATH; skipping the ffprobe check");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("probe.mp4");
+        let opts = RenderOptions::default();
+        let long: String = "The quick brown fox jumps over the lazy dog. ".repeat(10);
+        render_mp4(&long, &path, &opts).expect("render");
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-count_frames",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=codec_name,profile,width,height,nb_read_frames,duration,pix_fmt:format=duration",
+                "-of",
+                "default=noprint_wrappers=1",
+            ])
+            .arg(&path)
+            .output()
+            .expect("run ffprobe");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "ffprobe failed: {stderr}");
+        assert!(stderr.trim().is_empty(), "ffprobe reported problems: {stderr}");
+        let field = |key: &str| -> Vec<String> {
+            stdout.lines().filter_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned)).collect()
+        };
+        assert_eq!(field("codec_name"), vec!["h264"], "{stdout}");
+        assert_eq!(field("width"), vec![opts.width.to_string()]);
+        assert_eq!(field("height"), vec![opts.height.to_string()]);
+        assert_eq!(field("pix_fmt"), vec!["yuv420p"]);
+        assert_eq!(field("nb_read_frames"), vec![(opts.fps * opts.seconds).to_string()]);
+        let durations = field("duration");
+        assert_eq!(durations.len(), 2, "stream and format duration: {stdout}");
+        for d in durations {
+            let secs: f64 = d.parse().expect("numeric duration");
+            assert!((secs - f64::from(opts.seconds)).abs() < 0.01, "duration {secs}");
+        }
+    }
+
+    #[test]
+    fn same_text_renders_byte_identical() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a.mp4");
+        let b = dir.path().join("b.mp4");
+        let text = "Determinism check: same prompt, same bytes. 🙂";
+        render_mp4(text, &a, &RenderOptions::default()).expect("first render");
+        render_mp4(text, &b, &RenderOptions::default()).expect("second render");
+        assert_eq!(fs::read(&a).expect("read a"), fs::read(&b).expect("read b"));
+
+        let c = dir.path().join("c.mp4");
+        render_mp4("a different prompt", &c, &RenderOptions::default()).expect("third render");
+        assert_ne!(fs::read(&a).expect("read a"), fs::read(&c).expect("read c"));
+    }
+
+    #[test]
+    fn overwrites_existing_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.mp4");
+        fs::write(&path, b"old junk").expect("seed file");
+        let written = render_mp4("fresh", &path, &short_opts()).expect("render");
+        assert_eq!(fs::metadata(&path).expect("metadata").len(), written);
+        check_mp4(&path, &short_opts());
+    }
+
+    #[test]
+    fn bad_options_and_paths_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.mp4");
+        let bad = [
+            RenderOptions { width: 321, ..RenderOptions::default() },
+            RenderOptions { height: 0, ..RenderOptions::default() },
+            RenderOptions { width: 8000, ..RenderOptions::default() },
+            RenderOptions { fps: 0, ..RenderOptions::default() },
+            RenderOptions { seconds: 0, ..RenderOptions::default() },
+        ];
+        for opts in bad {
+            assert!(matches!(render_mp4("x", &path, &opts), Err(RenderError::InvalidOptions(_))), "{opts:?}");
+        }
+        assert!(!path.exists());
+        let missing_dir = dir.path().join("no/such/dir/x.mp4");
+        assert!(matches!(render_mp4("x", &missing_dir, &short_opts()), Err(RenderError::Io(_))));
+    }
+
+    #[test]
+    fn tiny_and_odd_but_valid_sizes_render() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (w, h) in [(16, 16), (18, 34), (642, 362), (180, 320)] {
+            let opts = RenderOptions { width: w, height: h, fps: 5, seconds: 1 };
+            let path = dir.path().join(format!("{w}x{h}.mp4"));
+            render_mp4("Some text that needs wrapping on small frames", &path, &opts).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+            check_mp4(&path, &opts);
+        }
+    }
+
+    #[test]
+    fn glyph_lookup_and_classification() {
+        assert!(glyph('A').is_some());
+        assert!(glyph('é').is_some());
+        assert!(glyph('λ').is_some());
+        assert!(glyph('─').is_some());
+        assert!(glyph('≤').is_some());
+        assert!(glyph('😀').is_none());
+        assert!(glyph('\u{7}').is_none());
+        assert!(matches!(classify('😀'), CharClass::Glyph('?')));
+        assert!(matches!(classify('\u{200D}'), CharClass::Skip));
+        assert!(matches!(classify('\u{0}'), CharClass::Skip));
+        assert!(matches!(classify('\u{A0}'), CharClass::Space));
+        assert!(matches!(classify('\n'), CharClass::Break));
+    }
+
+    fn as_strings(lines: &[Vec<char>]) -> Vec<String> {
+        lines.iter().map(|l| l.iter().collect()).collect()
+    }
+
+    #[test]
+    fn wrapping_rules() {
+        assert!(wrap_text("", 10, 3).is_empty());
+        assert!(wrap_text(" \n\t\n ", 10, 3).is_empty());
+        assert_eq!(as_strings(&wrap_text("hello big world", 10, 5)), ["hello big", "world"]);
+        assert_eq!(as_strings(&wrap_text("a\n\n\n\nb", 10, 5)), ["a", "", "b"]);
+        assert_eq!(as_strings(&wrap_text("abcdefghijkl", 5, 5)), ["abcde", "fghij", "kl"]);
+        assert_eq!(as_strings(&wrap_text("hi abcdefghijkl", 5, 5)), ["hi", "abcde", "fghij", "kl"]);
+        assert_eq!(as_strings(&wrap_text("one two three four five", 9, 2)), ["one two", "three..."]);
+        assert_eq!(as_strings(&wrap_text("abcdefghijkl", 5, 1)), ["ab..."]);
+        assert_eq!(as_strings(&wrap_text("x 🎉 y", 10, 1)), ["x ? y"]);
+        assert_eq!(as_strings(&wrap_text("abcdef", 2, 1)), [".."]);
+        let long = "word ".repeat(1000);
+        let lines = wrap_text(&long, 19, 11);
+        assert_eq!(lines.len(), 11);
+        assert!(lines.iter().all(|l| l.len() <= 19));
+        assert!(as_strings(&lines)[10].ends_with("..."));
+    }
+
+    #[test]
+    fn frames_differ_and_scroll_is_monotonic() {
+        let opts = RenderOptions::default();
+        let long = "scrolling text ".repeat(20);
+        let scene = Scene::new(&long, &opts);
+        assert!(scene.scroll_px > 0);
+        let offsets: Vec<i32> = (0..scene.frames).map(|f| scene.scroll_offset(f)).collect();
+        assert_eq!(offsets[0], 0);
+        assert_eq!(offsets[offsets.len() - 1], scene.scroll_px);
+        assert!(offsets.windows(2).all(|w| w[0] <= w[1]));
+
+        let empty = Scene::new("", &opts);
+        let mut a = vec![0u8; (opts.width * opts.height * 3) as usize];
+        let mut b = a.clone();
+        empty.draw_frame(0, &mut a);
+        empty.draw_frame(1, &mut b);
+        assert_ne!(a, b, "even an empty prompt animates");
+    }
+
+    #[test]
+    fn start_codes_are_stripped() {
+        assert_eq!(strip_start_code(&[0, 0, 0, 1, 0x67, 1]), &[0x67, 1]);
+        assert_eq!(strip_start_code(&[0, 0, 1, 0x68]), &[0x68]);
+        assert_eq!(strip_start_code(&[0x65, 0, 0, 1]), &[0x65, 0, 0, 1]);
+        assert_eq!(strip_start_code(&[]), &[] as &[u8]);
+    }
+}

@@ -1,0 +1,225 @@
+//! What vidcache does with a request, a finished video and an operator's
+//! command — the orchestration between the database, the queue, the cache
+//! and Telegram. Both the bot (updates) and the worker (jobs) call it.
+
+use std::sync::Arc;
+
+use chrono::Duration as ChronoDuration;
+use futures::StreamExt;
+use queue::{GenerateVideo, JobQueue};
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::cache::{CachedVideo, VideoCache};
+use crate::config::Settings;
+use crate::db::assets::{self, Cleared};
+use crate::db::requests::{self, NewRequest, Request, Submitted};
+use crate::domain::{AssetStatus, Prompt};
+use crate::telegram::api::Keyboard;
+use crate::telegram::sender::{SendError, Sender};
+use crate::telegram::texts;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("telegram: {0}")]
+    Send(#[from] SendError),
+}
+
+/// How a single delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// The user can't be reached; the request is failed with the reason.
+    Unreachable,
+    /// Not sent now; the claim was given back for a later sweep.
+    Deferred,
+}
+
+pub struct Service {
+    pub settings: Settings,
+    pub db: DatabaseConnection,
+    pub queue: JobQueue,
+    pub sender: Sender,
+    pub cache: VideoCache,
+}
+
+impl Service {
+    /// How long a sender holds a request it is delivering.
+    pub fn claim(&self) -> ChronoDuration {
+        ChronoDuration::from_std(self.settings.job_lease * 2).unwrap_or(ChronoDuration::seconds(60))
+    }
+
+    /// How many waiting requests one sender claims at a time: what it can
+    /// send in half a claim at the flood limit, so a claim never runs out
+    /// while its batch is still being sent.
+    fn batch_size(&self) -> u64 {
+        let claim_secs = self.claim().num_seconds().max(1) as u64;
+        (u64::from(self.settings.global_send_rate) * claim_secs / 2).clamp(1, 500)
+    }
+
+    /// A user asked for a video of `prompt`.
+    pub async fn request_video(&self, new: NewRequest, prompt: Prompt) -> Result<(), ServiceError> {
+        let key = prompt.key();
+        if let Some(hit) = self.cache.get(key.as_str()).await {
+            if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim()).await? {
+                self.deliver(&request, &hit.file_id, prompt.as_str()).await;
+            }
+            return Ok(());
+        }
+        let submitted = match requests::submit(&self.db, &new, &prompt, self.claim()).await {
+            Ok(submitted) => submitted,
+            Err(err) => {
+                tracing::error!(error = %err, chat_id = new.chat_id, "could not record a request");
+                let _ = self.sender.text(new.chat_id, texts::TRY_AGAIN, Some(new.message_id), Keyboard::None).await;
+                return Err(err.into());
+            }
+        };
+        let (request, asset, dispatch) = match submitted {
+            Submitted::Duplicate(existing) => {
+                tracing::info!(request_id = existing.id, "Telegram re-delivered a recorded message; not recording it again");
+                return Ok(());
+            }
+            Submitted::Recorded { request, asset, dispatch } => (request, asset, dispatch),
+        };
+        if let Some(job) = dispatch {
+            tracing::info!(asset_id = job.asset_id, generation = job.generation, "new generation");
+            self.dispatch(job).await;
+        }
+        match (&asset.status, &asset.file_id) {
+            (AssetStatus::Available, Some(file_id)) => {
+                self.cache.insert(&asset.prompt_key, CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;
+                self.deliver(&request, file_id, &asset.prompt).await;
+            }
+            _ => {
+                let stage = if dispatch.is_some() { None } else { asset.stage.as_deref() };
+                self.sender.text(new.chat_id, &texts::being_made(stage), Some(new.message_id), Keyboard::None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes a generation job and records that it was pushed. A failure is
+    /// logged, not returned: the reconciler pushes what was not recorded.
+    pub async fn dispatch(&self, job: GenerateVideo) {
+        if let Err(err) = self.queue.push(job).await {
+            tracing::error!(error = %err, asset_id = job.asset_id, "could not enqueue a generation; the reconciler will retry");
+            return;
+        }
+        if let Err(err) = assets::mark_dispatched(&self.db, job).await {
+            tracing::warn!(error = %err, asset_id = job.asset_id, "could not mark a job dispatched; it will be pushed again (idempotently)");
+        }
+    }
+
+    /// Sends the video to one claimed request and records the outcome.
+    pub async fn deliver(&self, request: &Request, file_id: &str, prompt: &str) -> Delivery {
+        let sent = self.sender.video_by_id(request.chat_id, file_id, &texts::caption(prompt), Some(request.message_id)).await;
+        let (outcome, recorded) = match sent {
+            Ok(_) => (Delivery::Delivered, requests::mark_delivered(&self.db, request.id).await),
+            Err(SendError::Unreachable(reason)) => {
+                tracing::info!(request_id = request.id, %reason, "user unreachable; request failed");
+                (Delivery::Unreachable, requests::mark_undeliverable(&self.db, request.id, &reason).await)
+            }
+            Err(err) => {
+                tracing::warn!(request_id = request.id, error = %err, "delivery deferred");
+                (Delivery::Deferred, requests::release_claim(&self.db, request.id).await)
+            }
+        };
+        if let Err(err) = recorded {
+            tracing::error!(request_id = request.id, error = %err, "could not record a delivery outcome");
+        }
+        outcome
+    }
+
+    /// Sends an available asset to every request still waiting for it.
+    pub async fn deliver_waiting(&self, asset_id: i64) -> Result<usize, ServiceError> {
+        let Some(asset) = assets::find(&self.db, asset_id).await? else { return Ok(0) };
+        let (AssetStatus::Available, Some(file_id)) = (asset.status, asset.file_id.clone()) else { return Ok(0) };
+        let mut delivered = 0;
+        loop {
+            let batch = requests::claim_waiting(&self.db, asset_id, self.batch_size(), self.claim()).await?;
+            if batch.is_empty() {
+                return Ok(delivered);
+            }
+            let sends = batch.into_iter().map(|request| {
+                let file_id = file_id.as_str();
+                let prompt = asset.prompt.as_str();
+                async move { self.deliver(&request, file_id, prompt).await }
+            });
+            let outcomes: Vec<Delivery> = futures::stream::iter(sends).buffer_unordered(32).collect().await;
+            delivered += outcomes.iter().filter(|o| **o == Delivery::Delivered).count();
+            if outcomes.iter().all(|o| *o == Delivery::Deferred) {
+                // Telegram keeps failing: leave the rest to the next sweep.
+                return Ok(delivered);
+            }
+        }
+    }
+
+    /// Tells every user whose request failed, once.
+    pub async fn notify_failures(&self) -> Result<usize, ServiceError> {
+        let mut told = 0;
+        loop {
+            let batch = requests::claim_unnotified_failures(&self.db, self.batch_size(), self.claim()).await?;
+            if batch.is_empty() {
+                return Ok(told);
+            }
+            let notices = batch.into_iter().map(|(request, prompt)| async move {
+                let reason = request.error.as_deref().unwrap_or("something went wrong");
+                let text = texts::generation_failed(&prompt, reason);
+                match self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None).await {
+                    Ok(_) | Err(SendError::Unreachable(_)) | Err(SendError::Rejected(_)) => {
+                        requests::mark_notified(&self.db, request.id).await.is_ok()
+                    }
+                    Err(err) => {
+                        tracing::warn!(request_id = request.id, error = %err, "failure notice deferred");
+                        false
+                    }
+                }
+            });
+            let results: Vec<bool> = futures::stream::iter(notices).buffer_unordered(16).collect().await;
+            told += results.iter().filter(|ok| **ok).count();
+            if results.iter().all(|ok| !ok) {
+                return Ok(told);
+            }
+        }
+    }
+
+    /// An operator's /clear: drop the cached video of `prompt`.
+    pub async fn clear(&self, prompt: &Prompt) -> Result<Cleared, ServiceError> {
+        let key = prompt.key();
+        let cleared = assets::clear(&self.db, &key).await?;
+        if let Cleared::Cleared { asset_id, file_path } = &cleared {
+            self.cache.invalidate(key.as_str()).await;
+            if let Some(path) = file_path {
+                if let Err(err) = tokio::fs::remove_file(path).await {
+                    tracing::debug!(error = %err, path, "cleared asset's file was already gone");
+                }
+            }
+            tracing::info!(asset_id, "asset cleared by an operator");
+        }
+        Ok(cleared)
+    }
+
+    /// The text of /status for a user.
+    pub async fn status_text(&self, user_id: i64) -> Result<String, ServiceError> {
+        let rows = requests::recent_for_user(&self.db, user_id, 10).await?;
+        if rows.is_empty() {
+            return Ok(texts::STATUS_EMPTY.to_owned());
+        }
+        let mut lines = vec!["Your recent requests:".to_owned()];
+        for (request, asset) in rows {
+            let prompt = asset.as_ref().map(|a| a.prompt.clone()).unwrap_or_else(|| request.raw_text.clone());
+            let error = request.error.clone().or_else(|| asset.as_ref().and_then(|a| a.last_error.clone()));
+            lines.push(texts::status_line(
+                &prompt,
+                request.status,
+                asset.as_ref().map(|a| a.status),
+                asset.as_ref().and_then(|a| a.stage.as_deref()),
+                error.as_deref(),
+            ));
+        }
+        Ok(lines.join("\n"))
+    }
+}
+
+pub type SharedService = Arc<Service>;

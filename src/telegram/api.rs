@@ -1,0 +1,328 @@
+//! A small, strict client for the Telegram Bot API methods vidcache uses.
+//!
+//! It keeps what teloxide's default client drops: the HTTP status and
+//! `error_code`, `parameters.retry_after`, and never sleeps on its own, so
+//! the [`super::sender::Sender`] decides every retry. Request URLs carry the
+//! bot token: errors are stripped of their URL before they can be logged.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use teloxide::types::Update;
+
+use crate::config::BotToken;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// Telegram answered with `ok: false`.
+    #[error("Telegram refused {method}: {code} {description}")]
+    Refused { method: &'static str, code: u16, description: String, retry_after: Option<u64> },
+    /// The request did not get an answer (connect error, timeout, reset).
+    #[error("no answer from Telegram to {method}: {message}")]
+    Network { method: &'static str, message: String },
+    /// An answer that is not the Bot API's JSON (e.g. a proxy's 502 page).
+    #[error("unreadable answer from Telegram to {method} (HTTP {status}): {message}")]
+    Garbled { method: &'static str, status: u16, message: String },
+    #[error("cannot read the video file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// How a failed call should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Wait `retry_after` seconds (flood control), then try again.
+    FloodWait(u64),
+    /// A passing fault (5xx, timeout, network): back off and try again.
+    Transient,
+    /// The chat cannot be written to (blocked, deactivated, not found).
+    ChatUnreachable,
+    /// The request itself is wrong (bad file, too big): retrying won't help.
+    Rejected,
+}
+
+impl ApiError {
+    pub fn failure(&self) -> Failure {
+        match self {
+            ApiError::Refused { code: 429, retry_after, .. } => Failure::FloodWait(retry_after.unwrap_or(1).max(1)),
+            ApiError::Refused { code, .. } if *code >= 500 => Failure::Transient,
+            ApiError::Refused { code: 403, .. } => Failure::ChatUnreachable,
+            ApiError::Refused { code: 400, description, .. }
+                if description.contains("chat not found") || description.contains("user not found") =>
+            {
+                Failure::ChatUnreachable
+            }
+            ApiError::Refused { .. } | ApiError::File { .. } => Failure::Rejected,
+            ApiError::Network { .. } | ApiError::Garbled { .. } => Failure::Transient,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    result: Option<Value>,
+    error_code: Option<u16>,
+    description: Option<String>,
+    parameters: Option<Parameters>,
+}
+
+#[derive(Deserialize)]
+struct Parameters {
+    retry_after: Option<u64>,
+}
+
+/// What Telegram answers to a sent video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentVideo {
+    pub message_id: i64,
+    pub file_id: String,
+    pub file_unique_id: String,
+}
+
+/// The bot's own identity (`getMe`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BotUser {
+    pub id: i64,
+    pub username: Option<String>,
+}
+
+/// An optional reply keyboard for a text message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyboard {
+    None,
+    /// The persistent menu: Status and Help.
+    Menu,
+}
+
+#[derive(Clone)]
+pub struct BotApi {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl std::fmt::Debug for BotApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BotApi(***)")
+    }
+}
+
+pub const MENU_STATUS: &str = "📊 Status";
+pub const MENU_HELP: &str = "❓ Help";
+
+impl BotApi {
+    pub fn new(api_url: &str, token: &BotToken, request_timeout: Duration) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(request_timeout)
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(|e| ApiError::Network { method: "client", message: e.without_url().to_string() })?;
+        Ok(Self { http, base: format!("{}/bot{}", api_url.trim_end_matches('/'), token.expose()) })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        body: Value,
+        timeout: Option<Duration>,
+    ) -> Result<T, ApiError> {
+        let mut request = self.http.post(format!("{}/{method}", self.base)).json(&body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await.map_err(|e| network(method, e))?;
+        decode(method, response).await
+    }
+
+    pub async fn get_me(&self) -> Result<BotUser, ApiError> {
+        self.call("getMe", json!({}), None).await
+    }
+
+    /// Long-polls for updates after `offset`, holding up to `timeout_secs`.
+    /// Updates that fail to parse are returned as raw values so the caller
+    /// can still confirm (skip) them.
+    pub async fn get_updates(
+        &self,
+        offset: i64,
+        timeout_secs: u32,
+        limit: u32,
+    ) -> Result<Vec<Result<Update, (i64, String)>>, ApiError> {
+        let raw: Vec<Value> = self
+            .call(
+                "getUpdates",
+                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ["message"] }),
+                Some(Duration::from_secs(u64::from(timeout_secs) + 15)),
+            )
+            .await?;
+        Ok(raw
+            .into_iter()
+            .map(|value| {
+                let id = value.get("update_id").and_then(Value::as_i64).unwrap_or(-1);
+                serde_json::from_value::<Update>(value).map_err(|e| (id, e.to_string()))
+            })
+            .collect())
+    }
+
+    pub async fn delete_webhook(&self) -> Result<bool, ApiError> {
+        self.call("deleteWebhook", json!({ "drop_pending_updates": false }), None).await
+    }
+
+    pub async fn set_webhook(&self, url: &str, secret: Option<&str>) -> Result<bool, ApiError> {
+        let mut body = json!({ "url": url, "allowed_updates": ["message"] });
+        if let Some(secret) = secret {
+            body["secret_token"] = json!(secret);
+        }
+        self.call("setWebhook", body, None).await
+    }
+
+    pub async fn set_my_commands(&self, commands: &[(String, String)]) -> Result<bool, ApiError> {
+        let list: Vec<Value> = commands.iter().map(|(c, d)| json!({ "command": c, "description": d })).collect();
+        self.call("setMyCommands", json!({ "commands": list }), None).await
+    }
+
+    pub async fn send_message(
+        &self,
+        chat_id: i64,
+        text: &str,
+        reply_to: Option<i64>,
+        keyboard: Keyboard,
+    ) -> Result<i64, ApiError> {
+        let mut body = json!({ "chat_id": chat_id, "text": text, "link_preview_options": { "is_disabled": true } });
+        add_reply(&mut body, reply_to);
+        if keyboard == Keyboard::Menu {
+            body["reply_markup"] = json!({
+                "keyboard": [[{ "text": MENU_STATUS }, { "text": MENU_HELP }]],
+                "resize_keyboard": true,
+                "is_persistent": true
+            });
+        }
+        let message: Value = self.call("sendMessage", body, None).await?;
+        Ok(message.get("message_id").and_then(Value::as_i64).unwrap_or_default())
+    }
+
+    pub async fn edit_message_text(&self, chat_id: i64, message_id: i64, text: &str) -> Result<(), ApiError> {
+        let _: Value =
+            self.call("editMessageText", json!({ "chat_id": chat_id, "message_id": message_id, "text": text }), None).await?;
+        Ok(())
+    }
+
+    /// Re-sends a video Telegram already has, by `file_id`: nothing is uploaded.
+    pub async fn send_video_by_id(
+        &self,
+        chat_id: i64,
+        file_id: &str,
+        caption: &str,
+        reply_to: Option<i64>,
+    ) -> Result<SentVideo, ApiError> {
+        let mut body = json!({ "chat_id": chat_id, "video": file_id, "caption": caption });
+        add_reply(&mut body, reply_to);
+        let message: Value = self.call("sendVideo", body, None).await?;
+        sent_video("sendVideo", &message)
+    }
+
+    /// Uploads a local MP4 (multipart) and returns Telegram's `file_id` for it.
+    pub async fn upload_video(
+        &self,
+        chat_id: i64,
+        path: &Path,
+        caption: &str,
+        reply_to: Option<i64>,
+    ) -> Result<SentVideo, ApiError> {
+        const METHOD: &str = "sendVideo";
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| ApiError::File { path: path.display().to_string(), message: e.to_string() })?;
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("video.mp4")
+            .mime_str("video/mp4")
+            .map_err(|e| ApiError::File { path: path.display().to_string(), message: e.without_url().to_string() })?;
+        let mut form = reqwest::multipart::Form::new()
+            .text("chat_id", chat_id.to_string())
+            .text("caption", caption.to_owned())
+            .text("supports_streaming", "true")
+            .part("video", part);
+        if let Some(message_id) = reply_to {
+            form = form
+                .text("reply_parameters", json!({ "message_id": message_id, "allow_sending_without_reply": true }).to_string());
+        }
+        let response = self
+            .http
+            .post(format!("{}/{METHOD}", self.base))
+            .multipart(form)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await
+            .map_err(|e| network(METHOD, e))?;
+        let message: Value = decode(METHOD, response).await?;
+        sent_video(METHOD, &message)
+    }
+}
+
+fn add_reply(body: &mut Value, reply_to: Option<i64>) {
+    if let Some(message_id) = reply_to {
+        body["reply_parameters"] = json!({ "message_id": message_id, "allow_sending_without_reply": true });
+    }
+}
+
+fn network(method: &'static str, err: reqwest::Error) -> ApiError {
+    ApiError::Network { method, message: err.without_url().to_string() }
+}
+
+async fn decode<T: DeserializeOwned>(method: &'static str, response: reqwest::Response) -> Result<T, ApiError> {
+    let status = response.status().as_u16();
+    let text = response.text().await.map_err(|e| network(method, e))?;
+    let envelope: Envelope =
+        serde_json::from_str(&text).map_err(|e| ApiError::Garbled { method, status, message: e.to_string() })?;
+    if !envelope.ok {
+        return Err(ApiError::Refused {
+            method,
+            code: envelope.error_code.unwrap_or(status),
+            description: envelope.description.unwrap_or_default(),
+            retry_after: envelope.parameters.and_then(|p| p.retry_after),
+        });
+    }
+    serde_json::from_value(envelope.result.unwrap_or(Value::Null)).map_err(|e| ApiError::Garbled {
+        method,
+        status,
+        message: e.to_string(),
+    })
+}
+
+fn sent_video(method: &'static str, message: &Value) -> Result<SentVideo, ApiError> {
+    let video = message.get("video");
+    let field = |name: &str| video.and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_owned);
+    match (field("file_id"), field("file_unique_id")) {
+        (Some(file_id), Some(file_unique_id)) => Ok(SentVideo {
+            message_id: message.get("message_id").and_then(Value::as_i64).unwrap_or_default(),
+            file_id,
+            file_unique_id,
+        }),
+        _ => Err(ApiError::Garbled { method, status: 200, message: "the sent message carries no video".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: u16, description: &str) -> ApiError {
+        ApiError::Refused { method: "sendVideo", code, description: description.into(), retry_after: None }
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        assert_eq!(
+            ApiError::Refused { method: "sendMessage", code: 429, description: String::new(), retry_after: Some(7) }.failure(),
+            Failure::FloodWait(7)
+        );
+        assert_eq!(refused(502, "Bad Gateway").failure(), Failure::Transient);
+        assert_eq!(refused(403, "Forbidden: bot was blocked by the user").failure(), Failure::ChatUnreachable);
+        assert_eq!(refused(400, "Bad Request: chat not found").failure(), Failure::ChatUnreachable);
+        assert_eq!(refused(400, "Bad Request: wrong file").failure(), Failure::Rejected);
+        assert_eq!(refused(413, "Request Entity Too Large").failure(), Failure::Rejected);
+        assert_eq!(ApiError::Network { method: "getMe", message: "timeout".into() }.failure(), Failure::Transient);
+    }
+}

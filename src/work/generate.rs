@@ -1,0 +1,276 @@
+//! One generation job: take the asset's lease, render (or reuse the file a
+//! crashed predecessor rendered), upload once, publish the `file_id`, fan
+//! out to every waiting request. Failures after the last attempt fail the
+//! asset and tell every waiting user.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use queue::{BoxError, GenerateVideo, JobHandler};
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::CachedVideo;
+use crate::db::assets::{self, Asset};
+use crate::db::requests;
+use crate::generator::{GenerateError, GenerationRequest, Generator};
+use crate::service::Service;
+use crate::telegram::sender::SendError;
+use crate::telegram::texts;
+
+/// Telegram's upload limit for bots.
+pub const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct GenerationJob {
+    service: Arc<Service>,
+    generator: Arc<dyn Generator>,
+    /// This process's identity as a lease owner.
+    owner: String,
+    shutdown: CancellationToken,
+}
+
+/// Why a generation ended without a video.
+enum Outcome {
+    /// Recorded as failed; users are told.
+    Failed(String),
+    /// Shutdown or lost lease: someone will pick it up again.
+    HandedBack,
+}
+
+impl GenerationJob {
+    pub fn new(service: Arc<Service>, generator: Arc<dyn Generator>, owner: String, shutdown: CancellationToken) -> Self {
+        Self { service, generator, owner, shutdown }
+    }
+
+    fn lease_until(&self) -> chrono::DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.service.settings.job_lease).unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    async fn run(self: Arc<Self>, job: GenerateVideo) -> Result<(), BoxError> {
+        let db = &self.service.db;
+        let Some(asset) = assets::claim_generation(db, job, &self.owner, Utc::now(), self.lease_until()).await? else {
+            tracing::debug!(asset_id = job.asset_id, generation = job.generation, "job is stale or taken; skipping");
+            return Ok(());
+        };
+        tracing::info!(asset_id = asset.id, generation = job.generation, "generation started");
+        let lost = CancellationToken::new();
+        let keeper = tokio::spawn(Self::keep_lease(self.clone(), job, lost.clone()));
+        let result = self.produce_and_publish(job, &asset, &lost).await;
+        keeper.abort();
+        match result {
+            Ok(()) => Ok(()),
+            Err(Outcome::HandedBack) => {
+                if let Err(err) = assets::release_lease(db, job, &self.owner).await {
+                    tracing::warn!(error = %err, "could not release a lease; it will expire");
+                }
+                tracing::info!(asset_id = asset.id, "generation handed back");
+                Ok(())
+            }
+            Err(Outcome::Failed(reason)) => {
+                tracing::warn!(asset_id = asset.id, %reason, "generation failed");
+                assets::mark_failed(db, job, &self.owner, &reason).await?;
+                self.service.notify_failures().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Renews the lease until the job ends; cancels `lost` if it is taken.
+    async fn keep_lease(this: Arc<Self>, job: GenerateVideo, lost: CancellationToken) {
+        let every = this.service.settings.job_lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match assets::renew_lease(&this.service.db, job, &this.owner, this.lease_until()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(asset_id = job.asset_id, "lease lost; stopping this generation");
+                    lost.cancel();
+                    return;
+                }
+                Err(err) => tracing::warn!(error = %err, "could not renew a lease; will try again"),
+            }
+        }
+    }
+
+    fn output_path(&self, asset: &Asset, job: GenerateVideo) -> PathBuf {
+        self.service.settings.videos_dir().join(format!(
+            "{}-g{}.mp4",
+            &asset.prompt_key[..16.min(asset.prompt_key.len())],
+            job.generation
+        ))
+    }
+
+    async fn produce_and_publish(&self, job: GenerateVideo, asset: &Asset, lost: &CancellationToken) -> Result<(), Outcome> {
+        let path = match reusable_file(asset).await {
+            Some(path) => {
+                tracing::info!(asset_id = asset.id, "reusing the video rendered before an interruption");
+                path
+            }
+            None => self.produce(job, asset, lost).await?,
+        };
+        self.publish(job, asset, &path, lost).await
+    }
+
+    /// Runs the generator with a timeout per attempt and exponential backoff.
+    async fn produce(&self, job: GenerateVideo, asset: &Asset, lost: &CancellationToken) -> Result<PathBuf, Outcome> {
+        let settings = &self.service.settings;
+        let path = self.output_path(asset, job);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let attempts = settings.generation_attempts;
+        let mut last_error = String::new();
+        for attempt in 1..=attempts {
+            self.stage(job, &format!("generating, attempt {attempt} of {attempts}")).await;
+            let request = GenerationRequest { asset_id: asset.id, prompt: asset.prompt.clone(), output: path.clone() };
+            let run = tokio::time::timeout(settings.generation_timeout, self.generator.generate(request));
+            let result = tokio::select! {
+                _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
+                _ = lost.cancelled() => return Err(Outcome::HandedBack),
+                result = run => result,
+            };
+            match result {
+                Ok(Ok(())) => {
+                    let stored = path.to_string_lossy().into_owned();
+                    if let Err(err) = assets::set_file_path(&self.service.db, job, &self.owner, &stored).await {
+                        tracing::warn!(error = %err, "could not record the rendered file; a resume renders again");
+                    }
+                    return Ok(path);
+                }
+                Ok(Err(GenerateError::Refused(reason))) => {
+                    return Err(Outcome::Failed(format!("the generator refused the prompt ({reason})")));
+                }
+                Ok(Err(GenerateError::Failed(reason))) => last_error = reason,
+                Err(_) => last_error = format!("the generator did not finish within {} s", settings.generation_timeout.as_secs()),
+            }
+            tracing::warn!(asset_id = asset.id, attempt, error = %last_error, "generation attempt failed");
+            if attempt < attempts {
+                let backoff = settings.generation_backoff * 2u32.saturating_pow(attempt - 1);
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
+                    _ = lost.cancelled() => return Err(Outcome::HandedBack),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+            }
+        }
+        Err(Outcome::Failed(format!("generation failed after {attempts} attempts ({last_error})")))
+    }
+
+    async fn stage(&self, job: GenerateVideo, stage: &str) {
+        if let Err(err) = assets::set_stage(&self.service.db, job, &self.owner, stage).await {
+            tracing::debug!(error = %err, "could not record a stage");
+        }
+    }
+
+    /// Uploads the file once — to the first waiting user, or to the cache
+    /// chat — then publishes the `file_id` and fans out.
+    async fn publish(&self, job: GenerateVideo, asset: &Asset, path: &Path, lost: &CancellationToken) -> Result<(), Outcome> {
+        let service = &self.service;
+        let size = tokio::fs::metadata(path)
+            .await
+            .map(|m| m.len())
+            .map_err(|e| Outcome::Failed(format!("the rendered file is missing ({e})")))?;
+        if size > MAX_UPLOAD_BYTES {
+            return Err(Outcome::Failed(format!(
+                "the video is {} MB, above Telegram's 50 MB limit for bots",
+                size / (1024 * 1024)
+            )));
+        }
+        self.stage(job, "uploading").await;
+        let caption = texts::caption(&asset.prompt);
+        loop {
+            if self.shutdown.is_cancelled() || lost.is_cancelled() {
+                return Err(Outcome::HandedBack);
+            }
+            let first = requests::claim_waiting(&service.db, asset.id, 1, service.claim()).await.map_err(|e| self.infra(e))?;
+            let target = match (first.into_iter().next(), service.settings.cache_chat_id) {
+                (Some(request), _) => Some(request),
+                (None, Some(_)) => None,
+                (None, None) => {
+                    // Nobody is waiting: keep the file for the next requester.
+                    let stored = path.to_string_lossy().into_owned();
+                    let _ = assets::set_file_path(&service.db, job, &self.owner, &stored).await;
+                    assets::mark_available(&service.db, job, &self.owner, None).await.map_err(|e| self.infra(e))?;
+                    tracing::info!(asset_id = asset.id, "video ready; nobody waiting, file kept for the next request");
+                    return Ok(());
+                }
+            };
+            let (chat_id, reply_to) = match &target {
+                Some(request) => (request.chat_id, Some(request.message_id)),
+                None => (service.settings.cache_chat_id.unwrap_or_default(), None),
+            };
+            match service.sender.upload(chat_id, path, &caption, reply_to).await {
+                Ok(video) => {
+                    if let Some(request) = &target {
+                        if let Err(err) = requests::mark_delivered(&service.db, request.id).await {
+                            tracing::error!(error = %err, "could not record the upload's delivery");
+                        }
+                    }
+                    let finished =
+                        assets::mark_available(&service.db, job, &self.owner, Some((&video.file_id, &video.file_unique_id)))
+                            .await
+                            .map_err(|e| self.infra(e))?;
+                    let Some(finished) = finished else {
+                        tracing::warn!(asset_id = asset.id, "uploaded, but the generation was taken over meanwhile");
+                        return Ok(());
+                    };
+                    tracing::info!(asset_id = asset.id, waiting = finished.waiting.len(), "video uploaded once; fanning out");
+                    service
+                        .cache
+                        .insert(&asset.prompt_key, CachedVideo { asset_id: asset.id, file_id: video.file_id.clone() })
+                        .await;
+                    if let Err(err) = service.deliver_waiting(asset.id).await {
+                        tracing::warn!(error = %err, "fan-out interrupted; the sweeper will finish it");
+                    }
+                    return Ok(());
+                }
+                Err(SendError::Unreachable(reason)) => match &target {
+                    Some(request) => {
+                        let _ = requests::mark_undeliverable(&service.db, request.id, &reason).await;
+                    }
+                    None => return Err(Outcome::Failed(format!("the cache chat cannot be reached ({reason})"))),
+                },
+                Err(SendError::Rejected(reason)) => {
+                    if let Some(request) = &target {
+                        let _ = requests::release_claim(&service.db, request.id).await;
+                    }
+                    return Err(Outcome::Failed(format!("Telegram refused the upload ({reason})")));
+                }
+                Err(err @ SendError::GaveUp { .. }) => {
+                    if let Some(request) = &target {
+                        let _ = requests::release_claim(&service.db, request.id).await;
+                    }
+                    tracing::warn!(asset_id = asset.id, error = %err, "upload failed for now; handing the job back");
+                    return Err(Outcome::HandedBack);
+                }
+            }
+        }
+    }
+
+    fn infra(&self, err: sea_orm::DbErr) -> Outcome {
+        tracing::warn!(error = %err, "database error during a generation; handing it back");
+        Outcome::HandedBack
+    }
+}
+
+/// The file a previous attempt of this asset rendered, if it is still there.
+async fn reusable_file(asset: &Asset) -> Option<PathBuf> {
+    let path = PathBuf::from(asset.file_path.as_deref()?);
+    let meta = tokio::fs::metadata(&path).await.ok()?;
+    (meta.is_file() && meta.len() > 0).then_some(path)
+}
+
+impl JobHandler for GenerationJob {
+    fn handle(&self, job: GenerateVideo) -> BoxFuture<'static, Result<(), BoxError>> {
+        Arc::new(self.clone()).run(job).boxed()
+    }
+}
+
+/// The lease on an asset outlives a hung generator by this margin at most.
+pub fn lease_margin(lease: Duration) -> Duration {
+    lease / 3
+}
