@@ -87,8 +87,24 @@ pub async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// The generator the settings choose.
+pub fn generator_for(settings: &Settings) -> Arc<dyn Generator> {
+    Arc::new(LocalGenerator { delay: settings.local_generator_delay, ..Default::default() })
+}
+
 /// Runs `role` until `shutdown` is cancelled, then stops within the grace period.
 pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let generator = generator_for(&settings);
+    run_with(settings, role, generator, shutdown).await
+}
+
+/// [`run`] with a given generator (tests use failing and hanging ones).
+pub async fn run_with(
+    settings: Settings,
+    role: Role,
+    generator: Arc<dyn Generator>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let service = build_service(settings).await?;
     let settings = service.settings.clone();
     let api = service.sender.api().clone();
@@ -99,8 +115,6 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
     let mut tasks = tokio::task::JoinSet::new();
     if role.runs_worker() {
         let owner = format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..));
-        let generator: Arc<dyn Generator> =
-            Arc::new(LocalGenerator { delay: settings.local_generator_delay, ..Default::default() });
         let job = GenerationJob::new(service.clone(), generator, owner, shutdown.clone());
         let options = WorkerOptions {
             name: "vidcache-generate".to_owned(),

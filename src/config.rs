@@ -71,16 +71,19 @@ pub struct Settings {
     pub poll_timeout_secs: u32,
 }
 
+/// Where settings come from: the process environment, or a map in tests.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Reads a variable; unset and empty both count as unset.
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+fn get(lookup: Lookup<'_>, name: &str) -> Option<String> {
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn parse_num<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+fn parse_num<T: std::str::FromStr>(lookup: Lookup<'_>, name: &'static str, default: T) -> Result<T, ConfigError>
 where
     T::Err: fmt::Display,
 {
-    match var(name) {
+    match get(lookup, name) {
         None => Ok(default),
         Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: format!("`{raw}`: {e}") }),
     }
@@ -88,6 +91,11 @@ where
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let var = |name: &str| get(lookup, name);
         let token = var("TELOXIDE_TOKEN")
             .ok_or(ConfigError::Missing { name: "TELOXIDE_TOKEN", hint: "set it to the bot token @BotFather gave you" })?;
         let token = BotToken::parse(&token)?;
@@ -116,7 +124,7 @@ impl Settings {
                 Some(raw.parse().map_err(|e| ConfigError::Invalid { name: "CACHE_CHAT_ID", reason: format!("`{raw}`: {e}") })?)
             }
         };
-        let max_prompt_chars: usize = parse_num("MAX_PROMPT_CHARS", 1000)?;
+        let max_prompt_chars: usize = parse_num(lookup, "MAX_PROMPT_CHARS", 1000)?;
         if max_prompt_chars == 0 {
             return Err(ConfigError::Invalid { name: "MAX_PROMPT_CHARS", reason: "must be at least 1".into() });
         }
@@ -127,16 +135,16 @@ impl Settings {
             admin_user_ids,
             cache_chat_id,
             max_prompt_chars,
-            local_generator_delay: Duration::from_millis(parse_num("LOCAL_GENERATOR_DELAY_MS", 0)?),
-            generation_timeout: Duration::from_secs(parse_num("GENERATION_TIMEOUT_SECS", 600)?),
-            generation_attempts: parse_num::<u32>("GENERATION_ATTEMPTS", 3)?.max(1),
-            generation_backoff: Duration::from_millis(parse_num("GENERATION_BACKOFF_MS", 2000)?),
-            worker_concurrency: parse_num::<usize>("WORKER_CONCURRENCY", 2)?.max(1),
-            job_lease: Duration::from_secs(parse_num::<u64>("JOB_LEASE_SECS", 30)?.max(2)),
-            global_send_rate: parse_num::<u32>("TELEGRAM_GLOBAL_RATE", 28)?.max(1),
-            chat_send_burst: parse_num::<u32>("TELEGRAM_CHAT_BURST", 2)?.max(1),
-            shutdown_grace: Duration::from_secs(parse_num("SHUTDOWN_GRACE_SECS", 7)?),
-            poll_timeout_secs: parse_num("TELEGRAM_POLL_TIMEOUT_SECS", 25)?,
+            local_generator_delay: Duration::from_millis(parse_num(lookup, "LOCAL_GENERATOR_DELAY_MS", 0)?),
+            generation_timeout: Duration::from_secs(parse_num(lookup, "GENERATION_TIMEOUT_SECS", 600)?),
+            generation_attempts: parse_num::<u32>(lookup, "GENERATION_ATTEMPTS", 3)?.max(1),
+            generation_backoff: Duration::from_millis(parse_num(lookup, "GENERATION_BACKOFF_MS", 2000)?),
+            worker_concurrency: parse_num::<usize>(lookup, "WORKER_CONCURRENCY", 2)?.max(1),
+            job_lease: Duration::from_secs(parse_num::<u64>(lookup, "JOB_LEASE_SECS", 30)?.max(2)),
+            global_send_rate: parse_num::<u32>(lookup, "TELEGRAM_GLOBAL_RATE", 28)?.max(1),
+            chat_send_burst: parse_num::<u32>(lookup, "TELEGRAM_CHAT_BURST", 2)?.max(1),
+            shutdown_grace: Duration::from_secs(parse_num(lookup, "SHUTDOWN_GRACE_SECS", 7)?),
+            poll_timeout_secs: parse_num(lookup, "TELEGRAM_POLL_TIMEOUT_SECS", 25)?,
             data_dir,
         };
         Ok(settings)

@@ -58,12 +58,17 @@ impl Service {
         (u64::from(self.settings.global_send_rate) * claim_secs / 2).clamp(1, 500)
     }
 
-    /// A user asked for a video of `prompt`.
-    pub async fn request_video(&self, new: NewRequest, prompt: Prompt) -> Result<(), ServiceError> {
+    /// A user asked for a video of `prompt`. Returns once the request is
+    /// recorded (durable); the answer is sent in the background, so a burst
+    /// of updates is taken in faster than Telegram lets us answer it. A send
+    /// that dies with the process is redone by the reconciler: the request
+    /// is claimed, and the claim runs out.
+    pub async fn request_video(self: &Arc<Self>, new: NewRequest, prompt: Prompt) -> Result<(), ServiceError> {
         let key = prompt.key();
         if let Some(hit) = self.cache.get(key.as_str()).await {
             if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim()).await? {
-                self.deliver(&request, &hit.file_id, prompt.as_str()).await;
+                let this = self.clone();
+                tokio::spawn(async move { this.deliver(&request, &hit.file_id, prompt.as_str()).await });
             }
             return Ok(());
         }
@@ -86,14 +91,20 @@ impl Service {
             tracing::info!(asset_id = job.asset_id, generation = job.generation, "new generation");
             self.dispatch(job).await;
         }
-        match (&asset.status, &asset.file_id) {
+        let this = self.clone();
+        match (asset.status, asset.file_id.clone()) {
             (AssetStatus::Available, Some(file_id)) => {
                 self.cache.insert(&asset.prompt_key, CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;
-                self.deliver(&request, file_id, &asset.prompt).await;
+                tokio::spawn(async move { this.deliver(&request, &file_id, &asset.prompt).await });
             }
             _ => {
-                let stage = if dispatch.is_some() { None } else { asset.stage.as_deref() };
-                self.sender.text(new.chat_id, &texts::being_made(stage), Some(new.message_id), Keyboard::None).await?;
+                let stage = if dispatch.is_some() { None } else { asset.stage.clone() };
+                tokio::spawn(async move {
+                    let text = texts::being_made(stage.as_deref());
+                    if let Err(err) = this.sender.text(new.chat_id, &text, Some(new.message_id), Keyboard::None).await {
+                        tracing::warn!(chat_id = new.chat_id, error = %err, "could not send the progress note");
+                    }
+                });
             }
         }
         Ok(())

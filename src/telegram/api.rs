@@ -161,7 +161,9 @@ impl BotApi {
             .into_iter()
             .map(|value| {
                 let id = value.get("update_id").and_then(Value::as_i64).unwrap_or(-1);
-                serde_json::from_value::<Update>(value).map_err(|e| (id, e.to_string()))
+                // From text, not from the `Value`: teloxide's `Update` reads
+                // borrowed keys and silently yields `UpdateKind::Error` otherwise.
+                serde_json::from_str::<Update>(&value.to_string()).map_err(|e| (id, e.to_string()))
             })
             .collect())
     }

@@ -1,0 +1,181 @@
+//! Shared test harness: a fake Telegram on loopback, a data directory, and
+//! the real service — as the release binary in a child process, or in this
+//! process with an injected generator.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fakes::telegram::{FakeTelegram, FakeTelegramConfig, Sent};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use tokio_util::sync::CancellationToken;
+use vidcache::app::Role;
+use vidcache::config::Settings;
+use vidcache::db::entities::{user_requests, video_assets};
+use vidcache::generator::Generator;
+
+pub const ADMIN: i64 = 999;
+
+pub struct Harness {
+    pub fake: FakeTelegram,
+    pub dir: tempfile::TempDir,
+    pub env: HashMap<String, String>,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with_config(FakeTelegramConfig::default()).await
+    }
+
+    pub async fn with_config(config: FakeTelegramConfig) -> Self {
+        let fake = FakeTelegram::start(config).await.expect("fake Telegram starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut env = HashMap::new();
+        env.insert("TELOXIDE_TOKEN".into(), fake.token());
+        env.insert("TELOXIDE_API_URL".into(), fake.api_url());
+        env.insert("VIDCACHE_DATA_DIR".into(), dir.path().display().to_string());
+        env.insert("ADMIN_USER_IDS".into(), ADMIN.to_string());
+        env.insert("TELEGRAM_POLL_TIMEOUT_SECS".into(), "1".into());
+        env.insert("JOB_LEASE_SECS".into(), "3".into());
+        env.insert("GENERATION_BACKOFF_MS".into(), "50".into());
+        env.insert("RUST_LOG".into(), std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()));
+        Self { fake, dir, env }
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.env.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Every service log of this test, for assertion messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        if let Ok(dir) = std::fs::read_dir(self.data_dir()) {
+            let mut paths: Vec<PathBuf> =
+                dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "log")).collect();
+            paths.sort();
+            for path in paths {
+                out.push_str(&format!("--- {}\n{}", path.display(), std::fs::read_to_string(&path).unwrap_or_default()));
+            }
+        }
+        out
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn settings(&self) -> Settings {
+        let env = self.env.clone();
+        Settings::from_lookup(&move |name| env.get(name).cloned()).expect("valid test settings")
+    }
+
+    /// Starts the real binary; its log goes to `<data dir>/service-<n>.log`.
+    pub fn spawn(&self) -> Service {
+        let n = std::fs::read_dir(self.data_dir()).map(|d| d.count()).unwrap_or(0);
+        let log = self.data_dir().join(format!("service-{n}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vidcache"))
+            .arg("serve")
+            .env_clear()
+            .envs(&self.env)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("vidcache binary starts");
+        Service { child, log }
+    }
+
+    /// Runs the service in this process with `generator`; stops on the token.
+    pub fn run_in_process(
+        &self,
+        generator: Arc<dyn Generator>,
+    ) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let token = CancellationToken::new();
+        let settings = self.settings();
+        let handle = tokio::spawn(vidcache::app::run_with(settings, Role::Serve, generator, token.clone()));
+        (token, handle)
+    }
+
+    pub async fn wait_polling(&self) {
+        let calls = self.fake.calls("getUpdates");
+        assert!(
+            self.fake.wait_until(move |f| f.calls("getUpdates") > calls, Duration::from_secs(30)).await,
+            "the service never polled for updates"
+        );
+    }
+
+    pub async fn db(&self) -> DatabaseConnection {
+        vidcache::db::connect(&self.settings().database_url).await.expect("database opens")
+    }
+
+    pub async fn assets(&self) -> Vec<video_assets::Model> {
+        video_assets::Entity::find().all(&self.db().await).await.expect("assets")
+    }
+
+    pub async fn requests(&self) -> Vec<user_requests::Model> {
+        user_requests::Entity::find().all(&self.db().await).await.expect("requests")
+    }
+
+    /// Number of generation jobs ever enqueued.
+    pub async fn jobs(&self) -> i64 {
+        let queue =
+            queue::JobQueue::open_sqlite(&self.settings().queue_file(), Duration::from_secs(1)).await.expect("queue opens");
+        queue.count_jobs().await.expect("count jobs")
+    }
+
+    /// Waits until `chat` has been sent a video; returns its file_id.
+    pub async fn video_for(&self, chat: i64, nth: usize) -> String {
+        let ok = self.fake.wait_for(move |sent| videos_to(sent, chat).len() > nth, Duration::from_secs(60)).await;
+        assert!(ok, "chat {chat} never got video #{nth}; sent to it: {:?}\n{}", self.fake.sent_to(chat), self.logs());
+        videos_to(&self.fake.sent(), chat)[nth].clone()
+    }
+
+    /// Waits for the `nth` text message to `chat`.
+    pub async fn text_for(&self, chat: i64, nth: usize) -> String {
+        let ok = self.fake.wait_for(move |sent| texts_to(sent, chat).len() > nth, Duration::from_secs(30)).await;
+        assert!(ok, "chat {chat} never got text #{nth}; sent to it: {:?}\n{}", self.fake.sent_to(chat), self.logs());
+        texts_to(&self.fake.sent(), chat)[nth].clone()
+    }
+}
+
+pub fn videos_to(sent: &[Sent], chat: i64) -> Vec<String> {
+    sent.iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").filter_map(|s| s.video_file_id.clone()).collect()
+}
+
+pub fn texts_to(sent: &[Sent], chat: i64) -> Vec<String> {
+    sent.iter().filter(|s| s.chat_id == chat && s.method == "sendMessage").filter_map(|s| s.text.clone()).collect()
+}
+
+/// A running `vidcache serve` child process.
+pub struct Service {
+    pub child: tokio::process::Child,
+    pub log: PathBuf,
+}
+
+impl Service {
+    /// SIGTERM, then waits; returns the exit code and how long it took.
+    pub async fn terminate(mut self) -> (Option<i32>, Duration) {
+        let pid = self.child.id().expect("running");
+        let started = Instant::now();
+        let status = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().expect("kill runs");
+        assert!(status.success());
+        let exit =
+            tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.expect("exits after SIGTERM").expect("wait");
+        (exit.code(), started.elapsed())
+    }
+
+    /// SIGKILL: no cleanup at all.
+    pub async fn kill9(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
