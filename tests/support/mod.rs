@@ -3,6 +3,8 @@
 //! process with an injected generator.
 #![allow(dead_code)]
 
+pub mod generators;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
