@@ -5,20 +5,40 @@ mod local;
 mod local_render;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
 pub use local::LocalGenerator;
 pub use local_render::{RenderError, RenderOptions, render_mp4};
 
+/// Receives human-readable progress ("Images 7/10, clips 3/10"); the
+/// worker records it as the asset's stage, shown to waiting users.
+pub type Progress = Arc<dyn Fn(String) + Send + Sync>;
+
 /// One generation to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GenerationRequest {
     pub asset_id: i64,
+    /// Bumped each time the asset is generated anew (after a failure or a
+    /// /clear); work saved for an older generation must not be reused.
+    pub generation: i64,
     /// The normalized prompt.
     pub prompt: String,
     /// Where the finished MP4 must be written.
     pub output: PathBuf,
+    pub progress: Progress,
+}
+
+impl std::fmt::Debug for GenerationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerationRequest")
+            .field("asset_id", &self.asset_id)
+            .field("generation", &self.generation)
+            .field("prompt", &self.prompt)
+            .field("output", &self.output)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -126,7 +126,13 @@ impl GenerationJob {
         let mut last_error = String::new();
         for attempt in 1..=attempts {
             self.stage(job, &format!("generating, attempt {attempt} of {attempts}")).await;
-            let request = GenerationRequest { asset_id: asset.id, prompt: asset.prompt.clone(), output: path.clone() };
+            let request = GenerationRequest {
+                asset_id: asset.id,
+                generation: job.generation,
+                prompt: asset.prompt.clone(),
+                output: path.clone(),
+                progress: self.progress_sink(job),
+            };
             let run = tokio::time::timeout(settings.generation_timeout, self.generator.generate(request));
             let result = tokio::select! {
                 _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
@@ -158,6 +164,21 @@ impl GenerationJob {
             }
         }
         Err(Outcome::Failed(format!("generation failed after {attempts} attempts ({last_error})")))
+    }
+
+    /// Records a generator's progress as the asset's stage (latest wins).
+    fn progress_sink(&self, job: GenerateVideo) -> crate::generator::Progress {
+        let db = self.service.db.clone();
+        let owner = self.owner.clone();
+        Arc::new(move |stage: String| {
+            let db = db.clone();
+            let owner = owner.clone();
+            tokio::spawn(async move {
+                if let Err(err) = assets::set_stage(&db, job, &owner, &stage).await {
+                    tracing::debug!(error = %err, "could not record progress");
+                }
+            });
+        })
     }
 
     async fn stage(&self, job: GenerateVideo, stage: &str) {
