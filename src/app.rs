@@ -18,6 +18,7 @@ use crate::telegram::handler::UpdateHandler;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::polling;
 use crate::telegram::sender::Sender;
+use crate::telegram::shared_budget::SharedBudget;
 use crate::work::generate::GenerationJob;
 use crate::work::reconcile;
 
@@ -48,10 +49,18 @@ pub async fn build_service(settings: Settings) -> anyhow::Result<Arc<Service>> {
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     tokio::fs::create_dir_all(settings.videos_dir()).await.context("cannot create the videos directory")?;
     let database = db::connect(&settings.database_url).await.context("cannot open the database (DATABASE_URL)")?;
-    let queue = JobQueue::open_sqlite(&settings.queue_file(), heartbeat(&settings)).await.context("cannot open the job queue")?;
+    let queue = open_queue(&settings).await?;
     let api =
         BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60)).context("cannot build the Telegram client")?;
-    let limiter = Arc::new(FloodLimiter::new(settings.global_send_rate, settings.chat_send_burst));
+    let mut limiter = FloodLimiter::new(settings.global_send_rate, settings.chat_send_burst);
+    if let Some(url) = settings.queue_url.as_deref().filter(|u| u.starts_with("redis")) {
+        let bot_id = settings.token.expose().split(':').next().and_then(|id| id.parse().ok()).unwrap_or_default();
+        let shared = SharedBudget::connect(url, bot_id, settings.global_send_rate, settings.chat_send_burst)
+            .await
+            .context("cannot reach Redis for the shared flood budget")?;
+        limiter = limiter.with_shared(shared);
+    }
+    let limiter = Arc::new(limiter);
     let cache = VideoCache::new(1_000_000);
     for asset in db::assets::recent_available(&database, 10_000).await.context("cannot warm the cache")? {
         if let Some(file_id) = asset.file_id {
@@ -59,6 +68,22 @@ pub async fn build_service(settings: Settings) -> anyhow::Result<Arc<Service>> {
         }
     }
     Ok(Arc::new(Service { settings, db: database, queue, sender: Sender::new(api, limiter), cache }))
+}
+
+/// The queue the settings choose: `QUEUE_URL` (Redis or PostgreSQL), else
+/// the data's own database (PostgreSQL), else a SQLite file in the data dir.
+pub async fn open_queue(settings: &Settings) -> anyhow::Result<JobQueue> {
+    let heartbeat = heartbeat(settings);
+    let url = settings
+        .queue_url
+        .clone()
+        .or_else(|| settings.database_url.starts_with("postgres").then(|| settings.database_url.clone()));
+    let queue = match url {
+        Some(url) if url.starts_with("redis") => JobQueue::open_redis(&url, heartbeat).await,
+        Some(url) => JobQueue::open_postgres(&url, heartbeat).await,
+        None => JobQueue::open_sqlite(&settings.queue_file(), heartbeat).await,
+    };
+    queue.context("cannot open the job queue")
 }
 
 fn heartbeat(settings: &Settings) -> Duration {
@@ -136,8 +161,17 @@ pub async fn run_with(
         if let Err(err) = api.set_my_commands(&Command::menu()).await {
             tracing::warn!(error = %err, "could not register the command menu");
         }
+        tasks.spawn(crate::cache::follow_invalidations(service.clone(), Duration::from_millis(500), shutdown.clone()));
         let handler = Arc::new(UpdateHandler::new(service.clone(), username));
-        tasks.spawn(polling::run_polling(api.clone(), handler, settings.poll_timeout_secs, shutdown.clone()));
+        match settings.webhook.clone() {
+            Some(webhook) => {
+                let server = crate::telegram::webhook::start_webhook(api.clone(), handler, webhook, shutdown.clone()).await?;
+                tasks.spawn(server);
+            }
+            None => {
+                tasks.spawn(polling::run_polling(api.clone(), handler, settings.poll_timeout_secs, shutdown.clone()));
+            }
+        }
     }
 
     shutdown.cancelled().await;

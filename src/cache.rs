@@ -35,3 +35,33 @@ impl VideoCache {
         self.inner.entry_count()
     }
 }
+
+/// Keeps this replica's cache coherent with the others: every `every`, drops
+/// the keys of assets that some replica cleared (or that are being made
+/// again). A /clear anywhere is seen everywhere within `every` plus a query.
+pub async fn follow_invalidations(
+    service: std::sync::Arc<crate::service::Service>,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    // Look back a little past the last check: clocks of replicas differ and
+    // a transaction may commit a row stamped just before our previous query.
+    let overlap = chrono::Duration::seconds(2);
+    let mut since = chrono::Utc::now() - overlap;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let now = chrono::Utc::now();
+        match crate::db::assets::unavailable_since(&service.db, since).await {
+            Ok(keys) => {
+                for key in keys {
+                    service.cache.invalidate(&key).await;
+                }
+                since = now - overlap;
+            }
+            Err(err) => tracing::debug!(error = %err, "could not check for cleared assets"),
+        }
+    }
+}

@@ -56,6 +56,9 @@ pub struct Settings {
     pub api_url: String,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Where generation jobs wait: `redis://…`, `postgres://…`, or `None`
+    /// for "the same database as the data" (a SQLite file beside it).
+    pub queue_url: Option<String>,
     pub admin_user_ids: HashSet<i64>,
     pub cache_chat_id: Option<i64>,
     pub max_prompt_chars: usize,
@@ -69,6 +72,8 @@ pub struct Settings {
     pub chat_send_burst: u32,
     pub shutdown_grace: Duration,
     pub poll_timeout_secs: u32,
+    /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
+    pub webhook: Option<crate::telegram::webhook::WebhookSettings>,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -107,6 +112,12 @@ impl Settings {
         let data_dir = PathBuf::from(var("VIDCACHE_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
         let database_url =
             var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("vidcache.sqlite").display()));
+        let queue_url = var("QUEUE_URL").or_else(|| var("REDIS_URL"));
+        if let Some(url) = &queue_url {
+            if !["redis://", "rediss://", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p)) {
+                return Err(ConfigError::Invalid { name: "QUEUE_URL", reason: "expected a redis:// or postgres:// URL".into() });
+            }
+        }
         let admin_user_ids = match var("ADMIN_USER_IDS") {
             None => HashSet::new(),
             Some(raw) => raw
@@ -128,8 +139,33 @@ impl Settings {
         if max_prompt_chars == 0 {
             return Err(ConfigError::Invalid { name: "MAX_PROMPT_CHARS", reason: "must be at least 1".into() });
         }
+        let webhook = match var("WEBHOOK_URL") {
+            None => None,
+            Some(url) => {
+                if !url.starts_with("https://") {
+                    return Err(ConfigError::Invalid { name: "WEBHOOK_URL", reason: "Telegram only calls https:// URLs".into() });
+                }
+                let secret = var("WEBHOOK_SECRET").ok_or(ConfigError::Missing {
+                    name: "WEBHOOK_SECRET",
+                    hint: "webhook mode needs a secret token (1-256 of A-Z a-z 0-9 _ -) to tell Telegram's calls from anyone else's",
+                })?;
+                if secret.len() > 256 || !secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                    return Err(ConfigError::Invalid {
+                        name: "WEBHOOK_SECRET",
+                        reason: "use 1-256 characters of A-Z a-z 0-9 _ -".into(),
+                    });
+                }
+                let listen_raw = var("WEBHOOK_LISTEN_ADDR").unwrap_or_else(|| "0.0.0.0:8080".to_owned());
+                let listen = listen_raw
+                    .parse()
+                    .map_err(|e| ConfigError::Invalid { name: "WEBHOOK_LISTEN_ADDR", reason: format!("`{listen_raw}`: {e}") })?;
+                Some(crate::telegram::webhook::WebhookSettings { url, secret, listen })
+            }
+        };
         let settings = Self {
             token,
+            webhook,
+            queue_url,
             api_url,
             database_url,
             admin_user_ids,

@@ -10,6 +10,7 @@
 //! - [`app`]: start-up and shutdown of the roles.
 
 pub mod app;
+pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod db;

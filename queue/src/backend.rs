@@ -3,67 +3,147 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_sqlite::{Config, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
+use apalis_postgres::{PgPool, PostgresStorage};
+use apalis_redis::{ConnectionManager, RedisStorage};
+use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
 
 use crate::generate_video::{GenerateVideo, QUEUE_NAME};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("cannot open the job queue at {location}: {source}")]
-    Open {
-        location: String,
-        #[source]
-        source: apalis_sqlite::Error,
-    },
+    #[error("cannot open the job queue at {location}: {message}")]
+    Open { location: String, message: String },
     #[error("cannot push job {key}: {message}")]
     Push { key: String, message: String },
     #[error("cannot count jobs: {0}")]
-    Count(#[source] apalis_sqlite::SqlxError),
+    Count(String),
 }
 
-/// Where generation jobs wait for a worker.
-#[derive(Clone, Debug)]
-pub struct JobQueue {
-    storage: SqliteStorage<GenerateVideo>,
-    pool: SqlitePool,
-    config: Config,
+/// Where generation jobs wait for a worker: SQLite (embedded default),
+/// PostgreSQL, or Redis.
+#[derive(Clone)]
+pub enum JobQueue {
+    Sqlite { pool: SqlitePool, heartbeat: Duration },
+    Postgres { pool: PgPool, heartbeat: Duration },
+    Redis { conn: ConnectionManager, heartbeat: Duration },
+}
+
+impl std::fmt::Debug for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JobQueue::Sqlite { .. } => "JobQueue(sqlite)",
+            JobQueue::Postgres { .. } => "JobQueue(postgres)",
+            JobQueue::Redis { .. } => "JobQueue(redis)",
+        })
+    }
+}
+
+fn open_err(location: &str, e: impl std::fmt::Display) -> QueueError {
+    // Never echo a URL: it may carry a password.
+    QueueError::Open { location: location.to_owned(), message: e.to_string() }
 }
 
 impl JobQueue {
     /// Opens (creating if needed) the SQLite-backed queue in `file`.
     pub async fn open_sqlite(file: &Path, heartbeat: Duration) -> Result<Self, QueueError> {
         let location = file.display().to_string();
-        let open = |source| QueueError::Open { location: location.clone(), source };
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", file.display()))
-            .map_err(|e| open(e.into()))?
+            .map_err(|e| open_err(&location, e))?
             .create_if_missing(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|e| open(e.into()))?;
-        SqliteStorage::setup(&pool).await.map_err(open)?;
-        let config = Config::default().queue(QUEUE_NAME).heartbeat_interval(heartbeat).missed_heartbeats(3).batch_size(4);
-        let storage = SqliteStorage::new(&pool).with_config(config.clone());
-        Ok(Self { storage, pool, config })
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|e| open_err(&location, e))?;
+        SqliteStorage::setup(&pool).await.map_err(|e| open_err(&location, e))?;
+        Ok(Self::Sqlite { pool, heartbeat })
+    }
+
+    /// Opens the queue in a PostgreSQL database (schema `apalis`).
+    pub async fn open_postgres(url: &str, heartbeat: Duration) -> Result<Self, QueueError> {
+        let pool =
+            sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await.map_err(|e| open_err("postgres", e))?;
+        PostgresStorage::setup(&pool).await.map_err(|e| open_err("postgres", e))?;
+        Ok(Self::Postgres { pool, heartbeat })
+    }
+
+    /// Opens the queue in Redis.
+    pub async fn open_redis(url: &str, heartbeat: Duration) -> Result<Self, QueueError> {
+        let conn = apalis_redis::connect(url).await.map_err(|e| open_err("redis", e))?;
+        Ok(Self::Redis { conn, heartbeat })
+    }
+
+    fn heartbeat(&self) -> Duration {
+        match self {
+            JobQueue::Sqlite { heartbeat, .. } | JobQueue::Postgres { heartbeat, .. } | JobQueue::Redis { heartbeat, .. } => {
+                *heartbeat
+            }
+        }
+    }
+
+    pub(crate) fn sqlite(&self, pool: &SqlitePool) -> SqliteStorage<GenerateVideo> {
+        let config = apalis_sqlite::Config::default()
+            .queue(QUEUE_NAME)
+            .heartbeat_interval(self.heartbeat())
+            .missed_heartbeats(3)
+            .batch_size(4);
+        SqliteStorage::new(pool).with_config(config)
+    }
+
+    pub(crate) fn postgres(&self, pool: &PgPool) -> PostgresStorage<GenerateVideo> {
+        let config = apalis_postgres::Config::default()
+            .queue(QUEUE_NAME)
+            .heartbeat_interval(self.heartbeat())
+            .missed_heartbeats(3)
+            .batch_size(4);
+        PostgresStorage::new(pool).with_config(config)
+    }
+
+    pub(crate) fn redis(&self, conn: &ConnectionManager) -> RedisStorage<GenerateVideo, ConnectionManager> {
+        let config = apalis_redis::Config::default().queue(QUEUE_NAME).heartbeat_interval(self.heartbeat());
+        RedisStorage::new(conn.clone()).with_config(config)
     }
 
     /// Pushes `job` unless a job with the same idempotency key already exists.
     pub async fn push(&self, job: GenerateVideo) -> Result<(), QueueError> {
         let key = job.idempotency_key();
         let task = TaskBuilder::new(job).idempotency_key(&key).build();
-        let mut storage = self.storage.clone();
-        storage.push_task(task).await.map_err(|e| QueueError::Push { key, message: e.to_string() })
+        let pushed = match self {
+            JobQueue::Sqlite { pool, .. } => self.sqlite(pool).push_task(task).await.map_err(|e| e.to_string()),
+            JobQueue::Postgres { pool, .. } => self.postgres(pool).push_task(task).await.map_err(|e| e.to_string()),
+            JobQueue::Redis { conn, .. } => self.redis(conn).push_task(task).await.map_err(|e| e.to_string()),
+        };
+        match pushed {
+            Ok(()) => Ok(()),
+            // PostgreSQL reports the idempotency key's unique index instead of skipping.
+            Err(message) if message.contains("idx_jobs_idempotency_key") || message.contains("duplicate key") => Ok(()),
+            Err(message) => Err(QueueError::Push { key, message }),
+        }
     }
 
     /// How many jobs were ever enqueued (any status), for tests and benchmarks.
     pub async fn count_jobs(&self) -> Result<i64, QueueError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Jobs WHERE job_type = ?1")
-            .bind(QUEUE_NAME)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(QueueError::Count)?;
-        Ok(n)
-    }
-
-    pub(crate) fn storage(&self) -> SqliteStorage<GenerateVideo> {
-        SqliteStorage::new(&self.pool).with_config(self.config.clone())
+        let count = |e: &dyn std::fmt::Display| QueueError::Count(e.to_string());
+        match self {
+            JobQueue::Sqlite { pool, .. } => {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Jobs WHERE job_type = ?1")
+                    .bind(QUEUE_NAME)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(|e| count(&e))?;
+                Ok(n)
+            }
+            JobQueue::Postgres { pool, .. } => {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1")
+                    .bind(QUEUE_NAME)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(|e| count(&e))?;
+                Ok(n)
+            }
+            JobQueue::Redis { conn, .. } => {
+                let mut conn = conn.clone();
+                let n: i64 =
+                    redis::cmd("HLEN").arg(format!("{QUEUE_NAME}:data")).query_async(&mut conn).await.map_err(|e| count(&e))?;
+                Ok(n)
+            }
+        }
     }
 }

@@ -48,23 +48,32 @@ pub async fn run_worker(
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default()
     );
-    let storage = queue.storage();
-    let worker_options = options.clone();
-    let monitor = Monitor::new()
-        .register(move |index| {
-            WorkerBuilder::new(format!("{name}-{index}"))
-                .backend(storage.clone())
-                .retry(RetryPolicy::retries(worker_options.retries))
-                .concurrency(worker_options.concurrency.max(1))
-                .data(handler.clone())
-                .build(run_job)
-        })
-        .shutdown_timeout(options.shutdown_grace);
-    monitor
-        .run_with_signal(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
-        .await
-        .map_err(|e| Box::new(e) as BoxError)
+    let concurrency = options.concurrency.max(1);
+    let retries = options.retries;
+    macro_rules! monitor {
+        ($storage:expr) => {{
+            let storage = $storage;
+            Monitor::new()
+                .register(move |index| {
+                    WorkerBuilder::new(format!("{name}-{index}"))
+                        .backend(storage.clone())
+                        .concurrency(concurrency)
+                        .retry(RetryPolicy::retries(retries))
+                        .data(handler.clone())
+                        .build(run_job)
+                })
+                .shutdown_timeout(options.shutdown_grace)
+                .run_with_signal(async move {
+                    shutdown.cancelled().await;
+                    Ok(())
+                })
+                .await
+        }};
+    }
+    let result = match &queue {
+        JobQueue::Sqlite { pool, .. } => monitor!(queue.sqlite(pool)),
+        JobQueue::Postgres { pool, .. } => monitor!(queue.postgres(pool)),
+        JobQueue::Redis { conn, .. } => monitor!(queue.redis(conn)),
+    };
+    result.map_err(|e| Box::new(e) as BoxError)
 }

@@ -326,3 +326,16 @@ pub(crate) fn flatten(err: TxError<DbErr>) -> DbErr {
         TxError::Db(e) | TxError::Body(e) => e,
     }
 }
+
+/// Keys of assets that stopped being available since `since` (cleared or
+/// being regenerated): other replicas drop them from their caches.
+pub async fn unavailable_since(db: &DatabaseConnection, since: DateTime<Utc>) -> Result<Vec<String>, DbErr> {
+    video_assets::Entity::find()
+        .select_only()
+        .column(video_assets::Column::PromptKey)
+        .filter(video_assets::Column::UpdatedAt.gte(since))
+        .filter(video_assets::Column::Status.ne(AssetStatus::Available))
+        .into_tuple()
+        .all(db)
+        .await
+}

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::shared_budget::SharedBudget;
+
 /// One GCRA schedule: `rate` cells per second with a burst of `burst`.
 #[derive(Debug)]
 struct Gcra {
@@ -42,12 +44,14 @@ struct State {
     frozen_until: Instant,
 }
 
-/// The flood limiter shared by every sender of one process.
+/// The flood limiter shared by every sender of one process; with a
+/// [`SharedBudget`] it also shares the budget with every other process.
 #[derive(Debug)]
 pub struct FloodLimiter {
     state: Mutex<State>,
     chats: moka::sync::Cache<i64, std::sync::Arc<Mutex<Gcra>>>,
     chat_burst: u32,
+    shared: Option<SharedBudget>,
 }
 
 impl FloodLimiter {
@@ -59,11 +63,29 @@ impl FloodLimiter {
             state: Mutex::new(State { global: Gcra::new(f64::from(global_per_second), 1, now), frozen_until: now }),
             chats: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(60)).build(),
             chat_burst,
+            shared: None,
         }
+    }
+
+    /// Keeps the budget in Redis, shared with every process of the bot.
+    pub fn with_shared(mut self, shared: SharedBudget) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// Waits until a message to `chat_id` may be sent, and takes the slot.
     pub async fn acquire(&self, chat_id: i64) {
+        if let Some(shared) = &self.shared {
+            match shared.acquire(chat_id).await {
+                Ok(()) => return,
+                // Redis away: fall back to this process's own budget.
+                Err(err) => tracing::warn!(error = %err, "shared flood budget unavailable; limiting locally"),
+            }
+        }
+        self.acquire_local(chat_id).await;
+    }
+
+    async fn acquire_local(&self, chat_id: i64) {
         let chat =
             self.chats.get_with(chat_id, || std::sync::Arc::new(Mutex::new(Gcra::new(1.0, self.chat_burst, Instant::now()))));
         let chat_at = lock(&chat).reserve(Instant::now());
@@ -84,8 +106,17 @@ impl FloodLimiter {
         }
     }
 
-    /// Telegram said 429: stop every send for `retry_after`.
-    pub fn freeze(&self, retry_after: Duration) {
+    /// Telegram said 429: stop every send (of every process) for `retry_after`.
+    pub async fn freeze(&self, retry_after: Duration) {
+        if let Some(shared) = &self.shared {
+            if let Err(err) = shared.freeze(retry_after).await {
+                tracing::warn!(error = %err, "could not pause the shared flood budget");
+            }
+        }
+        self.freeze_local(retry_after);
+    }
+
+    fn freeze_local(&self, retry_after: Duration) {
         let mut state = lock(&self.state);
         let until = Instant::now() + retry_after;
         if until > state.frozen_until {
@@ -169,7 +200,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn freeze_pauses_everything() {
         let limiter = FloodLimiter::new(30, 2);
-        limiter.freeze(Duration::from_secs(5));
+        limiter.freeze(Duration::from_secs(5)).await;
         let before = Instant::now();
         limiter.acquire(7).await;
         assert!(Instant::now() - before >= Duration::from_secs(5));

@@ -7,4 +7,6 @@ pub mod handler;
 pub mod limiter;
 pub mod polling;
 pub mod sender;
+pub mod shared_budget;
 pub mod texts;
+pub mod webhook;

@@ -60,7 +60,7 @@ impl Sender {
             match err.failure() {
                 Failure::FloodWait(secs) if flood_waits < MAX_FLOOD_WAITS => {
                     flood_waits += 1;
-                    self.limiter.freeze(Duration::from_secs(secs));
+                    self.limiter.freeze(Duration::from_secs(secs)).await;
                 }
                 Failure::FloodWait(_) => {
                     return Err(SendError::GaveUp { attempts: failures + flood_waits, last: err.to_string() });

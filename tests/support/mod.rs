@@ -76,13 +76,19 @@ impl Harness {
 
     /// Starts the real binary; its log goes to `<data dir>/service-<n>.log`.
     pub fn spawn(&self) -> Service {
+        self.spawn_with("serve", &[])
+    }
+
+    /// Starts `vidcache <role>` with extra environment.
+    pub fn spawn_with(&self, role: &str, extra: &[(&str, String)]) -> Service {
         let n = std::fs::read_dir(self.data_dir()).map(|d| d.count()).unwrap_or(0);
         let log = self.data_dir().join(format!("service-{n}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vidcache"))
-            .arg("serve")
+            .arg(role)
             .env_clear()
             .envs(&self.env)
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -198,4 +204,42 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Backing services for scale-out tests: a fresh PostgreSQL database and a
+/// Redis database number, or `None` (with a note) when they are not running
+/// and this is not CI. In CI (`CI` set) their absence is a failure.
+pub async fn scale_backends(redis_db: u8) -> Option<(String, String)> {
+    let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let redis_base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let db = match sea_orm::Database::connect(admin.clone()).await {
+        Ok(db) => db,
+        Err(err) => {
+            assert!(std::env::var_os("CI").is_none(), "PostgreSQL is required in CI: {err}");
+            eprintln!("note: PostgreSQL not reachable ({err}); skipping");
+            return None;
+        }
+    };
+    let name = format!("vidcache_test_{}_{}", std::process::id(), fastrand::u32(..));
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let redis_url = format!("{redis_base}/{redis_db}");
+    let client = redis::Client::open(redis_url.as_str()).expect("redis url");
+    match client.get_multiplexed_async_connection().await {
+        Ok(mut conn) => {
+            let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("flush test redis db");
+        }
+        Err(err) => {
+            assert!(std::env::var_os("CI").is_none(), "Redis is required in CI: {err}");
+            eprintln!("note: Redis not reachable ({err}); skipping");
+            return None;
+        }
+    }
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
+    Some((format!("{base}/{name}"), redis_url))
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }

@@ -241,6 +241,12 @@ impl FakeTelegram {
         id
     }
 
+    /// Makes `file_id` known, as if this bot had uploaded it before (for
+    /// seeding a database with cached videos).
+    pub fn register_file(&self, file_id: &str) {
+        self.st().register_file(file_id);
+    }
+
     /// Reserves a message_id, for hand-built updates given to `push_update`.
     pub fn next_message_id(&self) -> i64 {
         self.st().alloc_message_id()

@@ -790,6 +790,19 @@ impl State {
         Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
     }
 
+    /// Makes `file_id` a video this bot could re-send (as if uploaded earlier).
+    pub fn register_file(&mut self, file_id: &str) {
+        let meta = VideoMeta {
+            file_unique_id: format!("R{file_id}"),
+            width: 320,
+            height: 180,
+            duration: 3,
+            size: 1000,
+            file_name: None,
+        };
+        self.files.insert(file_id.to_owned(), meta);
+    }
+
     fn send_video(&mut self, p: &Params, src: VideoSrc, now: Instant) -> Result<Outcome, Reply> {
         let chat_id = self.chat(p)?;
         let caption = Self::render(p, "caption", "caption_entities")?.filter(|c| !c.plain.is_empty());

@@ -1,0 +1,410 @@
+//! `vidcache bench`: drives the real service (this binary, `serve`, as a
+//! child process) through the fake Telegram Bot API on loopback and prints
+//! one table. Every scenario gets a fresh data directory and fake.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use fakes::telegram::{FakeTelegram, FakeTelegramConfig};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait, PaginatorTrait};
+use serde_json::json;
+
+use crate::db::entities::{user_requests, video_assets};
+use crate::domain::{AssetStatus, Prompt};
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub hits: usize,
+    pub dedup_requests: usize,
+    pub prompts: usize,
+    pub fanout: usize,
+    pub ingest: usize,
+    pub assets: usize,
+    /// Extra environment for the service (e.g. DATABASE_URL, QUEUE_URL).
+    pub env: Vec<(String, String)>,
+    pub label: String,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            hits: 500,
+            dedup_requests: 1000,
+            prompts: 20,
+            fanout: 300,
+            ingest: 2000,
+            assets: 10_000,
+            env: Vec::new(),
+            label: "SQLite".into(),
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub name: String,
+    pub value: String,
+    pub target: String,
+    pub met: bool,
+}
+
+struct Run {
+    fake: FakeTelegram,
+    dir: tempfile::TempDir,
+    child: tokio::process::Child,
+    started: Instant,
+}
+
+impl Run {
+    async fn start(
+        opts: &BenchOptions,
+        env: &[(&str, String)],
+        before: impl AsyncFnOnce(&Path, &str) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
+        let fake = FakeTelegram::start(FakeTelegramConfig { require_known_chats: false, ..Default::default() }).await?;
+        let dir = tempfile::tempdir()?;
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("TELOXIDE_TOKEN".into(), fake.token());
+        vars.insert("TELOXIDE_API_URL".into(), fake.api_url());
+        vars.insert("VIDCACHE_DATA_DIR".into(), dir.path().display().to_string());
+        vars.insert("RUST_LOG".into(), "warn".into());
+        vars.insert("TELEGRAM_POLL_TIMEOUT_SECS".into(), "5".into());
+        for (k, v) in &opts.env {
+            vars.insert(k.clone(), v.clone());
+        }
+        for (k, v) in env {
+            vars.insert((*k).to_owned(), v.clone());
+        }
+        let database_url = vars
+            .get("DATABASE_URL")
+            .cloned()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("vidcache.sqlite").display()));
+        before(dir.path(), &database_url).await?;
+        let log = std::fs::File::create(dir.path().join("service.log"))?;
+        let started = Instant::now();
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .envs(&vars)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start the service")?;
+        let run = Self { fake, dir, child, started };
+        if !run.fake.wait_until(|f| f.calls("getUpdates") > 0, Duration::from_secs(60)).await {
+            bail!("the service never polled; see {}", run.dir.path().join("service.log").display());
+        }
+        Ok(run)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or_default()
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
+    }
+
+    /// Pushes a text message from a fresh private chat; returns the update id.
+    fn push(&self, chat: i64, text: &str) -> i64 {
+        let message_id = self.fake.next_message_id();
+        self.fake.push_update(json!({"message": {
+            "message_id": message_id, "date": Utc::now().timestamp(),
+            "chat": {"id": chat, "type": "private", "first_name": "B"},
+            "from": {"id": chat, "is_bot": false, "first_name": "B"},
+            "text": text
+        }}))
+    }
+
+    async fn wait_videos(&self, n: usize, within: Duration) -> bool {
+        self.fake.wait_for(move |sent| sent.iter().filter(|s| s.method == "sendVideo").count() >= n, within).await
+    }
+}
+
+/// (VmRSS, VmHWM) in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn prompt_variant(base: &str, i: usize) -> String {
+    match i % 4 {
+        0 => base.to_owned(),
+        1 => base.to_uppercase(),
+        2 => format!("  {}  ", base.replace(' ', "   ")),
+        _ => base.replace(' ', "\t"),
+    }
+}
+
+pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+
+    // Start-up and idle memory.
+    {
+        let run = Run::start(&opts, &[], async |_, _| Ok(())).await?;
+        let startup = run.started.elapsed();
+        run.fake.wait_until(|_| false, Duration::from_secs(1)).await;
+        let (rss, _) = rss_mib(run.pid());
+        figures.push(Figure {
+            name: "start-up (process start → first getUpdates)".into(),
+            value: ms(startup),
+            target: "≤ 1 s".into(),
+            met: startup <= Duration::from_secs(1),
+        });
+        figures.push(Figure {
+            name: "RSS idle".into(),
+            value: format!("{rss:.1} MiB"),
+            target: "≤ 40 MB".into(),
+            met: rss <= 40.0 * 1e6 / 1048576.0,
+        });
+        run.stop().await;
+    }
+
+    // Cache-hit latency.
+    {
+        let run = Run::start(&opts, &[], async |_, _| Ok(())).await?;
+        let prompts: Vec<String> = (0..opts.prompts).map(|i| format!("cached prompt {i}")).collect();
+        for (i, p) in prompts.iter().enumerate() {
+            run.push(1_000_000 + i as i64, p);
+        }
+        if !run.wait_videos(prompts.len(), Duration::from_secs(120)).await {
+            bail!("warm-up videos never arrived");
+        }
+        let before = run.fake.sent().len();
+        let mut updates = Vec::new();
+        for i in 0..opts.hits {
+            let chat = 2_000_000 + i as i64;
+            let id = run.push(chat, &prompt_variant(&prompts[i % prompts.len()], i));
+            updates.push((chat, id));
+            // Offered below Telegram's 30/s so the limiter is not what is measured.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if !run.wait_videos(prompts.len() + opts.hits, Duration::from_secs(120)).await {
+            bail!("cache hits were not all answered");
+        }
+        let sent = run.fake.sent();
+        let mut latencies: Vec<Duration> = updates
+            .iter()
+            .filter_map(|(chat, id)| {
+                let handed = run.fake.handed_out_at(*id)?;
+                let video = sent[before..].iter().find(|s| s.chat_id == *chat && s.method == "sendVideo")?;
+                Some(video.at.saturating_duration_since(handed))
+            })
+            .collect();
+        latencies.sort();
+        let p95 = percentile(&latencies, 95.0);
+        figures.push(Figure {
+            name: format!("cache-hit latency p50 / p95 / p99 ({} hits)", latencies.len()),
+            value: format!("{} / {} / {}", ms(percentile(&latencies, 50.0)), ms(p95), ms(percentile(&latencies, 99.0))),
+            target: "p95 ≤ 25 ms".into(),
+            met: p95 <= Duration::from_millis(25),
+        });
+        figures.push(Figure {
+            name: "uploads during cache hits".into(),
+            value: (run.fake.uploads() - prompts.len()).to_string(),
+            target: "0".into(),
+            met: run.fake.uploads() == prompts.len(),
+        });
+        run.stop().await;
+    }
+
+    // Dedup ratio.
+    {
+        let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "3000".into())], async |_, _| Ok(())).await?;
+        let bases: Vec<String> = (0..opts.prompts).map(|i| format!("dedup prompt number {i}")).collect();
+        for i in 0..opts.dedup_requests {
+            run.push(3_000_000 + i as i64, &prompt_variant(&bases[i % bases.len()], i / bases.len()));
+        }
+        if !run.wait_videos(opts.dedup_requests, Duration::from_secs(300)).await {
+            bail!("dedup requests were not all answered");
+        }
+        let db = crate::db::connect(&database_url_of(&run, &opts)).await?;
+        let assets = video_assets::Entity::find().all(&db).await?;
+        let generations: i64 = assets.iter().map(|a| i64::from(a.attempts)).sum();
+        let distinct = bases.len() as f64;
+        let gen_ratio = generations as f64 / distinct;
+        let upload_ratio = run.fake.uploads() as f64 / distinct;
+        figures.push(Figure {
+            name: format!("dedup: generations ÷ prompts ({} requests, {} prompts)", opts.dedup_requests, bases.len()),
+            value: format!("{gen_ratio:.2}"),
+            target: "1.00".into(),
+            met: (gen_ratio - 1.0).abs() < 1e-9,
+        });
+        figures.push(Figure {
+            name: "dedup: uploads ÷ prompts".into(),
+            value: format!("{upload_ratio:.2}"),
+            target: "1.00".into(),
+            met: (upload_ratio - 1.0).abs() < 1e-9,
+        });
+        run.stop().await;
+    }
+
+    // Fan-out.
+    {
+        // The generation is slow enough for every "being made" note to go out first.
+        let delay = (opts.fanout as u64 * 1000 / 25 + 2000).to_string();
+        let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", delay)], async |_, _| Ok(())).await?;
+        for i in 0..opts.fanout {
+            run.push(4_000_000 + i as i64, "one viral video");
+        }
+        let before_429 = run.fake.too_many_requests();
+        if !run.wait_videos(opts.fanout, Duration::from_secs(300)).await {
+            bail!("fan-out incomplete");
+        }
+        let mut times: Vec<Instant> = run.fake.sent().iter().filter(|s| s.method == "sendVideo").map(|s| s.at).collect();
+        times.sort();
+        let span = times.last().copied().unwrap_or_else(Instant::now).saturating_duration_since(times[0]);
+        let rate = (times.len().saturating_sub(1)) as f64 / span.as_secs_f64().max(1e-6);
+        let share = rate / 30.0 * 100.0;
+        let too_many = run.fake.too_many_requests() - before_429;
+        figures.push(Figure {
+            name: format!("fan-out: {} subscribers, deliveries/s (share of 30/s)", opts.fanout),
+            value: format!("{rate:.1}/s ({share:.0} %)"),
+            target: "≥ 90 %".into(),
+            met: share >= 90.0,
+        });
+        figures.push(Figure {
+            name: "fan-out: answers of 429".into(),
+            value: too_many.to_string(),
+            target: "few (< 5 %)".into(),
+            met: too_many * 20 < opts.fanout,
+        });
+        run.stop().await;
+    }
+
+    // Ingest rate with the generator paused.
+    {
+        let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "3600000".into())], async |_, _| Ok(())).await?;
+        let db = crate::db::connect(&database_url_of(&run, &opts)).await?;
+        let first = run.push(5_000_000, "ingest prompt 0");
+        for i in 1..opts.ingest {
+            run.push(5_000_000 + i as i64, &format!("ingest prompt {}", i % 50));
+        }
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let mut recorded;
+        loop {
+            recorded = user_requests::Entity::find().count(&db).await? as usize;
+            if recorded >= opts.ingest || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let done = Instant::now();
+        let start = run.fake.handed_out_at(first).unwrap_or(run.started);
+        let rate = recorded as f64 / done.saturating_duration_since(start).as_secs_f64().max(1e-6);
+        figures.push(Figure {
+            name: format!("ingest: requests recorded/s ({recorded} requests)"),
+            value: format!("{rate:.0}/s"),
+            target: "≥ 600/s".into(),
+            met: rate >= 600.0,
+        });
+        run.stop().await;
+    }
+
+    // Memory after many available assets.
+    {
+        let n = opts.assets;
+        let run = Run::start(&opts, &[], async |_, url| seed_assets(url, n).await).await?;
+        for i in 0..n {
+            run.fake.register_file(&format!("SEEDED{i}"));
+        }
+        for i in 0..200 {
+            run.push(6_000_000 + i, &format!("seeded asset {}", i * 37 % n as i64));
+        }
+        if !run.wait_videos(200, Duration::from_secs(60)).await {
+            bail!("seeded assets were not served");
+        }
+        let (rss, hwm) = rss_mib(run.pid());
+        figures.push(Figure {
+            name: format!("RSS after {n} available assets (now / peak)"),
+            value: format!("{rss:.1} / {hwm:.1} MiB"),
+            target: "≤ 80 MB".into(),
+            met: hwm <= 80.0 * 1e6 / 1048576.0,
+        });
+        run.stop().await;
+    }
+    Ok(figures)
+}
+
+fn database_url_of(run: &Run, opts: &BenchOptions) -> String {
+    opts.env
+        .iter()
+        .find(|(k, _)| k == "DATABASE_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", run.dir.path().join("vidcache.sqlite").display()))
+}
+
+/// Inserts `n` available assets with (fake-issued style) file_ids.
+async fn seed_assets(database_url: &str, n: usize) -> anyhow::Result<()> {
+    let db = crate::db::connect(database_url).await?;
+    let now = Utc::now();
+    let mut batch = Vec::new();
+    for i in 0..n {
+        let prompt = Prompt::parse(&format!("seeded asset {i}"), usize::MAX)?;
+        batch.push(video_assets::ActiveModel {
+            id: NotSet,
+            prompt_key: Set(prompt.key().as_str().to_owned()),
+            prompt: Set(prompt.as_str().to_owned()),
+            status: Set(AssetStatus::Available),
+            generation: Set(1),
+            dispatched_generation: Set(1),
+            file_id: Set(Some(format!("SEEDED{i}"))),
+            file_unique_id: Set(Some(format!("U{i}"))),
+            file_path: Set(None),
+            last_error: Set(None),
+            attempts: Set(1),
+            stage: Set(None),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        if batch.len() == 500 {
+            video_assets::Entity::insert_many(std::mem::take(&mut batch)).exec(&db).await?;
+        }
+    }
+    if !batch.is_empty() {
+        video_assets::Entity::insert_many(batch).exec(&db).await?;
+    }
+    db.close().await?;
+    Ok(())
+}
+
+/// The table as Markdown.
+pub fn render(label: &str, figures: &[Figure]) -> String {
+    let mut out = format!("| figure ({label}) | value | target | met |\n|---|---|---|---|\n");
+    for f in figures {
+        out.push_str(&format!("| {} | {} | {} | {} |\n", f.name, f.value, f.target, if f.met { "yes" } else { "**no**" }));
+    }
+    out
+}

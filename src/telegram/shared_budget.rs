@@ -1,0 +1,140 @@
+//! One flood budget for every process of the bot, kept in Redis.
+//!
+//! Telegram's limits belong to the bot token, not to a process: two
+//! replicas that each keep 30/s together send 60/s. With a Redis URL the
+//! limiter's schedules (the global one and one per chat) live in Redis as
+//! GCRA "theoretical arrival times", updated atomically by a Lua script that
+//! reads Redis's clock, so replicas on different machines share them.
+
+use std::time::Duration;
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+const RESERVE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+if ARGV[3] == '1' then
+  local frozen = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if frozen > now then return -(frozen - now) end
+end
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local allowed = tat - tolerance
+if allowed < now then allowed = now end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], next_tat, 'PX', math.floor((next_tat - now) / 1000) + 1000)
+return allowed - now
+"#;
+
+const FREEZE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local untill = now + tonumber(ARGV[1])
+local frozen = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untill > frozen then
+  redis.call('SET', KEYS[1], untill, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
+end
+local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tat < untill then
+  redis.call('SET', KEYS[2], untill, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 2000)
+end
+return 0
+"#;
+
+#[derive(Clone)]
+pub struct SharedBudget {
+    conn: ConnectionManager,
+    prefix: String,
+    global_interval_us: u64,
+    chat_interval_us: u64,
+    chat_tolerance_us: u64,
+    reserve: Script,
+    freeze: Script,
+}
+
+impl std::fmt::Debug for SharedBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedBudget").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl SharedBudget {
+    /// `bot_id` keys the budget: every process of one bot shares it.
+    pub async fn connect(url: &str, bot_id: i64, global_per_second: u32, chat_burst: u32) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Self {
+            conn,
+            prefix: format!("vidcache:flood:{bot_id}"),
+            global_interval_us: 1_000_000 / u64::from(global_per_second.max(1)),
+            chat_interval_us: 1_000_000,
+            chat_tolerance_us: 1_000_000 * u64::from(chat_burst.saturating_sub(1)),
+            reserve: Script::new(RESERVE),
+            freeze: Script::new(FREEZE),
+        })
+    }
+
+    fn global_key(&self) -> String {
+        format!("{}:global", self.prefix)
+    }
+
+    fn frozen_key(&self) -> String {
+        format!("{}:frozen", self.prefix)
+    }
+
+    /// Reserves a slot; the returned duration is how long to wait before
+    /// using it. `Err(wait)` means "frozen: wait, then ask again".
+    async fn reserve(
+        &self,
+        key: String,
+        interval_us: u64,
+        tolerance_us: u64,
+        check_frozen: bool,
+    ) -> Result<Result<Duration, Duration>, redis::RedisError> {
+        let mut conn = self.conn.clone();
+        let micros: i64 = self
+            .reserve
+            .key(key)
+            .key(self.frozen_key())
+            .arg(interval_us)
+            .arg(tolerance_us)
+            .arg(if check_frozen { "1" } else { "0" })
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(if micros >= 0 { Ok(Duration::from_micros(micros as u64)) } else { Err(Duration::from_micros(micros.unsigned_abs())) })
+    }
+
+    /// Waits until a message to `chat_id` may go, sharing the budget with
+    /// every other process. Errors mean Redis is unreachable.
+    pub async fn acquire(&self, chat_id: i64) -> Result<(), redis::RedisError> {
+        let chat_key = format!("{}:chat:{chat_id}", self.prefix);
+        if let Ok(wait) = self.reserve(chat_key, self.chat_interval_us, self.chat_tolerance_us, false).await? {
+            tokio::time::sleep(wait).await;
+        }
+        loop {
+            match self.reserve(self.global_key(), self.global_interval_us, 0, true).await? {
+                Ok(wait) => {
+                    tokio::time::sleep(wait).await;
+                    return Ok(());
+                }
+                Err(frozen) => tokio::time::sleep(frozen).await,
+            }
+        }
+    }
+
+    /// Telegram answered 429: every process pauses for `retry_after`.
+    pub async fn freeze(&self, retry_after: Duration) -> Result<(), redis::RedisError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .freeze
+            .key(self.frozen_key())
+            .key(self.global_key())
+            .arg(retry_after.as_micros() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
