@@ -34,6 +34,8 @@ pub enum Delivery {
     Unreachable,
     /// Not sent now; the claim was given back for a later sweep.
     Deferred,
+    /// Another sender holds it.
+    Skipped,
 }
 
 pub struct Service {
@@ -122,11 +124,33 @@ impl Service {
         }
     }
 
-    /// Sends the video to one claimed request and records the outcome.
+    /// Sends the video to one request and records the outcome. The request
+    /// is claimed (or its claim, `request.claimed_until`, extended) right
+    /// before each attempt goes out, so two senders never both send it.
     pub async fn deliver(&self, request: &Request, file_id: &str, prompt: &str) -> Delivery {
-        let sent = self.sender.video_by_id(request.chat_id, file_id, &texts::caption(prompt), Some(request.message_id)).await;
+        let token = std::sync::Mutex::new(request.claimed_until);
+        let claim = self.claim();
+        let gate = || -> futures::future::BoxFuture<'_, bool> {
+            Box::pin(async {
+                let held = *token.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match requests::hold(&self.db, request.id, held, claim).await {
+                    Ok(Some(until)) => {
+                        *token.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(until);
+                        true
+                    }
+                    Ok(None) => false,
+                    Err(err) => {
+                        tracing::warn!(request_id = request.id, error = %err, "could not claim a delivery");
+                        false
+                    }
+                }
+            })
+        };
+        let sent =
+            self.sender.video_by_id(request.chat_id, file_id, &texts::caption(prompt), Some(request.message_id), &gate).await;
         let (outcome, recorded) = match sent {
             Ok(_) => (Delivery::Delivered, requests::mark_delivered(&self.db, request.id).await),
+            Err(SendError::Skipped) => (Delivery::Skipped, Ok(())),
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = request.id, %reason, "user unreachable; request failed");
                 (Delivery::Unreachable, requests::mark_undeliverable(&self.db, request.id, &reason).await)
@@ -148,7 +172,7 @@ impl Service {
         let (AssetStatus::Available, Some(file_id)) = (asset.status, asset.file_id.clone()) else { return Ok(0) };
         let mut delivered = 0;
         loop {
-            let batch = requests::claim_waiting(&self.db, asset_id, self.batch_size(), self.claim()).await?;
+            let batch = requests::waiting(&self.db, asset_id, 500).await?;
             if batch.is_empty() {
                 return Ok(delivered);
             }
@@ -159,8 +183,8 @@ impl Service {
             });
             let outcomes: Vec<Delivery> = futures::stream::iter(sends).buffer_unordered(32).collect().await;
             delivered += outcomes.iter().filter(|o| **o == Delivery::Delivered).count();
-            if outcomes.iter().all(|o| *o == Delivery::Deferred) {
-                // Telegram keeps failing: leave the rest to the next sweep.
+            if !outcomes.iter().any(|o| matches!(o, Delivery::Delivered | Delivery::Unreachable)) {
+                // Telegram keeps failing, or others hold them: leave the rest to the next sweep.
                 return Ok(delivered);
             }
         }

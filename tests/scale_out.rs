@@ -30,12 +30,12 @@ async fn post(client: &reqwest::Client, port: u16, secret: Option<&str>, body: &
     request.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
 }
 
-async fn wait_listening(port: u16) {
+async fn wait_listening(h: &Harness, port: u16) {
     let ok = support::eventually(Duration::from_secs(30), || async {
         tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
     })
     .await;
-    assert!(ok, "nothing listens on {port}");
+    assert!(ok, "nothing listens on {port}\n{}", h.logs());
 }
 
 async fn scale_harness(redis_db: u8) -> Option<Harness> {
@@ -46,6 +46,8 @@ async fn scale_harness(redis_db: u8) -> Option<Harness> {
     h.set("WEBHOOK_URL", "https://bot.example.test/hook");
     h.set("WEBHOOK_SECRET", SECRET);
     h.set("LOCAL_GENERATOR_DELAY_MS", "1500");
+    // Two busy processes on two cores: a lease must outlast a slow renewal.
+    h.set("JOB_LEASE_SECS", "15");
     Some(h)
 }
 
@@ -55,8 +57,8 @@ async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
     let (port_a, port_b) = (free_port(), free_port());
     let a = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_a}"))]);
     let b = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_b}"))]);
-    wait_listening(port_a).await;
-    wait_listening(port_b).await;
+    wait_listening(&h, port_a).await;
+    wait_listening(&h, port_b).await;
     assert_eq!(
         h.fake.webhook().map(|(url, secret)| (url, secret.unwrap_or_default())),
         Some(("https://bot.example.test/hook".into(), SECRET.into()))
@@ -119,8 +121,8 @@ async fn a_clear_on_one_replica_reaches_the_other_within_a_second() {
     let (port_a, port_b) = (free_port(), free_port());
     let a = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_a}"))]);
     let b = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_b}"))]);
-    wait_listening(port_a).await;
-    wait_listening(port_b).await;
+    wait_listening(&h, port_a).await;
+    wait_listening(&h, port_b).await;
     let client = reqwest::Client::new();
 
     assert_eq!(post(&client, port_a, Some(SECRET), &update(1, 1, "Coherent cat")).await, 200);

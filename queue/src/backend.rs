@@ -97,7 +97,13 @@ impl JobQueue {
     }
 
     pub(crate) fn redis(&self, conn: &ConnectionManager) -> RedisStorage<GenerateVideo, ConnectionManager> {
-        let config = apalis_redis::Config::default().queue(QUEUE_NAME).heartbeat_interval(self.heartbeat());
+        // apalis-redis passes a TTL of 0 ("forever") to EXPIRE, which deletes
+        // the idempotency key at once; a long TTL keeps it. Keys name a
+        // generation, so they never need to be reused.
+        let config = apalis_redis::Config::default()
+            .queue(QUEUE_NAME)
+            .heartbeat_interval(self.heartbeat())
+            .idempotency_ttl(Some(Duration::from_secs(90 * 24 * 3600)));
         RedisStorage::new(conn.clone()).with_config(config)
     }
 

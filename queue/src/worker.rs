@@ -63,6 +63,12 @@ pub async fn run_worker(
                         .build(run_job)
                 })
                 .shutdown_timeout(options.shutdown_grace)
+                // A worker whose backend failed (Redis away, heartbeat lost)
+                // is started again rather than left dead.
+                .should_restart(|ctx, err| {
+                    tracing::warn!(worker = ctx.name(), error = %err, "restarting the generation worker");
+                    true
+                })
                 .run_with_signal(async move {
                     shutdown.cancelled().await;
                     Ok(())

@@ -133,7 +133,8 @@ pub async fn submit(
                 }
                 Some(asset) => (asset, None),
             };
-            let claimed_until = (asset.status == AssetStatus::Available && asset.file_id.is_some()).then(|| now + claim);
+            let claimed_until =
+                (asset.status == AssetStatus::Available && asset.file_id.is_some()).then(|| claim_deadline(claim));
             let request = new_request(&new, asset.id, now, claimed_until).insert(txn).await?;
             Ok(Submitted::Recorded { request, asset, dispatch })
         })
@@ -162,7 +163,7 @@ pub async fn record_claimed(
     claim: ChronoDuration,
 ) -> Result<Option<Request>, DbErr> {
     let now = Utc::now();
-    let insert = user_requests::Entity::insert(new_request(new, asset_id, now, Some(now + claim)))
+    let insert = user_requests::Entity::insert(new_request(new, asset_id, now, Some(claim_deadline(claim))))
         .on_conflict(
             OnConflict::columns([user_requests::Column::ChatId, user_requests::Column::MessageId]).do_nothing().to_owned(),
         )
@@ -209,7 +210,7 @@ pub async fn claim_ids(
         return Ok(Vec::new());
     }
     user_requests::Entity::update_many()
-        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(now + claim))
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(claim_deadline(claim)))
         .filter(user_requests::Column::Id.is_in(ids.iter().copied()))
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
         .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
@@ -246,6 +247,51 @@ pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: i64, reason
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The end of a claim taken now: whole milliseconds, so that the value
+/// compares exactly after a round trip through SQLite or PostgreSQL and can
+/// serve as the claim's token.
+pub fn claim_deadline(claim: ChronoDuration) -> DateTime<Utc> {
+    let until = Utc::now() + claim;
+    DateTime::from_timestamp_millis(until.timestamp_millis()).unwrap_or(until)
+}
+
+/// Takes (`token: None`) or extends (`token: Some`, the deadline this sender
+/// set) the claim on a pending request, just before a send. Returns the new
+/// token, or `None` when another sender holds it or it was delivered.
+pub async fn hold(
+    db: &DatabaseConnection,
+    request_id: i64,
+    token: Option<DateTime<Utc>>,
+    claim: ChronoDuration,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let now = Utc::now();
+    let until = claim_deadline(claim);
+    let mut update = user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(until))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending));
+    update = match token {
+        None => update.filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now))),
+        Some(token) => update.filter(user_requests::Column::ClaimedUntil.eq(token)),
+    };
+    let updated = update.exec(db).await?;
+    Ok((updated.rows_affected == 1).then_some(until))
+}
+
+/// Pending requests of an asset that nobody holds: candidates for delivery
+/// (each is claimed with [`hold`] right before its send).
+pub async fn waiting(db: &DatabaseConnection, asset_id: i64, limit: u64) -> Result<Vec<Request>, DbErr> {
+    let now = Utc::now();
+    user_requests::Entity::find()
+        .filter(user_requests::Column::AssetId.eq(asset_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .order_by_asc(user_requests::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }
 
 /// Gives a claim back (the send did not happen), so another sender may try.

@@ -19,6 +19,9 @@ pub enum SendError {
     /// Telegram refused the content itself (bad or too big a file).
     #[error("Telegram refused it: {0}")]
     Rejected(String),
+    /// The gate said no: another sender holds this delivery.
+    #[error("another sender holds this delivery")]
+    Skipped,
     /// Still failing after every retry.
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp { attempts: u32, last: String },
@@ -31,6 +34,11 @@ pub struct Sender {
     max_attempts: u32,
     base_backoff: Duration,
 }
+
+/// Asked right before each attempt goes out (after the flood limiter let it
+/// through): "may I still send?" — used to take or extend a delivery claim
+/// at the last moment, so a claim covers one call, not a wait in line.
+pub type Gate<'a> = &'a (dyn Fn() -> futures::future::BoxFuture<'a, bool> + Send + Sync);
 
 /// How many flood waits one send sits through before giving up.
 const MAX_FLOOD_WAITS: u32 = 30;
@@ -49,10 +57,23 @@ impl Sender {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
+        self.with_retries_gated(chat_id, None, op).await
+    }
+
+    async fn with_retries_gated<T, F, Fut>(&self, chat_id: i64, gate: Option<Gate<'_>>, op: F) -> Result<T, SendError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
         let mut failures = 0u32;
         let mut flood_waits = 0u32;
         loop {
             self.limiter.acquire(chat_id).await;
+            if let Some(gate) = gate {
+                if !gate().await {
+                    return Err(SendError::Skipped);
+                }
+            }
             let err = match op().await {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
@@ -90,14 +111,16 @@ impl Sender {
         self.with_retries(chat_id, || self.api.edit_message_text(chat_id, message_id, text)).await
     }
 
+    /// Re-sends a cached video; `gate` is asked before every attempt.
     pub async fn video_by_id(
         &self,
         chat_id: i64,
         file_id: &str,
         caption: &str,
         reply_to: Option<i64>,
+        gate: Gate<'_>,
     ) -> Result<SentVideo, SendError> {
-        self.with_retries(chat_id, || self.api.send_video_by_id(chat_id, file_id, caption, reply_to)).await
+        self.with_retries_gated(chat_id, Some(gate), || self.api.send_video_by_id(chat_id, file_id, caption, reply_to)).await
     }
 
     pub async fn upload(&self, chat_id: i64, path: &Path, caption: &str, reply_to: Option<i64>) -> Result<SentVideo, SendError> {

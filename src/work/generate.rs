@@ -57,12 +57,19 @@ impl GenerationJob {
             return Ok(());
         };
         tracing::info!(asset_id = asset.id, generation = job.generation, "generation started");
-        let lost = CancellationToken::new();
-        let keeper = tokio::spawn(Self::keep_lease(self.clone(), job, lost.clone()));
-        let result = self.produce_and_publish(job, &asset, &lost).await;
-        keeper.abort();
+        // The lease is renewed by the same future that does the work: if the
+        // job stalls or is dropped, renewals stop and the lease runs out.
+        let result = tokio::select! {
+            result = self.produce_and_publish(job, &asset) => result,
+            () = self.keep_lease(job) => Err(Outcome::HandedBack),
+        };
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Err(err) = self.service.deliver_waiting(asset.id).await {
+                    tracing::warn!(error = %err, "fan-out interrupted; the sweeper will finish it");
+                }
+                Ok(())
+            }
             Err(Outcome::HandedBack) => {
                 if let Err(err) = assets::release_lease(db, job, &self.owner).await {
                     tracing::warn!(error = %err, "could not release a lease; it will expire");
@@ -79,16 +86,16 @@ impl GenerationJob {
         }
     }
 
-    /// Renews the lease until the job ends; cancels `lost` if it is taken.
-    async fn keep_lease(this: Arc<Self>, job: GenerateVideo, lost: CancellationToken) {
-        let every = this.service.settings.job_lease / 3;
+    /// Renews the lease every third of it; returns only when it was lost
+    /// (taken over after this worker stalled, or the asset was cleared).
+    async fn keep_lease(&self, job: GenerateVideo) {
+        let every = self.service.settings.job_lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            match assets::renew_lease(&this.service.db, job, &this.owner, this.lease_until()).await {
+            match assets::renew_lease(&self.service.db, job, &self.owner, self.lease_until()).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(asset_id = job.asset_id, "lease lost; stopping this generation");
-                    lost.cancel();
                     return;
                 }
                 Err(err) => tracing::warn!(error = %err, "could not renew a lease; will try again"),
@@ -104,19 +111,19 @@ impl GenerationJob {
         ))
     }
 
-    async fn produce_and_publish(&self, job: GenerateVideo, asset: &Asset, lost: &CancellationToken) -> Result<(), Outcome> {
+    async fn produce_and_publish(&self, job: GenerateVideo, asset: &Asset) -> Result<(), Outcome> {
         let path = match reusable_file(asset).await {
             Some(path) => {
                 tracing::info!(asset_id = asset.id, "reusing the video rendered before an interruption");
                 path
             }
-            None => self.produce(job, asset, lost).await?,
+            None => self.produce(job, asset).await?,
         };
-        self.publish(job, asset, &path, lost).await
+        self.publish(job, asset, &path).await
     }
 
     /// Runs the generator with a timeout per attempt and exponential backoff.
-    async fn produce(&self, job: GenerateVideo, asset: &Asset, lost: &CancellationToken) -> Result<PathBuf, Outcome> {
+    async fn produce(&self, job: GenerateVideo, asset: &Asset) -> Result<PathBuf, Outcome> {
         let settings = &self.service.settings;
         let path = self.output_path(asset, job);
         if let Some(dir) = path.parent() {
@@ -136,7 +143,6 @@ impl GenerationJob {
             let run = tokio::time::timeout(settings.generation_timeout, self.generator.generate(request));
             let result = tokio::select! {
                 _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
-                _ = lost.cancelled() => return Err(Outcome::HandedBack),
                 result = run => result,
             };
             match result {
@@ -158,8 +164,7 @@ impl GenerationJob {
                 let backoff = settings.generation_backoff * 2u32.saturating_pow(attempt - 1);
                 tokio::select! {
                     _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
-                    _ = lost.cancelled() => return Err(Outcome::HandedBack),
-                    _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(backoff) => {}
                 }
             }
         }
@@ -189,7 +194,7 @@ impl GenerationJob {
 
     /// Uploads the file once — to the first waiting user, or to the cache
     /// chat — then publishes the `file_id` and fans out.
-    async fn publish(&self, job: GenerateVideo, asset: &Asset, path: &Path, lost: &CancellationToken) -> Result<(), Outcome> {
+    async fn publish(&self, job: GenerateVideo, asset: &Asset, path: &Path) -> Result<(), Outcome> {
         let service = &self.service;
         let size = tokio::fs::metadata(path)
             .await
@@ -204,7 +209,7 @@ impl GenerationJob {
         self.stage(job, "uploading").await;
         let caption = texts::caption(&asset.prompt);
         loop {
-            if self.shutdown.is_cancelled() || lost.is_cancelled() {
+            if self.shutdown.is_cancelled() {
                 return Err(Outcome::HandedBack);
             }
             let first = requests::claim_waiting(&service.db, asset.id, 1, service.claim()).await.map_err(|e| self.infra(e))?;
@@ -261,7 +266,7 @@ impl GenerationJob {
                     }
                     return Err(Outcome::Failed(format!("Telegram refused the upload ({reason})")));
                 }
-                Err(err @ SendError::GaveUp { .. }) => {
+                Err(err @ (SendError::GaveUp { .. } | SendError::Skipped)) => {
                     if let Some(request) = &target {
                         let _ = requests::release_claim(&service.db, request.id).await;
                     }

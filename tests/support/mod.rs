@@ -132,8 +132,7 @@ impl Harness {
 
     /// Number of generation jobs ever enqueued.
     pub async fn jobs(&self) -> i64 {
-        let queue =
-            queue::JobQueue::open_sqlite(&self.settings().queue_file(), Duration::from_secs(1)).await.expect("queue opens");
+        let queue = vidcache::app::open_queue(&self.settings()).await.expect("queue opens");
         queue.count_jobs().await.expect("count jobs")
     }
 
