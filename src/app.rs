@@ -112,14 +112,23 @@ pub async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// The generator the settings choose.
-pub fn generator_for(settings: &Settings) -> Arc<dyn Generator> {
-    Arc::new(LocalGenerator { delay: settings.local_generator_delay, ..Default::default() })
+/// The generator the settings choose (`GENERATOR`): fails, saying what is
+/// missing, when a provider key or ffmpeg is absent.
+pub fn generator_for(settings: &Settings, db: sea_orm::DatabaseConnection) -> anyhow::Result<Arc<dyn Generator>> {
+    let local = LocalGenerator { delay: settings.local_generator_delay, ..Default::default() };
+    crate::generator::build_generator(settings.providers.generator, &settings.providers, db, settings.work_dir(), local)
+        .map_err(|reason| anyhow::anyhow!("cannot start the {:?} generator: {reason}", settings.providers.generator))
 }
 
 /// Runs `role` until `shutdown` is cancelled, then stops within the grace period.
 pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let generator = generator_for(&settings);
+    let generator = if matches!(role, Role::Bot) {
+        // The bot role never generates: don't require provider keys or ffmpeg.
+        Arc::new(LocalGenerator::default()) as Arc<dyn Generator>
+    } else {
+        let db = db::connect(&settings.database_url).await.context("cannot open the database (DATABASE_URL)")?;
+        generator_for(&settings, db)?
+    };
     run_with(settings, role, generator, shutdown).await
 }
 

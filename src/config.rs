@@ -72,6 +72,8 @@ pub struct Settings {
     pub chat_send_burst: u32,
     pub shutdown_grace: Duration,
     pub poll_timeout_secs: u32,
+    /// The generator (`GENERATOR`) and its providers' settings.
+    pub providers: crate::providers::ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<crate::telegram::webhook::WebhookSettings>,
 }
@@ -162,8 +164,11 @@ impl Settings {
                 Some(crate::telegram::webhook::WebhookSettings { url, secret, listen })
             }
         };
+        let providers = crate::providers::ProviderSettings::from_lookup(lookup)
+            .map_err(|reason| ConfigError::Invalid { name: "GENERATOR and provider settings", reason })?;
         let settings = Self {
             token,
+            providers,
             webhook,
             queue_url,
             api_url,
@@ -188,6 +193,11 @@ impl Settings {
 
     pub fn videos_dir(&self) -> PathBuf {
         self.data_dir.join("videos")
+    }
+
+    /// Where the pipeline keeps intermediate files (images, clips, audio).
+    pub fn work_dir(&self) -> PathBuf {
+        self.data_dir.join("work")
     }
 
     pub fn queue_file(&self) -> PathBuf {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod generator;
+pub mod providers;
 pub mod service;
 pub mod telegram;
 pub mod telemetry;

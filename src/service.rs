@@ -235,6 +235,50 @@ impl Service {
         Ok(cleared)
     }
 
+    /// An operator's view of one asset: state, progress, attempts, requests, costs.
+    pub async fn asset_report(&self, prompt: &Prompt) -> Result<String, ServiceError> {
+        let Some(asset) = assets::find_by_key(&self.db, &prompt.key()).await? else {
+            return Ok(texts::clear_unknown(prompt.as_str()));
+        };
+        let progress = crate::db::stages::progress_summary(&self.db, asset.id, asset.generation).await?;
+        let costs = crate::db::stages::costs_for_asset(&self.db, asset.id).await?;
+        let requests = requests::count_for_asset(&self.db, asset.id).await?;
+        let mut lines = vec![
+            format!("“{}” (asset {})", texts::caption(&asset.prompt), asset.id),
+            format!("state: {:?}, generation {}, {} generation attempts", asset.status, asset.generation, asset.attempts),
+            format!("requests: {requests}"),
+        ];
+        if let Some(stage) = progress.or(asset.stage.clone()) {
+            lines.push(format!("progress: {stage}"));
+        }
+        if let Some(error) = &asset.last_error {
+            lines.push(format!("last error: {error}"));
+        }
+        lines.push(format!("provider calls: {}", costs.describe()));
+        Ok(lines.join("\n"))
+    }
+
+    /// An operator's totals: what dedup saved, and what providers cost.
+    pub async fn stats_text(&self) -> Result<String, ServiceError> {
+        use crate::domain::RequestStatus;
+        let mut by_status = Vec::new();
+        for status in [AssetStatus::Available, AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Failed] {
+            by_status.push(format!("{status:?}: {}", assets::count_by_status(&self.db, status).await?));
+        }
+        let completed = requests::count_by_status(&self.db, RequestStatus::Completed).await?;
+        let pending = requests::count_by_status(&self.db, RequestStatus::Pending).await?;
+        let failed = requests::count_by_status(&self.db, RequestStatus::Failed).await?;
+        let generations = assets::total_attempts(&self.db).await?;
+        let costs = crate::db::stages::cost_totals(&self.db).await?;
+        let saved = completed.saturating_sub(generations);
+        Ok(format!(
+            "Assets — {}\nRequests — completed: {completed}, pending: {pending}, failed: {failed}\n\
+             Generations run: {generations}; requests served without generating: {saved}\nProvider calls: {}",
+            by_status.join(", "),
+            costs.describe()
+        ))
+    }
+
     /// The text of /status for a user.
     pub async fn status_text(&self, user_id: i64) -> Result<String, ServiceError> {
         let rows = requests::recent_for_user(&self.db, user_id, 10).await?;

@@ -13,6 +13,10 @@ use vidcache::domain::RequestStatus;
 
 const SECRET: &str = "test_secret-123";
 
+/// The scale-out tests each start several processes; on a small machine
+/// they run one at a time so that one's load doesn't starve the other's.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn update(update_id: i64, chat: i64, text: &str) -> serde_json::Value {
     json!({"update_id": update_id, "message": {
         "message_id": update_id, "date": 1_700_000_000,
@@ -53,6 +57,7 @@ async fn scale_harness(redis_db: u8) -> Option<Harness> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(h) = scale_harness(3).await else { return };
     let (port_a, port_b) = (free_port(), free_port());
     let a = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_a}"))]);
@@ -116,6 +121,7 @@ async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clear_on_one_replica_reaches_the_other_within_a_second() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(mut h) = scale_harness(4).await else { return };
     h.set("LOCAL_GENERATOR_DELAY_MS", "0");
     let (port_a, port_b) = (free_port(), free_port());

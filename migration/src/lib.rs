@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_video_assets;
 mod m20261124_000002_create_user_requests;
+mod m20261124_000003_create_generation_stages;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_video_assets::Migration),
             Box::new(m20261124_000002_create_user_requests::Migration),
+            Box::new(m20261124_000003_create_generation_stages::Migration),
         ]
     }
 }

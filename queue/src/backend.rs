@@ -103,6 +103,7 @@ impl JobQueue {
         let config = apalis_redis::Config::default()
             .queue(QUEUE_NAME)
             .heartbeat_interval(self.heartbeat())
+            .missed_heartbeats(6)
             .idempotency_ttl(Some(Duration::from_secs(90 * 24 * 3600)));
         RedisStorage::new(conn.clone()).with_config(config)
     }

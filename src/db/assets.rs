@@ -339,3 +339,10 @@ pub async fn unavailable_since(db: &DatabaseConnection, since: DateTime<Utc>) ->
         .all(db)
         .await
 }
+
+/// Generation attempts ever started, over all assets.
+pub async fn total_attempts(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let assets: Vec<i32> =
+        video_assets::Entity::find().select_only().column(video_assets::Column::Attempts).into_tuple().all(db).await?;
+    Ok(assets.into_iter().map(|a| u64::try_from(a).unwrap_or_default()).sum())
+}

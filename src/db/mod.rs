@@ -8,6 +8,7 @@ pub mod assets;
 pub mod entities;
 pub mod requests;
 mod retry;
+pub mod stages;
 
 use std::time::Duration;
 

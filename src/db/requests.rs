@@ -384,3 +384,8 @@ pub async fn recent_for_user(db: &DatabaseConnection, user_id: i64, limit: u64) 
 pub async fn count_by_status(db: &DatabaseConnection, status: RequestStatus) -> Result<u64, DbErr> {
     user_requests::Entity::find().filter(user_requests::Column::Status.eq(status)).count(db).await
 }
+
+/// How many requests ever asked for an asset.
+pub async fn count_for_asset(db: &DatabaseConnection, asset_id: i64) -> Result<u64, DbErr> {
+    user_requests::Entity::find().filter(user_requests::Column::AssetId.eq(asset_id)).count(db).await
+}

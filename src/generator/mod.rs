@@ -1,8 +1,11 @@
 //! Video generators. The service only knows the [`Generator`] trait; the
 //! local renderer is the embedded default, real providers plug in here.
 
+pub mod ffmpeg;
 mod local;
 mod local_render;
+mod pipeline;
+mod veo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +14,8 @@ use futures::future::BoxFuture;
 
 pub use local::LocalGenerator;
 pub use local_render::{RenderError, RenderOptions, render_mp4};
+pub use pipeline::{MAX_VIDEO_BYTES, PipelineGenerator, Script, ScriptSegment, build_generator, script_instructions};
+pub use veo::{VeoGenerator, veo_seconds};
 
 /// Receives human-readable progress ("Images 7/10, clips 3/10"); the
 /// worker records it as the asset's stage, shown to waiting users.

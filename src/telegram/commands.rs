@@ -9,10 +9,12 @@ pub enum Command {
     Start,
     #[command(description = "how to use it")]
     Help,
-    #[command(description = "your recent requests and their state")]
-    Status,
+    #[command(description = "your recent requests and their state (operators: /status <prompt> for one asset)")]
+    Status(String),
     #[command(description = "operators only: /clear <prompt> drops a cached video so it is made again")]
     Clear(String),
+    #[command(description = "operators only: totals — assets, requests, generations saved, provider costs")]
+    Stats,
 }
 
 impl Command {
@@ -29,9 +31,9 @@ mod tests {
     #[test]
     fn parses_commands_with_and_without_bot_name() {
         assert_eq!(Command::parse("/start", "vidbot").ok(), Some(Command::Start));
-        assert_eq!(Command::parse("/status@vidbot", "vidbot").ok(), Some(Command::Status));
+        assert_eq!(Command::parse("/status@vidbot", "vidbot").ok(), Some(Command::Status(String::new())));
         assert_eq!(Command::parse("/clear Happy  Birthday", "vidbot").ok(), Some(Command::Clear("Happy  Birthday".into())));
         assert!(Command::parse("/nope", "vidbot").is_err());
-        assert_eq!(Command::menu().len(), 4);
+        assert_eq!(Command::menu().len(), 5);
     }
 }

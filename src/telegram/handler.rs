@@ -24,7 +24,7 @@ pub enum Input {
 /// Reads a text message: a command, a menu button, or a prompt.
 pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Input {
     match text.trim() {
-        MENU_STATUS => return Input::Command(Command::Status),
+        MENU_STATUS => return Input::Command(Command::Status(String::new())),
         MENU_HELP => return Input::Command(Command::Help),
         _ => {}
     }
@@ -85,7 +85,28 @@ impl UpdateHandler {
             Input::Command(Command::Start | Command::Help) => {
                 self.reply(&message, &texts::help(settings.max_prompt_chars), Keyboard::Menu).await;
             }
-            Input::Command(Command::Status) => {
+            Input::Command(Command::Status(prompt)) if !prompt.trim().is_empty() && settings.is_admin(user_id) => {
+                let text = match Prompt::parse(&prompt, usize::MAX) {
+                    Ok(prompt) => self.service.asset_report(&prompt).await.unwrap_or_else(|err| {
+                        tracing::error!(error = %err, "asset status failed");
+                        texts::TRY_AGAIN.to_owned()
+                    }),
+                    Err(_) => texts::CLEAR_USAGE.replace("/clear", "/status"),
+                };
+                self.reply(&message, &text, Keyboard::None).await;
+            }
+            Input::Command(Command::Stats) => {
+                let text = if settings.is_admin(user_id) {
+                    self.service.stats_text().await.unwrap_or_else(|err| {
+                        tracing::error!(error = %err, "stats failed");
+                        texts::TRY_AGAIN.to_owned()
+                    })
+                } else {
+                    texts::OPERATORS_ONLY.to_owned()
+                };
+                self.reply(&message, &text, Keyboard::None).await;
+            }
+            Input::Command(Command::Status(_)) => {
                 let text = match self.service.status_text(user_id).await {
                     Ok(text) => text,
                     Err(err) => {
@@ -141,7 +162,7 @@ mod tests {
     #[test]
     fn classifies_commands_buttons_and_prompts() {
         assert_eq!(classify("/start", "bot", 10), Input::Command(Command::Start));
-        assert_eq!(classify(MENU_STATUS, "bot", 10), Input::Command(Command::Status));
+        assert_eq!(classify(MENU_STATUS, "bot", 10), Input::Command(Command::Status(String::new())));
         assert_eq!(classify("/frobnicate now", "bot", 10), Input::UnknownCommand("/frobnicate".into()));
         assert_eq!(classify("/start@otherbot", "bot", 10), Input::UnknownCommand("addressed to another bot".into()));
         assert_eq!(classify("  Zoë ", "bot", 10), Input::Prompt(Prompt::parse("zoë", 10).expect("valid")));

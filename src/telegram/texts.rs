@@ -32,6 +32,7 @@ pub fn unknown_command(command: &str) -> String {
 pub const CLEAR_USAGE: &str =
     "Usage: /clear <prompt> — the prompt is matched the same way as requests (case and spaces don't matter).";
 pub const CLEAR_REFUSED: &str = "Sorry, /clear is only for operators of this bot.";
+pub const OPERATORS_ONLY: &str = "Sorry, that command is only for operators of this bot.";
 
 pub fn cleared(prompt: &str) -> String {
     format!("Cleared “{prompt}”. The next request for it makes a new video.")

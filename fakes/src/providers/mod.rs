@@ -1,0 +1,498 @@
+//! Fakes of the AI providers on one loopback HTTP server, for tests that
+//! drive the real provider clients: an OpenAI-compatible API, Runway,
+//! Vertex AI Veo, a Google OAuth token endpoint and Cloud Storage.
+//!
+//! | base | paths |
+//! |---|---|
+//! | [`FakeProviders::openai_base_url`] (`…/openai/v1`) | `chat/completions`, `audio/speech`, `audio/transcriptions` |
+//! | [`FakeProviders::runway_base_url`] (`…/runway`) | `v1/text_to_image`, `v1/image_to_video`, `v1/tasks/{id}` (GET, DELETE) |
+//! | [`FakeProviders::vertex_base_url`] (`…/vertex`) | `v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` and `:fetchPredictOperation` |
+//! | [`FakeProviders::token_uri`] | the JWT bearer grant (RFC 7523) |
+//! | [`FakeProviders::storage_base_url`] | `{bucket}/{object}` for `gs://` results |
+//!
+//! Every answer is real: chat returns a JSON script with the number of
+//! segments the instructions ask for ("exactly N segments"), speech a WAV,
+//! images are PNGs, clips and videos H.264 MP4s made by ffmpeg. Runway
+//! tasks go PENDING → RUNNING → SUCCEEDED over [`FakeProvidersConfig::task_polls`]
+//! polls, Veo operations finish after [`FakeProvidersConfig::operation_polls`].
+//!
+//! Scripted faults per [`Endpoint`]: a 429 with `Retry-After`, a 500 or a
+//! hang, for the next N calls or every call; task outcomes (a `FAILED`
+//! task with a failure code, a task that never ends) and Veo outcomes
+//! (filtered, failed, never done). Calls are counted and recorded per
+//! endpoint, so a test can assert that a provider was not called again.
+
+// Handlers return a finished HTTP answer as their error: its size is no concern here.
+#![allow(clippy::result_large_err)]
+
+mod media;
+mod openai;
+mod runway;
+mod vertex;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+pub use media::{png, wav};
+
+/// Every endpoint of the fake, for counters and faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Chat,
+    Speech,
+    Transcription,
+    TextToImage,
+    ImageToVideo,
+    /// `GET /v1/tasks/{id}`.
+    Task,
+    /// `DELETE /v1/tasks/{id}`.
+    CancelTask,
+    /// Downloads of Runway task outputs.
+    Output,
+    VeoPredict,
+    VeoFetch,
+    Token,
+    Storage,
+}
+
+/// A scripted failure of one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After: {retry_after_secs}`.
+    RateLimited { retry_after_secs: u64 },
+    /// 500 with a JSON error.
+    ServerError,
+    /// Holds the call this long, then answers 504.
+    Hang(Duration),
+}
+
+/// How Runway tasks of one kind end (decided when they would finish).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskOutcome {
+    Succeed,
+    /// `FAILED` with this `failureCode` (e.g. `SAFETY.INPUT.TEXT`).
+    Fail {
+        code: String,
+        message: String,
+    },
+    /// Stays `RUNNING` for as long as this outcome is set.
+    Hold,
+}
+
+/// Which Runway endpoint made a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    TextToImage,
+    ImageToVideo,
+}
+
+/// How Veo operations end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VeoOutcome {
+    /// Done with one video, inline (`bytesBase64Encoded`).
+    Video,
+    /// Done with one video as a `gs://` object served by the fake storage.
+    GcsVideo,
+    /// Done, with `raiMediaFilteredCount: 1` and no video.
+    Filtered { reason: String },
+    /// Done with an `error`.
+    Error { code: i64, message: String },
+    /// Never done while set.
+    Hold,
+}
+
+/// Static settings of a fake.
+#[derive(Debug, Clone)]
+pub struct FakeProvidersConfig {
+    pub openai_key: String,
+    pub runway_secret: String,
+    /// A Vertex bearer token accepted besides the ones the token endpoint issues.
+    pub vertex_token: String,
+    /// Polls after which a Runway task has its outcome (the first is PENDING, then RUNNING).
+    pub task_polls: u32,
+    /// Polls after which a Veo operation is done.
+    pub operation_polls: u32,
+    /// What transcriptions return.
+    pub transcript: String,
+    /// Size of the clips and videos.
+    pub clip_size: (u32, u32),
+    /// Size of the images.
+    pub image_size: (u32, u32),
+    /// Segments of the script when the instructions name no number.
+    pub default_segments: usize,
+    /// If set, the token endpoint verifies assertions' RS256 signatures with
+    /// this public key (PKCS#1 `RSAPublicKey` DER).
+    pub jwt_public_key_der: Option<Vec<u8>>,
+}
+
+impl Default for FakeProvidersConfig {
+    fn default() -> Self {
+        Self {
+            openai_key: "sk-fake-openai-key".into(),
+            runway_secret: "key_fake-runway-secret".into(),
+            vertex_token: "ya29.fake-vertex-token".into(),
+            task_polls: 2,
+            operation_polls: 2,
+            transcript: "a birthday greeting for Zoë".into(),
+            clip_size: (320, 180),
+            image_size: (64, 36),
+            default_segments: 10,
+            jwt_public_key_der: None,
+        }
+    }
+}
+
+/// One received call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub endpoint: Endpoint,
+    pub at: Instant,
+    /// The status answered.
+    pub status: u16,
+}
+
+pub(crate) struct RunwayTask {
+    pub kind: TaskKind,
+    pub polls: u32,
+    pub seconds: u32,
+    /// Fixed once reported: SUCCEEDED, FAILED or CANCELLED with its fields.
+    pub terminal: Option<Value>,
+}
+
+pub(crate) struct Operation {
+    pub polls: u32,
+    pub seconds: u32,
+    pub terminal: Option<Value>,
+}
+
+pub(crate) struct State {
+    pub config: FakeProvidersConfig,
+    calls: Vec<Call>,
+    requests: Vec<(Endpoint, Value)>,
+    next_faults: HashMap<Endpoint, VecDeque<Fault>>,
+    always: HashMap<Endpoint, Fault>,
+    pub task_outcomes: HashMap<TaskKind, TaskOutcome>,
+    pub veo_outcome: VeoOutcome,
+    pub chat_refusal: Option<String>,
+    pub tasks: HashMap<String, RunwayTask>,
+    pub operations: HashMap<String, Operation>,
+    pub issued_tokens: HashSet<String>,
+    /// Output downloads that carried an `Authorization` header.
+    pub leaked_auth: usize,
+    next_id: u64,
+}
+
+impl State {
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn record(&mut self, endpoint: Endpoint, body: Value) {
+        self.requests.push((endpoint, body));
+    }
+
+    pub fn task_outcome(&self, kind: TaskKind) -> TaskOutcome {
+        self.task_outcomes.get(&kind).cloned().unwrap_or(TaskOutcome::Succeed)
+    }
+
+    fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        if let Some(fault) = self.next_faults.get_mut(&endpoint).and_then(VecDeque::pop_front) {
+            return Some(fault);
+        }
+        self.always.get(&endpoint).cloned()
+    }
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub addr: SocketAddr,
+    pub clips: media::Clips,
+    changed: Notify,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Counts a call and plays its scripted fault, if any: `Some(answer)`
+    /// ends the call.
+    pub async fn enter(&self, endpoint: Endpoint) -> Option<Response> {
+        let fault = self.lock().take_fault(endpoint);
+        let answer = match fault {
+            None => return None,
+            Some(Fault::RateLimited { retry_after_secs }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                axum::Json(json!({"error": {"message": "Rate limit reached", "type": "rate_limit_exceeded"}})),
+            )
+                .into_response(),
+            Some(Fault::ServerError) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": {"message": "The server had an error"}})))
+                    .into_response()
+            }
+            Some(Fault::Hang(hang)) => {
+                let mut stopped = self.shutdown.subscribe();
+                tokio::select! {
+                    _ = tokio::time::sleep(hang) => {}
+                    _ = stopped.wait_for(|s| *s) => {}
+                }
+                (StatusCode::GATEWAY_TIMEOUT, "upstream timed out").into_response()
+            }
+        };
+        Some(answer)
+    }
+
+    fn finish(&self, endpoint: Endpoint, status: StatusCode) {
+        self.lock().calls.push(Call { endpoint, at: Instant::now(), status: status.as_u16() });
+        self.changed.notify_waiters();
+    }
+}
+
+/// A JSON error answer.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": {"message": message, "code": status.as_u16()}}))).into_response()
+}
+
+/// The bearer token of a request.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+}
+
+/// Runs `handler` for `endpoint`: faults first, then the call is counted
+/// with its status.
+pub(crate) async fn serve<F>(shared: &Arc<Shared>, endpoint: Endpoint, handler: F) -> Response
+where
+    F: Future<Output = Response>,
+{
+    let response = match shared.enter(endpoint).await {
+        Some(fault) => fault,
+        None => handler.await,
+    };
+    shared.finish(endpoint, response.status());
+    response
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}
+
+/// Handle to a running fake. Clones share the server; it stops when the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct FakeProviders {
+    inner: Arc<Handle>,
+}
+
+impl std::fmt::Debug for FakeProviders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeProviders").field("addr", &self.inner.shared.addr).finish_non_exhaustive()
+    }
+}
+
+impl FakeProviders {
+    /// Binds 127.0.0.1 on a free port and serves in a spawned task.
+    pub async fn start(config: FakeProvidersConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let state = State {
+            config,
+            calls: Vec::new(),
+            requests: Vec::new(),
+            next_faults: HashMap::new(),
+            always: HashMap::new(),
+            task_outcomes: HashMap::new(),
+            veo_outcome: VeoOutcome::Video,
+            chat_refusal: None,
+            tasks: HashMap::new(),
+            operations: HashMap::new(),
+            issued_tokens: HashSet::new(),
+            leaked_auth: 0,
+            next_id: 0,
+        };
+        let shared =
+            Arc::new(Shared { state: Mutex::new(state), addr, clips: media::Clips::default(), changed: Notify::new(), shutdown });
+        let app = Router::new()
+            .route("/openai/v1/chat/completions", post(openai::chat))
+            .route("/openai/v1/audio/speech", post(openai::speech))
+            .route("/openai/v1/audio/transcriptions", post(openai::transcription))
+            .route("/runway/v1/text_to_image", post(runway::text_to_image))
+            .route("/runway/v1/image_to_video", post(runway::image_to_video))
+            .route("/runway/v1/tasks/{id}", get(runway::task).delete(runway::cancel))
+            .route("/files/{name}", get(runway::output))
+            .route("/vertex/v1/projects/{project}/locations/{location}/publishers/google/models/{call}", post(vertex::model_call))
+            .route("/oauth2/token", post(vertex::token))
+            .route("/storage/{bucket}/{*object}", get(vertex::storage))
+            .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint in the fake") })
+            .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+            .with_state(shared.clone());
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = shutdown_rx.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+                tracing::warn!("fake providers server failed: {e}");
+            }
+        });
+        Ok(Self { inner: Arc::new(Handle { shared }) })
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// `OPENAI_BASE_URL` for this fake.
+    pub fn openai_base_url(&self) -> String {
+        format!("{}/openai/v1", self.shared().base())
+    }
+
+    /// `RUNWAYML_BASE_URL` for this fake.
+    pub fn runway_base_url(&self) -> String {
+        format!("{}/runway", self.shared().base())
+    }
+
+    /// `VERTEX_BASE_URL` for this fake.
+    pub fn vertex_base_url(&self) -> String {
+        format!("{}/vertex", self.shared().base())
+    }
+
+    /// The `token_uri` to put in a service-account key.
+    pub fn token_uri(&self) -> String {
+        format!("{}/oauth2/token", self.shared().base())
+    }
+
+    /// Where `gs://bucket/object` is served: `{this}/bucket/object`.
+    pub fn storage_base_url(&self) -> String {
+        format!("{}/storage", self.shared().base())
+    }
+
+    pub fn config(&self) -> FakeProvidersConfig {
+        self.shared().lock().config.clone()
+    }
+
+    /// Plays `fault` on the next `times` calls of `endpoint`.
+    pub fn fail_next(&self, endpoint: Endpoint, fault: Fault, times: usize) {
+        let mut st = self.shared().lock();
+        let queue = st.next_faults.entry(endpoint).or_default();
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Plays `fault` on every call of `endpoint` (after any `fail_next`), or stops.
+    pub fn fail_always(&self, endpoint: Endpoint, fault: Option<Fault>) {
+        let mut st = self.shared().lock();
+        match fault {
+            Some(fault) => st.always.insert(endpoint, fault),
+            None => st.always.remove(&endpoint),
+        };
+    }
+
+    /// How tasks of `kind` end from now on (tasks that ended keep their end).
+    pub fn set_task_outcome(&self, kind: TaskKind, outcome: TaskOutcome) {
+        self.shared().lock().task_outcomes.insert(kind, outcome);
+        self.shared().changed.notify_waiters();
+    }
+
+    /// How Veo operations end from now on.
+    pub fn set_veo_outcome(&self, outcome: VeoOutcome) {
+        self.shared().lock().veo_outcome = outcome;
+    }
+
+    /// Chat answers carry this `refusal` (and no content) while set.
+    pub fn set_chat_refusal(&self, refusal: Option<&str>) {
+        self.shared().lock().chat_refusal = refusal.map(str::to_owned);
+    }
+
+    /// Calls received by `endpoint`, whatever their answer.
+    pub fn calls(&self, endpoint: Endpoint) -> usize {
+        self.shared().lock().calls.iter().filter(|c| c.endpoint == endpoint).count()
+    }
+
+    /// Every call of `endpoint` with its time and status, in order.
+    pub fn call_log(&self, endpoint: Endpoint) -> Vec<Call> {
+        self.shared().lock().calls.iter().filter(|c| c.endpoint == endpoint).cloned().collect()
+    }
+
+    /// The bodies the fake accepted at `endpoint` (JSON; for transcriptions
+    /// the form fields and the file's name and size).
+    pub fn requests(&self, endpoint: Endpoint) -> Vec<Value> {
+        self.shared().lock().requests.iter().filter(|(e, _)| *e == endpoint).map(|(_, body)| body.clone()).collect()
+    }
+
+    /// Runway tasks created of `kind`.
+    pub fn tasks_created(&self, kind: TaskKind) -> usize {
+        self.shared().lock().tasks.values().filter(|t| t.kind == kind).count()
+    }
+
+    /// Runway tasks of `kind` polled at least once.
+    pub fn tasks_polled(&self, kind: TaskKind) -> usize {
+        self.shared().lock().tasks.values().filter(|t| t.kind == kind && t.polls > 0).count()
+    }
+
+    /// Runway tasks of `kind` that are still running.
+    pub fn tasks_running(&self, kind: TaskKind) -> usize {
+        self.shared().lock().tasks.values().filter(|t| t.kind == kind && t.terminal.is_none()).count()
+    }
+
+    /// Downloads of task outputs that carried an `Authorization` header
+    /// (an API key sent to a result URL).
+    pub fn leaked_auth(&self) -> usize {
+        self.shared().lock().leaked_auth
+    }
+
+    /// Waits until `pred` holds, re-checking after every call; false on timeout.
+    pub async fn wait_until(&self, pred: impl Fn(&FakeProviders) -> bool, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared().changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if pred(self) {
+                return true;
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => return pred(self),
+            }
+        }
+    }
+}
+
+/// A request body as JSON, or a 400 answer.
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "the body must be a JSON object")),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}"))),
+    }
+}
+
+/// A non-empty string field, or a 400 answer naming it.
+pub(crate) fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, Response> {
+    match body.get(field).and_then(Value::as_str) {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(error(StatusCode::BAD_REQUEST, &format!("`{field}` is required and must be a non-empty string"))),
+    }
+}

@@ -1,0 +1,278 @@
+//! The fake Vertex AI Veo API, Google OAuth token endpoint and Cloud Storage.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use super::{Endpoint, Operation, Shared, VeoOutcome, bearer, error, json_body, required_str, serve};
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+fn google_error(status: StatusCode, message: &str) -> Response {
+    let name = match status {
+        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        _ => "INVALID_ARGUMENT",
+    };
+    (status, axum::Json(json!({"error": {"code": status.as_u16(), "message": message, "status": name}}))).into_response()
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+    let st = shared.lock();
+    match bearer(headers) {
+        Some(token) if token == st.config.vertex_token || st.issued_tokens.contains(token) => Ok(()),
+        _ => Err(google_error(StatusCode::UNAUTHORIZED, "Request had invalid authentication credentials.")),
+    }
+}
+
+/// `POST …/models/{model}:predictLongRunning` and `…:fetchPredictOperation`.
+pub(super) async fn model_call(
+    State(shared): State<Arc<Shared>>,
+    Path((project, location, call)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some((model, verb)) = call.rsplit_once(':') else {
+        return google_error(StatusCode::NOT_FOUND, "no method in the path");
+    };
+    let endpoint = match verb {
+        "predictLongRunning" => Endpoint::VeoPredict,
+        "fetchPredictOperation" => Endpoint::VeoFetch,
+        _ => return google_error(StatusCode::NOT_FOUND, "unknown method"),
+    };
+    serve(&shared, endpoint, async {
+        if let Err(denied) = authorized(&shared, &headers) {
+            return denied;
+        }
+        let body = match json_body(&body) {
+            Ok(body) => body,
+            Err(bad) => return bad,
+        };
+        if endpoint == Endpoint::VeoPredict {
+            predict(&shared, &project, &location, model, body)
+        } else {
+            fetch(&shared, model, body).await
+        }
+    })
+    .await
+}
+
+fn predict(shared: &Shared, project: &str, location: &str, model: &str, body: Value) -> Response {
+    let Some(instance) = body["instances"].as_array().and_then(|a| a.first()) else {
+        return google_error(StatusCode::BAD_REQUEST, "instances must hold one instance");
+    };
+    if let Err(bad) = required_str(instance, "prompt") {
+        return bad;
+    }
+    let seconds = match body["parameters"].get("durationSeconds").map(Value::as_u64) {
+        None => 8,
+        Some(Some(s @ 1..=8)) => s as u32,
+        Some(_) => return google_error(StatusCode::BAD_REQUEST, "durationSeconds must be between 1 and 8"),
+    };
+    let mut st = shared.lock();
+    let n = st.next_id();
+    let name = format!("projects/{project}/locations/{location}/publishers/google/models/{model}/operations/{n:016x}");
+    st.record(Endpoint::VeoPredict, body);
+    st.operations.insert(name.clone(), Operation { polls: 0, seconds, terminal: None });
+    axum::Json(json!({"name": name})).into_response()
+}
+
+async fn fetch(shared: &Shared, model: &str, body: Value) -> Response {
+    let name = match required_str(&body, "operationName") {
+        Ok(name) => name.to_owned(),
+        Err(bad) => return bad,
+    };
+    if !name.contains(&format!("/models/{model}/operations/")) {
+        return google_error(StatusCode::BAD_REQUEST, "the operation belongs to another model");
+    }
+    let (outcome, polls_needed, clip_size) = {
+        let st = shared.lock();
+        (st.veo_outcome.clone(), st.config.operation_polls, st.config.clip_size)
+    };
+    // a done operation is answered from what was fixed when it finished
+    let (polls, seconds, terminal) = {
+        let mut st = shared.lock();
+        let Some(op) = st.operations.get_mut(&name) else {
+            return google_error(StatusCode::NOT_FOUND, "operation not found");
+        };
+        op.polls += 1;
+        (op.polls, op.seconds, op.terminal.clone())
+    };
+    if let Some(terminal) = terminal {
+        return with_bytes(shared, terminal, seconds, clip_size).await;
+    }
+    if polls < polls_needed || outcome == VeoOutcome::Hold {
+        return axum::Json(json!({"name": name, "done": false})).into_response();
+    }
+    let response_type = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse";
+    let terminal = match outcome {
+        VeoOutcome::Video | VeoOutcome::Hold => {
+            // `with_bytes` fills in the video
+            json!({"name": name, "done": true, "response": {"@type": response_type, "raiMediaFilteredCount": 0, "videos": [{"mimeType": "video/mp4", "bytesBase64Encoded": ""}]}})
+        }
+        VeoOutcome::GcsVideo => {
+            let object = name.rsplit('/').next().unwrap_or("op");
+            json!({"name": name, "done": true, "response": {"@type": response_type, "raiMediaFilteredCount": 0,
+                "videos": [{"mimeType": "video/mp4", "gcsUri": format!("gs://fake-bucket/{object}/sample_0.mp4")}]}})
+        }
+        VeoOutcome::Filtered { reason } => json!({"name": name, "done": true, "response": {"@type": response_type,
+            "raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [reason]}}),
+        VeoOutcome::Error { code, message } => json!({"name": name, "done": true, "error": {"code": code, "message": message}}),
+    };
+    if let Some(op) = shared.lock().operations.get_mut(&name) {
+        op.terminal = Some(terminal.clone());
+    }
+    with_bytes(shared, terminal, seconds, clip_size).await
+}
+
+/// Fills in inline video bytes of a done operation's answer.
+async fn with_bytes(shared: &Shared, mut answer: Value, seconds: u32, size: (u32, u32)) -> Response {
+    if let Some(video) = answer.get_mut("response").and_then(|r| r.get_mut("videos")).and_then(|v| v.get_mut(0))
+        && video.get("bytesBase64Encoded").is_some()
+    {
+        match shared.clips.clip(seconds, size.0, size.1).await {
+            Ok(bytes) => video["bytesBase64Encoded"] = Value::String(STANDARD.encode(bytes.as_slice())),
+            Err(e) => return google_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        }
+    }
+    axum::Json(answer).into_response()
+}
+
+/// The JWT bearer grant: checks the assertion and issues a token.
+pub(super) async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    serve(&shared, Endpoint::Token, async {
+        let form = parse_form(&body);
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        if field("grant_type") != Some(JWT_BEARER) {
+            return oauth_error("unsupported_grant_type", "Invalid grant_type");
+        }
+        let Some(assertion) = field("assertion") else {
+            return oauth_error("invalid_request", "Missing required parameter: assertion");
+        };
+        let claims = match check_assertion(&shared, assertion) {
+            Ok(claims) => claims,
+            Err(reason) => return oauth_error("invalid_grant", &reason),
+        };
+        let mut st = shared.lock();
+        let n = st.next_id();
+        let token = format!("ya29.fake-issued-{n}");
+        st.issued_tokens.insert(token.clone());
+        st.record(Endpoint::Token, claims);
+        axum::Json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})).into_response()
+    })
+    .await
+}
+
+fn oauth_error(code: &str, description: &str) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": code, "error_description": description}))).into_response()
+}
+
+fn check_assertion(shared: &Shared, assertion: &str) -> Result<Value, String> {
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [header_b64, claims_b64, signature_b64] = parts[..] else {
+        return Err("the assertion is not a JWT".into());
+    };
+    let decode = |part: &str| -> Result<Value, String> {
+        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| "bad base64url in the JWT".to_owned())?;
+        serde_json::from_slice(&bytes).map_err(|_| "bad JSON in the JWT".to_owned())
+    };
+    let header = decode(header_b64)?;
+    let claims = decode(claims_b64)?;
+    if header["alg"] != "RS256" {
+        return Err("the JWT must be signed with RS256".into());
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let token_uri = format!("{}/oauth2/token", shared.base());
+    if claims["aud"] != token_uri.as_str() {
+        return Err("Invalid JWT: audience is not the token URI".into());
+    }
+    if claims["iss"].as_str().is_none_or(|iss| !iss.contains('@')) {
+        return Err("Invalid JWT: no issuer".into());
+    }
+    if !claims["scope"].as_str().is_some_and(|s| s.split(' ').any(|s| s == "https://www.googleapis.com/auth/cloud-platform")) {
+        return Err("Invalid JWT: the cloud-platform scope is missing".into());
+    }
+    let (iat, exp) = (claims["iat"].as_u64().unwrap_or(0), claims["exp"].as_u64().unwrap_or(0));
+    if iat > now + 60 || exp <= now || exp > iat + 3600 {
+        return Err("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe".into());
+    }
+    let key = shared.lock().config.jwt_public_key_der.clone();
+    if let Some(key) = key {
+        let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| "bad signature encoding".to_owned())?;
+        let message = format!("{header_b64}.{claims_b64}");
+        ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, key)
+            .verify(message.as_bytes(), &signature)
+            .map_err(|_| "Invalid JWT Signature.".to_owned())?;
+    }
+    Ok(json!({"header": header, "claims": claims}))
+}
+
+/// `application/x-www-form-urlencoded` pairs.
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `GET /storage/{bucket}/{object}`: a `gs://` result of a done operation.
+pub(super) async fn storage(
+    State(shared): State<Arc<Shared>>,
+    Path((bucket, object)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&shared, Endpoint::Storage, async {
+        if let Err(denied) = authorized(&shared, &headers) {
+            return denied;
+        }
+        let op_id = object.split('/').next().unwrap_or_default().to_owned();
+        let found = {
+            let st = shared.lock();
+            let op = st.operations.iter().find(|(name, op)| {
+                name.ends_with(&format!("/operations/{op_id}")) && op.terminal.as_ref().is_some_and(|t| t["done"] == true)
+            });
+            op.map(|(_, op)| (op.seconds, st.config.clip_size))
+        };
+        match (bucket.as_str(), found) {
+            ("fake-bucket", Some((seconds, size))) => match shared.clips.clip(seconds, size.0, size.1).await {
+                Ok(bytes) => ([(header::CONTENT_TYPE, "video/mp4")], bytes.as_ref().clone()).into_response(),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+            },
+            _ => google_error(StatusCode::NOT_FOUND, "No such object"),
+        }
+    })
+    .await
+}

@@ -1,0 +1,693 @@
+//! The staged generator (`GENERATOR=pipeline`): script → segments → an
+//! image prompt, an image, an animation prompt and an animated clip per
+//! segment → voice-over → ffmpeg assembly. Segments run in parallel up to
+//! `PIPELINE_PARALLELISM`.
+//!
+//! Every step is a row in `generation_stages`. A re-run of the same asset
+//! and generation (a retry, or a restart after a crash) reuses every step
+//! that is done, and polls a provider task whose id was recorded — the id
+//! is written before the first poll — instead of paying for it again.
+//! Each billable call is counted in `provider_calls`.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use sea_orm::{DatabaseConnection, DbErr};
+use serde::{Deserialize, Serialize};
+
+use super::ffmpeg::{self, Assembly};
+use super::veo::VeoGenerator;
+use super::{GenerateError, GenerationRequest, Generator, LocalGenerator, Progress};
+use crate::db::stages::{self, Stage, StageKind, StageStatus, StepKey, WHOLE};
+use crate::providers::openai::ChatFormat;
+use crate::providers::settings::PipelineSettings;
+use crate::providers::{
+    GeneratorKind, Meter, OpenAiClient, ProviderError, ProviderSettings, RetryPolicy, RunwayClient, VertexClient,
+};
+
+/// Telegram's upload limit for bots; the assembled video stays under it.
+pub const MAX_VIDEO_BYTES: u64 = 50 * 1024 * 1024;
+
+/// Fade between sections, in seconds.
+const FADE_SECONDS: f64 = 0.3;
+
+/// Runway takes `data:` URIs up to about 5 MB.
+const MAX_DATA_URI_BYTES: usize = 5 * 1024 * 1024;
+
+/// The generator `kind` asks for, with its clients. Errors name what is
+/// missing: a key for the chosen provider, or ffmpeg.
+pub fn build_generator(
+    kind: GeneratorKind,
+    settings: &ProviderSettings,
+    db: DatabaseConnection,
+    work_dir: PathBuf,
+    local: LocalGenerator,
+) -> Result<Arc<dyn Generator>, String> {
+    let timeout = settings.pipeline.http_timeout;
+    let meter = Meter::new(db.clone(), settings.prices.clone());
+    match kind {
+        GeneratorKind::Local => Ok(Arc::new(local)),
+        GeneratorKind::Pipeline => {
+            let mut missing = Vec::new();
+            if settings.openai.api_key.is_none() {
+                missing.push("OPENAI_API_KEY");
+            }
+            if settings.runway.api_secret.is_none() {
+                missing.push("RUNWAYML_API_SECRET");
+            }
+            if !missing.is_empty() {
+                return Err(format!("GENERATOR=pipeline needs {} set", missing.join(" and ")));
+            }
+            ffmpeg::check_ffmpeg().map_err(|e| format!("GENERATOR=pipeline: {e}"))?;
+            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default())?;
+            let runway = RunwayClient::new(&settings.runway, timeout, RetryPolicy::default())?;
+            let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Runway(runway), settings.pipeline.clone(), work_dir);
+            Ok(Arc::new(PipelineGenerator { pipeline: Arc::new(pipeline) }))
+        }
+        GeneratorKind::Veo => {
+            let vertex = VertexClient::new(&settings.vertex, timeout, RetryPolicy::default())
+                .map_err(|e| format!("GENERATOR=veo: {e}"))?;
+            if settings.openai.api_key.is_none() {
+                return Ok(Arc::new(VeoGenerator::single(db, meter, vertex, settings.pipeline.clone(), work_dir)));
+            }
+            ffmpeg::check_ffmpeg()
+                .map_err(|e| format!("GENERATOR=veo with OPENAI_API_KEY (script, voice-over, assembly): {e}"))?;
+            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default())?;
+            let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Veo(vertex), settings.pipeline.clone(), work_dir);
+            Ok(Arc::new(PipelineGenerator { pipeline: Arc::new(pipeline) }))
+        }
+    }
+}
+
+/// The staged generator; see the module docs.
+#[derive(Clone)]
+pub struct PipelineGenerator {
+    pipeline: Arc<Pipeline>,
+}
+
+impl PipelineGenerator {
+    /// OpenAI-compatible chat and speech with Runway clips.
+    pub fn runway(
+        db: DatabaseConnection,
+        meter: Meter,
+        openai: OpenAiClient,
+        runway: RunwayClient,
+        settings: PipelineSettings,
+        work_dir: PathBuf,
+    ) -> Self {
+        let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Runway(runway), settings, work_dir);
+        Self { pipeline: Arc::new(pipeline) }
+    }
+
+    /// OpenAI-compatible chat and speech with Veo clips.
+    pub fn veo(
+        db: DatabaseConnection,
+        meter: Meter,
+        openai: OpenAiClient,
+        vertex: VertexClient,
+        settings: PipelineSettings,
+        work_dir: PathBuf,
+    ) -> Self {
+        let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Veo(vertex), settings, work_dir);
+        Self { pipeline: Arc::new(pipeline) }
+    }
+}
+
+impl Generator for PipelineGenerator {
+    fn generate(&self, request: GenerationRequest) -> BoxFuture<'static, Result<(), GenerateError>> {
+        let pipeline = self.pipeline.clone();
+        async move { pipeline.run(request).await }.boxed()
+    }
+}
+
+/// Where a segment's clip comes from.
+pub(super) enum ClipMaker {
+    /// An image per segment, then image-to-video.
+    Runway(RunwayClient),
+    /// Text-to-video per segment.
+    Veo(VertexClient),
+}
+
+pub(super) struct Pipeline {
+    pub(super) steps: Steps,
+    openai: OpenAiClient,
+    clips: ClipMaker,
+    work_dir: PathBuf,
+}
+
+impl Pipeline {
+    fn new(
+        db: DatabaseConnection,
+        meter: Meter,
+        openai: OpenAiClient,
+        clips: ClipMaker,
+        settings: PipelineSettings,
+        work_dir: PathBuf,
+    ) -> Self {
+        Self { steps: Steps { db, meter, settings }, openai, clips, work_dir }
+    }
+}
+
+/// Runs steps recorded in `generation_stages` and counts provider calls.
+pub(super) struct Steps {
+    pub(super) db: DatabaseConnection,
+    pub(super) meter: Meter,
+    pub(super) settings: PipelineSettings,
+}
+
+/// One run of the pipeline for one asset and generation.
+pub(super) struct Job {
+    pub(super) asset_id: i64,
+    pub(super) generation: i64,
+    pub(super) prompt: String,
+    pub(super) output: PathBuf,
+    pub(super) progress: Progress,
+    /// Intermediate files of this generation.
+    pub(super) dir: PathBuf,
+}
+
+impl Job {
+    pub(super) fn new(request: GenerationRequest, work_dir: &Path) -> Self {
+        let dir = work_dir.join(format!("asset-{}-g{}", request.asset_id, request.generation));
+        Self {
+            asset_id: request.asset_id,
+            generation: request.generation,
+            prompt: request.prompt,
+            output: request.output,
+            progress: request.progress,
+            dir,
+        }
+    }
+
+    pub(super) fn key(&self, kind: StageKind, segment: i32) -> StepKey {
+        StepKey { asset_id: self.asset_id, generation: self.generation, kind, segment }
+    }
+
+    pub(super) fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// The script the chat model writes: what is said and shown per segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    #[serde(default)]
+    pub title: String,
+    pub segments: Vec<ScriptSegment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptSegment {
+    pub narration: String,
+    pub visual: String,
+}
+
+impl Script {
+    /// Parses the model's answer (tolerating a Markdown code fence) and
+    /// keeps the first `segments` segments; fewer is an error.
+    pub fn parse(answer: &str, segments: usize) -> Result<Self, String> {
+        let text = answer.trim();
+        let text = text.strip_prefix("```json").or_else(|| text.strip_prefix("```")).unwrap_or(text);
+        let text = text.strip_suffix("```").unwrap_or(text).trim();
+        let mut script: Script = serde_json::from_str(text).map_err(|e| format!("the script is not the JSON asked for: {e}"))?;
+        script.segments.retain(|s| !s.visual.trim().is_empty());
+        if script.segments.len() < segments {
+            return Err(format!("the script has {} usable segments, {segments} were asked for", script.segments.len()));
+        }
+        script.segments.truncate(segments);
+        Ok(script)
+    }
+
+    /// Everything the voice-over says.
+    pub fn narration(&self) -> String {
+        self.segments.iter().map(|s| s.narration.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// The instructions for the script. The fake provider in the tests reads
+/// "exactly N segments" from it, as a model would.
+pub fn script_instructions(segments: usize, seconds: u32) -> String {
+    let words = (seconds as f32 * 2.2).round() as u32;
+    format!(
+        "You write scripts for short narrated videos. Answer with one JSON object only, of the form \
+         {{\"title\": string, \"segments\": [{{\"narration\": string, \"visual\": string}}]}}, \
+         with exactly {segments} segments. Each segment lasts {seconds} seconds: its narration is what the \
+         voice-over says in that time (at most {words} words) and its visual describes one scene that can \
+         be shown as a still image and gently animated. Keep characters, places and style consistent from \
+         the first to the last segment. Write the narration in the language of the request."
+    )
+}
+
+const IMAGE_PROMPT_INSTRUCTIONS: &str = "You write prompts for a text-to-image model. Given one scene of a short video, \
+     answer with the prompt only: one paragraph, concrete and visual (subject, setting, lighting, composition, style), \
+     at most 900 characters, no text or letters in the image.";
+
+const ANIMATION_PROMPT_INSTRUCTIONS: &str = "You write prompts for an image-to-video model that animates a still image. \
+     Given the scene and the prompt of its image, answer with the prompt only: one or two sentences describing the \
+     camera movement and the motion in the scene, at most 900 characters.";
+
+const VIDEO_PROMPT_INSTRUCTIONS: &str = "You write prompts for a text-to-video model. Given one scene of a short video, \
+     answer with the prompt only: one paragraph describing subject, setting, action, camera movement, lighting and \
+     style, at most 900 characters, no on-screen text.";
+
+fn db_error(err: DbErr) -> GenerateError {
+    GenerateError::Failed(format!("database error while recording a generation step: {err}"))
+}
+
+fn provider_error(err: &ProviderError) -> GenerateError {
+    match err {
+        ProviderError::Refused { .. } => GenerateError::Refused(err.to_string()),
+        _ => GenerateError::Failed(err.to_string()),
+    }
+}
+
+/// A failure after which a recorded task must not be polled again.
+fn task_is_over(err: &ProviderError) -> bool {
+    matches!(err, ProviderError::Refused { .. } | ProviderError::TaskFailed { .. } | ProviderError::TimedOut { .. })
+}
+
+/// A finished step's file, if it is still there.
+pub(super) fn existing_file(output: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(output);
+    std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() > 0).then_some(path)
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+impl Steps {
+    /// Sends "Images 7/10, clips 3/10" to the worker.
+    pub(super) async fn report(&self, job: &Job) {
+        match stages::progress_summary(&self.db, job.asset_id, job.generation).await {
+            Ok(Some(text)) => (job.progress)(text),
+            Ok(None) => {}
+            Err(err) => tracing::debug!(error = %err, "could not read the progress"),
+        }
+    }
+
+    /// Runs one step unless it is done already. `reuse` turns a finished
+    /// step's output back into its value (`None`: run it again, e.g. when
+    /// its file is gone); `work` gets the step's row (with a provider task
+    /// recorded by an earlier run, if any) and returns the value and the
+    /// output to record.
+    pub(super) async fn step<T, F, Fut>(
+        &self,
+        job: &Job,
+        (kind, segment): (StageKind, i32),
+        input: &str,
+        provider: &str,
+        reuse: impl Fn(&str) -> Option<T>,
+        work: F,
+    ) -> Result<T, GenerateError>
+    where
+        F: FnOnce(Stage) -> Fut,
+        Fut: Future<Output = Result<(T, String), ProviderError>>,
+    {
+        let key = job.key(kind, segment);
+        if let Some(row) = stages::find(&self.db, key).await.map_err(db_error)?
+            && row.status == StageStatus::Done
+            && let Some(value) = row.output.as_deref().and_then(&reuse)
+        {
+            return Ok(value);
+        }
+        let row = stages::start(&self.db, key, input, Some(provider)).await.map_err(db_error)?;
+        let id = row.id;
+        match work(row).await {
+            Ok((value, output)) => {
+                stages::finish(&self.db, id, &output).await.map_err(db_error)?;
+                self.report(job).await;
+                Ok(value)
+            }
+            Err(err) => {
+                tracing::warn!(asset_id = job.asset_id, ?kind, segment, error = %err, "generation step failed");
+                if let Err(db) = stages::fail(&self.db, id, &err.to_string(), task_is_over(&err)).await {
+                    tracing::warn!(error = %db, "could not record a failed step");
+                }
+                Err(provider_error(&err))
+            }
+        }
+    }
+
+    /// The task recorded on `row`, or a new one from `submit`, recorded
+    /// before it is returned.
+    pub(super) async fn task_of(
+        &self,
+        job: &Job,
+        row: &Stage,
+        provider: &'static str,
+        operation: &'static str,
+        submit: impl Future<Output = Result<String, ProviderError>>,
+    ) -> Result<(String, DateTime<Utc>), ProviderError> {
+        if let (Some(task), Some(at)) = (&row.provider_task_id, row.submitted_at) {
+            tracing::info!(asset_id = job.asset_id, provider, operation, "resuming a task submitted before");
+            return Ok((task.clone(), at));
+        }
+        let started = Instant::now();
+        let task = match submit.await {
+            Ok(task) => task,
+            Err(err) => {
+                self.meter.record(Some(job.asset_id), provider, operation, started, false).await;
+                return Err(err);
+            }
+        };
+        let at = Utc::now();
+        if let Err(err) = stages::set_task(&self.db, row.id, &task, at).await {
+            // without the record a re-run would pay again: stop here rather than poll
+            tracing::error!(asset_id = job.asset_id, provider, task = %task, error = %err, "could not record a submitted task");
+            return Err(ProviderError::local("recording the task", err));
+        }
+        Ok((task, at))
+    }
+
+    /// When a task submitted at `submitted` runs out of time.
+    pub(super) fn deadline(&self, submitted: DateTime<Utc>) -> tokio::time::Instant {
+        let age = (Utc::now() - submitted).to_std().unwrap_or_default();
+        tokio::time::Instant::now() + self.settings.task_timeout.saturating_sub(age)
+    }
+
+    /// Counts a finished task, its time from submission to the result.
+    pub(super) async fn record_task<T>(
+        &self,
+        job: &Job,
+        provider: &'static str,
+        operation: &'static str,
+        submitted: DateTime<Utc>,
+        result: &Result<T, ProviderError>,
+    ) {
+        let elapsed = (Utc::now() - submitted).to_std().unwrap_or_default();
+        let started = Instant::now().checked_sub(elapsed).unwrap_or_else(Instant::now);
+        self.meter.record(Some(job.asset_id), provider, operation, started, result.is_ok()).await;
+    }
+}
+
+impl Pipeline {
+    async fn run(&self, request: GenerationRequest) -> Result<(), GenerateError> {
+        let job = Job::new(request, &self.work_dir);
+        tokio::fs::create_dir_all(&job.dir)
+            .await
+            .map_err(|e| GenerateError::Failed(format!("cannot create {}: {e}", job.dir.display())))?;
+        tracing::info!(asset_id = job.asset_id, generation = job.generation, "staged generation started");
+        let result = self.stages(&job).await;
+        // kept for a resume after a failure worth retrying; useless otherwise
+        if !matches!(result, Err(GenerateError::Failed(_)))
+            && let Err(err) = tokio::fs::remove_dir_all(&job.dir).await
+        {
+            tracing::debug!(error = %err, "could not remove the intermediate files");
+        }
+        if result.is_ok() {
+            tracing::info!(asset_id = job.asset_id, generation = job.generation, "staged generation finished");
+        }
+        result
+    }
+
+    async fn stages(&self, job: &Job) -> Result<(), GenerateError> {
+        // assembled before an interruption: its inputs may be gone, and are not needed
+        let assembled = stages::find(&self.steps.db, job.key(StageKind::Assemble, WHOLE)).await.map_err(db_error)?;
+        if let Some(row) = assembled
+            && row.status == StageStatus::Done
+            && row.output.as_deref().and_then(existing_file).is_some_and(|path| path == job.output)
+        {
+            return Ok(());
+        }
+        let script = self.script(job).await?;
+        self.plan(job).await?;
+        self.steps.report(job).await;
+        let (clips, voice) = tokio::try_join!(self.segments(job, &script), self.voice(job, &script))?;
+        self.assemble(job, clips, voice).await
+    }
+
+    /// Records every step as pending, so progress counts against the plan.
+    async fn plan(&self, job: &Job) -> Result<(), GenerateError> {
+        let per_segment: &[StageKind] = match self.clips {
+            ClipMaker::Runway(_) => &[StageKind::ImagePrompt, StageKind::Image, StageKind::AnimationPrompt, StageKind::Clip],
+            ClipMaker::Veo(_) => &[StageKind::AnimationPrompt, StageKind::Clip],
+        };
+        let mut keys = Vec::new();
+        for kind in per_segment {
+            keys.extend((0..self.steps.settings.segments as i32).map(|i| job.key(*kind, i)));
+        }
+        keys.extend([job.key(StageKind::Voice, WHOLE), job.key(StageKind::Assemble, WHOLE)]);
+        stages::plan(&self.steps.db, &keys).await.map_err(db_error)
+    }
+
+    /// A chat step: the answer's text is the output.
+    async fn chat_step(
+        &self,
+        job: &Job,
+        kind: StageKind,
+        segment: i32,
+        instructions: &str,
+        input: &str,
+    ) -> Result<String, GenerateError> {
+        self.steps
+            .step(
+                job,
+                (kind, segment),
+                input,
+                "openai",
+                |out| Some(out.to_owned()),
+                |_| async move {
+                    let answer = self
+                        .steps
+                        .meter
+                        .measure(Some(job.asset_id), "openai", "chat", self.openai.chat(instructions, input, ChatFormat::Text))
+                        .await?;
+                    let answer = answer.trim().trim_matches('"').trim().to_owned();
+                    Ok((answer.clone(), answer))
+                },
+            )
+            .await
+    }
+
+    async fn script(&self, job: &Job) -> Result<Script, GenerateError> {
+        let n = self.steps.settings.segments;
+        let instructions = script_instructions(n, self.steps.settings.segment_seconds);
+        self.steps
+            .step(
+                job,
+                (StageKind::Script, WHOLE),
+                &job.prompt,
+                "openai",
+                |out| Script::parse(out, n).ok(),
+                |_| async {
+                    let answer = self
+                        .steps
+                        .meter
+                        .measure(
+                            Some(job.asset_id),
+                            "openai",
+                            "chat",
+                            self.openai.chat(&instructions, &job.prompt, ChatFormat::JsonObject),
+                        )
+                        .await?;
+                    let script = Script::parse(&answer, n).map_err(|e| ProviderError::decode("openai chat", e))?;
+                    let stored = serde_json::to_string(&script).map_err(|e| ProviderError::local("script", e))?;
+                    Ok((script, stored))
+                },
+            )
+            .await
+    }
+
+    /// Runs `each` for every segment, at most `parallelism` at once, in
+    /// order; the first failure ends the phase.
+    async fn each_segment<'a, T, Fut>(&'a self, each: impl Fn(usize) -> Fut) -> Result<Vec<T>, GenerateError>
+    where
+        Fut: Future<Output = Result<T, GenerateError>> + 'a,
+    {
+        futures::stream::iter(0..self.steps.settings.segments)
+            .map(each)
+            .buffered(self.steps.settings.parallelism.max(1))
+            .try_collect()
+            .await
+    }
+
+    /// Every segment's clip, phase by phase.
+    async fn segments(&self, job: &Job, script: &Script) -> Result<Vec<PathBuf>, GenerateError> {
+        let scene = |i: usize| {
+            let segment = &script.segments[i];
+            format!(
+                "Video: {}\nScene {} of {}: {}\nNarration: {}",
+                job.prompt,
+                i + 1,
+                script.segments.len(),
+                segment.visual.trim(),
+                segment.narration.trim()
+            )
+        };
+        match &self.clips {
+            ClipMaker::Runway(runway) => {
+                let image_prompts = self
+                    .each_segment(|i| {
+                        let input = scene(i);
+                        async move { self.chat_step(job, StageKind::ImagePrompt, i as i32, IMAGE_PROMPT_INSTRUCTIONS, &input).await }
+                    })
+                    .await?;
+                let images = self.each_segment(|i| self.runway_image(job, runway, i, &image_prompts[i])).await?;
+                let animation_prompts = self
+                    .each_segment(|i| {
+                        let input = format!("{}\nImage prompt: {}", scene(i), image_prompts[i]);
+                        async move {
+                            self.chat_step(job, StageKind::AnimationPrompt, i as i32, ANIMATION_PROMPT_INSTRUCTIONS, &input).await
+                        }
+                    })
+                    .await?;
+                self.each_segment(|i| self.runway_clip(job, runway, i, &images[i], &animation_prompts[i])).await
+            }
+            ClipMaker::Veo(vertex) => {
+                let video_prompts = self
+                    .each_segment(|i| {
+                        let input = scene(i);
+                        async move {
+                            self.chat_step(job, StageKind::AnimationPrompt, i as i32, VIDEO_PROMPT_INSTRUCTIONS, &input).await
+                        }
+                    })
+                    .await?;
+                self.each_segment(|i| self.veo_clip(job, vertex, i, &video_prompts[i])).await
+            }
+        }
+    }
+
+    /// Submits a Runway task unless one is recorded, records its id before
+    /// polling, waits for it (its time limit counting from submission) and
+    /// counts the call. Returns the output URLs.
+    async fn runway_task(
+        &self,
+        job: &Job,
+        runway: &RunwayClient,
+        row: &Stage,
+        operation: &'static str,
+        submit: impl Future<Output = Result<String, ProviderError>>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let what = format!("runway {operation}");
+        let (task, submitted) = self.steps.task_of(job, row, "runway", operation, submit).await?;
+        let deadline = self.steps.deadline(submitted);
+        let result =
+            runway.wait(&what, &task, self.steps.settings.poll_interval, deadline, self.steps.settings.task_timeout).await;
+        self.steps.record_task(job, "runway", operation, submitted, &result).await;
+        if let Err(ProviderError::TimedOut { .. }) = &result
+            && let Err(err) = runway.cancel(&task).await
+        {
+            tracing::debug!(error = %err, "could not cancel an abandoned task");
+        }
+        result
+    }
+
+    async fn runway_image(&self, job: &Job, runway: &RunwayClient, i: usize, prompt: &str) -> Result<PathBuf, GenerateError> {
+        let path = job.file(&format!("image-{i:02}.img"));
+        self.steps
+            .step(job, (StageKind::Image, i as i32), prompt, "runway", existing_file, |row| async move {
+                let outputs = self.runway_task(job, runway, &row, "text_to_image", runway.text_to_image(prompt)).await?;
+                runway.download("runway image download", &outputs[0], &path).await?;
+                Ok((path.clone(), path_text(&path)))
+            })
+            .await
+    }
+
+    async fn runway_clip(
+        &self,
+        job: &Job,
+        runway: &RunwayClient,
+        i: usize,
+        image: &Path,
+        prompt: &str,
+    ) -> Result<PathBuf, GenerateError> {
+        let path = job.file(&format!("clip-{i:02}.mp4"));
+        let seconds = self.steps.settings.segment_seconds;
+        self.steps
+            .step(job, (StageKind::Clip, i as i32), prompt, "runway", existing_file, |row| async move {
+                // read only when a task must be submitted
+                let submit = async {
+                    let image = data_uri(image).await?;
+                    runway.image_to_video(&image, prompt, seconds).await
+                };
+                let outputs = self.runway_task(job, runway, &row, "image_to_video", submit).await?;
+                runway.download("runway clip download", &outputs[0], &path).await?;
+                Ok((path.clone(), path_text(&path)))
+            })
+            .await
+    }
+
+    async fn voice(&self, job: &Job, script: &Script) -> Result<PathBuf, GenerateError> {
+        let path = job.file("voice.wav");
+        let narration = script.narration();
+        self.steps
+            .step(job, (StageKind::Voice, WHOLE), &narration, "openai", existing_file, |_| async {
+                self.steps.meter.measure(Some(job.asset_id), "openai", "speech", self.openai.speech(&narration, &path)).await?;
+                Ok((path.clone(), path_text(&path)))
+            })
+            .await
+    }
+
+    async fn assemble(&self, job: &Job, clips: Vec<PathBuf>, voice: PathBuf) -> Result<(), GenerateError> {
+        let spec = Assembly {
+            clips,
+            voice: Some(voice),
+            segment_seconds: f64::from(self.steps.settings.segment_seconds),
+            fade_seconds: FADE_SECONDS,
+            width: self.steps.settings.width,
+            height: self.steps.settings.height,
+            output: job.output.clone(),
+            max_bytes: MAX_VIDEO_BYTES,
+        };
+        let input = format!("{} clips of {} s, {}x{}", spec.clips.len(), spec.segment_seconds, spec.width, spec.height);
+        self.steps
+            .step(job, (StageKind::Assemble, WHOLE), &input, "ffmpeg", existing_file, |_| async {
+                let size = ffmpeg::assemble(&spec).await.map_err(|e| ProviderError::local("ffmpeg assembly", e))?;
+                tracing::info!(asset_id = job.asset_id, size, "video assembled");
+                Ok((spec.output.clone(), path_text(&spec.output)))
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The image as a `data:` URI, for image-to-video.
+async fn data_uri(path: &Path) -> Result<String, ProviderError> {
+    const WHAT: &str = "runway image_to_video";
+    let bytes =
+        tokio::fs::read(path).await.map_err(|e| ProviderError::local(WHAT, format!("cannot read {}: {e}", path.display())))?;
+    let mime = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else if bytes.starts_with(b"\xFF\xD8\xFF") {
+        "image/jpeg"
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        "image/webp"
+    } else {
+        return Err(ProviderError::decode(WHAT, "the image is neither PNG, JPEG nor WebP"));
+    };
+    let uri = format!("data:{mime};base64,{}", STANDARD.encode(&bytes));
+    if uri.len() > MAX_DATA_URI_BYTES {
+        return Err(ProviderError::local(WHAT, format!("the image is too large to send inline ({} bytes)", bytes.len())));
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_parse_with_fences_and_extra_segments() {
+        let answer = "```json\n{\"title\":\"t\",\"segments\":[{\"narration\":\"a\",\"visual\":\"x\"},{\"narration\":\"b\",\"visual\":\"y\"},{\"narration\":\"c\",\"visual\":\"z\"}]}\n```";
+        let script = Script::parse(answer, 2).expect("parses");
+        assert_eq!(script.segments.len(), 2);
+        assert_eq!(script.narration(), "a b");
+        assert!(Script::parse(answer, 4).unwrap_err().contains("3 usable segments"));
+        assert!(Script::parse("not json", 1).is_err());
+    }
+
+    #[test]
+    fn instructions_name_the_shape() {
+        let text = script_instructions(10, 5);
+        assert!(text.contains("exactly 10 segments"), "{text}");
+        assert!(text.contains("lasts 5 seconds"), "{text}");
+    }
+}

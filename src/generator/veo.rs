@@ -1,0 +1,131 @@
+//! `GENERATOR=veo`: Vertex AI Veo text-to-video. With an OpenAI key the
+//! staged pipeline runs with a Veo clip per segment (see
+//! [`PipelineGenerator::veo`](super::pipeline::PipelineGenerator::veo));
+//! without one, [`VeoGenerator`] makes the whole video in one Veo call
+//! from the prompt — still a recorded step, so a re-run polls the same
+//! operation — and needs no ffmpeg.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use sea_orm::DatabaseConnection;
+
+use super::pipeline::{Job, Pipeline, Steps, existing_file};
+use super::{GenerateError, GenerationRequest, Generator};
+use crate::db::stages::{self, StageKind};
+use crate::providers::settings::PipelineSettings;
+use crate::providers::{Meter, ProviderError, VertexClient};
+
+/// A duration the model accepts, at least `wanted` where it can: Veo 3
+/// takes 4, 6 or 8 seconds, Veo 2 five to eight.
+pub fn veo_seconds(model: &str, wanted: u32) -> u32 {
+    if model.starts_with("veo-3") {
+        [4, 6, 8].into_iter().find(|s| *s >= wanted).unwrap_or(8)
+    } else if model.starts_with("veo-2") {
+        wanted.clamp(5, 8)
+    } else {
+        wanted
+    }
+}
+
+/// One Veo video from the prompt alone.
+#[derive(Clone)]
+pub struct VeoGenerator {
+    inner: Arc<Single>,
+}
+
+struct Single {
+    steps: Steps,
+    vertex: VertexClient,
+    work_dir: PathBuf,
+}
+
+impl VeoGenerator {
+    pub fn single(
+        db: DatabaseConnection,
+        meter: Meter,
+        vertex: VertexClient,
+        settings: PipelineSettings,
+        work_dir: PathBuf,
+    ) -> Self {
+        Self { inner: Arc::new(Single { steps: Steps { db, meter, settings }, vertex, work_dir }) }
+    }
+}
+
+impl Generator for VeoGenerator {
+    fn generate(&self, request: GenerationRequest) -> BoxFuture<'static, Result<(), GenerateError>> {
+        let inner = self.inner.clone();
+        async move { inner.run(request).await }.boxed()
+    }
+}
+
+impl Single {
+    async fn run(&self, request: GenerationRequest) -> Result<(), GenerateError> {
+        let job = Job::new(request, &self.work_dir);
+        stages::plan(&self.steps.db, &[job.key(StageKind::Clip, 0)])
+            .await
+            .map_err(|e| GenerateError::Failed(format!("database error while recording a generation step: {e}")))?;
+        self.steps.report(&job).await;
+        let seconds = veo_seconds(self.vertex.model(), self.steps.settings.segment_seconds);
+        // the video is the asset's file: no intermediate files
+        veo_clip(&self.steps, &job, &self.vertex, 0, &job.prompt, seconds, true, &job.output).await?;
+        Ok(())
+    }
+}
+
+impl Pipeline {
+    /// A segment's clip from Veo (the staged pipeline with `GENERATOR=veo`).
+    pub(super) async fn veo_clip(
+        &self,
+        job: &Job,
+        vertex: &VertexClient,
+        i: usize,
+        prompt: &str,
+    ) -> Result<PathBuf, GenerateError> {
+        let steps = &self.steps;
+        let seconds = veo_seconds(vertex.model(), steps.settings.segment_seconds);
+        let path = job.file(&format!("clip-{i:02}.mp4"));
+        veo_clip(steps, job, vertex, i as i32, prompt, seconds, false, &path).await
+    }
+}
+
+/// The step "clip `segment`" from Veo: submit (unless an operation is
+/// recorded), record the operation before polling, poll until done, save.
+#[allow(clippy::too_many_arguments)]
+async fn veo_clip(
+    steps: &Steps,
+    job: &Job,
+    vertex: &VertexClient,
+    segment: i32,
+    prompt: &str,
+    seconds: u32,
+    audio: bool,
+    path: &Path,
+) -> Result<PathBuf, GenerateError> {
+    steps
+        .step(job, (StageKind::Clip, segment), prompt, "vertex", existing_file, |row| async move {
+            let (operation, submitted) = steps.task_of(job, &row, "vertex", "veo", vertex.submit(prompt, seconds, audio)).await?;
+            let deadline = steps.deadline(submitted);
+            let result = vertex.wait(&operation, steps.settings.poll_interval, deadline, steps.settings.task_timeout).await;
+            steps.record_task(job, "vertex", "veo", submitted, &result).await;
+            let video = result?;
+            vertex.save(&video, path).await?;
+            Ok::<_, ProviderError>((path.to_path_buf(), path.to_string_lossy().into_owned()))
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_fit_the_model() {
+        assert_eq!(veo_seconds("veo-3.0-generate-001", 5), 6);
+        assert_eq!(veo_seconds("veo-3.0-fast-generate-001", 9), 8);
+        assert_eq!(veo_seconds("veo-2.0-generate-001", 3), 5);
+        assert_eq!(veo_seconds("other", 3), 3);
+    }
+}

@@ -1,0 +1,331 @@
+//! Provider settings, read from the environment (see the README's
+//! "Real generation" table). API keys become [`Secret`]s at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::http::Secret;
+
+/// Which generator makes the videos (`GENERATOR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GeneratorKind {
+    /// The embedded renderer: no external service.
+    #[default]
+    Local,
+    /// OpenAI-compatible chat and speech, Runway images and clips, ffmpeg.
+    Pipeline,
+    /// Vertex AI Veo text-to-video; with an OpenAI key also a script,
+    /// several clips, a voice-over and ffmpeg assembly.
+    Veo,
+}
+
+impl FromStr for GeneratorKind {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "local" => Ok(Self::Local),
+            "pipeline" => Ok(Self::Pipeline),
+            "veo" => Ok(Self::Veo),
+            other => Err(format!("GENERATOR is invalid: `{other}`; use local, pipeline or veo")),
+        }
+    }
+}
+
+impl fmt::Display for GeneratorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Local => "local",
+            Self::Pipeline => "pipeline",
+            Self::Veo => "veo",
+        })
+    }
+}
+
+/// An OpenAI-compatible API: chat for the script and prompts, speech for
+/// the voice-over, transcription for voice messages.
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub api_key: Option<Secret>,
+    /// Without a trailing slash; the client calls `{base}/chat/completions`,
+    /// `{base}/audio/speech` and `{base}/audio/transcriptions`.
+    pub base_url: String,
+    pub chat_model: String,
+    pub tts_model: String,
+    pub tts_voice: String,
+    pub transcribe_model: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunwaySettings {
+    pub api_secret: Option<Secret>,
+    pub base_url: String,
+    pub image_model: String,
+    pub video_model: String,
+    /// Output size as Runway spells it, e.g. `1280:720`.
+    pub ratio: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VertexSettings {
+    /// From `VERTEX_PROJECT`, else the service account's `project_id`.
+    pub project: Option<String>,
+    pub location: String,
+    pub model: String,
+    pub base_url: String,
+    pub access_token: Option<Secret>,
+    /// A service-account JSON key (`GOOGLE_APPLICATION_CREDENTIALS`).
+    pub credentials_file: Option<PathBuf>,
+    /// Where `gs://` results are downloaded from.
+    pub storage_base_url: String,
+    pub aspect_ratio: String,
+}
+
+/// The shape and pace of a staged generation.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub segments: usize,
+    pub segment_seconds: u32,
+    /// Segments worked on at once.
+    pub parallelism: usize,
+    pub poll_interval: Duration,
+    /// Longest a provider task may run, counted from its submission.
+    pub task_timeout: Duration,
+    /// Longest one HTTP request may take (downloads: four times this).
+    pub http_timeout: Duration,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            segments: 10,
+            segment_seconds: 5,
+            parallelism: 3,
+            poll_interval: Duration::from_millis(5000),
+            task_timeout: Duration::from_secs(300),
+            http_timeout: Duration::from_secs(120),
+            width: 1280,
+            height: 720,
+        }
+    }
+}
+
+/// Every billable operation, as `(provider, operation)`; its price is
+/// `PRICE_PER_CALL_<PROVIDER>_<OPERATION>`, else `PRICE_PER_CALL_<PROVIDER>`,
+/// in dollars (e.g. `0.25`), default 0.
+pub const OPERATIONS: [(&str, &str); 6] = [
+    ("openai", "chat"),
+    ("openai", "speech"),
+    ("openai", "transcription"),
+    ("runway", "text_to_image"),
+    ("runway", "image_to_video"),
+    ("vertex", "veo"),
+];
+
+/// Configured prices per call, in millionths of a dollar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prices {
+    micros: HashMap<(String, String), i64>,
+}
+
+impl Prices {
+    pub fn per_call(&self, provider: &str, operation: &str) -> i64 {
+        self.micros.get(&(provider.to_owned(), operation.to_owned())).copied().unwrap_or(0)
+    }
+
+    pub fn set(&mut self, provider: &str, operation: &str, micros: i64) {
+        self.micros.insert((provider.to_owned(), operation.to_owned()), micros);
+    }
+}
+
+/// Every provider setting. Keys are optional here; [`build_generator`]
+/// says which the chosen generator needs.
+///
+/// [`build_generator`]: crate::generator::build_generator
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub generator: GeneratorKind,
+    pub openai: OpenAiSettings,
+    pub runway: RunwaySettings,
+    pub vertex: VertexSettings,
+    pub pipeline: PipelineSettings,
+    pub prices: Prices,
+}
+
+/// Reads a variable; unset and empty both count as unset.
+fn get(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn url(lookup: &dyn Fn(&str) -> Option<String>, name: &str, default: String) -> Result<String, String> {
+    let value = get(lookup, name).unwrap_or(default);
+    if !(value.starts_with("http://") || value.starts_with("https://")) {
+        return Err(format!("{name} is invalid: `{value}` is not an http(s) URL"));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn number<T: FromStr + PartialOrd + fmt::Display>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, String>
+where
+    T::Err: fmt::Display,
+{
+    let Some(raw) = get(lookup, name) else { return Ok(default) };
+    let value: T = raw.parse().map_err(|e| format!("{name} is invalid: `{raw}`: {e}"))?;
+    if value < min || value > max {
+        return Err(format!("{name} is invalid: {value} is not between {min} and {max}"));
+    }
+    Ok(value)
+}
+
+/// `0.25` (dollars) → 250000 micro-dollars.
+fn price(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<i64>, String> {
+    let Some(raw) = get(lookup, name) else { return Ok(None) };
+    let dollars: f64 = raw.trim_start_matches('$').parse().map_err(|e| format!("{name} is invalid: `{raw}`: {e}"))?;
+    if !dollars.is_finite() || !(0.0..=1_000_000.0).contains(&dollars) {
+        return Err(format!("{name} is invalid: `{raw}` is not a price in dollars"));
+    }
+    Ok(Some((dollars * 1_000_000.0).round() as i64))
+}
+
+fn size(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(u32, u32), String> {
+    let Some(raw) = get(lookup, "PIPELINE_VIDEO_SIZE") else { return Ok((1280, 720)) };
+    let parsed =
+        raw.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
+    match parsed {
+        // H.264 in 4:2:0 needs even sizes
+        Some((w, h)) if (16..=3840).contains(&w) && (16..=3840).contains(&h) && w % 2 == 0 && h % 2 == 0 => Ok((w, h)),
+        _ => Err(format!("PIPELINE_VIDEO_SIZE is invalid: `{raw}`; use WIDTHxHEIGHT with even numbers, e.g. 1280x720")),
+    }
+}
+
+impl ProviderSettings {
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let var = |name: &str| get(lookup, name);
+        let generator = var("GENERATOR").map_or(Ok(GeneratorKind::Local), |raw| raw.parse())?;
+        let openai = OpenAiSettings {
+            api_key: var("OPENAI_API_KEY").map(Secret::new),
+            base_url: url(lookup, "OPENAI_BASE_URL", "https://api.openai.com/v1".to_owned())?,
+            chat_model: var("OPENAI_CHAT_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+            tts_model: var("OPENAI_TTS_MODEL").unwrap_or_else(|| "gpt-4o-mini-tts".to_owned()),
+            tts_voice: var("OPENAI_TTS_VOICE").unwrap_or_else(|| "alloy".to_owned()),
+            transcribe_model: var("OPENAI_TRANSCRIBE_MODEL").unwrap_or_else(|| "gpt-4o-mini-transcribe".to_owned()),
+        };
+        let runway = RunwaySettings {
+            api_secret: var("RUNWAYML_API_SECRET").map(Secret::new),
+            base_url: url(lookup, "RUNWAYML_BASE_URL", "https://api.dev.runwayml.com".to_owned())?,
+            image_model: var("RUNWAY_IMAGE_MODEL").unwrap_or_else(|| "gen4_image".to_owned()),
+            video_model: var("RUNWAY_VIDEO_MODEL").unwrap_or_else(|| "gen4_turbo".to_owned()),
+            ratio: var("RUNWAY_RATIO").unwrap_or_else(|| "1280:720".to_owned()),
+        };
+        let location = var("VERTEX_LOCATION").unwrap_or_else(|| "us-central1".to_owned());
+        if !location.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(format!("VERTEX_LOCATION is invalid: `{location}`"));
+        }
+        let vertex = VertexSettings {
+            project: var("VERTEX_PROJECT"),
+            base_url: url(lookup, "VERTEX_BASE_URL", format!("https://{location}-aiplatform.googleapis.com"))?,
+            location,
+            model: var("VERTEX_MODEL").unwrap_or_else(|| "veo-3.0-generate-001".to_owned()),
+            access_token: var("VERTEX_ACCESS_TOKEN").map(Secret::new),
+            credentials_file: var("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
+            storage_base_url: url(lookup, "VERTEX_STORAGE_BASE_URL", "https://storage.googleapis.com".to_owned())?,
+            aspect_ratio: var("VERTEX_ASPECT_RATIO").unwrap_or_else(|| "16:9".to_owned()),
+        };
+        let (width, height) = size(lookup)?;
+        let pipeline = PipelineSettings {
+            segments: number(lookup, "PIPELINE_SEGMENTS", 10, 1, 100)?,
+            segment_seconds: number(lookup, "SEGMENT_SECONDS", 5, 1, 60)?,
+            parallelism: number(lookup, "PIPELINE_PARALLELISM", 3, 1, 64)?,
+            poll_interval: Duration::from_millis(number(lookup, "PROVIDER_POLL_INTERVAL_MS", 5000, 1, 600_000)?),
+            task_timeout: Duration::from_secs(number(lookup, "PROVIDER_TASK_TIMEOUT_S", 300, 1, 86_400)?),
+            http_timeout: Duration::from_secs(number(lookup, "PROVIDER_HTTP_TIMEOUT_S", 120, 1, 3600)?),
+            width,
+            height,
+        };
+        let mut prices = Prices::default();
+        for (provider, operation) in OPERATIONS {
+            let specific = format!("PRICE_PER_CALL_{}_{}", provider.to_uppercase(), operation.to_uppercase());
+            let general = format!("PRICE_PER_CALL_{}", provider.to_uppercase());
+            if let Some(micros) = price(lookup, &specific)?.or(price(lookup, &general)?) {
+                prices.set(provider, operation, micros);
+            }
+        }
+        Ok(Self { generator, openai, runway, vertex, pipeline, prices })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<ProviderSettings, String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        ProviderSettings::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = from(&[]).expect("defaults are valid");
+        assert_eq!(s.generator, GeneratorKind::Local);
+        assert_eq!(s.openai.base_url, "https://api.openai.com/v1");
+        assert_eq!(s.runway.base_url, "https://api.dev.runwayml.com");
+        assert_eq!(s.vertex.base_url, "https://us-central1-aiplatform.googleapis.com");
+        assert_eq!((s.pipeline.segments, s.pipeline.segment_seconds, s.pipeline.parallelism), (10, 5, 3));
+        assert_eq!(s.pipeline.poll_interval, Duration::from_secs(5));
+        assert_eq!(s.pipeline.task_timeout, Duration::from_secs(300));
+        assert!(s.openai.api_key.is_none());
+        assert_eq!(s.prices.per_call("runway", "image_to_video"), 0);
+    }
+
+    #[test]
+    fn reads_every_name() {
+        let s = from(&[
+            ("GENERATOR", "Pipeline"),
+            ("OPENAI_API_KEY", "sk-1"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("VERTEX_LOCATION", "europe-west4"),
+            ("PIPELINE_SEGMENTS", "4"),
+            ("SEGMENT_SECONDS", "2"),
+            ("PIPELINE_PARALLELISM", "2"),
+            ("PROVIDER_POLL_INTERVAL_MS", "10"),
+            ("PROVIDER_TASK_TIMEOUT_S", "7"),
+            ("PIPELINE_VIDEO_SIZE", "320x180"),
+            ("PRICE_PER_CALL_RUNWAY", "0.5"),
+            ("PRICE_PER_CALL_RUNWAY_IMAGE_TO_VIDEO", "$1.25"),
+        ])
+        .expect("valid");
+        assert_eq!(s.generator, GeneratorKind::Pipeline);
+        assert_eq!(s.openai.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(s.vertex.base_url, "https://europe-west4-aiplatform.googleapis.com");
+        assert_eq!(s.pipeline.segments, 4);
+        assert_eq!(s.pipeline.poll_interval, Duration::from_millis(10));
+        assert_eq!((s.pipeline.width, s.pipeline.height), (320, 180));
+        assert_eq!(s.prices.per_call("runway", "text_to_image"), 500_000);
+        assert_eq!(s.prices.per_call("runway", "image_to_video"), 1_250_000);
+        assert!(!format!("{s:?}").contains("sk-1"), "the key must not appear in Debug output");
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(from(&[("GENERATOR", "sora")]).unwrap_err().contains("GENERATOR"));
+        assert!(from(&[("PIPELINE_SEGMENTS", "0")]).unwrap_err().contains("PIPELINE_SEGMENTS"));
+        assert!(from(&[("RUNWAYML_BASE_URL", "ftp://x")]).unwrap_err().contains("RUNWAYML_BASE_URL"));
+        assert!(from(&[("PIPELINE_VIDEO_SIZE", "321x180")]).is_err());
+        assert!(from(&[("PRICE_PER_CALL_OPENAI", "-1")]).is_err());
+    }
+}

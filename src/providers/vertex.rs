@@ -1,0 +1,315 @@
+//! Google Vertex AI Veo: `predictLongRunning` starts a text-to-video
+//! operation, `fetchPredictOperation` polls it until `done`; the video
+//! comes inline (`bytesBase64Encoded`) or as a `gs://` object.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::google_auth::{ServiceAccount, TokenSource};
+use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret};
+use super::settings::VertexSettings;
+
+const SUBMIT: &str = "vertex veo";
+const POLL: &str = "vertex operation";
+
+#[derive(Debug)]
+pub struct VertexClient {
+    http: Http,
+    auth: TokenSource,
+    project: String,
+    settings: VertexSettings,
+}
+
+#[derive(Debug, Serialize)]
+struct PredictRequest<'a> {
+    instances: [Instance<'a>; 1],
+    parameters: Parameters<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Instance<'a> {
+    prompt: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Parameters<'a> {
+    aspect_ratio: &'a str,
+    duration_seconds: u32,
+    sample_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generate_audio: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Started {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FetchRequest<'a> {
+    operation_name: &'a str,
+}
+
+/// A long-running operation as `fetchPredictOperation` answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Operation {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub done: bool,
+    #[serde(default)]
+    pub error: Option<OperationError>,
+    #[serde(default)]
+    pub response: Option<VideoResponse>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OperationError {
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoResponse {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub videos: Vec<Video>,
+    #[serde(default)]
+    pub rai_media_filtered_count: Option<u32>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub rai_media_filtered_reasons: Vec<Value>,
+}
+
+/// A list that may also come as `null`.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// One generated video: inline bytes or a Cloud Storage object.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Video {
+    #[serde(default)]
+    pub bytes_base64_encoded: Option<String>,
+    #[serde(default)]
+    pub gcs_uri: Option<String>,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+}
+
+impl VertexClient {
+    /// A client for `settings`: needs a project and either
+    /// `VERTEX_ACCESS_TOKEN` or `GOOGLE_APPLICATION_CREDENTIALS`.
+    pub fn new(settings: &VertexSettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, String> {
+        let mut secrets = Vec::new();
+        if let Some(token) = &settings.access_token {
+            secrets.push(token.clone());
+        }
+        let http = Http::new(timeout, retry, secrets).map_err(|e| e.to_string())?;
+        let (auth, key_project) = match (&settings.access_token, &settings.credentials_file) {
+            (Some(token), _) => (TokenSource::Fixed(token.clone()), None),
+            (None, Some(path)) => {
+                let account = ServiceAccount::from_file(path, http.clone()).map_err(|e| e.to_string())?;
+                let project = account.project_id().map(str::to_owned);
+                (TokenSource::ServiceAccount(Box::new(account)), project)
+            }
+            (None, None) => return Err("set VERTEX_ACCESS_TOKEN or GOOGLE_APPLICATION_CREDENTIALS for Vertex AI".to_owned()),
+        };
+        let project =
+            settings.project.clone().or(key_project).ok_or("VERTEX_PROJECT is not set (and the credentials name no project)")?;
+        if !project.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' || b == b':') {
+            return Err(format!("VERTEX_PROJECT is invalid: `{project}`"));
+        }
+        Ok(Self { http, auth, project, settings: settings.clone() })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.settings.model
+    }
+
+    fn model_url(&self, verb: &str) -> String {
+        let s = &self.settings;
+        format!(
+            "{}/v1/projects/{}/locations/{}/publishers/google/models/{}:{verb}",
+            s.base_url, self.project, s.location, s.model
+        )
+    }
+
+    /// Starts a text-to-video operation; returns its name. Veo 3 models
+    /// get `generateAudio` (they require it).
+    pub async fn submit(&self, prompt: &str, seconds: u32, audio: bool) -> Result<String, ProviderError> {
+        let token = self.auth.token().await?;
+        let body = PredictRequest {
+            instances: [Instance { prompt }],
+            parameters: Parameters {
+                aspect_ratio: &self.settings.aspect_ratio,
+                duration_seconds: seconds,
+                sample_count: 1,
+                generate_audio: self.settings.model.starts_with("veo-3").then_some(audio),
+            },
+        };
+        let url = self.model_url("predictLongRunning");
+        let result: Result<Started, ProviderError> =
+            self.http.json(SUBMIT, Replay::Submit, |c| c.post(&url).bearer_auth(token.expose()).json(&body)).await;
+        match result {
+            Ok(started) if started.name.is_empty() => Err(ProviderError::decode(SUBMIT, "the operation has no name")),
+            Ok(started) => Ok(started.name),
+            // Vertex answers a prompt its filters block with a 400 that says so
+            Err(ProviderError::Status { status: 400, detail, .. }) if is_guideline_text(&detail) => {
+                Err(ProviderError::Refused { what: SUBMIT.to_owned(), reason: detail })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The operation's state (retried as a read).
+    pub async fn fetch(&self, name: &str) -> Result<Operation, ProviderError> {
+        let token = self.auth.token().await?;
+        let url = self.model_url("fetchPredictOperation");
+        let body = FetchRequest { operation_name: name };
+        self.http.json(POLL, Replay::Idempotent, |c| c.post(&url).bearer_auth(token.expose()).json(&body)).await
+    }
+
+    /// Polls until the operation is done or `deadline` passes; returns the
+    /// first video. Filtered output is a refusal.
+    pub async fn wait(
+        &self,
+        name: &str,
+        every: Duration,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+    ) -> Result<Video, ProviderError> {
+        loop {
+            let operation = self.fetch(name).await?;
+            if operation.done {
+                return self.outcome(operation);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(ProviderError::TimedOut { what: SUBMIT.to_owned(), seconds: limit.as_secs() });
+            }
+            tokio::time::sleep(every.min(deadline - now)).await;
+        }
+    }
+
+    fn outcome(&self, operation: Operation) -> Result<Video, ProviderError> {
+        if let Some(error) = operation.error {
+            let reason = format!("{} (code {})", self.http.scrub(&error.message), error.code);
+            return Err(if is_guideline_text(&error.message) {
+                ProviderError::Refused { what: SUBMIT.to_owned(), reason }
+            } else {
+                ProviderError::TaskFailed { what: SUBMIT.to_owned(), reason }
+            });
+        }
+        let response = operation.response.ok_or_else(|| ProviderError::decode(SUBMIT, "done without a response"))?;
+        let filtered = response.rai_media_filtered_count.unwrap_or(0);
+        if filtered > 0 || response.videos.is_empty() {
+            let reasons: Vec<String> = response
+                .rai_media_filtered_reasons
+                .iter()
+                .map(|r| r.as_str().map_or_else(|| r.to_string(), str::to_owned))
+                .collect();
+            let reason = if reasons.is_empty() {
+                format!("{filtered} video(s) filtered by responsible-AI checks")
+            } else {
+                self.http.scrub(&reasons.join("; "))
+            };
+            if filtered > 0 {
+                return Err(ProviderError::Refused { what: SUBMIT.to_owned(), reason });
+            }
+            return Err(ProviderError::decode(SUBMIT, "done without a video"));
+        }
+        response.videos.into_iter().next().ok_or_else(|| ProviderError::decode(SUBMIT, "done without a video"))
+    }
+
+    /// Writes a video to `path`: decodes inline bytes or downloads the
+    /// `gs://` object with the same token.
+    pub async fn save(&self, video: &Video, path: &Path) -> Result<u64, ProviderError> {
+        const WHAT: &str = "vertex download";
+        if let Some(encoded) = &video.bytes_base64_encoded {
+            let bytes = STANDARD.decode(encoded.as_bytes()).map_err(|e| ProviderError::decode(WHAT, e))?;
+            if bytes.is_empty() {
+                return Err(ProviderError::decode(WHAT, "the video was empty"));
+            }
+            let part = path.with_extension("part");
+            tokio::fs::write(&part, &bytes)
+                .await
+                .map_err(|e| ProviderError::local(WHAT, format!("cannot write {}: {e}", part.display())))?;
+            tokio::fs::rename(&part, path)
+                .await
+                .map_err(|e| ProviderError::local(WHAT, format!("cannot move {}: {e}", path.display())))?;
+            return Ok(bytes.len() as u64);
+        }
+        let uri =
+            video.gcs_uri.as_deref().ok_or_else(|| ProviderError::decode(WHAT, "the video has neither bytes nor a gcsUri"))?;
+        let url = gcs_url(&self.settings.storage_base_url, uri)
+            .ok_or_else(|| ProviderError::decode(WHAT, "gcsUri is not gs://bucket/object"))?;
+        let token: Secret = self.auth.token().await?;
+        self.http.download(WHAT, &url, Some(&token), path).await
+    }
+}
+
+/// Whether an error text is Vertex saying the prompt breaks its usage guidelines.
+fn is_guideline_text(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    ["usage guidelines", "responsible ai", "safety", "blocked"].iter().any(|needle| text.contains(needle))
+}
+
+/// `gs://bucket/a b.mp4` → `{base}/bucket/a%20b.mp4`.
+pub fn gcs_url(base: &str, uri: &str) -> Option<String> {
+    let (bucket, object) = uri.strip_prefix("gs://")?.split_once('/')?;
+    if bucket.is_empty() || object.is_empty() || !bucket.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        return None;
+    }
+    let mut encoded = String::with_capacity(object.len());
+    for byte in object.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Some(format!("{base}/{bucket}/{encoded}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcs_uris_become_urls() {
+        assert_eq!(
+            gcs_url("https://storage.googleapis.com", "gs://my-bucket/out/sample 0.mp4").as_deref(),
+            Some("https://storage.googleapis.com/my-bucket/out/sample%200.mp4")
+        );
+        assert_eq!(gcs_url("http://x", "s3://b/o"), None);
+        assert_eq!(gcs_url("http://x", "gs://bucket"), None);
+    }
+
+    #[test]
+    fn operations_parse() {
+        let op: Operation = serde_json::from_str(
+            r#"{"name":"projects/p/locations/l/publishers/google/models/m/operations/1","done":true,
+                "response":{"@type":"type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse",
+                "raiMediaFilteredCount":1,"raiMediaFilteredReasons":["Unable to generate videos: the prompt may violate our policies."]}}"#,
+        )
+        .expect("parses");
+        assert!(op.done);
+        let response = op.response.expect("a response");
+        assert_eq!(response.rai_media_filtered_count, Some(1));
+        assert!(response.videos.is_empty());
+    }
+}

@@ -1,0 +1,567 @@
+//! The staged generators against fake providers on loopback (real HTTP,
+//! recorded requests, scripted answers): a real MP4 end to end, resuming
+//! after a crash without paying twice, and clean failures.
+//!
+//! Tests that run ffmpeg print a note and return when it is not installed.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome, VeoOutcome};
+use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection};
+use support::Harness;
+use vidcache::db::entities::video_assets;
+use vidcache::db::stages::{self, StageKind, StageStatus};
+use vidcache::domain::AssetStatus;
+use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator, build_generator, ffmpeg};
+use vidcache::providers::{GeneratorKind, OpenAiClient, ProviderError, ProviderSettings, RetryPolicy};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn have_ffmpeg() -> bool {
+    let ok = ffmpeg::ffmpeg_available();
+    if !ok {
+        eprintln!("note: ffmpeg is not installed; skipping this pipeline test");
+    }
+    ok
+}
+
+/// A fake, a database and the settings that point at the fake.
+struct Env {
+    fake: FakeProviders,
+    dir: tempfile::TempDir,
+    db: DatabaseConnection,
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    async fn new(config: FakeProvidersConfig, vars: &[(&str, &str)]) -> Self {
+        let fake = FakeProviders::start(config).await.expect("fake providers start");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = vidcache::db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.sqlite").display()))
+            .await
+            .expect("database opens");
+        let config = fake.config();
+        let mut env = HashMap::new();
+        for (name, value) in [
+            ("GENERATOR", "pipeline".to_owned()),
+            ("OPENAI_API_KEY", config.openai_key.clone()),
+            ("OPENAI_BASE_URL", fake.openai_base_url()),
+            ("RUNWAYML_API_SECRET", config.runway_secret.clone()),
+            ("RUNWAYML_BASE_URL", fake.runway_base_url()),
+            ("VERTEX_BASE_URL", fake.vertex_base_url()),
+            ("VERTEX_STORAGE_BASE_URL", fake.storage_base_url()),
+            ("VERTEX_PROJECT", "test-project".to_owned()),
+            ("VERTEX_ACCESS_TOKEN", config.vertex_token.clone()),
+            ("PROVIDER_POLL_INTERVAL_MS", "10".to_owned()),
+            ("PROVIDER_HTTP_TIMEOUT_S", "10".to_owned()),
+            ("PIPELINE_VIDEO_SIZE", "320x180".to_owned()),
+            ("PRICE_PER_CALL_OPENAI", "0.001".to_owned()),
+            ("PRICE_PER_CALL_RUNWAY_TEXT_TO_IMAGE", "0.08".to_owned()),
+            ("PRICE_PER_CALL_RUNWAY_IMAGE_TO_VIDEO", "0.5".to_owned()),
+            ("PRICE_PER_CALL_VERTEX", "2".to_owned()),
+        ] {
+            env.insert(name.to_owned(), value);
+        }
+        for (name, value) in vars {
+            if value.is_empty() {
+                env.remove(*name);
+            } else {
+                env.insert((*name).to_owned(), (*value).to_owned());
+            }
+        }
+        Self { fake, dir, db, vars: env }
+    }
+
+    fn settings(&self) -> ProviderSettings {
+        let vars = self.vars.clone();
+        ProviderSettings::from_lookup(&move |name| vars.get(name).cloned()).expect("valid provider settings")
+    }
+
+    fn generator(&self) -> Arc<dyn Generator> {
+        let settings = self.settings();
+        build_generator(settings.generator, &settings, self.db.clone(), self.dir.path().join("work"), LocalGenerator::default())
+            .expect("the generator builds")
+    }
+
+    async fn asset(&self, prompt: &str) -> i64 {
+        let now = Utc::now();
+        let asset = video_assets::ActiveModel {
+            id: NotSet,
+            prompt_key: Set(format!("{:0>64}", prompt.len())),
+            prompt: Set(prompt.to_owned()),
+            status: Set(AssetStatus::Generating),
+            generation: Set(1),
+            dispatched_generation: Set(1),
+            file_id: Set(None),
+            file_unique_id: Set(None),
+            file_path: Set(None),
+            last_error: Set(None),
+            attempts: Set(1),
+            stage: Set(None),
+            lease_owner: Set(Some("test".into())),
+            lease_until: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        asset.insert(&self.db).await.expect("asset row").id
+    }
+
+    fn output(&self) -> PathBuf {
+        self.dir.path().join("out.mp4")
+    }
+}
+
+/// A request that keeps every progress text in `log`.
+fn request(asset_id: i64, prompt: &str, output: &Path, log: &Arc<Mutex<Vec<String>>>) -> GenerationRequest {
+    let log = log.clone();
+    GenerationRequest {
+        asset_id,
+        generation: 1,
+        prompt: prompt.to_owned(),
+        output: output.to_owned(),
+        progress: Arc::new(move |text| log.lock().expect("progress log").push(text)),
+    }
+}
+
+fn no_progress() -> Arc<Mutex<Vec<String>>> {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+/// ffprobe's duration and stream kinds of a file.
+async fn probe(path: &Path) -> (f64, Vec<String>) {
+    let duration = ffmpeg::probe_duration(path).await.expect("ffprobe reads the video");
+    let out = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .await
+        .expect("ffprobe runs");
+    let kinds = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect();
+    (duration, kinds)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_prompt_becomes_a_real_mp4_through_the_service() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[]).await;
+    let h = Harness::new().await;
+    let db = h.db().await;
+    let settings = env.settings();
+    assert_eq!(settings.generator, GeneratorKind::Pipeline);
+    assert_eq!((settings.pipeline.segments, settings.pipeline.segment_seconds), (10, 5), "the defaults: 10 × 5 s");
+    let generator =
+        build_generator(GeneratorKind::Pipeline, &settings, db.clone(), h.data_dir().join("work"), LocalGenerator::default())
+            .expect("the pipeline builds");
+    let (stop, running) = h.run_in_process(generator);
+    h.wait_polling().await;
+
+    h.fake.push_text(70, 70, "A birthday greeting for Zoë");
+    h.video_for(70, 0).await;
+    let available =
+        support::eventually(LONG, || async { h.assets().await.first().is_some_and(|a| a.status == AssetStatus::Available) })
+            .await;
+    assert!(available, "the asset becomes available");
+
+    let asset = h.assets().await.pop().expect("asset");
+    let file = PathBuf::from(asset.file_path.clone().expect("the rendered file is recorded"));
+    let (duration, streams) = probe(&file).await;
+    assert!((duration - 50.0).abs() < 0.3, "ten segments of 5 s: got {duration} s");
+    assert!(streams.contains(&"video".to_owned()) && streams.contains(&"audio".to_owned()), "streams: {streams:?}");
+    assert!(std::fs::metadata(&file).expect("file").len() < 50 * 1024 * 1024);
+
+    // one script, an image prompt and an animation prompt per segment
+    let fake = &env.fake;
+    assert_eq!(fake.calls(Endpoint::Chat), 21);
+    assert_eq!(fake.calls(Endpoint::TextToImage), 10);
+    assert_eq!(fake.calls(Endpoint::ImageToVideo), 10);
+    assert_eq!(fake.calls(Endpoint::Speech), 1);
+    assert_eq!(fake.leaked_auth(), 0, "no API key is sent to result URLs");
+    let script_request = &fake.requests(Endpoint::Chat)[0];
+    assert_eq!(script_request["response_format"]["type"], "json_object");
+    assert!(script_request["messages"][1]["content"].as_str().is_some_and(|c| c.to_lowercase().contains("zoë")));
+    for clip in fake.requests(Endpoint::ImageToVideo) {
+        assert!(clip["promptImage"].as_str().is_some_and(|i| i.starts_with("data:image/png;base64,")), "{clip}");
+        assert_eq!(clip["duration"], 5);
+    }
+    assert_eq!(fake.requests(Endpoint::Speech)[0]["response_format"], "wav");
+
+    // every step is recorded as done, and the costs are counted
+    let steps = stages::for_generation(&db, asset.id, asset.generation).await.expect("stages");
+    assert_eq!(steps.len(), 1 + 4 * 10 + 2);
+    assert!(steps.iter().all(|s| s.status == StageStatus::Done), "{steps:?}");
+    assert!(steps.iter().filter(|s| s.kind == StageKind::Clip).all(|s| s.provider_task_id.is_some()));
+    assert_eq!(
+        stages::progress_summary(&db, asset.id, asset.generation).await.expect("summary").as_deref(),
+        Some("Images 10/10, clips 10/10, voice-over ready, video assembled")
+    );
+    let costs = stages::costs_for_asset(&db, asset.id).await.expect("costs");
+    let line = |op: &str| costs.lines.iter().find(|l| l.operation == op).cloned().unwrap_or_default();
+    assert_eq!(line("chat").calls, 21);
+    assert_eq!(line("text_to_image").cost_micros, 10 * 80_000);
+    assert_eq!(line("image_to_video").cost_micros, 10 * 500_000);
+    assert_eq!(line("speech").calls, 1);
+    assert_eq!(costs.cost_micros(), 22 * 1_000 + 800_000 + 5_000_000);
+    assert!(costs.describe().contains("runway image_to_video: 10 calls"), "{}", costs.describe());
+    assert_eq!(stages::cost_totals(&db).await.expect("totals"), costs);
+    assert!(!h.data_dir().join("work").join(format!("asset-{}-g1", asset.id)).exists(), "intermediate files are removed");
+
+    stop.cancel();
+    running.await.expect("joins").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_images_resumes_without_paying_again() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "4"), ("SEGMENT_SECONDS", "2")]).await;
+    let fake = &env.fake;
+    let asset = env.asset("a lighthouse in a storm").await;
+    fake.set_task_outcome(TaskKind::ImageToVideo, TaskOutcome::Hold);
+
+    // first run: clips hang; "crash" once three clip tasks are submitted and polled
+    let progress = no_progress();
+    let first = tokio::spawn(env.generator().generate(request(asset, "a lighthouse in a storm", &env.output(), &progress)));
+    let submitted = fake
+        .wait_until(|f| f.tasks_created(TaskKind::ImageToVideo) == 3 && f.tasks_polled(TaskKind::ImageToVideo) == 3, LONG)
+        .await;
+    assert!(submitted, "three clip tasks (the parallelism) were submitted and polled");
+    first.abort();
+    assert!(first.await.expect_err("aborted").is_cancelled());
+
+    let steps = stages::for_generation(&env.db, asset, 1).await.expect("stages");
+    let of = |kind: StageKind| steps.iter().filter(move |s| s.kind == kind);
+    assert!(of(StageKind::Image).all(|s| s.status == StageStatus::Done), "all images were done before the crash");
+    assert_eq!(of(StageKind::Clip).filter(|s| s.provider_task_id.is_some()).count(), 3, "task ids recorded before polling");
+    let texts = progress.lock().expect("log").clone();
+    let partial = |t: &String| ["Images 1/4", "Images 2/4", "Images 3/4"].iter().any(|p| t.starts_with(p));
+    assert!(texts.iter().any(partial), "progress is reported step by step: {texts:?}");
+    assert!(texts.iter().any(|t| t.starts_with("Images 4/4, clips 0/4")), "progress is reported: {texts:?}");
+    let chats_before = fake.calls(Endpoint::Chat);
+    assert_eq!(chats_before, 1 + 4 + 4);
+    assert_eq!(fake.calls(Endpoint::TextToImage), 4);
+
+    // restart: a new generator on the same database; the provider finishes the held tasks
+    fake.set_task_outcome(TaskKind::ImageToVideo, TaskOutcome::Succeed);
+    let progress = no_progress();
+    env.generator()
+        .generate(request(asset, "a lighthouse in a storm", &env.output(), &progress))
+        .await
+        .expect("resumed run succeeds");
+
+    assert_eq!(fake.calls(Endpoint::TextToImage), 4, "the image provider was not called again");
+    assert_eq!(fake.calls(Endpoint::Chat), chats_before, "script and prompts were not asked for again");
+    assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), 4, "the three submitted clips were polled, not submitted again");
+    assert_eq!(fake.calls(Endpoint::ImageToVideo), 4);
+    let (duration, _) = probe(&env.output()).await;
+    assert!((duration - 8.0).abs() < 0.3, "four segments of 2 s: got {duration} s");
+    let clips = stages::costs_for_asset(&env.db, asset).await.expect("costs");
+    let i2v = clips.lines.iter().find(|l| l.operation == "image_to_video").expect("clip costs");
+    assert_eq!(i2v.calls, 4, "each clip is counted once");
+
+    // run again after it finished (the worker died before recording the file): nothing is paid for
+    let endpoints = [Endpoint::Chat, Endpoint::TextToImage, Endpoint::ImageToVideo, Endpoint::Task, Endpoint::Speech];
+    let before: Vec<usize> = endpoints.iter().map(|e| fake.calls(*e)).collect();
+    env.generator().generate(request(asset, "a lighthouse in a storm", &env.output(), &no_progress())).await.expect("done");
+    assert_eq!(endpoints.iter().map(|e| fake.calls(*e)).collect::<Vec<_>>(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out_and_failed_polls_retried() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "1")]).await;
+    let fake = &env.fake;
+    fake.fail_next(Endpoint::TextToImage, Fault::RateLimited { retry_after_secs: 1 }, 2);
+    fake.fail_next(Endpoint::Task, Fault::ServerError, 2);
+    fake.fail_next(Endpoint::Chat, Fault::RateLimited { retry_after_secs: 1 }, 1);
+    let asset = env.asset("paper boats").await;
+    env.generator().generate(request(asset, "paper boats", &env.output(), &no_progress())).await.expect("succeeds");
+
+    let log = fake.call_log(Endpoint::TextToImage);
+    assert_eq!(log.iter().map(|c| c.status).filter(|s| *s == 429).count(), 2);
+    let first_429 = log.iter().find(|c| c.status == 429).expect("a 429").at;
+    let first_ok = log.iter().find(|c| c.status == 200).expect("a success").at;
+    assert!(first_ok.duration_since(first_429) >= Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert_eq!(fake.tasks_created(TaskKind::TextToImage), 2, "a rate-limited submit creates no second task");
+    assert_eq!(fake.call_log(Endpoint::Task).iter().filter(|c| c.status == 500).count(), 2, "the failing polls were retried");
+    assert!(env.output().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_submit_is_not_retried_and_fails_the_attempt_cleanly() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "3"), ("SEGMENT_SECONDS", "1")]).await;
+    let fake = &env.fake;
+    fake.fail_always(Endpoint::ImageToVideo, Some(Fault::ServerError));
+    let asset = env.asset("a red kite").await;
+    let err = env.generator().generate(request(asset, "a red kite", &env.output(), &no_progress())).await.expect_err("fails");
+    let GenerateError::Failed(reason) = &err else { panic!("a 500 is worth another attempt: {err:?}") };
+    assert!(reason.contains("runway image_to_video") && reason.contains("500"), "{reason}");
+    assert!(!reason.contains(&fake.config().runway_secret), "no secret in errors");
+    assert!(fake.calls(Endpoint::ImageToVideo) <= 3, "each clip submitted at most once: {}", fake.calls(Endpoint::ImageToVideo));
+    assert!(!env.output().exists(), "no video");
+    let steps = stages::for_generation(&env.db, asset, 1).await.expect("stages");
+    let failed: Vec<_> = steps.iter().filter(|s| s.status == StageStatus::Failed).collect();
+    assert!(!failed.is_empty() && failed.iter().all(|s| s.kind == StageKind::Clip && s.error.is_some()), "{steps:?}");
+
+    // the worker's next attempt: only the clips are made
+    fake.fail_always(Endpoint::ImageToVideo, None);
+    env.generator().generate(request(asset, "a red kite", &env.output(), &no_progress())).await.expect("the retry succeeds");
+    assert_eq!(fake.calls(Endpoint::TextToImage), 3);
+    assert!(env.output().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_never_ends_times_out_and_is_cancelled() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(
+        FakeProvidersConfig::default(),
+        &[("PIPELINE_SEGMENTS", "1"), ("SEGMENT_SECONDS", "1"), ("PROVIDER_TASK_TIMEOUT_S", "1")],
+    )
+    .await;
+    let fake = &env.fake;
+    fake.set_task_outcome(TaskKind::TextToImage, TaskOutcome::Hold);
+    let asset = env.asset("a slow sunrise").await;
+    let started = std::time::Instant::now();
+    let err = env.generator().generate(request(asset, "a slow sunrise", &env.output(), &no_progress())).await.expect_err("fails");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let GenerateError::Failed(reason) = &err else { panic!("a timeout is worth another attempt: {err:?}") };
+    assert!(reason.contains("not finished after 1 s"), "{reason}");
+    assert_eq!(fake.calls(Endpoint::CancelTask), 1, "the abandoned task is cancelled");
+    let image = stages::for_generation(&env.db, asset, 1).await.expect("stages").into_iter().find(|s| s.kind == StageKind::Image);
+    let image = image.expect("image step");
+    assert_eq!(image.status, StageStatus::Failed);
+    assert_eq!(image.provider_task_id, None, "the next attempt submits a new task instead of polling the dead one");
+    assert!(!env.output().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_clip_fails_the_asset_once_and_tells_the_user() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "1")]).await;
+    env.fake.set_task_outcome(
+        TaskKind::ImageToVideo,
+        TaskOutcome::Fail { code: "SAFETY.INPUT.TEXT".into(), message: "The prompt did not pass moderation".into() },
+    );
+    let mut h = Harness::new().await;
+    h.set("GENERATION_ATTEMPTS", "3");
+    let settings = env.settings();
+    let generator =
+        build_generator(GeneratorKind::Pipeline, &settings, h.db().await, h.data_dir().join("work"), LocalGenerator::default())
+            .expect("builds");
+    let (stop, running) = h.run_in_process(generator);
+    h.wait_polling().await;
+
+    h.fake.push_text(71, 71, "something forbidden");
+    let told =
+        h.fake.wait_for(|sent| support::texts_to(sent, 71).iter().any(|t| t.contains("couldn't make the video")), LONG).await;
+    assert!(told, "the user is told: {:?}", h.fake.sent_to(71));
+    let asset = h.assets().await.pop().expect("asset");
+    assert_eq!(asset.status, AssetStatus::Failed);
+    let error = asset.last_error.unwrap_or_default();
+    assert!(error.contains("refused") && error.contains("SAFETY.INPUT.TEXT"), "{error}");
+    assert!(env.fake.tasks_created(TaskKind::ImageToVideo) <= 2, "a refusal is not retried");
+    assert_eq!(env.fake.calls(Endpoint::Speech), 1);
+
+    stop.cancel();
+    running.await.expect("joins").expect("clean stop");
+}
+
+/// A fresh RSA key as a service-account JSON (without `token_uri`) and its
+/// public half (PKCS#1 DER) for the fake to verify signatures; `None`
+/// without openssl.
+fn service_account(dir: &Path) -> Option<(serde_json::Value, Vec<u8>)> {
+    let key = dir.join("key.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&key)
+        .output()
+        .ok()?;
+    if !made.status.success() {
+        return None;
+    }
+    let public = std::process::Command::new("openssl")
+        .args(["rsa", "-RSAPublicKey_out", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .ok()?;
+    if !public.status.success() {
+        return None;
+    }
+    let pem = std::fs::read_to_string(&key).ok()?;
+    let json = serde_json::json!({
+        "type": "service_account",
+        "project_id": "key-project",
+        "private_key_id": "kid-1",
+        "private_key": pem,
+        "client_email": "vidcache@key-project.iam.gserviceaccount.com",
+    });
+    Some((json, public.stdout))
+}
+
+fn openssl_note() {
+    eprintln!("note: openssl is not installed; skipping the service-account test");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veo_alone_makes_the_video_with_a_service_account() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let keys = tempfile::tempdir().expect("dir");
+    let Some((mut key, public)) = service_account(keys.path()) else { return openssl_note() };
+    let config = FakeProvidersConfig { operation_polls: 3, jwt_public_key_der: Some(public), ..Default::default() };
+    let mut env =
+        Env::new(config, &[("GENERATOR", "veo"), ("OPENAI_API_KEY", ""), ("VERTEX_ACCESS_TOKEN", ""), ("VERTEX_PROJECT", "")])
+            .await;
+    key["token_uri"] = env.fake.token_uri().into();
+    let credentials = keys.path().join("service-account.json");
+    std::fs::write(&credentials, key.to_string()).expect("key file");
+    env.vars.insert("GOOGLE_APPLICATION_CREDENTIALS".into(), credentials.display().to_string());
+    let asset = env.asset("a fox in the snow").await;
+    env.generator().generate(request(asset, "a fox in the snow", &env.output(), &no_progress())).await.expect("veo succeeds");
+
+    let fake = &env.fake;
+    assert_eq!(fake.calls(Endpoint::Token), 1, "the token is fetched once and cached");
+    let grant = &fake.requests(Endpoint::Token)[0];
+    assert_eq!(grant["header"]["kid"], "kid-1");
+    assert_eq!(grant["claims"]["iss"], "vidcache@key-project.iam.gserviceaccount.com");
+    let predict = &fake.requests(Endpoint::VeoPredict)[0];
+    assert_eq!(predict["instances"][0]["prompt"], "a fox in the snow");
+    assert_eq!(predict["parameters"]["durationSeconds"], 6, "5 s rounded up to a Veo 3 length");
+    assert_eq!(predict["parameters"]["generateAudio"], true);
+    assert_eq!(fake.calls(Endpoint::VeoFetch), 3);
+    assert_eq!(fake.calls(Endpoint::Chat), 0);
+    let (duration, _) = probe(&env.output()).await;
+    assert!((duration - 6.0).abs() < 0.3, "{duration}");
+    let costs = stages::costs_for_asset(&env.db, asset).await.expect("costs");
+    assert_eq!(costs.cost_micros(), 2_000_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrongly_signed_assertion_gets_no_token() {
+    let keys = tempfile::tempdir().expect("dir");
+    let Some((_, public)) = service_account(keys.path()) else { return openssl_note() };
+    let other = tempfile::tempdir().expect("dir");
+    let Some((mut impostor, _)) = service_account(other.path()) else { return openssl_note() };
+    let fake =
+        FakeProviders::start(FakeProvidersConfig { jwt_public_key_der: Some(public), ..Default::default() }).await.expect("fake");
+    impostor["token_uri"] = fake.token_uri().into();
+    let http = vidcache::providers::http::Http::new(Duration::from_secs(5), RetryPolicy::default(), vec![]).expect("http");
+    let account = vidcache::providers::google_auth::ServiceAccount::from_json(&impostor.to_string(), http).expect("key parses");
+    let err = account.token().await.expect_err("a signature by another key is refused");
+    assert!(err.to_string().contains("Invalid JWT Signature"), "{err}");
+    assert_eq!(fake.calls(Endpoint::Token), 1, "an OAuth 400 is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veo_filtered_output_is_a_refusal() {
+    let env = Env::new(FakeProvidersConfig::default(), &[("GENERATOR", "veo"), ("OPENAI_API_KEY", "")]).await;
+    env.fake.set_veo_outcome(VeoOutcome::Filtered { reason: "the prompt may violate our policies".into() });
+    let asset = env.asset("something filtered").await;
+    let err =
+        env.generator().generate(request(asset, "something filtered", &env.output(), &no_progress())).await.expect_err("fails");
+    let GenerateError::Refused(reason) = &err else { panic!("filtered output is a refusal: {err:?}") };
+    assert!(reason.contains("violate our policies"), "{reason}");
+    assert!(!env.output().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veo_with_a_script_assembles_clips_from_cloud_storage() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(
+        FakeProvidersConfig::default(),
+        &[
+            ("GENERATOR", "veo"),
+            ("PIPELINE_SEGMENTS", "2"),
+            ("SEGMENT_SECONDS", "4"),
+            ("VERTEX_MODEL", "veo-3.0-fast-generate-001"),
+        ],
+    )
+    .await;
+    env.fake.set_veo_outcome(VeoOutcome::GcsVideo);
+    let asset = env.asset("two paper planes").await;
+    let progress = no_progress();
+    env.generator().generate(request(asset, "two paper planes", &env.output(), &progress)).await.expect("succeeds");
+    let fake = &env.fake;
+    assert_eq!(fake.calls(Endpoint::VeoPredict), 2);
+    assert_eq!(fake.calls(Endpoint::Storage), 2, "each gs:// result downloaded once");
+    assert_eq!(fake.calls(Endpoint::Chat), 1 + 2, "a script and a video prompt per segment");
+    assert_eq!(fake.calls(Endpoint::Speech), 1);
+    assert!(fake.requests(Endpoint::VeoPredict).iter().all(|r| r["parameters"]["generateAudio"] == false));
+    let (duration, streams) = probe(&env.output()).await;
+    assert!((duration - 8.0).abs() < 0.3, "{duration}");
+    assert!(streams.contains(&"audio".to_owned()));
+    assert!(progress.lock().expect("log").iter().any(|t| t.contains("Clips 2/2")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_messages_are_transcribed_and_keys_stay_secret() {
+    let env = Env::new(FakeProvidersConfig::default(), &[]).await;
+    let settings = env.settings();
+    let client = OpenAiClient::new(&settings.openai, Duration::from_secs(5), RetryPolicy::default()).expect("client");
+    let text = client.transcribe(b"OggS fake voice", "voice.ogg", "audio/ogg").await.expect("transcribed");
+    assert_eq!(text, "a birthday greeting for Zoë");
+    let sent = &env.fake.requests(Endpoint::Transcription)[0];
+    assert_eq!(sent["file_name"], "voice.ogg");
+    assert_eq!(sent["file_bytes"], 15);
+    assert_eq!(sent["file_content_type"], "audio/ogg");
+    assert_eq!(sent["model"], settings.openai.transcribe_model.as_str());
+
+    let mut wrong = settings.openai.clone();
+    wrong.api_key = Some(vidcache::providers::Secret::new("sk-wrong-key-123"));
+    let client = OpenAiClient::new(&wrong, Duration::from_secs(5), RetryPolicy::default()).expect("client");
+    let err = client.transcribe(b"OggS", "voice.ogg", "audio/ogg").await.expect_err("401");
+    assert!(matches!(err, ProviderError::Status { status: 401, .. }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("sk-wrong-key-123"));
+    assert!(!format!("{settings:?}").contains(&env.fake.config().openai_key));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_refusal_is_a_refusal() {
+    let env = Env::new(FakeProvidersConfig::default(), &[]).await;
+    env.fake.set_chat_refusal(Some("I can't help with that."));
+    let settings = env.settings();
+    let client = OpenAiClient::new(&settings.openai, Duration::from_secs(5), RetryPolicy::default()).expect("client");
+    let err = client.chat("system", "user", vidcache::providers::openai::ChatFormat::Text).await.expect_err("refused");
+    assert!(err.is_refusal(), "{err:?}");
+}
+
+#[tokio::test]
+async fn build_generator_names_what_is_missing() {
+    let env = Env::new(FakeProvidersConfig::default(), &[]).await;
+    let build = |vars: &[(&str, &str)]| {
+        let mut all = env.vars.clone();
+        for (name, value) in vars {
+            all.insert((*name).to_owned(), (*value).to_owned());
+        }
+        all.retain(|_, v| !v.is_empty());
+        let settings = ProviderSettings::from_lookup(&move |name| all.get(name).cloned()).expect("settings");
+        build_generator(settings.generator, &settings, env.db.clone(), env.dir.path().join("w"), LocalGenerator::default()).err()
+    };
+    let err = build(&[("OPENAI_API_KEY", ""), ("RUNWAYML_API_SECRET", "")]).expect("keys are required");
+    assert!(err.contains("OPENAI_API_KEY") && err.contains("RUNWAYML_API_SECRET"), "{err}");
+    let err = build(&[("GENERATOR", "veo"), ("VERTEX_ACCESS_TOKEN", "")]).expect("credentials are required");
+    assert!(err.contains("VERTEX_ACCESS_TOKEN") && err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
+    let err = build(&[("GENERATOR", "veo"), ("VERTEX_PROJECT", "")]).expect("a project is required");
+    assert!(err.contains("VERTEX_PROJECT"), "{err}");
+    assert!(build(&[("GENERATOR", "local"), ("OPENAI_API_KEY", "")]).is_none());
+}
