@@ -103,7 +103,7 @@ async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
     }
     assert!(ids.values().all(|s| s.len() == 1), "one file_id per prompt");
     assert_eq!(h.fake.uploads(), 20, "20 uploads");
-    assert_eq!(h.jobs().await, 20, "20 generation jobs");
+    assert_eq!(h.jobs().await, 20, "20 generation jobs\n{}", h.logs());
     let generations: i32 = h.assets().await.iter().map(|a| a.attempts).sum();
     assert_eq!(generations, 20, "20 generations");
     let done = support::eventually(Duration::from_secs(30), || async {

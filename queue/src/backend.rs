@@ -19,6 +19,12 @@ pub enum QueueError {
     Count(String),
 }
 
+/// apalis heartbeats only while a worker has a free slot, so a worker busy
+/// with long jobs looks dead to the others after a few missed beats and is
+/// dropped. Abandoned generations are recovered by the service's own lease
+/// in the database; apalis's orphan recovery is only a late safety net.
+const MISSED_HEARTBEATS: usize = 120;
+
 /// Where generation jobs wait for a worker: SQLite (embedded default),
 /// PostgreSQL, or Redis.
 #[derive(Clone)]
@@ -82,7 +88,7 @@ impl JobQueue {
         let config = apalis_sqlite::Config::default()
             .queue(QUEUE_NAME)
             .heartbeat_interval(self.heartbeat())
-            .missed_heartbeats(3)
+            .missed_heartbeats(MISSED_HEARTBEATS)
             .batch_size(4);
         SqliteStorage::new(pool).with_config(config)
     }
@@ -91,7 +97,7 @@ impl JobQueue {
         let config = apalis_postgres::Config::default()
             .queue(QUEUE_NAME)
             .heartbeat_interval(self.heartbeat())
-            .missed_heartbeats(3)
+            .missed_heartbeats(MISSED_HEARTBEATS)
             .batch_size(4);
         PostgresStorage::new(pool).with_config(config)
     }
@@ -103,7 +109,7 @@ impl JobQueue {
         let config = apalis_redis::Config::default()
             .queue(QUEUE_NAME)
             .heartbeat_interval(self.heartbeat())
-            .missed_heartbeats(6)
+            .missed_heartbeats(MISSED_HEARTBEATS)
             .idempotency_ttl(Some(Duration::from_secs(90 * 24 * 3600)));
         RedisStorage::new(conn.clone()).with_config(config)
     }

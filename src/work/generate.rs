@@ -65,9 +65,16 @@ impl GenerationJob {
         };
         match result {
             Ok(()) => {
-                if let Err(err) = self.service.deliver_waiting(asset.id).await {
-                    tracing::warn!(error = %err, "fan-out interrupted; the sweeper will finish it");
-                }
+                // The fan-out runs beside the queue: the job's slot is free
+                // for the next generation, and a fan-out that dies is
+                // finished by the reconciler (deliveries are claimed).
+                let service = self.service.clone();
+                let asset_id = asset.id;
+                tokio::spawn(async move {
+                    if let Err(err) = service.deliver_waiting(asset_id).await {
+                        tracing::warn!(error = %err, "fan-out interrupted; the sweeper will finish it");
+                    }
+                });
                 Ok(())
             }
             Err(Outcome::HandedBack) => {
@@ -291,8 +298,36 @@ async fn reusable_file(asset: &Asset) -> Option<PathBuf> {
 }
 
 impl JobHandler for GenerationJob {
+    /// Runs the job on its own task: apalis polls job futures from its
+    /// worker loop, which stalls while the backend is slow; the generation
+    /// (and its lease renewals) must not. Dropping the returned future —
+    /// apalis giving up on the job — aborts the task, so the lease runs out.
     fn handle(&self, job: GenerateVideo) -> BoxFuture<'static, Result<(), BoxError>> {
-        Arc::new(self.clone()).run(job).boxed()
+        let task = AbortOnDrop(tokio::spawn(Arc::new(self.clone()).run(job)));
+        async move {
+            match task.await {
+                Ok(result) => result,
+                Err(err) => Err(Box::new(err) as BoxError),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// A task handle that aborts its task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 
