@@ -189,6 +189,12 @@ async fn start_help_and_status_answer() {
 
     h.fake.push_text(30, 30, "Dancing robot");
     h.video_for(30, 0).await;
+    // The video reaches Telegram a moment before its delivery is recorded.
+    let recorded = support::eventually(Duration::from_secs(10), || async {
+        h.requests().await.iter().all(|r| r.status == RequestStatus::Completed)
+    })
+    .await;
+    assert!(recorded);
     h.fake.push_text(30, 30, "/status");
     let ok = h
         .fake

@@ -150,3 +150,26 @@ async fn a_clear_on_one_replica_reaches_the_other_within_a_second() {
     a.terminate().await;
     b.terminate().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_alone_holds_data_and_queue() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some((database_url, _)) = scale_backends(5).await else { return };
+    let mut h = Harness::new().await;
+    h.set("DATABASE_URL", &database_url);
+    h.set("LOCAL_GENERATOR_DELAY_MS", "500");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let prompts = ["pg one", "pg two", "pg three"];
+    let chats: Vec<i64> = (7000..7060).collect();
+    for (i, chat) in chats.iter().enumerate() {
+        let text = if i % 2 == 0 { prompts[i % 3].to_uppercase() } else { format!("  {}", prompts[i % 3]) };
+        h.fake.push_text(*chat, *chat, &text);
+    }
+    let ok = h.fake.wait_for(|sent| chats.iter().all(|c| videos_to(sent, *c).len() == 1), Duration::from_secs(120)).await;
+    assert!(ok, "not all delivered on PostgreSQL\n{}", h.logs());
+    assert_eq!(h.fake.uploads(), 3);
+    assert_eq!(h.jobs().await, 3, "the apalis-postgres queue holds one job per prompt");
+    let (code, _) = service.terminate().await;
+    assert_eq!(code, Some(0));
+}
