@@ -55,6 +55,7 @@ pub struct Figure {
 
 struct Run {
     fake: FakeTelegram,
+    database_url: String,
     dir: tempfile::TempDir,
     child: tokio::process::Child,
     started: Instant,
@@ -80,6 +81,7 @@ impl Run {
         for (k, v) in env {
             vars.insert((*k).to_owned(), v.clone());
         }
+        fresh_backends(&mut vars).await?;
         let database_url = vars
             .get("DATABASE_URL")
             .cloned()
@@ -96,7 +98,7 @@ impl Run {
             .kill_on_drop(true)
             .spawn()
             .context("cannot start the service")?;
-        let run = Self { fake, dir, child, started };
+        let run = Self { fake, database_url, dir, child, started };
         if !run.fake.wait_until(|f| f.calls("getUpdates") > 0, Duration::from_secs(60)).await {
             bail!("the service never polled; see {}", run.dir.path().join("service.log").display());
         }
@@ -356,12 +358,28 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     Ok(figures)
 }
 
-fn database_url_of(run: &Run, opts: &BenchOptions) -> String {
-    opts.env
-        .iter()
-        .find(|(k, _)| k == "DATABASE_URL")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", run.dir.path().join("vidcache.sqlite").display()))
+fn database_url_of(run: &Run, _opts: &BenchOptions) -> String {
+    run.database_url.clone()
+}
+
+/// Every scenario starts empty: on PostgreSQL a new database on the same
+/// server, on Redis an emptied database.
+async fn fresh_backends(vars: &mut HashMap<String, String>) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    if let Some(url) = vars.get("DATABASE_URL").filter(|u| u.starts_with("postgres")).cloned() {
+        let (server, _) = url.rsplit_once('/').context("DATABASE_URL has no database name")?;
+        let admin = sea_orm::Database::connect(format!("{server}/postgres")).await?;
+        let name = format!("vidcache_bench_{}_{}", std::process::id(), fastrand::u32(..));
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+        admin.close().await?;
+        vars.insert("DATABASE_URL".into(), format!("{server}/{name}"));
+    }
+    if let Some(url) = vars.get("QUEUE_URL").filter(|u| u.starts_with("redis")) {
+        let client = redis::Client::open(url.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await?;
+    }
+    Ok(())
 }
 
 /// Inserts `n` available assets with (fake-issued style) file_ids.

@@ -352,7 +352,15 @@ pub async fn mark_notified(db: &DatabaseConnection, request_id: i64) -> Result<(
 
 /// Assets that have waiting requests although a `file_id` exists: work for
 /// the sweeper (a fan-out that died, or a request that slipped past one).
-pub async fn assets_with_stranded_requests(db: &DatabaseConnection, limit: u64) -> Result<Vec<i64>, DbErr> {
+///
+/// Only assets that became available before `settled_before` count: a fresh
+/// one is still being fanned out, and a sweep racing that fan-out would
+/// spend flood budget on sends the fan-out then wins.
+pub async fn assets_with_stranded_requests(
+    db: &DatabaseConnection,
+    limit: u64,
+    settled_before: DateTime<Utc>,
+) -> Result<Vec<i64>, DbErr> {
     let now = Utc::now();
     user_requests::Entity::find()
         .select_only()
@@ -363,6 +371,7 @@ pub async fn assets_with_stranded_requests(db: &DatabaseConnection, limit: u64) 
         .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
         .filter(video_assets::Column::Status.eq(AssetStatus::Available))
         .filter(video_assets::Column::FileId.is_not_null())
+        .filter(video_assets::Column::UpdatedAt.lt(settled_before))
         .limit(limit)
         .into_tuple()
         .all(db)

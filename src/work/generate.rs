@@ -78,6 +78,14 @@ impl GenerationJob {
                 Ok(())
             }
             Err(Outcome::HandedBack) => {
+                let service = self.service.clone();
+                let asset_id = asset.id;
+                // If it was published before the hand-back, its waiters still get it now.
+                tokio::spawn(async move {
+                    if let Err(err) = service.deliver_waiting(asset_id).await {
+                        tracing::warn!(error = %err, "fan-out interrupted; the sweeper will finish it");
+                    }
+                });
                 if let Err(err) = assets::release_lease(db, job, &self.owner).await {
                     tracing::warn!(error = %err, "could not release a lease; it will expire");
                 }
@@ -102,6 +110,13 @@ impl GenerationJob {
             match assets::renew_lease(&self.service.db, job, &self.owner, self.lease_until()).await {
                 Ok(true) => {}
                 Ok(false) => {
+                    // Published already (the lease ends with it): let the
+                    // job finish on its own rather than cut it short.
+                    if let Ok(Some(asset)) = assets::find(&self.service.db, job.asset_id).await {
+                        if asset.status == crate::domain::AssetStatus::Available && asset.generation == job.generation {
+                            return std::future::pending().await;
+                        }
+                    }
                     tracing::warn!(asset_id = job.asset_id, "lease lost; stopping this generation");
                     return;
                 }

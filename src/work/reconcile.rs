@@ -34,7 +34,8 @@ pub async fn reconcile_once(service: &Service) -> Result<Pass, crate::service::S
         service.dispatch(job).await;
         pass.dispatched += 1;
     }
-    for asset_id in requests::assets_with_stranded_requests(&service.db, 100).await? {
+    let settled_before = Utc::now() - service.claim();
+    for asset_id in requests::assets_with_stranded_requests(&service.db, 100, settled_before).await? {
         pass.delivered += service.deliver_waiting(asset_id).await?;
     }
     pass.notified = service.notify_failures().await?;
