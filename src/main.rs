@@ -83,11 +83,22 @@ async fn bench(quick: bool, output: Option<&std::path::Path>) -> anyhow::Result<
     if quick {
         options = BenchOptions { hits: 100, dedup_requests: 200, prompts: 10, fanout: 60, ingest: 500, assets: 2000, ..options };
     }
-    for (name, label) in [("DATABASE_URL", "database"), ("QUEUE_URL", "queue")] {
+    let mut backends = Vec::new();
+    for name in ["DATABASE_URL", "QUEUE_URL"] {
         if let Ok(value) = std::env::var(name) {
-            options.env.push((name.to_owned(), value.clone()));
-            options.label = format!("{} {label}={}", options.label, value.split(':').next().unwrap_or_default());
+            backends.push(if value.starts_with("redis") {
+                "Redis"
+            } else if value.starts_with("postgres") {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            });
+            options.env.push((name.to_owned(), value));
         }
+    }
+    if !backends.is_empty() {
+        backends.dedup();
+        options.label = backends.join(" + ");
     }
     let figures = run(options.clone()).await?;
     let table = render(&options.label, &figures);
