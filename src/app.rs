@@ -122,14 +122,14 @@ pub fn generator_for(settings: &Settings, db: sea_orm::DatabaseConnection) -> an
 
 /// Runs `role` until `shutdown` is cancelled, then stops within the grace period.
 pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let service = build_service(settings).await?;
     let generator = if matches!(role, Role::Bot) {
         // The bot role never generates: don't require provider keys or ffmpeg.
         Arc::new(LocalGenerator::default()) as Arc<dyn Generator>
     } else {
-        let db = db::connect(&settings.database_url).await.context("cannot open the database (DATABASE_URL)")?;
-        generator_for(&settings, db)?
+        generator_for(&service.settings, service.db.clone())?
     };
-    run_with(settings, role, generator, shutdown).await
+    run_service(service, role, generator, shutdown).await
 }
 
 /// [`run`] with a given generator (tests use failing and hanging ones).
@@ -139,7 +139,15 @@ pub async fn run_with(
     generator: Arc<dyn Generator>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let service = build_service(settings).await?;
+    run_service(build_service(settings).await?, role, generator, shutdown).await
+}
+
+async fn run_service(
+    service: Arc<Service>,
+    role: Role,
+    generator: Arc<dyn Generator>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let settings = service.settings.clone();
     let api = service.sender.api().clone();
     let me = api.get_me().await.context("Telegram refused the bot token or is unreachable (getMe)")?;
