@@ -48,8 +48,3 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(&txn, None).await?;
     txn.commit().await
 }
-
-/// Which SQL dialect a connection speaks.
-pub fn backend(db: &DatabaseConnection) -> DbBackend {
-    db.get_database_backend()
-}

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use futures::FutureExt;
@@ -344,9 +343,4 @@ impl<T> std::future::Future for AbortOnDrop<T> {
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         std::pin::Pin::new(&mut self.0).poll(cx)
     }
-}
-
-/// The lease on an asset outlives a hung generator by this margin at most.
-pub fn lease_margin(lease: Duration) -> Duration {
-    lease / 3
 }
