@@ -4,12 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sea_orm::DbBackend;
 use queue::{JobQueue, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::Settings;
 use crate::db;
+use crate::db::recorder::Recorder;
+use crate::providers::{Meter, OpenAiClient, RetryPolicy};
+use crate::telegram::voice::Transcriber;
 use crate::generator::{Generator, LocalGenerator};
 use crate::service::Service;
 use crate::telegram::api::BotApi;
@@ -67,7 +71,23 @@ pub async fn build_service(settings: Settings) -> anyhow::Result<Arc<Service>> {
             cache.insert(&asset.prompt_key, CachedVideo { asset_id: asset.id, file_id }).await;
         }
     }
-    Ok(Arc::new(Service { settings, db: database, queue, sender: Sender::new(api, limiter), cache }))
+    // SQLite writes one transaction at a time: one lane; PostgreSQL overlaps a few.
+    let lanes = if database.get_database_backend() == DbBackend::Sqlite { 1 } else { 4 };
+    let recorder = Recorder::start(database.clone(), settings.delivery_claim(), lanes, 100);
+    let transcriber = transcriber_for(&settings, &database)?;
+    Ok(Arc::new(Service { settings, db: database, queue, sender: Sender::new(api, limiter), cache, recorder, transcriber }))
+}
+
+/// Voice messages are transcribed when `VOICE_TRANSCRIPTION` is on (the
+/// default) and an OpenAI-compatible key is set.
+fn transcriber_for(settings: &Settings, db: &sea_orm::DatabaseConnection) -> anyhow::Result<Option<Transcriber>> {
+    let openai = &settings.providers.openai;
+    if !settings.voice_transcription || openai.api_key.is_none() {
+        return Ok(None);
+    }
+    let client = OpenAiClient::new(openai, settings.providers.pipeline.http_timeout, RetryPolicy::default())
+        .map_err(|reason| anyhow::anyhow!("cannot build the transcription client: {reason}"))?;
+    Ok(Some(Transcriber::new(client, Meter::new(db.clone(), settings.providers.prices.clone()))))
 }
 
 /// The queue the settings choose: `QUEUE_URL` (Redis or PostgreSQL), else

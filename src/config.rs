@@ -72,6 +72,11 @@ pub struct Settings {
     pub chat_send_burst: u32,
     pub shutdown_grace: Duration,
     pub poll_timeout_secs: u32,
+    /// How often waiting users' "being made" notes are edited at most.
+    pub progress_edit_interval: Duration,
+    /// Voice messages are transcribed (`VOICE_TRANSCRIPTION`, and only with
+    /// an OpenAI key).
+    pub voice_transcription: bool,
     /// The generator (`GENERATOR`) and its providers' settings.
     pub providers: crate::providers::ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
@@ -186,6 +191,14 @@ impl Settings {
             chat_send_burst: parse_num::<u32>(lookup, "TELEGRAM_CHAT_BURST", 2)?.max(1),
             shutdown_grace: Duration::from_secs(parse_num(lookup, "SHUTDOWN_GRACE_SECS", 7)?),
             poll_timeout_secs: parse_num(lookup, "TELEGRAM_POLL_TIMEOUT_SECS", 25)?,
+            progress_edit_interval: Duration::from_millis(parse_num::<u64>(lookup, "PROGRESS_EDIT_INTERVAL_MS", 10_000)?.max(100)),
+            voice_transcription: match get(lookup, "VOICE_TRANSCRIPTION").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("on" | "true" | "1") => true,
+                Some("off" | "false" | "0") => false,
+                Some(other) => {
+                    return Err(ConfigError::Invalid { name: "VOICE_TRANSCRIPTION", reason: format!("`{other}`: use on or off") });
+                }
+            },
             data_dir,
         };
         Ok(settings)
@@ -206,6 +219,11 @@ impl Settings {
 
     pub fn is_admin(&self, user_id: i64) -> bool {
         self.admin_user_ids.contains(&user_id)
+    }
+
+    /// How long a sender holds a request it is delivering: two job leases.
+    pub fn delivery_claim(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.job_lease * 2).unwrap_or(chrono::Duration::seconds(60))
     }
 }
 

@@ -12,11 +12,13 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::Settings;
 use crate::db::assets::{self, Cleared};
+use crate::db::recorder::Recorder;
 use crate::db::requests::{self, NewRequest, Request, Submitted};
 use crate::domain::{AssetStatus, Prompt};
 use crate::telegram::api::Keyboard;
 use crate::telegram::sender::{SendError, Sender};
 use crate::telegram::texts;
+use crate::telegram::voice::Transcriber;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -44,12 +46,15 @@ pub struct Service {
     pub queue: JobQueue,
     pub sender: Sender,
     pub cache: VideoCache,
+    pub recorder: Recorder,
+    /// Set when voice messages are transcribed.
+    pub transcriber: Option<Transcriber>,
 }
 
 impl Service {
     /// How long a sender holds a request it is delivering.
     pub fn claim(&self) -> ChronoDuration {
-        ChronoDuration::from_std(self.settings.job_lease * 2).unwrap_or(ChronoDuration::seconds(60))
+        self.settings.delivery_claim()
     }
 
     /// How many waiting requests one sender claims at a time: what it can
@@ -74,7 +79,7 @@ impl Service {
             }
             return Ok(());
         }
-        let submitted = match requests::submit(&self.db, &new, &prompt, self.claim()).await {
+        let submitted = match self.recorder.submit(new.clone(), prompt.clone()).await {
             Ok(submitted) => submitted,
             Err(err) => {
                 tracing::error!(error = %err, chat_id = new.chat_id, "could not record a request");
@@ -103,8 +108,13 @@ impl Service {
                 let stage = if dispatch.is_some() { None } else { asset.stage.clone() };
                 tokio::spawn(async move {
                     let text = texts::being_made(stage.as_deref());
-                    if let Err(err) = this.sender.text(new.chat_id, &text, Some(new.message_id), Keyboard::None).await {
-                        tracing::warn!(chat_id = new.chat_id, error = %err, "could not send the progress note");
+                    match this.sender.text(new.chat_id, &text, Some(new.message_id), Keyboard::None).await {
+                        Ok(note) => {
+                            if let Err(err) = requests::set_progress_message(&this.db, request.id, note).await {
+                                tracing::debug!(error = %err, "could not record the progress note; it will not be updated");
+                            }
+                        }
+                        Err(err) => tracing::warn!(chat_id = new.chat_id, error = %err, "could not send the progress note"),
                     }
                 });
             }

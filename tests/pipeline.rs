@@ -218,6 +218,47 @@ async fn one_prompt_becomes_a_real_mp4_through_the_service() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_users_see_the_progress_in_one_note_edited_in_place() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let config = FakeProvidersConfig { task_polls: 10, ..Default::default() };
+    let env = Env::new(config, &[("PROVIDER_POLL_INTERVAL_MS", "60")]).await;
+    let mut h = Harness::new().await;
+    h.set("PROGRESS_EDIT_INTERVAL_MS", "100");
+    let db = h.db().await;
+    let settings = env.settings();
+    let generator =
+        build_generator(GeneratorKind::Pipeline, &settings, db.clone(), h.data_dir().join("work"), LocalGenerator::default())
+            .expect("the pipeline builds");
+    let (stop, running) = h.run_in_process(generator);
+    h.wait_polling().await;
+
+    h.fake.push_text(90, 90, "Progress for everyone");
+    h.fake.push_text(91, 91, "progress  FOR everyone");
+    h.video_for(90, 0).await;
+    h.video_for(91, 0).await;
+    for chat in [90, 91] {
+        let sent = h.fake.sent_to(chat);
+        let notes: Vec<_> = sent.iter().filter(|s| s.method == "sendMessage").collect();
+        assert_eq!(notes.len(), 1, "one note, not a message per step: {sent:?}");
+        assert!(notes[0].text.as_deref().is_some_and(|t| t.contains("being made")), "{sent:?}");
+        let edits: Vec<_> = sent.iter().filter(|s| s.method == "editMessageText").collect();
+        assert!(edits.len() >= 2, "the note is updated as the work goes on: {sent:?}");
+        assert!(edits.iter().all(|e| e.message_id == notes[0].message_id), "always the same note: {sent:?}");
+        assert!(
+            edits.iter().any(|e| e.text.as_deref().is_some_and(|t| t.contains("Images ") && t.contains("clips "))),
+            "the note counts images and clips: {sent:?}"
+        );
+        assert!(edits.windows(2).all(|w| w[0].text != w[1].text), "every edit shows something new: {sent:?}");
+        assert!(edits.iter().all(|e| e.at < sent.iter().find(|s| s.method == "sendVideo").expect("video").at));
+    }
+
+    stop.cancel();
+    running.await.expect("joins").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_the_images_resumes_without_paying_again() {
     if !have_ffmpeg() {
         return;

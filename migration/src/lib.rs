@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_video_assets;
 mod m20261124_000002_create_user_requests;
 mod m20261124_000003_create_generation_stages;
+mod m20261124_000004_add_progress_message;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_video_assets::Migration),
             Box::new(m20261124_000002_create_user_requests::Migration),
             Box::new(m20261124_000003_create_generation_stages::Migration),
+            Box::new(m20261124_000004_add_progress_message::Migration),
         ]
     }
 }

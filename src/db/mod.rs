@@ -6,6 +6,7 @@
 
 pub mod assets;
 pub mod entities;
+pub mod recorder;
 pub mod requests;
 mod retry;
 pub mod stages;
@@ -18,7 +19,19 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 pub use retry::{TxError, is_retryable, serializable};
 
 /// Opens the database at `url` (SQLite or PostgreSQL) and applies pending migrations.
+///
+/// Migrations run on a connection of their own, closed before the pool
+/// opens: a pooled SQLite connection that cached the schema before a
+/// migration could otherwise fail to prepare a statement against a table or
+/// index the migration added (SQLite only re-reads the schema for some errors).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let migrator = Database::connect(options(url).max_connections(1).to_owned()).await?;
+    migrate(&migrator).await?;
+    migrator.close().await?;
+    Database::connect(options(url)).await
+}
+
+fn options(url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -32,9 +45,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
-    let db = Database::connect(options).await?;
-    migrate(&db).await?;
-    Ok(db)
+    options
 }
 
 /// Applies pending migrations. On PostgreSQL several replicas may start at

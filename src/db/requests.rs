@@ -4,12 +4,14 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use queue::GenerateVideo;
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, OnConflict};
+use std::collections::{HashMap, HashSet};
+
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::assets::{self, Asset, flatten};
+use super::assets::{Asset, flatten};
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
 use crate::domain::{AssetStatus, Prompt, RequestStatus};
@@ -59,6 +61,7 @@ fn new_request(
         updated_at: Set(now),
         delivered_at: Set(None),
         notified_at: Set(None),
+        progress_message_id: Set(None),
     }
 }
 
@@ -75,72 +78,148 @@ pub async fn submit(
     prompt: &Prompt,
     claim: ChronoDuration,
 ) -> Result<Submitted, DbErr> {
-    let new = new.clone();
-    let prompt = prompt.clone();
-    let key = prompt.key();
+    let mut submitted = submit_many(db, &[(new.clone(), prompt.clone())], claim).await?;
+    submitted.pop().ok_or_else(|| DbErr::Custom("a submitted batch came back empty".to_owned()))
+}
+
+/// [`submit`] for many requests in one serializable transaction: one
+/// outcome per item, in order. Items for the same prompt share the asset
+/// (only the first can carry the `dispatch`); an item whose message is
+/// already recorded — or repeated within the batch — is a `Duplicate`.
+/// The number of statements does not grow with the batch, so a burst of
+/// updates costs a handful of round trips instead of a handful per update.
+pub async fn submit_many(
+    db: &DatabaseConnection,
+    items: &[(NewRequest, Prompt)],
+    claim: ChronoDuration,
+) -> Result<Vec<Submitted>, DbErr> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items: std::sync::Arc<[(NewRequest, Prompt)]> = items.to_vec().into();
     let result = serializable(db, move |txn| {
-        let new = new.clone();
-        let prompt = prompt.clone();
-        let key = key.clone();
-        Box::pin(async move {
-            let duplicate = user_requests::Entity::find()
-                .filter(user_requests::Column::ChatId.eq(new.chat_id))
-                .filter(user_requests::Column::MessageId.eq(new.message_id))
-                .one(txn)
-                .await?;
-            if let Some(existing) = duplicate {
-                return Ok(Submitted::Duplicate(existing));
-            }
-            let now = Utc::now();
-            let (asset, dispatch) = match assets::find_by_key(txn, &key).await? {
-                None => {
-                    let asset = video_assets::ActiveModel {
-                        id: NotSet,
-                        prompt_key: Set(key.as_str().to_owned()),
-                        prompt: Set(prompt.as_str().to_owned()),
-                        status: Set(AssetStatus::Pending),
-                        generation: Set(1),
-                        dispatched_generation: Set(0),
-                        file_id: Set(None),
-                        file_unique_id: Set(None),
-                        file_path: Set(None),
-                        last_error: Set(None),
-                        attempts: Set(0),
-                        stage: Set(Some("queued".to_owned())),
-                        lease_owner: Set(None),
-                        lease_until: Set(None),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                    }
-                    .insert(txn)
-                    .await?;
-                    let job = GenerateVideo { asset_id: asset.id, generation: asset.generation };
-                    (asset, Some(job))
-                }
-                Some(asset) if needs_generation(&asset) => {
-                    let generation = asset.generation + 1;
-                    let mut active: video_assets::ActiveModel = asset.into();
-                    active.status = Set(AssetStatus::Pending);
-                    active.generation = Set(generation);
-                    active.last_error = Set(None);
-                    active.stage = Set(Some("queued".to_owned()));
-                    active.lease_owner = Set(None);
-                    active.lease_until = Set(None);
-                    active.updated_at = Set(now);
-                    let asset = active.update(txn).await?;
-                    let job = GenerateVideo { asset_id: asset.id, generation };
-                    (asset, Some(job))
-                }
-                Some(asset) => (asset, None),
-            };
-            let claimed_until =
-                (asset.status == AssetStatus::Available && asset.file_id.is_some()).then(|| claim_deadline(claim));
-            let request = new_request(&new, asset.id, now, claimed_until).insert(txn).await?;
-            Ok(Submitted::Recorded { request, asset, dispatch })
-        })
+        let items = items.clone();
+        Box::pin(async move { Ok(submit_in(txn, &items, claim).await?) })
     })
     .await;
     result.map_err(flatten)
+}
+
+async fn submit_in(
+    txn: &DatabaseTransaction,
+    items: &[(NewRequest, Prompt)],
+    claim: ChronoDuration,
+) -> Result<Vec<Submitted>, DbErr> {
+    let messages = items.iter().fold(Condition::any(), |any, (new, _)| {
+        any.add(user_requests::Column::ChatId.eq(new.chat_id).and(user_requests::Column::MessageId.eq(new.message_id)))
+    });
+    let mut recorded: HashMap<(i64, i64), Request> = user_requests::Entity::find()
+        .filter(messages)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|request| ((request.chat_id, request.message_id), request))
+        .collect();
+    let keys: Vec<String> = items.iter().map(|(_, prompt)| prompt.key().as_str().to_owned()).collect();
+    let mut assets: HashMap<String, Asset> = video_assets::Entity::find()
+        .filter(video_assets::Column::PromptKey.is_in(keys.iter().cloned()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|asset| (asset.prompt_key.clone(), asset))
+        .collect();
+    let now = Utc::now();
+    // Per item: the asset it links to and the job it must push, if any.
+    let mut plan: Vec<Option<(String, Option<GenerateVideo>)>> = Vec::with_capacity(items.len());
+    let mut seen: HashSet<(i64, i64)> = HashSet::new();
+    for ((new, prompt), key) in items.iter().zip(&keys) {
+        let message = (new.chat_id, new.message_id);
+        if recorded.contains_key(&message) || !seen.insert(message) {
+            plan.push(None);
+            continue;
+        }
+        let dispatch = match assets.get(key) {
+            None => {
+                let asset = video_assets::ActiveModel {
+                    id: NotSet,
+                    prompt_key: Set(key.clone()),
+                    prompt: Set(prompt.as_str().to_owned()),
+                    status: Set(AssetStatus::Pending),
+                    generation: Set(1),
+                    dispatched_generation: Set(0),
+                    file_id: Set(None),
+                    file_unique_id: Set(None),
+                    file_path: Set(None),
+                    last_error: Set(None),
+                    attempts: Set(0),
+                    stage: Set(Some("queued".to_owned())),
+                    lease_owner: Set(None),
+                    lease_until: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(txn)
+                .await?;
+                let job = GenerateVideo { asset_id: asset.id, generation: asset.generation };
+                assets.insert(key.clone(), asset);
+                Some(job)
+            }
+            Some(asset) if needs_generation(asset) => {
+                let generation = asset.generation + 1;
+                let mut active: video_assets::ActiveModel = asset.clone().into();
+                active.status = Set(AssetStatus::Pending);
+                active.generation = Set(generation);
+                active.last_error = Set(None);
+                active.stage = Set(Some("queued".to_owned()));
+                active.lease_owner = Set(None);
+                active.lease_until = Set(None);
+                active.updated_at = Set(now);
+                let asset = active.update(txn).await?;
+                let job = GenerateVideo { asset_id: asset.id, generation };
+                assets.insert(key.clone(), asset);
+                Some(job)
+            }
+            Some(_) => None,
+        };
+        plan.push(Some((key.clone(), dispatch)));
+    }
+    let rows: Vec<user_requests::ActiveModel> = items
+        .iter()
+        .zip(&plan)
+        .filter_map(|((new, _), planned)| {
+            let (key, _) = planned.as_ref()?;
+            let asset = assets.get(key)?;
+            let claimed_until =
+                (asset.status == AssetStatus::Available && asset.file_id.is_some()).then(|| claim_deadline(claim));
+            Some(new_request(new, asset.id, now, claimed_until))
+        })
+        .collect();
+    let mut inserted: HashMap<(i64, i64), Request> = HashMap::new();
+    if !rows.is_empty() {
+        for request in user_requests::Entity::insert_many(rows).exec_with_returning(txn).await? {
+            inserted.insert((request.chat_id, request.message_id), request);
+        }
+    }
+    let mut outcomes = Vec::with_capacity(items.len());
+    for ((new, _), planned) in items.iter().zip(plan) {
+        let message = (new.chat_id, new.message_id);
+        let outcome = match planned {
+            None => match recorded.get(&message).or_else(|| inserted.get(&message)) {
+                Some(existing) => Submitted::Duplicate(existing.clone()),
+                None => return Err(DbErr::Custom(format!("request for message {message:?} vanished from its batch"))),
+            },
+            Some((key, dispatch)) => {
+                let request = inserted
+                    .remove(&message)
+                    .or_else(|| recorded.remove(&message))
+                    .ok_or_else(|| DbErr::Custom(format!("request for message {message:?} was not inserted")))?;
+                let asset = assets.get(&key).cloned().ok_or_else(|| DbErr::Custom(format!("asset {key} vanished")))?;
+                Submitted::Recorded { request, asset, dispatch }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 /// A failed (or operator-cleared) asset, or an available one whose video
@@ -397,4 +476,30 @@ pub async fn count_by_status(db: &DatabaseConnection, status: RequestStatus) -> 
 /// How many requests ever asked for an asset.
 pub async fn count_for_asset(db: &DatabaseConnection, asset_id: i64) -> Result<u64, DbErr> {
     user_requests::Entity::find().filter(user_requests::Column::AssetId.eq(asset_id)).count(db).await
+}
+
+/// Records the "being made" note sent for a request, to edit it later.
+pub async fn set_progress_message(db: &DatabaseConnection, request_id: i64, message_id: i64) -> Result<(), DbErr> {
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::ProgressMessageId, Expr::value(message_id))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The "being made" notes of an asset's waiting requests: (chat, message).
+pub async fn progress_notes(db: &DatabaseConnection, asset_id: i64, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
+    user_requests::Entity::find()
+        .select_only()
+        .column(user_requests::Column::ChatId)
+        .column(user_requests::Column::ProgressMessageId)
+        .filter(user_requests::Column::AssetId.eq(asset_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(user_requests::Column::ProgressMessageId.is_not_null())
+        .order_by_asc(user_requests::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
 }

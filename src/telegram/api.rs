@@ -100,7 +100,18 @@ pub enum Keyboard {
 #[derive(Clone)]
 pub struct BotApi {
     http: reqwest::Client,
+    /// `{api}/bot<token>`: method calls.
     base: String,
+    /// `{api}/file/bot<token>`: file downloads.
+    file_base: String,
+}
+
+/// A file Telegram is ready to hand out (`getFile`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelegramFile {
+    pub file_size: Option<u64>,
+    /// Download path, valid for an hour; absent when it can't be downloaded.
+    pub file_path: Option<String>,
 }
 
 impl std::fmt::Debug for BotApi {
@@ -120,7 +131,12 @@ impl BotApi {
             .pool_max_idle_per_host(32)
             .build()
             .map_err(|e| ApiError::Network { method: "client", message: e.without_url().to_string() })?;
-        Ok(Self { http, base: format!("{}/bot{}", api_url.trim_end_matches('/'), token.expose()) })
+        let api_url = api_url.trim_end_matches('/');
+        Ok(Self {
+            http,
+            base: format!("{api_url}/bot{}", token.expose()),
+            file_base: format!("{api_url}/file/bot{}", token.expose()),
+        })
     }
 
     async fn call<T: DeserializeOwned>(
@@ -203,6 +219,29 @@ impl BotApi {
         }
         let message: Value = self.call("sendMessage", body, None).await?;
         Ok(message.get("message_id").and_then(Value::as_i64).unwrap_or_default())
+    }
+
+    pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {
+        self.call("getFile", json!({ "file_id": file_id }), None).await
+    }
+
+    /// Downloads a file `get_file` returned, refusing more than `max_bytes`.
+    pub async fn download(&self, file_path: &str, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+        const METHOD: &str = "file download";
+        let mut response = self.http.get(format!("{}/{file_path}", self.file_base)).send().await.map_err(|e| network(METHOD, e))?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(ApiError::Refused { method: METHOD, code: status, description: "download failed".into(), retry_after: None });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| network(METHOD, e))? {
+            if (body.len() + chunk.len()) as u64 > max_bytes {
+                let description = format!("file is too big (over {max_bytes} bytes)");
+                return Err(ApiError::Refused { method: METHOD, code: 413, description, retry_after: None });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     pub async fn edit_message_text(&self, chat_id: i64, message_id: i64, text: &str) -> Result<(), ApiError> {

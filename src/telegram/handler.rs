@@ -1,12 +1,13 @@
 //! What the bot does with one update: commands, menu buttons, prompts and
 //! everything else. Every message gets an answer or is ignored on purpose.
 
-use teloxide::types::{Message, Update, UpdateKind};
+use teloxide::types::{Message, Update, UpdateKind, Voice};
 use teloxide::utils::command::{BotCommands, ParseError};
 
 use super::api::{Keyboard, MENU_HELP, MENU_STATUS};
 use super::commands::Command;
 use super::texts;
+use super::voice::VoiceError;
 use crate::db::assets::Cleared;
 use crate::db::requests::NewRequest;
 use crate::domain::{Prompt, PromptError};
@@ -75,8 +76,12 @@ impl UpdateHandler {
         let chat_id = message.chat.id.0;
         let user_id = message.from.as_ref().map(|u| u.id.0 as i64).unwrap_or(chat_id);
         let Some(text) = message.text() else {
-            if message.chat.is_private() {
-                self.reply(&message, texts::NOT_TEXT, Keyboard::None).await;
+            if !message.chat.is_private() {
+                return;
+            }
+            match message.voice() {
+                Some(voice) => self.on_voice(&message, voice, user_id).await,
+                None => self.reply(&message, texts::NOT_TEXT, Keyboard::None).await,
             }
             return;
         };
@@ -122,12 +127,44 @@ impl UpdateHandler {
             }
             Input::UnknownCommand(word) => self.reply(&message, &texts::unknown_command(&word), Keyboard::None).await,
             Input::Invalid(err) => self.reply(&message, &texts::invalid_prompt(&err), Keyboard::None).await,
-            Input::Prompt(prompt) => {
-                let new = NewRequest { user_id, chat_id, message_id: i64::from(message.id.0), raw_text: text.to_owned() };
-                if let Err(err) = self.service.request_video(new, prompt).await {
-                    tracing::error!(chat_id, error = %err, "request failed");
-                }
+            Input::Prompt(prompt) => self.request(&message, user_id, text, prompt).await,
+        }
+    }
+
+    async fn request(&self, message: &Message, user_id: i64, raw_text: &str, prompt: Prompt) {
+        let chat_id = message.chat.id.0;
+        let new = NewRequest { user_id, chat_id, message_id: i64::from(message.id.0), raw_text: raw_text.to_owned() };
+        if let Err(err) = self.service.request_video(new, prompt).await {
+            tracing::error!(chat_id, error = %err, "request failed");
+        }
+    }
+
+    /// A voice message: transcribed, then handled like the typed prompt.
+    async fn on_voice(&self, message: &Message, voice: &Voice, user_id: i64) {
+        let Some(transcriber) = &self.service.transcriber else {
+            self.reply(message, texts::VOICE_OFF, Keyboard::None).await;
+            return;
+        };
+        let text = match transcriber.transcribe(self.service.sender.api(), voice).await {
+            Ok(text) => text,
+            Err(VoiceError::TooBig(bytes)) => {
+                tracing::info!(chat_id = message.chat.id.0, bytes, "voice message too big to download");
+                self.reply(message, texts::VOICE_TOO_BIG, Keyboard::None).await;
+                return;
             }
+            Err(err) => {
+                tracing::warn!(chat_id = message.chat.id.0, error = %err, "could not transcribe a voice message");
+                self.reply(message, texts::VOICE_FAILED, Keyboard::None).await;
+                return;
+            }
+        };
+        match Prompt::parse(&text, self.service.settings.max_prompt_chars) {
+            Ok(prompt) => {
+                self.reply(message, &texts::heard(&text), Keyboard::None).await;
+                self.request(message, user_id, &text, prompt).await;
+            }
+            Err(PromptError::Empty) => self.reply(message, texts::VOICE_SILENT, Keyboard::None).await,
+            Err(err) => self.reply(message, &texts::invalid_prompt(&err), Keyboard::None).await,
         }
     }
 

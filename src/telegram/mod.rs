@@ -9,4 +9,5 @@ pub mod polling;
 pub mod sender;
 pub mod shared_budget;
 pub mod texts;
+pub mod voice;
 pub mod webhook;

@@ -106,9 +106,13 @@ impl Sender {
         self.with_retries(chat_id, || self.api.send_message(chat_id, text, reply_to, keyboard)).await
     }
 
-    /// Edits a progress message in place (edits count against the same limits).
+    /// Edits a progress message in place (edits count against the same
+    /// limits). A message that already shows `text` is not an error.
     pub async fn edit(&self, chat_id: i64, message_id: i64, text: &str) -> Result<(), SendError> {
-        self.with_retries(chat_id, || self.api.edit_message_text(chat_id, message_id, text)).await
+        match self.with_retries(chat_id, || self.api.edit_message_text(chat_id, message_id, text)).await {
+            Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
+            other => other,
+        }
     }
 
     /// Re-sends a cached video; `gate` is asked before every attempt.

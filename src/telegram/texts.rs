@@ -25,6 +25,18 @@ pub fn invalid_prompt(err: &PromptError) -> String {
 pub const NOT_TEXT: &str =
     "I can only make videos from text. Send me a prompt as a text message, for example: Happy birthday Zoë";
 
+pub const VOICE_OFF: &str =
+    "I can't listen to voice messages here. Please type your prompt as a text message, for example: Happy birthday Zoë";
+pub const VOICE_TOO_BIG: &str =
+    "That voice message is too long for me (over 20 MB). Please send a shorter one, or type your prompt.";
+pub const VOICE_FAILED: &str =
+    "Sorry, I couldn't understand that voice message just now. Please try again in a moment, or type your prompt.";
+pub const VOICE_SILENT: &str = "I couldn't make out any words in that voice message. Please try again, or type your prompt.";
+
+pub fn heard(text: &str) -> String {
+    format!("🎙 I heard: “{}”", caption_short(text, 300))
+}
+
 pub fn unknown_command(command: &str) -> String {
     format!("I don't know the command {command}. Try /help.")
 }

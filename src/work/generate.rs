@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use futures::future::BoxFuture;
 use queue::{BoxError, GenerateVideo, JobHandler};
 use tokio_util::sync::CancellationToken;
@@ -124,6 +125,51 @@ impl GenerationJob {
         }
     }
 
+    /// Edits the waiting users' "being made" notes in place when the stage
+    /// changes: at most once per `PROGRESS_EDIT_INTERVAL_MS`, and spread so
+    /// that edits take at most half the flood budget (the rest is for
+    /// videos and answers). Runs until the video is made.
+    async fn show_progress(&self, job: GenerateVideo) -> std::convert::Infallible {
+        let service = &self.service;
+        let every = service.settings.progress_edit_interval;
+        let mut shown: Option<String> = None;
+        let mut pause = every;
+        loop {
+            tokio::time::sleep(pause).await;
+            pause = every;
+            let stage = match assets::find(&service.db, job.asset_id).await {
+                Ok(Some(asset)) if asset.generation == job.generation => asset.stage,
+                Ok(_) => None,
+                Err(err) => {
+                    tracing::debug!(error = %err, "could not read the stage");
+                    None
+                }
+            };
+            let Some(stage) = stage.filter(|stage| shown.as_ref() != Some(stage)) else { continue };
+            let notes = match requests::progress_notes(&service.db, job.asset_id, 10_000).await {
+                Ok(notes) => notes,
+                Err(err) => {
+                    tracing::debug!(error = %err, "could not list the progress notes");
+                    continue;
+                }
+            };
+            let text: Arc<str> = texts::being_made(Some(&stage)).into();
+            let count = notes.len();
+            let edits = notes.into_iter().map(|(chat_id, message_id)| {
+                let (service, text) = (service.clone(), text.clone());
+                async move {
+                    if let Err(err) = service.sender.edit(chat_id, message_id, &text).await {
+                        tracing::debug!(chat_id, error = %err, "could not update a progress note");
+                    }
+                }
+            });
+            futures::stream::iter(edits).buffer_unordered(8).collect::<()>().await;
+            let half_budget = f64::from(service.settings.global_send_rate.max(2)) / 2.0;
+            pause = every.max(Duration::from_secs_f64(count as f64 / half_budget));
+            shown = Some(stage);
+        }
+    }
+
     fn output_path(&self, asset: &Asset, job: GenerateVideo) -> PathBuf {
         self.service.settings.videos_dir().join(format!(
             "{}-g{}.mp4",
@@ -138,7 +184,11 @@ impl GenerationJob {
                 tracing::info!(asset_id = asset.id, "reusing the video rendered before an interruption");
                 path
             }
-            None => self.produce(job, asset).await?,
+            // The notes follow the making, not the upload: the video itself follows.
+            None => tokio::select! {
+                path = self.produce(job, asset) => path?,
+                never = self.show_progress(job) => match never {},
+            },
         };
         self.publish(job, asset, &path).await
     }

@@ -421,6 +421,11 @@ impl FakeProviders {
     }
 
     /// Chat answers carry this `refusal` (and no content) while set.
+    /// What transcriptions return from now on.
+    pub fn set_transcript(&self, text: &str) {
+        self.shared().lock().config.transcript = text.to_owned();
+    }
+
     pub fn set_chat_refusal(&self, refusal: Option<&str>) {
         self.shared().lock().chat_refusal = refusal.map(str::to_owned);
     }

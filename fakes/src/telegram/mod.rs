@@ -13,7 +13,9 @@
 //!
 //! Implemented methods: getMe, getUpdates (long polling), deleteWebhook,
 //! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
-//! sendChatAction, sendVideo, answerCallbackQuery.
+//! sendChatAction, sendVideo, answerCallbackQuery, getFile (for voice
+//! messages queued with [`FakeTelegram::push_voice`]) and the file download
+//! `GET /file/bot<token>/<file_path>`.
 //!
 //! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
 //! blocked users, rejected uploads) are applied to the sends: sendMessage,
@@ -99,6 +101,22 @@ pub struct Sent {
     /// sendVideo's caption as the user sees it.
     pub caption: Option<String>,
     pub reply_markup: Option<Value>,
+}
+
+/// A voice message a test user sends.
+#[derive(Debug, Clone)]
+pub struct VoiceMessage {
+    pub audio: Vec<u8>,
+    pub duration: u32,
+    pub mime_type: String,
+    /// `file_size` as Telegram reports it; defaults to the audio's length.
+    pub file_size: Option<u64>,
+}
+
+impl VoiceMessage {
+    pub fn ogg(audio: Vec<u8>, duration: u32) -> Self {
+        Self { audio, duration, mime_type: "audio/ogg".to_owned(), file_size: None }
+    }
 }
 
 /// Fault switches, settable at runtime with [`FakeTelegram::set_faults`].
@@ -220,6 +238,15 @@ impl FakeTelegram {
     /// `bot_command` entity when it starts with '/'); returns its message_id.
     pub fn push_text(&self, user_id: i64, chat_id: i64, text: &str) -> i64 {
         let id = self.st().push_text(user_id, chat_id, text);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Queues a private voice message; `getFile` and the file download then
+    /// serve its audio (up to the 20 MB bots may download). Returns its message_id.
+    pub fn push_voice(&self, user_id: i64, chat_id: i64, voice: VoiceMessage) -> i64 {
+        let id = self.st().push_voice(user_id, chat_id, voice);
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
         id
@@ -389,6 +416,20 @@ fn broken_response() -> Response {
     (StatusCode::OK, [(CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response()
 }
 
+/// `GET /file/bot<token>/<file_path>`: a file's bytes, as getFile promised.
+fn download(shared: &Arc<Shared>, rest: &str) -> Response {
+    shared.lock().count_call("download");
+    let Some((bot, path)) = rest.split_once('/') else { return StatusCode::NOT_FOUND.into_response() };
+    let token = bot.strip_prefix("bot").and_then(request::decode_path_segment);
+    if token.as_deref() != Some(shared.token.as_str()) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match shared.lock().download(path) {
+        Some(bytes) => ([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// `/bot<token>/<method>` → (token, method).
 fn split_path(path: &str) -> Option<(String, String)> {
     let rest = path.strip_prefix('/')?;
@@ -402,6 +443,9 @@ fn split_path(path: &str) -> Option<(String, String)> {
 }
 
 async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response {
+    if let Some(rest) = req.uri().path().strip_prefix("/file/") {
+        return download(&shared, rest);
+    }
     let Some((token, method)) = split_path(req.uri().path()) else {
         return error_response(api_err(404, "Not Found"));
     };

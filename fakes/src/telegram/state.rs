@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hasher};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::request::{Params, Upload};
@@ -193,6 +194,18 @@ fn value_i64(v: &Value) -> Option<i64> {
     }
 }
 
+/// Bots may download files of up to 20 MB.
+pub(crate) const MAX_DOWNLOAD_BYTES: u64 = 20 * 1024 * 1024;
+
+/// A file a user sent the bot.
+struct UserFile {
+    unique_id: String,
+    /// As Telegram reports it (may claim more than `bytes` holds).
+    size: u64,
+    path: String,
+    bytes: Bytes,
+}
+
 pub(crate) struct State {
     pub cfg: FakeTelegramConfig,
     bot_id: i64,
@@ -209,6 +222,8 @@ pub(crate) struct State {
     chats: HashMap<i64, Value>,
     messages: HashMap<(i64, i64), Msg>,
     files: HashMap<String, VideoMeta>,
+    /// Files users sent (voice messages), by file_id, for getFile.
+    user_files: HashMap<String, UserFile>,
     unique_ids: HashMap<(u64, usize), String>,
     callback_ids: HashSet<String>,
     pub sent: Vec<Sent>,
@@ -242,6 +257,7 @@ impl State {
             chats: HashMap::new(),
             messages: HashMap::new(),
             files: HashMap::new(),
+            user_files: HashMap::new(),
             unique_ids: HashMap::new(),
             callback_ids: HashSet::new(),
             sent: Vec::new(),
@@ -290,7 +306,8 @@ impl State {
         self.updates.len()
     }
 
-    pub fn push_text(&mut self, user_id: i64, chat_id: i64, text: &str) -> i64 {
+    /// A new private message from `user_id` in `chat_id`, without content.
+    fn user_message(&mut self, user_id: i64, chat_id: i64) -> (i64, Value) {
         let message_id = self.alloc_message_id();
         let first_name = format!("User{user_id}");
         let chat = self
@@ -298,13 +315,59 @@ impl State {
             .get(&chat_id)
             .cloned()
             .unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": first_name}));
-        let mut msg = json!({
+        let msg = json!({
             "message_id": message_id,
             "from": {"id": user_id, "is_bot": false, "first_name": first_name, "language_code": "en"},
             "chat": chat,
             "date": unix_now(),
-            "text": text,
         });
+        (message_id, msg)
+    }
+
+    fn enqueue_message(&mut self, msg: Value) {
+        let mut body = Map::new();
+        body.insert("message".into(), msg);
+        self.enqueue(body);
+    }
+
+    pub fn push_voice(&mut self, user_id: i64, chat_id: i64, voice: crate::telegram::VoiceMessage) -> i64 {
+        let (message_id, mut msg) = self.user_message(user_id, chat_id);
+        self.next_file += 1;
+        let n = self.next_file;
+        let file_id = format!("VOICE{n:08}");
+        let size = voice.file_size.unwrap_or(voice.audio.len() as u64);
+        let unique_id = format!("UV{n}");
+        msg["voice"] = json!({
+            "file_id": file_id,
+            "file_unique_id": unique_id,
+            "duration": voice.duration,
+            "mime_type": voice.mime_type,
+            "file_size": size,
+        });
+        let path = format!("voice/file_{n}.oga");
+        self.user_files.insert(file_id, UserFile { unique_id, size, path, bytes: voice.audio.into() });
+        self.enqueue_message(msg);
+        message_id
+    }
+
+    /// getFile: a file a user sent, up to the 20 MB bots may download.
+    fn get_file(&self, p: &Params) -> Result<Value, Reply> {
+        let file_id = p.str("file_id").unwrap_or_default();
+        let file = self.user_files.get(file_id).ok_or_else(|| Reply::from(bad("Bad Request: invalid file_id")))?;
+        if file.size > MAX_DOWNLOAD_BYTES {
+            return Err(bad("Bad Request: file is too big").into());
+        }
+        Ok(json!({"file_id": file_id, "file_unique_id": file.unique_id, "file_size": file.size, "file_path": file.path}))
+    }
+
+    /// The bytes behind a `file_path` that getFile handed out.
+    pub fn download(&self, path: &str) -> Option<Bytes> {
+        self.user_files.values().find(|f| f.path == path && f.size <= MAX_DOWNLOAD_BYTES).map(|f| f.bytes.clone())
+    }
+
+    pub fn push_text(&mut self, user_id: i64, chat_id: i64, text: &str) -> i64 {
+        let (message_id, mut msg) = self.user_message(user_id, chat_id);
+        msg["text"] = json!(text);
         if text.starts_with('/') {
             let command = text.split(char::is_whitespace).next().unwrap_or(text);
             msg["entities"] = json!([{
@@ -313,9 +376,7 @@ impl State {
                 "length": markup::utf16_len(command),
             }]);
         }
-        let mut body = Map::new();
-        body.insert("message".into(), msg);
-        self.enqueue(body);
+        self.enqueue_message(msg);
         message_id
     }
 
@@ -440,6 +501,7 @@ impl State {
         let now = Instant::now();
         let result = match method {
             "getMe" => Ok(Outcome::Reply(Reply::Ok(self.get_me()))),
+            "getFile" => self.get_file(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             "sendMessage" => self.send_message(p, now),
             "editMessageText" => self.edit_message_text(p, now),
             "sendVideo" => self.send_video(p, video.unwrap_or(VideoSrc::Missing), now),

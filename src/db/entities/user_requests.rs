@@ -23,6 +23,8 @@ pub struct Model {
     pub delivered_at: Option<DateTimeUtc>,
     /// When the user was told that the request failed.
     pub notified_at: Option<DateTimeUtc>,
+    /// The "being made" note sent for it, edited as the generation progresses.
+    pub progress_message_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,96 @@
+//! Group commit for incoming requests. Callers hand their request to the
+//! recorder and wait for its outcome; a few lanes each take whatever has
+//! queued up (up to a batch) and record it in one serializable transaction
+//! ([`requests::submit_many`]). A lone request is recorded at once, as its
+//! own batch; a burst costs one transaction per batch instead of one per
+//! update, which is what lets a database with a synchronous commit take a
+//! burst far above Telegram's rate.
+
+use std::sync::Arc;
+
+use chrono::Duration as ChronoDuration;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::requests::{self, NewRequest, Submitted};
+use crate::domain::Prompt;
+
+struct Pending {
+    new: NewRequest,
+    prompt: Prompt,
+    reply: oneshot::Sender<Result<Submitted, DbErr>>,
+}
+
+/// Records requests in batches; cheap to share behind the service.
+pub struct Recorder {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl Recorder {
+    /// Starts `lanes` recording tasks of at most `max_batch` requests each.
+    /// They stop when the recorder is dropped.
+    pub fn start(db: DatabaseConnection, claim: ChronoDuration, lanes: usize, max_batch: usize) -> Self {
+        let max_batch = max_batch.max(1);
+        let (queue, incoming) = mpsc::channel(max_batch * lanes.max(1) * 2);
+        let incoming = Arc::new(Mutex::new(incoming));
+        for _ in 0..lanes.max(1) {
+            tokio::spawn(lane(db.clone(), incoming.clone(), claim, max_batch));
+        }
+        Self { queue }
+    }
+
+    /// Records one request (see [`requests::submit`]); returns once it is
+    /// committed, or with the error that kept it from being recorded.
+    pub async fn submit(&self, new: NewRequest, prompt: Prompt) -> Result<Submitted, DbErr> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue
+            .send(Pending { new, prompt, reply })
+            .await
+            .map_err(|_| DbErr::Custom("the request recorder has stopped".to_owned()))?;
+        outcome.await.map_err(|_| DbErr::Custom("the request recorder dropped a request".to_owned()))?
+    }
+}
+
+async fn lane(db: DatabaseConnection, incoming: Arc<Mutex<mpsc::Receiver<Pending>>>, claim: ChronoDuration, max_batch: usize) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut incoming = incoming.lock().await;
+            match incoming.recv().await {
+                Some(first) => batch.push(first),
+                None => return,
+            }
+            while batch.len() < max_batch {
+                match incoming.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+        }
+        record(&db, batch, claim).await;
+    }
+}
+
+async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDuration) {
+    let items: Vec<(NewRequest, Prompt)> = batch.iter().map(|p| (p.new.clone(), p.prompt.clone())).collect();
+    match requests::submit_many(db, &items, claim).await {
+        Ok(outcomes) => {
+            for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = pending.reply.send(Ok(outcome));
+            }
+        }
+        Err(err) if batch.len() == 1 => {
+            if let Some(pending) = batch.into_iter().next() {
+                let _ = pending.reply.send(Err(err));
+            }
+        }
+        Err(err) => {
+            // One bad item must not fail its neighbours: record them one by one.
+            tracing::warn!(error = %err, size = batch.len(), "a request batch failed; recording its requests one by one");
+            for pending in batch {
+                let outcome = requests::submit(db, &pending.new, &pending.prompt, claim).await;
+                let _ = pending.reply.send(outcome);
+            }
+        }
+    }
+}
