@@ -112,6 +112,22 @@ impl Env {
         asset.insert(&self.db).await.expect("asset row").id
     }
 
+    /// Runs the whole service in this process with the pipeline generator;
+    /// returns once it polls.
+    async fn serve(
+        &self,
+        h: &Harness,
+    ) -> (DatabaseConnection, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let db = h.db().await;
+        let settings = self.settings();
+        let generator =
+            build_generator(GeneratorKind::Pipeline, &settings, db.clone(), h.data_dir().join("work"), LocalGenerator::default())
+                .expect("the pipeline builds");
+        let (stop, running) = h.run_in_process(generator);
+        h.wait_polling().await;
+        (db, stop, running)
+    }
+
     fn output(&self) -> PathBuf {
         self.dir.path().join("out.mp4")
     }
@@ -153,15 +169,10 @@ async fn one_prompt_becomes_a_real_mp4_through_the_service() {
     }
     let env = Env::new(FakeProvidersConfig::default(), &[]).await;
     let h = Harness::new().await;
-    let db = h.db().await;
     let settings = env.settings();
     assert_eq!(settings.generator, GeneratorKind::Pipeline);
     assert_eq!((settings.pipeline.segments, settings.pipeline.segment_seconds), (10, 5), "the defaults: 10 × 5 s");
-    let generator =
-        build_generator(GeneratorKind::Pipeline, &settings, db.clone(), h.data_dir().join("work"), LocalGenerator::default())
-            .expect("the pipeline builds");
-    let (stop, running) = h.run_in_process(generator);
-    h.wait_polling().await;
+    let (db, stop, running) = env.serve(&h).await;
 
     h.fake.push_text(70, 70, "A birthday greeting for Zoë");
     h.video_for(70, 0).await;
@@ -226,13 +237,7 @@ async fn waiting_users_see_the_progress_in_one_note_edited_in_place() {
     let env = Env::new(config, &[("PROVIDER_POLL_INTERVAL_MS", "60")]).await;
     let mut h = Harness::new().await;
     h.set("PROGRESS_EDIT_INTERVAL_MS", "100");
-    let db = h.db().await;
-    let settings = env.settings();
-    let generator =
-        build_generator(GeneratorKind::Pipeline, &settings, db.clone(), h.data_dir().join("work"), LocalGenerator::default())
-            .expect("the pipeline builds");
-    let (stop, running) = h.run_in_process(generator);
-    h.wait_polling().await;
+    let (_db, stop, running) = env.serve(&h).await;
 
     h.fake.push_text(90, 90, "Progress for everyone");
     h.fake.push_text(91, 91, "progress  FOR everyone");

@@ -10,9 +10,12 @@ use std::time::Duration;
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault};
 use fakes::telegram::VoiceMessage;
 use support::{Harness, texts_to};
+use tokio_util::sync::CancellationToken;
 use vidcache::generator::LocalGenerator;
 
 const LONG: Duration = Duration::from_secs(30);
+
+type Running = (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>);
 
 /// A harness whose service transcribes with the fake provider.
 async fn with_transcription(providers: &FakeProviders) -> Harness {
@@ -23,12 +26,23 @@ async fn with_transcription(providers: &FakeProviders) -> Harness {
     h
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_voice_message_is_a_prompt_like_the_typed_one() {
+/// Fake providers and a service that transcribes with them, polling.
+async fn transcribing_service() -> (FakeProviders, Harness, Running) {
     let providers = FakeProviders::start(FakeProvidersConfig::default()).await.expect("fake providers");
     let h = with_transcription(&providers).await;
-    let (stop, running) = h.run_in_process(Arc::new(LocalGenerator::default()));
+    let running = serve(&h).await;
+    (providers, h, running)
+}
+
+async fn serve(h: &Harness) -> Running {
+    let running = h.run_in_process(Arc::new(LocalGenerator::default()));
     h.wait_polling().await;
+    running
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_message_is_a_prompt_like_the_typed_one() {
+    let (providers, h, (stop, running)) = transcribing_service().await;
 
     let audio = b"OggS\0fake opus voice".to_vec();
     h.fake.push_voice(80, 80, VoiceMessage::ogg(audio.clone(), 3));
@@ -64,10 +78,7 @@ async fn a_voice_message_is_a_prompt_like_the_typed_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voice_messages_over_20_mb_or_untranscribable_get_a_clear_answer() {
-    let providers = FakeProviders::start(FakeProvidersConfig::default()).await.expect("fake providers");
-    let h = with_transcription(&providers).await;
-    let (stop, running) = h.run_in_process(Arc::new(LocalGenerator::default()));
-    h.wait_polling().await;
+    let (providers, h, (stop, running)) = transcribing_service().await;
 
     // Telegram says 25 MB: not downloaded, not transcribed
     let big = VoiceMessage { file_size: Some(25 * 1024 * 1024), ..VoiceMessage::ogg(b"OggS".to_vec(), 1500) };
@@ -103,8 +114,7 @@ async fn without_transcription_a_voice_message_is_answered_with_what_to_do() {
         let providers = FakeProviders::start(FakeProvidersConfig::default()).await.expect("fake providers");
         let mut h = if key { with_transcription(&providers).await } else { Harness::new().await };
         h.set("VOICE_TRANSCRIPTION", switch);
-        let (stop, running) = h.run_in_process(Arc::new(LocalGenerator::default()));
-        h.wait_polling().await;
+        let (stop, running) = serve(&h).await;
         h.fake.push_voice(84, 84, VoiceMessage::ogg(b"OggS voice".to_vec(), 2));
         let answer = h.text_for(84, 0).await;
         assert!(answer.contains("can't listen to voice messages") && answer.contains("type your prompt"), "{answer}");
