@@ -113,7 +113,7 @@ async fn submit_in(
     let messages = items.iter().fold(Condition::any(), |any, (new, _)| {
         any.add(user_requests::Column::ChatId.eq(new.chat_id).and(user_requests::Column::MessageId.eq(new.message_id)))
     });
-    let mut recorded: HashMap<(i64, i64), Request> = user_requests::Entity::find()
+    let recorded: HashMap<(i64, i64), Request> = user_requests::Entity::find()
         .filter(messages)
         .all(txn)
         .await?
@@ -210,8 +210,8 @@ async fn submit_in(
             },
             Some((key, dispatch)) => {
                 let request = inserted
-                    .remove(&message)
-                    .or_else(|| recorded.remove(&message))
+                    .get(&message)
+                    .cloned()
                     .ok_or_else(|| DbErr::Custom(format!("request for message {message:?} was not inserted")))?;
                 let asset = assets.get(&key).cloned().ok_or_else(|| DbErr::Custom(format!("asset {key} vanished")))?;
                 Submitted::Recorded { request, asset, dispatch }
