@@ -1,4 +1,5 @@
 //! Loopback fakes of external services, for tests and benchmarks.
 
 pub mod providers;
+mod server;
 pub mod telegram;

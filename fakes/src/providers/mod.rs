@@ -317,7 +317,7 @@ impl FakeProviders {
     pub async fn start(config: FakeProvidersConfig) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let (shutdown, shutdown_rx) = watch::channel(false);
         let state = State {
             config,
             calls: Vec::new(),
@@ -349,14 +349,7 @@ impl FakeProviders {
             .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint in the fake") })
             .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
-        tokio::spawn(async move {
-            let stop = async move {
-                let _ = shutdown_rx.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-                tracing::warn!("fake providers server failed: {e}");
-            }
-        });
+        crate::server::spawn("fake providers", listener, app, shutdown_rx);
         Ok(Self { inner: Arc::new(Handle { shared }) })
     }
 

@@ -194,7 +194,7 @@ impl FakeTelegram {
     pub async fn start(config: FakeTelegramConfig) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             token: config.token.clone(),
             state: Mutex::new(State::new(config)),
@@ -205,14 +205,7 @@ impl FakeTelegram {
             shutdown,
         });
         let app = Router::new().fallback(handle).layer(DefaultBodyLimit::disable()).with_state(shared.clone());
-        tokio::spawn(async move {
-            let stop = async move {
-                let _ = shutdown_rx.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-                tracing::warn!("fake telegram server failed: {e}");
-            }
-        });
+        crate::server::spawn("fake telegram", listener, app, shutdown_rx);
         tracing::debug!("fake telegram listening on {addr}");
         Ok(FakeTelegram { inner: Arc::new(Handle { shared }) })
     }
