@@ -206,6 +206,23 @@ struct UserFile {
     bytes: Bytes,
 }
 
+/// The record of an accepted text send or edit.
+fn text_sent(method: &str, chat_id: i64, message_id: i64, text: &Rendered, markup: Option<Value>, at: Instant) -> Sent {
+    Sent {
+        method: method.into(),
+        chat_id,
+        message_id,
+        text: Some(text.plain.clone()),
+        video_file_id: None,
+        uploaded: false,
+        has_reply_markup: markup.is_some(),
+        at,
+        raw_text: Some(text.raw.clone()),
+        caption: None,
+        reply_markup: markup,
+    }
+}
+
 pub(crate) struct State {
     pub cfg: FakeTelegramConfig,
     bot_id: i64,
@@ -767,19 +784,7 @@ impl State {
                 content: json!({"text": text.plain, "format": text.format, "markup": markup_value}),
             },
         );
-        self.sent.push(Sent {
-            method: "sendMessage".into(),
-            chat_id,
-            message_id,
-            text: Some(text.plain.clone()),
-            video_file_id: None,
-            uploaded: false,
-            has_reply_markup: markup.is_some(),
-            at: now,
-            raw_text: Some(text.raw),
-            caption: None,
-            reply_markup: markup_value,
-        });
+        self.sent.push(text_sent("sendMessage", chat_id, message_id, &text, markup_value, now));
         let mut body = Map::new();
         body.insert("text".into(), json!(text.plain));
         if let Some((m, true)) = markup {
@@ -830,19 +835,7 @@ impl State {
         if let Some(msg) = self.messages.get_mut(&(chat_id, message_id)) {
             msg.content = content;
         }
-        self.sent.push(Sent {
-            method: "editMessageText".into(),
-            chat_id,
-            message_id,
-            text: Some(text.plain.clone()),
-            video_file_id: None,
-            uploaded: false,
-            has_reply_markup: markup.is_some(),
-            at: now,
-            raw_text: Some(text.raw),
-            caption: None,
-            reply_markup: markup_value,
-        });
+        self.sent.push(text_sent("editMessageText", chat_id, message_id, &text, markup_value, now));
         let mut body = Map::new();
         body.insert("edit_date".into(), json!(unix_now()));
         body.insert("text".into(), json!(text.plain));
