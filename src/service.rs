@@ -79,7 +79,7 @@ impl Service {
             }
             return Ok(());
         }
-        let submitted = match self.recorder.submit(new.clone(), prompt.clone()).await {
+        let submitted = match self.recorder.submit(new.clone(), prompt).await {
             Ok(submitted) => submitted,
             Err(err) => {
                 tracing::error!(error = %err, chat_id = new.chat_id, "could not record a request");
