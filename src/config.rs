@@ -87,7 +87,7 @@ pub struct Settings {
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Reads a variable; unset and empty both count as unset.
-fn get(lookup: Lookup<'_>, name: &str) -> Option<String> {
+pub(crate) fn get(lookup: Lookup<'_>, name: &str) -> Option<String> {
     lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 

@@ -2,7 +2,6 @@
 //! re-run resumes instead of paying again) and `provider_calls` (what each
 //! asset cost).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -329,23 +328,6 @@ async fn costs<Db: ConnectionTrait>(db: &Db, asset_id: Option<i64>) -> Result<Co
         })
         .collect();
     Ok(Costs { lines })
-}
-
-/// Costs of several assets at once (e.g. a /status listing), keyed by asset id.
-pub async fn cost_micros_by_asset<C: ConnectionTrait>(db: &C, asset_ids: &[i64]) -> Result<HashMap<i64, i64>, DbErr> {
-    if asset_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(Option<i64>, Option<i64>)> = provider_calls::Entity::find()
-        .select_only()
-        .column(P::AssetId)
-        .column_as(Expr::from(Func::cast_as(Func::sum(Expr::col(P::CostMicros)), Alias::new("BIGINT"))), "cost_micros")
-        .filter(P::AssetId.is_in(asset_ids.iter().copied()))
-        .group_by(P::AssetId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().filter_map(|(id, cost)| Some((id?, cost.unwrap_or(0)))).collect())
 }
 
 #[cfg(test)]

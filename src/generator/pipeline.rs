@@ -92,34 +92,6 @@ pub struct PipelineGenerator {
     pipeline: Arc<Pipeline>,
 }
 
-impl PipelineGenerator {
-    /// OpenAI-compatible chat and speech with Runway clips.
-    pub fn runway(
-        db: DatabaseConnection,
-        meter: Meter,
-        openai: OpenAiClient,
-        runway: RunwayClient,
-        settings: PipelineSettings,
-        work_dir: PathBuf,
-    ) -> Self {
-        let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Runway(runway), settings, work_dir);
-        Self { pipeline: Arc::new(pipeline) }
-    }
-
-    /// OpenAI-compatible chat and speech with Veo clips.
-    pub fn veo(
-        db: DatabaseConnection,
-        meter: Meter,
-        openai: OpenAiClient,
-        vertex: VertexClient,
-        settings: PipelineSettings,
-        work_dir: PathBuf,
-    ) -> Self {
-        let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Veo(vertex), settings, work_dir);
-        Self { pipeline: Arc::new(pipeline) }
-    }
-}
-
 impl Generator for PipelineGenerator {
     fn generate(&self, request: GenerationRequest) -> BoxFuture<'static, Result<(), GenerateError>> {
         let pipeline = self.pipeline.clone();

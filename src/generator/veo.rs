@@ -1,6 +1,6 @@
 //! `GENERATOR=veo`: Vertex AI Veo text-to-video. With an OpenAI key the
 //! staged pipeline runs with a Veo clip per segment (see
-//! [`PipelineGenerator::veo`](super::pipeline::PipelineGenerator::veo));
+//! [`build_generator`](super::build_generator));
 //! without one, [`VeoGenerator`] makes the whole video in one Veo call
 //! from the prompt — still a recorded step, so a re-run polls the same
 //! operation — and needs no ffmpeg.

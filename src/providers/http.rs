@@ -180,10 +180,6 @@ impl Http {
         &self.client
     }
 
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
-    }
-
     /// `text` with every secret replaced by `***`, cut to a short excerpt.
     pub fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();

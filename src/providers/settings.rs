@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::http::Secret;
+use crate::config::get;
 
 /// Which generator makes the videos (`GENERATOR`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,11 +156,6 @@ pub struct ProviderSettings {
     pub vertex: VertexSettings,
     pub pipeline: PipelineSettings,
     pub prices: Prices,
-}
-
-/// Reads a variable; unset and empty both count as unset.
-fn get(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 fn url(lookup: &dyn Fn(&str) -> Option<String>, name: &str, default: String) -> Result<String, String> {
