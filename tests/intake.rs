@@ -46,7 +46,7 @@ async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
             request(1, 10, "Happy birthday Zoë"), // the same message again
             request(3, 30, "a red kite"),
         ];
-        let outcomes = submit_many(&db, &batch, claim).await.expect("recorded");
+        let outcomes = submit_many(&db, batch.clone().into(), claim).await.expect("recorded");
         assert_eq!(outcomes.len(), 4);
         let recorded = |i: usize| match &outcomes[i] {
             Submitted::Recorded { request, asset, dispatch } => (request.clone(), asset.clone(), *dispatch),
@@ -64,7 +64,7 @@ async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
         assert!(matches!(&outcomes[2], Submitted::Duplicate(existing) if existing.id == first.id), "{outcomes:?}");
 
         // Telegram re-delivers the whole batch: nothing new
-        let again = submit_many(&db, &batch, claim).await.expect("recorded");
+        let again = submit_many(&db, batch.clone().into(), claim).await.expect("recorded");
         assert!(again.iter().all(|o| matches!(o, Submitted::Duplicate(_))), "{again:?}");
         assert_eq!(user_requests::Entity::find().count(&db).await.expect("count"), 3);
         assert_eq!(video_assets::Entity::find().count(&db).await.expect("count"), 2);

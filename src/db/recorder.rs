@@ -72,24 +72,24 @@ async fn lane(db: DatabaseConnection, incoming: Arc<Mutex<mpsc::Receiver<Pending
 }
 
 async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDuration) {
-    let items: Vec<(NewRequest, Prompt)> = batch.iter().map(|p| (p.new.clone(), p.prompt.clone())).collect();
-    match requests::submit_many(db, &items, claim).await {
+    let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| ((p.new, p.prompt), p.reply)).unzip();
+    let items: Arc<[(NewRequest, Prompt)]> = items.into();
+    match requests::submit_many(db, items.clone(), claim).await {
         Ok(outcomes) => {
-            for (pending, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = pending.reply.send(Ok(outcome));
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
             }
         }
-        Err(err) if batch.len() == 1 => {
-            if let Some(pending) = batch.into_iter().next() {
-                let _ = pending.reply.send(Err(err));
+        Err(err) if replies.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(err));
             }
         }
         Err(err) => {
             // One bad item must not fail its neighbours: record them one by one.
-            tracing::warn!(error = %err, size = batch.len(), "a request batch failed; recording its requests one by one");
-            for pending in batch {
-                let outcome = requests::submit(db, &pending.new, &pending.prompt, claim).await;
-                let _ = pending.reply.send(outcome);
+            tracing::warn!(error = %err, size = replies.len(), "a request batch failed; recording its requests one by one");
+            for ((new, prompt), reply) in items.iter().cloned().zip(replies) {
+                let _ = reply.send(requests::submit(db, new, prompt, claim).await);
             }
         }
     }

@@ -5,6 +5,7 @@ use queue::GenerateVideo;
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, OnConflict};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr,
@@ -74,11 +75,11 @@ fn new_request(
 /// recorded as claimed by the caller for `claim`, who sends it at once.
 pub async fn submit(
     db: &DatabaseConnection,
-    new: &NewRequest,
-    prompt: &Prompt,
+    new: NewRequest,
+    prompt: Prompt,
     claim: ChronoDuration,
 ) -> Result<Submitted, DbErr> {
-    let mut submitted = submit_many(db, &[(new.clone(), prompt.clone())], claim).await?;
+    let mut submitted = submit_many(db, Arc::from([(new, prompt)]), claim).await?;
     submitted.pop().ok_or_else(|| DbErr::Custom("a submitted batch came back empty".to_owned()))
 }
 
@@ -90,13 +91,12 @@ pub async fn submit(
 /// updates costs a handful of round trips instead of a handful per update.
 pub async fn submit_many(
     db: &DatabaseConnection,
-    items: &[(NewRequest, Prompt)],
+    items: Arc<[(NewRequest, Prompt)]>,
     claim: ChronoDuration,
 ) -> Result<Vec<Submitted>, DbErr> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let items: std::sync::Arc<[(NewRequest, Prompt)]> = items.to_vec().into();
     let result = serializable(db, move |txn| {
         let items = items.clone();
         Box::pin(async move { Ok(submit_in(txn, &items, claim).await?) })
