@@ -126,17 +126,16 @@ impl GenerationJob {
     }
 
     /// Edits the waiting users' "being made" notes in place when the stage
-    /// changes: at most once per `PROGRESS_EDIT_INTERVAL_MS`, and spread so
-    /// that edits take at most half the flood budget (the rest is for
-    /// videos and answers). Runs until the video is made.
+    /// changes: at most once per `PROGRESS_EDIT_INTERVAL_MS`, each round
+    /// paced at half the flood rate (the other half is for videos and
+    /// answers). Runs until the video is made.
     async fn show_progress(&self, job: GenerateVideo) -> std::convert::Infallible {
         let service = &self.service;
         let every = service.settings.progress_edit_interval;
+        let pace = Duration::from_secs_f64(2.0 / f64::from(service.settings.global_send_rate.max(1)));
         let mut shown: Option<String> = None;
-        let mut pause = every;
         loop {
-            tokio::time::sleep(pause).await;
-            pause = every;
+            tokio::time::sleep(every).await;
             let stage = match assets::find(&service.db, job.asset_id).await {
                 Ok(Some(asset)) if asset.generation == job.generation => asset.stage,
                 Ok(_) => None,
@@ -154,18 +153,17 @@ impl GenerationJob {
                 }
             };
             let text: Arc<str> = texts::being_made(Some(&stage)).into();
-            let count = notes.len();
-            let edits = notes.into_iter().map(|(chat_id, message_id)| {
+            let start = tokio::time::Instant::now();
+            let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id), slot)| {
                 let (service, text) = (service.clone(), text.clone());
                 async move {
+                    tokio::time::sleep_until(start + pace * slot).await;
                     if let Err(err) = service.sender.edit(chat_id, message_id, &text).await {
                         tracing::debug!(chat_id, error = %err, "could not update a progress note");
                     }
                 }
             });
             futures::stream::iter(edits).buffer_unordered(8).collect::<()>().await;
-            let half_budget = f64::from(service.settings.global_send_rate.max(2)) / 2.0;
-            pause = every.max(Duration::from_secs_f64(count as f64 / half_budget));
             shown = Some(stage);
         }
     }
