@@ -5,7 +5,7 @@ use queue::GenerateVideo;
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
 
@@ -76,6 +76,19 @@ pub async fn claim_generation(
     find(db, job.asset_id).await
 }
 
+/// The asset's row while `owner` holds the lease on `job`'s generation.
+fn held(job: GenerateVideo, owner: &str) -> Condition {
+    Condition::all()
+        .add(video_assets::Column::Id.eq(job.asset_id))
+        .add(video_assets::Column::Generation.eq(job.generation))
+        .add(video_assets::Column::LeaseOwner.eq(owner))
+}
+
+/// [`held`] for a row already read.
+fn holds(asset: &Asset, job: GenerateVideo, owner: &str) -> bool {
+    asset.id == job.asset_id && asset.generation == job.generation && asset.lease_owner.as_deref() == Some(owner)
+}
+
 /// Extends a lease; false when the lease was lost (taken over or cleared).
 pub async fn renew_lease(
     db: &DatabaseConnection,
@@ -85,10 +98,8 @@ pub async fn renew_lease(
 ) -> Result<bool, DbErr> {
     let updated = video_assets::Entity::update_many()
         .col_expr(video_assets::Column::LeaseUntil, Expr::value(lease_until))
-        .filter(video_assets::Column::Id.eq(job.asset_id))
-        .filter(video_assets::Column::Generation.eq(job.generation))
+        .filter(held(job, owner))
         .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
-        .filter(video_assets::Column::LeaseOwner.eq(owner))
         .exec(db)
         .await?;
     Ok(updated.rows_affected == 1)
@@ -100,10 +111,8 @@ pub async fn release_lease(db: &DatabaseConnection, job: GenerateVideo, owner: &
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::LeaseUntil, Expr::value(DateTime::<Utc>::UNIX_EPOCH))
         .col_expr(video_assets::Column::Stage, Expr::value("interrupted, will resume"))
-        .filter(video_assets::Column::Id.eq(job.asset_id))
-        .filter(video_assets::Column::Generation.eq(job.generation))
+        .filter(held(job, owner))
         .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
-        .filter(video_assets::Column::LeaseOwner.eq(owner))
         .exec(db)
         .await?;
     Ok(())
@@ -114,8 +123,7 @@ pub async fn set_stage(db: &DatabaseConnection, job: GenerateVideo, owner: &str,
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::Stage, Expr::value(stage))
         .col_expr(video_assets::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(video_assets::Column::Id.eq(job.asset_id))
-        .filter(video_assets::Column::LeaseOwner.eq(owner))
+        .filter(held(job, owner))
         .exec(db)
         .await?;
     Ok(())
@@ -125,8 +133,7 @@ pub async fn set_stage(db: &DatabaseConnection, job: GenerateVideo, owner: &str,
 pub async fn set_file_path(db: &DatabaseConnection, job: GenerateVideo, owner: &str, path: &str) -> Result<(), DbErr> {
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::FilePath, Expr::value(path))
-        .filter(video_assets::Column::Id.eq(job.asset_id))
-        .filter(video_assets::Column::LeaseOwner.eq(owner))
+        .filter(held(job, owner))
         .exec(db)
         .await?;
     Ok(())
@@ -157,7 +164,7 @@ pub async fn mark_available(
         let file = file.clone();
         Box::pin(async move {
             let Some(asset) = find(txn, job.asset_id).await? else { return Ok(None) };
-            if asset.generation != job.generation || asset.lease_owner.as_deref() != Some(owner.as_str()) {
+            if !holds(&asset, job, &owner) {
                 return Ok(None);
             }
             let mut active: video_assets::ActiveModel = asset.into();
@@ -197,7 +204,7 @@ pub async fn mark_failed(db: &DatabaseConnection, job: GenerateVideo, owner: &st
         let reason = reason.clone();
         Box::pin(async move {
             let Some(asset) = find(txn, job.asset_id).await? else { return Ok(None) };
-            if asset.generation != job.generation || asset.lease_owner.as_deref() != Some(owner.as_str()) {
+            if !holds(&asset, job, &owner) {
                 return Ok(None);
             }
             let now = Utc::now();
