@@ -269,7 +269,7 @@ pub async fn claim_waiting(
         .column(user_requests::Column::Id)
         .filter(user_requests::Column::AssetId.eq(asset_id))
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
-        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .filter(unclaimed(now))
         .order_by_asc(user_requests::Column::Id)
         .limit(limit)
         .into_tuple()
@@ -292,7 +292,7 @@ pub async fn claim_ids(
         .col_expr(user_requests::Column::ClaimedUntil, Expr::value(claim_deadline(claim)))
         .filter(user_requests::Column::Id.is_in(ids.iter().copied()))
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
-        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .filter(unclaimed(now))
         .exec_with_returning(db)
         .await
 }
@@ -328,6 +328,11 @@ pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: i64, reason
     Ok(())
 }
 
+/// Nobody holds the request: never claimed, or the claim ran out before `now`.
+fn unclaimed(now: DateTime<Utc>) -> Condition {
+    Condition::any().add(user_requests::Column::ClaimedUntil.is_null()).add(user_requests::Column::ClaimedUntil.lt(now))
+}
+
 /// The end of a claim taken now: whole milliseconds, so that the value
 /// compares exactly after a round trip through SQLite or PostgreSQL and can
 /// serve as the claim's token.
@@ -352,7 +357,7 @@ pub async fn hold(
         .filter(user_requests::Column::Id.eq(request_id))
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending));
     update = match token {
-        None => update.filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now))),
+        None => update.filter(unclaimed(now)),
         Some(token) => update.filter(user_requests::Column::ClaimedUntil.eq(token)),
     };
     let updated = update.exec(db).await?;
@@ -366,7 +371,7 @@ pub async fn waiting(db: &DatabaseConnection, asset_id: i64, limit: u64) -> Resu
     user_requests::Entity::find()
         .filter(user_requests::Column::AssetId.eq(asset_id))
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
-        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .filter(unclaimed(now))
         .order_by_asc(user_requests::Column::Id)
         .limit(limit)
         .all(db)
@@ -394,7 +399,7 @@ pub async fn claim_unnotified_failures(
     let rows = user_requests::Entity::find()
         .filter(user_requests::Column::Status.eq(RequestStatus::Failed))
         .filter(user_requests::Column::NotifiedAt.is_null())
-        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .filter(unclaimed(now))
         .order_by_asc(user_requests::Column::Id)
         .limit(limit)
         .find_also_related(video_assets::Entity)
@@ -403,10 +408,10 @@ pub async fn claim_unnotified_failures(
     let mut claimed = Vec::new();
     for (request, asset) in rows {
         let updated = user_requests::Entity::update_many()
-            .col_expr(user_requests::Column::ClaimedUntil, Expr::value(now + claim))
+            .col_expr(user_requests::Column::ClaimedUntil, Expr::value(claim_deadline(claim)))
             .filter(user_requests::Column::Id.eq(request.id))
             .filter(user_requests::Column::NotifiedAt.is_null())
-            .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+            .filter(unclaimed(now))
             .exec(db)
             .await?;
         if updated.rows_affected == 1 {
@@ -447,7 +452,7 @@ pub async fn assets_with_stranded_requests(
         .distinct()
         .inner_join(video_assets::Entity)
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
-        .filter(user_requests::Column::ClaimedUntil.is_null().or(user_requests::Column::ClaimedUntil.lt(now)))
+        .filter(unclaimed(now))
         .filter(video_assets::Column::Status.eq(AssetStatus::Available))
         .filter(video_assets::Column::FileId.is_not_null())
         .filter(video_assets::Column::UpdatedAt.lt(settled_before))
