@@ -4,17 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::DbBackend;
 use queue::{JobQueue, WorkerOptions};
+use sea_orm::DbBackend;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::Settings;
 use crate::db;
 use crate::db::recorder::Recorder;
-use crate::providers::{Meter, OpenAiClient, RetryPolicy};
-use crate::telegram::voice::Transcriber;
 use crate::generator::{Generator, LocalGenerator};
+use crate::providers::{Meter, OpenAiClient, RetryPolicy};
 use crate::service::Service;
 use crate::telegram::api::BotApi;
 use crate::telegram::commands::Command;
@@ -23,6 +22,7 @@ use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::polling;
 use crate::telegram::sender::Sender;
 use crate::telegram::shared_budget::SharedBudget;
+use crate::telegram::voice::Transcriber;
 use crate::work::generate::GenerationJob;
 use crate::work::reconcile;
 

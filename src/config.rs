@@ -191,12 +191,17 @@ impl Settings {
             chat_send_burst: parse_num::<u32>(lookup, "TELEGRAM_CHAT_BURST", 2)?.max(1),
             shutdown_grace: Duration::from_secs(parse_num(lookup, "SHUTDOWN_GRACE_SECS", 7)?),
             poll_timeout_secs: parse_num(lookup, "TELEGRAM_POLL_TIMEOUT_SECS", 25)?,
-            progress_edit_interval: Duration::from_millis(parse_num::<u64>(lookup, "PROGRESS_EDIT_INTERVAL_MS", 10_000)?.max(100)),
+            progress_edit_interval: Duration::from_millis(
+                parse_num::<u64>(lookup, "PROGRESS_EDIT_INTERVAL_MS", 10_000)?.max(100),
+            ),
             voice_transcription: match get(lookup, "VOICE_TRANSCRIPTION").map(|v| v.to_ascii_lowercase()).as_deref() {
                 None | Some("on" | "true" | "1") => true,
                 Some("off" | "false" | "0") => false,
                 Some(other) => {
-                    return Err(ConfigError::Invalid { name: "VOICE_TRANSCRIPTION", reason: format!("`{other}`: use on or off") });
+                    return Err(ConfigError::Invalid {
+                        name: "VOICE_TRANSCRIPTION",
+                        reason: format!("`{other}`: use on or off"),
+                    });
                 }
             },
             data_dir,

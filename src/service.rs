@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use chrono::Duration as ChronoDuration;
 use futures::StreamExt;
 use queue::{GenerateVideo, JobQueue};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -52,16 +51,11 @@ pub struct Service {
 }
 
 impl Service {
-    /// How long a sender holds a request it is delivering.
-    pub fn claim(&self) -> ChronoDuration {
-        self.settings.delivery_claim()
-    }
-
     /// How many waiting requests one sender claims at a time: what it can
     /// send in half a claim at the flood limit, so a claim never runs out
     /// while its batch is still being sent.
     fn batch_size(&self) -> u64 {
-        let claim_secs = self.claim().num_seconds().max(1) as u64;
+        let claim_secs = self.settings.delivery_claim().num_seconds().max(1) as u64;
         (u64::from(self.settings.global_send_rate) * claim_secs / 2).clamp(1, 500)
     }
 
@@ -73,7 +67,7 @@ impl Service {
     pub async fn request_video(self: &Arc<Self>, new: NewRequest, prompt: Prompt) -> Result<(), ServiceError> {
         let key = prompt.key();
         if let Some(hit) = self.cache.get(key.as_str()).await {
-            if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim()).await? {
+            if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.settings.delivery_claim()).await? {
                 let this = self.clone();
                 tokio::spawn(async move { this.deliver(&request, &hit.file_id, prompt.as_str()).await });
             }
@@ -139,7 +133,7 @@ impl Service {
     /// before each attempt goes out, so two senders never both send it.
     pub async fn deliver(&self, request: &Request, file_id: &str, prompt: &str) -> Delivery {
         let token = std::sync::Mutex::new(request.claimed_until);
-        let claim = self.claim();
+        let claim = self.settings.delivery_claim();
         let gate = || -> futures::future::BoxFuture<'_, bool> {
             Box::pin(async {
                 let held = *token.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -204,7 +198,7 @@ impl Service {
     pub async fn notify_failures(&self) -> Result<usize, ServiceError> {
         let mut told = 0;
         loop {
-            let batch = requests::claim_unnotified_failures(&self.db, self.batch_size(), self.claim()).await?;
+            let batch = requests::claim_unnotified_failures(&self.db, self.batch_size(), self.settings.delivery_claim()).await?;
             if batch.is_empty() {
                 return Ok(told);
             }

@@ -120,10 +120,7 @@ async fn without_transcription_a_voice_message_is_answered_with_what_to_do() {
         assert!(answer.contains("can't listen to voice messages") && answer.contains("type your prompt"), "{answer}");
         assert_eq!(providers.calls(Endpoint::Transcription), 0);
         assert_eq!(h.fake.calls("getFile"), 0);
-        assert!(
-            support::eventually(LONG, || async { texts_to(&h.fake.sent(), 84).len() == 1 }).await,
-            "exactly one answer"
-        );
+        assert!(support::eventually(LONG, || async { texts_to(&h.fake.sent(), 84).len() == 1 }).await, "exactly one answer");
         stop.cancel();
         running.await.expect("joins").expect("clean stop");
     }

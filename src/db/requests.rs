@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction,
+    DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::assets::{Asset, flatten};
@@ -73,12 +73,7 @@ fn new_request(
 ///
 /// When the asset is already available with a `file_id`, the request is
 /// recorded as claimed by the caller for `claim`, who sends it at once.
-pub async fn submit(
-    db: &DatabaseConnection,
-    new: NewRequest,
-    prompt: Prompt,
-    claim: ChronoDuration,
-) -> Result<Submitted, DbErr> {
+pub async fn submit(db: &DatabaseConnection, new: NewRequest, prompt: Prompt, claim: ChronoDuration) -> Result<Submitted, DbErr> {
     let mut submitted = submit_many(db, Arc::from([(new, prompt)]), claim).await?;
     submitted.pop().ok_or_else(|| DbErr::Custom("a submitted batch came back empty".to_owned()))
 }

@@ -228,10 +228,16 @@ impl BotApi {
     /// Downloads a file `get_file` returned, refusing more than `max_bytes`.
     pub async fn download(&self, file_path: &str, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
         const METHOD: &str = "file download";
-        let mut response = self.http.get(format!("{}/{file_path}", self.file_base)).send().await.map_err(|e| network(METHOD, e))?;
+        let mut response =
+            self.http.get(format!("{}/{file_path}", self.file_base)).send().await.map_err(|e| network(METHOD, e))?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
-            return Err(ApiError::Refused { method: METHOD, code: status, description: "download failed".into(), retry_after: None });
+            return Err(ApiError::Refused {
+                method: METHOD,
+                code: status,
+                description: "download failed".into(),
+                retry_after: None,
+            });
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| network(METHOD, e))? {

@@ -63,8 +63,7 @@ impl Transcriber {
             "audio/webm" => "voice.webm",
             _ => "voice.ogg",
         };
-        let text =
-            self.meter.measure(None, "openai", "transcription", self.openai.transcribe(&audio, file_name, mime)).await?;
+        let text = self.meter.measure(None, "openai", "transcription", self.openai.transcribe(&audio, file_name, mime)).await?;
         Ok(text)
     }
 }

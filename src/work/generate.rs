@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::{FutureExt, StreamExt};
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use queue::{BoxError, GenerateVideo, JobHandler};
 use tokio_util::sync::CancellationToken;
 
@@ -281,7 +281,9 @@ impl GenerationJob {
             if self.shutdown.is_cancelled() {
                 return Err(Outcome::HandedBack);
             }
-            let first = requests::claim_waiting(&service.db, asset.id, 1, service.claim()).await.map_err(|e| self.infra(e))?;
+            let first = requests::claim_waiting(&service.db, asset.id, 1, service.settings.delivery_claim())
+                .await
+                .map_err(|e| self.infra(e))?;
             let target = match (first.into_iter().next(), service.settings.cache_chat_id) {
                 (Some(request), _) => Some(request),
                 (None, Some(_)) => None,

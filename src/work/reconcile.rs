@@ -34,7 +34,7 @@ pub async fn reconcile_once(service: &Service) -> Result<Pass, crate::service::S
         service.dispatch(job).await;
         pass.dispatched += 1;
     }
-    let settled_before = Utc::now() - service.claim();
+    let settled_before = Utc::now() - service.settings.delivery_claim();
     for asset_id in requests::assets_with_stranded_requests(&service.db, 100, settled_before).await? {
         pass.delivered += service.deliver_waiting(asset_id).await?;
     }
