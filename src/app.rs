@@ -1,30 +1,30 @@
-//! Start-up and shutdown: build the parts from [`Settings`] and run a role.
+//! Start-up and shutdown: build the parts from [`Settings`], once, and run
+//! a role. This is the only module that knows every layer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use queue::{JobQueue, WorkerOptions};
-use sea_orm::DbBackend;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{CachedVideo, VideoCache};
-use crate::config::Settings;
+use crate::bot::handler::{HandlerSettings, UpdateHandler};
+use crate::bot::voice::Transcriber;
+use crate::bot::{polling, webhook};
+use crate::cache::VideoCache;
+use crate::config::{DataStore, QueueStore, RetryPolicy, Settings};
 use crate::db;
 use crate::db::recorder::Recorder;
 use crate::generator::{Generator, LocalGenerator};
-use crate::providers::{Meter, OpenAiClient, RetryPolicy};
-use crate::service::Service;
+use crate::providers::{Meter, OpenAiClient};
+use crate::service::{Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync};
 use crate::telegram::api::BotApi;
-use crate::telegram::commands::Command;
-use crate::telegram::handler::UpdateHandler;
 use crate::telegram::limiter::FloodLimiter;
-use crate::telegram::polling;
 use crate::telegram::sender::Sender;
 use crate::telegram::shared_budget::SharedBudget;
-use crate::telegram::voice::Transcriber;
-use crate::work::generate::GenerationJob;
-use crate::work::reconcile;
+use crate::texts::Lang;
+use crate::work::generate::{GenerationJob, JobSettings};
+use crate::work::reconcile::Reconciler;
 
 /// Which parts of the service this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,36 +46,52 @@ impl Role {
     }
 }
 
-/// Builds the shared service: database (migrated), queue, sender, cache.
-pub async fn build_service(settings: Settings) -> anyhow::Result<Arc<Service>> {
+/// Everything one process is built from.
+pub struct App {
+    pub settings: Settings,
+    pub db: sea_orm::DatabaseConnection,
+    pub cache: VideoCache,
+    pub sender: Sender,
+    pub services: Services,
+}
+
+/// Builds the services: database (migrated), queue, sender, cache.
+#[tracing::instrument(skip_all)]
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
     tokio::fs::create_dir_all(&settings.data_dir)
         .await
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     tokio::fs::create_dir_all(settings.videos_dir()).await.context("cannot create the videos directory")?;
-    let database = db::connect(&settings.database_url).await.context("cannot open the database (DATABASE_URL)")?;
+    let database = db::connect(&settings.data).await.context("cannot open the database (DATABASE_URL)")?;
     let queue = open_queue(&settings).await?;
     let api =
         BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60)).context("cannot build the Telegram client")?;
     let mut limiter = FloodLimiter::new(settings.global_send_rate, settings.chat_send_burst);
-    if let Some(url) = settings.queue_url.as_deref().filter(|u| u.starts_with("redis")) {
-        let bot_id = settings.token.expose().split(':').next().and_then(|id| id.parse().ok()).unwrap_or_default();
-        let shared = SharedBudget::connect(url, bot_id, settings.global_send_rate, settings.chat_send_burst)
-            .await
-            .context("cannot reach Redis for the shared flood budget")?;
+    if let Some(url) = settings.queue.redis() {
+        let shared =
+            SharedBudget::connect(url.expose(), settings.token.bot_id(), settings.global_send_rate, settings.chat_send_burst)
+                .await
+                .context("cannot reach Redis for the shared flood budget")?;
         limiter = limiter.with_shared(shared);
     }
-    let limiter = Arc::new(limiter);
+    let sender = Sender::new(api, Arc::new(limiter));
     let cache = VideoCache::new(1_000_000);
-    for asset in db::assets::recent_available(&database, 10_000).await.context("cannot warm the cache")? {
-        if let Some(file_id) = asset.file_id {
-            cache.insert(&asset.prompt_key, CachedVideo { asset_id: asset.id, file_id }).await;
-        }
-    }
+    cache_sync::warm(&database, &cache, 10_000).await.context("cannot warm the cache")?;
     // SQLite writes one transaction at a time: one lane; PostgreSQL overlaps a few.
-    let lanes = if database.get_database_backend() == DbBackend::Sqlite { 1 } else { 4 };
-    let recorder = Recorder::start(database.clone(), settings.delivery_claim(), lanes, 100);
-    let transcriber = transcriber_for(&settings, &database)?;
-    Ok(Arc::new(Service { settings, db: database, queue, sender: Sender::new(api, limiter), cache, recorder, transcriber }))
+    let lanes = match settings.data {
+        DataStore::Sqlite(_) => 1,
+        DataStore::Postgres(_) => 4,
+    };
+    let claim = settings.delivery_claim();
+    let recorder = Recorder::start(database.clone(), claim, lanes, 100);
+    let delivery =
+        Arc::new(Delivery::new(database.clone(), sender.clone(), claim, settings.global_send_rate, settings.cache_chat_id));
+    let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
+    let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
+    let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
+    let status = Arc::new(UserStatus::new(database.clone()));
+    let services = Services::new(intake, delivery, dispatcher, operator, status);
+    Ok(App { settings, db: database, cache, sender, services })
 }
 
 /// Voice messages are transcribed when `VOICE_TRANSCRIPTION` is on (the
@@ -86,28 +102,19 @@ fn transcriber_for(settings: &Settings, db: &sea_orm::DatabaseConnection) -> any
         return Ok(None);
     }
     let client = OpenAiClient::new(openai, settings.providers.pipeline.http_timeout, RetryPolicy::default())
-        .map_err(|reason| anyhow::anyhow!("cannot build the transcription client: {reason}"))?;
+        .context("cannot build the transcription client")?;
     Ok(Some(Transcriber::new(client, Meter::new(db.clone(), settings.providers.prices.clone()))))
 }
 
-/// The queue the settings choose: `QUEUE_URL` (Redis or PostgreSQL), else
-/// the data's own database (PostgreSQL), else a SQLite file in the data dir.
+/// The queue the settings chose: SQLite in the data dir, PostgreSQL or Redis.
 pub async fn open_queue(settings: &Settings) -> anyhow::Result<JobQueue> {
-    let heartbeat = heartbeat(settings);
-    let url = settings
-        .queue_url
-        .clone()
-        .or_else(|| settings.database_url.starts_with("postgres").then(|| settings.database_url.clone()));
-    let queue = match url {
-        Some(url) if url.starts_with("redis") => JobQueue::open_redis(&url, heartbeat).await,
-        Some(url) => JobQueue::open_postgres(&url, heartbeat).await,
-        None => JobQueue::open_sqlite(&settings.queue_file(), heartbeat).await,
+    let heartbeat = (settings.job_lease / 3).max(Duration::from_secs(1));
+    let queue = match &settings.queue {
+        QueueStore::Redis(url) => JobQueue::open_redis(url.expose(), heartbeat).await,
+        QueueStore::Postgres(url) => JobQueue::open_postgres(url.expose(), heartbeat).await,
+        QueueStore::Sqlite(file) => JobQueue::open_sqlite(file, heartbeat).await,
     };
     queue.context("cannot open the job queue")
-}
-
-fn heartbeat(settings: &Settings) -> Duration {
-    (settings.job_lease / 3).max(Duration::from_secs(1))
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -136,20 +143,21 @@ pub async fn shutdown_signal() {
 /// missing, when a provider key or ffmpeg is absent.
 pub fn generator_for(settings: &Settings, db: sea_orm::DatabaseConnection) -> anyhow::Result<Arc<dyn Generator>> {
     let local = LocalGenerator { delay: settings.local_generator_delay, ..Default::default() };
-    crate::generator::build_generator(settings.providers.generator, &settings.providers, db, settings.work_dir(), local)
-        .map_err(|reason| anyhow::anyhow!("cannot start the {:?} generator: {reason}", settings.providers.generator))
+    let generator =
+        crate::generator::build_generator(settings.providers.generator, &settings.providers, db, settings.work_dir(), local)?;
+    Ok(generator)
 }
 
 /// Runs `role` until `shutdown` is cancelled, then stops within the grace period.
 pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let service = build_service(settings).await?;
+    let app = build(settings).await?;
     let generator = if matches!(role, Role::Bot) {
         // The bot role never generates: don't require provider keys or ffmpeg.
         Arc::new(LocalGenerator::default()) as Arc<dyn Generator>
     } else {
-        generator_for(&service.settings, service.db.clone())?
+        generator_for(&app.settings, app.db.clone())?
     };
-    run_service(service, role, generator, shutdown).await
+    run_app(app, role, generator, shutdown).await
 }
 
 /// [`run`] with a given generator (tests use failing and hanging ones).
@@ -159,17 +167,12 @@ pub async fn run_with(
     generator: Arc<dyn Generator>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    run_service(build_service(settings).await?, role, generator, shutdown).await
+    run_app(build(settings).await?, role, generator, shutdown).await
 }
 
-async fn run_service(
-    service: Arc<Service>,
-    role: Role,
-    generator: Arc<dyn Generator>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let settings = service.settings.clone();
-    let api = service.sender.api().clone();
+async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let App { settings, db, cache, sender, services } = app;
+    let api = sender.api().clone();
     let me = api.get_me().await.context("Telegram refused the bot token or is unreachable (getMe)")?;
     let username = me.username.clone().unwrap_or_default();
     tracing::info!(bot = %username, ?role, "vidcache starting");
@@ -177,32 +180,64 @@ async fn run_service(
     let mut tasks = tokio::task::JoinSet::new();
     if role.runs_worker() {
         let owner = format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..));
-        let job = GenerationJob::new(service.clone(), generator, owner, shutdown.clone());
+        let generations = Arc::new(Generations::new(db.clone(), owner, settings.job_lease));
+        let job_settings = JobSettings {
+            videos_dir: settings.videos_dir(),
+            generation_timeout: settings.generation_timeout,
+            retry: settings.generation_retry(),
+            lease: settings.job_lease,
+            progress_edit_interval: settings.progress_edit_interval,
+        };
+        let job = GenerationJob::new(
+            generations.clone(),
+            services.delivery().clone(),
+            cache.clone(),
+            generator,
+            job_settings,
+            shutdown.clone(),
+        );
         let options = WorkerOptions {
             name: "vidcache-generate".to_owned(),
             concurrency: settings.worker_concurrency,
             retries: 3,
             shutdown_grace: settings.shutdown_grace,
         };
-        let queue = service.queue.clone();
+        let queue = services.dispatcher().queue().clone();
         let token = shutdown.clone();
         tasks.spawn(async move {
             if let Err(err) = queue::run_worker(queue, Arc::new(job), options, token).await {
                 tracing::error!(error = %err, "the worker stopped with an error");
             }
         });
+        let reconciler = Reconciler {
+            generations,
+            dispatcher: services.dispatcher().clone(),
+            delivery: services.delivery().clone(),
+            claim: settings.delivery_claim(),
+        };
         let every = (settings.job_lease / 2).max(Duration::from_secs(1));
-        tasks.spawn(reconcile::run(service.clone(), every, shutdown.clone()));
+        tasks.spawn(reconciler.run(every, shutdown.clone()));
     }
     if role.runs_bot() {
-        if let Err(err) = api.set_my_commands(&Command::menu()).await {
+        if let Err(err) = api.set_my_commands(&Lang::default().texts().command_menu()).await {
             tracing::warn!(error = %err, "could not register the command menu");
         }
-        tasks.spawn(crate::cache::follow_invalidations(service.clone(), Duration::from_millis(500), shutdown.clone()));
-        let handler = Arc::new(UpdateHandler::new(service.clone(), username));
+        tasks.spawn(cache_sync::follow_invalidations(db.clone(), cache.clone(), Duration::from_millis(500), shutdown.clone()));
+        let handler = Arc::new(UpdateHandler::new(
+            services.intake().clone(),
+            services.operator().clone(),
+            services.status().clone(),
+            sender.clone(),
+            transcriber_for(&settings, &db)?,
+            HandlerSettings {
+                admins: settings.admin_user_ids.clone(),
+                max_prompt_chars: settings.max_prompt_chars,
+                bot_username: username,
+            },
+        ));
         match settings.webhook.clone() {
-            Some(webhook) => {
-                let server = crate::telegram::webhook::start_webhook(api.clone(), handler, webhook, shutdown.clone()).await?;
+            Some(hook) => {
+                let server = webhook::start_webhook(api.clone(), handler, hook, shutdown.clone()).await?;
                 tasks.spawn(server);
             }
             None => {
@@ -218,7 +253,7 @@ async fn run_service(
         tracing::warn!("some work did not stop in time; it is handed back and resumes on the next start");
         tasks.abort_all();
     }
-    service.db.clone().close().await.ok();
+    db.close().await.ok();
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,16 +1,23 @@
 //! vidcache: a Telegram bot that turns prompts into videos and never
 //! generates the same video twice.
 //!
-//! - [`domain`]: the normalized prompt and the states of assets and requests.
-//! - [`db`]: the database (the truth) and every query on it.
-//! - [`telegram`]: the Bot API client, flood limiter, texts and update handling.
-//! - [`service`]: what happens to a request, a finished video, a /clear.
+//! Layers, each importing only those listed after it:
+//! - [`app`]: start-up and shutdown of the roles; the one place that knows every layer.
+//! - [`bot`]: Telegram updates in (polling, webhook), the update handler, voice messages.
 //! - [`work`]: the generation job and the reconciler.
-//! - [`generator`]: the `Generator` trait and the local renderer.
-//! - [`app`]: start-up and shutdown of the roles.
+//! - [`service`]: intake, delivery, dispatch, a generation's lifecycle, operator and user reports.
+//! - [`generator`]: the `Generator` trait, the local renderer, the staged provider pipeline.
+//! - [`providers`]: clients of the AI providers, and what their calls cost.
+//! - [`telegram`]: the Bot API client, flood limiter and sender (a transport, no texts).
+//! - [`cache`]: prompt key → `file_id`, the hot path.
+//! - [`db`]: the database (the truth) and every query on it.
+//! - [`texts`]: every text a person reads, per language.
+//! - [`config`]: settings, decided once: stores, generator, secrets, retry policy.
+//! - [`domain`]: typed ids, the normalized prompt, states and stages.
+//! - [`telemetry`]: logging.
 
 pub mod app;
-pub mod bench;
+pub mod bot;
 pub mod cache;
 pub mod config;
 pub mod db;
@@ -20,4 +27,5 @@ pub mod providers;
 pub mod service;
 pub mod telegram;
 pub mod telemetry;
+pub mod texts;
 pub mod work;

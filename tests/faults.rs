@@ -57,15 +57,15 @@ async fn a_user_who_blocked_the_bot_fails_alone_and_is_not_retried() {
         h.video_for(chat, 0).await;
     }
     let failed = support::eventually(Duration::from_secs(20), || async {
-        h.requests().await.iter().any(|r| r.chat_id == blocked && r.status == RequestStatus::Failed)
+        h.requests().await.iter().any(|r| r.chat_id.0 == blocked && r.status == RequestStatus::Failed)
     })
     .await;
     assert!(failed, "the blocked user's request ends failed");
     let reqs = h.requests().await;
-    let blocked_request = reqs.iter().find(|r| r.chat_id == blocked).expect("recorded");
+    let blocked_request = reqs.iter().find(|r| r.chat_id.0 == blocked).expect("recorded");
 
     assert!(blocked_request.error.as_deref().unwrap_or_default().contains("blocked"));
-    assert!(reqs.iter().filter(|r| r.chat_id != blocked).all(|r| r.status == RequestStatus::Completed));
+    assert!(reqs.iter().filter(|r| r.chat_id.0 != blocked).all(|r| r.status == RequestStatus::Completed));
     let attempts_to_blocked = h.fake.sent_to(blocked).len();
     assert_eq!(attempts_to_blocked, 0, "nothing reached the blocked chat");
     service.terminate().await;
@@ -162,7 +162,7 @@ async fn a_locked_database_delays_requests_but_loses_none() {
     h.video_for(900, 0).await;
 
     // Another process holds the write lock for two seconds.
-    let url = h.settings().database_url;
+    let url = h.settings().data.url().expose().to_owned();
     let locker = tokio::spawn(async move {
         use sea_orm::ConnectionTrait;
         let db = sea_orm::Database::connect(url).await.expect("connect");

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use support::Harness;
 use support::generators::Scripted;
-use vidcache::domain::{AssetStatus, RequestStatus};
+use vidcache::domain::{AssetStatus, ChatId, MessageId, RequestStatus, UserId};
+use vidcache::service::intake::NewRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_generation_tells_every_waiter_and_the_next_request_retries() {
@@ -89,11 +90,11 @@ async fn a_hung_generator_times_out_without_blocking_other_prompts() {
 async fn hundreds_of_concurrent_requests_enqueue_one_job_per_prompt() {
     let mut h = Harness::new().await;
     h.set("LOCAL_GENERATOR_DELAY_MS", "2000");
-    let service = vidcache::app::build_service(h.settings()).await.expect("service builds");
+    let intake = vidcache::app::build(h.settings()).await.expect("service builds").services.intake().clone();
     let prompts = ["alpha wave", "beta blocker", "gamma ray", "delta force"];
     let mut tasks = Vec::new();
     for i in 0..400i64 {
-        let service = service.clone();
+        let intake = intake.clone();
         let base = prompts[i as usize % prompts.len()];
         let text = if i % 3 == 0 {
             base.to_uppercase()
@@ -106,8 +107,8 @@ async fn hundreds_of_concurrent_requests_enqueue_one_job_per_prompt() {
         h.fake.push_text(chat, chat, "hello"); // makes the chat known to the fake
         tasks.push(tokio::spawn(async move {
             let prompt = vidcache::domain::Prompt::parse(&text, 1000).expect("valid");
-            let new = vidcache::db::requests::NewRequest { user_id: chat, chat_id: chat, message_id: 1, raw_text: text };
-            service.request_video(new, prompt).await
+            let new = NewRequest { user_id: UserId(chat), chat_id: ChatId(chat), message_id: MessageId(1), raw_text: text };
+            intake.request_video(new, prompt).await
         }));
     }
     for task in tasks {

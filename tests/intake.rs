@@ -13,10 +13,15 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::db::recorder::Recorder;
 use vidcache::db::requests::{NewRequest, Submitted, submit_many};
-use vidcache::domain::Prompt;
+use vidcache::domain::{ChatId, MessageId, Prompt, UserId};
 
 fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
-    let new = NewRequest { user_id: chat_id, chat_id, message_id, raw_text: text.to_owned() };
+    let new = NewRequest {
+        user_id: UserId(chat_id),
+        chat_id: ChatId(chat_id),
+        message_id: MessageId(message_id),
+        raw_text: text.to_owned(),
+    };
     (new, Prompt::parse(text, 1000).expect("valid prompt"))
 }
 
@@ -30,7 +35,8 @@ async fn databases(dir: &tempfile::TempDir) -> Vec<DatabaseConnection> {
     }
     let mut dbs = Vec::new();
     for url in urls {
-        dbs.push(vidcache::db::connect(&url).await.expect("database opens"));
+        let store = vidcache::config::DataStore::parse(&url).expect("a database URL");
+        dbs.push(vidcache::db::connect(&store).await.expect("database opens"));
     }
     dbs
 }
@@ -55,8 +61,8 @@ async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
         let (first, zoe, first_dispatch) = recorded(0);
         let (second, zoe_again, second_dispatch) = recorded(1);
         let (_, kite, kite_dispatch) = recorded(3);
-        assert_eq!((first.chat_id, first.message_id), (1, 10));
-        assert_eq!((second.chat_id, second.message_id), (2, 20));
+        assert_eq!((first.chat_id, first.message_id), (ChatId(1), MessageId(10)));
+        assert_eq!((second.chat_id, second.message_id), (ChatId(2), MessageId(20)));
         assert_eq!(zoe.id, zoe_again.id, "variants of one prompt share the asset");
         assert_ne!(zoe.id, kite.id);
         assert!(first_dispatch.is_some() && kite_dispatch.is_some(), "each new asset dispatches once");
@@ -90,7 +96,7 @@ async fn concurrent_batches_dispatch_exactly_once_per_prompt() {
             match outcome.expect("every request is recorded") {
                 Submitted::Recorded { dispatch: Some(job), .. } => {
                     dispatches += 1;
-                    dispatched.insert(job.asset_id);
+                    dispatched.insert(job.asset);
                 }
                 Submitted::Recorded { dispatch: None, .. } => {}
                 Submitted::Duplicate(existing) => panic!("nothing was sent twice: {existing:?}"),

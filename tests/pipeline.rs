@@ -15,11 +15,14 @@ use chrono::Utc;
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome, VeoOutcome};
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection};
 use support::Harness;
+use vidcache::config::{DataStore, GeneratorKind, ProviderSettings, RetryPolicy};
 use vidcache::db::entities::video_assets;
 use vidcache::db::stages::{self, StageKind, StageStatus};
 use vidcache::domain::AssetStatus;
+use vidcache::domain::{AssetId, Generation, Prompt};
 use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator, build_generator, ffmpeg};
-use vidcache::providers::{GeneratorKind, OpenAiClient, ProviderError, ProviderSettings, RetryPolicy};
+use vidcache::providers::{OpenAiClient, ProviderError};
+use vidcache::texts::Lang;
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -43,9 +46,8 @@ impl Env {
     async fn new(config: FakeProvidersConfig, vars: &[(&str, &str)]) -> Self {
         let fake = FakeProviders::start(config).await.expect("fake providers start");
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = vidcache::db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.sqlite").display()))
-            .await
-            .expect("database opens");
+        let store = DataStore::parse(&format!("sqlite://{}?mode=rwc", dir.path().join("t.sqlite").display())).expect("a URL");
+        let db = vidcache::db::connect(&store).await.expect("database opens");
         let config = fake.config();
         let mut env = HashMap::new();
         for (name, value) in [
@@ -89,11 +91,11 @@ impl Env {
             .expect("the generator builds")
     }
 
-    async fn asset(&self, prompt: &str) -> i64 {
+    async fn asset(&self, prompt: &str) -> AssetId {
         let now = Utc::now();
         let asset = video_assets::ActiveModel {
             id: NotSet,
-            prompt_key: Set(format!("{:0>64}", prompt.len())),
+            prompt_key: Set(Prompt::parse(prompt, 1000).expect("a prompt").key()),
             prompt: Set(prompt.to_owned()),
             status: Set(AssetStatus::Generating),
             generation: Set(1),
@@ -134,14 +136,13 @@ impl Env {
 }
 
 /// A request that keeps every progress text in `log`.
-fn request(asset_id: i64, prompt: &str, output: &Path, log: &Arc<Mutex<Vec<String>>>) -> GenerationRequest {
+fn request(asset: AssetId, prompt: &str, output: &Path, log: &Arc<Mutex<Vec<String>>>) -> GenerationRequest {
     let log = log.clone();
     GenerationRequest {
-        asset_id,
-        generation: 1,
+        job: Generation { asset, number: 1 },
         prompt: prompt.to_owned(),
         output: output.to_owned(),
-        progress: Arc::new(move |text| log.lock().expect("progress log").push(text)),
+        progress: Arc::new(move |stage| log.lock().expect("progress log").push(Lang::En.texts().stage(&stage))),
     }
 }
 
@@ -210,7 +211,11 @@ async fn one_prompt_becomes_a_real_mp4_through_the_service() {
     assert!(steps.iter().all(|s| s.status == StageStatus::Done), "{steps:?}");
     assert!(steps.iter().filter(|s| s.kind == StageKind::Clip).all(|s| s.provider_task_id.is_some()));
     assert_eq!(
-        stages::progress_summary(&db, asset.id, asset.generation).await.expect("summary").as_deref(),
+        stages::progress_summary(&db, asset.id, asset.generation)
+            .await
+            .expect("summary")
+            .map(|s| Lang::En.texts().stage(&s))
+            .as_deref(),
         Some("Images 10/10, clips 10/10, voice-over ready, video assembled")
     );
     let costs = stages::costs_for_asset(&db, asset.id).await.expect("costs");
@@ -601,7 +606,9 @@ async fn build_generator_names_what_is_missing() {
         }
         all.retain(|_, v| !v.is_empty());
         let settings = ProviderSettings::from_lookup(&move |name| all.get(name).cloned()).expect("settings");
-        build_generator(settings.generator, &settings, env.db.clone(), env.dir.path().join("w"), LocalGenerator::default()).err()
+        build_generator(settings.generator, &settings, env.db.clone(), env.dir.path().join("w"), LocalGenerator::default())
+            .err()
+            .map(|e| e.to_string())
     };
     let err = build(&[("OPENAI_API_KEY", ""), ("RUNWAYML_API_SECRET", "")]).expect("keys are required");
     assert!(err.contains("OPENAI_API_KEY") && err.contains("RUNWAYML_API_SECRET"), "{err}");

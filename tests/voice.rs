@@ -65,7 +65,8 @@ async fn a_voice_message_is_a_prompt_like_the_typed_one() {
     assert_eq!(assets.len(), 1);
     assert_eq!(assets[0].prompt, "a birthday greeting for zoë");
     let requests = h.requests().await;
-    let voice_request = requests.iter().find(|r| r.chat_id == 80).expect("the voice request is recorded");
+    let voice_request =
+        requests.iter().find(|r| r.chat_id == vidcache::domain::ChatId(80)).expect("the voice request is recorded");
     assert_eq!(voice_request.raw_text, "a birthday greeting for Zoë");
 
     // the transcription is counted as a provider call for /stats

@@ -1,7 +1,6 @@
 //! Queries on `video_assets`: the generation lifecycle of one prompt.
 
 use chrono::{DateTime, Utc};
-use queue::GenerateVideo;
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -10,38 +9,38 @@ use sea_orm::{
 };
 
 use super::entities::{user_requests, video_assets};
-use super::retry::{TxError, serializable};
-use crate::domain::{AssetStatus, PromptKey, RequestStatus};
+use super::retry::serializable;
+use crate::domain::{AssetId, AssetStatus, FileId, Generation, PromptKey, RequestId, RequestStatus, Stage};
 
 pub type Asset = video_assets::Model;
 
 pub async fn find_by_key<C: ConnectionTrait>(db: &C, key: &PromptKey) -> Result<Option<Asset>, DbErr> {
-    video_assets::Entity::find().filter(video_assets::Column::PromptKey.eq(key.as_str())).one(db).await
+    video_assets::Entity::find().filter(video_assets::Column::PromptKey.eq(key.clone())).one(db).await
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Asset>, DbErr> {
+pub async fn find<C: ConnectionTrait>(db: &C, id: AssetId) -> Result<Option<Asset>, DbErr> {
     video_assets::Entity::find_by_id(id).one(db).await
 }
 
-/// Records that a job for `job.generation` has been pushed (the outbox marker).
-pub async fn mark_dispatched(db: &DatabaseConnection, job: GenerateVideo) -> Result<(), DbErr> {
+/// Records that a job for `job.number` has been pushed (the outbox marker).
+pub async fn mark_dispatched(db: &DatabaseConnection, job: Generation) -> Result<(), DbErr> {
     video_assets::Entity::update_many()
-        .col_expr(video_assets::Column::DispatchedGeneration, Expr::value(job.generation))
-        .filter(video_assets::Column::Id.eq(job.asset_id))
-        .filter(video_assets::Column::DispatchedGeneration.lt(job.generation))
+        .col_expr(video_assets::Column::DispatchedGeneration, Expr::value(job.number))
+        .filter(video_assets::Column::Id.eq(job.asset))
+        .filter(video_assets::Column::DispatchedGeneration.lt(job.number))
         .exec(db)
         .await?;
     Ok(())
 }
 
 /// Generations recorded as needed but not (known to be) pushed yet.
-pub async fn undispatched(db: &DatabaseConnection) -> Result<Vec<GenerateVideo>, DbErr> {
+pub async fn undispatched(db: &DatabaseConnection) -> Result<Vec<Generation>, DbErr> {
     let rows = video_assets::Entity::find()
         .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
         .filter(Expr::col(video_assets::Column::DispatchedGeneration).lt(Expr::col(video_assets::Column::Generation)))
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|a| GenerateVideo { asset_id: a.id, generation: a.generation }).collect())
+    Ok(rows.iter().map(Asset::current_generation).collect())
 }
 
 /// Takes the lease on `job`'s asset for `owner` if the job is still current
@@ -49,7 +48,7 @@ pub async fn undispatched(db: &DatabaseConnection) -> Result<Vec<GenerateVideo>,
 /// asset when this worker now owns the generation.
 pub async fn claim_generation(
     db: &DatabaseConnection,
-    job: GenerateVideo,
+    job: Generation,
     owner: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
@@ -59,10 +58,10 @@ pub async fn claim_generation(
         .col_expr(video_assets::Column::LeaseOwner, Expr::value(owner))
         .col_expr(video_assets::Column::LeaseUntil, Expr::value(lease_until))
         .col_expr(video_assets::Column::Attempts, Expr::col(video_assets::Column::Attempts).add(1))
-        .col_expr(video_assets::Column::Stage, Expr::value("queued"))
+        .col_expr(video_assets::Column::Stage, Expr::value(Stage::Queued))
         .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
-        .filter(video_assets::Column::Id.eq(job.asset_id))
-        .filter(video_assets::Column::Generation.eq(job.generation))
+        .filter(video_assets::Column::Id.eq(job.asset))
+        .filter(video_assets::Column::Generation.eq(job.number))
         .filter(
             video_assets::Column::Status.eq(AssetStatus::Pending).or(video_assets::Column::Status
                 .eq(AssetStatus::Generating)
@@ -73,26 +72,26 @@ pub async fn claim_generation(
     if updated.rows_affected == 0 {
         return Ok(None);
     }
-    find(db, job.asset_id).await
+    find(db, job.asset).await
 }
 
 /// The asset's row while `owner` holds the lease on `job`'s generation.
-fn held(job: GenerateVideo, owner: &str) -> Condition {
+fn held(job: Generation, owner: &str) -> Condition {
     Condition::all()
-        .add(video_assets::Column::Id.eq(job.asset_id))
-        .add(video_assets::Column::Generation.eq(job.generation))
+        .add(video_assets::Column::Id.eq(job.asset))
+        .add(video_assets::Column::Generation.eq(job.number))
         .add(video_assets::Column::LeaseOwner.eq(owner))
 }
 
 /// [`held`] for a row already read.
-fn holds(asset: &Asset, job: GenerateVideo, owner: &str) -> bool {
-    asset.id == job.asset_id && asset.generation == job.generation && asset.lease_owner.as_deref() == Some(owner)
+fn holds(asset: &Asset, job: Generation, owner: &str) -> bool {
+    asset.id == job.asset && asset.generation == job.number && asset.lease_owner.as_deref() == Some(owner)
 }
 
 /// Extends a lease; false when the lease was lost (taken over or cleared).
 pub async fn renew_lease(
     db: &DatabaseConnection,
-    job: GenerateVideo,
+    job: Generation,
     owner: &str,
     lease_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
@@ -107,10 +106,10 @@ pub async fn renew_lease(
 
 /// Gives a lease back at once (shutdown): the next start takes the job over
 /// without waiting for the lease to run out.
-pub async fn release_lease(db: &DatabaseConnection, job: GenerateVideo, owner: &str) -> Result<(), DbErr> {
+pub async fn release_lease(db: &DatabaseConnection, job: Generation, owner: &str) -> Result<(), DbErr> {
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::LeaseUntil, Expr::value(DateTime::<Utc>::UNIX_EPOCH))
-        .col_expr(video_assets::Column::Stage, Expr::value("interrupted, will resume"))
+        .col_expr(video_assets::Column::Stage, Expr::value(Stage::Interrupted))
         .filter(held(job, owner))
         .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
         .exec(db)
@@ -119,7 +118,7 @@ pub async fn release_lease(db: &DatabaseConnection, job: GenerateVideo, owner: &
 }
 
 /// Sets the human-readable stage shown to waiting users and in /status.
-pub async fn set_stage(db: &DatabaseConnection, job: GenerateVideo, owner: &str, stage: &str) -> Result<(), DbErr> {
+pub async fn set_stage(db: &DatabaseConnection, job: Generation, owner: &str, stage: Stage) -> Result<(), DbErr> {
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::Stage, Expr::value(stage))
         .col_expr(video_assets::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -130,7 +129,7 @@ pub async fn set_stage(db: &DatabaseConnection, job: GenerateVideo, owner: &str,
 }
 
 /// Remembers the rendered file so a resumed job uploads it instead of rendering again.
-pub async fn set_file_path(db: &DatabaseConnection, job: GenerateVideo, owner: &str, path: &str) -> Result<(), DbErr> {
+pub async fn set_file_path(db: &DatabaseConnection, job: Generation, owner: &str, path: &str) -> Result<(), DbErr> {
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::FilePath, Expr::value(path))
         .filter(held(job, owner))
@@ -146,24 +145,24 @@ pub struct Finished {
     /// Requests still waiting for this asset (pending), seen in the same
     /// serializable transaction that made the asset available, so that no
     /// request recorded concurrently can be missed.
-    pub waiting: Vec<i64>,
+    pub waiting: Vec<RequestId>,
 }
 
 /// generating → available with Telegram's `file_id` (or, with none, with
 /// the local file kept for the next requester).
 pub async fn mark_available(
     db: &DatabaseConnection,
-    job: GenerateVideo,
+    job: Generation,
     owner: &str,
-    file: Option<(&str, &str)>,
+    file: Option<(&FileId, &str)>,
 ) -> Result<Option<Finished>, DbErr> {
     let owner = owner.to_owned();
-    let file = file.map(|(id, unique)| (id.to_owned(), unique.to_owned()));
-    let result = serializable(db, move |txn| {
+    let file = file.map(|(id, unique)| (id.clone(), unique.to_owned()));
+    serializable(db, move |txn| {
         let owner = owner.clone();
         let file = file.clone();
         Box::pin(async move {
-            let Some(asset) = find(txn, job.asset_id).await? else { return Ok(None) };
+            let Some(asset) = find(txn, job.asset).await? else { return Ok(None) };
             if !holds(&asset, job, &owner) {
                 return Ok(None);
             }
@@ -183,27 +182,26 @@ pub async fn mark_available(
                 .filter(user_requests::Column::AssetId.eq(asset.id))
                 .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
                 .order_by_asc(user_requests::Column::Id)
-                .into_tuple::<i64>()
+                .into_tuple::<RequestId>()
                 .all(txn)
                 .await?;
             Ok(Some(Finished { asset, waiting }))
         })
     })
-    .await;
-    result.map_err(flatten)
+    .await
 }
 
 /// generating → failed: every request still waiting fails with `reason`.
 /// Returns how many requests failed, or `None` if this worker no longer
 /// owned the generation.
-pub async fn mark_failed(db: &DatabaseConnection, job: GenerateVideo, owner: &str, reason: &str) -> Result<Option<u64>, DbErr> {
+pub async fn mark_failed(db: &DatabaseConnection, job: Generation, owner: &str, reason: &str) -> Result<Option<u64>, DbErr> {
     let owner = owner.to_owned();
     let reason = reason.to_owned();
-    let result = serializable(db, move |txn| {
+    serializable(db, move |txn| {
         let owner = owner.clone();
         let reason = reason.clone();
         Box::pin(async move {
-            let Some(asset) = find(txn, job.asset_id).await? else { return Ok(None) };
+            let Some(asset) = find(txn, job.asset).await? else { return Ok(None) };
             if !holds(&asset, job, &owner) {
                 return Ok(None);
             }
@@ -220,22 +218,21 @@ pub async fn mark_failed(db: &DatabaseConnection, job: GenerateVideo, owner: &st
                 .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
                 .col_expr(user_requests::Column::Error, Expr::value(reason.clone()))
                 .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
-                .filter(user_requests::Column::AssetId.eq(job.asset_id))
+                .filter(user_requests::Column::AssetId.eq(job.asset))
                 .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
                 .exec(txn)
                 .await?;
             Ok(Some(failed.rows_affected))
         })
     })
-    .await;
-    result.map_err(flatten)
+    .await
 }
 
 /// Result of an operator's /clear.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cleared {
     /// The cached video was dropped; the next request regenerates it.
-    Cleared { asset_id: i64, file_path: Option<String> },
+    Cleared { asset_id: AssetId, file_path: Option<String> },
     /// Nothing cached under that prompt.
     Unknown,
     /// A generation is running; clearing now would race it.
@@ -248,7 +245,7 @@ pub enum Cleared {
 /// regenerates it. History rows stay.
 pub async fn clear(db: &DatabaseConnection, key: &PromptKey) -> Result<Cleared, DbErr> {
     let key = key.clone();
-    let result = serializable(db, move |txn| {
+    serializable(db, move |txn| {
         let key = key.clone();
         Box::pin(async move {
             let Some(asset) = find_by_key(txn, &key).await? else { return Ok(Cleared::Unknown) };
@@ -275,8 +272,7 @@ pub async fn clear(db: &DatabaseConnection, key: &PromptKey) -> Result<Cleared, 
             Ok(Cleared::Cleared { asset_id, file_path })
         })
     })
-    .await;
-    result.map_err(flatten)
+    .await
 }
 
 /// The `last_error` of an asset an operator cleared.
@@ -285,7 +281,7 @@ pub const CLEARED_REASON: &str = "cleared by an operator";
 /// Generations whose worker died: the lease ran out long ago. Each is moved
 /// to a new generation (so a stale job of the dead worker cannot run it
 /// too) and returned for dispatch.
-pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<GenerateVideo>, DbErr> {
+pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {
     let expired = video_assets::Entity::find()
         .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
         .filter(video_assets::Column::LeaseUntil.lt(now).or(video_assets::Column::LeaseUntil.is_null()))
@@ -297,7 +293,7 @@ pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Res
             .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Pending))
             .col_expr(video_assets::Column::Generation, Expr::value(asset.generation + 1))
             .col_expr(video_assets::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(video_assets::Column::Stage, Expr::value("queued again after an interruption"))
+            .col_expr(video_assets::Column::Stage, Expr::value(Stage::Requeued))
             .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
             .filter(video_assets::Column::Id.eq(asset.id))
             .filter(video_assets::Column::Generation.eq(asset.generation))
@@ -306,7 +302,7 @@ pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Res
             .exec(db)
             .await?;
         if updated.rows_affected == 1 {
-            jobs.push(GenerateVideo { asset_id: asset.id, generation: asset.generation + 1 });
+            jobs.push(Generation { asset: asset.id, number: asset.generation + 1 });
         }
     }
     Ok(jobs)
@@ -328,15 +324,9 @@ pub async fn recent_available(db: &DatabaseConnection, limit: u64) -> Result<Vec
         .await
 }
 
-pub(crate) fn flatten(err: TxError<DbErr>) -> DbErr {
-    match err {
-        TxError::Db(e) | TxError::Body(e) => e,
-    }
-}
-
 /// Keys of assets that stopped being available since `since` (cleared or
 /// being regenerated): other replicas drop them from their caches.
-pub async fn unavailable_since(db: &DatabaseConnection, since: DateTime<Utc>) -> Result<Vec<String>, DbErr> {
+pub async fn unavailable_since(db: &DatabaseConnection, since: DateTime<Utc>) -> Result<Vec<PromptKey>, DbErr> {
     video_assets::Entity::find()
         .select_only()
         .column(video_assets::Column::PromptKey)

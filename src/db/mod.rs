@@ -13,31 +13,37 @@ pub mod stages;
 
 use std::time::Duration;
 
+use crate::config::DataStore;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 
-pub use retry::{TxError, is_retryable, serializable};
+pub use retry::serializable;
 
-/// Opens the database at `url` (SQLite or PostgreSQL) and applies pending migrations.
+/// Opens the database `store` (SQLite or PostgreSQL) and applies pending migrations.
 ///
 /// Migrations run on a connection of their own, closed before the pool
 /// opens: a pooled SQLite connection that cached the schema before a
 /// migration could otherwise fail to prepare a statement against a table or
 /// index the migration added (SQLite only re-reads the schema for some errors).
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let migrator = Database::connect(options(url).max_connections(1).to_owned()).await?;
+#[tracing::instrument(skip_all, fields(store = %store.url()))]
+pub async fn connect(store: &DataStore) -> Result<DatabaseConnection, DbErr> {
+    let migrator = Database::connect(options(store).max_connections(1).to_owned()).await?;
     migrate(&migrator).await?;
     migrator.close().await?;
-    Database::connect(options(url)).await
+    Database::connect(options(store)).await
 }
 
-fn options(url: &str) -> ConnectOptions {
-    let mut options = ConnectOptions::new(url.to_owned());
+fn options(store: &DataStore) -> ConnectOptions {
+    let mut options = ConnectOptions::new(store.url().expose().to_owned());
+    let pool = match store {
+        DataStore::Sqlite(_) => 8,
+        DataStore::Postgres(_) => 16,
+    };
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
-        .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+        .max_connections(pool)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

@@ -1,7 +1,6 @@
 //! Queries on `user_requests`: recording a request and delivering it once.
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use queue::GenerateVideo;
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, OnConflict};
 use std::collections::{HashMap, HashSet};
@@ -12,19 +11,21 @@ use sea_orm::{
     DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::assets::{Asset, flatten};
+use super::assets::Asset;
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
-use crate::domain::{AssetStatus, Prompt, RequestStatus};
+use crate::domain::{
+    AssetId, AssetStatus, ChatId, Generation, MessageId, Prompt, PromptKey, RequestId, RequestStatus, Stage, UserId,
+};
 
 pub type Request = user_requests::Model;
 
 /// Who asked, where, with which message.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
-    pub user_id: i64,
-    pub chat_id: i64,
-    pub message_id: i64,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
     pub raw_text: String,
 }
 
@@ -38,13 +39,13 @@ pub enum Submitted {
         asset: Asset,
         /// Set when this transaction moved the asset into `pending`: the
         /// caller must push exactly this job (then mark it dispatched).
-        dispatch: Option<GenerateVideo>,
+        dispatch: Option<Generation>,
     },
 }
 
 fn new_request(
     new: &NewRequest,
-    asset_id: i64,
+    asset_id: AssetId,
     now: DateTime<Utc>,
     claimed_until: Option<DateTime<Utc>>,
 ) -> user_requests::ActiveModel {
@@ -92,12 +93,11 @@ pub async fn submit_many(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let result = serializable(db, move |txn| {
+    serializable(db, move |txn| {
         let items = items.clone();
-        Box::pin(async move { Ok(submit_in(txn, &items, claim).await?) })
+        Box::pin(async move { submit_in(txn, &items, claim).await })
     })
-    .await;
-    result.map_err(flatten)
+    .await
 }
 
 async fn submit_in(
@@ -108,15 +108,15 @@ async fn submit_in(
     let messages = items.iter().fold(Condition::any(), |any, (new, _)| {
         any.add(user_requests::Column::ChatId.eq(new.chat_id).and(user_requests::Column::MessageId.eq(new.message_id)))
     });
-    let recorded: HashMap<(i64, i64), Request> = user_requests::Entity::find()
+    let recorded: HashMap<(ChatId, MessageId), Request> = user_requests::Entity::find()
         .filter(messages)
         .all(txn)
         .await?
         .into_iter()
         .map(|request| ((request.chat_id, request.message_id), request))
         .collect();
-    let keys: Vec<String> = items.iter().map(|(_, prompt)| prompt.key().as_str().to_owned()).collect();
-    let mut assets: HashMap<String, Asset> = video_assets::Entity::find()
+    let keys: Vec<PromptKey> = items.iter().map(|(_, prompt)| prompt.key()).collect();
+    let mut assets: HashMap<PromptKey, Asset> = video_assets::Entity::find()
         .filter(video_assets::Column::PromptKey.is_in(keys.iter().cloned()))
         .all(txn)
         .await?
@@ -125,8 +125,8 @@ async fn submit_in(
         .collect();
     let now = Utc::now();
     // Per item: the asset it links to and the job it must push, if any.
-    let mut plan: Vec<Option<(String, Option<GenerateVideo>)>> = Vec::with_capacity(items.len());
-    let mut seen: HashSet<(i64, i64)> = HashSet::new();
+    let mut plan: Vec<Option<(PromptKey, Option<Generation>)>> = Vec::with_capacity(items.len());
+    let mut seen: HashSet<(ChatId, MessageId)> = HashSet::new();
     for ((new, prompt), key) in items.iter().zip(&keys) {
         let message = (new.chat_id, new.message_id);
         if recorded.contains_key(&message) || !seen.insert(message) {
@@ -147,7 +147,7 @@ async fn submit_in(
                     file_path: Set(None),
                     last_error: Set(None),
                     attempts: Set(0),
-                    stage: Set(Some("queued".to_owned())),
+                    stage: Set(Some(Stage::Queued)),
                     lease_owner: Set(None),
                     lease_until: Set(None),
                     created_at: Set(now),
@@ -155,7 +155,7 @@ async fn submit_in(
                 }
                 .insert(txn)
                 .await?;
-                let job = GenerateVideo { asset_id: asset.id, generation: asset.generation };
+                let job = asset.current_generation();
                 assets.insert(key.clone(), asset);
                 Some(job)
             }
@@ -165,12 +165,12 @@ async fn submit_in(
                 active.status = Set(AssetStatus::Pending);
                 active.generation = Set(generation);
                 active.last_error = Set(None);
-                active.stage = Set(Some("queued".to_owned()));
+                active.stage = Set(Some(Stage::Queued));
                 active.lease_owner = Set(None);
                 active.lease_until = Set(None);
                 active.updated_at = Set(now);
                 let asset = active.update(txn).await?;
-                let job = GenerateVideo { asset_id: asset.id, generation };
+                let job = Generation { asset: asset.id, number: generation };
                 assets.insert(key.clone(), asset);
                 Some(job)
             }
@@ -189,7 +189,7 @@ async fn submit_in(
             Some(new_request(new, asset.id, now, claimed_until))
         })
         .collect();
-    let mut inserted: HashMap<(i64, i64), Request> = HashMap::new();
+    let mut inserted: HashMap<(ChatId, MessageId), Request> = HashMap::new();
     if !rows.is_empty() {
         for request in user_requests::Entity::insert_many(rows).exec_with_returning(txn).await? {
             inserted.insert((request.chat_id, request.message_id), request);
@@ -233,7 +233,7 @@ fn needs_generation(asset: &Asset) -> bool {
 pub async fn record_claimed(
     db: &DatabaseConnection,
     new: &NewRequest,
-    asset_id: i64,
+    asset_id: AssetId,
     claim: ChronoDuration,
 ) -> Result<Option<Request>, DbErr> {
     let now = Utc::now();
@@ -250,50 +250,8 @@ pub async fn record_claimed(
     }
 }
 
-/// Claims up to `limit` waiting requests of an asset for delivery, for
-/// `claim` — requests nobody holds, or whose holder died.
-pub async fn claim_waiting(
-    db: &DatabaseConnection,
-    asset_id: i64,
-    limit: u64,
-    claim: ChronoDuration,
-) -> Result<Vec<Request>, DbErr> {
-    let now = Utc::now();
-    let ids: Vec<i64> = user_requests::Entity::find()
-        .select_only()
-        .column(user_requests::Column::Id)
-        .filter(user_requests::Column::AssetId.eq(asset_id))
-        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
-        .filter(unclaimed(now))
-        .order_by_asc(user_requests::Column::Id)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    claim_ids(db, &ids, now, claim).await
-}
-
-/// Claims the given requests if they are pending and unclaimed.
-pub async fn claim_ids(
-    db: &DatabaseConnection,
-    ids: &[i64],
-    now: DateTime<Utc>,
-    claim: ChronoDuration,
-) -> Result<Vec<Request>, DbErr> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    user_requests::Entity::update_many()
-        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(claim_deadline(claim)))
-        .filter(user_requests::Column::Id.is_in(ids.iter().copied()))
-        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
-        .filter(unclaimed(now))
-        .exec_with_returning(db)
-        .await
-}
-
 /// The video reached the user.
-pub async fn mark_delivered(db: &DatabaseConnection, request_id: i64) -> Result<(), DbErr> {
+pub async fn mark_delivered(db: &DatabaseConnection, request_id: RequestId) -> Result<(), DbErr> {
     let now = Utc::now();
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Completed))
@@ -308,7 +266,7 @@ pub async fn mark_delivered(db: &DatabaseConnection, request_id: i64) -> Result<
 
 /// The request cannot be delivered (e.g. the user blocked the bot); the
 /// user is not told, since they cannot be reached.
-pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: i64, reason: &str) -> Result<(), DbErr> {
+pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: RequestId, reason: &str) -> Result<(), DbErr> {
     let now = Utc::now();
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
@@ -336,12 +294,34 @@ pub fn claim_deadline(claim: ChronoDuration) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(until.timestamp_millis()).unwrap_or(until)
 }
 
-/// Takes (`token: None`) or extends (`token: Some`, the deadline this sender
-/// set) the claim on a pending request, just before a send. Returns the new
-/// token, or `None` when another sender holds it or it was delivered.
+/// What a claim is taken for: the request must still need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Errand {
+    /// Sending the video: the request is pending.
+    Video,
+    /// Telling the user it failed: the request failed and nobody told them.
+    FailureNotice,
+}
+
+impl Errand {
+    fn still_due(self) -> Condition {
+        match self {
+            Errand::Video => Condition::all().add(user_requests::Column::Status.eq(RequestStatus::Pending)),
+            Errand::FailureNotice => Condition::all()
+                .add(user_requests::Column::Status.eq(RequestStatus::Failed))
+                .add(user_requests::Column::NotifiedAt.is_null()),
+        }
+    }
+}
+
+/// The one claim protocol. Takes (`token: None`) or extends (`token:
+/// Some`, the deadline this sender set) the claim on a request for
+/// `errand`, just before a send. Returns the new token, or `None` when
+/// another sender holds it or the errand is done.
 pub async fn hold(
     db: &DatabaseConnection,
-    request_id: i64,
+    request_id: RequestId,
+    errand: Errand,
     token: Option<DateTime<Utc>>,
     claim: ChronoDuration,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
@@ -350,7 +330,7 @@ pub async fn hold(
     let mut update = user_requests::Entity::update_many()
         .col_expr(user_requests::Column::ClaimedUntil, Expr::value(until))
         .filter(user_requests::Column::Id.eq(request_id))
-        .filter(user_requests::Column::Status.eq(RequestStatus::Pending));
+        .filter(errand.still_due());
     update = match token {
         None => update.filter(unclaimed(now)),
         Some(token) => update.filter(user_requests::Column::ClaimedUntil.eq(token)),
@@ -359,66 +339,30 @@ pub async fn hold(
     Ok((updated.rows_affected == 1).then_some(until))
 }
 
-/// Pending requests of an asset that nobody holds: candidates for delivery
-/// (each is claimed with [`hold`] right before its send).
-pub async fn waiting(db: &DatabaseConnection, asset_id: i64, limit: u64) -> Result<Vec<Request>, DbErr> {
+/// Requests with `errand` due that nobody holds, oldest first: candidates
+/// for a sender (each is claimed with [`hold`] right before its send).
+/// `asset` narrows them to one asset.
+pub async fn due(db: &DatabaseConnection, errand: Errand, asset: Option<AssetId>, limit: u64) -> Result<Vec<Request>, DbErr> {
     let now = Utc::now();
-    user_requests::Entity::find()
-        .filter(user_requests::Column::AssetId.eq(asset_id))
-        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
-        .filter(unclaimed(now))
-        .order_by_asc(user_requests::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    let mut query = user_requests::Entity::find().filter(errand.still_due()).filter(unclaimed(now));
+    if let Some(asset) = asset {
+        query = query.filter(user_requests::Column::AssetId.eq(asset));
+    }
+    query.order_by_asc(user_requests::Column::Id).limit(limit).all(db).await
 }
 
 /// Gives a claim back (the send did not happen), so another sender may try.
-pub async fn release_claim(db: &DatabaseConnection, request_id: i64) -> Result<(), DbErr> {
+pub async fn release_claim(db: &DatabaseConnection, request_id: RequestId) -> Result<(), DbErr> {
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(user_requests::Column::Id.eq(request_id))
-        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
         .exec(db)
         .await?;
     Ok(())
 }
 
-/// Failed requests whose user has not been told yet, claimed for telling.
-pub async fn claim_unnotified_failures(
-    db: &DatabaseConnection,
-    limit: u64,
-    claim: ChronoDuration,
-) -> Result<Vec<(Request, String)>, DbErr> {
-    let now = Utc::now();
-    let rows = user_requests::Entity::find()
-        .filter(user_requests::Column::Status.eq(RequestStatus::Failed))
-        .filter(user_requests::Column::NotifiedAt.is_null())
-        .filter(unclaimed(now))
-        .order_by_asc(user_requests::Column::Id)
-        .limit(limit)
-        .find_also_related(video_assets::Entity)
-        .all(db)
-        .await?;
-    let mut claimed = Vec::new();
-    for (request, asset) in rows {
-        let updated = user_requests::Entity::update_many()
-            .col_expr(user_requests::Column::ClaimedUntil, Expr::value(claim_deadline(claim)))
-            .filter(user_requests::Column::Id.eq(request.id))
-            .filter(user_requests::Column::NotifiedAt.is_null())
-            .filter(unclaimed(now))
-            .exec(db)
-            .await?;
-        if updated.rows_affected == 1 {
-            let prompt = asset.map(|a| a.prompt).unwrap_or_default();
-            claimed.push((request, prompt));
-        }
-    }
-    Ok(claimed)
-}
-
 /// The user was told their request failed.
-pub async fn mark_notified(db: &DatabaseConnection, request_id: i64) -> Result<(), DbErr> {
+pub async fn mark_notified(db: &DatabaseConnection, request_id: RequestId) -> Result<(), DbErr> {
     let now = Utc::now();
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::NotifiedAt, Expr::value(now))
@@ -439,7 +383,7 @@ pub async fn assets_with_stranded_requests(
     db: &DatabaseConnection,
     limit: u64,
     settled_before: DateTime<Utc>,
-) -> Result<Vec<i64>, DbErr> {
+) -> Result<Vec<AssetId>, DbErr> {
     let now = Utc::now();
     user_requests::Entity::find()
         .select_only()
@@ -458,7 +402,11 @@ pub async fn assets_with_stranded_requests(
 }
 
 /// A user's most recent requests with their assets, newest first.
-pub async fn recent_for_user(db: &DatabaseConnection, user_id: i64, limit: u64) -> Result<Vec<(Request, Option<Asset>)>, DbErr> {
+pub async fn recent_for_user(
+    db: &DatabaseConnection,
+    user_id: UserId,
+    limit: u64,
+) -> Result<Vec<(Request, Option<Asset>)>, DbErr> {
     user_requests::Entity::find()
         .filter(user_requests::Column::TelegramUserId.eq(user_id))
         .order_by_desc(user_requests::Column::Id)
@@ -474,12 +422,12 @@ pub async fn count_by_status(db: &DatabaseConnection, status: RequestStatus) -> 
 }
 
 /// How many requests ever asked for an asset.
-pub async fn count_for_asset(db: &DatabaseConnection, asset_id: i64) -> Result<u64, DbErr> {
+pub async fn count_for_asset(db: &DatabaseConnection, asset_id: AssetId) -> Result<u64, DbErr> {
     user_requests::Entity::find().filter(user_requests::Column::AssetId.eq(asset_id)).count(db).await
 }
 
 /// Records the "being made" note sent for a request, to edit it later.
-pub async fn set_progress_message(db: &DatabaseConnection, request_id: i64, message_id: i64) -> Result<(), DbErr> {
+pub async fn set_progress_message(db: &DatabaseConnection, request_id: RequestId, message_id: MessageId) -> Result<(), DbErr> {
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::ProgressMessageId, Expr::value(message_id))
         .filter(user_requests::Column::Id.eq(request_id))
@@ -489,7 +437,7 @@ pub async fn set_progress_message(db: &DatabaseConnection, request_id: i64, mess
 }
 
 /// The "being made" notes of an asset's waiting requests: (chat, message).
-pub async fn progress_notes(db: &DatabaseConnection, asset_id: i64, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
+pub async fn progress_notes(db: &DatabaseConnection, asset_id: AssetId, limit: u64) -> Result<Vec<(ChatId, MessageId)>, DbErr> {
     user_requests::Entity::find()
         .select_only()
         .column(user_requests::Column::ChatId)

@@ -6,16 +6,12 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-/// An error from a transaction body: either the database's, or the body's own.
-#[derive(Debug, thiserror::Error)]
-pub enum TxError<E> {
-    #[error("database error: {0}")]
-    Db(#[from] DbErr),
-    #[error(transparent)]
-    Body(E),
-}
+use crate::config::RetryPolicy;
 
-const MAX_ATTEMPTS: u32 = 12;
+/// Conflicts are retried quickly: 12 tries, 1 ms doubling up to 200 ms.
+fn conflict_retry() -> RetryPolicy {
+    RetryPolicy::new(12, Duration::from_millis(1), Duration::from_millis(200))
+}
 
 /// True for errors that mean "run the whole transaction again": PostgreSQL
 /// serialization failure (40001), deadlock (40P01), a unique violation from
@@ -45,9 +41,9 @@ pub fn is_retryable(err: &DbErr) -> bool {
 /// the start when the database reports a serialization conflict — at any
 /// statement or at COMMIT. Gives up after a bounded number of attempts with
 /// jittered exponential backoff.
-pub async fn serializable<T, E, F>(db: &DatabaseConnection, mut body: F) -> Result<T, TxError<E>>
+pub async fn serializable<T, F>(db: &DatabaseConnection, mut body: F) -> Result<T, DbErr>
 where
-    F: for<'t> FnMut(&'t DatabaseTransaction) -> std::pin::Pin<Box<dyn Future<Output = Result<T, TxError<E>>> + Send + 't>>,
+    F: for<'t> FnMut(&'t DatabaseTransaction) -> std::pin::Pin<Box<dyn Future<Output = Result<T, DbErr>> + Send + 't>>,
 {
     let options = match db.get_database_backend() {
         DbBackend::Sqlite => TransactionOptions {
@@ -61,6 +57,7 @@ where
             sqlite_transaction_mode: None,
         },
     };
+    let retry = conflict_retry();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -68,20 +65,15 @@ where
             let txn = db.begin_with_options(options).await?;
             let value = body(&txn).await?;
             txn.commit().await?;
-            Ok::<T, TxError<E>>(value)
+            Ok::<T, DbErr>(value)
         }
         .await;
         match outcome {
-            Err(TxError::Db(err)) if attempt < MAX_ATTEMPTS && is_retryable(&err) => {
+            Err(err) if retry.retries_after(attempt) && is_retryable(&err) => {
                 tracing::debug!(attempt, error = %err, "transaction conflict, retrying");
-                tokio::time::sleep(backoff(attempt)).await;
+                tokio::time::sleep(retry.backoff(attempt)).await;
             }
             other => return other,
         }
     }
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let base_ms = 2u64.saturating_pow(attempt.min(8)).min(200);
-    Duration::from_millis(base_ms / 2 + fastrand::u64(0..=base_ms))
 }

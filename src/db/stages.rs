@@ -15,6 +15,7 @@ use super::entities::generation_stages::{self, Column as S};
 use super::entities::provider_calls::{self, Column as P};
 
 pub use super::entities::generation_stages::{StageKind, StageStatus};
+use crate::domain::{AssetId, Stage as Progress, StepCounts};
 
 pub type Stage = generation_stages::Model;
 
@@ -24,7 +25,7 @@ pub const WHOLE: i32 = -1;
 /// One step of one generation of one asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StepKey {
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub generation: i64,
     pub kind: StageKind,
     pub segment: i32,
@@ -147,7 +148,7 @@ pub async fn fail<C: ConnectionTrait>(db: &C, id: i64, error: &str, forget_task:
 }
 
 /// Every step of one generation, in order of kind and segment.
-pub async fn for_generation<C: ConnectionTrait>(db: &C, asset_id: i64, generation: i64) -> Result<Vec<Stage>, DbErr> {
+pub async fn for_generation<C: ConnectionTrait>(db: &C, asset_id: AssetId, generation: i64) -> Result<Vec<Stage>, DbErr> {
     generation_stages::Entity::find()
         .filter(S::AssetId.eq(asset_id))
         .filter(S::Generation.eq(generation))
@@ -156,14 +157,14 @@ pub async fn for_generation<C: ConnectionTrait>(db: &C, asset_id: i64, generatio
         .await
 }
 
-/// "Images 7/10, clips 3/10" for the steps of a generation; `None` if it
-/// has none (a generator without stages).
-pub async fn progress_summary<C: ConnectionTrait>(db: &C, asset_id: i64, generation: i64) -> Result<Option<String>, DbErr> {
+/// Where a staged generation is ("images 7/10, clips 3/10"); `None` if it
+/// has no steps (a generator without stages).
+pub async fn progress_summary<C: ConnectionTrait>(db: &C, asset_id: AssetId, generation: i64) -> Result<Option<Progress>, DbErr> {
     Ok(summarize(&for_generation(db, asset_id, generation).await?))
 }
 
-/// The progress text of a set of steps (see [`progress_summary`]).
-pub fn summarize(stages: &[Stage]) -> Option<String> {
+/// The progress of a set of steps (see [`progress_summary`]).
+pub fn summarize(stages: &[Stage]) -> Option<Progress> {
     if stages.is_empty() {
         return None;
     }
@@ -172,32 +173,25 @@ pub fn summarize(stages: &[Stage]) -> Option<String> {
         let of_kind = stages.iter().filter(|s| s.kind == kind);
         let total = of_kind.clone().count();
         let done = of_kind.filter(|s| s.status == StageStatus::Done).count();
-        (done, total)
+        (u32::try_from(done).unwrap_or(u32::MAX), u32::try_from(total).unwrap_or(u32::MAX))
     };
     if status_of(StageKind::Script).is_some_and(|s| s != StageStatus::Done) {
-        return Some("Writing the script".to_owned());
+        return Some(Progress::Script);
     }
     if status_of(StageKind::Assemble).is_some_and(|s| s == StageStatus::Running) {
-        return Some("Assembling the video".to_owned());
+        return Some(Progress::Assembling);
     }
-    let mut parts = Vec::new();
-    for (kind, label) in [(StageKind::Image, "images"), (StageKind::Clip, "clips")] {
-        let (done, total) = count(kind);
-        if total > 0 {
-            parts.push(format!("{label} {done}/{total}"));
-        }
-    }
-    if status_of(StageKind::Voice) == Some(StageStatus::Done) {
-        parts.push("voice-over ready".to_owned());
-    }
-    if status_of(StageKind::Assemble) == Some(StageStatus::Done) {
-        parts.push("video assembled".to_owned());
-    }
-    let mut text = parts.join(", ");
-    if let Some(first) = text.get(..1) {
-        text = first.to_uppercase() + &text[1..];
-    }
-    (!text.is_empty()).then_some(text)
+    let (images_done, images) = count(StageKind::Image);
+    let (clips_done, clips) = count(StageKind::Clip);
+    let counts = StepCounts {
+        images_done,
+        images,
+        clips_done,
+        clips,
+        voice_ready: status_of(StageKind::Voice) == Some(StageStatus::Done),
+        assembled: status_of(StageKind::Assemble) == Some(StageStatus::Done),
+    };
+    (counts != StepCounts::default()).then_some(Progress::Steps(counts))
 }
 
 // ---- costs -----------------------------------------------------------------
@@ -205,7 +199,7 @@ pub fn summarize(stages: &[Stage]) -> Option<String> {
 /// One billable provider call to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCall {
-    pub asset_id: Option<i64>,
+    pub asset_id: Option<AssetId>,
     pub provider: &'static str,
     pub operation: &'static str,
     pub seconds: f64,
@@ -286,7 +280,7 @@ pub fn dollars(micros: i64) -> String {
 }
 
 /// The costs of one asset (over all its generations).
-pub async fn costs_for_asset<C: ConnectionTrait>(db: &C, asset_id: i64) -> Result<Costs, DbErr> {
+pub async fn costs_for_asset<C: ConnectionTrait>(db: &C, asset_id: AssetId) -> Result<Costs, DbErr> {
     costs(db, Some(asset_id)).await
 }
 
@@ -298,7 +292,7 @@ pub async fn cost_totals<C: ConnectionTrait>(db: &C) -> Result<Costs, DbErr> {
 /// provider, operation, calls, failed, seconds, cost
 type CostRow = (String, String, i64, Option<i64>, Option<f64>, Option<i64>);
 
-async fn costs<Db: ConnectionTrait>(db: &Db, asset_id: Option<i64>) -> Result<Costs, DbErr> {
+async fn costs<Db: ConnectionTrait>(db: &Db, asset_id: Option<AssetId>) -> Result<Costs, DbErr> {
     let bigint = || Alias::new("BIGINT");
     let mut query = provider_calls::Entity::find()
         .select_only()
@@ -334,11 +328,15 @@ async fn costs<Db: ConnectionTrait>(db: &Db, asset_id: Option<i64>) -> Result<Co
 mod tests {
     use super::*;
 
+    fn shown(stage: &Progress) -> String {
+        crate::texts::Lang::En.texts().stage(stage)
+    }
+
     fn stage(kind: StageKind, segment: i32, status: StageStatus) -> Stage {
         let now = Utc::now();
         Stage {
             id: 0,
-            asset_id: 1,
+            asset_id: AssetId(1),
             generation: 1,
             kind,
             segment,
@@ -362,17 +360,20 @@ mod tests {
             stages.push(stage(StageKind::Image, i, if i < 7 { StageStatus::Done } else { StageStatus::Running }));
             stages.push(stage(StageKind::Clip, i, if i < 3 { StageStatus::Done } else { StageStatus::Pending }));
         }
-        assert_eq!(summarize(&stages).as_deref(), Some("Images 7/10, clips 3/10"));
+        assert_eq!(summarize(&stages).map(|s| shown(&s)).as_deref(), Some("Images 7/10, clips 3/10"));
         stages.push(stage(StageKind::Voice, WHOLE, StageStatus::Done));
-        assert_eq!(summarize(&stages).as_deref(), Some("Images 7/10, clips 3/10, voice-over ready"));
+        assert_eq!(summarize(&stages).map(|s| shown(&s)).as_deref(), Some("Images 7/10, clips 3/10, voice-over ready"));
         stages.push(stage(StageKind::Assemble, WHOLE, StageStatus::Running));
-        assert_eq!(summarize(&stages).as_deref(), Some("Assembling the video"));
+        assert_eq!(summarize(&stages).map(|s| shown(&s)).as_deref(), Some("Assembling the video"));
     }
 
     #[test]
     fn summary_before_the_script_and_without_stages() {
         assert_eq!(summarize(&[]), None);
-        assert_eq!(summarize(&[stage(StageKind::Script, WHOLE, StageStatus::Running)]).as_deref(), Some("Writing the script"));
+        assert_eq!(
+            summarize(&[stage(StageKind::Script, WHOLE, StageStatus::Running)]).map(|s| shown(&s)).as_deref(),
+            Some("Writing the script")
+        );
     }
 
     #[test]

@@ -1,7 +1,13 @@
-//! Domain types: values that cannot be built invalid.
+//! Domain types: values that cannot be built invalid. Every layer above
+//! speaks in these; none of them knows about Telegram, the database or
+//! the queue beyond how a value is stored.
 
+mod ids;
 mod prompt;
+mod stage;
 mod status;
 
+pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use prompt::{Prompt, PromptError, PromptKey};
+pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};

@@ -1,5 +1,6 @@
 use std::fmt;
 
+use sea_orm::DeriveValueType;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
@@ -8,9 +9,7 @@ use unicode_normalization::UnicodeNormalization;
 /// characters (zero-width space, joiners, BOM…) removed. Two messages ask
 /// for the same video exactly when their `Prompt`s are equal.
 ///
-/// The only ways to get one are [`Prompt::parse`], which normalizes, and
-/// [`Prompt::from_normalized`] for strings read back from the database,
-/// which normalizes again (normalization is idempotent).
+/// The only way to get one is [`Prompt::parse`], which normalizes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Prompt(String);
 
@@ -24,7 +23,7 @@ pub enum PromptError {
 }
 
 /// The stable key of a prompt: lowercase hex SHA-256 of its normalized text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, DeriveValueType)]
 pub struct PromptKey(String);
 
 impl Prompt {
@@ -40,11 +39,6 @@ impl Prompt {
             return Err(PromptError::TooLong { chars, max: max_chars });
         }
         Ok(Self(normalized))
-    }
-
-    /// Rebuilds a prompt stored by this service (no length limit applies).
-    pub fn from_normalized(stored: &str) -> Result<Self, PromptError> {
-        Self::parse(stored, usize::MAX)
     }
 
     pub fn as_str(&self) -> &str {

@@ -34,25 +34,35 @@ pub fn ffmpeg_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Checks that `ffmpeg` runs and has the encoders the assembly uses; the
-/// error says what to install.
-pub fn check_ffmpeg() -> Result<(), String> {
+/// Why ffmpeg can't be used; each says what to install.
+#[derive(Debug, thiserror::Error)]
+pub enum MissingFfmpeg {
+    #[error(
+        "ffmpeg is not installed or not on PATH ({0}); the chosen generator needs it: install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg)"
+    )]
+    NotInstalled(std::io::Error),
+    #[error("ffmpeg is on PATH but does not run; the chosen generator needs a working ffmpeg")]
+    DoesNotRun,
+    #[error("this ffmpeg has no {0} encoder; install a build with it (Debian/Ubuntu: apt-get install ffmpeg)")]
+    MissingEncoder(&'static str),
+}
+
+/// Checks that `ffmpeg` runs and has the encoders the assembly uses.
+pub fn check_ffmpeg() -> Result<(), MissingFfmpeg> {
     let output = std::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-encoders"])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .map_err(|e| format!("ffmpeg is not installed or not on PATH ({e}); the chosen generator needs it: install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg)"))?;
+        .map_err(MissingFfmpeg::NotInstalled)?;
     if !output.status.success() {
-        return Err("ffmpeg is on PATH but does not run; the chosen generator needs a working ffmpeg".to_owned());
+        return Err(MissingFfmpeg::DoesNotRun);
     }
     let encoders = String::from_utf8_lossy(&output.stdout);
     let has = |name: &str| encoders.lines().any(|line| line.split_whitespace().nth(1) == Some(name));
     for needed in ["libx264", "aac"] {
         if !has(needed) {
-            return Err(format!(
-                "this ffmpeg has no {needed} encoder; install a build with it (Debian/Ubuntu: apt-get install ffmpeg)"
-            ));
+            return Err(MissingFfmpeg::MissingEncoder(needed));
         }
     }
     Ok(())
@@ -231,7 +241,7 @@ mod tests {
             width: 320,
             height: 180,
             output: "out.mp4".into(),
-            max_bytes: 50 * 1024 * 1024,
+            max_bytes: crate::telegram::MAX_UPLOAD_BYTES,
         };
         let graph = spec.filter_graph();
         assert!(graph.contains("[0:v]scale=320:180"), "{graph}");
@@ -253,7 +263,7 @@ mod tests {
             width: 1280,
             height: 720,
             output: "out.mp4".into(),
-            max_bytes: 50 * 1024 * 1024,
+            max_bytes: crate::telegram::MAX_UPLOAD_BYTES,
         };
         // 600 s in 50 MB: about 594 kbit/s
         assert!((500..=600).contains(&spec.max_kbps()), "{}", spec.max_kbps());

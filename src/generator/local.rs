@@ -3,8 +3,8 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::local_render::{RenderOptions, render_mp4};
 use super::{GenerateError, GenerationRequest, Generator};
+use render::{RenderOptions, render_mp4};
 
 /// Renders the prompt's text into a short H.264 MP4 on this machine, with
 /// no external service. `delay` stands in for a slow provider.

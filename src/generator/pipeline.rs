@@ -24,22 +24,31 @@ use serde::{Deserialize, Serialize};
 
 use super::ffmpeg::{self, Assembly};
 use super::veo::VeoGenerator;
-use super::{GenerateError, GenerationRequest, Generator, LocalGenerator, Progress};
+use super::{GenerateError, GenerationRequest, Generator, LocalGenerator};
+use crate::config::PipelineSettings;
+use crate::config::{GeneratorKind, ProviderSettings, RetryPolicy};
 use crate::db::stages::{self, Stage, StageKind, StageStatus, StepKey, WHOLE};
+use crate::domain::{AssetId, StageSink};
 use crate::providers::openai::ChatFormat;
-use crate::providers::settings::PipelineSettings;
-use crate::providers::{
-    GeneratorKind, Meter, OpenAiClient, ProviderError, ProviderSettings, RetryPolicy, RunwayClient, VertexClient,
-};
-
-/// Telegram's upload limit for bots; the assembled video stays under it.
-pub const MAX_VIDEO_BYTES: u64 = 50 * 1024 * 1024;
+use crate::providers::{Meter, OpenAiClient, ProviderError, RunwayClient, SetupError, VertexClient};
+use crate::telegram::MAX_UPLOAD_BYTES;
 
 /// Fade between sections, in seconds.
 const FADE_SECONDS: f64 = 0.3;
 
 /// Runway takes `data:` URIs up to about 5 MB.
 const MAX_DATA_URI_BYTES: usize = 5 * 1024 * 1024;
+
+/// Why the chosen generator can't start; each names what is missing.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("GENERATOR={kind} needs {missing} set")]
+    Missing { kind: GeneratorKind, missing: String },
+    #[error("GENERATOR={kind}{purpose}: {source}")]
+    Ffmpeg { kind: GeneratorKind, purpose: &'static str, source: ffmpeg::MissingFfmpeg },
+    #[error("GENERATOR={kind}: {source}")]
+    Client { kind: GeneratorKind, source: SetupError },
+}
 
 /// The generator `kind` asks for, with its clients. Errors name what is
 /// missing: a key for the chosen provider, or ffmpeg.
@@ -49,7 +58,8 @@ pub fn build_generator(
     db: DatabaseConnection,
     work_dir: PathBuf,
     local: LocalGenerator,
-) -> Result<Arc<dyn Generator>, String> {
+) -> Result<Arc<dyn Generator>, BuildError> {
+    let client = |source| BuildError::Client { kind, source };
     let timeout = settings.pipeline.http_timeout;
     let meter = Meter::new(db.clone(), settings.prices.clone());
     match kind {
@@ -63,23 +73,25 @@ pub fn build_generator(
                 missing.push("RUNWAYML_API_SECRET");
             }
             if !missing.is_empty() {
-                return Err(format!("GENERATOR=pipeline needs {} set", missing.join(" and ")));
+                return Err(BuildError::Missing { kind, missing: missing.join(" and ") });
             }
-            ffmpeg::check_ffmpeg().map_err(|e| format!("GENERATOR=pipeline: {e}"))?;
-            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default())?;
-            let runway = RunwayClient::new(&settings.runway, timeout, RetryPolicy::default())?;
+            ffmpeg::check_ffmpeg().map_err(|source| BuildError::Ffmpeg { kind, purpose: "", source })?;
+            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default()).map_err(client)?;
+            let runway = RunwayClient::new(&settings.runway, timeout, RetryPolicy::default()).map_err(client)?;
             let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Runway(runway), settings.pipeline.clone(), work_dir);
             Ok(Arc::new(PipelineGenerator { pipeline: Arc::new(pipeline) }))
         }
         GeneratorKind::Veo => {
-            let vertex = VertexClient::new(&settings.vertex, timeout, RetryPolicy::default())
-                .map_err(|e| format!("GENERATOR=veo: {e}"))?;
+            let vertex = VertexClient::new(&settings.vertex, timeout, RetryPolicy::default()).map_err(client)?;
             if settings.openai.api_key.is_none() {
                 return Ok(Arc::new(VeoGenerator::single(db, meter, vertex, settings.pipeline.clone(), work_dir)));
             }
-            ffmpeg::check_ffmpeg()
-                .map_err(|e| format!("GENERATOR=veo with OPENAI_API_KEY (script, voice-over, assembly): {e}"))?;
-            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default())?;
+            ffmpeg::check_ffmpeg().map_err(|source| BuildError::Ffmpeg {
+                kind,
+                purpose: " with OPENAI_API_KEY (script, voice-over, assembly)",
+                source,
+            })?;
+            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default()).map_err(client)?;
             let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Veo(vertex), settings.pipeline.clone(), work_dir);
             Ok(Arc::new(PipelineGenerator { pipeline: Arc::new(pipeline) }))
         }
@@ -136,21 +148,21 @@ pub(super) struct Steps {
 
 /// One run of the pipeline for one asset and generation.
 pub(super) struct Job {
-    pub(super) asset_id: i64,
+    pub(super) asset_id: AssetId,
     pub(super) generation: i64,
     pub(super) prompt: String,
     pub(super) output: PathBuf,
-    pub(super) progress: Progress,
+    pub(super) progress: StageSink,
     /// Intermediate files of this generation.
     pub(super) dir: PathBuf,
 }
 
 impl Job {
     pub(super) fn new(request: GenerationRequest, work_dir: &Path) -> Self {
-        let dir = work_dir.join(format!("asset-{}-g{}", request.asset_id, request.generation));
+        let dir = work_dir.join(format!("asset-{}-g{}", request.job.asset, request.job.number));
         Self {
-            asset_id: request.asset_id,
-            generation: request.generation,
+            asset_id: request.job.asset,
+            generation: request.job.number,
             prompt: request.prompt,
             output: request.output,
             progress: request.progress,
@@ -181,17 +193,26 @@ pub struct ScriptSegment {
     pub visual: String,
 }
 
+/// Why a model's answer is not a usable script.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("the script is not the JSON asked for: {0}")]
+    NotJson(serde_json::Error),
+    #[error("the script has {usable} usable segments, {asked} were asked for")]
+    TooShort { usable: usize, asked: usize },
+}
+
 impl Script {
     /// Parses the model's answer (tolerating a Markdown code fence) and
     /// keeps the first `segments` segments; fewer is an error.
-    pub fn parse(answer: &str, segments: usize) -> Result<Self, String> {
+    pub fn parse(answer: &str, segments: usize) -> Result<Self, ScriptError> {
         let text = answer.trim();
         let text = text.strip_prefix("```json").or_else(|| text.strip_prefix("```")).unwrap_or(text);
         let text = text.strip_suffix("```").unwrap_or(text).trim();
-        let mut script: Script = serde_json::from_str(text).map_err(|e| format!("the script is not the JSON asked for: {e}"))?;
+        let mut script: Script = serde_json::from_str(text).map_err(ScriptError::NotJson)?;
         script.segments.retain(|s| !s.visual.trim().is_empty());
         if script.segments.len() < segments {
-            return Err(format!("the script has {} usable segments, {segments} were asked for", script.segments.len()));
+            return Err(ScriptError::TooShort { usable: script.segments.len(), asked: segments });
         }
         script.segments.truncate(segments);
         Ok(script)
@@ -259,7 +280,7 @@ impl Steps {
     /// Sends "Images 7/10, clips 3/10" to the worker.
     pub(super) async fn report(&self, job: &Job) {
         match stages::progress_summary(&self.db, job.asset_id, job.generation).await {
-            Ok(Some(text)) => (job.progress)(text),
+            Ok(Some(stage)) => (job.progress)(stage),
             Ok(None) => {}
             Err(err) => tracing::debug!(error = %err, "could not read the progress"),
         }
@@ -299,7 +320,7 @@ impl Steps {
                 Ok(value)
             }
             Err(err) => {
-                tracing::warn!(asset_id = job.asset_id, ?kind, segment, error = %err, "generation step failed");
+                tracing::warn!(asset_id = %job.asset_id, ?kind, segment, error = %err, "generation step failed");
                 if let Err(db) = stages::fail(&self.db, id, &err.to_string(), task_is_over(&err)).await {
                     tracing::warn!(error = %db, "could not record a failed step");
                 }
@@ -319,7 +340,7 @@ impl Steps {
         submit: impl Future<Output = Result<String, ProviderError>>,
     ) -> Result<(String, DateTime<Utc>), ProviderError> {
         if let (Some(task), Some(at)) = (&row.provider_task_id, row.submitted_at) {
-            tracing::info!(asset_id = job.asset_id, provider, operation, "resuming a task submitted before");
+            tracing::info!(asset_id = %job.asset_id, provider, operation, "resuming a task submitted before");
             return Ok((task.clone(), at));
         }
         let started = Instant::now();
@@ -333,7 +354,7 @@ impl Steps {
         let at = Utc::now();
         if let Err(err) = stages::set_task(&self.db, row.id, &task, at).await {
             // without the record a re-run would pay again: stop here rather than poll
-            tracing::error!(asset_id = job.asset_id, provider, task = %task, error = %err, "could not record a submitted task");
+            tracing::error!(asset_id = %job.asset_id, provider, task = %task, error = %err, "could not record a submitted task");
             return Err(ProviderError::local("recording the task", err));
         }
         Ok((task, at))
@@ -366,7 +387,7 @@ impl Pipeline {
         tokio::fs::create_dir_all(&job.dir)
             .await
             .map_err(|e| GenerateError::Failed(format!("cannot create {}: {e}", job.dir.display())))?;
-        tracing::info!(asset_id = job.asset_id, generation = job.generation, "staged generation started");
+        tracing::info!(asset_id = %job.asset_id, generation = job.generation, "staged generation started");
         let result = self.stages(&job).await;
         // kept for a resume after a failure worth retrying; useless otherwise
         if !matches!(result, Err(GenerateError::Failed(_)))
@@ -375,7 +396,7 @@ impl Pipeline {
             tracing::debug!(error = %err, "could not remove the intermediate files");
         }
         if result.is_ok() {
-            tracing::info!(asset_id = job.asset_id, generation = job.generation, "staged generation finished");
+            tracing::info!(asset_id = %job.asset_id, generation = job.generation, "staged generation finished");
         }
         result
     }
@@ -607,13 +628,13 @@ impl Pipeline {
             width: self.steps.settings.width,
             height: self.steps.settings.height,
             output: job.output.clone(),
-            max_bytes: MAX_VIDEO_BYTES,
+            max_bytes: MAX_UPLOAD_BYTES,
         };
         let input = format!("{} clips of {} s, {}x{}", spec.clips.len(), spec.segment_seconds, spec.width, spec.height);
         self.steps
             .step(job, (StageKind::Assemble, WHOLE), &input, "ffmpeg", existing_file, |_| async {
                 let size = ffmpeg::assemble(&spec).await.map_err(|e| ProviderError::local("ffmpeg assembly", e))?;
-                tracing::info!(asset_id = job.asset_id, size, "video assembled");
+                tracing::info!(asset_id = %job.asset_id, size, "video assembled");
                 Ok((spec.output.clone(), path_text(&spec.output)))
             })
             .await
@@ -652,7 +673,7 @@ mod tests {
         let script = Script::parse(answer, 2).expect("parses");
         assert_eq!(script.segments.len(), 2);
         assert_eq!(script.narration(), "a b");
-        assert!(Script::parse(answer, 4).unwrap_err().contains("3 usable segments"));
+        assert!(Script::parse(answer, 4).unwrap_err().to_string().contains("3 usable segments"));
         assert!(Script::parse("not json", 1).is_err());
     }
 

@@ -1,5 +1,4 @@
-//! What every provider client shares: a reqwest client with timeouts, a
-//! [`Secret`] that never prints, errors that never carry one, and retries
+//! What every provider client shares: a reqwest client with timeouts, errors that never carry one, and retries
 //! with exponential backoff and jitter that honour `Retry-After`.
 //!
 //! Retries depend on what a request does ([`Replay`]): reads and polls are
@@ -19,32 +18,7 @@ use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt;
 
-/// An API key or token. Its `Debug` and `Display` are `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for an `Authorization` header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::config::{RetryPolicy, Secret};
 
 /// A failed provider call. `what` names the call ("runway image_to_video");
 /// no variant holds a URL or a secret.
@@ -83,6 +57,18 @@ impl ProviderError {
     }
 }
 
+/// Why a provider client could not be built (checked at start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A required setting is absent; the text says which.
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error("{name} is invalid: `{value}`")]
+    Invalid { name: &'static str, value: String },
+    #[error(transparent)]
+    Client(#[from] ProviderError),
+}
+
 /// Whether a request may be sent again after an unclear failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replay {
@@ -91,39 +77,6 @@ pub enum Replay {
     /// Creates or bills something: retried only after 429, 503 or a
     /// connection that was never established.
     Submit,
-}
-
-/// How often and how long to retry.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Tries in all, the first one included.
-    pub attempts: u32,
-    /// Backoff before the second try; doubles with each further try.
-    pub base: Duration,
-    pub max_backoff: Duration,
-    /// A `Retry-After` longer than this ends the retries at once.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 5,
-            base: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(120),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Exponential backoff with "equal jitter": between half and all of
-    /// `base * 2^(retry-1)`, capped at `max_backoff`.
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let full = self.base.saturating_mul(2u32.saturating_pow(retry.saturating_sub(1))).min(self.max_backoff);
-        let half = full / 2;
-        half + half.mul_f64(fastrand::f64())
-    }
 }
 
 /// The `Retry-After` of an answer: delta-seconds or an HTTP date (and
@@ -372,17 +325,5 @@ mod tests {
         assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
         headers.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let policy =
-            RetryPolicy { base: Duration::from_millis(100), max_backoff: Duration::from_millis(350), ..Default::default() };
-        for _ in 0..50 {
-            let first = policy.backoff(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
-            let third = policy.backoff(3);
-            assert!(third >= Duration::from_millis(175) && third <= Duration::from_millis(350), "{third:?}");
-        }
     }
 }

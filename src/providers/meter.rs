@@ -7,8 +7,9 @@ use std::time::Instant;
 use sea_orm::DatabaseConnection;
 
 use super::http::ProviderError;
-use super::settings::Prices;
+use crate::config::Prices;
 use crate::db::stages::{self, NewCall};
+use crate::domain::AssetId;
 
 #[derive(Debug, Clone)]
 pub struct Meter {
@@ -25,7 +26,7 @@ impl Meter {
     /// logged, never returned: costs must not fail a generation.
     pub async fn record(
         &self,
-        asset_id: Option<i64>,
+        asset_id: Option<AssetId>,
         provider: &'static str,
         operation: &'static str,
         started: Instant,
@@ -47,7 +48,7 @@ impl Meter {
     /// Runs `call`, records it, and returns its result.
     pub async fn measure<T>(
         &self,
-        asset_id: Option<i64>,
+        asset_id: Option<AssetId>,
         provider: &'static str,
         operation: &'static str,
         call: impl Future<Output = Result<T, ProviderError>>,

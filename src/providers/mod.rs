@@ -6,21 +6,19 @@
 //! - [`runway`]: text-to-image and image-to-video tasks;
 //! - [`vertex`]: Vertex AI Veo text-to-video, with [`google_auth`] tokens.
 //!
-//! [`http`] holds what they share; [`settings`] reads the environment;
-//! [`meter`] records what each call cost. API keys are [`Secret`]s: never
-//! printed, and scrubbed from error texts.
+//! [`http`] holds what they share; [`meter`] records what each call cost.
+//! Their settings are read by `config`; API keys are `config::Secret`s:
+//! never printed, and scrubbed from error texts.
 
 pub mod google_auth;
 pub mod http;
 pub mod meter;
 pub mod openai;
 pub mod runway;
-pub mod settings;
 pub mod vertex;
 
-pub use http::{ProviderError, Replay, RetryPolicy, Secret};
+pub use http::{ProviderError, Replay, RetryPolicy, Secret, SetupError};
 pub use meter::Meter;
 pub use openai::OpenAiClient;
 pub use runway::RunwayClient;
-pub use settings::{GeneratorKind, ProviderSettings};
 pub use vertex::VertexClient;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret};
-use super::settings::OpenAiSettings;
+use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret, SetupError};
+use crate::config::OpenAiSettings;
 
 /// The longest input the speech endpoint takes.
 pub const MAX_SPEECH_CHARS: usize = 4096;
@@ -83,9 +83,9 @@ pub enum ChatFormat {
 
 impl OpenAiClient {
     /// A client for `settings`; fails without `OPENAI_API_KEY`.
-    pub fn new(settings: &OpenAiSettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, String> {
-        let key = settings.api_key.clone().ok_or("OPENAI_API_KEY is not set")?;
-        let http = Http::new(timeout, retry, vec![key.clone()]).map_err(|e| e.to_string())?;
+    pub fn new(settings: &OpenAiSettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, SetupError> {
+        let key = settings.api_key.clone().ok_or(SetupError::Missing("OPENAI_API_KEY is not set"))?;
+        let http = Http::new(timeout, retry, vec![key.clone()])?;
         Ok(Self { http, key, settings: settings.clone() })
     }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret};
-use super::settings::RunwaySettings;
+use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret, SetupError};
+use crate::config::RunwaySettings;
 
 /// The API version this client speaks (`X-Runway-Version`).
 pub const API_VERSION: &str = "2024-11-06";
@@ -88,9 +88,9 @@ pub fn clip_chars(text: &str, max: usize) -> &str {
 
 impl RunwayClient {
     /// A client for `settings`; fails without `RUNWAYML_API_SECRET`.
-    pub fn new(settings: &RunwaySettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, String> {
-        let secret = settings.api_secret.clone().ok_or("RUNWAYML_API_SECRET is not set")?;
-        let http = Http::new(timeout, retry, vec![secret.clone()]).map_err(|e| e.to_string())?;
+    pub fn new(settings: &RunwaySettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, SetupError> {
+        let secret = settings.api_secret.clone().ok_or(SetupError::Missing("RUNWAYML_API_SECRET is not set"))?;
+        let http = Http::new(timeout, retry, vec![secret.clone()])?;
         Ok(Self { http, secret, settings: settings.clone() })
     }
 

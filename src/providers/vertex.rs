@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::google_auth::{ServiceAccount, TokenSource};
-use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret};
-use super::settings::VertexSettings;
+use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret, SetupError};
+use crate::config::VertexSettings;
 
 const SUBMIT: &str = "vertex veo";
 const POLL: &str = "vertex operation";
@@ -113,25 +113,30 @@ pub struct Video {
 impl VertexClient {
     /// A client for `settings`: needs a project and either
     /// `VERTEX_ACCESS_TOKEN` or `GOOGLE_APPLICATION_CREDENTIALS`.
-    pub fn new(settings: &VertexSettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, String> {
+    pub fn new(settings: &VertexSettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, SetupError> {
         let mut secrets = Vec::new();
         if let Some(token) = &settings.access_token {
             secrets.push(token.clone());
         }
-        let http = Http::new(timeout, retry, secrets).map_err(|e| e.to_string())?;
+        let http = Http::new(timeout, retry, secrets)?;
         let (auth, key_project) = match (&settings.access_token, &settings.credentials_file) {
             (Some(token), _) => (TokenSource::Fixed(token.clone()), None),
             (None, Some(path)) => {
-                let account = ServiceAccount::from_file(path, http.clone()).map_err(|e| e.to_string())?;
+                let account = ServiceAccount::from_file(path, http.clone())?;
                 let project = account.project_id().map(str::to_owned);
                 (TokenSource::ServiceAccount(Box::new(account)), project)
             }
-            (None, None) => return Err("set VERTEX_ACCESS_TOKEN or GOOGLE_APPLICATION_CREDENTIALS for Vertex AI".to_owned()),
+            (None, None) => {
+                return Err(SetupError::Missing("set VERTEX_ACCESS_TOKEN or GOOGLE_APPLICATION_CREDENTIALS for Vertex AI"));
+            }
         };
-        let project =
-            settings.project.clone().or(key_project).ok_or("VERTEX_PROJECT is not set (and the credentials name no project)")?;
+        let project = settings
+            .project
+            .clone()
+            .or(key_project)
+            .ok_or(SetupError::Missing("VERTEX_PROJECT is not set (and the credentials name no project)"))?;
         if !project.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' || b == b':') {
-            return Err(format!("VERTEX_PROJECT is invalid: `{project}`"));
+            return Err(SetupError::Invalid { name: "VERTEX_PROJECT", value: project });
         }
         Ok(Self { http, auth, project, settings: settings.clone() })
     }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use teloxide::types::Update;
 
 use crate::config::BotToken;
+use crate::domain::{ChatId, FileId, MessageId};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -77,8 +78,8 @@ struct Parameters {
 /// What Telegram answers to a sent video.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentVideo {
-    pub message_id: i64,
-    pub file_id: String,
+    pub message_id: MessageId,
+    pub file_id: FileId,
     pub file_unique_id: String,
 }
 
@@ -90,11 +91,11 @@ pub struct BotUser {
 }
 
 /// An optional reply keyboard for a text message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Keyboard {
     None,
-    /// The persistent menu: Status and Help.
-    Menu,
+    /// A persistent reply keyboard: rows of button labels.
+    Persistent(Vec<Vec<String>>),
 }
 
 #[derive(Clone)]
@@ -119,9 +120,6 @@ impl std::fmt::Debug for BotApi {
         f.write_str("BotApi(***)")
     }
 }
-
-pub const MENU_STATUS: &str = "📊 Status";
-pub const MENU_HELP: &str = "❓ Help";
 
 impl BotApi {
     pub fn new(api_url: &str, token: &BotToken, request_timeout: Duration) -> Result<Self, ApiError> {
@@ -196,29 +194,27 @@ impl BotApi {
         self.call("setWebhook", body, None).await
     }
 
-    pub async fn set_my_commands(&self, commands: &[(String, String)]) -> Result<bool, ApiError> {
+    pub async fn set_my_commands(&self, commands: &[(&str, String)]) -> Result<bool, ApiError> {
         let list: Vec<Value> = commands.iter().map(|(c, d)| json!({ "command": c, "description": d })).collect();
         self.call("setMyCommands", json!({ "commands": list }), None).await
     }
 
     pub async fn send_message(
         &self,
-        chat_id: i64,
+        chat_id: ChatId,
         text: &str,
-        reply_to: Option<i64>,
-        keyboard: Keyboard,
-    ) -> Result<i64, ApiError> {
-        let mut body = json!({ "chat_id": chat_id, "text": text, "link_preview_options": { "is_disabled": true } });
+        reply_to: Option<MessageId>,
+        keyboard: &Keyboard,
+    ) -> Result<MessageId, ApiError> {
+        let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
         add_reply(&mut body, reply_to);
-        if keyboard == Keyboard::Menu {
-            body["reply_markup"] = json!({
-                "keyboard": [[{ "text": MENU_STATUS }, { "text": MENU_HELP }]],
-                "resize_keyboard": true,
-                "is_persistent": true
-            });
+        if let Keyboard::Persistent(rows) = keyboard {
+            let rows: Vec<Vec<Value>> =
+                rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
+            body["reply_markup"] = json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true });
         }
         let message: Value = self.call("sendMessage", body, None).await?;
-        Ok(message.get("message_id").and_then(Value::as_i64).unwrap_or_default())
+        Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
     }
 
     pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {
@@ -250,21 +246,21 @@ impl BotApi {
         Ok(body)
     }
 
-    pub async fn edit_message_text(&self, chat_id: i64, message_id: i64, text: &str) -> Result<(), ApiError> {
-        let _: Value =
-            self.call("editMessageText", json!({ "chat_id": chat_id, "message_id": message_id, "text": text }), None).await?;
+    pub async fn edit_message_text(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), ApiError> {
+        let body = json!({ "chat_id": chat_id.0, "message_id": message_id.0, "text": text });
+        let _: Value = self.call("editMessageText", body, None).await?;
         Ok(())
     }
 
     /// Re-sends a video Telegram already has, by `file_id`: nothing is uploaded.
     pub async fn send_video_by_id(
         &self,
-        chat_id: i64,
-        file_id: &str,
+        chat_id: ChatId,
+        file_id: &FileId,
         caption: &str,
-        reply_to: Option<i64>,
+        reply_to: Option<MessageId>,
     ) -> Result<SentVideo, ApiError> {
-        let mut body = json!({ "chat_id": chat_id, "video": file_id, "caption": caption });
+        let mut body = json!({ "chat_id": chat_id.0, "video": file_id.as_str(), "caption": caption });
         add_reply(&mut body, reply_to);
         let message: Value = self.call("sendVideo", body, None).await?;
         sent_video("sendVideo", &message)
@@ -273,10 +269,10 @@ impl BotApi {
     /// Uploads a local MP4 (multipart) and returns Telegram's `file_id` for it.
     pub async fn upload_video(
         &self,
-        chat_id: i64,
+        chat_id: ChatId,
         path: &Path,
         caption: &str,
-        reply_to: Option<i64>,
+        reply_to: Option<MessageId>,
     ) -> Result<SentVideo, ApiError> {
         const METHOD: &str = "sendVideo";
         let bytes = tokio::fs::read(path)
@@ -287,13 +283,13 @@ impl BotApi {
             .mime_str("video/mp4")
             .map_err(|e| ApiError::File { path: path.display().to_string(), message: e.without_url().to_string() })?;
         let mut form = reqwest::multipart::Form::new()
-            .text("chat_id", chat_id.to_string())
+            .text("chat_id", chat_id.0.to_string())
             .text("caption", caption.to_owned())
             .text("supports_streaming", "true")
             .part("video", part);
         if let Some(message_id) = reply_to {
             form = form
-                .text("reply_parameters", json!({ "message_id": message_id, "allow_sending_without_reply": true }).to_string());
+                .text("reply_parameters", json!({ "message_id": message_id.0, "allow_sending_without_reply": true }).to_string());
         }
         let response = self
             .http
@@ -308,9 +304,9 @@ impl BotApi {
     }
 }
 
-fn add_reply(body: &mut Value, reply_to: Option<i64>) {
+fn add_reply(body: &mut Value, reply_to: Option<MessageId>) {
     if let Some(message_id) = reply_to {
-        body["reply_parameters"] = json!({ "message_id": message_id, "allow_sending_without_reply": true });
+        body["reply_parameters"] = json!({ "message_id": message_id.0, "allow_sending_without_reply": true });
     }
 }
 
@@ -343,8 +339,8 @@ fn sent_video(method: &'static str, message: &Value) -> Result<SentVideo, ApiErr
     let field = |name: &str| video.and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_owned);
     match (field("file_id"), field("file_unique_id")) {
         (Some(file_id), Some(file_unique_id)) => Ok(SentVideo {
-            message_id: message.get("message_id").and_then(Value::as_i64).unwrap_or_default(),
-            file_id,
+            message_id: MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()),
+            file_id: FileId(file_id),
             file_unique_id,
         }),
         _ => Err(ApiError::Garbled { method, status: 200, message: "the sent message carries no video".into() }),

@@ -1,13 +1,15 @@
-//! Everything that talks to Telegram: the Bot API client, the flood
-//! limiter and sender, the texts users read, and the update handler.
+//! Telegram as a transport: the Bot API client, the flood limiter (shared
+//! across processes through Redis when there is one) and the sender that
+//! retries. It knows nothing of requests or assets, and holds no text a
+//! person reads.
 
 pub mod api;
-pub mod commands;
-pub mod handler;
 pub mod limiter;
-pub mod polling;
 pub mod sender;
 pub mod shared_budget;
-pub mod texts;
-pub mod voice;
-pub mod webhook;
+
+/// Telegram's upload limit for bots (multipart `sendVideo`).
+pub const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+
+/// Telegram's download limit for bots (`getFile`).
+pub const MAX_DOWNLOAD_BYTES: u64 = 20 * 1024 * 1024;

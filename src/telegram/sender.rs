@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use super::api::{ApiError, BotApi, Failure, Keyboard, SentVideo};
 use super::limiter::FloodLimiter;
+use crate::config::RetryPolicy;
+use crate::domain::{ChatId, FileId, MessageId};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
@@ -31,36 +33,30 @@ pub enum SendError {
 pub struct Sender {
     api: BotApi,
     limiter: Arc<FloodLimiter>,
-    max_attempts: u32,
-    base_backoff: Duration,
+    retry: RetryPolicy,
 }
 
 /// Asked right before each attempt goes out (after the flood limiter let it
 /// through): "may I still send?" — used to take or extend a delivery claim
 /// at the last moment, so a claim covers one call, not a wait in line.
-pub type Gate<'a> = &'a (dyn Fn() -> futures::future::BoxFuture<'a, bool> + Send + Sync);
+pub trait Gate: Send + Sync {
+    /// True to let this attempt go out.
+    fn pass(&self) -> futures::future::BoxFuture<'_, bool>;
+}
 
 /// How many flood waits one send sits through before giving up.
 const MAX_FLOOD_WAITS: u32 = 30;
 
 impl Sender {
     pub fn new(api: BotApi, limiter: Arc<FloodLimiter>) -> Self {
-        Self { api, limiter, max_attempts: 6, base_backoff: Duration::from_millis(250) }
+        Self { api, limiter, retry: RetryPolicy::new(6, Duration::from_millis(250), Duration::from_secs(8)) }
     }
 
     pub fn api(&self) -> &BotApi {
         &self.api
     }
 
-    async fn with_retries<T, F, Fut>(&self, chat_id: i64, op: F) -> Result<T, SendError>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
-    {
-        self.with_retries_gated(chat_id, None, op).await
-    }
-
-    async fn with_retries_gated<T, F, Fut>(&self, chat_id: i64, gate: Option<Gate<'_>>, op: F) -> Result<T, SendError>
+    async fn with_retries<T, F, Fut>(&self, chat_id: ChatId, gate: Option<&dyn Gate>, op: F) -> Result<T, SendError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -68,9 +64,9 @@ impl Sender {
         let mut failures = 0u32;
         let mut flood_waits = 0u32;
         loop {
-            self.limiter.acquire(chat_id).await;
+            self.limiter.acquire(chat_id.0).await;
             if let Some(gate) = gate {
-                if !gate().await {
+                if !gate.pass().await {
                     return Err(SendError::Skipped);
                 }
             }
@@ -90,44 +86,58 @@ impl Sender {
                 Failure::Rejected => return Err(SendError::Rejected(err.to_string())),
                 Failure::Transient => {
                     failures += 1;
-                    if failures >= self.max_attempts {
+                    if !self.retry.retries_after(failures) {
                         return Err(SendError::GaveUp { attempts: failures, last: err.to_string() });
                     }
-                    let backoff = self.base_backoff * 2u32.saturating_pow(failures - 1);
-                    let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
-                    tracing::debug!(chat_id, failures, error = %err, "send failed, retrying");
-                    tokio::time::sleep(backoff.min(Duration::from_secs(8)) + jitter).await;
+                    tracing::debug!(%chat_id, failures, error = %err, "send failed, retrying");
+                    tokio::time::sleep(self.retry.backoff(failures)).await;
                 }
             }
         }
     }
 
-    pub async fn text(&self, chat_id: i64, text: &str, reply_to: Option<i64>, keyboard: Keyboard) -> Result<i64, SendError> {
-        self.with_retries(chat_id, || self.api.send_message(chat_id, text, reply_to, keyboard)).await
+    /// Sends a text; `gate` (if any) is asked before every attempt.
+    pub async fn text(
+        &self,
+        chat_id: ChatId,
+        text: &str,
+        reply_to: Option<MessageId>,
+        keyboard: Keyboard,
+        gate: Option<&dyn Gate>,
+    ) -> Result<MessageId, SendError> {
+        self.with_retries(chat_id, gate, || self.api.send_message(chat_id, text, reply_to, &keyboard)).await
     }
 
     /// Edits a progress message in place (edits count against the same
     /// limits). A message that already shows `text` is not an error.
-    pub async fn edit(&self, chat_id: i64, message_id: i64, text: &str) -> Result<(), SendError> {
-        match self.with_retries(chat_id, || self.api.edit_message_text(chat_id, message_id, text)).await {
+    pub async fn edit(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), SendError> {
+        match self.with_retries(chat_id, None, || self.api.edit_message_text(chat_id, message_id, text)).await {
             Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
             other => other,
         }
     }
 
-    /// Re-sends a cached video; `gate` is asked before every attempt.
+    /// Re-sends a cached video; `gate` (if any) is asked before every attempt.
     pub async fn video_by_id(
         &self,
-        chat_id: i64,
-        file_id: &str,
+        chat_id: ChatId,
+        file_id: &FileId,
         caption: &str,
-        reply_to: Option<i64>,
-        gate: Gate<'_>,
+        reply_to: Option<MessageId>,
+        gate: Option<&dyn Gate>,
     ) -> Result<SentVideo, SendError> {
-        self.with_retries_gated(chat_id, Some(gate), || self.api.send_video_by_id(chat_id, file_id, caption, reply_to)).await
+        self.with_retries(chat_id, gate, || self.api.send_video_by_id(chat_id, file_id, caption, reply_to)).await
     }
 
-    pub async fn upload(&self, chat_id: i64, path: &Path, caption: &str, reply_to: Option<i64>) -> Result<SentVideo, SendError> {
-        self.with_retries(chat_id, || self.api.upload_video(chat_id, path, caption, reply_to)).await
+    /// Uploads a file; `gate` (if any) is asked before every attempt.
+    pub async fn upload(
+        &self,
+        chat_id: ChatId,
+        path: &Path,
+        caption: &str,
+        reply_to: Option<MessageId>,
+        gate: Option<&dyn Gate>,
+    ) -> Result<SentVideo, SendError> {
+        self.with_retries(chat_id, gate, || self.api.upload_video(chat_id, path, caption, reply_to)).await
     }
 }

@@ -7,12 +7,13 @@
 //! - users whose request failed are told.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
+use sea_orm::DbErr;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{assets, requests};
-use crate::service::Service;
+use crate::service::{Delivery, Dispatcher, Generations};
 
 /// What one pass did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -23,36 +24,47 @@ pub struct Pass {
     pub notified: usize,
 }
 
-pub async fn reconcile_once(service: &Service) -> Result<Pass, crate::service::ServiceError> {
-    let mut pass = Pass::default();
-    let reclaimed = assets::reclaim_expired(&service.db, Utc::now()).await?;
-    pass.reclaimed = reclaimed.len();
-    for job in reclaimed {
-        tracing::info!(asset_id = job.asset_id, generation = job.generation, "re-queued a generation whose worker stopped");
-    }
-    for job in assets::undispatched(&service.db).await? {
-        service.dispatch(job).await;
-        pass.dispatched += 1;
-    }
-    let settled_before = Utc::now() - service.settings.delivery_claim();
-    for asset_id in requests::assets_with_stranded_requests(&service.db, 100, settled_before).await? {
-        pass.delivered += service.deliver_waiting(asset_id).await?;
-    }
-    pass.notified = service.notify_failures().await?;
-    Ok(pass)
+/// The parts a reconciler works with.
+#[derive(Clone)]
+pub struct Reconciler {
+    pub generations: Arc<Generations>,
+    pub dispatcher: Arc<Dispatcher>,
+    pub delivery: Arc<Delivery>,
+    /// How long a sender holds a delivery: a fan-out younger than this is
+    /// left to finish on its own.
+    pub claim: chrono::Duration,
 }
 
-/// Runs [`reconcile_once`] now and then every `every` until shutdown.
-pub async fn run(service: Arc<Service>, every: std::time::Duration, shutdown: CancellationToken) {
-    loop {
-        match reconcile_once(&service).await {
-            Ok(pass) if pass != Pass::default() => tracing::info!(?pass, "reconciled"),
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "reconciliation failed; will try again"),
+impl Reconciler {
+    #[tracing::instrument(name = "reconcile", skip(self))]
+    pub async fn once(&self) -> Result<Pass, DbErr> {
+        let mut pass = Pass::default();
+        let reclaimed = self.generations.reclaim_expired().await?;
+        pass.reclaimed = reclaimed.len();
+        for job in reclaimed {
+            tracing::info!(asset_id = %job.asset, generation = job.number, "re-queued a generation whose worker stopped");
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
+        for job in self.generations.undispatched().await? {
+            self.dispatcher.dispatch(job).await;
+            pass.dispatched += 1;
+        }
+        pass.delivered = self.delivery.sweep(Utc::now() - self.claim).await?;
+        pass.notified = self.delivery.notify_failures().await?;
+        Ok(pass)
+    }
+
+    /// Runs [`Reconciler::once`] now and then every `every` until shutdown.
+    pub async fn run(self, every: Duration, shutdown: CancellationToken) {
+        loop {
+            match self.once().await {
+                Ok(pass) if pass != Pass::default() => tracing::info!(?pass, "reconciled"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "reconciliation failed; will try again"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
         }
     }
 }

@@ -119,7 +119,7 @@ impl Harness {
     }
 
     pub async fn db(&self) -> DatabaseConnection {
-        vidcache::db::connect(&self.settings().database_url).await.expect("database opens")
+        vidcache::db::connect(&self.settings().data).await.expect("database opens")
     }
 
     pub async fn assets(&self) -> Vec<video_assets::Model> {

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::AssetId;
+
 /// One step of a staged generation. Unique per (asset, generation, kind,
 /// segment); `segment` is -1 for the steps of the whole asset.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub generation: i64,
     pub kind: StageKind,
     pub segment: i32,

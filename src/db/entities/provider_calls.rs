@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::AssetId;
+
 /// One billable call to an AI provider, for the costs in /status and /stats.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "provider_calls")]
@@ -7,7 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     /// `None` for calls made for no asset (transcribing a voice message).
-    pub asset_id: Option<i64>,
+    pub asset_id: Option<AssetId>,
     /// "openai", "runway", "vertex".
     pub provider: String,
     /// "chat", "speech", "transcription", "text_to_image", "image_to_video", "veo".

@@ -1,18 +1,18 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::RequestStatus;
+use crate::domain::{AssetId, ChatId, MessageId, RequestId, RequestStatus, UserId};
 
 /// One row per user message that asked for a video.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_requests")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub telegram_user_id: i64,
-    pub chat_id: i64,
-    pub message_id: i64,
+    pub id: RequestId,
+    pub telegram_user_id: UserId,
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
     pub raw_text: String,
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub status: RequestStatus,
     pub error: Option<String>,
     /// A sender holds this request until then; a crashed sender's claim expires.
@@ -24,7 +24,7 @@ pub struct Model {
     /// When the user was told that the request failed.
     pub notified_at: Option<DateTimeUtc>,
     /// The "being made" note sent for it, edited as the generation progresses.
-    pub progress_message_id: Option<i64>,
+    pub progress_message_id: Option<MessageId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,28 +1,28 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::AssetStatus;
+use crate::domain::{AssetId, AssetStatus, FileId, Generation, PromptKey, Stage};
 
 /// One row per distinct normalized prompt.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "video_assets")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: AssetId,
     /// Hex SHA-256 of the normalized prompt.
     #[sea_orm(unique)]
-    pub prompt_key: String,
+    pub prompt_key: PromptKey,
     pub prompt: String,
     pub status: AssetStatus,
     /// Bumped every time the asset moves into `pending`.
     pub generation: i64,
     /// The highest generation a job was pushed for (the outbox marker).
     pub dispatched_generation: i64,
-    pub file_id: Option<String>,
+    pub file_id: Option<FileId>,
     pub file_unique_id: Option<String>,
     pub file_path: Option<String>,
     pub last_error: Option<String>,
     pub attempts: i32,
-    pub stage: Option<String>,
+    pub stage: Option<Stage>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
@@ -42,3 +42,10 @@ impl Related<super::user_requests::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The generation this row is on now.
+    pub fn current_generation(&self) -> Generation {
+        Generation { asset: self.id, number: self.generation }
+    }
+}

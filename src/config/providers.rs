@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::http::Secret;
-use crate::config::get;
+use super::{ConfigError, Secret, get};
 
 /// Which generator makes the videos (`GENERATOR`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,16 +23,20 @@ pub enum GeneratorKind {
 }
 
 impl FromStr for GeneratorKind {
-    type Err = String;
+    type Err = ConfigError;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "" | "local" => Ok(Self::Local),
             "pipeline" => Ok(Self::Pipeline),
             "veo" => Ok(Self::Veo),
-            other => Err(format!("GENERATOR is invalid: `{other}`; use local, pipeline or veo")),
+            other => Err(invalid("GENERATOR", format!("`{other}`; use local, pipeline or veo"))),
         }
     }
+}
+
+fn invalid(name: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { name, reason }
 }
 
 impl fmt::Display for GeneratorKind {
@@ -144,10 +147,8 @@ impl Prices {
     }
 }
 
-/// Every provider setting. Keys are optional here; [`build_generator`]
-/// says which the chosen generator needs.
-///
-/// [`build_generator`]: crate::generator::build_generator
+/// Every provider setting. Keys are optional here; the generator that is
+/// built from them says which it needs.
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
     pub generator: GeneratorKind,
@@ -158,59 +159,56 @@ pub struct ProviderSettings {
     pub prices: Prices,
 }
 
-fn url(lookup: &dyn Fn(&str) -> Option<String>, name: &str, default: String) -> Result<String, String> {
+fn url(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str, default: String) -> Result<String, ConfigError> {
     let value = get(lookup, name).unwrap_or(default);
     if !(value.starts_with("http://") || value.starts_with("https://")) {
-        return Err(format!("{name} is invalid: `{value}` is not an http(s) URL"));
+        return Err(invalid(name, format!("`{value}` is not an http(s) URL")));
     }
     Ok(value.trim_end_matches('/').to_owned())
 }
 
 fn number<T: FromStr + PartialOrd + fmt::Display>(
     lookup: &dyn Fn(&str) -> Option<String>,
-    name: &str,
+    name: &'static str,
     default: T,
     min: T,
     max: T,
-) -> Result<T, String>
+) -> Result<T, ConfigError>
 where
     T::Err: fmt::Display,
 {
     let Some(raw) = get(lookup, name) else { return Ok(default) };
-    let value: T = raw.parse().map_err(|e| format!("{name} is invalid: `{raw}`: {e}"))?;
+    let value: T = raw.parse().map_err(|e| invalid(name, format!("`{raw}`: {e}")))?;
     if value < min || value > max {
-        return Err(format!("{name} is invalid: {value} is not between {min} and {max}"));
+        return Err(invalid(name, format!("{value} is not between {min} and {max}")));
     }
     Ok(value)
 }
 
 /// `0.25` (dollars) → 250000 micro-dollars.
-fn price(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<i64>, String> {
+fn price(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<i64>, ConfigError> {
     let Some(raw) = get(lookup, name) else { return Ok(None) };
-    let dollars: f64 = raw.trim_start_matches('$').parse().map_err(|e| format!("{name} is invalid: `{raw}`: {e}"))?;
+    let dollars: f64 =
+        raw.trim_start_matches('$').parse().map_err(|e| invalid("PRICE_PER_CALL_*", format!("{name}: `{raw}`: {e}")))?;
     if !dollars.is_finite() || !(0.0..=1_000_000.0).contains(&dollars) {
-        return Err(format!("{name} is invalid: `{raw}` is not a price in dollars"));
+        return Err(invalid("PRICE_PER_CALL_*", format!("{name}: `{raw}` is not a price in dollars")));
     }
     Ok(Some((dollars * 1_000_000.0).round() as i64))
 }
 
-fn size(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(u32, u32), String> {
+fn size(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(u32, u32), ConfigError> {
     let Some(raw) = get(lookup, "PIPELINE_VIDEO_SIZE") else { return Ok((1280, 720)) };
     let parsed =
         raw.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
     match parsed {
         // H.264 in 4:2:0 needs even sizes
         Some((w, h)) if (16..=3840).contains(&w) && (16..=3840).contains(&h) && w % 2 == 0 && h % 2 == 0 => Ok((w, h)),
-        _ => Err(format!("PIPELINE_VIDEO_SIZE is invalid: `{raw}`; use WIDTHxHEIGHT with even numbers, e.g. 1280x720")),
+        _ => Err(invalid("PIPELINE_VIDEO_SIZE", format!("`{raw}`; use WIDTHxHEIGHT with even numbers, e.g. 1280x720"))),
     }
 }
 
 impl ProviderSettings {
-    pub fn from_env() -> Result<Self, String> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| get(lookup, name);
         let generator = var("GENERATOR").map_or(Ok(GeneratorKind::Local), |raw| raw.parse())?;
         let openai = OpenAiSettings {
@@ -230,7 +228,7 @@ impl ProviderSettings {
         };
         let location = var("VERTEX_LOCATION").unwrap_or_else(|| "us-central1".to_owned());
         if !location.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(format!("VERTEX_LOCATION is invalid: `{location}`"));
+            return Err(invalid("VERTEX_LOCATION", format!("`{location}`")));
         }
         let vertex = VertexSettings {
             project: var("VERTEX_PROJECT"),
@@ -271,7 +269,7 @@ mod tests {
 
     fn from(pairs: &[(&str, &str)]) -> Result<ProviderSettings, String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        ProviderSettings::from_lookup(&move |name| map.get(name).cloned())
+        ProviderSettings::from_lookup(&move |name| map.get(name).cloned()).map_err(|e| e.to_string())
     }
 
     #[test]

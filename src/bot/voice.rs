@@ -4,11 +4,11 @@
 
 use teloxide::types::Voice;
 
-use super::api::{ApiError, BotApi};
 use crate::providers::{Meter, OpenAiClient, ProviderError};
+use crate::telegram::api::{ApiError, BotApi};
 
 /// Bots may download files of up to 20 MB.
-pub const MAX_VOICE_BYTES: u64 = 20 * 1024 * 1024;
+pub const MAX_VOICE_BYTES: u64 = crate::telegram::MAX_DOWNLOAD_BYTES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VoiceError {

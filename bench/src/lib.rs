@@ -1,5 +1,5 @@
-//! `vidcache bench`: drives the real service (this binary, `serve`, as a
-//! child process) through the fake Telegram Bot API on loopback and prints
+//! The benchmark: drives the real service (the `vidcache` release binary,
+//! `serve`, as a child process) through the fake Telegram Bot API on loopback and prints
 //! one table. Every scenario gets a fresh data directory and fake.
 
 use std::collections::HashMap;
@@ -13,8 +13,8 @@ use fakes::telegram::{FakeTelegram, FakeTelegramConfig};
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait, PaginatorTrait};
 use serde_json::json;
 
-use crate::db::entities::{user_requests, video_assets};
-use crate::domain::{AssetStatus, Prompt};
+use vidcache::db::entities::{user_requests, video_assets};
+use vidcache::domain::{AssetStatus, Prompt};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -89,7 +89,7 @@ impl Run {
         before(dir.path(), &database_url).await?;
         let log = std::fs::File::create(dir.path().join("service.log"))?;
         let started = Instant::now();
-        let child = tokio::process::Command::new(std::env::current_exe()?)
+        let child = tokio::process::Command::new(vidcache_binary()?)
             .arg("serve")
             .envs(&vars)
             .stdin(Stdio::null())
@@ -250,7 +250,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         if !run.wait_videos(opts.dedup_requests, Duration::from_secs(300)).await {
             bail!("dedup requests were not all answered");
         }
-        let db = crate::db::connect(&database_url_of(&run, &opts)).await?;
+        let db = connect(&database_url_of(&run, &opts)).await?;
         let assets = video_assets::Entity::find().all(&db).await?;
         let generations: i64 = assets.iter().map(|a| i64::from(a.attempts)).sum();
         let distinct = bases.len() as f64;
@@ -307,7 +307,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     // Ingest rate with the generator paused.
     {
         let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "3600000".into())], async |_, _| Ok(())).await?;
-        let db = crate::db::connect(&database_url_of(&run, &opts)).await?;
+        let db = connect(&database_url_of(&run, &opts)).await?;
         let first = run.push(5_000_000, "ingest prompt 0");
         for i in 1..opts.ingest {
             run.push(5_000_000 + i as i64, &format!("ingest prompt {}", i % 50));
@@ -384,19 +384,19 @@ async fn fresh_backends(vars: &mut HashMap<String, String>) -> anyhow::Result<()
 
 /// Inserts `n` available assets with (fake-issued style) file_ids.
 async fn seed_assets(database_url: &str, n: usize) -> anyhow::Result<()> {
-    let db = crate::db::connect(database_url).await?;
+    let db = connect(database_url).await?;
     let now = Utc::now();
     let mut batch = Vec::new();
     for i in 0..n {
         let prompt = Prompt::parse(&format!("seeded asset {i}"), usize::MAX)?;
         batch.push(video_assets::ActiveModel {
             id: NotSet,
-            prompt_key: Set(prompt.key().as_str().to_owned()),
+            prompt_key: Set(prompt.key()),
             prompt: Set(prompt.as_str().to_owned()),
             status: Set(AssetStatus::Available),
             generation: Set(1),
             dispatched_generation: Set(1),
-            file_id: Set(Some(format!("SEEDED{i}"))),
+            file_id: Set(Some(vidcache::domain::FileId(format!("SEEDED{i}")))),
             file_unique_id: Set(Some(format!("U{i}"))),
             file_path: Set(None),
             last_error: Set(None),
@@ -425,4 +425,23 @@ pub fn render(label: &str, figures: &[Figure]) -> String {
         out.push_str(&format!("| {} | {} | {} | {} |\n", f.name, f.value, f.target, if f.met { "yes" } else { "**no**" }));
     }
     out
+}
+
+/// The service binary to measure: `VIDCACHE_BIN`, else `vidcache` beside
+/// this benchmark (both are built into the same `target/<profile>`).
+pub fn vidcache_binary() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("VIDCACHE_BIN") {
+        return Ok(path.into());
+    }
+    let here = std::env::current_exe()?;
+    let beside = here.with_file_name(format!("vidcache{}", std::env::consts::EXE_SUFFIX));
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    bail!("cannot find the vidcache binary at {}: build it first (`cargo build --release`) or set VIDCACHE_BIN", beside.display())
+}
+
+/// Opens the service's database at `url`, as the service does.
+async fn connect(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    Ok(vidcache::db::connect(&vidcache::config::DataStore::parse(url)?).await?)
 }

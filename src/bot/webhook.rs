@@ -4,7 +4,6 @@
 //! answered 200 only after it was recorded, so Telegram re-sends it if we
 //! die first. Several bot replicas can sit behind one load balancer.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,18 +13,12 @@ use axum::http::{HeaderMap, StatusCode};
 use teloxide::types::Update;
 use tokio_util::sync::CancellationToken;
 
-use super::api::BotApi;
 use super::handler::UpdateHandler;
 use super::polling::handle_batch;
+use crate::config::WebhookSettings;
+use crate::telegram::api::BotApi;
 
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
-
-#[derive(Clone, Debug)]
-pub struct WebhookSettings {
-    pub url: String,
-    pub secret: String,
-    pub listen: SocketAddr,
-}
 
 #[derive(Clone)]
 struct Hook {
@@ -69,11 +62,13 @@ pub async fn start_webhook(
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {} (WEBHOOK_LISTEN_ADDR): {e}", settings.listen))?;
-    api.set_webhook(&settings.url, Some(&settings.secret))
+    api.set_webhook(&settings.url, Some(settings.secret.expose()))
         .await
         .map_err(|e| anyhow::anyhow!("Telegram refused the webhook: {e}"))?;
     tracing::info!(listen = %settings.listen, "receiving updates by webhook");
-    let app = Router::new().fallback(axum::routing::post(receive)).with_state(Hook { handler, secret: settings.secret.into() });
+    let app = Router::new()
+        .fallback(axum::routing::post(receive))
+        .with_state(Hook { handler, secret: settings.secret.expose().into() });
     Ok(async move {
         if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await {
             tracing::error!(error = %err, "the webhook server failed");

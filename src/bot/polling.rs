@@ -10,8 +10,9 @@ use std::time::Duration;
 use teloxide::types::{Update, UpdateKind};
 use tokio_util::sync::CancellationToken;
 
-use super::api::BotApi;
 use super::handler::UpdateHandler;
+use crate::config::RetryPolicy;
+use crate::telegram::api::BotApi;
 
 fn chat_of(update: &Update) -> i64 {
     match &update.kind {
@@ -63,7 +64,7 @@ pub async fn run_polling(api: BotApi, handler: Arc<UpdateHandler>, timeout_secs:
             }
             Err(err) => {
                 failures += 1;
-                let wait = Duration::from_millis(250 * 2u64.pow(failures.min(7))).min(Duration::from_secs(30));
+                let wait = RetryPolicy::new(u32::MAX, Duration::from_millis(500), Duration::from_secs(30)).backoff(failures);
                 tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "getUpdates failed");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,

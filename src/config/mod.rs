@@ -1,13 +1,30 @@
-//! Settings, read once from the environment at start-up.
+//! Settings, read once from the environment at start-up: every choice of
+//! infrastructure (data store, queue store, generator, webhook) is made
+//! here, once, as a typed value; secrets are wrapped so they can't be logged.
+
+mod providers;
+mod retry;
+mod secret;
+mod stores;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use providers::{
+    GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
+};
+pub use retry::RetryPolicy;
+pub use secret::{Secret, SecretUrl};
+pub use stores::{DataStore, QueueStore};
+
+use crate::domain::{ChatId, UserId};
+
 /// The bot token. It never appears in `Debug` output or a log line.
 #[derive(Clone)]
-pub struct BotToken(String);
+pub struct BotToken(Secret);
 
 impl BotToken {
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
@@ -20,7 +37,7 @@ impl BotToken {
                 && !secret.contains(char::is_whitespace)
         });
         if valid {
-            Ok(Self(token.to_owned()))
+            Ok(Self(Secret::new(token)))
         } else {
             Err(ConfigError::Invalid {
                 name: "TELOXIDE_TOKEN",
@@ -31,7 +48,12 @@ impl BotToken {
 
     /// The token itself, for building request URLs only.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
+    }
+
+    /// The bot's own user id: the part before the colon.
+    pub fn bot_id(&self) -> i64 {
+        self.expose().split(':').next().and_then(|id| id.parse().ok()).unwrap_or_default()
     }
 }
 
@@ -49,18 +71,27 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// Webhook mode (`WEBHOOK_URL`): Telegram POSTs updates to `url`, served on `listen`.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub url: String,
+    /// Sent back by Telegram in `X-Telegram-Bot-Api-Secret-Token`.
+    pub secret: Secret,
+    pub listen: SocketAddr,
+}
+
 /// Every setting of the service. See the configuration table in the README.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub token: BotToken,
     pub api_url: String,
     pub data_dir: PathBuf,
-    pub database_url: String,
-    /// Where generation jobs wait: `redis://…`, `postgres://…`, or `None`
-    /// for "the same database as the data" (a SQLite file beside it).
-    pub queue_url: Option<String>,
-    pub admin_user_ids: HashSet<i64>,
-    pub cache_chat_id: Option<i64>,
+    /// The database: the truth.
+    pub data: DataStore,
+    /// Where generation jobs wait for a worker.
+    pub queue: QueueStore,
+    pub admin_user_ids: HashSet<UserId>,
+    pub cache_chat_id: Option<ChatId>,
     pub max_prompt_chars: usize,
     pub local_generator_delay: Duration,
     pub generation_timeout: Duration,
@@ -78,9 +109,9 @@ pub struct Settings {
     /// an OpenAI key).
     pub voice_transcription: bool,
     /// The generator (`GENERATOR`) and its providers' settings.
-    pub providers: crate::providers::ProviderSettings,
+    pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
-    pub webhook: Option<crate::telegram::webhook::WebhookSettings>,
+    pub webhook: Option<WebhookSettings>,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -117,14 +148,11 @@ impl Settings {
         }
         let api_url = api_url.trim_end_matches('/').to_owned();
         let data_dir = PathBuf::from(var("VIDCACHE_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
-        let database_url =
-            var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("vidcache.sqlite").display()));
-        let queue_url = var("QUEUE_URL").or_else(|| var("REDIS_URL"));
-        if let Some(url) = &queue_url {
-            if !["redis://", "rediss://", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p)) {
-                return Err(ConfigError::Invalid { name: "QUEUE_URL", reason: "expected a redis:// or postgres:// URL".into() });
-            }
-        }
+        let data = match var("DATABASE_URL") {
+            Some(url) => DataStore::parse(&url)?,
+            None => DataStore::embedded(&data_dir),
+        };
+        let queue = QueueStore::choose(var("QUEUE_URL").or_else(|| var("REDIS_URL")).as_deref(), &data, &data_dir)?;
         let admin_user_ids = match var("ADMIN_USER_IDS") {
             None => HashSet::new(),
             Some(raw) => raw
@@ -132,15 +160,17 @@ impl Settings {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(|s| {
-                    s.parse::<i64>().map_err(|e| ConfigError::Invalid { name: "ADMIN_USER_IDS", reason: format!("`{s}`: {e}") })
+                    s.parse::<i64>()
+                        .map(UserId)
+                        .map_err(|e| ConfigError::Invalid { name: "ADMIN_USER_IDS", reason: format!("`{s}`: {e}") })
                 })
                 .collect::<Result<_, _>>()?,
         };
         let cache_chat_id = match var("CACHE_CHAT_ID") {
             None => None,
-            Some(raw) => {
-                Some(raw.parse().map_err(|e| ConfigError::Invalid { name: "CACHE_CHAT_ID", reason: format!("`{raw}`: {e}") })?)
-            }
+            Some(raw) => Some(ChatId(
+                raw.parse().map_err(|e| ConfigError::Invalid { name: "CACHE_CHAT_ID", reason: format!("`{raw}`: {e}") })?,
+            )),
         };
         let max_prompt_chars: usize = parse_num(lookup, "MAX_PROMPT_CHARS", 1000)?;
         if max_prompt_chars == 0 {
@@ -166,18 +196,17 @@ impl Settings {
                 let listen = listen_raw
                     .parse()
                     .map_err(|e| ConfigError::Invalid { name: "WEBHOOK_LISTEN_ADDR", reason: format!("`{listen_raw}`: {e}") })?;
-                Some(crate::telegram::webhook::WebhookSettings { url, secret, listen })
+                Some(WebhookSettings { url, secret: Secret::new(secret), listen })
             }
         };
-        let providers = crate::providers::ProviderSettings::from_lookup(lookup)
-            .map_err(|reason| ConfigError::Invalid { name: "GENERATOR and provider settings", reason })?;
+        let providers = ProviderSettings::from_lookup(lookup)?;
         let settings = Self {
             token,
             providers,
             webhook,
-            queue_url,
+            queue,
             api_url,
-            database_url,
+            data,
             admin_user_ids,
             cache_chat_id,
             max_prompt_chars,
@@ -218,12 +247,13 @@ impl Settings {
         self.data_dir.join("work")
     }
 
-    pub fn queue_file(&self) -> PathBuf {
-        self.data_dir.join("queue.sqlite")
+    pub fn is_admin(&self, user_id: UserId) -> bool {
+        self.admin_user_ids.contains(&user_id)
     }
 
-    pub fn is_admin(&self, user_id: i64) -> bool {
-        self.admin_user_ids.contains(&user_id)
+    /// How often a failed generation is tried, and the waits between tries.
+    pub fn generation_retry(&self) -> RetryPolicy {
+        RetryPolicy::new(self.generation_attempts, self.generation_backoff, Duration::from_secs(3600)).exact()
     }
 
     /// How long a sender holds a request it is delivering: two job leases.

@@ -1,0 +1,53 @@
+//! `cargo run -p bench --release`: measures the `vidcache` release binary
+//! against a fake Telegram on loopback and prints one table.
+
+use bench::{BenchOptions, render, run};
+use clap::Parser;
+use vidcache::config::{DataStore, QueueStore};
+
+#[derive(Parser)]
+#[command(name = "bench", about = "Measure the vidcache release binary against a fake Telegram on loopback")]
+struct Cli {
+    /// Smaller numbers, for a quick look (not the documented figures).
+    #[arg(long)]
+    quick: bool,
+    /// Also append the table to this file.
+    #[arg(long)]
+    output: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut options = BenchOptions::default();
+    if cli.quick {
+        options = BenchOptions { hits: 100, dedup_requests: 200, prompts: 10, fanout: 60, ingest: 500, assets: 2000, ..options };
+    }
+    let database_url = std::env::var("DATABASE_URL").ok();
+    let queue_url = std::env::var("QUEUE_URL").ok();
+    if database_url.is_some() || queue_url.is_some() {
+        // The same choice the service makes, from the same variables.
+        let data = match &database_url {
+            Some(url) => DataStore::parse(url)?,
+            None => DataStore::embedded(std::path::Path::new(".")),
+        };
+        let queue = QueueStore::choose(queue_url.as_deref(), &data, std::path::Path::new("."))?;
+        let mut backends = vec![data.label(), queue.label()];
+        backends.dedup();
+        options.label = backends.join(" + ");
+    }
+    for (name, value) in [("DATABASE_URL", database_url), ("QUEUE_URL", queue_url)] {
+        if let Some(value) = value {
+            options.env.push((name.to_owned(), value));
+        }
+    }
+    let figures = run(options.clone()).await?;
+    let table = render(&options.label, &figures);
+    println!("{table}");
+    if let Some(path) = cli.output {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        writeln!(file, "{table}")?;
+    }
+    Ok(())
+}

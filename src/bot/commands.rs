@@ -1,0 +1,35 @@
+//! The bot's commands (their descriptions, per language, are in `texts`).
+
+use teloxide::utils::command::BotCommands;
+
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[command(rename_rule = "lowercase")]
+pub enum Command {
+    Start,
+    Help,
+    Status(String),
+    Clear(String),
+    Stats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_with_and_without_bot_name() {
+        assert_eq!(Command::parse("/start", "vidbot").ok(), Some(Command::Start));
+        assert_eq!(Command::parse("/status@vidbot", "vidbot").ok(), Some(Command::Status(String::new())));
+        assert_eq!(Command::parse("/clear Happy  Birthday", "vidbot").ok(), Some(Command::Clear("Happy  Birthday".into())));
+        assert!(Command::parse("/nope", "vidbot").is_err());
+    }
+
+    #[test]
+    fn every_command_is_described_in_every_language() {
+        let commands: Vec<String> =
+            Command::bot_commands().into_iter().map(|c| c.command.trim_start_matches('/').to_owned()).collect();
+        let texts = crate::texts::Lang::En.texts();
+        let described: Vec<&str> = texts.command_menu().into_iter().map(|(c, _)| c).collect();
+        assert_eq!(commands, described);
+    }
+}

@@ -1,0 +1,251 @@
+//! What the bot does with one update: commands, menu buttons, prompts and
+//! everything else. Every message gets an answer or is ignored on purpose.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use teloxide::types::{Message, Update, UpdateKind, Voice};
+use teloxide::utils::command::{BotCommands, ParseError};
+
+use super::commands::Command;
+use super::voice::{Transcriber, VoiceError};
+use crate::domain::{ChatId, MessageId, Prompt, PromptError, UserId};
+use crate::service::intake::NewRequest;
+use crate::service::{Intake, Operator, UserStatus};
+use crate::telegram::api::Keyboard;
+use crate::telegram::sender::Sender;
+use crate::texts::{Lang, MenuButton, Texts, menu_labels};
+
+/// What a text message asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Input {
+    Command(Command),
+    UnknownCommand(String),
+    /// A command with another bot's name (`/start@otherbot`).
+    OtherBot,
+    Prompt(Prompt),
+    Invalid(PromptError),
+}
+
+/// Reads a text message: a command, a menu button, or a prompt.
+pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Input {
+    let trimmed = text.trim();
+    if let Some((_, button)) = menu_labels().find(|(label, _)| label == trimmed) {
+        return Input::Command(match button {
+            MenuButton::Status => Command::Status(String::new()),
+            MenuButton::Help => Command::Help,
+        });
+    }
+    if text.trim_start().starts_with('/') {
+        return match Command::parse(text.trim_start(), bot_username) {
+            Ok(command) => Input::Command(command),
+            Err(ParseError::WrongBotName(_)) => Input::OtherBot,
+            Err(_) => {
+                let word: String = text.trim_start().split_whitespace().next().unwrap_or("/").chars().take(64).collect();
+                Input::UnknownCommand(word)
+            }
+        };
+    }
+    match Prompt::parse(text, max_prompt_chars) {
+        Ok(prompt) => Input::Prompt(prompt),
+        Err(err) => Input::Invalid(err),
+    }
+}
+
+/// What the update handler needs to know from the settings.
+#[derive(Debug, Clone)]
+pub struct HandlerSettings {
+    pub admins: HashSet<UserId>,
+    pub max_prompt_chars: usize,
+    pub bot_username: String,
+}
+
+pub struct UpdateHandler {
+    intake: Arc<Intake>,
+    operator: Arc<Operator>,
+    status: Arc<UserStatus>,
+    sender: Sender,
+    transcriber: Option<Transcriber>,
+    settings: HandlerSettings,
+}
+
+/// The message being answered, with who sent it and in which language.
+struct Incoming<'a> {
+    message: &'a Message,
+    chat: ChatId,
+    user: UserId,
+    texts: &'static dyn Texts,
+}
+
+impl UpdateHandler {
+    pub fn new(
+        intake: Arc<Intake>,
+        operator: Arc<Operator>,
+        status: Arc<UserStatus>,
+        sender: Sender,
+        transcriber: Option<Transcriber>,
+        settings: HandlerSettings,
+    ) -> Self {
+        Self { intake, operator, status, sender, transcriber, settings }
+    }
+
+    /// Handles one update. Errors are logged and answered here: nothing
+    /// propagates, so one bad update never stops the bot.
+    #[tracing::instrument(name = "update", skip_all, fields(update_id = update.id.0))]
+    pub async fn handle(&self, update: Update) {
+        match update.kind {
+            UpdateKind::Message(message) => self.on_message(message).await,
+            other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
+        }
+    }
+
+    fn is_admin(&self, user: UserId) -> bool {
+        self.settings.admins.contains(&user)
+    }
+
+    fn menu(texts: &dyn Texts) -> Keyboard {
+        Keyboard::Persistent(vec![vec![texts.menu_status(), texts.menu_help()]])
+    }
+
+    async fn reply(&self, to: &Incoming<'_>, text: &str, keyboard: Keyboard) {
+        let message_id = MessageId(i64::from(to.message.id.0));
+        if let Err(err) = self.sender.text(to.chat, text, Some(message_id), keyboard, None).await {
+            tracing::warn!(error = %err, "could not answer a message");
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(chat_id = message.chat.id.0, message_id = message.id.0))]
+    async fn on_message(&self, message: Message) {
+        let chat = ChatId(message.chat.id.0);
+        let from = message.from.as_ref();
+        let user = from.map_or(UserId(chat.0), |u| UserId(u.id.0 as i64));
+        let texts = Lang::for_code(from.and_then(|u| u.language_code.as_deref())).texts();
+        let incoming = Incoming { message: &message, chat, user, texts };
+        let Some(text) = message.text() else {
+            if !message.chat.is_private() {
+                return;
+            }
+            match message.voice() {
+                Some(voice) => self.on_voice(&incoming, voice).await,
+                None => self.reply(&incoming, &texts.not_text(), Keyboard::None).await,
+            }
+            return;
+        };
+        let answer = match classify(text, &self.settings.bot_username, self.settings.max_prompt_chars) {
+            Input::Command(Command::Start | Command::Help) => {
+                let help = texts.help(self.settings.max_prompt_chars);
+                return self.reply(&incoming, &help, Self::menu(texts)).await;
+            }
+            Input::Command(Command::Status(prompt)) if !prompt.trim().is_empty() && self.is_admin(user) => {
+                match Prompt::parse(&prompt, usize::MAX) {
+                    Ok(prompt) => self.operator.asset_report(&prompt, texts).await.unwrap_or_else(|err| {
+                        tracing::error!(error = %err, "asset status failed");
+                        texts.try_again()
+                    }),
+                    Err(_) => texts.status_usage(),
+                }
+            }
+            Input::Command(Command::Stats) if self.is_admin(user) => self.operator.stats(texts).await.unwrap_or_else(|err| {
+                tracing::error!(error = %err, "stats failed");
+                texts.try_again()
+            }),
+            Input::Command(Command::Stats) => texts.operators_only(),
+            Input::Command(Command::Status(_)) => self.status.text(user, texts).await.unwrap_or_else(|err| {
+                tracing::error!(error = %err, "status failed");
+                texts.try_again()
+            }),
+            Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
+            Input::UnknownCommand(word) => texts.unknown_command(&word),
+            Input::OtherBot => texts.addressed_to_another_bot(),
+            Input::Invalid(err) => texts.invalid_prompt(&err),
+            Input::Prompt(prompt) => return self.request(&incoming, text, prompt).await,
+        };
+        self.reply(&incoming, &answer, Keyboard::None).await;
+    }
+
+    async fn request(&self, incoming: &Incoming<'_>, raw_text: &str, prompt: Prompt) {
+        let new = NewRequest {
+            user_id: incoming.user,
+            chat_id: incoming.chat,
+            message_id: MessageId(i64::from(incoming.message.id.0)),
+            raw_text: raw_text.to_owned(),
+        };
+        if let Err(err) = self.intake.request_video(new, prompt).await {
+            tracing::error!(error = %err, "could not record a request");
+            self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;
+        }
+    }
+
+    /// A voice message: transcribed, then handled like the typed prompt.
+    async fn on_voice(&self, incoming: &Incoming<'_>, voice: &Voice) {
+        let texts = incoming.texts;
+        let Some(transcriber) = &self.transcriber else {
+            return self.reply(incoming, &texts.voice_off(), Keyboard::None).await;
+        };
+        let text = match transcriber.transcribe(self.sender.api(), voice).await {
+            Ok(text) => text,
+            Err(VoiceError::TooBig(bytes)) => {
+                tracing::info!(bytes, "voice message too big to download");
+                return self.reply(incoming, &texts.voice_too_big(), Keyboard::None).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not transcribe a voice message");
+                return self.reply(incoming, &texts.voice_failed(), Keyboard::None).await;
+            }
+        };
+        match Prompt::parse(&text, self.settings.max_prompt_chars) {
+            Ok(prompt) => {
+                self.reply(incoming, &texts.heard(&text), Keyboard::None).await;
+                self.request(incoming, &text, prompt).await;
+            }
+            Err(PromptError::Empty) => self.reply(incoming, &texts.voice_silent(), Keyboard::None).await,
+            Err(err) => self.reply(incoming, &texts.invalid_prompt(&err), Keyboard::None).await,
+        }
+    }
+
+    async fn clear(&self, user: UserId, raw: &str, texts: &dyn Texts) -> String {
+        if !self.is_admin(user) {
+            tracing::warn!(%user, "refused /clear from a non-operator");
+            return texts.clear_refused();
+        }
+        let Ok(prompt) = Prompt::parse(raw, usize::MAX) else { return texts.clear_usage() };
+        match self.operator.clear(user, &prompt).await {
+            Ok(outcome) => texts.cleared(prompt.as_str(), outcome),
+            Err(err) => {
+                tracing::error!(error = %err, "clear failed");
+                texts.try_again()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn classifies_commands_buttons_and_prompts() {
+        assert_eq!(classify("/start", "bot", 10), Input::Command(Command::Start));
+        assert_eq!(classify("📊 Status", "bot", 10), Input::Command(Command::Status(String::new())));
+        assert_eq!(classify("/frobnicate now", "bot", 10), Input::UnknownCommand("/frobnicate".into()));
+        assert_eq!(classify("/start@otherbot", "bot", 10), Input::OtherBot);
+        assert_eq!(classify("  Zoë ", "bot", 10), Input::Prompt(Prompt::parse("zoë", 10).expect("valid")));
+        assert_eq!(classify("\u{200B}", "bot", 10), Input::Invalid(PromptError::Empty));
+        assert_eq!(classify("abcdefghijk", "bot", 10), Input::Invalid(PromptError::TooLong { chars: 11, max: 10 }));
+    }
+
+    proptest! {
+        #[test]
+        fn classify_never_panics(text in any::<String>(), name in "[a-z_]{0,12}", max in 1usize..50) {
+            let _ = classify(&text, &name, max);
+        }
+
+        #[test]
+        fn slash_texts_are_never_prompts(rest in "\\PC{0,40}") {
+            let input = classify(&format!("/{rest}"), "bot", 1000);
+            prop_assert!(matches!(input, Input::Command(_) | Input::UnknownCommand(_) | Input::OtherBot));
+        }
+    }
+}

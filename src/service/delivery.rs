@@ -1,0 +1,354 @@
+//! Delivery: the one owner of "send something to a user and record that it
+//! happened". Every video (the one upload of a file, or a re-send of its
+//! `file_id`), every failure notice and every progress note goes through
+//! here, and every send of a request follows one claim protocol
+//! ([`requests::hold`]): the claim is taken or extended right before each
+//! attempt leaves (after the flood limiter let it through), the send goes
+//! out, and its outcome is recorded. Two senders — a fan-out, the sweeper,
+//! another replica — never both send one request.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::db::assets;
+use crate::db::requests::{self, Errand, Request};
+use crate::domain::{AssetId, AssetStatus, ChatId, FileId, RequestId, Stage};
+use crate::telegram::api::{Keyboard, SentVideo};
+use crate::telegram::sender::{Gate, SendError, Sender};
+use crate::texts::Lang;
+
+/// How one send to one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Delivered,
+    /// The user can't be reached; the request is failed with the reason.
+    Unreachable,
+    /// Not sent now; the claim was given back for a later sweep.
+    Deferred,
+    /// Another sender holds it, or it needs no send any more.
+    Skipped,
+}
+
+/// What the one upload of a finished video did.
+#[derive(Debug)]
+pub enum Uploaded {
+    /// Uploaded to the first waiting user (whose request is now delivered)
+    /// or to the cache chat.
+    Video(SentVideo),
+    /// Nobody waits and there is no cache chat: nothing was sent.
+    NobodyWaiting,
+}
+
+/// Why the one upload did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// Telegram refused the file itself: trying again won't help.
+    #[error("Telegram refused the upload ({0})")]
+    Refused(String),
+    #[error("the cache chat cannot be reached ({0})")]
+    CacheChatUnreachable(String),
+    /// Telegram or the database failed for now: try again later.
+    #[error("the upload failed for now ({0})")]
+    Later(String),
+}
+
+impl From<DbErr> for UploadError {
+    fn from(err: DbErr) -> Self {
+        UploadError::Later(format!("database: {err}"))
+    }
+}
+
+/// A claim on one request, held by this sender: the token is the deadline
+/// it set last. Asked before every attempt of a send.
+struct Claim<'a> {
+    db: &'a DatabaseConnection,
+    request: RequestId,
+    errand: Errand,
+    length: ChronoDuration,
+    token: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl<'a> Claim<'a> {
+    fn new(delivery: &'a Delivery, request: RequestId, errand: Errand, token: Option<DateTime<Utc>>) -> Self {
+        Self { db: &delivery.db, request, errand, length: delivery.claim, token: Mutex::new(token) }
+    }
+
+    /// Takes or extends the claim; false when someone else holds it or
+    /// there is nothing left to send.
+    async fn hold(&self) -> bool {
+        let held = *self.token.lock().unwrap_or_else(PoisonError::into_inner);
+        match requests::hold(self.db, self.request, self.errand, held, self.length).await {
+            Ok(Some(until)) => {
+                *self.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(until);
+                true
+            }
+            Ok(None) => false,
+            Err(err) => {
+                tracing::warn!(request_id = %self.request, error = %err, "could not claim a delivery");
+                false
+            }
+        }
+    }
+}
+
+impl Gate for Claim<'_> {
+    fn pass(&self) -> BoxFuture<'_, bool> {
+        Box::pin(self.hold())
+    }
+}
+
+/// Sends and records; see the module docs.
+pub struct Delivery {
+    db: DatabaseConnection,
+    sender: Sender,
+    /// How long a sender holds a request it is sending.
+    claim: ChronoDuration,
+    /// Requests handled per round of a fan-out or a sweep.
+    batch: u64,
+    /// Where a video nobody waits for is uploaded (`CACHE_CHAT_ID`).
+    cache_chat: Option<ChatId>,
+    /// Pace of progress edits: half the flood rate.
+    edit_pace: Duration,
+}
+
+impl Delivery {
+    pub fn new(
+        db: DatabaseConnection,
+        sender: Sender,
+        claim: ChronoDuration,
+        global_rate: u32,
+        cache_chat: Option<ChatId>,
+    ) -> Self {
+        // What one sender can send in half a claim at the flood limit, so a
+        // claim never runs out while its batch is still being sent.
+        let claim_secs = claim.num_seconds().max(1) as u64;
+        let batch = (u64::from(global_rate) * claim_secs / 2).clamp(1, 500);
+        let edit_pace = Duration::from_secs_f64(2.0 / f64::from(global_rate.max(1)));
+        Self { db, sender, claim, batch, cache_chat, edit_pace }
+    }
+
+    /// Sends the video by its `file_id` to one request and records the
+    /// outcome. A request recorded already claimed (a cache hit) carries
+    /// its token in `claimed_until`; otherwise the claim is taken here.
+    #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
+    pub async fn video(&self, request: &Request, file_id: &FileId, prompt: &str) -> Delivered {
+        let claim = Claim::new(self, request.id, Errand::Video, request.claimed_until);
+        let caption = Lang::default().texts().caption(prompt);
+        let sent = self
+            .sender
+            .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), Some(&claim as &dyn Gate))
+            .await;
+        self.record_video(request.id, sent.map(|_| ())).await
+    }
+
+    async fn record_video(&self, request: RequestId, sent: Result<(), SendError>) -> Delivered {
+        let (outcome, recorded) = match sent {
+            Ok(()) => (Delivered::Delivered, requests::mark_delivered(&self.db, request).await),
+            Err(SendError::Skipped) => (Delivered::Skipped, Ok(())),
+            Err(SendError::Unreachable(reason)) => {
+                tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
+                (Delivered::Unreachable, requests::mark_undeliverable(&self.db, request, &reason).await)
+            }
+            Err(err) => {
+                tracing::warn!(request_id = %request, error = %err, "delivery deferred");
+                (Delivered::Deferred, requests::release_claim(&self.db, request).await)
+            }
+        };
+        if let Err(err) = recorded {
+            tracing::error!(request_id = %request, error = %err, "could not record a delivery outcome");
+        }
+        outcome
+    }
+
+    /// Uploads a finished video once: to the first waiting user (their
+    /// request is delivered by it), else to the cache chat, else not at
+    /// all. A waiter who can't be reached is failed and the next one tried.
+    #[tracing::instrument(skip_all, fields(asset_id = %asset))]
+    pub async fn upload_once(&self, asset: AssetId, path: &Path, prompt: &str) -> Result<Uploaded, UploadError> {
+        let caption = Lang::default().texts().caption(prompt);
+        let mut skipped = 0;
+        loop {
+            let first = requests::due(&self.db, Errand::Video, Some(asset), 1).await?;
+            let Some(request) = first.into_iter().next() else {
+                let Some(chat) = self.cache_chat else { return Ok(Uploaded::NobodyWaiting) };
+                return match self.sender.upload(chat, path, &caption, None, None).await {
+                    Ok(video) => Ok(Uploaded::Video(video)),
+                    Err(SendError::Unreachable(reason)) => Err(UploadError::CacheChatUnreachable(reason)),
+                    Err(SendError::Rejected(reason)) => Err(UploadError::Refused(reason)),
+                    Err(err) => Err(UploadError::Later(err.to_string())),
+                };
+            };
+            let claim = Claim::new(self, request.id, Errand::Video, None);
+            let sent =
+                self.sender.upload(request.chat_id, path, &caption, Some(request.message_id), Some(&claim as &dyn Gate)).await;
+            match sent {
+                Ok(video) => {
+                    if let Err(err) = requests::mark_delivered(&self.db, request.id).await {
+                        tracing::error!(error = %err, "could not record the upload's delivery");
+                    }
+                    return Ok(Uploaded::Video(video));
+                }
+                Err(SendError::Skipped) => {
+                    // Someone else holds that waiter; try the next, a few times.
+                    skipped += 1;
+                    if skipped > 5 {
+                        return Err(UploadError::Later("every waiter is held by another sender".to_owned()));
+                    }
+                }
+                Err(SendError::Unreachable(reason)) => {
+                    requests::mark_undeliverable(&self.db, request.id, &reason).await?;
+                }
+                Err(SendError::Rejected(reason)) => {
+                    requests::release_claim(&self.db, request.id).await?;
+                    return Err(UploadError::Refused(reason));
+                }
+                Err(err @ SendError::GaveUp { .. }) => {
+                    requests::release_claim(&self.db, request.id).await?;
+                    return Err(UploadError::Later(err.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Hands an available asset's waiters to a fan-out of their own: it
+    /// runs beside the queue, so the job's slot is free at once, and one
+    /// that dies is finished by the sweeper (every send is claimed).
+    pub fn start_fan_out(self: &Arc<Self>, asset: AssetId) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = this.fan_out(asset).await {
+                tracing::warn!(asset_id = %asset, error = %err, "fan-out interrupted; the sweeper will finish it");
+            }
+        });
+    }
+
+    /// Sends an available asset to every request still waiting for it.
+    #[tracing::instrument(skip(self))]
+    pub async fn fan_out(&self, asset: AssetId) -> Result<usize, DbErr> {
+        let Some(row) = assets::find(&self.db, asset).await? else { return Ok(0) };
+        let (AssetStatus::Available, Some(file_id)) = (row.status, row.file_id.clone()) else { return Ok(0) };
+        let mut delivered = 0;
+        loop {
+            let batch = requests::due(&self.db, Errand::Video, Some(asset), self.batch).await?;
+            if batch.is_empty() {
+                return Ok(delivered);
+            }
+            let sends = batch.into_iter().map(|request| {
+                let (file_id, prompt) = (&file_id, row.prompt.as_str());
+                async move { self.video(&request, file_id, prompt).await }
+            });
+            let outcomes: Vec<Delivered> = futures::stream::iter(sends).buffer_unordered(32).collect().await;
+            delivered += outcomes.iter().filter(|o| **o == Delivered::Delivered).count();
+            if !outcomes.iter().any(|o| matches!(o, Delivered::Delivered | Delivered::Unreachable)) {
+                // Telegram keeps failing, or others hold them: leave the rest to the next sweep.
+                return Ok(delivered);
+            }
+        }
+    }
+
+    /// Delivers what a dead fan-out left: requests waiting on assets that
+    /// became available before `settled_before`.
+    pub async fn sweep(&self, settled_before: DateTime<Utc>) -> Result<usize, DbErr> {
+        let mut delivered = 0;
+        for asset in requests::assets_with_stranded_requests(&self.db, 100, settled_before).await? {
+            delivered += self.fan_out(asset).await?;
+        }
+        Ok(delivered)
+    }
+
+    /// Tells every user whose request failed, once.
+    #[tracing::instrument(skip(self))]
+    pub async fn notify_failures(&self) -> Result<usize, DbErr> {
+        let mut told = 0;
+        loop {
+            let batch = requests::due(&self.db, Errand::FailureNotice, None, self.batch).await?;
+            if batch.is_empty() {
+                return Ok(told);
+            }
+            let mut prompts: HashMap<AssetId, String> = HashMap::new();
+            for request in &batch {
+                if !prompts.contains_key(&request.asset_id) {
+                    let prompt = assets::find(&self.db, request.asset_id).await?.map(|a| a.prompt).unwrap_or_default();
+                    prompts.insert(request.asset_id, prompt);
+                }
+            }
+            let notices = batch.into_iter().map(|request| {
+                let prompt = prompts.get(&request.asset_id).map(String::as_str).unwrap_or_default();
+                async move { self.failure_notice(&request, prompt).await }
+            });
+            let results: Vec<bool> = futures::stream::iter(notices).buffer_unordered(16).collect().await;
+            told += results.iter().filter(|ok| **ok).count();
+            if results.iter().all(|ok| !ok) {
+                return Ok(told);
+            }
+        }
+    }
+
+    async fn failure_notice(&self, request: &Request, prompt: &str) -> bool {
+        let claim = Claim::new(self, request.id, Errand::FailureNotice, None);
+        let reason = request.error.as_deref().unwrap_or("something went wrong");
+        let text = Lang::default().texts().generation_failed(prompt, reason);
+        let sent =
+            self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Some(&claim as &dyn Gate)).await;
+        match sent {
+            Ok(_) | Err(SendError::Unreachable(_)) | Err(SendError::Rejected(_)) => {
+                match requests::mark_notified(&self.db, request.id).await {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::warn!(request_id = %request.id, error = %err, "could not record a failure notice");
+                        false
+                    }
+                }
+            }
+            Err(SendError::Skipped) => false,
+            Err(err) => {
+                tracing::warn!(request_id = %request.id, error = %err, "failure notice deferred");
+                if let Err(err) = requests::release_claim(&self.db, request.id).await {
+                    tracing::debug!(error = %err, "could not give a claim back; it runs out");
+                }
+                false
+            }
+        }
+    }
+
+    /// The "being made" note for a request that waits; its message is
+    /// recorded so the note can be edited as the video progresses.
+    #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
+    pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
+        let text = Lang::default().texts().being_made(stage.as_ref());
+        match self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None, None).await {
+            Ok(note) => {
+                if let Err(err) = requests::set_progress_message(&self.db, request.id, note).await {
+                    tracing::debug!(error = %err, "could not record the progress note; it will not be updated");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not send the progress note"),
+        }
+    }
+
+    /// Edits every waiting user's note of `asset` to show `stage`, paced at
+    /// half the flood rate (the other half is for videos and answers).
+    pub async fn update_progress_notes(&self, asset: AssetId, stage: &Stage) -> Result<(), DbErr> {
+        let notes = requests::progress_notes(&self.db, asset, 10_000).await?;
+        let text: Arc<str> = Lang::default().texts().being_made(Some(stage)).into();
+        let start = tokio::time::Instant::now();
+        let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id), slot)| {
+            let text = text.clone();
+            async move {
+                tokio::time::sleep_until(start + self.edit_pace * slot).await;
+                if let Err(err) = self.sender.edit(chat_id, message_id, &text).await {
+                    tracing::debug!(%chat_id, error = %err, "could not update a progress note");
+                }
+            }
+        });
+        futures::stream::iter(edits).buffer_unordered(8).collect::<()>().await;
+        Ok(())
+    }
+}

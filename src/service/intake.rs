@@ -1,0 +1,81 @@
+//! Intake: a user asked for a video. The request is recorded (a cache hit
+//! at once, anything else through the group-commit recorder in one
+//! serializable transaction), the generation it needs is dispatched, and
+//! the first answer — the video, or a "being made" note — is handed to
+//! delivery.
+
+use std::sync::Arc;
+
+use chrono::Duration as ChronoDuration;
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::delivery::Delivery;
+use super::dispatch::Dispatcher;
+use crate::cache::{CachedVideo, VideoCache};
+use crate::db::recorder::Recorder;
+pub use crate::db::requests::NewRequest;
+use crate::db::requests::{self, Submitted};
+use crate::domain::{AssetStatus, Prompt};
+
+pub struct Intake {
+    db: DatabaseConnection,
+    cache: VideoCache,
+    recorder: Recorder,
+    dispatcher: Arc<Dispatcher>,
+    delivery: Arc<Delivery>,
+    claim: ChronoDuration,
+}
+
+impl Intake {
+    pub fn new(
+        db: DatabaseConnection,
+        cache: VideoCache,
+        recorder: Recorder,
+        dispatcher: Arc<Dispatcher>,
+        delivery: Arc<Delivery>,
+        claim: ChronoDuration,
+    ) -> Self {
+        Self { db, cache, recorder, dispatcher, delivery, claim }
+    }
+
+    /// Records the request for `prompt`. Returns once it is recorded
+    /// (durable); the answer is sent in the background, so a burst of
+    /// updates is taken in faster than Telegram lets us answer it. A send
+    /// that dies with the process is redone by the reconciler: the request
+    /// is claimed, and the claim runs out. An error means nothing was
+    /// recorded: the caller tells the user to try again.
+    #[tracing::instrument(skip_all, fields(chat_id = %new.chat_id, message_id = %new.message_id))]
+    pub async fn request_video(&self, new: NewRequest, prompt: Prompt) -> Result<(), DbErr> {
+        let key = prompt.key();
+        if let Some(hit) = self.cache.get(&key).await {
+            if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
+                let delivery = self.delivery.clone();
+                tokio::spawn(async move { delivery.video(&request, &hit.file_id, prompt.as_str()).await });
+            }
+            return Ok(());
+        }
+        let (request, asset, dispatch) = match self.recorder.submit(new, prompt).await? {
+            Submitted::Duplicate(existing) => {
+                tracing::info!(request_id = %existing.id, "Telegram re-delivered a recorded message; not recording it again");
+                return Ok(());
+            }
+            Submitted::Recorded { request, asset, dispatch } => (request, asset, dispatch),
+        };
+        if let Some(job) = dispatch {
+            tracing::info!(asset_id = %job.asset, generation = job.number, "new generation");
+            self.dispatcher.dispatch(job).await;
+        }
+        let delivery = self.delivery.clone();
+        match (asset.status, asset.file_id.clone()) {
+            (AssetStatus::Available, Some(file_id)) => {
+                self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;
+                tokio::spawn(async move { delivery.video(&request, &file_id, &asset.prompt).await });
+            }
+            _ => {
+                let stage = if dispatch.is_some() { None } else { asset.stage };
+                tokio::spawn(async move { delivery.progress_note(&request, stage).await });
+            }
+        }
+        Ok(())
+    }
+}

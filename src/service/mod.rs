@@ -1,0 +1,70 @@
+//! What vidcache does, split by what it does. Both the bot (updates) and
+//! the worker (jobs) call these; none of them knows about Telegram updates
+//! or the job queue's messages beyond its own boundary.
+//!
+//! - [`intake`]: record a request, dispatch its generation, first answer;
+//! - [`delivery`]: the one owner of sends — claim, send, record;
+//! - [`dispatch`]: push a generation job (the queue boundary);
+//! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
+//! - [`operator`]: /clear, one asset's report, /stats;
+//! - [`status`]: a user's /status;
+//! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
+
+pub mod cache_sync;
+pub mod delivery;
+pub mod dispatch;
+pub mod generations;
+pub mod intake;
+pub mod operator;
+pub mod status;
+
+use std::sync::Arc;
+
+pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
+pub use dispatch::Dispatcher;
+pub use generations::Generations;
+pub use intake::Intake;
+pub use operator::Operator;
+pub use status::UserStatus;
+
+/// The services one process runs, built once at start (see `app`).
+#[derive(Clone)]
+pub struct Services {
+    intake: Arc<Intake>,
+    delivery: Arc<Delivery>,
+    dispatcher: Arc<Dispatcher>,
+    operator: Arc<Operator>,
+    status: Arc<UserStatus>,
+}
+
+impl Services {
+    pub fn new(
+        intake: Arc<Intake>,
+        delivery: Arc<Delivery>,
+        dispatcher: Arc<Dispatcher>,
+        operator: Arc<Operator>,
+        status: Arc<UserStatus>,
+    ) -> Self {
+        Self { intake, delivery, dispatcher, operator, status }
+    }
+
+    pub fn intake(&self) -> &Arc<Intake> {
+        &self.intake
+    }
+
+    pub fn delivery(&self) -> &Arc<Delivery> {
+        &self.delivery
+    }
+
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
+    }
+
+    pub fn operator(&self) -> &Arc<Operator> {
+        &self.operator
+    }
+
+    pub fn status(&self) -> &Arc<UserStatus> {
+        &self.status
+    }
+}

@@ -1,0 +1,80 @@
+//! What operators (`ADMIN_USER_IDS`) do and see: clear a cached video, one
+//! asset's report, the totals.
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::cache::VideoCache;
+use crate::db::assets::{self, Cleared};
+use crate::db::{requests, stages};
+use crate::domain::{AssetStatus, Prompt, RequestStatus, UserId};
+use crate::texts::{AssetReport, ClearOutcome, StatsReport, Texts};
+
+pub struct Operator {
+    db: DatabaseConnection,
+    cache: VideoCache,
+}
+
+impl Operator {
+    pub fn new(db: DatabaseConnection, cache: VideoCache) -> Self {
+        Self { db, cache }
+    }
+
+    /// `/clear <prompt>`: drops the cached video so the next request makes it again.
+    #[tracing::instrument(skip(self, prompt))]
+    pub async fn clear(&self, operator: UserId, prompt: &Prompt) -> Result<ClearOutcome, DbErr> {
+        let key = prompt.key();
+        Ok(match assets::clear(&self.db, &key).await? {
+            Cleared::Cleared { asset_id, file_path } => {
+                self.cache.invalidate(&key).await;
+                if let Some(path) = file_path {
+                    if let Err(err) = tokio::fs::remove_file(&path).await {
+                        tracing::debug!(error = %err, path, "cleared asset's file was already gone");
+                    }
+                }
+                tracing::info!(%asset_id, "asset cleared by an operator");
+                ClearOutcome::Cleared
+            }
+            Cleared::Unknown => ClearOutcome::Unknown,
+            Cleared::InProgress => ClearOutcome::InProgress,
+            Cleared::AlreadyClear => ClearOutcome::AlreadyClear,
+        })
+    }
+
+    /// `/status <prompt>`: state, progress, attempts, requests, costs.
+    pub async fn asset_report(&self, prompt: &Prompt, texts: &dyn Texts) -> Result<String, DbErr> {
+        let Some(asset) = assets::find_by_key(&self.db, &prompt.key()).await? else {
+            return Ok(texts.cleared(prompt.as_str(), ClearOutcome::Unknown));
+        };
+        let progress = stages::progress_summary(&self.db, asset.id, asset.generation).await?;
+        let costs = stages::costs_for_asset(&self.db, asset.id).await?.describe();
+        let report = AssetReport {
+            prompt: &asset.prompt,
+            asset_id: asset.id.0,
+            status: asset.status,
+            generation: asset.generation,
+            attempts: asset.attempts,
+            requests: requests::count_for_asset(&self.db, asset.id).await?,
+            stage: progress.or(asset.stage),
+            last_error: asset.last_error.as_deref(),
+            costs: &costs,
+        };
+        Ok(texts.asset_report(&report))
+    }
+
+    /// `/stats`: what dedup saved, and what providers cost.
+    pub async fn stats(&self, texts: &dyn Texts) -> Result<String, DbErr> {
+        let mut assets_by_status = Vec::new();
+        for status in [AssetStatus::Available, AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Failed] {
+            assets_by_status.push((status, assets::count_by_status(&self.db, status).await?));
+        }
+        let report = StatsReport {
+            assets: assets_by_status,
+            completed: requests::count_by_status(&self.db, RequestStatus::Completed).await?,
+            pending: requests::count_by_status(&self.db, RequestStatus::Pending).await?,
+            failed: requests::count_by_status(&self.db, RequestStatus::Failed).await?,
+            generations: assets::total_attempts(&self.db).await?,
+            costs: stages::cost_totals(&self.db).await?.describe(),
+        };
+        Ok(texts.stats(&report))
+    }
+}

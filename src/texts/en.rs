@@ -1,0 +1,238 @@
+//! English.
+
+use super::{AssetReport, ClearOutcome, StatsReport, StatusLine, Texts, shorten};
+use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
+
+pub struct English;
+
+const CLEAR_USAGE: &str =
+    "Usage: /clear <prompt> — the prompt is matched the same way as requests (case and spaces don't matter).";
+
+impl Texts for English {
+    fn help(&self, max_prompt_chars: usize) -> String {
+        format!(
+            "🎬 I turn a text into a short video.\n\n\
+             Send me a prompt — a name for a greeting, a product for an ad — and I'll send the video back. \
+             If someone asked for the same thing before, you get it at once.\n\n\
+             • Just type your prompt (up to {max_prompt_chars} characters).\n\
+             • /status — your recent requests.\n\
+             • /help — this message."
+        )
+    }
+
+    fn invalid_prompt(&self, err: &PromptError) -> String {
+        match err {
+            PromptError::Empty => {
+                "That message has no text I can use. Send me a prompt, for example: Happy birthday Zoë".to_owned()
+            }
+            PromptError::TooLong { chars, max } => {
+                format!("That prompt is {chars} characters long; the limit is {max}. Please send a shorter one.")
+            }
+        }
+    }
+
+    fn not_text(&self) -> String {
+        "I can only make videos from text. Send me a prompt as a text message, for example: Happy birthday Zoë".to_owned()
+    }
+
+    fn voice_off(&self) -> String {
+        "I can't listen to voice messages here. Please type your prompt as a text message, for example: Happy birthday Zoë"
+            .to_owned()
+    }
+
+    fn voice_too_big(&self) -> String {
+        "That voice message is too long for me (over 20 MB). Please send a shorter one, or type your prompt.".to_owned()
+    }
+
+    fn voice_failed(&self) -> String {
+        "Sorry, I couldn't understand that voice message just now. Please try again in a moment, or type your prompt.".to_owned()
+    }
+
+    fn voice_silent(&self) -> String {
+        "I couldn't make out any words in that voice message. Please try again, or type your prompt.".to_owned()
+    }
+
+    fn heard(&self, text: &str) -> String {
+        format!("🎙 I heard: “{}”", shorten(text, 300))
+    }
+
+    fn unknown_command(&self, command: &str) -> String {
+        format!("I don't know the command {command}. Try /help.")
+    }
+
+    fn addressed_to_another_bot(&self) -> String {
+        self.unknown_command("addressed to another bot")
+    }
+
+    fn clear_usage(&self) -> String {
+        CLEAR_USAGE.to_owned()
+    }
+
+    fn status_usage(&self) -> String {
+        CLEAR_USAGE.replace("/clear", "/status")
+    }
+
+    fn operators_only(&self) -> String {
+        "Sorry, that command is only for operators of this bot.".to_owned()
+    }
+
+    fn clear_refused(&self) -> String {
+        "Sorry, /clear is only for operators of this bot.".to_owned()
+    }
+
+    fn cleared(&self, prompt: &str, outcome: ClearOutcome) -> String {
+        match outcome {
+            ClearOutcome::Cleared => format!("Cleared “{prompt}”. The next request for it makes a new video."),
+            ClearOutcome::Unknown => format!("Nothing is cached for “{prompt}”."),
+            ClearOutcome::InProgress => format!("“{prompt}” is being made right now; clear it once it is done."),
+            ClearOutcome::AlreadyClear => format!("“{prompt}” has no cached video; the next request makes a new one."),
+        }
+    }
+
+    fn stage(&self, stage: &Stage) -> String {
+        match stage {
+            Stage::Queued => "queued".to_owned(),
+            Stage::Requeued => "queued again after an interruption".to_owned(),
+            Stage::Interrupted => "interrupted, will resume".to_owned(),
+            Stage::Generating { attempt, of } => format!("generating, attempt {attempt} of {of}"),
+            Stage::Script => "Writing the script".to_owned(),
+            Stage::Assembling => "Assembling the video".to_owned(),
+            Stage::Uploading => "uploading".to_owned(),
+            Stage::Steps(counts) => {
+                let mut parts = Vec::new();
+                if counts.images > 0 {
+                    parts.push(format!("images {}/{}", counts.images_done, counts.images));
+                }
+                if counts.clips > 0 {
+                    parts.push(format!("clips {}/{}", counts.clips_done, counts.clips));
+                }
+                if counts.voice_ready {
+                    parts.push("voice-over ready".to_owned());
+                }
+                if counts.assembled {
+                    parts.push("video assembled".to_owned());
+                }
+                let text = parts.join(", ");
+                let mut chars = text.chars();
+                match chars.next() {
+                    Some(first) => first.to_uppercase().chain(chars).collect(),
+                    None => "in progress".to_owned(),
+                }
+            }
+        }
+    }
+
+    fn being_made(&self, stage: Option<&Stage>) -> String {
+        match stage {
+            Some(stage) => {
+                format!("⏳ Your video is being made ({}). I'll send it here as soon as it is ready.", self.stage(stage))
+            }
+            None => "⏳ Your video is being made. I'll send it here as soon as it is ready.".to_owned(),
+        }
+    }
+
+    fn caption(&self, prompt: &str) -> String {
+        shorten(prompt, 1000)
+    }
+
+    fn generation_failed(&self, prompt: &str, reason: &str) -> String {
+        format!(
+            "😞 Sorry, I couldn't make the video for “{}”: {reason}.\nSend the prompt again to try once more.",
+            self.caption(prompt)
+        )
+    }
+
+    fn try_again(&self) -> String {
+        "⚠️ I'm having trouble right now and couldn't take your request. Please send it again in a minute.".to_owned()
+    }
+
+    fn status_empty(&self) -> String {
+        "You haven't asked for any video yet. Send me a prompt!".to_owned()
+    }
+
+    fn status_header(&self) -> String {
+        "Your recent requests:".to_owned()
+    }
+
+    fn status_line(&self, line: &StatusLine<'_>) -> String {
+        let short = shorten(line.prompt, 60);
+        let state = match (line.request, line.asset) {
+            (RequestStatus::Completed, _) => "✅ sent".to_owned(),
+            (RequestStatus::Failed, _) => format!("❌ failed{}", line.error.map(|e| format!(": {e}")).unwrap_or_default()),
+            (RequestStatus::Pending, Some(AssetStatus::Generating)) => {
+                format!("⏳ being made{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
+            }
+            (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 sending".to_owned(),
+            (RequestStatus::Pending, _) => "⏳ queued".to_owned(),
+        };
+        format!("• “{short}” — {state}")
+    }
+
+    fn asset_report(&self, r: &AssetReport<'_>) -> String {
+        let mut lines = vec![
+            format!("“{}” (asset {})", self.caption(r.prompt), r.asset_id),
+            format!("state: {:?}, generation {}, {} generation attempts", r.status, r.generation, r.attempts),
+            format!("requests: {}", r.requests),
+        ];
+        if let Some(stage) = &r.stage {
+            lines.push(format!("progress: {}", self.stage(stage)));
+        }
+        if let Some(error) = r.last_error {
+            lines.push(format!("last error: {error}"));
+        }
+        lines.push(format!("provider calls: {}", r.costs));
+        lines.join("\n")
+    }
+
+    fn stats(&self, r: &StatsReport) -> String {
+        let assets: Vec<String> = r.assets.iter().map(|(status, n)| format!("{status:?}: {n}")).collect();
+        let saved = r.completed.saturating_sub(r.generations);
+        format!(
+            "Assets — {}\nRequests — completed: {}, pending: {}, failed: {}\n\
+             Generations run: {}; requests served without generating: {saved}\nProvider calls: {}",
+            assets.join(", "),
+            r.completed,
+            r.pending,
+            r.failed,
+            r.generations,
+            r.costs
+        )
+    }
+
+    fn menu_status(&self) -> String {
+        "📊 Status".to_owned()
+    }
+
+    fn menu_help(&self) -> String {
+        "❓ Help".to_owned()
+    }
+
+    fn command_menu(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("start", "what this bot does".to_owned()),
+            ("help", "how to use it".to_owned()),
+            ("status", "your recent requests and their state (operators: /status <prompt> for one asset)".to_owned()),
+            ("clear", "operators only: /clear <prompt> drops a cached video so it is made again".to_owned()),
+            ("stats", "operators only: totals — assets, requests, generations saved, provider costs".to_owned()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::StepCounts;
+
+    #[test]
+    fn stages_read_as_before() {
+        let t = English;
+        let counts = StepCounts { images_done: 10, images: 10, clips_done: 10, clips: 10, voice_ready: true, assembled: true };
+        assert_eq!(t.stage(&Stage::Steps(counts)), "Images 10/10, clips 10/10, voice-over ready, video assembled");
+        let counts = StepCounts { images_done: 4, images: 4, clips: 4, ..Default::default() };
+        assert_eq!(t.stage(&Stage::Steps(counts)), "Images 4/4, clips 0/4");
+        assert_eq!(
+            t.being_made(Some(&Stage::Uploading)),
+            "⏳ Your video is being made (uploading). I'll send it here as soon as it is ready."
+        );
+    }
+}
