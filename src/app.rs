@@ -114,7 +114,7 @@ pub async fn open_queue(settings: &Settings) -> anyhow::Result<JobQueue> {
         QueueStore::Postgres(url) => JobQueue::open_postgres(url.expose(), heartbeat).await,
         QueueStore::Sqlite(file) => JobQueue::open_sqlite(file, heartbeat).await,
     };
-    queue.context("cannot open the job queue")
+    Ok(queue.context("cannot open the job queue")?.with_poll_interval(settings.queue_poll_interval))
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -214,6 +214,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             dispatcher: services.dispatcher().clone(),
             delivery: services.delivery().clone(),
             claim: settings.delivery_claim(),
+            stall: chrono::Duration::from_std(settings.job_lease * 2).unwrap_or(chrono::Duration::seconds(60)),
         };
         let every = (settings.job_lease / 2).max(Duration::from_secs(1));
         tasks.spawn(reconciler.run(every, shutdown.clone()));

@@ -100,6 +100,7 @@ impl Env {
             status: Set(AssetStatus::Generating),
             generation: Set(1),
             dispatched_generation: Set(1),
+            dispatched_at: Set(None),
             file_id: Set(None),
             file_unique_id: Set(None),
             file_path: Set(None),

@@ -18,6 +18,8 @@ use vidcache::domain::{AssetStatus, Prompt};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
+    /// New prompts sent one after another, for the miss latency.
+    pub misses: usize,
     pub hits: usize,
     pub dedup_requests: usize,
     pub prompts: usize,
@@ -32,6 +34,7 @@ pub struct BenchOptions {
 impl Default for BenchOptions {
     fn default() -> Self {
         Self {
+            misses: 20,
             hits: 500,
             dedup_requests: 1000,
             prompts: 20,
@@ -188,6 +191,35 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
             value: format!("{rss:.1} MiB"),
             target: "≤ 40 MB".into(),
             met: rss <= 40.0 * 1e6 / 1048576.0,
+        });
+        run.stop().await;
+    }
+
+    // A new prompt's latency: message → video with the local generator at
+    // delay 0, prompts sent one after another (each waits for its video).
+    {
+        let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "0".to_owned())], async |_, _| Ok(())).await?;
+        let mut latencies = Vec::new();
+        for i in 0..opts.misses {
+            let chat = 3_000_000 + i as i64;
+            let id = run.push(chat, &format!("a brand new prompt number {i}"));
+            if !run.wait_videos(i + 1, Duration::from_secs(60)).await {
+                bail!("new prompt {i} was never answered");
+            }
+            let sent = run.fake.sent();
+            let handed = run.fake.handed_out_at(id);
+            let video = sent.iter().find(|s| s.chat_id == chat && s.method == "sendVideo");
+            if let (Some(handed), Some(video)) = (handed, video) {
+                latencies.push(video.at.saturating_duration_since(handed));
+            }
+        }
+        latencies.sort();
+        let p95 = percentile(&latencies, 95.0);
+        figures.push(Figure {
+            name: format!("new-prompt latency p50 / p95 ({} prompts, local generator, delay 0)", latencies.len()),
+            value: format!("{} / {}", ms(percentile(&latencies, 50.0)), ms(p95)),
+            target: "p95 ≤ 150 ms".into(),
+            met: p95 <= Duration::from_millis(150),
         });
         run.stop().await;
     }
@@ -396,6 +428,7 @@ async fn seed_assets(database_url: &str, n: usize) -> anyhow::Result<()> {
             status: Set(AssetStatus::Available),
             generation: Set(1),
             dispatched_generation: Set(1),
+            dispatched_at: Set(None),
             file_id: Set(Some(vidcache::domain::FileId(format!("SEEDED{i}")))),
             file_unique_id: Set(Some(format!("U{i}"))),
             file_path: Set(None),

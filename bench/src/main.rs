@@ -21,7 +21,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut options = BenchOptions::default();
     if cli.quick {
-        options = BenchOptions { hits: 100, dedup_requests: 200, prompts: 10, fanout: 60, ingest: 500, assets: 2000, ..options };
+        options = BenchOptions {
+            misses: 8,
+            hits: 100,
+            dedup_requests: 200,
+            prompts: 10,
+            fanout: 60,
+            ingest: 500,
+            assets: 2000,
+            ..options
+        };
     }
     let database_url = std::env::var("DATABASE_URL").ok();
     let queue_url = std::env::var("QUEUE_URL").ok();

@@ -9,6 +9,7 @@ mod m20261124_000001_create_video_assets;
 mod m20261124_000002_create_user_requests;
 mod m20261124_000003_create_generation_stages;
 mod m20261124_000004_add_progress_message;
+mod m20261202_000005_add_dispatched_at;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_user_requests::Migration),
             Box::new(m20261124_000003_create_generation_stages::Migration),
             Box::new(m20261124_000004_add_progress_message::Migration),
+            Box::new(m20261202_000005_add_dispatched_at::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
 
 use crate::generate_video::{GenerateVideo, QUEUE_NAME};
+use crate::wake::{REDIS_WAKE_CHANNEL, Wakeups};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -26,20 +27,37 @@ pub enum QueueError {
 const MISSED_HEARTBEATS: usize = 120;
 
 /// Where generation jobs wait for a worker: SQLite (embedded default),
-/// PostgreSQL, or Redis.
+/// PostgreSQL, or Redis; and how its workers are woken.
 #[derive(Clone)]
-pub enum JobQueue {
-    Sqlite { pool: SqlitePool, heartbeat: Duration },
-    Postgres { pool: PgPool, heartbeat: Duration },
-    Redis { conn: ConnectionManager, heartbeat: Duration },
+pub struct JobQueue {
+    pub(crate) store: Store,
+    heartbeat: Duration,
+    /// The fallback poll, for pushes no notification announced.
+    pub(crate) poll: Duration,
+    pub(crate) wakeups: Wakeups,
+}
+
+#[derive(Clone)]
+pub(crate) enum Store {
+    Sqlite {
+        pool: SqlitePool,
+    },
+    Postgres {
+        pool: PgPool,
+    },
+    /// `client` opens the pub/sub connection that hears other processes' pushes.
+    Redis {
+        conn: ConnectionManager,
+        client: redis::Client,
+    },
 }
 
 impl std::fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            JobQueue::Sqlite { .. } => "JobQueue(sqlite)",
-            JobQueue::Postgres { .. } => "JobQueue(postgres)",
-            JobQueue::Redis { .. } => "JobQueue(redis)",
+        f.write_str(match self.store {
+            Store::Sqlite { .. } => "JobQueue(sqlite)",
+            Store::Postgres { .. } => "JobQueue(postgres)",
+            Store::Redis { .. } => "JobQueue(redis)",
         })
     }
 }
@@ -59,7 +77,7 @@ impl JobQueue {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|e| open_err(&location, e))?;
         SqliteStorage::setup(&pool).await.map_err(|e| open_err(&location, e))?;
-        Ok(Self::Sqlite { pool, heartbeat })
+        Ok(Self::new(Store::Sqlite { pool }, heartbeat))
     }
 
     /// Opens the queue in a PostgreSQL database (schema `apalis`).
@@ -67,21 +85,29 @@ impl JobQueue {
         let pool =
             sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await.map_err(|e| open_err("postgres", e))?;
         PostgresStorage::setup(&pool).await.map_err(|e| open_err("postgres", e))?;
-        Ok(Self::Postgres { pool, heartbeat })
+        Ok(Self::new(Store::Postgres { pool }, heartbeat))
     }
 
     /// Opens the queue in Redis.
     pub async fn open_redis(url: &str, heartbeat: Duration) -> Result<Self, QueueError> {
         let conn = apalis_redis::connect(url).await.map_err(|e| open_err("redis", e))?;
-        Ok(Self::Redis { conn, heartbeat })
+        let client = redis::Client::open(url).map_err(|e| open_err("redis", e))?;
+        Ok(Self::new(Store::Redis { conn, client }, heartbeat))
+    }
+
+    fn new(store: Store, heartbeat: Duration) -> Self {
+        Self { store, heartbeat, poll: Duration::from_secs(1), wakeups: Wakeups::default() }
+    }
+
+    /// Polls at least every `poll` besides the wake-ups (default 1 s).
+    #[must_use]
+    pub fn with_poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
     }
 
     fn heartbeat(&self) -> Duration {
-        match self {
-            JobQueue::Sqlite { heartbeat, .. } | JobQueue::Postgres { heartbeat, .. } | JobQueue::Redis { heartbeat, .. } => {
-                *heartbeat
-            }
-        }
+        self.heartbeat
     }
 
     pub(crate) fn sqlite(&self, pool: &SqlitePool) -> SqliteStorage<GenerateVideo> {
@@ -114,28 +140,45 @@ impl JobQueue {
         RedisStorage::new(conn.clone()).with_config(config)
     }
 
-    /// Pushes `job` unless a job with the same idempotency key already exists.
+    /// Pushes `job` unless a job with the same idempotency key already
+    /// exists, then wakes the workers: this process's at once, other
+    /// processes' by the backend's notification.
     pub async fn push(&self, job: GenerateVideo) -> Result<(), QueueError> {
         let key = job.idempotency_key();
         let task = TaskBuilder::new(job).idempotency_key(&key).build();
-        let pushed = match self {
-            JobQueue::Sqlite { pool, .. } => self.sqlite(pool).push_task(task).await.map_err(|e| e.to_string()),
-            JobQueue::Postgres { pool, .. } => self.postgres(pool).push_task(task).await.map_err(|e| e.to_string()),
-            JobQueue::Redis { conn, .. } => self.redis(conn).push_task(task).await.map_err(|e| e.to_string()),
+        let pushed = match &self.store {
+            Store::Sqlite { pool } => self.sqlite(pool).push_task(task).await.map_err(|e| e.to_string()),
+            // apalis's insert trigger notifies the other processes.
+            Store::Postgres { pool } => self.postgres(pool).push_task(task).await.map_err(|e| e.to_string()),
+            Store::Redis { conn, .. } => self.redis(conn).push_task(task).await.map_err(|e| e.to_string()),
         };
         match pushed {
-            Ok(()) => Ok(()),
+            Ok(()) => {}
             // PostgreSQL reports the idempotency key's unique index instead of skipping.
-            Err(message) if message.contains("idx_jobs_idempotency_key") || message.contains("duplicate key") => Ok(()),
-            Err(message) => Err(QueueError::Push { key, message }),
+            Err(message) if message.contains("idx_jobs_idempotency_key") || message.contains("duplicate key") => {}
+            Err(message) => return Err(QueueError::Push { key, message }),
         }
+        self.wakeups.wake();
+        if let Store::Redis { conn, .. } = &self.store {
+            let mut conn = conn.clone();
+            let published: Result<i64, _> = redis::cmd("PUBLISH").arg(REDIS_WAKE_CHANNEL).arg(&key).query_async(&mut conn).await;
+            if let Err(err) = published {
+                tracing::debug!(error = %err, "could not announce a push; other processes find it at their next poll");
+            }
+        }
+        Ok(())
+    }
+
+    /// This process's waiting workers.
+    pub fn wakeups(&self) -> &Wakeups {
+        &self.wakeups
     }
 
     /// How many jobs were ever enqueued (any status), for tests and benchmarks.
     pub async fn count_jobs(&self) -> Result<i64, QueueError> {
         let count = |e: &dyn std::fmt::Display| QueueError::Count(e.to_string());
-        match self {
-            JobQueue::Sqlite { pool, .. } => {
+        match &self.store {
+            Store::Sqlite { pool } => {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Jobs WHERE job_type = ?1")
                     .bind(QUEUE_NAME)
                     .fetch_one(pool)
@@ -143,7 +186,7 @@ impl JobQueue {
                     .map_err(|e| count(&e))?;
                 Ok(n)
             }
-            JobQueue::Postgres { pool, .. } => {
+            Store::Postgres { pool } => {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1")
                     .bind(QUEUE_NAME)
                     .fetch_one(pool)
@@ -151,7 +194,7 @@ impl JobQueue {
                     .map_err(|e| count(&e))?;
                 Ok(n)
             }
-            JobQueue::Redis { conn, .. } => {
+            Store::Redis { conn, .. } => {
                 let mut conn = conn.clone();
                 let n: i64 =
                     redis::cmd("HLEN").arg(format!("{QUEUE_NAME}:data")).query_async(&mut conn).await.map_err(|e| count(&e))?;

@@ -9,10 +9,13 @@
 
 mod backend;
 mod generate_video;
+mod listen;
+mod wake;
 mod worker;
 
 pub use backend::{JobQueue, QueueError};
 pub use generate_video::{GenerateVideo, QUEUE_NAME};
+pub use wake::Wakeups;
 pub use worker::{JobHandler, WorkerOptions, run_worker};
 
 /// The error type job handlers return to apalis.

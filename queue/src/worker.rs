@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::BoxError;
-use crate::backend::JobQueue;
+use crate::backend::{JobQueue, Store};
 use crate::generate_video::GenerateVideo;
 
 /// What a worker does with a job. The service implements it; this crate
@@ -50,13 +50,17 @@ pub async fn run_worker(
     );
     let concurrency = options.concurrency.max(1);
     let retries = options.retries;
+    let (wakeups, poll) = (queue.wakeups.clone(), queue.poll);
+    let listener = tokio::spawn(crate::listen::forward_pushes(queue.clone(), shutdown.clone()));
     macro_rules! monitor {
         ($storage:expr) => {{
             let storage = $storage;
             Monitor::new()
                 .register(move |index| {
+                    // Each worker (and each restart of one) listens for wake-ups of its own.
+                    let backend = storage.clone().poll_with_stream(wakeups.subscribe(poll));
                     WorkerBuilder::new(format!("{name}-{index}"))
-                        .backend(storage.clone())
+                        .backend(backend)
                         .concurrency(concurrency)
                         .retry(RetryPolicy::retries(retries))
                         .data(handler.clone())
@@ -76,10 +80,11 @@ pub async fn run_worker(
                 .await
         }};
     }
-    let result = match &queue {
-        JobQueue::Sqlite { pool, .. } => monitor!(queue.sqlite(pool)),
-        JobQueue::Postgres { pool, .. } => monitor!(queue.postgres(pool)),
-        JobQueue::Redis { conn, .. } => monitor!(queue.redis(conn)),
+    let result = match &queue.store {
+        Store::Sqlite { pool } => monitor!(queue.sqlite(pool)),
+        Store::Postgres { pool } => monitor!(queue.postgres(pool)),
+        Store::Redis { conn, .. } => monitor!(queue.redis(conn)),
     };
+    listener.abort();
     result.map_err(|e| Box::new(e) as BoxError)
 }

@@ -99,6 +99,8 @@ pub struct Settings {
     pub generation_backoff: Duration,
     pub worker_concurrency: usize,
     pub job_lease: Duration,
+    /// How often workers look for jobs no notification announced.
+    pub queue_poll_interval: Duration,
     pub global_send_rate: u32,
     pub chat_send_burst: u32,
     pub shutdown_grace: Duration,
@@ -216,6 +218,7 @@ impl Settings {
             generation_backoff: Duration::from_millis(parse_num(lookup, "GENERATION_BACKOFF_MS", 2000)?),
             worker_concurrency: parse_num::<usize>(lookup, "WORKER_CONCURRENCY", 2)?.max(1),
             job_lease: Duration::from_secs(parse_num::<u64>(lookup, "JOB_LEASE_SECS", 30)?.max(2)),
+            queue_poll_interval: Duration::from_millis(parse_num::<u64>(lookup, "QUEUE_POLL_INTERVAL_MS", 1000)?.max(10)),
             global_send_rate: parse_num::<u32>(lookup, "TELEGRAM_GLOBAL_RATE", 28)?.max(1),
             chat_send_burst: parse_num::<u32>(lookup, "TELEGRAM_CHAT_BURST", 2)?.max(1),
             shutdown_grace: Duration::from_secs(parse_num(lookup, "SHUTDOWN_GRACE_SECS", 7)?),

@@ -22,15 +22,30 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: AssetId) -> Result<Option<Asse
     video_assets::Entity::find_by_id(id).one(db).await
 }
 
-/// Records that a job for `job.number` has been pushed (the outbox marker).
+/// Records that a job for `job.number` has been pushed (the outbox marker)
+/// and when, so a push the queue lost can be told from one still waiting.
 pub async fn mark_dispatched(db: &DatabaseConnection, job: Generation) -> Result<(), DbErr> {
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::DispatchedGeneration, Expr::value(job.number))
+        .col_expr(video_assets::Column::DispatchedAt, Expr::value(Utc::now()))
         .filter(video_assets::Column::Id.eq(job.asset))
-        .filter(video_assets::Column::DispatchedGeneration.lt(job.number))
+        .filter(video_assets::Column::DispatchedGeneration.lte(job.number))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Pending generations whose job was pushed before `pushed_before` and has
+/// not started: the queue may have lost them, so they are pushed again
+/// (with the same idempotency key: a job still queued is not duplicated).
+pub async fn stalled_dispatches(db: &DatabaseConnection, pushed_before: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {
+    let rows = video_assets::Entity::find()
+        .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
+        .filter(Expr::col(video_assets::Column::DispatchedGeneration).eq(Expr::col(video_assets::Column::Generation)))
+        .filter(video_assets::Column::DispatchedAt.is_null().or(video_assets::Column::DispatchedAt.lt(pushed_before)))
+        .all(db)
+        .await?;
+    Ok(rows.iter().map(Asset::current_generation).collect())
 }
 
 /// Generations recorded as needed but not (known to be) pushed yet.

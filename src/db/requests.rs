@@ -142,6 +142,7 @@ async fn submit_in(
                     status: Set(AssetStatus::Pending),
                     generation: Set(1),
                     dispatched_generation: Set(0),
+                    dispatched_at: Set(None),
                     file_id: Set(None),
                     file_unique_id: Set(None),
                     file_path: Set(None),

@@ -98,6 +98,12 @@ impl Generations {
         assets::reclaim_expired(&self.db, Utc::now()).await
     }
 
+    /// Pending generations pushed before `pushed_before` whose job never
+    /// started: the queue may have lost them.
+    pub async fn stalled_dispatches(&self, pushed_before: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {
+        assets::stalled_dispatches(&self.db, pushed_before).await
+    }
+
     /// Generations recorded as needed but not known to be pushed.
     pub async fn undispatched(&self) -> Result<Vec<Generation>, DbErr> {
         assets::undispatched(&self.db).await

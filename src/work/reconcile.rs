@@ -2,6 +2,9 @@
 //! database after anything went wrong. It runs at start and then
 //! periodically in every worker:
 //! - a generation recorded as needed but never pushed is pushed (the outbox);
+//! - a pushed generation whose job has not started within twice the lease
+//!   is pushed again with the same idempotency key (the queue is only a way
+//!   to wake workers: a Redis restart or a wiped job table loses nothing);
 //! - a generation whose worker died (lease run out) is queued again;
 //! - requests still waiting on an available asset are delivered;
 //! - users whose request failed are told.
@@ -19,6 +22,8 @@ use crate::service::{Delivery, Dispatcher, Generations};
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
     pub dispatched: usize,
+    /// Pushed again because their job never started.
+    pub repushed: usize,
     pub reclaimed: usize,
     pub delivered: usize,
     pub notified: usize,
@@ -33,6 +38,8 @@ pub struct Reconciler {
     /// How long a sender holds a delivery: a fan-out younger than this is
     /// left to finish on its own.
     pub claim: chrono::Duration,
+    /// A pushed job that has not started after this is pushed again.
+    pub stall: chrono::Duration,
 }
 
 impl Reconciler {
@@ -47,6 +54,11 @@ impl Reconciler {
         for job in self.generations.undispatched().await? {
             self.dispatcher.dispatch(job).await;
             pass.dispatched += 1;
+        }
+        for job in self.generations.stalled_dispatches(Utc::now() - self.stall).await? {
+            tracing::info!(asset_id = %job.asset, generation = job.number, "a queued generation never started; pushing it again");
+            self.dispatcher.dispatch(job).await;
+            pass.repushed += 1;
         }
         pass.delivered = self.delivery.sweep(Utc::now() - self.claim).await?;
         pass.notified = self.delivery.notify_failures().await?;

@@ -17,6 +17,8 @@ pub struct Model {
     pub generation: i64,
     /// The highest generation a job was pushed for (the outbox marker).
     pub dispatched_generation: i64,
+    /// When the current generation's job was last pushed.
+    pub dispatched_at: Option<DateTimeUtc>,
     pub file_id: Option<FileId>,
     pub file_unique_id: Option<String>,
     pub file_path: Option<String>,
