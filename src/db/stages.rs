@@ -1,6 +1,6 @@
 //! Queries on `generation_stages` (the steps of a staged generation, so a
-//! re-run resumes instead of paying again) and `provider_calls` (what each
-//! asset cost).
+//! re-run, or a takeover by the next generation, resumes instead of paying
+//! again) and `provider_calls` (what each asset cost).
 
 use std::fmt::Write as _;
 
@@ -166,6 +166,7 @@ pub struct Carried {
 /// The assembly is not carried (its output is the generation's own file,
 /// and ffmpeg costs nothing); steps that never reached a provider are not
 /// carried either and run again. Rows `to` has already are left alone.
+#[tracing::instrument(skip(db))]
 pub async fn carry_over<C: ConnectionTrait>(db: &C, asset_id: AssetId, from: i64, to: i64) -> Result<Carried, DbErr> {
     let now = Utc::now();
     let mut carried = Carried::default();

@@ -676,8 +676,8 @@ impl Pipeline {
             max_bytes: MAX_UPLOAD_BYTES,
         };
         let input = format!("{} clips of {} s, {}x{}", spec.clips.len(), spec.segment_seconds, spec.width, spec.height);
+        // reused only as this generation's own file: a takeover assembles anew
         self.steps
-            // only this generation's own file: a takeover assembles anew
             .step(
                 job,
                 (StageKind::Assemble, WHOLE),
