@@ -16,6 +16,7 @@ use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, Task
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection};
 use support::Harness;
 use vidcache::config::{DataStore, GeneratorKind, ProviderSettings, RetryPolicy};
+use vidcache::db::assets;
 use vidcache::db::entities::video_assets;
 use vidcache::db::stages::{self, StageKind, StageStatus};
 use vidcache::domain::AssetStatus;
@@ -136,11 +137,16 @@ impl Env {
     }
 }
 
-/// A request that keeps every progress text in `log`.
+/// A request for generation 1 that keeps every progress text in `log`.
 fn request(asset: AssetId, prompt: &str, output: &Path, log: &Arc<Mutex<Vec<String>>>) -> GenerationRequest {
+    request_for(Generation { asset, number: 1 }, prompt, output, log)
+}
+
+/// A request for `job` that keeps every progress text in `log`.
+fn request_for(job: Generation, prompt: &str, output: &Path, log: &Arc<Mutex<Vec<String>>>) -> GenerationRequest {
     let log = log.clone();
     GenerationRequest {
-        job: Generation { asset, number: 1 },
+        job,
         prompt: prompt.to_owned(),
         output: output.to_owned(),
         progress: Arc::new(move |stage| log.lock().expect("progress log").push(Lang::En.texts().stage(&stage))),
@@ -324,6 +330,172 @@ async fn a_crash_after_the_images_resumes_without_paying_again() {
     let before: Vec<usize> = endpoints.iter().map(|e| fake.calls(*e)).collect();
     env.generator().generate(request(asset, "a lighthouse in a storm", &env.output(), &no_progress())).await.expect("done");
     assert_eq!(endpoints.iter().map(|e| fake.calls(*e)).collect::<Vec<_>>(), before);
+}
+
+/// How many different `promptText`s the requests to `endpoint` carried.
+fn distinct_prompts(fake: &FakeProviders, endpoint: Endpoint) -> usize {
+    let prompts: std::collections::HashSet<String> =
+        fake.requests(endpoint).iter().filter_map(|r| r["promptText"].as_str().map(str::to_owned)).collect();
+    prompts.len()
+}
+
+/// Script requests (the only chat calls that ask for a JSON object).
+fn script_calls(fake: &FakeProviders) -> usize {
+    fake.requests(Endpoint::Chat).iter().filter(|r| r["response_format"]["type"] == "json_object").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "4"), ("SEGMENT_SECONDS", "2")]).await;
+    let fake = &env.fake;
+    let prompt = "a harbour at dawn";
+    let asset = env.asset(prompt).await;
+    fake.set_task_outcome(TaskKind::TextToImage, TaskOutcome::Hold);
+
+    // generation 1: images hang; "kill -9" once three image tasks are submitted and polled and the voice is done
+    let output = |number: i64| env.dir.path().join(format!("out-g{number}.mp4"));
+    let g1 = Generation { asset, number: 1 };
+    let first = tokio::spawn(env.generator().generate(request_for(g1, prompt, &output(1), &no_progress())));
+    let submitted = fake
+        .wait_until(|f| f.tasks_created(TaskKind::TextToImage) == 3 && f.tasks_polled(TaskKind::TextToImage) == 3, LONG)
+        .await;
+    assert!(submitted, "three image tasks (the parallelism) were submitted and polled");
+    let voiced = support::eventually(LONG, || async {
+        let key = stages::StepKey { asset_id: asset, generation: 1, kind: StageKind::Voice, segment: stages::WHOLE };
+        stages::find(&env.db, key).await.expect("stage").is_some_and(|s| s.status == StageStatus::Done)
+    })
+    .await;
+    assert!(voiced, "the voice-over was made before the kill");
+    first.abort();
+    assert!(first.await.expect_err("aborted").is_cancelled());
+    assert_eq!((script_calls(fake), fake.calls(Endpoint::Chat), fake.calls(Endpoint::Speech)), (1, 1 + 4, 1));
+
+    // the reconciler: the lease ran out, the asset moves to generation 2, which takes generation 1 over
+    let reclaimed = assets::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims");
+    assert_eq!(reclaimed, vec![Generation { asset, number: 2 }]);
+    let carried = stages::for_generation(&env.db, asset, 2).await.expect("stages");
+    let of = |kind: StageKind| carried.iter().filter(move |s| s.kind == kind).collect::<Vec<_>>();
+    assert_eq!(of(StageKind::Script).len(), 1);
+    assert!(of(StageKind::Script).iter().chain(&of(StageKind::ImagePrompt)).all(|s| s.status == StageStatus::Done));
+    assert_eq!(of(StageKind::ImagePrompt).len(), 4);
+    let images = of(StageKind::Image);
+    assert_eq!(images.len(), 3, "the submitted images are carried over: {carried:?}");
+    assert!(images.iter().all(|s| s.status == StageStatus::Pending && s.provider_task_id.is_some()), "{images:?}");
+    assert!(of(StageKind::Voice).iter().all(|s| s.status == StageStatus::Done));
+    assert!(of(StageKind::Clip).is_empty() && of(StageKind::Assemble).is_empty(), "nothing else: {carried:?}");
+
+    // generation 2 finishes what generation 1 started
+    fake.set_task_outcome(TaskKind::TextToImage, TaskOutcome::Succeed);
+    let progress = no_progress();
+    env.generator()
+        .generate(request_for(Generation { asset, number: 2 }, prompt, &output(2), &progress))
+        .await
+        .expect("the takeover succeeds");
+
+    assert_eq!(fake.tasks_created(TaskKind::TextToImage), 4, "three image tasks polled, one submitted");
+    assert_eq!(fake.calls(Endpoint::TextToImage), 4);
+    assert_eq!(distinct_prompts(fake, Endpoint::TextToImage), 4, "one image task per segment");
+    assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), 4);
+    assert_eq!(distinct_prompts(fake, Endpoint::ImageToVideo), 4, "one clip task per segment");
+    assert_eq!(script_calls(fake), 1, "the script was not written again");
+    assert_eq!(fake.calls(Endpoint::Chat), 1 + 4 + 4, "nor the image prompts");
+    assert_eq!(fake.calls(Endpoint::Speech), 1, "nor the voice-over");
+    let (duration, _) = probe(&output(2)).await;
+    assert!((duration - 8.0).abs() < 0.3, "four segments of 2 s: got {duration} s");
+    let steps = stages::for_generation(&env.db, asset, 2).await.expect("stages");
+    assert_eq!(steps.len(), 1 + 4 * 4 + 2);
+    assert!(steps.iter().all(|s| s.status == StageStatus::Done), "{steps:?}");
+    let summary = stages::progress_summary(&env.db, asset, 2).await.expect("summary").map(|s| Lang::En.texts().stage(&s));
+    assert_eq!(summary.as_deref(), Some("Images 4/4, clips 4/4, voice-over ready, video assembled"));
+    assert!(progress.lock().expect("log").iter().any(|t| t.starts_with("Images 4/4")));
+    let costs = stages::costs_for_asset(&env.db, asset).await.expect("costs");
+    let calls = |op: &str| costs.lines.iter().find(|l| l.operation == op).map_or(0, |l| l.calls);
+    assert_eq!((calls("text_to_image"), calls("image_to_video"), calls("speech")), (4, 4, 1), "{}", costs.describe());
+    let work = env.dir.path().join("work");
+    for number in [1, 2] {
+        assert!(!work.join(format!("asset-{asset}-g{number}")).exists(), "intermediate files of g{number} are removed");
+    }
+
+    // an operator's /clear, then a new request: generation 3 makes every step anew
+    video_assets::ActiveModel {
+        id: Set(asset),
+        status: Set(AssetStatus::Available),
+        file_path: Set(Some(output(2).display().to_string())),
+        lease_owner: Set(None),
+        ..Default::default()
+    }
+    .update(&env.db)
+    .await
+    .expect("published");
+    let key = Prompt::parse(prompt, 1000).expect("a prompt").key();
+    assert!(matches!(assets::clear(&env.db, &key).await.expect("clears"), assets::Cleared::Cleared { .. }));
+    video_assets::ActiveModel {
+        id: Set(asset),
+        status: Set(AssetStatus::Generating),
+        generation: Set(3),
+        lease_owner: Set(Some("test".into())),
+        ..Default::default()
+    }
+    .update(&env.db)
+    .await
+    .expect("bumped");
+    let cleared = assets::find(&env.db, asset).await.expect("asset").expect("exists");
+    assert_eq!(cleared.last_error.as_deref(), Some(assets::CLEARED_REASON));
+    assert!(stages::for_generation(&env.db, asset, 3).await.expect("stages").is_empty(), "nothing carried after a clear");
+    env.generator()
+        .generate(request_for(Generation { asset, number: 3 }, prompt, &output(3), &no_progress()))
+        .await
+        .expect("the new generation succeeds");
+    assert_eq!(script_calls(fake), 2, "a new script");
+    assert_eq!(fake.calls(Endpoint::Chat), 2 * (1 + 4 + 4), "new prompts");
+    assert_eq!(fake.tasks_created(TaskKind::TextToImage), 8, "new images");
+    assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), 8, "new clips");
+    assert_eq!(fake.calls(Endpoint::Speech), 2, "a new voice-over");
+    assert!(output(3).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_polls_the_veo_operation_of_the_dead_worker() {
+    let env = Env::new(FakeProvidersConfig::default(), &[("GENERATOR", "veo"), ("OPENAI_API_KEY", "")]).await;
+    let fake = &env.fake;
+    fake.set_veo_outcome(VeoOutcome::Hold);
+    let prompt = "a kite over the dunes";
+    let asset = env.asset(prompt).await;
+    let output = |number: i64| env.dir.path().join(format!("veo-g{number}.mp4"));
+
+    let first =
+        tokio::spawn(env.generator().generate(request_for(Generation { asset, number: 1 }, prompt, &output(1), &no_progress())));
+    assert!(fake.wait_until(|f| f.calls(Endpoint::VeoPredict) == 1 && f.calls(Endpoint::VeoFetch) >= 1, LONG).await);
+    first.abort();
+    assert!(first.await.expect_err("aborted").is_cancelled());
+
+    assert_eq!(assets::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims"), vec![Generation { asset, number: 2 }]);
+    fake.set_veo_outcome(VeoOutcome::Video);
+    env.generator()
+        .generate(request_for(Generation { asset, number: 2 }, prompt, &output(2), &no_progress()))
+        .await
+        .expect("the takeover succeeds");
+    assert_eq!(fake.calls(Endpoint::VeoPredict), 1, "the operation was polled, not submitted again");
+    assert!(std::fs::metadata(output(2)).is_ok_and(|m| m.len() > 0), "generation 2's file is written");
+    let clip = stages::for_generation(&env.db, asset, 2).await.expect("stages");
+    assert!(clip.len() == 1 && clip[0].status == StageStatus::Done, "{clip:?}");
+
+    // a later takeover (generation 2's worker claimed it and died before publishing) reuses the finished operation
+    video_assets::ActiveModel { id: Set(asset), status: Set(AssetStatus::Generating), ..Default::default() }
+        .update(&env.db)
+        .await
+        .expect("claimed");
+    assert!(assets::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims").contains(&Generation { asset, number: 3 }));
+    let fetches = fake.calls(Endpoint::VeoFetch);
+    env.generator()
+        .generate(request_for(Generation { asset, number: 3 }, prompt, &output(3), &no_progress()))
+        .await
+        .expect("succeeds");
+    assert_eq!((fake.calls(Endpoint::VeoPredict), fake.calls(Endpoint::VeoFetch)), (1, fetches), "no provider call at all");
+    assert!(output(3).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
+use super::stages::{self, Carried};
 use crate::domain::{AssetId, AssetStatus, FileId, Generation, PromptKey, RequestId, RequestStatus, Stage};
 
 pub type Asset = video_assets::Model;
@@ -296,6 +297,14 @@ pub const CLEARED_REASON: &str = "cleared by an operator";
 /// Generations whose worker died: the lease ran out long ago. Each is moved
 /// to a new generation (so a stale job of the dead worker cannot run it
 /// too) and returned for dispatch.
+///
+/// The new generation takes over the work of the one it replaces: in the
+/// same transaction as the move, the steps that are done or were submitted
+/// to a provider are carried over ([`stages::carry_over`]), so the staged
+/// generator reuses them and polls the recorded tasks instead of paying
+/// again. This is the only path on which steps cross generations: a
+/// generation started anew after a failure or an operator's /clear (by
+/// [`requests`](super::requests)) starts without any.
 pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {
     let expired = video_assets::Entity::find()
         .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
@@ -304,21 +313,37 @@ pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Res
         .await?;
     let mut jobs = Vec::new();
     for asset in expired {
-        let updated = video_assets::Entity::update_many()
-            .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Pending))
-            .col_expr(video_assets::Column::Generation, Expr::value(asset.generation + 1))
-            .col_expr(video_assets::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(video_assets::Column::Stage, Expr::value(Stage::Requeued))
-            .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
-            .filter(video_assets::Column::Id.eq(asset.id))
-            .filter(video_assets::Column::Generation.eq(asset.generation))
-            .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
-            .filter(video_assets::Column::LeaseUntil.lt(now).or(video_assets::Column::LeaseUntil.is_null()))
-            .exec(db)
-            .await?;
-        if updated.rows_affected == 1 {
-            jobs.push(Generation { asset: asset.id, number: asset.generation + 1 });
+        let (id, from) = (asset.id, asset.generation);
+        let carried = serializable(db, move |txn| {
+            Box::pin(async move {
+                let updated = video_assets::Entity::update_many()
+                    .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Pending))
+                    .col_expr(video_assets::Column::Generation, Expr::value(from + 1))
+                    .col_expr(video_assets::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                    .col_expr(video_assets::Column::Stage, Expr::value(Stage::Requeued))
+                    .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
+                    .filter(video_assets::Column::Id.eq(id))
+                    .filter(video_assets::Column::Generation.eq(from))
+                    .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
+                    .filter(video_assets::Column::LeaseUntil.lt(now).or(video_assets::Column::LeaseUntil.is_null()))
+                    .exec(txn)
+                    .await?;
+                if updated.rows_affected != 1 {
+                    return Ok(None);
+                }
+                stages::carry_over(txn, id, from, from + 1).await.map(Some)
+            })
+        })
+        .await?;
+        let Some(carried) = carried else { continue };
+        if carried != Carried::default() {
+            tracing::info!(asset_id = %id, from, done = carried.done, submitted = carried.submitted, "steps carried over to the new generation");
         }
+        if carried.unsure > 0 {
+            // no task recorded: they run again, and the lost submit may be billed
+            tracing::warn!(asset_id = %id, from, steps = carried.unsure, "steps were running without a recorded task when the worker stopped");
+        }
+        jobs.push(Generation { asset: id, number: from + 1 });
     }
     Ok(jobs)
 }

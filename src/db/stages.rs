@@ -1,6 +1,6 @@
 //! Queries on `generation_stages` (the steps of a staged generation, so a
-//! re-run resumes instead of paying again) and `provider_calls` (what each
-//! asset cost).
+//! re-run, or a takeover by the next generation, resumes instead of paying
+//! again) and `provider_calls` (what each asset cost).
 
 use std::fmt::Write as _;
 
@@ -144,6 +144,75 @@ pub async fn fail<C: ConnectionTrait>(db: &C, id: i64, error: &str, forget_task:
             .col_expr(S::SubmittedAt, Expr::value(Option::<DateTime<Utc>>::None));
     }
     update.filter(S::Id.eq(id)).exec(db).await?;
+    Ok(())
+}
+
+/// What a takeover carried over from the generation it replaces (see [`carry_over`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Carried {
+    /// Finished steps, copied as done.
+    pub done: usize,
+    /// Steps with a provider task recorded, copied as pending: the task is
+    /// polled, not submitted again.
+    pub submitted: usize,
+    /// Steps that were running without a recorded task: a submit may have
+    /// been in flight (and billed) when the worker died. They run again.
+    pub unsure: usize,
+}
+
+/// Copies the steps of `from` that a takeover `to` of the same asset can
+/// build on: finished steps (status, output and task kept) and steps whose
+/// provider task was recorded (as pending, with the task, to be polled).
+/// The assembly is not carried (its output is the generation's own file,
+/// and ffmpeg costs nothing); steps that never reached a provider are not
+/// carried either and run again. Rows `to` has already are left alone.
+#[tracing::instrument(skip(db))]
+pub async fn carry_over<C: ConnectionTrait>(db: &C, asset_id: AssetId, from: i64, to: i64) -> Result<Carried, DbErr> {
+    let now = Utc::now();
+    let mut carried = Carried::default();
+    let mut rows = Vec::new();
+    for old in for_generation(db, asset_id, from).await? {
+        let done = old.status == StageStatus::Done && old.output.is_some();
+        let submitted = old.provider_task_id.is_some() && old.submitted_at.is_some();
+        if old.kind == StageKind::Assemble || !(done || submitted) {
+            if old.status == StageStatus::Running && old.kind != StageKind::Assemble {
+                carried.unsure += 1;
+            }
+            continue;
+        }
+        if done {
+            carried.done += 1;
+        } else {
+            carried.submitted += 1;
+        }
+        let key = StepKey { asset_id, generation: to, kind: old.kind, segment: old.segment };
+        let mut row = new_row(key, if done { StageStatus::Done } else { StageStatus::Pending }, now);
+        row.input = Set(old.input);
+        row.provider = Set(old.provider);
+        row.provider_task_id = Set(old.provider_task_id);
+        row.submitted_at = Set(old.submitted_at);
+        row.output = Set(if done { old.output } else { None });
+        row.attempts = Set(old.attempts);
+        rows.push(row);
+    }
+    if !rows.is_empty() {
+        generation_stages::Entity::insert_many(rows).on_conflict(unique_step()).try_insert().exec_without_returning(db).await?;
+    }
+    Ok(carried)
+}
+
+/// Sets a finished step back to pending (its file is gone), keeping its
+/// provider task, so that progress does not count it and a re-run polls
+/// the task and downloads the result again.
+pub async fn reopen<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
+    generation_stages::Entity::update_many()
+        .col_expr(S::Status, Expr::value(StageStatus::Pending))
+        .col_expr(S::Output, Expr::value(Option::<String>::None))
+        .col_expr(S::UpdatedAt, Expr::value(Utc::now()))
+        .filter(S::Id.eq(id))
+        .filter(S::Status.eq(StageStatus::Done))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -20,8 +20,10 @@ pub use veo::{VeoGenerator, veo_seconds};
 #[derive(Clone)]
 pub struct GenerationRequest {
     /// The asset and its generation number: bumped each time the asset is
-    /// generated anew (after a failure or a /clear); work saved for an
-    /// older generation must not be reused.
+    /// generated anew (after a failure or a /clear), when work saved for an
+    /// older generation must not be reused, and when the reconciler takes
+    /// over from a worker that died, when the steps it carried over into
+    /// this generation are (see the pipeline's module docs).
     pub job: Generation,
     /// The normalized prompt.
     pub prompt: String,

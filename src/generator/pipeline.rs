@@ -8,6 +8,38 @@
 //! that is done, and polls a provider task whose id was recorded — the id
 //! is written before the first poll — instead of paying for it again.
 //! Each billable call is counted in `provider_calls`.
+//!
+//! # Across generations
+//!
+//! A worker that dies (`kill -9`, a lost machine) leaves its generation
+//! with a lease that runs out; the reconciler moves the asset to the next
+//! generation number ([`reclaim_expired`](crate::db::assets::reclaim_expired)).
+//! That new generation is a *takeover*: same asset, same prompt, same
+//! settings. In the same transaction as the move, the old generation's rows
+//! are carried over ([`carry_over`](crate::db::stages::carry_over)):
+//! - finished steps (script, prompts, images, clips, voice-over; Veo
+//!   operations) are copied as done, so this generator reuses them without
+//!   a provider call — a file output still has to be on disk, otherwise
+//!   the step is set back to pending at the start of the run and its
+//!   recorded task is polled and downloaded again;
+//! - steps submitted to a provider (a task id recorded, not done) are
+//!   copied as pending with their task id: they are polled, not submitted
+//!   again;
+//! - steps that never reached a provider are not copied and run again. A
+//!   step that was running without a recorded task (the submit's answer
+//!   never arrived) runs again too — it may have been billed; the
+//!   reconciler logs how many, and `provider_calls` shows what was paid.
+//!
+//! The assembly is never carried over (its output is the generation's own
+//! file; ffmpeg costs nothing). Steps cross generations only that way:
+//! a generation started anew because the asset failed for good or an
+//! operator cleared it (/clear) is made by intake
+//! ([`requests`](crate::db::requests)), copies nothing and makes every step
+//! anew — the asset's `last_error` is reset then, so the decision cannot be
+//! left to the worker reading it. Since every step goes through
+//! [`Steps::step`], this holds for the script, the Runway images and
+//! clips, Veo operations and the voice-over alike. The intermediate files
+//! of the generations taken over are removed with the last one's.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -286,6 +318,20 @@ impl Steps {
         }
     }
 
+    /// Sets finished steps whose file is gone (a takeover on another
+    /// machine, a cleaned work directory) back to pending, so that progress
+    /// counts only what is there; their recorded tasks are polled again.
+    pub(super) async fn reopen_lost_files(&self, job: &Job) -> Result<(), GenerateError> {
+        for row in stages::for_generation(&self.db, job.asset_id, job.generation).await.map_err(db_error)? {
+            let is_file = matches!(row.kind, StageKind::Image | StageKind::Clip | StageKind::Voice | StageKind::Assemble);
+            if is_file && row.status == StageStatus::Done && row.output.as_deref().and_then(existing_file).is_none() {
+                tracing::info!(asset_id = %job.asset_id, kind = ?row.kind, segment = row.segment, "a finished step's file is gone");
+                stages::reopen(&self.db, row.id).await.map_err(db_error)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one step unless it is done already. `reuse` turns a finished
     /// step's output back into its value (`None`: run it again, e.g. when
     /// its file is gone); `work` gets the step's row (with a provider task
@@ -390,10 +436,8 @@ impl Pipeline {
         tracing::info!(asset_id = %job.asset_id, generation = job.generation, "staged generation started");
         let result = self.stages(&job).await;
         // kept for a resume after a failure worth retrying; useless otherwise
-        if !matches!(result, Err(GenerateError::Failed(_)))
-            && let Err(err) = tokio::fs::remove_dir_all(&job.dir).await
-        {
-            tracing::debug!(error = %err, "could not remove the intermediate files");
+        if !matches!(result, Err(GenerateError::Failed(_))) {
+            remove_intermediate(&self.work_dir, &job).await;
         }
         if result.is_ok() {
             tracing::info!(asset_id = %job.asset_id, generation = job.generation, "staged generation finished");
@@ -410,6 +454,7 @@ impl Pipeline {
         {
             return Ok(());
         }
+        self.steps.reopen_lost_files(job).await?;
         let script = self.script(job).await?;
         self.plan(job).await?;
         self.steps.report(job).await;
@@ -631,14 +676,52 @@ impl Pipeline {
             max_bytes: MAX_UPLOAD_BYTES,
         };
         let input = format!("{} clips of {} s, {}x{}", spec.clips.len(), spec.segment_seconds, spec.width, spec.height);
+        // reused only as this generation's own file: a takeover assembles anew
         self.steps
-            .step(job, (StageKind::Assemble, WHOLE), &input, "ffmpeg", existing_file, |_| async {
-                let size = ffmpeg::assemble(&spec).await.map_err(|e| ProviderError::local("ffmpeg assembly", e))?;
-                tracing::info!(asset_id = %job.asset_id, size, "video assembled");
-                Ok((spec.output.clone(), path_text(&spec.output)))
-            })
+            .step(
+                job,
+                (StageKind::Assemble, WHOLE),
+                &input,
+                "ffmpeg",
+                |out| existing_file(out).filter(|p| *p == job.output),
+                |_| async {
+                    let size = ffmpeg::assemble(&spec).await.map_err(|e| ProviderError::local("ffmpeg assembly", e))?;
+                    tracing::info!(asset_id = %job.asset_id, size, "video assembled");
+                    Ok((spec.output.clone(), path_text(&spec.output)))
+                },
+            )
             .await
             .map(|_| ())
+    }
+}
+
+/// Removes the intermediate files of `job`'s generation and of the earlier
+/// generations of its asset, whose steps it may have taken over.
+async fn remove_intermediate(work_dir: &Path, job: &Job) {
+    let prefix = format!("asset-{}-g", job.asset_id);
+    let mut entries = match tokio::fs::read_dir(work_dir).await {
+        Ok(entries) => entries,
+        Err(err) => {
+            tracing::debug!(error = %err, "could not list the intermediate files");
+            return;
+        }
+    };
+    loop {
+        let entry = match entries.next_entry().await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(err) => {
+                tracing::debug!(error = %err, "could not list the intermediate files");
+                break;
+            }
+        };
+        let name = entry.file_name();
+        let generation = name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|g| g.parse::<i64>().ok());
+        if generation.is_some_and(|g| g <= job.generation)
+            && let Err(err) = tokio::fs::remove_dir_all(entry.path()).await
+        {
+            tracing::debug!(error = %err, dir = %entry.path().display(), "could not remove the intermediate files");
+        }
     }
 }
 

@@ -67,10 +67,18 @@ impl Single {
         stages::plan(&self.steps.db, &[job.key(StageKind::Clip, 0)])
             .await
             .map_err(|e| GenerateError::Failed(format!("database error while recording a generation step: {e}")))?;
+        self.steps.reopen_lost_files(&job).await?;
         self.steps.report(&job).await;
         let seconds = veo_seconds(self.vertex.model(), self.steps.settings.segment_seconds);
         // the video is the asset's file: no intermediate files
-        veo_clip(&self.steps, &job, &self.vertex, 0, &job.prompt, seconds, true, &job.output).await?;
+        let video = veo_clip(&self.steps, &job, &self.vertex, 0, &job.prompt, seconds, true, &job.output).await?;
+        if video != job.output {
+            // made by the generation this one took over, under that one's name; kept
+            // there, since the carried step still names it
+            tokio::fs::copy(&video, &job.output).await.map_err(|e| {
+                GenerateError::Failed(format!("cannot copy {} to {}: {e}", video.display(), job.output.display()))
+            })?;
+        }
         Ok(())
     }
 }
