@@ -66,15 +66,21 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let queue = open_queue(&settings).await?;
     let api =
         BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60)).context("cannot build the Telegram client")?;
-    let mut limiter = FloodLimiter::new(settings.global_send_rate, settings.chat_send_burst);
-    if let Some(url) = settings.queue.redis() {
-        let shared =
+    let shared = match settings.queue.redis() {
+        Some(url) => Some(
             SharedBudget::connect(url.expose(), settings.token.bot_id(), settings.global_send_rate, settings.chat_send_burst)
                 .await
-                .context("cannot reach Redis for the shared flood budget")?;
-        limiter = limiter.with_shared(shared);
-    }
-    let sender = Sender::new(api, Arc::new(limiter));
+                .context("cannot reach Redis for the shared flood budget")?,
+        ),
+        None => None,
+    };
+    let limiter = FloodLimiter::with_paid_broadcast(
+        settings.global_send_rate,
+        settings.chat_send_burst,
+        shared,
+        settings.paid_broadcast_rate,
+    );
+    let sender = Sender::new(api, limiter);
     let cache = VideoCache::new(1_000_000);
     cache_sync::warm(&database, &cache, 10_000).await.context("cannot warm the cache")?;
     // SQLite writes one transaction at a time: one lane; PostgreSQL overlaps a few.
@@ -84,8 +90,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     };
     let claim = settings.delivery_claim();
     let recorder = Recorder::start(database.clone(), claim, lanes, 100);
-    let delivery =
-        Arc::new(Delivery::new(database.clone(), sender.clone(), claim, settings.global_send_rate, settings.cache_chat_id));
+    let delivery = Arc::new(Delivery::new(
+        database.clone(),
+        sender.clone(),
+        claim,
+        settings.global_send_rate,
+        settings.cache_chat_id,
+        settings.paid_broadcast_rate.is_some(),
+    ));
     let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
     let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
     let operator = Arc::new(Operator::new(database.clone(), cache.clone()));

@@ -10,6 +10,7 @@ mod m20261124_000002_create_user_requests;
 mod m20261124_000003_create_generation_stages;
 mod m20261124_000004_add_progress_message;
 mod m20261202_000005_add_dispatched_at;
+mod m20261202_000006_add_paid_broadcast;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_generation_stages::Migration),
             Box::new(m20261124_000004_add_progress_message::Migration),
             Box::new(m20261202_000005_add_dispatched_at::Migration),
+            Box::new(m20261202_000006_add_paid_broadcast::Migration),
         ]
     }
 }

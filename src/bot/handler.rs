@@ -13,6 +13,7 @@ use crate::domain::{ChatId, MessageId, Prompt, PromptError, UserId};
 use crate::service::intake::NewRequest;
 use crate::service::{Intake, Operator, UserStatus};
 use crate::telegram::api::Keyboard;
+use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
 use crate::texts::{Lang, MenuButton, Texts, menu_labels};
 
@@ -109,7 +110,7 @@ impl UpdateHandler {
 
     async fn reply(&self, to: &Incoming<'_>, text: &str, keyboard: Keyboard) {
         let message_id = MessageId(i64::from(to.message.id.0));
-        if let Err(err) = self.sender.text(to.chat, text, Some(message_id), keyboard, None).await {
+        if let Err(err) = self.sender.text(to.chat, text, Some(message_id), keyboard, Priority::Interactive, None).await {
             tracing::warn!(error = %err, "could not answer a message");
         }
     }

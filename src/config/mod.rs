@@ -105,6 +105,9 @@ pub struct Settings {
     pub chat_send_burst: u32,
     pub shutdown_grace: Duration,
     pub poll_timeout_secs: u32,
+    /// Fan-outs as paid broadcasts (`PAID_BROADCAST=on`), at up to this
+    /// many sends a second (`PAID_BROADCAST_RATE`).
+    pub paid_broadcast_rate: Option<u32>,
     /// How often waiting users' "being made" notes are edited at most.
     pub progress_edit_interval: Duration,
     /// Voice messages are transcribed (`VOICE_TRANSCRIPTION`, and only with
@@ -131,6 +134,16 @@ where
     match get(lookup, name) {
         None => Ok(default),
         Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: format!("`{raw}`: {e}") }),
+    }
+}
+
+/// An `on`/`off` switch (also `true`/`false`, `1`/`0`).
+fn on_off(lookup: Lookup<'_>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(lookup, name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("on" | "true" | "1") => Ok(true),
+        Some("off" | "false" | "0") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid { name, reason: format!("`{other}`: use on or off") }),
     }
 }
 
@@ -226,16 +239,20 @@ impl Settings {
             progress_edit_interval: Duration::from_millis(
                 parse_num::<u64>(lookup, "PROGRESS_EDIT_INTERVAL_MS", 10_000)?.max(100),
             ),
-            voice_transcription: match get(lookup, "VOICE_TRANSCRIPTION").map(|v| v.to_ascii_lowercase()).as_deref() {
-                None | Some("on" | "true" | "1") => true,
-                Some("off" | "false" | "0") => false,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        name: "VOICE_TRANSCRIPTION",
-                        reason: format!("`{other}`: use on or off"),
-                    });
+            paid_broadcast_rate: match on_off(lookup, "PAID_BROADCAST", false)? {
+                false => None,
+                true => {
+                    let rate: u32 = parse_num(lookup, "PAID_BROADCAST_RATE", 1000)?;
+                    if !(1..=1000).contains(&rate) {
+                        return Err(ConfigError::Invalid {
+                            name: "PAID_BROADCAST_RATE",
+                            reason: format!("{rate}: Telegram allows 1 to 1000 paid sends a second"),
+                        });
+                    }
+                    Some(rate)
                 }
             },
+            voice_transcription: on_off(lookup, "VOICE_TRANSCRIPTION", true)?,
             data_dir,
         };
         Ok(settings)

@@ -64,6 +64,7 @@ fn new_request(
         delivered_at: Set(None),
         notified_at: Set(None),
         progress_message_id: Set(None),
+        paid_broadcast: Set(false),
     }
 }
 
@@ -252,10 +253,12 @@ pub async fn record_claimed(
 }
 
 /// The video reached the user.
-pub async fn mark_delivered(db: &DatabaseConnection, request_id: RequestId) -> Result<(), DbErr> {
+/// `paid`: it went out as a paid broadcast send.
+pub async fn mark_delivered(db: &DatabaseConnection, request_id: RequestId, paid: bool) -> Result<(), DbErr> {
     let now = Utc::now();
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Completed))
+        .col_expr(user_requests::Column::PaidBroadcast, Expr::value(paid))
         .col_expr(user_requests::Column::DeliveredAt, Expr::value(now))
         .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
@@ -352,6 +355,15 @@ pub async fn due(db: &DatabaseConnection, errand: Errand, asset: Option<AssetId>
     query.order_by_asc(user_requests::Column::Id).limit(limit).all(db).await
 }
 
+/// Whether the request still waits for its video.
+pub async fn is_pending(db: &DatabaseConnection, request_id: RequestId) -> Result<bool, DbErr> {
+    let found = user_requests::Entity::find_by_id(request_id)
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
 /// Gives a claim back (the send did not happen), so another sender may try.
 pub async fn release_claim(db: &DatabaseConnection, request_id: RequestId) -> Result<(), DbErr> {
     user_requests::Entity::update_many()
@@ -420,6 +432,11 @@ pub async fn recent_for_user(
 /// Requests in `status`, for /stats, tests and benchmarks.
 pub async fn count_by_status(db: &DatabaseConnection, status: RequestStatus) -> Result<u64, DbErr> {
     user_requests::Entity::find().filter(user_requests::Column::Status.eq(status)).count(db).await
+}
+
+/// Deliveries that went out as paid broadcast sends, for /stats.
+pub async fn count_paid_broadcasts(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    user_requests::Entity::find().filter(user_requests::Column::PaidBroadcast.eq(true)).count(db).await
 }
 
 /// How many requests ever asked for an asset.

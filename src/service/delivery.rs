@@ -21,6 +21,7 @@ use crate::db::assets;
 use crate::db::requests::{self, Errand, Request};
 use crate::domain::{AssetId, AssetStatus, ChatId, FileId, RequestId, Stage};
 use crate::telegram::api::{Keyboard, SentVideo};
+use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
 use crate::texts::Lang;
 
@@ -104,6 +105,18 @@ impl Gate for Claim<'_> {
     }
 }
 
+/// Lets a "being made" note go only while its request still waits.
+struct StillWaiting<'a> {
+    db: &'a DatabaseConnection,
+    request: RequestId,
+}
+
+impl Gate for StillWaiting<'_> {
+    fn pass(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move { requests::is_pending(self.db, self.request).await.unwrap_or(true) })
+    }
+}
+
 /// Sends and records; see the module docs.
 pub struct Delivery {
     db: DatabaseConnection,
@@ -116,6 +129,8 @@ pub struct Delivery {
     cache_chat: Option<ChatId>,
     /// Pace of progress edits: half the flood rate.
     edit_pace: Duration,
+    /// `Broadcast` when fan-outs are paid broadcasts, else `Bulk`.
+    fan_out_priority: Priority,
 }
 
 impl Delivery {
@@ -125,32 +140,36 @@ impl Delivery {
         claim: ChronoDuration,
         global_rate: u32,
         cache_chat: Option<ChatId>,
+        paid_broadcast: bool,
     ) -> Self {
         // What one sender can send in half a claim at the flood limit, so a
         // claim never runs out while its batch is still being sent.
         let claim_secs = claim.num_seconds().max(1) as u64;
         let batch = (u64::from(global_rate) * claim_secs / 2).clamp(1, 500);
         let edit_pace = Duration::from_secs_f64(2.0 / f64::from(global_rate.max(1)));
-        Self { db, sender, claim, batch, cache_chat, edit_pace }
+        let fan_out_priority = if paid_broadcast { Priority::Broadcast } else { Priority::Bulk };
+        Self { db, sender, claim, batch, cache_chat, edit_pace, fan_out_priority }
     }
 
     /// Sends the video by its `file_id` to one request and records the
     /// outcome. A request recorded already claimed (a cache hit) carries
     /// its token in `claimed_until`; otherwise the claim is taken here.
+    /// `priority`: `Interactive` for an answer to the user's own message
+    /// (a cache hit), `Bulk` for a fan-out.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
-    pub async fn video(&self, request: &Request, file_id: &FileId, prompt: &str) -> Delivered {
+    pub async fn video(&self, request: &Request, file_id: &FileId, prompt: &str, priority: Priority) -> Delivered {
         let claim = Claim::new(self, request.id, Errand::Video, request.claimed_until);
         let caption = Lang::default().texts().caption(prompt);
         let sent = self
             .sender
-            .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), Some(&claim as &dyn Gate))
+            .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), priority, Some(&claim as &dyn Gate))
             .await;
-        self.record_video(request.id, sent.map(|_| ())).await
+        self.record_video(request.id, sent.map(|_| ()), priority == Priority::Broadcast).await
     }
 
-    async fn record_video(&self, request: RequestId, sent: Result<(), SendError>) -> Delivered {
+    async fn record_video(&self, request: RequestId, sent: Result<(), SendError>, paid: bool) -> Delivered {
         let (outcome, recorded) = match sent {
-            Ok(()) => (Delivered::Delivered, requests::mark_delivered(&self.db, request).await),
+            Ok(()) => (Delivered::Delivered, requests::mark_delivered(&self.db, request, paid).await),
             Err(SendError::Skipped) => (Delivered::Skipped, Ok(())),
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
@@ -178,7 +197,7 @@ impl Delivery {
             let first = requests::due(&self.db, Errand::Video, Some(asset), 1).await?;
             let Some(request) = first.into_iter().next() else {
                 let Some(chat) = self.cache_chat else { return Ok(Uploaded::NobodyWaiting) };
-                return match self.sender.upload(chat, path, &caption, None, None).await {
+                return match self.sender.upload(chat, path, &caption, None, Priority::Bulk, None).await {
                     Ok(video) => Ok(Uploaded::Video(video)),
                     Err(SendError::Unreachable(reason)) => Err(UploadError::CacheChatUnreachable(reason)),
                     Err(SendError::Rejected(reason)) => Err(UploadError::Refused(reason)),
@@ -186,11 +205,13 @@ impl Delivery {
                 };
             };
             let claim = Claim::new(self, request.id, Errand::Video, None);
-            let sent =
-                self.sender.upload(request.chat_id, path, &caption, Some(request.message_id), Some(&claim as &dyn Gate)).await;
+            let sent = self
+                .sender
+                .upload(request.chat_id, path, &caption, Some(request.message_id), Priority::Bulk, Some(&claim as &dyn Gate))
+                .await;
             match sent {
                 Ok(video) => {
-                    if let Err(err) = requests::mark_delivered(&self.db, request.id).await {
+                    if let Err(err) = requests::mark_delivered(&self.db, request.id, false).await {
                         tracing::error!(error = %err, "could not record the upload's delivery");
                     }
                     return Ok(Uploaded::Video(video));
@@ -242,7 +263,7 @@ impl Delivery {
             }
             let sends = batch.into_iter().map(|request| {
                 let (file_id, prompt) = (&file_id, row.prompt.as_str());
-                async move { self.video(&request, file_id, prompt).await }
+                async move { self.video(&request, file_id, prompt, self.fan_out_priority).await }
             });
             let outcomes: Vec<Delivered> = futures::stream::iter(sends).buffer_unordered(32).collect().await;
             delivered += outcomes.iter().filter(|o| **o == Delivered::Delivered).count();
@@ -295,8 +316,10 @@ impl Delivery {
         let claim = Claim::new(self, request.id, Errand::FailureNotice, None);
         let reason = request.error.as_deref().unwrap_or("something went wrong");
         let text = Lang::default().texts().generation_failed(prompt, reason);
-        let sent =
-            self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Some(&claim as &dyn Gate)).await;
+        let sent = self
+            .sender
+            .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Bulk, Some(&claim as &dyn Gate))
+            .await;
         match sent {
             Ok(_) | Err(SendError::Unreachable(_)) | Err(SendError::Rejected(_)) => {
                 match requests::mark_notified(&self.db, request.id).await {
@@ -319,11 +342,18 @@ impl Delivery {
     }
 
     /// The "being made" note for a request that waits; its message is
-    /// recorded so the note can be edited as the video progresses.
+    /// recorded so the note can be edited as the video progresses. A note
+    /// whose video went out first is dropped.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
         let text = Lang::default().texts().being_made(stage.as_ref());
-        match self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None, None).await {
+        let waiting = StillWaiting { db: &self.db, request: request.id };
+        let sent = self
+            .sender
+            .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Note, Some(&waiting as &dyn Gate))
+            .await;
+        match sent {
+            Err(SendError::Skipped) => tracing::debug!("the video went out before its note; note dropped"),
             Ok(note) => {
                 if let Err(err) = requests::set_progress_message(&self.db, request.id, note).await {
                     tracing::debug!(error = %err, "could not record the progress note; it will not be updated");

@@ -74,6 +74,7 @@ impl Operator {
             failed: requests::count_by_status(&self.db, RequestStatus::Failed).await?,
             generations: assets::total_attempts(&self.db).await?,
             costs: stages::cost_totals(&self.db).await?.describe(),
+            paid_sends: requests::count_paid_broadcasts(&self.db).await?,
         };
         Ok(texts.stats(&report))
     }

@@ -7,9 +7,11 @@
 //! `Throttle`, whose worker wakes every 250 ms). A 429 from Telegram
 //! freezes the global schedule for `retry_after`.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::shared_budget::SharedBudget;
@@ -38,86 +40,156 @@ impl Gcra {
     }
 }
 
+/// What a send is for. Within the one flood budget, a waiting send of a
+/// higher priority always goes before one of a lower: a person's own
+/// answer never waits behind a bulk fan-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// An answer to the user's own action: a cache hit, a command's reply.
+    Interactive = 0,
+    /// A "being made" note.
+    Note = 1,
+    /// Fan-out deliveries and failure notices.
+    Bulk = 2,
+    /// Edits of progress notes.
+    Progress = 3,
+    /// Fan-out deliveries sent as paid broadcasts (`PAID_BROADCAST=on`):
+    /// they have a budget of their own, up to 1,000 a second, and never
+    /// take a slot of the free budget.
+    Broadcast = 4,
+}
+
+/// Lines of the free budget (every priority but `Broadcast`).
+const PRIORITIES: usize = 4;
+
 #[derive(Debug)]
 struct State {
     global: Gcra,
     frozen_until: Instant,
+    /// Sends waiting for a global slot, one line per priority.
+    waiting: [VecDeque<oneshot::Sender<()>>; PRIORITIES],
+    /// Whether the pacer task is handing out slots.
+    pacing: bool,
 }
 
-/// The flood limiter shared by every sender of one process; with a
-/// [`SharedBudget`] it also shares the budget with every other process.
+impl State {
+    fn is_waiting(&self) -> bool {
+        self.waiting.iter().any(|line| !line.is_empty())
+    }
+
+    /// Gives the slot to the waiting send of the highest priority; false
+    /// when nobody (still) waits.
+    fn grant(&mut self) -> bool {
+        for line in &mut self.waiting {
+            while let Some(waiter) = line.pop_front() {
+                if waiter.send(()).is_ok() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
 #[derive(Debug)]
-pub struct FloodLimiter {
+struct Inner {
     state: Mutex<State>,
-    chats: moka::sync::Cache<i64, std::sync::Arc<Mutex<Gcra>>>,
+    /// The paid broadcast budget, when it is on.
+    paid: Option<Mutex<Gcra>>,
+    chats: moka::sync::Cache<i64, Arc<Mutex<Gcra>>>,
     chat_burst: u32,
     shared: Option<SharedBudget>,
 }
 
+/// The flood limiter shared by every sender of one process; with a
+/// [`SharedBudget`] it also shares the budget with every other process.
+/// Per chat, sends take their turn in order; the global budget is handed
+/// out by priority (see [`Priority`]).
+#[derive(Debug, Clone)]
+pub struct FloodLimiter {
+    inner: Arc<Inner>,
+}
+
 impl FloodLimiter {
     /// `global_per_second` sends per second in total; per chat about one per
-    /// second with bursts of `chat_burst`.
-    pub fn new(global_per_second: u32, chat_burst: u32) -> Self {
-        let now = Instant::now();
-        Self {
-            state: Mutex::new(State { global: Gcra::new(f64::from(global_per_second), 1, now), frozen_until: now }),
-            chats: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(60)).build(),
-            chat_burst,
-            shared: None,
-        }
+    /// second with bursts of `chat_burst`. With `shared`, the budget is kept
+    /// in Redis and shared with every process of the bot.
+    pub fn new(global_per_second: u32, chat_burst: u32, shared: Option<SharedBudget>) -> Self {
+        Self::with_paid_broadcast(global_per_second, chat_burst, shared, None)
     }
 
-    /// Keeps the budget in Redis, shared with every process of the bot.
-    pub fn with_shared(mut self, shared: SharedBudget) -> Self {
-        self.shared = Some(shared);
-        self
+    /// [`FloodLimiter::new`] with a paid broadcast budget of `paid_per_second`.
+    pub fn with_paid_broadcast(
+        global_per_second: u32,
+        chat_burst: u32,
+        shared: Option<SharedBudget>,
+        paid_per_second: Option<u32>,
+    ) -> Self {
+        let now = Instant::now();
+        let state = State {
+            global: Gcra::new(f64::from(global_per_second), 1, now),
+            frozen_until: now,
+            waiting: Default::default(),
+            pacing: false,
+        };
+        let chats = moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(60)).build();
+        let paid = paid_per_second.map(|rate| Mutex::new(Gcra::new(f64::from(rate), 1, now)));
+        Self { inner: Arc::new(Inner { state: Mutex::new(state), paid, chats, chat_burst, shared }) }
     }
 
     /// Waits until a message to `chat_id` may be sent, and takes the slot.
-    pub async fn acquire(&self, chat_id: i64) {
-        if let Some(shared) = &self.shared {
-            match shared.acquire(chat_id).await {
+    pub async fn acquire(&self, chat_id: i64, priority: Priority) {
+        self.acquire_chat(chat_id).await;
+        if priority == Priority::Broadcast {
+            if let Some(paid) = &self.inner.paid {
+                let at = lock(paid).reserve(Instant::now());
+                tokio::time::sleep_until(at).await;
+                return;
+            }
+        }
+        // Without a paid budget a broadcast is an ordinary bulk send.
+        let priority = priority.min(Priority::Progress);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = lock(&self.inner.state);
+            let now = Instant::now();
+            // Nobody waits, the budget has room now and nothing is frozen: go at once.
+            if self.inner.shared.is_none() && !state.is_waiting() && state.frozen_until <= now && state.global.tat <= now {
+                state.global.reserve(now);
+                return;
+            }
+            state.waiting[priority as usize].push_back(tx);
+            if !state.pacing {
+                state.pacing = true;
+                tokio::spawn(pace(self.inner.clone()));
+            }
+        }
+        // The pacer never drops a waiter without answering it.
+        let _ = rx.await;
+    }
+
+    async fn acquire_chat(&self, chat_id: i64) {
+        if let Some(shared) = &self.inner.shared {
+            match shared.acquire_chat(chat_id).await {
                 Ok(()) => return,
                 // Redis away: fall back to this process's own budget.
                 Err(err) => tracing::warn!(error = %err, "shared flood budget unavailable; limiting locally"),
             }
         }
-        self.acquire_local(chat_id).await;
-    }
-
-    async fn acquire_local(&self, chat_id: i64) {
         let chat =
-            self.chats.get_with(chat_id, || std::sync::Arc::new(Mutex::new(Gcra::new(1.0, self.chat_burst, Instant::now()))));
+            self.inner.chats.get_with(chat_id, || Arc::new(Mutex::new(Gcra::new(1.0, self.inner.chat_burst, Instant::now()))));
         let chat_at = lock(&chat).reserve(Instant::now());
         tokio::time::sleep_until(chat_at).await;
-        loop {
-            let (frozen_until, at) = {
-                let mut state = lock(&self.state);
-                let now = Instant::now();
-                if state.frozen_until > now { (Some(state.frozen_until), now) } else { (None, state.global.reserve(now)) }
-            };
-            match frozen_until {
-                Some(until) => tokio::time::sleep_until(until).await,
-                None => {
-                    tokio::time::sleep_until(at).await;
-                    return;
-                }
-            }
-        }
     }
 
     /// Telegram said 429: stop every send (of every process) for `retry_after`.
     pub async fn freeze(&self, retry_after: Duration) {
-        if let Some(shared) = &self.shared {
+        if let Some(shared) = &self.inner.shared {
             if let Err(err) = shared.freeze(retry_after).await {
                 tracing::warn!(error = %err, "could not pause the shared flood budget");
             }
         }
-        self.freeze_local(retry_after);
-    }
-
-    fn freeze_local(&self, retry_after: Duration) {
-        let mut state = lock(&self.state);
+        let mut state = lock(&self.inner.state);
         let until = Instant::now() + retry_after;
         if until > state.frozen_until {
             state.frozen_until = until;
@@ -125,6 +197,37 @@ impl FloodLimiter {
         }
         // Restart the schedule after the pause instead of bursting the backlog.
         state.global.tat = state.global.tat.max(until);
+    }
+}
+
+/// Hands out global slots while sends wait: at each slot, the waiting send
+/// of the highest priority goes. Ends when nobody waits.
+async fn pace(inner: Arc<Inner>) {
+    loop {
+        let slot = {
+            let mut state = lock(&inner.state);
+            if !state.is_waiting() {
+                state.pacing = false;
+                return;
+            }
+            let now = Instant::now();
+            if state.frozen_until > now { Err(state.frozen_until) } else { Ok(()) }
+        };
+        if let Err(until) = slot {
+            tokio::time::sleep_until(until).await;
+            continue;
+        }
+        let shared = match &inner.shared {
+            Some(shared) => shared.acquire_global().await.map_err(|err| {
+                tracing::warn!(error = %err, "shared flood budget unavailable; limiting locally");
+            }),
+            None => Err(()),
+        };
+        if shared.is_err() {
+            let at = lock(&inner.state).global.reserve(Instant::now());
+            tokio::time::sleep_until(at).await;
+        }
+        lock(&inner.state).grant();
     }
 }
 
@@ -167,21 +270,21 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_single_send_is_not_delayed() {
-        let limiter = FloodLimiter::new(30, 2);
+        let limiter = FloodLimiter::new(30, 2, None);
         let before = Instant::now();
-        limiter.acquire(1).await;
+        limiter.acquire(1, Priority::Interactive).await;
         assert_eq!(Instant::now(), before);
     }
 
     #[tokio::test(start_paused = true)]
     async fn one_second_holds_at_most_the_global_rate() {
-        let limiter = std::sync::Arc::new(FloodLimiter::new(30, 2));
+        let limiter = std::sync::Arc::new(FloodLimiter::new(30, 2, None));
         let start = Instant::now();
         let mut handles = Vec::new();
         for chat in 0..90 {
             let limiter = limiter.clone();
             handles.push(tokio::spawn(async move {
-                limiter.acquire(chat).await;
+                limiter.acquire(chat, Priority::Bulk).await;
                 Instant::now()
             }));
         }
@@ -198,11 +301,57 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_interactive_send_overtakes_a_queued_burst() {
+        let limiter = FloodLimiter::new(30, 2, None);
+        let start = Instant::now();
+        let mut bulk = Vec::new();
+        for chat in 0..300 {
+            let limiter = limiter.clone();
+            bulk.push(tokio::spawn(async move {
+                limiter.acquire(chat, Priority::Bulk).await;
+                Instant::now()
+            }));
+        }
+        // the burst is queued up, about 10 s of it
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let asked = Instant::now();
+        limiter.acquire(10_000, Priority::Interactive).await;
+        let waited = Instant::now() - asked;
+        assert!(waited <= Duration::from_millis(40), "the answer waited {waited:?} behind the burst");
+        let mut done = Vec::new();
+        for handle in bulk {
+            done.push(handle.await.expect("task") - start);
+        }
+        done.sort();
+        // the burst still goes at the full rate: 300 sends (plus the one answer) in about 10 s
+        assert!(done[299] <= Duration::from_millis(10_100), "the burst took {:?}", done[299]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paid_broadcasts_have_a_budget_of_their_own() {
+        let limiter = FloodLimiter::with_paid_broadcast(30, 2, None, Some(1000));
+        let start = Instant::now();
+        let mut sends = Vec::new();
+        for chat in 0..1000 {
+            let limiter = limiter.clone();
+            sends.push(tokio::spawn(async move { limiter.acquire(chat, Priority::Broadcast).await }));
+        }
+        for send in sends {
+            send.await.expect("task");
+        }
+        assert!(Instant::now() - start <= Duration::from_millis(1000), "1,000 paid sends took {:?}", Instant::now() - start);
+        // the free budget is untouched: an answer goes at once
+        let asked = Instant::now();
+        limiter.acquire(5_000, Priority::Interactive).await;
+        assert_eq!(Instant::now(), asked);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn freeze_pauses_everything() {
-        let limiter = FloodLimiter::new(30, 2);
+        let limiter = FloodLimiter::new(30, 2, None);
         limiter.freeze(Duration::from_secs(5)).await;
         let before = Instant::now();
-        limiter.acquire(7).await;
+        limiter.acquire(7, Priority::Interactive).await;
         assert!(Instant::now() - before >= Duration::from_secs(5));
     }
 }

@@ -5,11 +5,10 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::api::{ApiError, BotApi, Failure, Keyboard, SentVideo};
-use super::limiter::FloodLimiter;
+use super::limiter::{FloodLimiter, Priority};
 use crate::config::RetryPolicy;
 use crate::domain::{ChatId, FileId, MessageId};
 
@@ -32,7 +31,7 @@ pub enum SendError {
 #[derive(Clone, Debug)]
 pub struct Sender {
     api: BotApi,
-    limiter: Arc<FloodLimiter>,
+    limiter: FloodLimiter,
     retry: RetryPolicy,
 }
 
@@ -48,7 +47,7 @@ pub trait Gate: Send + Sync {
 const MAX_FLOOD_WAITS: u32 = 30;
 
 impl Sender {
-    pub fn new(api: BotApi, limiter: Arc<FloodLimiter>) -> Self {
+    pub fn new(api: BotApi, limiter: FloodLimiter) -> Self {
         Self { api, limiter, retry: RetryPolicy::new(6, Duration::from_millis(250), Duration::from_secs(8)) }
     }
 
@@ -56,7 +55,13 @@ impl Sender {
         &self.api
     }
 
-    async fn with_retries<T, F, Fut>(&self, chat_id: ChatId, gate: Option<&dyn Gate>, op: F) -> Result<T, SendError>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        chat_id: ChatId,
+        priority: Priority,
+        gate: Option<&dyn Gate>,
+        op: F,
+    ) -> Result<T, SendError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -64,7 +69,7 @@ impl Sender {
         let mut failures = 0u32;
         let mut flood_waits = 0u32;
         loop {
-            self.limiter.acquire(chat_id.0).await;
+            self.limiter.acquire(chat_id.0, priority).await;
             if let Some(gate) = gate {
                 if !gate.pass().await {
                     return Err(SendError::Skipped);
@@ -103,30 +108,35 @@ impl Sender {
         text: &str,
         reply_to: Option<MessageId>,
         keyboard: Keyboard,
+        priority: Priority,
         gate: Option<&dyn Gate>,
     ) -> Result<MessageId, SendError> {
-        self.with_retries(chat_id, gate, || self.api.send_message(chat_id, text, reply_to, &keyboard)).await
+        self.with_retries(chat_id, priority, gate, || self.api.send_message(chat_id, text, reply_to, &keyboard)).await
     }
 
     /// Edits a progress message in place (edits count against the same
-    /// limits). A message that already shows `text` is not an error.
+    /// limits, at the lowest priority). A message that already shows `text` is not an error.
     pub async fn edit(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), SendError> {
-        match self.with_retries(chat_id, None, || self.api.edit_message_text(chat_id, message_id, text)).await {
+        match self.with_retries(chat_id, Priority::Progress, None, || self.api.edit_message_text(chat_id, message_id, text)).await
+        {
             Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
             other => other,
         }
     }
 
-    /// Re-sends a cached video; `gate` (if any) is asked before every attempt.
+    /// Re-sends a cached video; `gate` (if any) is asked before every
+    /// attempt. `Priority::Broadcast` sends it as a paid broadcast.
     pub async fn video_by_id(
         &self,
         chat_id: ChatId,
         file_id: &FileId,
         caption: &str,
         reply_to: Option<MessageId>,
+        priority: Priority,
         gate: Option<&dyn Gate>,
     ) -> Result<SentVideo, SendError> {
-        self.with_retries(chat_id, gate, || self.api.send_video_by_id(chat_id, file_id, caption, reply_to)).await
+        let paid = priority == Priority::Broadcast;
+        self.with_retries(chat_id, priority, gate, || self.api.send_video_by_id(chat_id, file_id, caption, reply_to, paid)).await
     }
 
     /// Uploads a file; `gate` (if any) is asked before every attempt.
@@ -136,8 +146,9 @@ impl Sender {
         path: &Path,
         caption: &str,
         reply_to: Option<MessageId>,
+        priority: Priority,
         gate: Option<&dyn Gate>,
     ) -> Result<SentVideo, SendError> {
-        self.with_retries(chat_id, gate, || self.api.upload_video(chat_id, path, caption, reply_to)).await
+        self.with_retries(chat_id, priority, gate, || self.api.upload_video(chat_id, path, caption, reply_to)).await
     }
 }

@@ -107,13 +107,20 @@ impl SharedBudget {
         Ok(if micros >= 0 { Ok(Duration::from_micros(micros as u64)) } else { Err(Duration::from_micros(micros.unsigned_abs())) })
     }
 
-    /// Waits until a message to `chat_id` may go, sharing the budget with
-    /// every other process. Errors mean Redis is unreachable.
-    pub async fn acquire(&self, chat_id: i64) -> Result<(), redis::RedisError> {
+    /// Waits until a message to `chat_id` may go as far as the chat's own
+    /// budget goes, shared with every other process. Errors mean Redis is
+    /// unreachable.
+    pub async fn acquire_chat(&self, chat_id: i64) -> Result<(), redis::RedisError> {
         let chat_key = format!("{}:chat:{chat_id}", self.prefix);
         if let Ok(wait) = self.reserve(chat_key, self.chat_interval_us, self.chat_tolerance_us, false).await? {
             tokio::time::sleep(wait).await;
         }
+        Ok(())
+    }
+
+    /// Waits for the next slot of the bot's global budget, shared with
+    /// every other process (and paused while it is frozen).
+    pub async fn acquire_global(&self) -> Result<(), redis::RedisError> {
         loop {
             match self.reserve(self.global_key(), self.global_interval_us, 0, true).await? {
                 Ok(wait) => {

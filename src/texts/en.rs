@@ -189,13 +189,16 @@ impl Texts for English {
         let saved = r.completed.saturating_sub(r.generations);
         format!(
             "Assets — {}\nRequests — completed: {}, pending: {}, failed: {}\n\
-             Generations run: {}; requests served without generating: {saved}\nProvider calls: {}",
+             Generations run: {}; requests served without generating: {saved}\nProvider calls: {}\n\
+             Paid broadcast sends: {} ({:.1} Stars)",
             assets.join(", "),
             r.completed,
             r.pending,
             r.failed,
             r.generations,
-            r.costs
+            r.costs,
+            r.paid_sends,
+            r.paid_sends as f64 * 0.1
         )
     }
 

@@ -70,6 +70,8 @@ pub struct StatsReport {
     pub failed: u64,
     pub generations: u64,
     pub costs: String,
+    /// Deliveries sent as paid broadcasts (0.1 Stars each).
+    pub paid_sends: u64,
 }
 
 /// Every message, in one language.

@@ -259,12 +259,14 @@ async fn reusable_file(asset: &Asset) -> Option<PathBuf> {
 }
 
 impl JobHandler for GenerationJob {
-    /// Runs the job on its own task: apalis polls job futures from its
+    /// Runs the job on a task of its own: apalis polls job futures from its
     /// worker loop, which stalls while the backend is slow; the generation
-    /// (and its lease renewals) must not. Dropping the returned future —
-    /// apalis giving up on the job — aborts the task, so the lease runs out.
+    /// (and its lease renewals) must not. If apalis drops the future — its
+    /// worker died with the queue's Redis, say — the generation still runs
+    /// to its end under its lease: the queue only woke it, and killing it
+    /// would pay for the same video again.
     fn handle(&self, message: GenerateVideo) -> BoxFuture<'static, Result<(), BoxError>> {
-        let task = AbortOnDrop(tokio::spawn(Arc::new(self.clone()).run(message.into())));
+        let task = tokio::spawn(Arc::new(self.clone()).run(message.into()));
         async move {
             match task.await {
                 Ok(result) => result,
@@ -272,22 +274,5 @@ impl JobHandler for GenerationJob {
             }
         }
         .boxed()
-    }
-}
-
-/// A task handle that aborts its task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }

@@ -291,6 +291,11 @@ impl FakeTelegram {
         self.st().too_many
     }
 
+    /// Sends accepted with `allow_paid_broadcast` (each costs 0.1 Stars).
+    pub fn paid_sends(&self) -> usize {
+        self.st().paid_sends
+    }
+
     /// Calls received for `method` (canonical spelling, e.g. "sendMessage"),
     /// whatever their outcome.
     pub fn calls(&self, method: &str) -> usize {

@@ -245,6 +245,9 @@ pub(crate) struct State {
     callback_ids: HashSet<String>,
     pub sent: Vec<Sent>,
     global_window: VecDeque<Instant>,
+    /// Sends with `allow_paid_broadcast`: up to 1,000 a second, paid.
+    paid_window: VecDeque<Instant>,
+    pub paid_sends: usize,
     chat_windows: HashMap<i64, VecDeque<Instant>>,
     pub uploads: usize,
     pub too_many: usize,
@@ -279,6 +282,8 @@ impl State {
             callback_ids: HashSet::new(),
             sent: Vec::new(),
             global_window: VecDeque::new(),
+            paid_window: VecDeque::new(),
+            paid_sends: 0,
             chat_windows: HashMap::new(),
             uploads: 0,
             too_many: 0,
@@ -703,7 +708,7 @@ impl State {
         Ok(Some((m, inline)))
     }
 
-    fn gate(&mut self, chat_id: i64, now: Instant) -> Result<Gate, Reply> {
+    fn gate(&mut self, chat_id: i64, paid: bool, now: Instant) -> Result<Gate, Reply> {
         if self.faults.blocked_chats.contains(&chat_id) {
             return Err(api_err(403, "Forbidden: bot was blocked by the user").into());
         }
@@ -719,11 +724,13 @@ impl State {
         if timed_out && !self.faults.timeout_delivers {
             return Ok(Gate::Drop(self.faults.hang));
         }
-        self.flood(chat_id, now)?;
+        self.flood(chat_id, paid, now)?;
         Ok(if timed_out { Gate::Late(self.faults.hang) } else { Gate::Go })
     }
 
-    fn flood(&mut self, chat_id: i64, now: Instant) -> Result<(), ApiErr> {
+    /// Telegram's limits: about 30 messages a second for the bot (1,000 for
+    /// sends that pay for `allow_paid_broadcast`) and a short burst per chat.
+    fn flood(&mut self, chat_id: i64, paid: bool, now: Instant) -> Result<(), ApiErr> {
         fn prune(w: &mut VecDeque<Instant>, now: Instant) {
             while let Some(&t) = w.front() {
                 if now.saturating_duration_since(t) >= Duration::from_secs(1) {
@@ -734,17 +741,24 @@ impl State {
             }
         }
         prune(&mut self.global_window, now);
+        prune(&mut self.paid_window, now);
         let chat_window = self.chat_windows.entry(chat_id).or_default();
         prune(chat_window, now);
-        let global = self.cfg.global_per_second as usize;
+        let (window, global) =
+            if paid { (&self.paid_window, 1000) } else { (&self.global_window, self.cfg.global_per_second as usize) };
         let burst = self.cfg.per_chat_burst as usize;
-        if (global > 0 && self.global_window.len() >= global) || (burst > 0 && chat_window.len() >= burst) {
+        if (global > 0 && window.len() >= global) || (burst > 0 && chat_window.len() >= burst) {
             self.too_many += 1;
             let n = self.cfg.retry_after_secs;
             return Err(ApiErr { code: 429, description: format!("Too Many Requests: retry after {n}"), retry_after: Some(n) });
         }
-        self.global_window.push_back(now);
         chat_window.push_back(now);
+        if paid {
+            self.paid_window.push_back(now);
+            self.paid_sends += 1;
+        } else {
+            self.global_window.push_back(now);
+        }
         Ok(())
     }
 
@@ -770,7 +784,7 @@ impl State {
         }
         self.check_reply(p, chat_id)?;
         let markup = Self::check_markup(p)?;
-        let gate = self.gate(chat_id, now)?;
+        let gate = self.gate(chat_id, p.bool("allow_paid_broadcast").unwrap_or(false), now)?;
         if let Gate::Drop(_) = gate {
             return Ok(gate.finish(Reply::Ok(Value::Null)));
         }
@@ -828,7 +842,7 @@ impl State {
         if msg.content == content {
             return Err(bad(NOT_MODIFIED).into());
         }
-        let gate = self.gate(chat_id, now)?;
+        let gate = self.gate(chat_id, p.bool("allow_paid_broadcast").unwrap_or(false), now)?;
         if let Gate::Drop(_) = gate {
             return Ok(gate.finish(Reply::Ok(Value::Null)));
         }
@@ -886,7 +900,7 @@ impl State {
                 None
             }
         };
-        let gate = self.gate(chat_id, now)?;
+        let gate = self.gate(chat_id, p.bool("allow_paid_broadcast").unwrap_or(false), now)?;
         if let Gate::Drop(_) = gate {
             return Ok(gate.finish(Reply::Ok(Value::Null)));
         }

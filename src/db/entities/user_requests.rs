@@ -25,6 +25,8 @@ pub struct Model {
     pub notified_at: Option<DateTimeUtc>,
     /// The "being made" note sent for it, edited as the generation progresses.
     pub progress_message_id: Option<MessageId>,
+    /// Delivered by a paid broadcast send (`allow_paid_broadcast`).
+    pub paid_broadcast: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,108 @@
+//! Sends share one flood budget, handed out by priority: a user asking for
+//! a cached video is answered before the "being made" notes of a viral
+//! burst, and the burst still goes out at the flood limit.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::Harness;
+use support::generators::Scripted;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_hit_is_answered_before_a_bursts_notes() {
+    let mut h = Harness::new().await;
+    h.set("JOB_LEASE_SECS", "30");
+    let generator = Arc::new(Scripted::default());
+    // the viral prompt is being made for the whole test: only its notes go out
+    generator.hang("a viral prompt everyone wants");
+    let (stop, running) = h.run_in_process(generator.clone());
+    h.wait_polling().await;
+
+    // a cached video
+    h.fake.push_text(1, 1, "already made");
+    h.video_for(1, 0).await;
+
+    // 300 users ask for the viral prompt at once: 300 notes, ten seconds at the flood limit
+    let burst = 300i64;
+    for user in 0..burst {
+        let chat = 10_000 + user;
+        h.fake.push_text(chat, chat, "a viral prompt everyone wants");
+    }
+    let notes = |sent: &[fakes::telegram::Sent]| {
+        sent.iter().filter(|s| s.method == "sendMessage" && (10_000..10_000 + burst).contains(&s.chat_id)).count()
+    };
+    assert!(
+        h.fake.wait_for(move |sent| notes(sent) >= 30, Duration::from_secs(30)).await,
+        "the burst's notes never started\n{}",
+        h.logs()
+    );
+
+    // meanwhile someone asks for the cached video
+    h.fake.push_text(2, 2, "ALREADY   made");
+    h.video_for(2, 0).await;
+    let sent = h.fake.sent();
+    let hit = sent.iter().position(|s| s.chat_id == 2 && s.method == "sendVideo").expect("the hit's video");
+    let notes_before_hit = notes(&sent[..hit]);
+    assert!(
+        notes_before_hit < (burst as usize) / 2,
+        "the cache hit waited behind {notes_before_hit} of the burst's {burst} notes"
+    );
+
+    // and the burst is still delivered in full, within the flood limit
+    assert!(
+        h.fake.wait_for(move |sent| notes(sent) == burst as usize, Duration::from_secs(60)).await,
+        "the burst's notes were not all sent"
+    );
+    let sent = h.fake.sent();
+    let times: Vec<_> = sent
+        .iter()
+        .filter(|s| s.method == "sendMessage" && (10_000..10_000 + burst).contains(&s.chat_id))
+        .map(|s| s.at)
+        .collect();
+    let span = times.last().expect("notes").duration_since(times[0]);
+    let rate = (times.len() - 1) as f64 / span.as_secs_f64();
+    assert!(rate >= 0.9 * 28.0 * 0.9, "the burst went out at {rate:.1}/s");
+    assert!(h.fake.too_many_requests() < 15, "{} answers of 429", h.fake.too_many_requests());
+    stop.cancel();
+    let _ = running.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paid_broadcast_fans_out_past_the_free_limit_and_is_counted() {
+    let mut h = Harness::new().await;
+    h.set("PAID_BROADCAST", "on");
+    h.set("LOCAL_GENERATOR_DELAY_MS", "2000");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let subscribers = 300i64;
+    for user in 0..subscribers {
+        let chat = 20_000 + user;
+        h.fake.push_text(chat, chat, "a viral prompt worth paying for");
+    }
+    let all: Vec<i64> = (0..subscribers).map(|u| 20_000 + u).collect();
+    let everyone = all.clone();
+    let delivered = h
+        .fake
+        .wait_for(move |sent| everyone.iter().all(|chat| !support::videos_to(sent, *chat).is_empty()), Duration::from_secs(60))
+        .await;
+    assert!(delivered, "not every subscriber got the video\n{}", h.logs());
+    // one upload, the rest re-sent by file_id as paid broadcasts
+    assert_eq!(h.fake.uploads(), 1);
+    assert_eq!(h.fake.paid_sends(), subscribers as usize - 1, "every fan-out delivery was a paid send");
+    let sent = h.fake.sent();
+    let videos: Vec<_> = sent.iter().filter(|s| s.method == "sendVideo" && !s.uploaded).map(|s| s.at).collect();
+    let span = videos.last().expect("videos").duration_since(videos[0]);
+    assert!(span < Duration::from_secs(5), "the paid fan-out of {} took {span:?}", videos.len());
+    assert!(h.fake.too_many_requests() < 15, "{} answers of 429", h.fake.too_many_requests());
+
+    // the operator sees the paid sends
+    h.fake.push_text(support::ADMIN, support::ADMIN, "/stats");
+    let stats = support::eventually(Duration::from_secs(10), || async {
+        support::texts_to(&h.fake.sent(), support::ADMIN).iter().any(|t| t.contains("Paid broadcast sends: 299"))
+    })
+    .await;
+    assert!(stats, "/stats does not count the paid sends: {:?}", support::texts_to(&h.fake.sent(), support::ADMIN));
+    service.terminate().await;
+}
