@@ -106,3 +106,32 @@ async fn paid_broadcast_fans_out_past_the_free_limit_and_is_counted() {
     assert!(stats, "/stats does not count the paid sends: {:?}", support::texts_to(&h.fake.sent(), support::ADMIN));
     service.terminate().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_still_in_line_when_the_video_is_made_are_dropped() {
+    let mut h = Harness::new().await;
+    h.set("LOCAL_GENERATOR_DELAY_MS", "1000");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let subscribers = 300i64;
+    for user in 0..subscribers {
+        let chat = 30_000 + user;
+        h.fake.push_text(chat, chat, "a prompt made in a second");
+    }
+    let everyone: Vec<i64> = (0..subscribers).map(|u| 30_000 + u).collect();
+    let all = everyone.clone();
+    let delivered = h
+        .fake
+        .wait_for(move |sent| all.iter().all(|chat| !support::videos_to(sent, *chat).is_empty()), Duration::from_secs(60))
+        .await;
+    assert!(delivered, "not every subscriber got the video\n{}", h.logs());
+    let sent = h.fake.sent();
+    let notes: usize = everyone.iter().map(|chat| support::texts_to(&sent, *chat).len()).sum();
+    for chat in &everyone {
+        assert_eq!(support::videos_to(&sent, *chat).len(), 1, "chat {chat} got one video");
+        assert!(support::texts_to(&sent, *chat).len() <= 1, "chat {chat} got one note at most");
+    }
+    // at the flood limit 300 notes take ten seconds; the video was made after one
+    assert!(notes < 200, "{notes} notes went out although the video was made after a second");
+    service.terminate().await;
+}

@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
             dedup_requests: 200,
             prompts: 10,
             fanout: 60,
+            paid_fanout: 600,
             ingest: 500,
             assets: 2000,
             ..options

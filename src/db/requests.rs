@@ -355,10 +355,13 @@ pub async fn due(db: &DatabaseConnection, errand: Errand, asset: Option<AssetId>
     query.order_by_asc(user_requests::Column::Id).limit(limit).all(db).await
 }
 
-/// Whether the request still waits for its video.
-pub async fn is_pending(db: &DatabaseConnection, request_id: RequestId) -> Result<bool, DbErr> {
+/// Whether a "being made" note still makes sense: the request waits and
+/// its video is not made yet.
+pub async fn note_wanted(db: &DatabaseConnection, request_id: RequestId) -> Result<bool, DbErr> {
     let found = user_requests::Entity::find_by_id(request_id)
+        .inner_join(video_assets::Entity)
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(video_assets::Column::Status.ne(AssetStatus::Available))
         .count(db)
         .await?;
     Ok(found > 0)

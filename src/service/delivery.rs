@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
+use tokio_util::sync::CancellationToken;
 
 use crate::db::assets;
 use crate::db::requests::{self, Errand, Request};
@@ -105,7 +106,8 @@ impl Gate for Claim<'_> {
     }
 }
 
-/// Lets a "being made" note go only while its request still waits.
+/// Lets a "being made" note go only while its request waits and its video
+/// is not made yet (then the video itself is the answer).
 struct StillWaiting<'a> {
     db: &'a DatabaseConnection,
     request: RequestId,
@@ -113,7 +115,7 @@ struct StillWaiting<'a> {
 
 impl Gate for StillWaiting<'_> {
     fn pass(&self) -> BoxFuture<'_, bool> {
-        Box::pin(async move { requests::is_pending(self.db, self.request).await.unwrap_or(true) })
+        Box::pin(async move { requests::note_wanted(self.db, self.request).await.unwrap_or(true) })
     }
 }
 
@@ -129,6 +131,10 @@ pub struct Delivery {
     cache_chat: Option<ChatId>,
     /// Pace of progress edits: half the flood rate.
     edit_pace: Duration,
+    /// Per asset, the "being made" notes still in line for a slot: dropped
+    /// at once when the asset's fan-out starts, so they free the budget
+    /// for the videos instead of holding it.
+    notes_in_line: Mutex<HashMap<AssetId, CancellationToken>>,
     /// `Broadcast` when fan-outs are paid broadcasts, else `Bulk`.
     fan_out_priority: Priority,
 }
@@ -148,7 +154,7 @@ impl Delivery {
         let batch = (u64::from(global_rate) * claim_secs / 2).clamp(1, 500);
         let edit_pace = Duration::from_secs_f64(2.0 / f64::from(global_rate.max(1)));
         let fan_out_priority = if paid_broadcast { Priority::Broadcast } else { Priority::Bulk };
-        Self { db, sender, claim, batch, cache_chat, edit_pace, fan_out_priority }
+        Self { db, sender, claim, batch, cache_chat, edit_pace, fan_out_priority, notes_in_line: Mutex::default() }
     }
 
     /// Sends the video by its `file_id` to one request and records the
@@ -189,6 +195,8 @@ impl Delivery {
     /// Uploads a finished video once: to the first waiting user (their
     /// request is delivered by it), else to the cache chat, else not at
     /// all. A waiter who can't be reached is failed and the next one tried.
+    /// The upload goes before everything but other answers: every waiter's
+    /// video, and the end of their notes, wait for it.
     #[tracing::instrument(skip_all, fields(asset_id = %asset))]
     pub async fn upload_once(&self, asset: AssetId, path: &Path, prompt: &str) -> Result<Uploaded, UploadError> {
         let caption = Lang::default().texts().caption(prompt);
@@ -197,7 +205,7 @@ impl Delivery {
             let first = requests::due(&self.db, Errand::Video, Some(asset), 1).await?;
             let Some(request) = first.into_iter().next() else {
                 let Some(chat) = self.cache_chat else { return Ok(Uploaded::NobodyWaiting) };
-                return match self.sender.upload(chat, path, &caption, None, Priority::Bulk, None).await {
+                return match self.sender.upload(chat, path, &caption, None, Priority::Interactive, None).await {
                     Ok(video) => Ok(Uploaded::Video(video)),
                     Err(SendError::Unreachable(reason)) => Err(UploadError::CacheChatUnreachable(reason)),
                     Err(SendError::Rejected(reason)) => Err(UploadError::Refused(reason)),
@@ -207,7 +215,14 @@ impl Delivery {
             let claim = Claim::new(self, request.id, Errand::Video, None);
             let sent = self
                 .sender
-                .upload(request.chat_id, path, &caption, Some(request.message_id), Priority::Bulk, Some(&claim as &dyn Gate))
+                .upload(
+                    request.chat_id,
+                    path,
+                    &caption,
+                    Some(request.message_id),
+                    Priority::Interactive,
+                    Some(&claim as &dyn Gate),
+                )
                 .await;
             match sent {
                 Ok(video) => {
@@ -242,6 +257,7 @@ impl Delivery {
     /// runs beside the queue, so the job's slot is free at once, and one
     /// that dies is finished by the sweeper (every send is claimed).
     pub fn start_fan_out(self: &Arc<Self>, asset: AssetId) {
+        self.drop_notes_in_line(asset);
         let this = self.clone();
         tokio::spawn(async move {
             if let Err(err) = this.fan_out(asset).await {
@@ -341,19 +357,30 @@ impl Delivery {
         }
     }
 
+    fn drop_notes_in_line(&self, asset: AssetId) {
+        if let Some(token) = self.notes_in_line.lock().unwrap_or_else(PoisonError::into_inner).remove(&asset) {
+            token.cancel();
+        }
+    }
+
     /// The "being made" note for a request that waits; its message is
     /// recorded so the note can be edited as the video progresses. A note
-    /// whose video went out first is dropped.
+    /// whose video is made before the note's turn comes is dropped: the
+    /// video is the answer.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
         let text = Lang::default().texts().being_made(stage.as_ref());
         let waiting = StillWaiting { db: &self.db, request: request.id };
-        let sent = self
-            .sender
-            .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Note, Some(&waiting as &dyn Gate))
-            .await;
+        let in_line =
+            self.notes_in_line.lock().unwrap_or_else(PoisonError::into_inner).entry(request.asset_id).or_default().clone();
+        let send =
+            self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Note, Some(&waiting));
+        let sent = tokio::select! {
+            sent = send => sent,
+            () = in_line.cancelled() => Err(SendError::Skipped),
+        };
         match sent {
-            Err(SendError::Skipped) => tracing::debug!("the video went out before its note; note dropped"),
+            Err(SendError::Skipped) => tracing::debug!("the video was made before its note; note dropped"),
             Ok(note) => {
                 if let Err(err) = requests::set_progress_message(&self.db, request.id, note).await {
                     tracing::debug!(error = %err, "could not record the progress note; it will not be updated");
