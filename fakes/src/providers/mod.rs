@@ -16,10 +16,11 @@
 //! tasks go PENDING → RUNNING → SUCCEEDED over [`FakeProvidersConfig::task_polls`]
 //! polls, Veo operations finish after [`FakeProvidersConfig::operation_polls`].
 //!
-//! Scripted faults per [`Endpoint`]: a 429 with `Retry-After`, a 500 or a
-//! hang, for the next N calls or every call; task outcomes (a `FAILED`
-//! task with a failure code, a task that never ends) and Veo outcomes
-//! (filtered, failed, never done). Calls are counted and recorded per
+//! Scripted faults per [`Endpoint`]: a 429 with `Retry-After`, a 500, a
+//! hang, or an answer held back after the call was handled (a task made
+//! whose id the client may never see), for the next N calls or every call;
+//! task outcomes (a `FAILED` task with a failure code, a task that never
+//! ends) and Veo outcomes (filtered, failed, never done). Calls are counted and recorded per
 //! endpoint, so a test can assert that a provider was not called again.
 
 // Handlers return a finished HTTP answer as their error: its size is no concern here.
@@ -74,6 +75,9 @@ pub enum Fault {
     ServerError,
     /// Holds the call this long, then answers 504.
     Hang(Duration),
+    /// Handles the call (a task is created, a charge made), then holds
+    /// the answer this long: a submit whose answer a client may never see.
+    AnswerLate(Duration),
 }
 
 /// How Runway tasks of one kind end (decided when they would finish).
@@ -178,6 +182,8 @@ pub(crate) struct Operation {
 pub(crate) struct State {
     pub config: FakeProvidersConfig,
     calls: Vec<Call>,
+    /// Calls that arrived, counted before any fault or answer.
+    arrived: HashMap<Endpoint, usize>,
     requests: Vec<(Endpoint, Value)>,
     next_faults: HashMap<Endpoint, VecDeque<Fault>>,
     always: HashMap<Endpoint, Fault>,
@@ -231,12 +237,27 @@ impl Shared {
         format!("http://{}", self.addr)
     }
 
-    /// Counts a call and plays its scripted fault, if any: `Some(answer)`
-    /// ends the call.
-    pub async fn enter(&self, endpoint: Endpoint) -> Option<Response> {
-        let fault = self.lock().take_fault(endpoint);
+    /// Holds the caller for `hold`, or until the fake stops.
+    async fn hold(&self, hold: Duration) {
+        let mut stopped = self.shutdown.subscribe();
+        tokio::select! {
+            _ = tokio::time::sleep(hold) => {}
+            _ = stopped.wait_for(|s| *s) => {}
+        }
+    }
+
+    /// Counts a call and plays its scripted fault, if any: `Err(answer)`
+    /// ends the call; `Ok(Some(hold))` holds the handler's answer.
+    pub async fn enter(&self, endpoint: Endpoint) -> Result<Option<Duration>, Response> {
+        let fault = {
+            let mut st = self.lock();
+            *st.arrived.entry(endpoint).or_default() += 1;
+            st.take_fault(endpoint)
+        };
+        self.changed.notify_waiters();
         let answer = match fault {
-            None => return None,
+            None => return Ok(None),
+            Some(Fault::AnswerLate(hold)) => return Ok(Some(hold)),
             Some(Fault::RateLimited { retry_after_secs }) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, retry_after_secs.to_string())],
@@ -248,15 +269,11 @@ impl Shared {
                     .into_response()
             }
             Some(Fault::Hang(hang)) => {
-                let mut stopped = self.shutdown.subscribe();
-                tokio::select! {
-                    _ = tokio::time::sleep(hang) => {}
-                    _ = stopped.wait_for(|s| *s) => {}
-                }
+                self.hold(hang).await;
                 (StatusCode::GATEWAY_TIMEOUT, "upstream timed out").into_response()
             }
         };
-        Some(answer)
+        Err(answer)
     }
 
     fn finish(&self, endpoint: Endpoint, status: StatusCode) {
@@ -282,8 +299,13 @@ where
     F: Future<Output = Response>,
 {
     let response = match shared.enter(endpoint).await {
-        Some(fault) => fault,
-        None => handler.await,
+        Err(fault) => fault,
+        Ok(None) => handler.await,
+        Ok(Some(late)) => {
+            let response = handler.await;
+            shared.hold(late).await;
+            response
+        }
     };
     shared.finish(endpoint, response.status());
     response
@@ -321,6 +343,7 @@ impl FakeProviders {
         let state = State {
             config,
             calls: Vec::new(),
+            arrived: HashMap::new(),
             requests: Vec::new(),
             next_faults: HashMap::new(),
             always: HashMap::new(),
@@ -428,6 +451,13 @@ impl FakeProviders {
         self.shared().lock().calls.iter().filter(|c| c.endpoint == endpoint).count()
     }
 
+    /// Calls of `endpoint` that arrived, answered or not: unlike
+    /// [`calls`](Self::calls) this counts a call still held by a fault, or
+    /// whose client went away before the answer.
+    pub fn arrived(&self, endpoint: Endpoint) -> usize {
+        self.shared().lock().arrived.get(&endpoint).copied().unwrap_or(0)
+    }
+
     /// Every call of `endpoint` with its time and status, in order.
     pub fn call_log(&self, endpoint: Endpoint) -> Vec<Call> {
         self.shared().lock().calls.iter().filter(|c| c.endpoint == endpoint).cloned().collect()
@@ -442,6 +472,11 @@ impl FakeProviders {
     /// Runway tasks created of `kind`.
     pub fn tasks_created(&self, kind: TaskKind) -> usize {
         self.shared().lock().tasks.values().filter(|t| t.kind == kind).count()
+    }
+
+    /// The ids of the Runway tasks created of `kind`, in no order.
+    pub fn task_ids(&self, kind: TaskKind) -> Vec<String> {
+        self.shared().lock().tasks.iter().filter(|(_, t)| t.kind == kind).map(|(id, _)| id.clone()).collect()
     }
 
     /// Runway tasks of `kind` polled at least once.
