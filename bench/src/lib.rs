@@ -424,6 +424,79 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         run.stop().await;
     }
 
+    // The queue is lost mid-burst (a Redis without persistence restarted,
+    // a wiped job table): how long until the last stranded request is
+    // delivered. Pending generations are pushed again after 2 × the lease.
+    {
+        let redis_queue = opts.env.iter().any(|(k, v)| k == "QUEUE_URL" && v.starts_with("redis"));
+        let mut own_redis = None;
+        let mut env = vec![
+            ("LOCAL_GENERATOR_DELAY_MS", "1500".to_owned()),
+            ("WORKER_CONCURRENCY", "1".to_owned()),
+            ("JOB_LEASE_SECS", "5".to_owned()),
+        ];
+        if redis_queue {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            own_redis = Some(start_redis(port).await?);
+            env.push(("QUEUE_URL", format!("redis://127.0.0.1:{port}")));
+        }
+        let run = Run::start(&opts, &env, async |_, _| Ok(())).await?;
+        let db = connect(&database_url_of(&run, &opts)).await?;
+        let prompts = 10usize;
+        for i in 0..prompts {
+            for user in 0..4 {
+                run.push(8_000_000 + (i * 10 + user) as i64, &format!("a prompt the queue loses {i}"));
+            }
+        }
+        let dispatched = async || -> anyhow::Result<bool> {
+            let assets = video_assets::Entity::find().all(&db).await?;
+            Ok(assets.len() == prompts && assets.iter().all(|a| a.dispatched_generation == a.generation))
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !dispatched().await? {
+            if Instant::now() > deadline {
+                bail!("the burst was never dispatched");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let lost_at = if let Some((mut child, port)) = own_redis.take() {
+            child.kill().await?; // SIGKILL, and wait for it to be gone
+            let restarted = start_redis(port).await?;
+            own_redis = Some(restarted);
+            Instant::now()
+        } else {
+            use sea_orm::ConnectionTrait;
+            match run.database_url.starts_with("postgres") {
+                true => db.execute_unprepared("DELETE FROM apalis.jobs").await?,
+                false => {
+                    let queue =
+                        sea_orm::Database::connect(format!("sqlite://{}", run.dir.path().join("queue.sqlite").display())).await?;
+                    let done = queue.execute_unprepared("DELETE FROM Jobs").await?;
+                    queue.close().await?;
+                    done
+                }
+            };
+            Instant::now()
+        };
+        if !run.wait_videos(prompts * 4, Duration::from_secs(180)).await {
+            bail!("stranded requests were never delivered");
+        }
+        let last = run.fake.sent().iter().filter(|s| s.method == "sendVideo").map(|s| s.at).max().unwrap_or(lost_at);
+        let recovery = last.saturating_duration_since(lost_at);
+        figures.push(Figure {
+            name: format!(
+                "queue lost mid-burst ({}): time to the last of {} stranded requests (lease 5 s, 10 × 1.5 s generations)",
+                if redis_queue { "Redis restarted empty" } else { "job table wiped" },
+                prompts * 4
+            ),
+            value: format!("{:.1} s", recovery.as_secs_f64()),
+            target: "≤ 30 s".into(),
+            met: recovery <= Duration::from_secs(30),
+        });
+        run.stop().await;
+        drop(own_redis);
+    }
+
     // Ingest rate with the generator paused.
     {
         let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "3600000".into())], async |_, _| Ok(())).await?;
@@ -565,4 +638,24 @@ pub fn vidcache_binary() -> anyhow::Result<std::path::PathBuf> {
 /// Opens the service's database at `url`, as the service does.
 async fn connect(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
     Ok(vidcache::db::connect(&vidcache::config::DataStore::parse(url)?).await?)
+}
+
+/// A `redis-server` of the benchmark's own, without persistence; killed
+/// when the returned child is dropped.
+async fn start_redis(port: u16) -> anyhow::Result<(tokio::process::Child, u16)> {
+    let child = tokio::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start redis-server")?;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    for _ in 0..100 {
+        if client.get_multiplexed_async_connection().await.is_ok() {
+            return Ok((child, port));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("redis-server on port {port} never answered")
 }
