@@ -7,6 +7,7 @@
 //! - Polling every `poll` remains as the fallback (SQLite across
 //!   processes, a notification lost while reconnecting).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -40,14 +41,20 @@ impl Wakeups {
         self.workers.lock().unwrap_or_else(PoisonError::into_inner).push(tx);
         let mut interval = tokio::time::interval(poll.max(Duration::from_millis(10)));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        WakeStream { rx, interval }
+        WakeStream { rx, interval, echo: None }
     }
 }
+
+/// A wake-up can land while the worker's fetch is already under way: the
+/// fetch misses the new job and the wake-up is spent. So every wake-up is
+/// echoed once, this much later, to fetch again.
+const ECHO: Duration = Duration::from_millis(40);
 
 /// What a worker's poll strategy listens to.
 pub(crate) struct WakeStream {
     rx: mpsc::UnboundedReceiver<()>,
     interval: tokio::time::Interval,
+    echo: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Stream for WakeStream {
@@ -55,9 +62,16 @@ impl Stream for WakeStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
         if let Poll::Ready(Some(())) = self.rx.poll_recv(cx) {
-            // Coalesce a burst of pushes into one fetch.
+            // Coalesce a burst of pushes into one fetch (and one echo).
             while let Ok(()) = self.rx.try_recv() {}
+            self.echo = Some(Box::pin(tokio::time::sleep(ECHO)));
             return Poll::Ready(Some(()));
+        }
+        if let Some(echo) = self.echo.as_mut() {
+            if echo.as_mut().poll(cx).is_ready() {
+                self.echo = None;
+                return Poll::Ready(Some(()));
+            }
         }
         match self.interval.poll_tick(cx) {
             Poll::Ready(_) => Poll::Ready(Some(())),
@@ -84,9 +98,12 @@ mod tests {
         wakeups.wake();
         let woke = tokio::time::timeout(Duration::from_secs(1), async { (a.next().await, b.next().await) }).await;
         assert_eq!(woke.ok(), Some((Some(()), Some(()))));
-        // the two wakes were coalesced: nothing more is pending
-        let more = tokio::time::timeout(Duration::from_millis(50), a.next()).await;
-        assert!(more.is_err(), "no second wake-up was queued");
+        // the two wakes were coalesced into one, echoed once a little later
+        let started = tokio::time::Instant::now();
+        assert_eq!(a.next().await, Some(()));
+        assert!(started.elapsed() >= ECHO - Duration::from_millis(5), "the echo came after {:?}", started.elapsed());
+        let more = tokio::time::timeout(ECHO * 3, a.next()).await;
+        assert!(more.is_err(), "no further wake-up was queued");
     }
 
     #[tokio::test(start_paused = true)]

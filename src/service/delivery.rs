@@ -106,6 +106,10 @@ impl Gate for Claim<'_> {
     }
 }
 
+fn notes_cache() -> moka::sync::Cache<AssetId, CancellationToken> {
+    moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(3600)).build()
+}
+
 /// Lets a "being made" note go only while its request waits and its video
 /// is not made yet (then the video itself is the answer).
 struct StillWaiting<'a> {
@@ -134,7 +138,8 @@ pub struct Delivery {
     /// Per asset, the "being made" notes still in line for a slot: dropped
     /// at once when the asset's fan-out starts, so they free the budget
     /// for the videos instead of holding it.
-    notes_in_line: Mutex<HashMap<AssetId, CancellationToken>>,
+    /// Kept an hour at most: a note waits minutes in line, not hours.
+    notes_in_line: moka::sync::Cache<AssetId, CancellationToken>,
     /// `Broadcast` when fan-outs are paid broadcasts, else `Bulk`.
     fan_out_priority: Priority,
 }
@@ -154,7 +159,7 @@ impl Delivery {
         let batch = (u64::from(global_rate) * claim_secs / 2).clamp(1, 500);
         let edit_pace = Duration::from_secs_f64(2.0 / f64::from(global_rate.max(1)));
         let fan_out_priority = if paid_broadcast { Priority::Broadcast } else { Priority::Bulk };
-        Self { db, sender, claim, batch, cache_chat, edit_pace, fan_out_priority, notes_in_line: Mutex::default() }
+        Self { db, sender, claim, batch, cache_chat, edit_pace, fan_out_priority, notes_in_line: notes_cache() }
     }
 
     /// Sends the video by its `file_id` to one request and records the
@@ -358,7 +363,7 @@ impl Delivery {
     }
 
     fn drop_notes_in_line(&self, asset: AssetId) {
-        if let Some(token) = self.notes_in_line.lock().unwrap_or_else(PoisonError::into_inner).remove(&asset) {
+        if let Some(token) = self.notes_in_line.remove(&asset) {
             token.cancel();
         }
     }
@@ -371,8 +376,7 @@ impl Delivery {
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
         let text = Lang::default().texts().being_made(stage.as_ref());
         let waiting = StillWaiting { db: &self.db, request: request.id };
-        let in_line =
-            self.notes_in_line.lock().unwrap_or_else(PoisonError::into_inner).entry(request.asset_id).or_default().clone();
+        let in_line = self.notes_in_line.get_with(request.asset_id, CancellationToken::new);
         let send =
             self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Note, Some(&waiting));
         let sent = tokio::select! {
