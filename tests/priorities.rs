@@ -77,17 +77,7 @@ async fn paid_broadcast_fans_out_past_the_free_limit_and_is_counted() {
     let service = h.spawn();
     h.wait_polling().await;
     let subscribers = 300i64;
-    for user in 0..subscribers {
-        let chat = 20_000 + user;
-        h.fake.push_text(chat, chat, "a viral prompt worth paying for");
-    }
-    let all: Vec<i64> = (0..subscribers).map(|u| 20_000 + u).collect();
-    let everyone = all.clone();
-    let delivered = h
-        .fake
-        .wait_for(move |sent| everyone.iter().all(|chat| !support::videos_to(sent, *chat).is_empty()), Duration::from_secs(60))
-        .await;
-    assert!(delivered, "not every subscriber got the video\n{}", h.logs());
+    burst_delivered(&h, 20_000, subscribers, "a viral prompt worth paying for").await;
     // one upload, the rest re-sent by file_id as paid broadcasts
     assert_eq!(h.fake.uploads(), 1);
     assert_eq!(h.fake.paid_sends(), subscribers as usize - 1, "every fan-out delivery was a paid send");
@@ -113,18 +103,7 @@ async fn notes_still_in_line_when_the_video_is_made_are_dropped() {
     h.set("LOCAL_GENERATOR_DELAY_MS", "1000");
     let service = h.spawn();
     h.wait_polling().await;
-    let subscribers = 300i64;
-    for user in 0..subscribers {
-        let chat = 30_000 + user;
-        h.fake.push_text(chat, chat, "a prompt made in a second");
-    }
-    let everyone: Vec<i64> = (0..subscribers).map(|u| 30_000 + u).collect();
-    let all = everyone.clone();
-    let delivered = h
-        .fake
-        .wait_for(move |sent| all.iter().all(|chat| !support::videos_to(sent, *chat).is_empty()), Duration::from_secs(60))
-        .await;
-    assert!(delivered, "not every subscriber got the video\n{}", h.logs());
+    let everyone = burst_delivered(&h, 30_000, 300, "a prompt made in a second").await;
     let sent = h.fake.sent();
     let notes: usize = everyone.iter().map(|chat| support::texts_to(&sent, *chat).len()).sum();
     for chat in &everyone {
@@ -134,4 +113,20 @@ async fn notes_still_in_line_when_the_video_is_made_are_dropped() {
     // at the flood limit 300 notes take ten seconds; the video was made after one
     assert!(notes < 200, "{notes} notes went out although the video was made after a second");
     service.terminate().await;
+}
+
+/// `n` users (chats `first..first + n`) ask for `prompt` at once; returns
+/// their chats once every one of them has the video.
+async fn burst_delivered(h: &Harness, first: i64, n: i64, prompt: &str) -> Vec<i64> {
+    let chats: Vec<i64> = (first..first + n).collect();
+    for chat in &chats {
+        h.fake.push_text(*chat, *chat, prompt);
+    }
+    let all = chats.clone();
+    let delivered = h
+        .fake
+        .wait_for(move |sent| all.iter().all(|chat| !support::videos_to(sent, *chat).is_empty()), Duration::from_secs(60))
+        .await;
+    assert!(delivered, "not every subscriber got the video\n{}", h.logs());
+    chats
 }
