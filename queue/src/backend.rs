@@ -169,11 +169,6 @@ impl JobQueue {
         Ok(())
     }
 
-    /// This process's waiting workers.
-    pub fn wakeups(&self) -> &Wakeups {
-        &self.wakeups
-    }
-
     /// How many jobs were ever enqueued (any status), for tests and benchmarks.
     pub async fn count_jobs(&self) -> Result<i64, QueueError> {
         let count = |e: &dyn std::fmt::Display| QueueError::Count(e.to_string());

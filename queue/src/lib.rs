@@ -15,7 +15,6 @@ mod worker;
 
 pub use backend::{JobQueue, QueueError};
 pub use generate_video::{GenerateVideo, QUEUE_NAME};
-pub use wake::Wakeups;
 pub use worker::{JobHandler, WorkerOptions, run_worker};
 
 /// The error type job handlers return to apalis.

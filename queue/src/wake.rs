@@ -24,13 +24,13 @@ pub(crate) const POSTGRES_WAKE_CHANNEL: &str = "apalis::job::insert";
 
 /// The workers of this process that wait for work.
 #[derive(Clone, Default)]
-pub struct Wakeups {
+pub(crate) struct Wakeups {
     workers: Arc<Mutex<Vec<mpsc::UnboundedSender<()>>>>,
 }
 
 impl Wakeups {
     /// Wakes every waiting worker of this process.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
         workers.retain(|worker| worker.send(()).is_ok());
     }

@@ -148,7 +148,7 @@ impl FloodLimiter {
             }
         }
         // Without a paid budget a broadcast is an ordinary bulk send.
-        let priority = priority.min(Priority::Progress);
+        let priority = if priority == Priority::Broadcast { Priority::Bulk } else { priority };
         let (tx, rx) = oneshot::channel();
         {
             let mut state = lock(&self.inner.state);
