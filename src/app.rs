@@ -17,7 +17,7 @@ use crate::db;
 use crate::db::recorder::Recorder;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
-use crate::service::{Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::service::{Delivery, Dispatcher, Extensions, Generations, Intake, Operator, Services, UserStatus, cache_sync};
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -102,7 +102,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
     let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
     let status = Arc::new(UserStatus::new(database.clone()));
-    let services = Services::new(intake, delivery, dispatcher, operator, status);
+    let extensions = Arc::new(Extensions::new(database.clone(), sender.api().clone(), settings.extend));
+    let services = Services::new(intake, delivery, dispatcher, operator, status, extensions);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -205,6 +206,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.delivery().clone(),
             cache.clone(),
             generator,
+            services.extensions().clone(),
             job_settings,
             shutdown.clone(),
         );
@@ -240,6 +242,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
+            services.extensions().clone(),
             sender.clone(),
             transcriber_for(&settings, &db)?,
             HandlerSettings {

@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::db::recorder::Recorder;
 use vidcache::db::requests::{NewRequest, Submitted, submit_many};
-use vidcache::domain::{ChatId, MessageId, Prompt, UserId};
+use vidcache::domain::{ChatId, MessageId, Prompt, UserId, Wanted};
 
 fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
     let new = NewRequest {
@@ -52,6 +52,7 @@ async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
             request(1, 10, "Happy birthday Zoë"), // the same message again
             request(3, 30, "a red kite"),
         ];
+        let batch: Vec<(NewRequest, Wanted)> = batch.into_iter().map(|(new, prompt)| (new, prompt.into())).collect();
         let outcomes = submit_many(&db, batch.clone().into(), claim).await.expect("recorded");
         assert_eq!(outcomes.len(), 4);
         let recorded = |i: usize| match &outcomes[i] {

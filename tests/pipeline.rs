@@ -150,6 +150,7 @@ fn request_for(job: Generation, prompt: &str, output: &Path, log: &Arc<Mutex<Vec
         prompt: prompt.to_owned(),
         output: output.to_owned(),
         progress: Arc::new(move |stage| log.lock().expect("progress log").push(Lang::En.texts().stage(&stage))),
+        extend: None,
     }
 }
 

@@ -4,14 +4,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use teloxide::types::{Message, Update, UpdateKind, Voice};
+use teloxide::types::{CallbackQuery, Message, Update, UpdateKind, Voice};
 use teloxide::utils::command::{BotCommands, ParseError};
 
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
-use crate::domain::{ChatId, MessageId, Prompt, PromptError, UserId};
+use crate::domain::{AssetId, CallbackData, ChatId, MessageId, Prompt, PromptError, UserId};
 use crate::service::intake::NewRequest;
-use crate::service::{Intake, Operator, UserStatus};
+use crate::service::extend::{Pressed, Refusal};
+use crate::service::{Extensions, Intake, Operator, UserStatus};
 use crate::telegram::api::Keyboard;
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -65,6 +66,7 @@ pub struct UpdateHandler {
     intake: Arc<Intake>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    extensions: Arc<Extensions>,
     sender: Sender,
     transcriber: Option<Transcriber>,
     settings: HandlerSettings,
@@ -83,11 +85,12 @@ impl UpdateHandler {
         intake: Arc<Intake>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        extensions: Arc<Extensions>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, sender, transcriber, settings }
+        Self { intake, operator, status, extensions, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -96,7 +99,57 @@ impl UpdateHandler {
     pub async fn handle(&self, update: Update) {
         match update.kind {
             UpdateKind::Message(message) => self.on_message(message).await,
-            other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
+            UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
+            other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring an update of a kind the bot does not handle"),
+        }
+    }
+
+    /// A press of an inline button. Every press is answered
+    /// (answerCallbackQuery), whatever it asked for, so the user's client
+    /// stops its spinner; `notice` is shown to the user when set.
+    #[tracing::instrument(skip_all, fields(user_id = query.from.id.0))]
+    async fn on_callback(&self, query: CallbackQuery) {
+        let user = UserId(query.from.id.0 as i64);
+        let chat = query.message.as_ref().map_or(ChatId(user.0), |m| ChatId(m.chat().id.0));
+        let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let notice = match query.data.as_deref().and_then(CallbackData::parse) {
+            Some(CallbackData::Extend(asset)) => self.extend_pressed(user, chat, asset, texts).await,
+            None => {
+                tracing::debug!(data = ?query.data, "a press of a button this bot does not know");
+                Some(texts.button_expired())
+            }
+        };
+        if let Err(err) = self.sender.api().answer_callback_query(&query.id.0, notice.as_deref()).await {
+            tracing::warn!(error = %err, "could not answer a button press");
+        }
+    }
+
+    /// "➕ Extend" was pressed under a video of `asset`: the bot asks for
+    /// the continuation (and waits for it, in the database), or says why
+    /// this video can't be extended. Returns the press's notice.
+    async fn extend_pressed(&self, user: UserId, chat: ChatId, asset: AssetId, texts: &dyn Texts) -> Option<String> {
+        let (text, notice) = match self.extensions.press(chat, user, asset).await {
+            Ok(Pressed::Waiting { prompt }) => (texts.extend_ask(&prompt), None),
+            Ok(Pressed::Refused(refusal)) => {
+                let text = Self::refusal(texts, &refusal);
+                (text.clone(), Some(text))
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not start an extension");
+                (texts.try_again(), Some(texts.try_again()))
+            }
+        };
+        if let Err(err) = self.sender.text(chat, &text, None, Keyboard::None, Priority::Interactive, None).await {
+            tracing::warn!(error = %err, "could not answer an extend press");
+        }
+        notice
+    }
+
+    fn refusal(texts: &dyn Texts, refusal: &Refusal) -> String {
+        match refusal {
+            Refusal::Unavailable => texts.extend_unavailable(),
+            Refusal::TooManyExtensions { max } => texts.extend_limit(*max),
+            Refusal::Off => texts.extend_off(),
         }
     }
 
@@ -164,6 +217,8 @@ impl UpdateHandler {
         self.reply(&incoming, &answer, Keyboard::None).await;
     }
 
+    /// A prompt — or, when the user pressed "➕ Extend" before, the
+    /// continuation of that video.
     async fn request(&self, incoming: &Incoming<'_>, raw_text: &str, prompt: Prompt) {
         let new = NewRequest {
             user_id: incoming.user,
@@ -171,7 +226,35 @@ impl UpdateHandler {
             message_id: MessageId(i64::from(incoming.message.id.0)),
             raw_text: raw_text.to_owned(),
         };
-        if let Err(err) = self.intake.request_video(new, prompt).await {
+        let awaited = match self.extensions.awaited(incoming.chat, incoming.user).await {
+            Ok(awaited) => awaited,
+            Err(err) => {
+                tracing::error!(error = %err, "could not look for a pending extension");
+                return self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;
+            }
+        };
+        let recorded = match awaited {
+            None => self.intake.request_video(new, prompt).await,
+            Some(parent) => match self.extensions.wanted(parent, prompt).await {
+                Ok(Ok(wanted)) => {
+                    let recorded = self.intake.request_video(new, wanted).await;
+                    if recorded.is_ok() {
+                        if let Err(err) = self.extensions.done(incoming.chat, incoming.user, parent).await {
+                            tracing::warn!(error = %err, "could not close a pending extension");
+                        }
+                    }
+                    recorded
+                }
+                Ok(Err(refusal)) => {
+                    if let Err(err) = self.extensions.done(incoming.chat, incoming.user, parent).await {
+                        tracing::warn!(error = %err, "could not close a pending extension");
+                    }
+                    return self.reply(incoming, &Self::refusal(incoming.texts, &refusal), Keyboard::None).await;
+                }
+                Err(err) => Err(err),
+            },
+        };
+        if let Err(err) = recorded {
             tracing::error!(error = %err, "could not record a request");
             self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;
         }

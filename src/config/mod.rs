@@ -80,6 +80,33 @@ pub struct WebhookSettings {
     pub listen: SocketAddr,
 }
 
+/// Extending a finished video ("➕ Extend").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendSettings {
+    /// Length of the new part (`EXTEND_SECONDS`, 2–60); the joined video is
+    /// parent + part − 1 s (a 1 s crossfade).
+    pub seconds: u32,
+    /// Extensions in a chain at most (`MAX_EXTENSIONS`); 0 turns extending off.
+    pub max_extensions: i32,
+}
+
+impl ExtendSettings {
+    fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let seconds: u32 = parse_num(lookup, "EXTEND_SECONDS", 8)?;
+        if !(2..=60).contains(&seconds) {
+            return Err(ConfigError::Invalid {
+                name: "EXTEND_SECONDS",
+                reason: format!("{seconds}: use 2 to 60 (the part must outlast the 1 s crossfade)"),
+            });
+        }
+        let max_extensions: i32 = parse_num(lookup, "MAX_EXTENSIONS", 5)?;
+        if !(0..=100).contains(&max_extensions) {
+            return Err(ConfigError::Invalid { name: "MAX_EXTENSIONS", reason: format!("{max_extensions}: use 0 to 100") });
+        }
+        Ok(Self { seconds, max_extensions })
+    }
+}
+
 /// Every setting of the service. See the configuration table in the README.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -117,6 +144,8 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// `EXTEND_SECONDS`, `MAX_EXTENSIONS`.
+    pub extend: ExtendSettings,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -253,6 +282,7 @@ impl Settings {
                 }
             },
             voice_transcription: on_off(lookup, "VOICE_TRANSCRIPTION", true)?,
+            extend: ExtendSettings::from_lookup(lookup)?,
             data_dir,
         };
         Ok(settings)
@@ -291,6 +321,18 @@ mod tests {
         let token = BotToken::parse("123:ABC-secret").expect("valid");
         assert!(!format!("{token:?}").contains("secret"));
         assert_eq!(token.expose(), "123:ABC-secret");
+    }
+
+    #[test]
+    fn extend_settings_have_defaults_and_bounds() {
+        let read = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            ExtendSettings::from_lookup(&move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        assert_eq!(read(&[]).expect("defaults"), ExtendSettings { seconds: 8, max_extensions: 5 });
+        assert_eq!(read(&[("EXTEND_SECONDS", "4"), ("MAX_EXTENSIONS", "0")]).expect("valid").seconds, 4);
+        assert!(read(&[("EXTEND_SECONDS", "1")]).is_err());
+        assert!(read(&[("MAX_EXTENSIONS", "-1")]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod assets;
 pub mod entities;
+pub mod extensions;
 pub mod recorder;
 pub mod requests;
 mod retry;

@@ -13,11 +13,11 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::requests::{self, NewRequest, Submitted};
-use crate::domain::Prompt;
+use crate::domain::Wanted;
 
 struct Pending {
     new: NewRequest,
-    prompt: Prompt,
+    wanted: Wanted,
     reply: oneshot::Sender<Result<Submitted, DbErr>>,
 }
 
@@ -41,10 +41,10 @@ impl Recorder {
 
     /// Records one request (see [`requests::submit`]); returns once it is
     /// committed, or with the error that kept it from being recorded.
-    pub async fn submit(&self, new: NewRequest, prompt: Prompt) -> Result<Submitted, DbErr> {
+    pub async fn submit(&self, new: NewRequest, wanted: impl Into<Wanted>) -> Result<Submitted, DbErr> {
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .send(Pending { new, prompt, reply })
+            .send(Pending { new, wanted: wanted.into(), reply })
             .await
             .map_err(|_| DbErr::Custom("the request recorder has stopped".to_owned()))?;
         outcome.await.map_err(|_| DbErr::Custom("the request recorder dropped a request".to_owned()))?
@@ -72,8 +72,8 @@ async fn lane(db: DatabaseConnection, incoming: Arc<Mutex<mpsc::Receiver<Pending
 }
 
 async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDuration) {
-    let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| ((p.new, p.prompt), p.reply)).unzip();
-    let items: Arc<[(NewRequest, Prompt)]> = items.into();
+    let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| ((p.new, p.wanted), p.reply)).unzip();
+    let items: Arc<[(NewRequest, Wanted)]> = items.into();
     match requests::submit_many(db, items.clone(), claim).await {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -88,8 +88,8 @@ async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDurat
         Err(err) => {
             // One bad item must not fail its neighbours: record them one by one.
             tracing::warn!(error = %err, size = replies.len(), "a request batch failed; recording its requests one by one");
-            for ((new, prompt), reply) in items.iter().cloned().zip(replies) {
-                let _ = reply.send(requests::submit(db, new, prompt, claim).await);
+            for ((new, wanted), reply) in items.iter().cloned().zip(replies) {
+                let _ = reply.send(requests::submit(db, new, wanted, claim).await);
             }
         }
     }

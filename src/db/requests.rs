@@ -15,7 +15,7 @@ use super::assets::Asset;
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
 use crate::domain::{
-    AssetId, AssetStatus, ChatId, Generation, MessageId, Prompt, PromptKey, RequestId, RequestStatus, Stage, UserId,
+    AssetId, AssetStatus, ChatId, Generation, MessageId, PromptKey, RequestId, RequestStatus, Stage, UserId, Wanted,
 };
 
 pub type Request = user_requests::Model;
@@ -75,8 +75,13 @@ fn new_request(
 ///
 /// When the asset is already available with a `file_id`, the request is
 /// recorded as claimed by the caller for `claim`, who sends it at once.
-pub async fn submit(db: &DatabaseConnection, new: NewRequest, prompt: Prompt, claim: ChronoDuration) -> Result<Submitted, DbErr> {
-    let mut submitted = submit_many(db, Arc::from([(new, prompt)]), claim).await?;
+pub async fn submit(
+    db: &DatabaseConnection,
+    new: NewRequest,
+    wanted: impl Into<Wanted>,
+    claim: ChronoDuration,
+) -> Result<Submitted, DbErr> {
+    let mut submitted = submit_many(db, Arc::from([(new, wanted.into())]), claim).await?;
     submitted.pop().ok_or_else(|| DbErr::Custom("a submitted batch came back empty".to_owned()))
 }
 
@@ -88,7 +93,7 @@ pub async fn submit(db: &DatabaseConnection, new: NewRequest, prompt: Prompt, cl
 /// updates costs a handful of round trips instead of a handful per update.
 pub async fn submit_many(
     db: &DatabaseConnection,
-    items: Arc<[(NewRequest, Prompt)]>,
+    items: Arc<[(NewRequest, Wanted)]>,
     claim: ChronoDuration,
 ) -> Result<Vec<Submitted>, DbErr> {
     if items.is_empty() {
@@ -103,7 +108,7 @@ pub async fn submit_many(
 
 async fn submit_in(
     txn: &DatabaseTransaction,
-    items: &[(NewRequest, Prompt)],
+    items: &[(NewRequest, Wanted)],
     claim: ChronoDuration,
 ) -> Result<Vec<Submitted>, DbErr> {
     let messages = items.iter().fold(Condition::any(), |any, (new, _)| {
@@ -116,7 +121,7 @@ async fn submit_in(
         .into_iter()
         .map(|request| ((request.chat_id, request.message_id), request))
         .collect();
-    let keys: Vec<PromptKey> = items.iter().map(|(_, prompt)| prompt.key()).collect();
+    let keys: Vec<PromptKey> = items.iter().map(|(_, wanted)| wanted.key()).collect();
     let mut assets: HashMap<PromptKey, Asset> = video_assets::Entity::find()
         .filter(video_assets::Column::PromptKey.is_in(keys.iter().cloned()))
         .all(txn)
@@ -128,7 +133,7 @@ async fn submit_in(
     // Per item: the asset it links to and the job it must push, if any.
     let mut plan: Vec<Option<(PromptKey, Option<Generation>)>> = Vec::with_capacity(items.len());
     let mut seen: HashSet<(ChatId, MessageId)> = HashSet::new();
-    for ((new, prompt), key) in items.iter().zip(&keys) {
+    for ((new, wanted), key) in items.iter().zip(&keys) {
         let message = (new.chat_id, new.message_id);
         if recorded.contains_key(&message) || !seen.insert(message) {
             plan.push(None);
@@ -139,7 +144,7 @@ async fn submit_in(
                 let asset = video_assets::ActiveModel {
                     id: NotSet,
                     prompt_key: Set(key.clone()),
-                    prompt: Set(prompt.as_str().to_owned()),
+                    prompt: Set(wanted.prompt.as_str().to_owned()),
                     status: Set(AssetStatus::Pending),
                     generation: Set(1),
                     dispatched_generation: Set(0),
@@ -154,6 +159,8 @@ async fn submit_in(
                     lease_until: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
+                    parent_id: Set(wanted.extends.as_ref().map(|e| e.parent)),
+                    extension_depth: Set(wanted.extends.as_ref().map_or(0, |e| e.depth)),
                 }
                 .insert(txn)
                 .await?;

@@ -2,12 +2,16 @@
 //! speaks in these; none of them knows about Telegram, the database or
 //! the queue beyond how a value is stored.
 
+mod callback;
 mod ids;
 mod prompt;
 mod stage;
 mod status;
+mod wanted;
 
+pub use callback::{CallbackData, MAX_CALLBACK_BYTES};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};
+pub use wanted::{Extends, Wanted};

@@ -46,14 +46,21 @@ impl Prompt {
     }
 
     pub fn key(&self) -> PromptKey {
-        let digest = Sha256::digest(self.0.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-            hex.push(char::from_digit(u32::from(byte & 0x0f), 16).unwrap_or('0'));
-        }
-        PromptKey(hex)
+        PromptKey(hex_sha256(&[self.0.as_bytes()]))
     }
+}
+
+fn hex_sha256(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let mut hex = String::with_capacity(64);
+    for byte in hasher.finalize() {
+        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        hex.push(char::from_digit(u32::from(byte & 0x0f), 16).unwrap_or('0'));
+    }
+    hex
 }
 
 impl fmt::Display for Prompt {
@@ -65,6 +72,15 @@ impl fmt::Display for Prompt {
 impl PromptKey {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The key of the extension of the video keyed `parent` by the
+    /// (normalized) `continuation`: hex SHA-256 over both. A prompt's own
+    /// key is the digest of its text alone, so no prompt can meet an
+    /// extension (the separator is a control character, which a normalized
+    /// prompt never holds).
+    pub fn extension(parent: &PromptKey, continuation: &Prompt) -> PromptKey {
+        PromptKey(hex_sha256(&[b"extend\x1f", parent.0.as_bytes(), b"\x1f", continuation.0.as_bytes()]))
     }
 }
 
@@ -172,6 +188,16 @@ mod tests {
         assert_ne!(key, p("zoe").key());
         // sha256("abc")
         assert_eq!(p("abc").key().as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn extension_keys_depend_on_parent_and_normalized_continuation() {
+        let parent = p("zoë").key();
+        let key = PromptKey::extension(&parent, &p("And Then  a Dragon"));
+        assert_eq!(key, PromptKey::extension(&parent, &p("and then a dragon")));
+        assert_ne!(key, PromptKey::extension(&p("zoe").key(), &p("and then a dragon")));
+        assert_ne!(key, p("and then a dragon").key());
+        assert_eq!(key.as_str().len(), 64);
     }
 
     proptest! {

@@ -208,7 +208,7 @@ pub async fn probe_duration(path: &Path) -> Result<f64, FfmpegError> {
 }
 
 /// Runs a program to completion (killed if the future is dropped); returns its stdout.
-async fn run(program: &'static str, args: &[String]) -> Result<String, FfmpegError> {
+pub(super) async fn run(program: &'static str, args: &[String]) -> Result<String, FfmpegError> {
     let output = Command::new(program)
         .args(args)
         .stdin(Stdio::null())

@@ -24,6 +24,11 @@ impl Generator for LocalGenerator {
             }
             let output = request.output.clone();
             let prompt = request.prompt.clone();
+            // An extension's new part: the continuation, rendered for its length.
+            let options = match &request.extend {
+                Some(part) => RenderOptions { seconds: part.seconds, ..options },
+                None => options,
+            };
             tokio::task::spawn_blocking(move || render_mp4(&prompt, &output, &options))
                 .await
                 .map_err(|e| GenerateError::Failed(format!("the renderer stopped: {e}")))?

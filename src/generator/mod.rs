@@ -1,6 +1,7 @@
 //! Video generators. The service only knows the [`Generator`] trait; the
 //! local renderer is the embedded default, real providers plug in here.
 
+pub mod crossfade;
 pub mod ffmpeg;
 mod local;
 mod pipeline;
@@ -31,6 +32,21 @@ pub struct GenerationRequest {
     pub output: PathBuf,
     /// Where the generator reports its progress; shown to waiting users.
     pub progress: StageSink,
+    /// Set for an extension: `prompt` is the continuation, and the
+    /// generator makes only the new part (into `output`); the job joins it
+    /// to the parent with a crossfade.
+    pub extend: Option<ExtendPart>,
+}
+
+/// The new part of an extension: what it continues and how long it is.
+#[derive(Debug, Clone)]
+pub struct ExtendPart {
+    /// The video being continued, on this machine.
+    pub parent_video: PathBuf,
+    /// The prompt of the original video (the root of the chain), for context.
+    pub original_prompt: String,
+    /// Length of the new part (`EXTEND_SECONDS`).
+    pub seconds: u32,
 }
 
 impl std::fmt::Debug for GenerationRequest {
@@ -39,6 +55,7 @@ impl std::fmt::Debug for GenerationRequest {
             .field("job", &self.job)
             .field("prompt", &self.prompt)
             .field("output", &self.output)
+            .field("extend", &self.extend)
             .finish()
     }
 }
@@ -48,6 +65,10 @@ pub enum GenerateError {
     /// The provider refused the prompt (e.g. a safety filter): retrying won't help.
     #[error("the prompt was refused: {0}")]
     Refused(String),
+    /// A tool this machine lacks (ffmpeg for an extension's crossfade):
+    /// retrying won't help; the reason says what to install.
+    #[error("{0}")]
+    CannotRun(String),
     /// Anything else: worth another attempt.
     #[error("{0}")]
     Failed(String),

@@ -139,7 +139,17 @@ pub struct PipelineGenerator {
 impl Generator for PipelineGenerator {
     fn generate(&self, request: GenerationRequest) -> BoxFuture<'static, Result<(), GenerateError>> {
         let pipeline = self.pipeline.clone();
-        async move { pipeline.run(request).await }.boxed()
+        async move {
+            match request.extend.clone() {
+                // An extension's new part: one segment with its voice-over.
+                Some(part) => {
+                    let prompt = continuation_prompt(&part.original_prompt, &request.prompt);
+                    pipeline.for_extension(part.seconds).run(GenerationRequest { prompt, ..request }).await
+                }
+                None => pipeline.run(request).await,
+            }
+        }
+        .boxed()
     }
 }
 
@@ -154,7 +164,7 @@ pub(super) enum ClipMaker {
 pub(super) struct Pipeline {
     pub(super) steps: Steps,
     openai: OpenAiClient,
-    clips: ClipMaker,
+    clips: Arc<ClipMaker>,
     work_dir: PathBuf,
 }
 
@@ -167,8 +177,26 @@ impl Pipeline {
         settings: PipelineSettings,
         work_dir: PathBuf,
     ) -> Self {
-        Self { steps: Steps { db, meter, settings }, openai, clips, work_dir }
+        Self { steps: Steps { db, meter, settings }, openai, clips: Arc::new(clips), work_dir }
     }
+
+    /// The same pipeline making an extension's new part: one segment of
+    /// `seconds`, with its voice-over, from a script that continues the
+    /// original video.
+    fn for_extension(&self, seconds: u32) -> Self {
+        let settings = PipelineSettings { segments: 1, segment_seconds: seconds, ..self.steps.settings.clone() };
+        Self {
+            steps: Steps { db: self.steps.db.clone(), meter: self.steps.meter.clone(), settings },
+            openai: self.openai.clone(),
+            clips: self.clips.clone(),
+            work_dir: self.work_dir.clone(),
+        }
+    }
+}
+
+/// What the script of an extension's new part is written from.
+pub(super) fn continuation_prompt(original: &str, continuation: &str) -> String {
+    format!("Continue a video about “{original}”; what happens next: {continuation}")
 }
 
 /// Runs steps recorded in `generation_stages` and counts provider calls.
@@ -464,7 +492,7 @@ impl Pipeline {
 
     /// Records every step as pending, so progress counts against the plan.
     async fn plan(&self, job: &Job) -> Result<(), GenerateError> {
-        let per_segment: &[StageKind] = match self.clips {
+        let per_segment: &[StageKind] = match *self.clips {
             ClipMaker::Runway(_) => &[StageKind::ImagePrompt, StageKind::Image, StageKind::AnimationPrompt, StageKind::Clip],
             ClipMaker::Veo(_) => &[StageKind::AnimationPrompt, StageKind::Clip],
         };
@@ -560,7 +588,7 @@ impl Pipeline {
                 segment.narration.trim()
             )
         };
-        match &self.clips {
+        match &*self.clips {
             ClipMaker::Runway(runway) => {
                 let image_prompts = self
                     .each_segment(|i| {

@@ -12,10 +12,12 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
-use super::pipeline::{Job, Pipeline, Steps, existing_file};
-use super::{GenerateError, GenerationRequest, Generator};
+use super::crossfade;
+use super::pipeline::{Job, Pipeline, Steps, continuation_prompt, existing_file};
+use super::{ExtendPart, GenerateError, GenerationRequest, Generator};
 use crate::config::PipelineSettings;
 use crate::db::stages::{self, StageKind};
+use crate::providers::vertex::VEO_EXTENSION_SECONDS;
 use crate::providers::{Meter, ProviderError, VertexClient};
 
 /// A duration the model accepts, at least `wanted` where it can: Veo 3
@@ -63,7 +65,11 @@ impl Generator for VeoGenerator {
 
 impl Single {
     async fn run(&self, request: GenerationRequest) -> Result<(), GenerateError> {
+        let extend = request.extend.clone();
         let job = Job::new(request, &self.work_dir);
+        if let Some(part) = extend {
+            return self.extension(job, part).await;
+        }
         stages::plan(&self.steps.db, &[job.key(StageKind::Clip, 0)])
             .await
             .map_err(|e| GenerateError::Failed(format!("database error while recording a generation step: {e}")))?;
@@ -71,7 +77,7 @@ impl Single {
         self.steps.report(&job).await;
         let seconds = veo_seconds(self.vertex.model(), self.steps.settings.segment_seconds);
         // the video is the asset's file: no intermediate files
-        let video = veo_clip(&self.steps, &job, &self.vertex, 0, &job.prompt, seconds, true, &job.output).await?;
+        let video = veo_clip(&self.steps, &job, &self.vertex, 0, &job.prompt, seconds, true, None, &job.output).await?;
         if video != job.output {
             // made by the generation this one took over, under that one's name; kept
             // there, since the carried step still names it
@@ -80,6 +86,40 @@ impl Single {
             })?;
         }
         Ok(())
+    }
+}
+
+impl Single {
+    /// An extension's new part: where the model extends videos (Veo 3.1),
+    /// Veo's own extension of the parent — the whole extended video, whose
+    /// last [`VEO_EXTENSION_SECONDS`] are kept as the part; otherwise a new
+    /// clip continuing the story. Either way a recorded step.
+    async fn extension(&self, job: Job, part: ExtendPart) -> Result<(), GenerateError> {
+        stages::plan(&self.steps.db, &[job.key(StageKind::Clip, 0)])
+            .await
+            .map_err(|e| GenerateError::Failed(format!("database error while recording a generation step: {e}")))?;
+        self.steps.reopen_lost_files(&job).await?;
+        self.steps.report(&job).await;
+        let prompt = continuation_prompt(&part.original_prompt, &job.prompt);
+        if !self.vertex.supports_extension() {
+            let seconds = veo_seconds(self.vertex.model(), part.seconds);
+            let clip = veo_clip(&self.steps, &job, &self.vertex, 0, &prompt, seconds, true, None, &job.output).await?;
+            if clip != job.output {
+                tokio::fs::copy(&clip, &job.output).await.map_err(|e| GenerateError::Failed(format!("cannot copy the clip: {e}")))?;
+            }
+            return Ok(());
+        }
+        let parent = tokio::fs::read(&part.parent_video)
+            .await
+            .map_err(|e| GenerateError::Failed(format!("cannot read the video to extend: {e}")))?;
+        tokio::fs::create_dir_all(&job.dir)
+            .await
+            .map_err(|e| GenerateError::Failed(format!("cannot create {}: {e}", job.dir.display())))?;
+        let whole = job.file("extended.mp4");
+        let extended = veo_clip(&self.steps, &job, &self.vertex, 0, &prompt, VEO_EXTENSION_SECONDS, true, Some(&parent), &whole).await?;
+        crossfade::tail(&extended, VEO_EXTENSION_SECONDS, &job.output)
+            .await
+            .map_err(|e| GenerateError::Failed(format!("cannot cut the new seconds from Veo's extension: {e}")))
     }
 }
 
@@ -95,12 +135,13 @@ impl Pipeline {
         let steps = &self.steps;
         let seconds = veo_seconds(vertex.model(), steps.settings.segment_seconds);
         let path = job.file(&format!("clip-{i:02}.mp4"));
-        veo_clip(steps, job, vertex, i as i32, prompt, seconds, false, &path).await
+        veo_clip(steps, job, vertex, i as i32, prompt, seconds, false, None, &path).await
     }
 }
 
 /// The step "clip `segment`" from Veo: submit (unless an operation is
 /// recorded), record the operation before polling, poll until done, save.
+/// `extend`: the MP4 to extend (Veo 3.1's own extension) instead of a new clip.
 #[allow(clippy::too_many_arguments)]
 async fn veo_clip(
     steps: &Steps,
@@ -110,11 +151,18 @@ async fn veo_clip(
     prompt: &str,
     seconds: u32,
     audio: bool,
+    extend: Option<&[u8]>,
     path: &Path,
 ) -> Result<PathBuf, GenerateError> {
     steps
         .step(job, (StageKind::Clip, segment), prompt, "vertex", existing_file, |row| async move {
-            let (operation, submitted) = steps.task_of(job, &row, "vertex", "veo", vertex.submit(prompt, seconds, audio)).await?;
+            let submit = async {
+                match extend {
+                    Some(video) => vertex.submit_extension(prompt, video, audio).await,
+                    None => vertex.submit(prompt, seconds, audio).await,
+                }
+            };
+            let (operation, submitted) = steps.task_of(job, &row, "vertex", "veo", submit).await?;
             let deadline = steps.deadline(submitted);
             let result = vertex.wait(&operation, steps.settings.poll_interval, deadline, steps.settings.task_timeout).await;
             steps.record_task(job, "vertex", "veo", submitted, &result).await;

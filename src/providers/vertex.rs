@@ -34,7 +34,20 @@ struct PredictRequest<'a> {
 #[derive(Debug, Serialize)]
 struct Instance<'a> {
     prompt: &'a str,
+    /// The video to extend (Veo 3.1 models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    video: Option<InputVideo>,
 }
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InputVideo {
+    bytes_base64_encoded: String,
+    mime_type: &'static str,
+}
+
+/// Seconds Veo adds when it extends a video.
+pub const VEO_EXTENSION_SECONDS: u32 = 7;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -156,9 +169,33 @@ impl VertexClient {
     /// Starts a text-to-video operation; returns its name. Veo 3 models
     /// get `generateAudio` (they require it).
     pub async fn submit(&self, prompt: &str, seconds: u32, audio: bool) -> Result<String, ProviderError> {
+        self.submit_with(prompt, None, seconds, audio).await
+    }
+
+    /// Whether the model extends a given video (`instances[].video`): the
+    /// Veo 3.1 models do; Veo 2 and 3.0 answer "not supported".
+    pub fn supports_extension(&self) -> bool {
+        self.settings.model.starts_with("veo-3.1")
+    }
+
+    /// Starts an extension of the MP4 `video` (1–30 s) by
+    /// [`VEO_EXTENSION_SECONDS`], continuing it as `prompt` says; the
+    /// operation's video is the input followed by the new seconds.
+    pub async fn submit_extension(&self, prompt: &str, video: &[u8], audio: bool) -> Result<String, ProviderError> {
+        let video = InputVideo { bytes_base64_encoded: STANDARD.encode(video), mime_type: "video/mp4" };
+        self.submit_with(prompt, Some(video), VEO_EXTENSION_SECONDS, audio).await
+    }
+
+    async fn submit_with(
+        &self,
+        prompt: &str,
+        video: Option<InputVideo>,
+        seconds: u32,
+        audio: bool,
+    ) -> Result<String, ProviderError> {
         let token = self.auth.token().await?;
         let body = PredictRequest {
-            instances: [Instance { prompt }],
+            instances: [Instance { prompt, video }],
             parameters: Parameters {
                 aspect_ratio: &self.settings.aspect_ratio,
                 duration_seconds: seconds,

@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::assets;
 use crate::db::requests::{self, Errand, Request};
-use crate::domain::{AssetId, AssetStatus, ChatId, FileId, RequestId, Stage};
-use crate::telegram::api::{Keyboard, SentVideo};
+use crate::domain::{AssetId, AssetStatus, CallbackData, ChatId, FileId, RequestId, Stage};
+use crate::telegram::api::{InlineButton, Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
 use crate::texts::Lang;
@@ -106,6 +106,12 @@ impl Gate for Claim<'_> {
     }
 }
 
+/// The "➕ Extend" button every video carries.
+pub fn extend_keyboard(asset: AssetId) -> Keyboard {
+    let text = Lang::default().texts().extend_button();
+    Keyboard::Inline(vec![vec![InlineButton { text, callback_data: CallbackData::Extend(asset).encode() }]])
+}
+
 fn notes_cache() -> moka::sync::Cache<AssetId, CancellationToken> {
     moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(3600)).build()
 }
@@ -173,7 +179,15 @@ impl Delivery {
         let caption = Lang::default().texts().caption(prompt);
         let sent = self
             .sender
-            .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), priority, Some(&claim as &dyn Gate))
+            .video_by_id(
+                request.chat_id,
+                file_id,
+                &caption,
+                Some(request.message_id),
+                &extend_keyboard(request.asset_id),
+                priority,
+                Some(&claim as &dyn Gate),
+            )
             .await;
         self.record_video(request.id, sent.map(|_| ()), priority == Priority::Broadcast).await
     }
@@ -205,12 +219,13 @@ impl Delivery {
     #[tracing::instrument(skip_all, fields(asset_id = %asset))]
     pub async fn upload_once(&self, asset: AssetId, path: &Path, prompt: &str) -> Result<Uploaded, UploadError> {
         let caption = Lang::default().texts().caption(prompt);
+        let keyboard = extend_keyboard(asset);
         let mut skipped = 0;
         loop {
             let first = requests::due(&self.db, Errand::Video, Some(asset), 1).await?;
             let Some(request) = first.into_iter().next() else {
                 let Some(chat) = self.cache_chat else { return Ok(Uploaded::NobodyWaiting) };
-                return match self.sender.upload(chat, path, &caption, None, Priority::Interactive, None).await {
+                return match self.sender.upload(chat, path, &caption, None, &keyboard, Priority::Interactive, None).await {
                     Ok(video) => Ok(Uploaded::Video(video)),
                     Err(SendError::Unreachable(reason)) => Err(UploadError::CacheChatUnreachable(reason)),
                     Err(SendError::Rejected(reason)) => Err(UploadError::Refused(reason)),
@@ -225,6 +240,7 @@ impl Delivery {
                     path,
                     &caption,
                     Some(request.message_id),
+                    &keyboard,
                     Priority::Interactive,
                     Some(&claim as &dyn Gate),
                 )

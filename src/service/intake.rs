@@ -15,7 +15,7 @@ use crate::cache::{CachedVideo, VideoCache};
 use crate::db::recorder::Recorder;
 pub use crate::db::requests::NewRequest;
 use crate::db::requests::{self, Submitted};
-use crate::domain::{AssetStatus, Prompt};
+use crate::domain::{AssetStatus, Wanted};
 use crate::telegram::limiter::Priority;
 
 pub struct Intake {
@@ -46,16 +46,19 @@ impl Intake {
     /// is claimed, and the claim runs out. An error means nothing was
     /// recorded: the caller tells the user to try again.
     #[tracing::instrument(skip_all, fields(chat_id = %new.chat_id, message_id = %new.message_id))]
-    pub async fn request_video(&self, new: NewRequest, prompt: Prompt) -> Result<(), DbErr> {
-        let key = prompt.key();
+    /// `wanted`: a prompt, or the extension of a video by a continuation.
+    pub async fn request_video(&self, new: NewRequest, wanted: impl Into<Wanted>) -> Result<(), DbErr> {
+        let wanted = wanted.into();
+        let key = wanted.key();
         if let Some(hit) = self.cache.get(&key).await {
             if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
                 let delivery = self.delivery.clone();
+                let prompt = wanted.prompt;
                 tokio::spawn(async move { delivery.video(&request, &hit.file_id, prompt.as_str(), Priority::Interactive).await });
             }
             return Ok(());
         }
-        let (request, asset, dispatch) = match self.recorder.submit(new, prompt).await? {
+        let (request, asset, dispatch) = match self.recorder.submit(new, wanted).await? {
             Submitted::Duplicate(existing) => {
                 tracing::info!(request_id = %existing.id, "Telegram re-delivered a recorded message; not recording it again");
                 return Ok(());

@@ -5,6 +5,8 @@
 //! - [`intake`]: record a request, dispatch its generation, first answer;
 //! - [`delivery`]: the one owner of sends — claim, send, record;
 //! - [`dispatch`]: push a generation job (the queue boundary);
+//! - [`extend`]: "➕ Extend" — the wait for a continuation, the extension's
+//!   asset, the parent's video for the worker;
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
@@ -13,6 +15,7 @@
 pub mod cache_sync;
 pub mod delivery;
 pub mod dispatch;
+pub mod extend;
 pub mod generations;
 pub mod intake;
 pub mod operator;
@@ -22,6 +25,7 @@ use std::sync::Arc;
 
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
+pub use extend::Extensions;
 pub use generations::Generations;
 pub use intake::Intake;
 pub use operator::Operator;
@@ -35,6 +39,7 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    extensions: Arc<Extensions>,
 }
 
 impl Services {
@@ -44,8 +49,9 @@ impl Services {
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        extensions: Arc<Extensions>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status }
+        Self { intake, delivery, dispatcher, operator, status, extensions }
     }
 
     pub fn intake(&self) -> &Arc<Intake> {
@@ -66,5 +72,9 @@ impl Services {
 
     pub fn status(&self) -> &Arc<UserStatus> {
         &self.status
+    }
+
+    pub fn extensions(&self) -> &Arc<Extensions> {
+        &self.extensions
     }
 }

@@ -90,13 +90,47 @@ pub struct BotUser {
     pub username: Option<String>,
 }
 
-/// An optional reply keyboard for a text message.
+/// An optional keyboard for a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Keyboard {
     None,
     /// A persistent reply keyboard: rows of button labels.
     Persistent(Vec<Vec<String>>),
+    /// Buttons under the message itself; a press comes back as a callback query.
+    Inline(Vec<Vec<InlineButton>>),
 }
+
+/// One inline keyboard button that sends `callback_data` (1–64 bytes) back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineButton {
+    pub text: String,
+    pub callback_data: String,
+}
+
+impl Keyboard {
+    /// The `reply_markup` object, if any.
+    pub fn markup(&self) -> Option<Value> {
+        match self {
+            Keyboard::None => None,
+            Keyboard::Persistent(rows) => {
+                let rows: Vec<Vec<Value>> =
+                    rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
+                Some(json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true }))
+            }
+            Keyboard::Inline(rows) => {
+                let rows: Vec<Vec<Value>> = rows
+                    .iter()
+                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.callback_data })).collect())
+                    .collect();
+                Some(json!({ "inline_keyboard": rows }))
+            }
+        }
+    }
+}
+
+/// The update kinds the bot handles: Telegram delivers only these
+/// (`allowed_updates` of getUpdates and setWebhook).
+pub const ALLOWED_UPDATES: [&str; 3] = ["message", "callback_query", "pre_checkout_query"];
 
 #[derive(Clone)]
 pub struct BotApi {
@@ -167,7 +201,7 @@ impl BotApi {
         let raw: Vec<Value> = self
             .call(
                 "getUpdates",
-                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ["message"] }),
+                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ALLOWED_UPDATES }),
                 Some(Duration::from_secs(u64::from(timeout_secs) + 15)),
             )
             .await?;
@@ -187,7 +221,7 @@ impl BotApi {
     }
 
     pub async fn set_webhook(&self, url: &str, secret: Option<&str>) -> Result<bool, ApiError> {
-        let mut body = json!({ "url": url, "allowed_updates": ["message"] });
+        let mut body = json!({ "url": url, "allowed_updates": ALLOWED_UPDATES });
         if let Some(secret) = secret {
             body["secret_token"] = json!(secret);
         }
@@ -208,10 +242,8 @@ impl BotApi {
     ) -> Result<MessageId, ApiError> {
         let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
         add_reply(&mut body, reply_to);
-        if let Keyboard::Persistent(rows) = keyboard {
-            let rows: Vec<Vec<Value>> =
-                rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
-            body["reply_markup"] = json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true });
+        if let Some(markup) = keyboard.markup() {
+            body["reply_markup"] = markup;
         }
         let message: Value = self.call("sendMessage", body, None).await?;
         Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
@@ -246,6 +278,32 @@ impl BotApi {
         Ok(body)
     }
 
+    /// Answers a button press (every press must be answered, or the
+    /// user's client keeps spinning); `text` is shown as a notification.
+    pub async fn answer_callback_query(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), ApiError> {
+        let mut body = json!({ "callback_query_id": callback_query_id });
+        if let Some(text) = text {
+            body["text"] = json!(text);
+        }
+        let _: Value = self.call("answerCallbackQuery", body, None).await?;
+        Ok(())
+    }
+
+    /// Replaces (or, with `Keyboard::None`, removes) a message's inline keyboard.
+    pub async fn edit_message_reply_markup(
+        &self,
+        chat_id: ChatId,
+        message_id: MessageId,
+        keyboard: &Keyboard,
+    ) -> Result<(), ApiError> {
+        let mut body = json!({ "chat_id": chat_id.0, "message_id": message_id.0 });
+        if let Some(markup) = keyboard.markup() {
+            body["reply_markup"] = markup;
+        }
+        let _: Value = self.call("editMessageReplyMarkup", body, None).await?;
+        Ok(())
+    }
+
     pub async fn edit_message_text(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), ApiError> {
         let body = json!({ "chat_id": chat_id.0, "message_id": message_id.0, "text": text });
         let _: Value = self.call("editMessageText", body, None).await?;
@@ -261,6 +319,7 @@ impl BotApi {
         file_id: &FileId,
         caption: &str,
         reply_to: Option<MessageId>,
+        keyboard: &Keyboard,
         paid_broadcast: bool,
     ) -> Result<SentVideo, ApiError> {
         let mut body = json!({ "chat_id": chat_id.0, "video": file_id.as_str(), "caption": caption });
@@ -268,6 +327,9 @@ impl BotApi {
             body["allow_paid_broadcast"] = json!(true);
         }
         add_reply(&mut body, reply_to);
+        if let Some(markup) = keyboard.markup() {
+            body["reply_markup"] = markup;
+        }
         let message: Value = self.call("sendVideo", body, None).await?;
         sent_video("sendVideo", &message)
     }
@@ -279,6 +341,7 @@ impl BotApi {
         path: &Path,
         caption: &str,
         reply_to: Option<MessageId>,
+        keyboard: &Keyboard,
     ) -> Result<SentVideo, ApiError> {
         const METHOD: &str = "sendVideo";
         let bytes = tokio::fs::read(path)
@@ -296,6 +359,9 @@ impl BotApi {
         if let Some(message_id) = reply_to {
             form = form
                 .text("reply_parameters", json!({ "message_id": message_id.0, "allow_sending_without_reply": true }).to_string());
+        }
+        if let Some(markup) = keyboard.markup() {
+            form = form.text("reply_markup", markup.to_string());
         }
         let response = self
             .http

@@ -132,11 +132,15 @@ impl Sender {
         file_id: &FileId,
         caption: &str,
         reply_to: Option<MessageId>,
+        keyboard: &Keyboard,
         priority: Priority,
         gate: Option<&dyn Gate>,
     ) -> Result<SentVideo, SendError> {
         let paid = priority == Priority::Broadcast;
-        self.with_retries(chat_id, priority, gate, || self.api.send_video_by_id(chat_id, file_id, caption, reply_to, paid)).await
+        self.with_retries(chat_id, priority, gate, || {
+            self.api.send_video_by_id(chat_id, file_id, caption, reply_to, keyboard, paid)
+        })
+        .await
     }
 
     /// Uploads a file; `gate` (if any) is asked before every attempt.
@@ -146,9 +150,10 @@ impl Sender {
         path: &Path,
         caption: &str,
         reply_to: Option<MessageId>,
+        keyboard: &Keyboard,
         priority: Priority,
         gate: Option<&dyn Gate>,
     ) -> Result<SentVideo, SendError> {
-        self.with_retries(chat_id, priority, gate, || self.api.upload_video(chat_id, path, caption, reply_to)).await
+        self.with_retries(chat_id, priority, gate, || self.api.upload_video(chat_id, path, caption, reply_to, keyboard)).await
     }
 }

@@ -20,6 +20,38 @@ impl Texts for English {
         )
     }
 
+    fn button_expired(&self) -> String {
+        "This button no longer works.".to_owned()
+    }
+
+    fn extend_button(&self) -> String {
+        "➕ Extend".to_owned()
+    }
+
+    fn extend_ask(&self, prompt: &str) -> String {
+        format!(
+            "➕ How should “{prompt}” go on? Send the continuation as your next message and I'll add it to the end of this video. /cancel to stop."
+        )
+    }
+
+    fn extend_unavailable(&self) -> String {
+        "This video can't be extended any more: it was removed or is being made again. Send its prompt to get it first.".to_owned()
+    }
+
+    fn extend_limit(&self, max: i32) -> String {
+        format!(
+            "This video can't be extended further: {max} extensions in a row is the most allowed. Extend an earlier one, or send a new prompt."
+        )
+    }
+
+    fn extend_off(&self) -> String {
+        "Extending videos is switched off on this bot.".to_owned()
+    }
+
+    fn extend_cancelled(&self) -> String {
+        "OK, I won't extend the video. Send a prompt for a new one.".to_owned()
+    }
+
     fn invalid_prompt(&self, err: &PromptError) -> String {
         match err {
             PromptError::Empty => {

@@ -77,6 +77,20 @@ pub struct StatsReport {
 /// Every message, in one language.
 pub trait Texts: Send + Sync {
     fn help(&self, max_prompt_chars: usize) -> String;
+    /// A press of a button the bot no longer acts on (answerCallbackQuery, ≤ 200 chars).
+    fn button_expired(&self) -> String;
+    /// The inline button under every video; must begin with "➕".
+    fn extend_button(&self) -> String;
+    /// After "➕ Extend": asks for the continuation of the video of `prompt`.
+    fn extend_ask(&self, prompt: &str) -> String;
+    /// The video to extend is gone (cleared or being made again). ≤ 200 chars.
+    fn extend_unavailable(&self) -> String;
+    /// The chain already has `max` extensions (`MAX_EXTENSIONS`). ≤ 200 chars.
+    fn extend_limit(&self, max: i32) -> String;
+    /// Extending is switched off (`MAX_EXTENSIONS=0`). ≤ 200 chars.
+    fn extend_off(&self) -> String;
+    /// `/cancel` stopped the wait for a continuation.
+    fn extend_cancelled(&self) -> String;
     fn invalid_prompt(&self, err: &PromptError) -> String;
     fn not_text(&self) -> String;
     fn voice_off(&self) -> String;

@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
 use crate::domain::{Generation, Stage};
-use crate::generator::{GenerateError, GenerationRequest, Generator};
+use crate::generator::crossfade;
+use crate::generator::ffmpeg::FfmpegError;
+use crate::generator::{ExtendPart, GenerateError, GenerationRequest, Generator};
 use crate::service::generations::Asset;
-use crate::service::{Delivery, Generations, UploadError, Uploaded};
+use crate::service::{Delivery, Extensions, Generations, UploadError, Uploaded};
 use crate::telegram::MAX_UPLOAD_BYTES;
 
 /// What a job needs to know, from the settings.
@@ -36,6 +38,7 @@ pub struct GenerationJob {
     delivery: Arc<Delivery>,
     cache: VideoCache,
     generator: Arc<dyn Generator>,
+    extensions: Arc<Extensions>,
     settings: Arc<JobSettings>,
     shutdown: CancellationToken,
 }
@@ -61,10 +64,11 @@ impl GenerationJob {
         delivery: Arc<Delivery>,
         cache: VideoCache,
         generator: Arc<dyn Generator>,
+        extensions: Arc<Extensions>,
         settings: JobSettings,
         shutdown: CancellationToken,
     ) -> Self {
-        Self { generations, delivery, cache, generator, settings: Arc::new(settings), shutdown }
+        Self { generations, delivery, cache, generator, extensions, settings: Arc::new(settings), shutdown }
     }
 
     #[tracing::instrument(name = "job", skip(self), fields(asset_id = %job.asset, generation = job.number))]
@@ -163,6 +167,38 @@ impl GenerationJob {
         self.publish(job, asset, &path).await
     }
 
+    /// For an extension: its parent's video on this machine and what the
+    /// generator needs to know to make the new part.
+    async fn extension(&self, asset: &Asset) -> Result<Option<ExtendPart>, Outcome> {
+        if asset.parent_id.is_none() {
+            return Ok(None);
+        }
+        let Some((parent, original_prompt)) = self.extensions.lineage(asset).await? else {
+            return Err(Outcome::Failed("the video to extend is no longer available".to_owned()));
+        };
+        let parent_video =
+            self.extensions.parent_video(&parent, &self.settings.videos_dir).await.map_err(Outcome::Failed)?;
+        Ok(Some(ExtendPart { parent_video, original_prompt, seconds: self.extensions.settings().seconds }))
+    }
+
+    /// One attempt: the generator, and for an extension the crossfade of
+    /// the new part (`part`) onto the parent into `path`.
+    async fn attempt(&self, request: GenerationRequest, part: &std::path::Path, path: &std::path::Path) -> Result<(), GenerateError> {
+        let extend = request.extend.clone();
+        self.generator.generate(request).await?;
+        let Some(extend) = extend else { return Ok(()) };
+        match crossfade::join(&extend.parent_video, part, path, MAX_UPLOAD_BYTES).await {
+            Ok(seconds) => {
+                tracing::info!(seconds, "extension joined to its parent with a crossfade");
+                Ok(())
+            }
+            Err(FfmpegError::Spawn { program, source }) => Err(GenerateError::CannotRun(format!(
+                "extending a video needs ffmpeg and ffprobe on the worker, and {program} could not run ({source}); install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg)"
+            ))),
+            Err(err) => Err(GenerateError::Failed(format!("joining the extension to its video failed: {err}"))),
+        }
+    }
+
     /// Runs the generator with a timeout per attempt and the generation
     /// retry policy between attempts.
     async fn produce(&self, job: Generation, asset: &Asset) -> Result<PathBuf, Outcome> {
@@ -171,6 +207,12 @@ impl GenerationJob {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::Failed(format!("cannot create {}: {e}", dir.display())))?;
         }
+        let extend = self.extension(asset).await?;
+        // An extension's generator writes the new part; the crossfade writes `path`.
+        let part = match &extend {
+            Some(_) => path.with_extension("new-part.mp4"),
+            None => path.clone(),
+        };
         let attempts = settings.retry.attempts;
         let mut last_error = String::new();
         for attempt in 1..=attempts {
@@ -178,10 +220,11 @@ impl GenerationJob {
             let request = GenerationRequest {
                 job,
                 prompt: asset.prompt.clone(),
-                output: path.clone(),
+                output: part.clone(),
                 progress: self.generations.progress(job),
+                extend: extend.clone(),
             };
-            let run = tokio::time::timeout(settings.generation_timeout, self.generator.generate(request));
+            let run = tokio::time::timeout(settings.generation_timeout, self.attempt(request, &part, &path));
             let result = tokio::select! {
                 _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
                 result = run => result,
@@ -191,6 +234,7 @@ impl GenerationJob {
                     self.generations.set_file(job, &path.to_string_lossy()).await;
                     return Ok(path);
                 }
+                Ok(Err(GenerateError::CannotRun(reason))) => return Err(Outcome::Failed(reason)),
                 Ok(Err(GenerateError::Refused(reason))) => {
                     return Err(Outcome::Failed(format!("the generator refused the prompt ({reason})")));
                 }

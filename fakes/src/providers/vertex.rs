@@ -71,6 +71,20 @@ fn predict(shared: &Shared, project: &str, location: &str, model: &str, body: Va
     if let Err(bad) = required_str(instance, "prompt") {
         return bad;
     }
+    // `instances[].video`: extend that video (Veo 3.1 models only)
+    if let Some(video) = instance.get("video") {
+        if !model.starts_with("veo-3.1") {
+            return google_error(StatusCode::BAD_REQUEST, &format!("Video extension is not supported for model {model}."));
+        }
+        let inline = video.get("bytesBase64Encoded").and_then(Value::as_str);
+        let gcs = video.get("gcsUri").and_then(Value::as_str);
+        if inline.is_none() == gcs.is_none() || video.get("mimeType").and_then(Value::as_str).is_none() {
+            return google_error(StatusCode::BAD_REQUEST, "video needs mimeType and one of bytesBase64Encoded or gcsUri");
+        }
+        if inline.is_some_and(|b| STANDARD.decode(b).is_err()) {
+            return google_error(StatusCode::BAD_REQUEST, "video.bytesBase64Encoded is not base64");
+        }
+    }
     let seconds = match body["parameters"].get("durationSeconds").map(Value::as_u64) {
         None => 8,
         Some(Some(s @ 1..=8)) => s as u32,

@@ -13,9 +13,11 @@
 //!
 //! Implemented methods: getMe, getUpdates (long polling), deleteWebhook,
 //! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
-//! sendChatAction, sendVideo, answerCallbackQuery, getFile (for voice
-//! messages queued with [`FakeTelegram::push_voice`]) and the file download
-//! `GET /file/bot<token>/<file_path>`.
+//! sendChatAction, sendVideo, answerCallbackQuery, editMessageReplyMarkup,
+//! getFile (for voice messages queued with [`FakeTelegram::push_voice`] and
+//! videos the bot uploaded, up to 20 MB) and the file download
+//! `GET /file/bot<token>/<file_path>`. Button presses are queued with
+//! [`FakeTelegram::push_callback`].
 //!
 //! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
 //! blocked users, rejected uploads) are applied to the sends: sendMessage,
@@ -101,6 +103,14 @@ pub struct Sent {
     /// sendVideo's caption as the user sees it.
     pub caption: Option<String>,
     pub reply_markup: Option<Value>,
+}
+
+/// An accepted answerCallbackQuery.
+#[derive(Debug, Clone)]
+pub struct CallbackAnswer {
+    pub callback_query_id: String,
+    pub text: Option<String>,
+    pub show_alert: bool,
 }
 
 /// A voice message a test user sends.
@@ -259,6 +269,28 @@ impl FakeTelegram {
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
         id
+    }
+
+    /// Queues a press by `user_id` of an inline button with `data` under the
+    /// bot's message `message_id` in `chat_id` (a `callback_query` update,
+    /// with the message as Telegram shows it); returns the query's id, which
+    /// the bot must answer with answerCallbackQuery.
+    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        let id = self.st().push_callback(user_id, chat_id, message_id, data);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// The bytes the bot uploaded as `file_id` (None for unknown or
+    /// registered files).
+    pub fn file_bytes(&self, file_id: &str) -> Option<Bytes> {
+        self.st().file_bytes(file_id)
+    }
+
+    /// Every accepted answerCallbackQuery, in order.
+    pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
+        self.st().callback_answers.clone()
     }
 
     /// Makes `file_id` known, as if this bot had uploaded it before (for

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::request::{Params, Upload};
-use super::{FakeTelegramConfig, Faults, Sent, markup, mp4};
+use super::{CallbackAnswer, FakeTelegramConfig, Faults, Sent, markup, mp4};
 
 pub(crate) struct ApiErr {
     pub code: u16,
@@ -99,12 +99,15 @@ pub(crate) struct UploadInfo {
     probe: mp4::Probe,
     hash: u64,
     file_name: Option<String>,
+    /// Kept so getFile can hand an uploaded video back (up to 20 MB).
+    bytes: Bytes,
 }
 
-fn upload_info(bytes: &[u8], file_name: Option<&str>) -> UploadInfo {
+fn upload_info(bytes: &Bytes, file_name: Option<&str>) -> UploadInfo {
     let mut h = DefaultHasher::new();
     h.write(bytes);
     UploadInfo {
+        bytes: bytes.clone(),
         size: bytes.len(),
         is_mp4: mp4::is_mp4(bytes),
         probe: mp4::probe(bytes),
@@ -125,7 +128,7 @@ pub(crate) fn resolve_video(p: &Params) -> VideoSrc {
                 from_upload(u)
             } else if let Some(t) = p.str(name) {
                 // a part without a filename that happened to be valid UTF-8
-                VideoSrc::Upload(upload_info(t.as_bytes(), None))
+                VideoSrc::Upload(upload_info(&Bytes::copy_from_slice(t.as_bytes()), None))
             } else {
                 VideoSrc::Missing
             }
@@ -148,6 +151,10 @@ struct Msg {
     kind: MsgKind,
     /// what "message is not modified" compares
     content: Value,
+    /// The message's inline keyboard, if any (editMessageReplyMarkup).
+    inline_markup: Option<Value>,
+    /// The user a pushed message came from.
+    from_user: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -158,6 +165,8 @@ struct VideoMeta {
     duration: u32,
     size: usize,
     file_name: Option<String>,
+    /// The uploaded bytes (None for files registered by a test).
+    bytes: Option<Bytes>,
 }
 
 struct Rendered {
@@ -243,6 +252,8 @@ pub(crate) struct State {
     user_files: HashMap<String, UserFile>,
     unique_ids: HashMap<(u64, usize), String>,
     callback_ids: HashSet<String>,
+    next_callback: u64,
+    pub callback_answers: Vec<CallbackAnswer>,
     pub sent: Vec<Sent>,
     global_window: VecDeque<Instant>,
     /// Sends with `allow_paid_broadcast`: up to 1,000 a second, paid.
@@ -280,6 +291,8 @@ impl State {
             user_files: HashMap::new(),
             unique_ids: HashMap::new(),
             callback_ids: HashSet::new(),
+            next_callback: 0,
+            callback_answers: Vec::new(),
             sent: Vec::new(),
             global_window: VecDeque::new(),
             paid_window: VecDeque::new(),
@@ -375,7 +388,17 @@ impl State {
     /// getFile: a file a user sent, up to the 20 MB bots may download.
     fn get_file(&self, p: &Params) -> Result<Value, Reply> {
         let file_id = p.str("file_id").unwrap_or_default();
-        let file = self.user_files.get(file_id).ok_or_else(|| Reply::from(bad("Bad Request: invalid file_id")))?;
+        if let Some(video) = self.files.get(file_id) {
+            if video.size as u64 > MAX_DOWNLOAD_BYTES {
+                return Err(bad("file is too big").into());
+            }
+            let mut file = json!({"file_id": file_id, "file_unique_id": video.file_unique_id, "file_size": video.size});
+            if video.bytes.is_some() {
+                file["file_path"] = json!(format!("videos/{file_id}.mp4"));
+            }
+            return Ok(file);
+        }
+        let file = self.user_files.get(file_id).ok_or_else(|| Reply::from(bad("invalid file_id")))?;
         if file.size > MAX_DOWNLOAD_BYTES {
             return Err(bad("Bad Request: file is too big").into());
         }
@@ -384,6 +407,9 @@ impl State {
 
     /// The bytes behind a `file_path` that getFile handed out.
     pub fn download(&self, path: &str) -> Option<Bytes> {
+        if let Some(file_id) = path.strip_prefix("videos/").and_then(|p| p.strip_suffix(".mp4")) {
+            return self.files.get(file_id).filter(|v| v.size as u64 <= MAX_DOWNLOAD_BYTES).and_then(|v| v.bytes.clone());
+        }
         self.user_files.values().find(|f| f.path == path && f.size <= MAX_DOWNLOAD_BYTES).map(|f| f.bytes.clone())
     }
 
@@ -454,7 +480,9 @@ impl State {
             MsgKind::Other
         };
         let content = json!({"text": m.get("text"), "format": null, "markup": m.get("reply_markup")});
-        self.messages.entry((chat_id, mid)).or_insert(Msg { from_bot, kind, content });
+        let inline_markup = m.get("reply_markup").filter(|r| r.get("inline_keyboard").is_some()).cloned();
+        let from_user = m.get("from").and_then(|f| f.get("id")).and_then(value_i64);
+        self.messages.entry((chat_id, mid)).or_insert(Msg { from_bot, kind, content, inline_markup, from_user });
         self.next_message_id = self.next_message_id.max(mid.saturating_add(1));
     }
 
@@ -539,6 +567,7 @@ impl State {
             "getWebhookInfo" => Ok(Outcome::Reply(Reply::Ok(self.webhook_info()))),
             "setMyCommands" => self.set_my_commands(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             "answerCallbackQuery" => self.answer_callback_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "editMessageReplyMarkup" => self.edit_message_reply_markup(p, now),
             _ => Err(Reply::Err(api_err(404, "Not Found"))),
         };
         result.unwrap_or_else(Outcome::Reply)
@@ -614,10 +643,138 @@ impl State {
 
     fn answer_callback_query(&mut self, p: &Params) -> Result<Value, Reply> {
         let id = p.str("callback_query_id").unwrap_or("");
-        if !self.callback_ids.remove(id) {
+        if !self.callback_ids.contains(id) {
             return Err(bad("query is too old and response timeout expired or query id is invalid").into());
         }
+        let text = p.str("text").map(str::to_owned);
+        if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            return Err(bad("MESSAGE_TOO_LONG").into());
+        }
+        if let Some(url) = p.str("url") {
+            if !url.is_empty() {
+                return Err(bad("URL_INVALID").into());
+            }
+        }
+        self.callback_ids.remove(id);
+        self.callback_answers.push(CallbackAnswer {
+            callback_query_id: id.to_owned(),
+            text,
+            show_alert: p.bool("show_alert").unwrap_or(false),
+        });
         Ok(json!(true))
+    }
+
+    /// A press of an inline button under the bot's message `message_id` in
+    /// `chat_id` by `user_id`; returns the callback query's id. An unknown
+    /// message is sent as an inaccessible one (`date` 0), as Telegram does
+    /// for old messages.
+    pub fn push_callback(&mut self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        self.next_callback += 1;
+        let id = format!("{}{:08}", self.bot_id, self.next_callback);
+        let chat = self
+            .chats
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": format!("User{user_id}")}));
+        let message = match self.messages.get(&(chat_id, message_id)) {
+            Some(msg) => {
+                let mut body = Map::new();
+                match msg.kind {
+                    MsgKind::Text => {
+                        body.insert("text".into(), msg.content.get("text").cloned().unwrap_or(Value::Null));
+                    }
+                    MsgKind::Video => {
+                        body.insert("video".into(), msg.content.get("video").cloned().unwrap_or(Value::Null));
+                    }
+                    MsgKind::Other => {}
+                }
+                if let Some(markup) = &msg.inline_markup {
+                    body.insert("reply_markup".into(), markup.clone());
+                }
+                let mut m = self.message_json(chat_id, message_id, body);
+                if !msg.from_bot {
+                    let sender = msg.from_user.unwrap_or(user_id);
+                    m["from"] = json!({"id": sender, "is_bot": false, "first_name": format!("User{sender}")});
+                }
+                m
+            }
+            None => json!({"chat": chat, "message_id": message_id, "date": 0}),
+        };
+        let query = json!({
+            "id": id,
+            "from": {"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"},
+            "message": message,
+            "chat_instance": format!("{chat_id}"),
+            "data": data,
+        });
+        let mut body = Map::new();
+        body.insert("callback_query".into(), query);
+        self.enqueue(body);
+        id
+    }
+
+    fn edit_message_reply_markup(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        if p.str("inline_message_id").is_some_and(|s| !s.is_empty()) {
+            return Err(bad("MESSAGE_ID_INVALID").into());
+        }
+        if !p.has("chat_id") {
+            return Err(bad("chat_id is empty").into());
+        }
+        let chat_id = self.chat(p)?;
+        let Some(message_id) = p.int("message_id") else {
+            return Err(bad("message identifier is not specified").into());
+        };
+        let markup = Self::check_markup(p)?;
+        if let Some((_, false)) = markup {
+            return Err(bad("can't parse inline keyboard markup JSON object").into());
+        }
+        let new_markup = markup.map(|(m, _)| m).filter(|m| {
+            m.get("inline_keyboard").and_then(Value::as_array).is_some_and(|rows| rows.iter().any(|r| r.as_array().is_some_and(|r| !r.is_empty())))
+        });
+        let Some(msg) = self.messages.get(&(chat_id, message_id)) else {
+            return Err(bad("message to edit not found").into());
+        };
+        if !msg.from_bot {
+            return Err(bad("message can't be edited").into());
+        }
+        if msg.inline_markup == new_markup {
+            return Err(bad(NOT_MODIFIED).into());
+        }
+        let gate = self.gate(chat_id, false, now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        let mut body = Map::new();
+        if let Some(msg) = self.messages.get_mut(&(chat_id, message_id)) {
+            msg.inline_markup = new_markup.clone();
+            match msg.kind {
+                MsgKind::Text => {
+                    body.insert("text".into(), msg.content.get("text").cloned().unwrap_or(Value::Null));
+                }
+                MsgKind::Video => {
+                    body.insert("video".into(), msg.content.get("video").cloned().unwrap_or(Value::Null));
+                }
+                MsgKind::Other => {}
+            }
+        }
+        self.sent.push(Sent {
+            method: "editMessageReplyMarkup".into(),
+            chat_id,
+            message_id,
+            text: None,
+            video_file_id: None,
+            uploaded: false,
+            has_reply_markup: new_markup.is_some(),
+            at: now,
+            raw_text: None,
+            caption: None,
+            reply_markup: new_markup.clone(),
+        });
+        body.insert("edit_date".into(), json!(unix_now()));
+        if let Some(m) = new_markup {
+            body.insert("reply_markup".into(), m);
+        }
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
     }
 
     fn send_chat_action(&mut self, p: &Params) -> Result<Value, Reply> {
@@ -796,6 +953,8 @@ impl State {
                 from_bot: true,
                 kind: MsgKind::Text,
                 content: json!({"text": text.plain, "format": text.format, "markup": markup_value}),
+                inline_markup: markup.as_ref().filter(|(_, inline)| *inline).map(|(m, _)| m.clone()),
+                from_user: None,
             },
         );
         self.sent.push(text_sent("sendMessage", chat_id, message_id, &text, markup_value, now));
@@ -848,6 +1007,7 @@ impl State {
         }
         if let Some(msg) = self.messages.get_mut(&(chat_id, message_id)) {
             msg.content = content;
+            msg.inline_markup = markup.as_ref().map(|(m, _)| m.clone());
         }
         self.sent.push(text_sent("editMessageText", chat_id, message_id, &text, markup_value, now));
         let mut body = Map::new();
@@ -859,6 +1019,10 @@ impl State {
         Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
     }
 
+    pub fn file_bytes(&self, file_id: &str) -> Option<Bytes> {
+        self.files.get(file_id).and_then(|f| f.bytes.clone())
+    }
+
     /// Makes `file_id` a video this bot could re-send (as if uploaded earlier).
     pub fn register_file(&mut self, file_id: &str) {
         let meta = VideoMeta {
@@ -868,6 +1032,7 @@ impl State {
             duration: 3,
             size: 1000,
             file_name: None,
+            bytes: None,
         };
         self.files.insert(file_id.to_owned(), meta);
     }
@@ -921,6 +1086,7 @@ impl State {
                     duration: dim("duration", info.probe.duration),
                     size: info.size,
                     file_name: info.file_name,
+                    bytes: Some(info.bytes),
                 };
                 self.files.insert(file_id.clone(), meta.clone());
                 self.uploads += 1;
@@ -930,7 +1096,18 @@ impl State {
         };
         let message_id = self.alloc_message_id();
         let markup_value = markup.as_ref().map(|(m, _)| m.clone());
-        self.messages.insert((chat_id, message_id), Msg { from_bot: true, kind: MsgKind::Video, content: Value::Null });
+        let inline_markup = markup.as_ref().filter(|(_, inline)| *inline).map(|(m, _)| m.clone());
+        let video_json = json!({
+            "file_id": file_id,
+            "file_unique_id": meta.file_unique_id,
+            "width": meta.width,
+            "height": meta.height,
+            "duration": meta.duration,
+        });
+        self.messages.insert(
+            (chat_id, message_id),
+            Msg { from_bot: true, kind: MsgKind::Video, content: json!({"video": video_json}), inline_markup, from_user: None },
+        );
         self.sent.push(Sent {
             method: "sendVideo".into(),
             chat_id,

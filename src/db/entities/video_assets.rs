@@ -29,6 +29,10 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The asset whose video this one extends (None: a prompt's own video).
+    pub parent_id: Option<AssetId>,
+    /// 0 for a prompt's own video; the parent's depth + 1 for an extension.
+    pub extension_depth: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,156 @@
+//! Extending a finished video ("➕ Extend"). A press under a video makes
+//! the bot wait for the user's continuation (a row in the database, so it
+//! survives restarts and is seen by every replica); their next text is the
+//! continuation, and the extension is requested like any prompt: an asset
+//! of its own, keyed by the parent's key and the normalized continuation
+//! (see [`Wanted`]), with the same dedup, fan-out and failure rules. The
+//! worker fetches the parent's video (the kept file, else from Telegram by
+//! `file_id`) for the generator and the crossfade.
+
+use std::path::{Path, PathBuf};
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::config::ExtendSettings;
+use crate::db::assets::{self, Asset};
+use crate::db::extensions;
+use crate::domain::{AssetId, AssetStatus, ChatId, Extends, Prompt, UserId, Wanted};
+use crate::telegram::api::BotApi;
+
+/// Telegram lets bots download files of up to 20 MB (getFile).
+pub const MAX_DOWNLOAD_BYTES: u64 = 20 * 1024 * 1024;
+
+/// Why a video can't be extended (now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The video is gone (cleared, or being made again).
+    Unavailable,
+    /// The chain is `MAX_EXTENSIONS` long already.
+    TooManyExtensions { max: i32 },
+    /// `MAX_EXTENSIONS=0`.
+    Off,
+}
+
+/// What a press of "➕ Extend" did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pressed {
+    /// The bot now waits for the continuation of the video of `prompt`.
+    Waiting { prompt: String },
+    Refused(Refusal),
+}
+
+pub struct Extensions {
+    db: DatabaseConnection,
+    api: BotApi,
+    settings: ExtendSettings,
+}
+
+impl Extensions {
+    pub fn new(db: DatabaseConnection, api: BotApi, settings: ExtendSettings) -> Self {
+        Self { db, api, settings }
+    }
+
+    pub fn settings(&self) -> ExtendSettings {
+        self.settings
+    }
+
+    fn check(&self, parent: Option<&Asset>) -> Result<(), Refusal> {
+        if self.settings.max_extensions == 0 {
+            return Err(Refusal::Off);
+        }
+        let Some(parent) = parent.filter(|p| p.status == AssetStatus::Available && p.file_id.is_some()) else {
+            return Err(Refusal::Unavailable);
+        };
+        if parent.extension_depth >= self.settings.max_extensions {
+            return Err(Refusal::TooManyExtensions { max: self.settings.max_extensions });
+        }
+        Ok(())
+    }
+
+    /// "➕ Extend" pressed by `user` in `chat` under a video of `parent`.
+    #[tracing::instrument(skip(self))]
+    pub async fn press(&self, chat: ChatId, user: UserId, parent: AssetId) -> Result<Pressed, DbErr> {
+        let asset = assets::find(&self.db, parent).await?;
+        if let Err(refusal) = self.check(asset.as_ref()) {
+            return Ok(Pressed::Refused(refusal));
+        }
+        extensions::await_continuation(&self.db, chat, user, parent).await?;
+        Ok(Pressed::Waiting { prompt: asset.map(|a| a.prompt).unwrap_or_default() })
+    }
+
+    /// The video whose continuation the bot waits for from `user` in `chat`.
+    pub async fn awaited(&self, chat: ChatId, user: UserId) -> Result<Option<AssetId>, DbErr> {
+        extensions::awaited(&self.db, chat, user).await
+    }
+
+    /// What to request for the continuation of `parent`; checked again, as
+    /// the video may have been cleared since the press.
+    pub async fn wanted(&self, parent: AssetId, continuation: Prompt) -> Result<Result<Wanted, Refusal>, DbErr> {
+        let asset = assets::find(&self.db, parent).await?;
+        if let Err(refusal) = self.check(asset.as_ref()) {
+            return Ok(Err(refusal));
+        }
+        let Some(asset) = asset else { return Ok(Err(Refusal::Unavailable)) };
+        let extends = Extends { parent: asset.id, parent_key: asset.prompt_key, depth: asset.extension_depth + 1 };
+        Ok(Ok(Wanted { prompt: continuation, extends: Some(extends) }))
+    }
+
+    /// The continuation of `parent` was taken (or refused): stop waiting.
+    pub async fn done(&self, chat: ChatId, user: UserId, parent: AssetId) -> Result<(), DbErr> {
+        extensions::done(&self.db, chat, user, parent).await
+    }
+
+    /// `/cancel`: stop waiting for a continuation; true if the bot was.
+    pub async fn cancel(&self, chat: ChatId, user: UserId) -> Result<bool, DbErr> {
+        extensions::cancel(&self.db, chat, user).await
+    }
+
+    /// The worker's view: the parent of an extension, and the prompt of
+    /// the chain's first video (context for the generator).
+    pub async fn lineage(&self, asset: &Asset) -> Result<Option<(Asset, String)>, DbErr> {
+        let Some(parent_id) = asset.parent_id else { return Ok(None) };
+        let Some(parent) = assets::find(&self.db, parent_id).await? else { return Ok(None) };
+        let mut root = parent.clone();
+        // A chain is at most MAX_EXTENSIONS (≤ 100) long; the bound guards against a cycle.
+        for _ in 0..128 {
+            let Some(up) = root.parent_id else { break };
+            match assets::find(&self.db, up).await? {
+                Some(next) => root = next,
+                None => break,
+            }
+        }
+        Ok(Some((parent, root.prompt)))
+    }
+
+    /// The parent's video on this machine: the file kept when it was made,
+    /// else downloaded from Telegram by its `file_id` (bots may download up
+    /// to 20 MB) into `dir`.
+    #[tracing::instrument(skip_all, fields(asset_id = %parent.id))]
+    pub async fn parent_video(&self, parent: &Asset, dir: &Path) -> Result<PathBuf, String> {
+        if let Some(path) = parent.file_path.as_deref().map(PathBuf::from) {
+            if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file() && m.len() > 0) {
+                return Ok(path);
+            }
+        }
+        let Some(file_id) = &parent.file_id else {
+            return Err("the video to extend is no longer available".to_owned());
+        };
+        let file = self.api.get_file(file_id.as_str()).await.map_err(|e| format!("cannot fetch the video to extend: {e}"))?;
+        if file.file_size.is_some_and(|size| size > MAX_DOWNLOAD_BYTES) {
+            return Err("the video to extend is over the 20 MB Telegram lets bots download".to_owned());
+        }
+        let Some(remote) = file.file_path else {
+            return Err("Telegram offers no download of the video to extend".to_owned());
+        };
+        let bytes = self
+            .api
+            .download(&remote, MAX_DOWNLOAD_BYTES)
+            .await
+            .map_err(|e| format!("cannot download the video to extend: {e}"))?;
+        let key = parent.prompt_key.as_str();
+        let path = dir.join(format!("{}-parent.mp4", &key[..16.min(key.len())]));
+        tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        tokio::fs::write(&path, &bytes).await.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    }
+}

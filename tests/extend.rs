@@ -1,0 +1,208 @@
+//! Black-box tests of "➕ Extend": the real binary against the fake Bot API
+//! (button presses as callback queries, answerCallbackQuery checked against
+//! the official method list). An extension and an extension of it last
+//! parent + part − 1 s (a 1 s crossfade), are uploaded once each, and a
+//! second user asking the same continuation gets the same file; chains stop
+//! at MAX_EXTENSIONS; the wait for a continuation survives a restart.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use fakes::telegram::Sent;
+use serde_json::Value;
+use support::Harness;
+
+/// Seconds of one frame of the joined video (24 fps).
+const FRAME: f64 = 1.0 / 24.0;
+
+fn ffprobe_available() -> bool {
+    let found = std::process::Command::new("ffprobe").arg("-version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "ffmpeg/ffprobe are required in CI");
+        eprintln!("note: ffprobe not installed; skipping (apt-get install ffmpeg)");
+    }
+    found
+}
+
+/// (video stream duration, container duration, has audio) of an MP4.
+fn probe(bytes: &[u8], dir: &Path, name: &str) -> (f64, f64, bool) {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write probe file");
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type,duration", "-of", "json"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("ffprobe json");
+    let num = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| s.parse::<f64>().ok()).expect("a duration");
+    let streams = json["streams"].as_array().cloned().unwrap_or_default();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").expect("a video stream");
+    (num(video.get("duration")), num(json["format"].get("duration")), streams.iter().any(|s| s["codec_type"] == "audio"))
+}
+
+/// The `nth` video sent to `chat`, waited for.
+async fn video_message(h: &Harness, chat: i64, nth: usize) -> Sent {
+    let ok = h
+        .fake
+        .wait_for(
+            move |sent| sent.iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").count() > nth,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert!(ok, "chat {chat} never got video #{nth}; sent: {:?}\n{}", h.fake.sent_to(chat), h.logs());
+    h.fake.sent().into_iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").nth(nth).expect("video")
+}
+
+/// The "➕" button under a video: its callback data.
+fn extend_button(video: &Sent) -> String {
+    let markup = video.reply_markup.as_ref().unwrap_or_else(|| panic!("the video carries no keyboard: {video:?}"));
+    let rows = markup["inline_keyboard"].as_array().expect("an inline keyboard");
+    let button = rows
+        .iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .iter()
+        .find(|b| b["text"].as_str().is_some_and(|t| t.starts_with('➕')))
+        .unwrap_or_else(|| panic!("no ➕ button under the video: {markup}"));
+    let data = button["callback_data"].as_str().expect("callback data").to_owned();
+    assert!(!data.is_empty() && data.len() <= 64, "callback data must be 1-64 bytes: {data:?}");
+    data
+}
+
+/// Presses the ➕ under `video` as `user`; waits until the press is answered.
+async fn press(h: &Harness, user: i64, video: &Sent) -> Option<String> {
+    let data = extend_button(video);
+    let id = h.fake.push_callback(user, video.chat_id, video.message_id, &data);
+    let query = id.clone();
+    let answered = h
+        .fake
+        .wait_until(move |f| f.callback_answers().iter().any(|a| a.callback_query_id == query), Duration::from_secs(30))
+        .await;
+    assert!(answered, "the press was never answered with answerCallbackQuery\n{}", h.logs());
+    h.fake.callback_answers().into_iter().find(|a| a.callback_query_id == id).and_then(|a| a.text)
+}
+
+/// The number of text messages sent to `chat` so far.
+fn texts(h: &Harness, chat: i64) -> usize {
+    support::texts_to(&h.fake.sent(), chat).len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_and_its_extension_crossfade_once_for_everyone() {
+    if !ffprobe_available() {
+        return;
+    }
+    let mut h = Harness::new().await;
+    h.set("EXTEND_SECONDS", "4");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let (alice, bob) = (101, 202);
+
+    h.fake.push_text(alice, alice, "A red kite");
+    let parent = video_message(&h, alice, 0).await;
+    assert!(parent.uploaded);
+    let parent_file = parent.video_file_id.clone().expect("file id");
+
+    // ➕ → the bot asks for the continuation; the next text is the continuation
+    let before = texts(&h, alice);
+    assert_eq!(press(&h, alice, &parent).await, None, "a press that starts an extension needs no notice");
+    let ask = h.text_for(alice, before).await;
+    assert!(ask.starts_with('➕') && ask.contains("/cancel"), "{ask}");
+    h.fake.push_text(alice, alice, "And then it starts to rain");
+    let first = video_message(&h, alice, 1).await;
+    assert!(first.uploaded, "the extension is uploaded");
+    assert_eq!(h.fake.uploads(), 2);
+    let first_file = first.video_file_id.clone().expect("file id");
+    assert_ne!(first_file, parent_file);
+    extend_button(&first); // the extension carries its own ➕
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (parent_v, _, _) = probe(&h.fake.file_bytes(&parent_file).expect("parent bytes"), dir.path(), "parent.mp4");
+    let (first_v, first_f, first_audio) = probe(&h.fake.file_bytes(&first_file).expect("bytes"), dir.path(), "first.mp4");
+    let expected = parent_v + 4.0 - 1.0;
+    assert!((first_v - expected).abs() <= FRAME + 1e-3, "extension lasts {first_v} s, expected {expected} s");
+    assert!((first_f - expected).abs() <= 0.1, "container lasts {first_f} s, expected {expected} s");
+    assert!(first_audio, "the crossfade gives the extension an audio track");
+
+    // Bob gets the parent from the cache, presses ➕ and asks the same continuation, written differently
+    h.fake.push_text(bob, bob, "a red KITE");
+    let bobs_parent = video_message(&h, bob, 0).await;
+    assert_eq!(bobs_parent.video_file_id.as_deref(), Some(parent_file.as_str()));
+    press(&h, bob, &bobs_parent).await;
+    h.fake.push_text(bob, bob, "  and then it STARTS to rain ");
+    let bobs_first = video_message(&h, bob, 1).await;
+    assert_eq!(bobs_first.video_file_id.as_deref(), Some(first_file.as_str()), "the same continuation is the same video");
+    assert!(!bobs_first.uploaded);
+    assert_eq!(h.fake.uploads(), 2, "nothing uploaded again");
+
+    // an extension of the extension
+    press(&h, alice, &first).await;
+    h.fake.push_text(alice, alice, "A rainbow appears");
+    let second = video_message(&h, alice, 2).await;
+    assert!(second.uploaded);
+    assert_eq!(h.fake.uploads(), 3);
+    let second_file = second.video_file_id.clone().expect("file id");
+    let (second_v, second_f, _) = probe(&h.fake.file_bytes(&second_file).expect("bytes"), dir.path(), "second.mp4");
+    let expected = first_v + 4.0 - 1.0;
+    assert!((second_v - expected).abs() <= FRAME + 1e-3, "extension of the extension lasts {second_v} s, expected {expected} s");
+    assert!((second_f - expected).abs() <= 0.1, "container lasts {second_f} s, expected {expected} s");
+
+    let assets = h.assets().await;
+    assert_eq!(assets.len(), 3);
+    let depth = |d: i32| assets.iter().filter(|a| a.extension_depth == d).count();
+    assert_eq!((depth(0), depth(1), depth(2)), (1, 1, 1));
+    assert!(assets.iter().all(|a| a.attempts == 1), "each made once: {assets:?}");
+    assert_eq!(h.fake.calls("answerCallbackQuery"), 3, "every press answered once");
+
+    let (code, _) = service.terminate().await;
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chains_stop_at_max_extensions_and_the_wait_survives_a_restart() {
+    if !ffprobe_available() {
+        return;
+    }
+    let mut h = Harness::new().await;
+    h.set("EXTEND_SECONDS", "2");
+    h.set("MAX_EXTENSIONS", "1");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let alice = 303;
+
+    h.fake.push_text(alice, alice, "Paper boats");
+    let parent = video_message(&h, alice, 0).await;
+    press(&h, alice, &parent).await;
+
+    // the bot waits for the continuation in the database: a restart keeps it
+    let (code, _) = service.terminate().await;
+    assert_eq!(code, Some(0));
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(alice, alice, "They sail away");
+    let first = video_message(&h, alice, 1).await;
+    assert!(first.uploaded);
+
+    // one extension is the most: the next press is refused, in the answer and in a message
+    let before = texts(&h, alice);
+    let notice = press(&h, alice, &first).await.expect("a refused press says why");
+    assert!(notice.contains("1 extensions in a row"), "{notice}");
+    assert!(notice.chars().count() <= 200);
+    let message = h.text_for(alice, before).await;
+    assert_eq!(message, notice);
+
+    // and the next text is a new prompt, not a continuation
+    h.fake.push_text(alice, alice, "A lighthouse");
+    video_message(&h, alice, 2).await;
+    let assets = h.assets().await;
+    let lighthouse = assets.iter().find(|a| a.prompt == "a lighthouse").expect("a new asset");
+    assert_eq!((lighthouse.parent_id, lighthouse.extension_depth), (None, 0));
+    assert_eq!(assets.len(), 3);
+    assert_eq!(h.fake.calls("answerCallbackQuery"), 2);
+
+    let (code, _) = service.terminate().await;
+    assert_eq!(code, Some(0));
+}
