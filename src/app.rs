@@ -111,10 +111,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
 /// spoken to in it) and once without a code for everyone else, in
 /// `DEFAULT_LANGUAGE`.
 async fn register_commands(api: &BotApi) {
-    let scopes = Lang::ALL
-        .into_iter()
-        .flat_map(|lang| lang.telegram_codes().iter().map(move |code| (lang, Some(*code))))
-        .chain(std::iter::once((Lang::default(), None)));
+    let mut scopes: Vec<(Lang, Option<&str>)> = Vec::new();
+    for lang in Lang::ALL {
+        scopes.extend(lang.telegram_codes().iter().map(|code| (lang, Some(*code))));
+    }
+    scopes.push((Lang::default(), None));
     for (lang, code) in scopes {
         if let Err(err) = api.set_my_commands(&lang.texts().command_menu(), code).await {
             tracing::warn!(error = %err, language = code.unwrap_or("default"), "could not register the command menu");

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::assets;
 use crate::db::requests::{self, Errand, Request};
-use crate::domain::{AssetId, AssetStatus, ChatId, FileId, RequestId, Stage};
+use crate::domain::{AssetId, AssetStatus, ChatId, FileId, MessageId, RequestId, Stage};
 use crate::telegram::api::{Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
@@ -396,9 +396,15 @@ impl Delivery {
     pub async fn update_progress_notes(&self, asset: AssetId, stage: &Stage) -> Result<(), DbErr> {
         let notes = requests::progress_notes(&self.db, asset, 10_000).await?;
         let mut texts: HashMap<Lang, Arc<str>> = HashMap::new();
+        let notes: Vec<(ChatId, MessageId, Arc<str>)> = notes
+            .into_iter()
+            .map(|(chat_id, message_id, lang)| {
+                let text = texts.entry(lang).or_insert_with(|| lang.texts().being_made(Some(stage)).into()).clone();
+                (chat_id, message_id, text)
+            })
+            .collect();
         let start = tokio::time::Instant::now();
-        let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id, lang), slot)| {
-            let text = texts.entry(lang).or_insert_with(|| lang.texts().being_made(Some(stage)).into()).clone();
+        let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id, text), slot)| {
             async move {
                 tokio::time::sleep_until(start + self.edit_pace * slot).await;
                 if let Err(err) = self.sender.edit(chat_id, message_id, &text).await {
