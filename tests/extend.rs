@@ -64,7 +64,6 @@ fn extend_button(video: &Sent) -> String {
         .iter()
         .filter_map(Value::as_array)
         .flatten()
-        .iter()
         .find(|b| b["text"].as_str().is_some_and(|t| t.starts_with('➕')))
         .unwrap_or_else(|| panic!("no ➕ button under the video: {markup}"));
     let data = button["callback_data"].as_str().expect("callback data").to_owned();

@@ -112,6 +112,8 @@ impl Env {
             lease_until: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            parent_id: Set(None),
+            extension_depth: Set(0),
         };
         asset.insert(&self.db).await.expect("asset row").id
     }

@@ -600,6 +600,8 @@ async fn seed_assets(database_url: &str, n: usize) -> anyhow::Result<()> {
             lease_until: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            parent_id: Set(None),
+            extension_depth: Set(0),
         });
         if batch.len() == 500 {
             video_assets::Entity::insert_many(std::mem::take(&mut batch)).exec(&db).await?;

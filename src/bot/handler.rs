@@ -77,6 +77,7 @@ struct Incoming<'a> {
     message: &'a Message,
     chat: ChatId,
     user: UserId,
+    lang: Lang,
     texts: &'static dyn Texts,
 }
 
@@ -173,8 +174,9 @@ impl UpdateHandler {
         let chat = ChatId(message.chat.id.0);
         let from = message.from.as_ref();
         let user = from.map_or(UserId(chat.0), |u| UserId(u.id.0 as i64));
-        let texts = Lang::for_code(from.and_then(|u| u.language_code.as_deref())).texts();
-        let incoming = Incoming { message: &message, chat, user, texts };
+        let lang = Lang::for_code(from.and_then(|u| u.language_code.as_deref()));
+        let texts = lang.texts();
+        let incoming = Incoming { message: &message, chat, user, lang, texts };
         let Some(text) = message.text() else {
             if !message.chat.is_private() {
                 return;
@@ -209,6 +211,7 @@ impl UpdateHandler {
                 texts.try_again()
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
+            Input::Command(Command::Cancel) => self.cancel(chat, user, texts).await,
             Input::UnknownCommand(word) => texts.unknown_command(&word),
             Input::OtherBot => texts.addressed_to_another_bot(),
             Input::Invalid(err) => texts.invalid_prompt(&err),
@@ -224,7 +227,8 @@ impl UpdateHandler {
             user_id: incoming.user,
             chat_id: incoming.chat,
             message_id: MessageId(i64::from(incoming.message.id.0)),
-            raw_text: raw_text.to_owned(),
+            raw_text: raw_text.trim().to_owned(),
+            language: incoming.lang,
         };
         let awaited = match self.extensions.awaited(incoming.chat, incoming.user).await {
             Ok(awaited) => awaited,
@@ -287,6 +291,18 @@ impl UpdateHandler {
         }
     }
 
+    /// `/cancel`: stops the wait for an extension's continuation.
+    async fn cancel(&self, chat: ChatId, user: UserId, texts: &dyn Texts) -> String {
+        match self.extensions.cancel(chat, user).await {
+            Ok(true) => texts.extend_cancelled(),
+            Ok(false) => texts.nothing_to_cancel(),
+            Err(err) => {
+                tracing::error!(error = %err, "could not cancel a pending extension");
+                texts.try_again()
+            }
+        }
+    }
+
     async fn clear(&self, user: UserId, raw: &str, texts: &dyn Texts) -> String {
         if !self.is_admin(user) {
             tracing::warn!(%user, "refused /clear from a non-operator");
@@ -313,6 +329,8 @@ mod tests {
     fn classifies_commands_buttons_and_prompts() {
         assert_eq!(classify("/start", "bot", 10), Input::Command(Command::Start));
         assert_eq!(classify("📊 Status", "bot", 10), Input::Command(Command::Status(String::new())));
+        assert_eq!(classify("📊 Статус", "bot", 10), Input::Command(Command::Status(String::new())));
+        assert_eq!(classify(" ❓ Помощь ", "bot", 10), Input::Command(Command::Help));
         assert_eq!(classify("/frobnicate now", "bot", 10), Input::UnknownCommand("/frobnicate".into()));
         assert_eq!(classify("/start@otherbot", "bot", 10), Input::OtherBot);
         assert_eq!(classify("  Zoë ", "bot", 10), Input::Prompt(Prompt::parse("zoë", 10).expect("valid")));

@@ -4,6 +4,7 @@
 
 mod callback;
 mod ids;
+mod lang;
 mod prompt;
 mod stage;
 mod status;
@@ -11,6 +12,7 @@ mod wanted;
 
 pub use callback::{CallbackData, MAX_CALLBACK_BYTES};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};

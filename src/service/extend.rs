@@ -14,7 +14,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::config::ExtendSettings;
 use crate::db::assets::{self, Asset};
 use crate::db::extensions;
-use crate::domain::{AssetId, AssetStatus, ChatId, Extends, Prompt, UserId, Wanted};
+use crate::domain::{AssetId, AssetStatus, ChatId, Extends, Prompt, Stage, UserId, Wanted};
 use crate::telegram::api::BotApi;
 
 /// Telegram lets bots download files of up to 20 MB (getFile).
@@ -58,7 +58,14 @@ impl Extensions {
         if self.settings.max_extensions == 0 {
             return Err(Refusal::Off);
         }
-        let Some(parent) = parent.filter(|p| p.status == AssetStatus::Available && p.file_id.is_some()) else {
+        // Available — or just uploaded and about to be marked so: a user may
+        // press ➕ under the upload before the worker records its file_id.
+        let shown = |p: &&Asset| match p.status {
+            AssetStatus::Available => p.file_id.is_some(),
+            AssetStatus::Generating => p.stage == Some(Stage::Uploading) && p.file_path.is_some(),
+            AssetStatus::Pending | AssetStatus::Failed => false,
+        };
+        let Some(parent) = parent.filter(shown) else {
             return Err(Refusal::Unavailable);
         };
         if parent.extension_depth >= self.settings.max_extensions {

@@ -48,6 +48,10 @@ impl Texts for English {
         "Extending videos is switched off on this bot.".to_owned()
     }
 
+    fn nothing_to_cancel(&self) -> String {
+        "There is nothing to cancel.".to_owned()
+    }
+
     fn extend_cancelled(&self) -> String {
         "OK, I won't extend the video. Send a prompt for a new one.".to_owned()
     }
@@ -249,6 +253,7 @@ impl Texts for English {
             ("status", "your recent requests and their state (operators: /status <prompt> for one asset)".to_owned()),
             ("clear", "operators only: /clear <prompt> drops a cached video so it is made again".to_owned()),
             ("stats", "operators only: totals — assets, requests, generations saved, provider costs".to_owned()),
+            ("cancel", "stop what you started: the wait for an extension's continuation".to_owned()),
         ]
     }
 }

@@ -190,6 +190,9 @@ impl GenerationJob {
         match crossfade::join(&extend.parent_video, part, path, MAX_UPLOAD_BYTES).await {
             Ok(seconds) => {
                 tracing::info!(seconds, "extension joined to its parent with a crossfade");
+                if let Err(err) = tokio::fs::remove_file(part).await {
+                    tracing::debug!(error = %err, "could not remove the extension's new part");
+                }
                 Ok(())
             }
             Err(FfmpegError::Spawn { program, source }) => Err(GenerateError::CannotRun(format!(
