@@ -128,8 +128,13 @@ async fn twenty_concurrent_requests_against_a_balance_for_three_start_at_most_th
     let db = h.db().await;
     // 3 videos and 17 refusals, each with buttons to buy.
     assert!(
-        h.fake.wait_for(|sent| videos_to(sent, user).len() == 3
-            && texts_to(sent, user).iter().filter(|t| t.contains("costs 10 credits")).count() == 17, WAIT).await,
+        h.fake
+            .wait_for(
+                |sent| videos_to(sent, user).len() == 3
+                    && texts_to(sent, user).iter().filter(|t| t.contains("costs 10 credits")).count() == 17,
+                WAIT
+            )
+            .await,
         "sent: {:?}\n{}",
         texts_to(&h.fake.sent(), user),
         h.logs()
@@ -137,10 +142,12 @@ async fn twenty_concurrent_requests_against_a_balance_for_three_start_at_most_th
     let requests = h.requests().await;
     assert_eq!(requests.len(), 3, "only what the balance covers is recorded");
     assert!(requests.iter().all(|r| r.price == 10));
-    assert!(eventually(WAIT, || async {
-        h.requests().await.iter().all(|r| r.status == RequestStatus::Completed && r.hold == Some(HoldState::Captured))
-    })
-    .await);
+    assert!(
+        eventually(WAIT, || async {
+            h.requests().await.iter().all(|r| r.status == RequestStatus::Completed && r.hold == Some(HoldState::Captured))
+        })
+        .await
+    );
     assert_eq!(balance(&db, user).await, 0);
     assert!(!buttons_to(&h, user).is_empty(), "a refusal offers buttons to buy");
     assert_balances_match_ledger(&db).await;
@@ -166,11 +173,13 @@ async fn a_failed_generation_releases_every_hold() {
         );
     }
     let db = h.db().await;
-    assert!(eventually(WAIT, || async {
-        let requests = h.requests().await;
-        requests.len() == 3 && requests.iter().all(|r| r.hold == Some(HoldState::Released))
-    })
-    .await);
+    assert!(
+        eventually(WAIT, || async {
+            let requests = h.requests().await;
+            requests.len() == 3 && requests.iter().all(|r| r.hold == Some(HoldState::Released))
+        })
+        .await
+    );
     for user in users {
         assert_eq!(balance(&db, user).await, 20, "a failure costs user {user} nothing");
     }
@@ -255,7 +264,9 @@ async fn waiting_requests_and_the_rate_limit_are_capped_in_the_database() {
         h.fake.push_text(user, user, &format!("waiting prompt {i}"));
     }
     assert!(
-        h.fake.wait_for(|sent| texts_to(sent, user).iter().filter(|t| t.contains("already have 2 videos")).count() == 2, WAIT).await,
+        h.fake
+            .wait_for(|sent| texts_to(sent, user).iter().filter(|t| t.contains("already have 2 videos")).count() == 2, WAIT)
+            .await,
         "{:?}",
         texts_to(&h.fake.sent(), user)
     );

@@ -26,7 +26,8 @@ fn update(update_id: i64, user: i64, text: &str) -> serde_json::Value {
 }
 
 async fn post(client: &reqwest::Client, port: u16, body: &serde_json::Value) -> u16 {
-    let request = client.post(format!("http://127.0.0.1:{port}/hook")).json(body).header("X-Telegram-Bot-Api-Secret-Token", SECRET);
+    let request =
+        client.post(format!("http://127.0.0.1:{port}/hook")).json(body).header("X-Telegram-Bot-Api-Secret-Token", SECRET);
     request.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
 }
 
@@ -70,7 +71,10 @@ async fn the_rate_limit_holds_across_two_processes_sharing_redis() {
     let ok = h
         .fake
         .wait_for(
-            |sent| videos_to(sent, user).len() == 3 && texts_to(sent, user).iter().filter(|t| t.contains("ask again in")).count() == 5,
+            |sent| {
+                videos_to(sent, user).len() == 3
+                    && texts_to(sent, user).iter().filter(|t| t.contains("ask again in")).count() == 5
+            },
             Duration::from_secs(60),
         )
         .await;
@@ -102,7 +106,9 @@ async fn racing_replicas_spend_a_balance_once() {
     let ok = h
         .fake
         .wait_for(
-            |sent| videos_to(sent, user).len() + texts_to(sent, user).iter().filter(|t| t.contains("costs 10 credits")).count() == 20,
+            |sent| {
+                videos_to(sent, user).len() + texts_to(sent, user).iter().filter(|t| t.contains("costs 10 credits")).count() == 20
+            },
             Duration::from_secs(60),
         )
         .await;

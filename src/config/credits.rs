@@ -128,10 +128,10 @@ mod tests {
     #[test]
     fn rates_parse() {
         let rate = parse_rate("5/min, 20/h").expect("valid");
-        assert_eq!(rate, vec![
-            RateWindow { max: 5, per: Duration::from_secs(60) },
-            RateWindow { max: 20, per: Duration::from_secs(3600) }
-        ]);
+        assert_eq!(
+            rate,
+            vec![RateWindow { max: 5, per: Duration::from_secs(60) }, RateWindow { max: 20, per: Duration::from_secs(3600) }]
+        );
         assert!(parse_rate("off").expect("valid").is_empty());
         for bad in ["5", "5/week", "x/min", "0/min"] {
             assert!(parse_rate(bad).is_err(), "{bad:?} accepted");

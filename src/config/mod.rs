@@ -14,10 +14,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
 };
-pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
 pub use stores::{DataStore, QueueStore};

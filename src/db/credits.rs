@@ -245,7 +245,10 @@ pub async fn release_failed(db: &DatabaseConnection, limit: u64) -> Result<u64, 
 /// What crediting a Stars payment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purchase {
-    Credited { credits: i64, balance: i64 },
+    Credited {
+        credits: i64,
+        balance: i64,
+    },
     /// This charge was credited before (a redelivered update, another replica).
     AlreadyCredited,
 }
@@ -297,13 +300,19 @@ pub async fn credit_purchase(db: &DatabaseConnection, payment: Payment, free: i6
 /// Whether a purchase may be refunded by an operator's `/refund`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refundable {
-    Yes { stars: i64, credits: i64 },
+    Yes {
+        stars: i64,
+        credits: i64,
+    },
     Unknown,
     /// The charge belongs to another user.
     OtherUser,
     AlreadyRefunded,
     /// Its credits were spent: the balance is below them.
-    Spent { credits: i64, balance: i64 },
+    Spent {
+        credits: i64,
+        balance: i64,
+    },
 }
 
 pub async fn refundable(db: &DatabaseConnection, user: UserId, charge: &ChargeId) -> Result<Refundable, DbErr> {
@@ -328,7 +337,11 @@ pub async fn refundable(db: &DatabaseConnection, user: UserId, charge: &ChargeId
 pub enum Refunded {
     /// `taken` credits left the balance (all the purchase's, or what was
     /// left of them when some were spent meanwhile: never below zero).
-    Taken { user: UserId, taken: i64, balance: i64 },
+    Taken {
+        user: UserId,
+        taken: i64,
+        balance: i64,
+    },
     AlreadyRefunded,
     /// No payment with that charge id was ever credited.
     Unknown,
@@ -354,7 +367,8 @@ pub async fn record_refund(db: &DatabaseConnection, charge: ChargeId) -> Result<
             active.refunded_at = Set(Some(Utc::now()));
             active.refunded_credits = Set(Some(taken));
             active.update(txn).await?;
-            let note = (taken < payment.credits).then(|| format!("{} of {} credits were spent", payment.credits - taken, payment.credits));
+            let note = (taken < payment.credits)
+                .then(|| format!("{} of {} credits were spent", payment.credits - taken, payment.credits));
             let movement = Movement { charge: Some(charge.clone()), note, ..Movement::new(user, LedgerKind::Refund, -taken) };
             record_in(txn, &[movement]).await?;
             Ok(Refunded::Taken { user, taken, balance: before - taken })
@@ -366,9 +380,13 @@ pub async fn record_refund(db: &DatabaseConnection, charge: ChargeId) -> Result<
 /// What an operator's `/grant` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adjusted {
-    Done { balance: i64 },
+    Done {
+        balance: i64,
+    },
     /// It would take the balance below zero.
-    Refused { balance: i64 },
+    Refused {
+        balance: i64,
+    },
 }
 
 /// An operator's adjustment (either sign); never below zero.
@@ -380,7 +398,8 @@ pub async fn adjust(db: &DatabaseConnection, user: UserId, amount: i64, operator
             if before + amount < 0 {
                 return Ok(Adjusted::Refused { balance: before });
             }
-            let movement = Movement { note: Some(format!("by operator {operator}")), ..Movement::new(user, LedgerKind::Adjustment, amount) };
+            let movement =
+                Movement { note: Some(format!("by operator {operator}")), ..Movement::new(user, LedgerKind::Adjustment, amount) };
             record_in(txn, &[movement]).await?;
             Ok(Adjusted::Done { balance: before + amount })
         })

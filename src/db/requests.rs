@@ -220,7 +220,11 @@ enum Plan {
     /// Recorded already (or repeated within the batch).
     Duplicate,
     Refused(Refusal),
-    Record { key: PromptKey, dispatch: Option<Generation>, charge: Charge },
+    Record {
+        key: PromptKey,
+        dispatch: Option<Generation>,
+        charge: Charge,
+    },
 }
 
 async fn submit_in(
@@ -255,8 +259,7 @@ async fn submit_in(
     };
     let longest = admission.rate.iter().map(|(_, per)| *per).max().unwrap_or_else(ChronoDuration::zero);
     let limits_on = admission.max_waiting > 0 || !admission.rate.is_empty();
-    let mut history =
-        if limits_on { limited_history(txn, &users, now - longest).await? } else { HashMap::new() };
+    let mut history = if limits_on { limited_history(txn, &users, now - longest).await? } else { HashMap::new() };
     // Per item: the asset it links to, the job it must push, what it holds.
     let mut plan: Vec<Plan> = Vec::with_capacity(items.len());
     let mut seen: HashSet<(ChatId, MessageId)> = HashSet::new();

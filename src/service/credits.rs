@@ -9,8 +9,8 @@ use std::time::Duration;
 use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::config::CreditSettings;
-use crate::db::credits::{self, Adjusted, Payment, Purchase, Refundable};
 pub use crate::db::credits::Refunded;
+use crate::db::credits::{self, Adjusted, Payment, Purchase, Refundable};
 use crate::domain::{ChargeId, ChatId, RequestId, StarsPackage, UserId};
 use crate::telegram::api::StarsInvoice;
 use crate::telegram::sender::{SendError, Sender};
@@ -34,7 +34,10 @@ pub struct Credits {
 /// What a successful payment did, for the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paid {
-    Credited { credits: i64, balance: i64 },
+    Credited {
+        credits: i64,
+        balance: i64,
+    },
     /// Credited before (a redelivered update): say nothing again.
     Already,
     /// The payload names no package, or the amount does not match it.
@@ -118,10 +121,7 @@ impl Credits {
 
     /// The pre-checkout decision: a package on sale, in Stars, for its price.
     pub fn pre_checkout_ok(&self, currency: &str, total: u32, payload: &str) -> bool {
-        self.settings
-            .as_ref()
-            .and_then(|s| s.package(payload))
-            .is_some_and(|p| currency == "XTR" && p.stars == total)
+        self.settings.as_ref().and_then(|s| s.package(payload)).is_some_and(|p| currency == "XTR" && p.stars == total)
     }
 
     /// A successful payment: its package is credited once per charge id.
@@ -131,13 +131,8 @@ impl Credits {
             tracing::error!(%user, %charge, total, "a payment for no known package; refund it with /refund if needed");
             return Ok(Paid::Unrecognised);
         };
-        let payment = Payment {
-            user,
-            charge,
-            stars: i64::from(package.stars),
-            credits: package.credits,
-            payload: payload.to_owned(),
-        };
+        let payment =
+            Payment { user, charge, stars: i64::from(package.stars), credits: package.credits, payload: payload.to_owned() };
         Ok(match credits::credit_purchase(&self.db, payment, self.free()).await? {
             Purchase::Credited { credits, balance } => {
                 self.known.insert(user, ());

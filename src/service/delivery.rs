@@ -18,8 +18,8 @@ use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{assets, credits};
 use crate::db::requests::{self, Errand, Request};
+use crate::db::{assets, credits};
 use crate::domain::{AssetId, AssetStatus, ChatId, FileId, HoldState, RequestId, Stage};
 use crate::telegram::api::{Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
@@ -185,7 +185,8 @@ impl Delivery {
         if !held {
             return;
         }
-        let settled = if delivered { credits::capture(&self.db, request).await } else { credits::release(&self.db, request).await };
+        let settled =
+            if delivered { credits::capture(&self.db, request).await } else { credits::release(&self.db, request).await };
         if let Err(err) = settled {
             tracing::warn!(request_id = %request, error = %err, "could not settle a hold; the sweep will");
         }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::db::assets::{self, Finished};
 pub use crate::db::assets::Claimed;
+use crate::db::assets::{self, Finished};
 use crate::domain::{AssetStatus, FileId, Generation, Stage, StageSink};
 
 pub use crate::db::assets::Asset;

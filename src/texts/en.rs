@@ -346,9 +346,9 @@ impl Texts for English {
             RefundRefusal::Unknown => "Refused: no purchase with that charge id.".to_owned(),
             RefundRefusal::OtherUser => "Refused: that purchase belongs to another user.".to_owned(),
             RefundRefusal::AlreadyRefunded => "Refused: that purchase was refunded already.".to_owned(),
-            RefundRefusal::Spent { credits, balance } => format!(
-                "Refused: the purchase's {credits} credits were already spent (balance {balance})."
-            ),
+            RefundRefusal::Spent { credits, balance } => {
+                format!("Refused: the purchase's {credits} credits were already spent (balance {balance}).")
+            }
             RefundRefusal::Telegram(reason) => format!("Refused by Telegram: {reason}"),
         }
     }

@@ -104,7 +104,10 @@ pub enum RefundRefusal {
     Unknown,
     OtherUser,
     AlreadyRefunded,
-    Spent { credits: i64, balance: i64 },
+    Spent {
+        credits: i64,
+        balance: i64,
+    },
     /// Telegram refused refundStarPayment, with its description.
     Telegram(String),
 }

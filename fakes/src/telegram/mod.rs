@@ -293,7 +293,14 @@ impl FakeTelegram {
     /// An update carrying a `successful_payment` message (push it with
     /// [`FakeTelegram::push_update`], as often as Telegram would redeliver it).
     /// Its charge becomes refundable with refundStarPayment.
-    pub fn successful_payment_update(&self, user_id: i64, chat_id: i64, total_amount: i64, payload: &str, charge_id: &str) -> Value {
+    pub fn successful_payment_update(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        total_amount: i64,
+        payload: &str,
+        charge_id: &str,
+    ) -> Value {
         let payment = json!({
             "currency": "XTR", "total_amount": total_amount, "invoice_payload": payload,
             "telegram_payment_charge_id": charge_id, "provider_payment_charge_id": "",

@@ -718,7 +718,8 @@ impl State {
             return Ok(gate.finish(Reply::Ok(Value::Null)));
         }
         let message_id = self.alloc_message_id();
-        self.messages.insert((chat_id, message_id), Msg { from_bot: true, kind: MsgKind::Other, content: json!({"invoice": payload}) });
+        self.messages
+            .insert((chat_id, message_id), Msg { from_bot: true, kind: MsgKind::Other, content: json!({"invoice": payload}) });
         self.invoices.push(Value::Object(p.values.clone()));
         self.sent.push(Sent {
             method: "sendInvoice".into(),
