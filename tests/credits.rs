@@ -335,7 +335,10 @@ async fn max_active_generations_holds_with_more_prompts_than_slots() {
     }
     assert_eq!(counters.peak.load(Ordering::SeqCst), 2, "at most 2 generations at once, and the slots were used");
     assert_eq!(h.fake.uploads(), 7);
-    assert!(h.assets().await.iter().all(|a| a.status == vidcache::domain::AssetStatus::Available));
+    assert!(
+        eventually(WAIT, || async { h.assets().await.iter().all(|a| a.status == vidcache::domain::AssetStatus::Available) })
+            .await
+    );
     token.cancel();
     handle.await.expect("joins").expect("stops cleanly");
 }

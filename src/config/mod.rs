@@ -22,7 +22,7 @@ pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
 pub use stores::{DataStore, QueueStore};
 
-use crate::domain::{ChatId, UserId};
+use crate::domain::{ChatId, Lang, UserId};
 
 /// The bot token. It never appears in `Debug` output or a log line.
 #[derive(Clone)]
@@ -123,6 +123,9 @@ pub struct Settings {
     pub credits: Option<CreditSettings>,
     /// Per-user rate limits, waiting requests and running generations.
     pub fair_use: FairUse,
+    /// The language of users whose Telegram profile has no language
+    /// (`DEFAULT_LANGUAGE`).
+    pub default_language: Lang,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -220,8 +223,14 @@ impl Settings {
                 Some(WebhookSettings { url, secret: Secret::new(secret), listen })
             }
         };
+        let default_language = match var("DEFAULT_LANGUAGE") {
+            None => Lang::En,
+            Some(raw) => Lang::parse(&raw)
+                .ok_or_else(|| ConfigError::Invalid { name: "DEFAULT_LANGUAGE", reason: format!("`{raw}`: use en or ru") })?,
+        };
         let providers = ProviderSettings::from_lookup(lookup)?;
         let settings = Self {
+            default_language,
             token,
             providers,
             webhook,

@@ -4,12 +4,14 @@
 
 mod credits;
 mod ids;
+mod lang;
 mod prompt;
 mod stage;
 mod status;
 
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};

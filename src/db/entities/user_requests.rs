@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, ChatId, HoldState, MessageId, RequestId, RequestStatus, UserId};
+use crate::domain::{AssetId, ChatId, HoldState, Lang, MessageId, RequestId, RequestStatus, UserId};
 
 /// One row per user message that asked for a video.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -34,6 +34,8 @@ pub struct Model {
     /// It started or joined a generation: it counts against the user's
     /// rate limit and waiting requests (a cache hit does not).
     pub limited: bool,
+    /// The language of the user who asked: texts sent later use it.
+    pub language: Lang,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
