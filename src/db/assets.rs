@@ -153,6 +153,16 @@ pub async fn claim_generation_capped(
     .await
 }
 
+/// `asset`'s place in line when its generation waits for a slot: how many
+/// waiting generations come before it. `None` when it does not wait.
+pub async fn place_in_line(db: &DatabaseConnection, asset: AssetId) -> Result<Option<u64>, DbErr> {
+    let Some(row) = find(db, asset).await? else { return Ok(None) };
+    if row.status != AssetStatus::Pending || row.stage != Some(Stage::Waiting) {
+        return Ok(None);
+    }
+    Ok(Some(waiting_before(db, asset).await?))
+}
+
 /// The generations waiting for a slot that may start now, oldest first:
 /// as many as there are free slots.
 pub async fn waiting_for_slots(db: &DatabaseConnection, max_active: u32, now: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {

@@ -404,7 +404,13 @@ impl Delivery {
     /// video is the answer.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
-        let text = request.language.texts().being_made(stage.as_ref());
+        let texts = request.language.texts();
+        // A generation waiting for a slot: the note says the place in line.
+        let place = self.place_in_line(request.asset_id).await;
+        let text = match place {
+            Some(ahead) => texts.waiting_in_line(ahead),
+            None => texts.being_made(stage.as_ref()),
+        };
         let waiting = StillWaiting { db: &self.db, request: request.id };
         let in_line = self.notes_in_line.get_with(request.asset_id, CancellationToken::new);
         let send =
@@ -419,8 +425,27 @@ impl Delivery {
                 if let Err(err) = requests::set_progress_message(&self.db, request.id, note).await {
                     tracing::debug!(error = %err, "could not record the progress note; it will not be updated");
                 }
+                // It went to wait for a slot while the note was in line: say so.
+                if place.is_none() {
+                    if let Some(ahead) = self.place_in_line(request.asset_id).await {
+                        if let Err(err) = self.sender.edit(request.chat_id, note, &texts.waiting_in_line(ahead)).await {
+                            tracing::debug!(error = %err, "could not tell the place in line");
+                        }
+                    }
+                }
             }
             Err(err) => tracing::warn!(error = %err, "could not send the progress note"),
+        }
+    }
+
+    /// How many generations wait for a slot before `asset`'s, when it waits for one.
+    async fn place_in_line(&self, asset: AssetId) -> Option<u64> {
+        match assets::place_in_line(&self.db, asset).await {
+            Ok(place) => place,
+            Err(err) => {
+                tracing::debug!(error = %err, "could not read the place in line");
+                None
+            }
         }
     }
 
