@@ -2,6 +2,7 @@
 //! infrastructure (data store, queue store, generator, webhook) is made
 //! here, once, as a typed value; secrets are wrapped so they can't be logged.
 
+mod credits;
 mod providers;
 mod retry;
 mod secret;
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
 };
@@ -20,7 +22,7 @@ pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
 pub use stores::{DataStore, QueueStore};
 
-use crate::domain::{ChatId, UserId};
+use crate::domain::{ChatId, Lang, UserId};
 
 /// The bot token. It never appears in `Debug` output or a log line.
 #[derive(Clone)]
@@ -117,6 +119,13 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// Credits paid in Stars (`CREDITS=on`); `None`: everything is free.
+    pub credits: Option<CreditSettings>,
+    /// Per-user rate limits, waiting requests and running generations.
+    pub fair_use: FairUse,
+    /// The language of users whose Telegram profile has no language
+    /// (`DEFAULT_LANGUAGE`).
+    pub default_language: Lang,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -214,8 +223,14 @@ impl Settings {
                 Some(WebhookSettings { url, secret: Secret::new(secret), listen })
             }
         };
+        let default_language = match var("DEFAULT_LANGUAGE") {
+            None => Lang::En,
+            Some(raw) => Lang::parse(&raw)
+                .ok_or_else(|| ConfigError::Invalid { name: "DEFAULT_LANGUAGE", reason: format!("`{raw}`: use en or ru") })?,
+        };
         let providers = ProviderSettings::from_lookup(lookup)?;
         let settings = Self {
+            default_language,
             token,
             providers,
             webhook,
@@ -253,6 +268,8 @@ impl Settings {
                 }
             },
             voice_transcription: on_off(lookup, "VOICE_TRANSCRIPTION", true)?,
+            credits: credits::credits_from(lookup)?,
+            fair_use: credits::fair_use_from(lookup)?,
             data_dir,
         };
         Ok(settings)
