@@ -228,6 +228,7 @@ impl GenerationJob {
             };
             match result {
                 Ok(Ok(())) => {
+                    tracing::debug!("rendered");
                     self.generations.set_file(job, &path.to_string_lossy()).await;
                     return Ok(path);
                 }
@@ -265,6 +266,7 @@ impl GenerationJob {
             return Err(Outcome::HandedBack);
         }
         self.generations.set_stage(job, Stage::Uploading).await;
+        tracing::debug!("uploading");
         let video = match self.delivery.upload_once(asset.id, path, &asset.prompt).await {
             Ok(Uploaded::Video(video)) => video,
             Ok(Uploaded::NobodyWaiting) => {
