@@ -11,6 +11,8 @@ use super::AssetId;
 pub enum CallbackData {
     /// "➕ Extend" under a video: continue that asset's video.
     Extend(AssetId),
+    /// Buy the package of `stars` Stars for `credits` credits: sends its invoice.
+    Buy { stars: u32, credits: i64 },
 }
 
 /// Telegram's limit on `callback_data`.
@@ -21,6 +23,7 @@ impl CallbackData {
     pub fn encode(&self) -> String {
         match self {
             CallbackData::Extend(asset) => format!("x:{}", asset.0),
+            CallbackData::Buy { stars, credits } => format!("b:{stars}:{credits}"),
         }
     }
 
@@ -32,6 +35,10 @@ impl CallbackData {
         let (prefix, rest) = data.split_once(':')?;
         match prefix {
             "x" => rest.parse::<i64>().ok().filter(|id| *id > 0).map(|id| CallbackData::Extend(AssetId(id))),
+            "b" => {
+                let (stars, credits) = rest.split_once(':')?;
+                Some(CallbackData::Buy { stars: stars.parse().ok()?, credits: credits.parse().ok()? })
+            }
             _ => None,
         }
     }
@@ -52,6 +59,10 @@ mod tests {
         assert_eq!(CallbackData::parse("x:-1"), None);
         assert_eq!(CallbackData::parse("x:"), None);
         assert_eq!(CallbackData::parse("zz:1"), None);
+        let buy = CallbackData::Buy { stars: u32::MAX, credits: i64::MAX };
+        assert!(buy.encode().len() <= MAX_CALLBACK_BYTES);
+        assert_eq!(CallbackData::parse(&buy.encode()), Some(buy));
+        assert_eq!(CallbackData::parse("b:1"), None);
         assert_eq!(CallbackData::parse(""), None);
     }
 

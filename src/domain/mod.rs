@@ -3,6 +3,7 @@
 //! the queue beyond how a value is stored.
 
 mod callback;
+mod credits;
 mod ids;
 mod lang;
 mod prompt;
@@ -11,6 +12,7 @@ mod status;
 mod wanted;
 
 pub use callback::{CallbackData, MAX_CALLBACK_BYTES};
+pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};

@@ -10,12 +10,16 @@
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
-//! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
+//! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
+//! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
+//! - [`fair_use`]: the per-user rate limit shared through Redis.
 
 pub mod cache_sync;
+pub mod credits;
 pub mod delivery;
 pub mod dispatch;
 pub mod extend;
+pub mod fair_use;
 pub mod generations;
 pub mod intake;
 pub mod operator;
@@ -23,6 +27,7 @@ pub mod status;
 
 use std::sync::Arc;
 
+pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use extend::Extensions;
@@ -39,6 +44,7 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    credits: Arc<Credits>,
     extensions: Arc<Extensions>,
 }
 
@@ -49,9 +55,14 @@ impl Services {
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        credits: Arc<Credits>,
         extensions: Arc<Extensions>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, extensions }
+        Self { intake, delivery, dispatcher, operator, status, credits, extensions }
+    }
+
+    pub fn credits(&self) -> &Arc<Credits> {
+        &self.credits
     }
 
     pub fn intake(&self) -> &Arc<Intake> {

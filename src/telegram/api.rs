@@ -96,15 +96,29 @@ pub enum Keyboard {
     None,
     /// A persistent reply keyboard: rows of button labels.
     Persistent(Vec<Vec<String>>),
-    /// Buttons under the message itself; a press comes back as a callback query.
+    /// Buttons under the message: rows of (label, callback data).
     Inline(Vec<Vec<InlineButton>>),
 }
 
-/// One inline keyboard button that sends `callback_data` (1–64 bytes) back.
+/// A button under a message; a press comes back as a callback query
+/// carrying `data` (1-64 bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineButton {
     pub text: String,
-    pub callback_data: String,
+    pub data: String,
+}
+
+/// The update kinds the bot handles: Telegram delivers only these.
+pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query"];
+
+/// An invoice in Telegram Stars (currency `XTR`, one price).
+#[derive(Debug, Clone)]
+pub struct StarsInvoice {
+    pub title: String,
+    pub description: String,
+    pub payload: String,
+    pub label: String,
+    pub stars: u32,
 }
 
 impl Keyboard {
@@ -120,17 +134,13 @@ impl Keyboard {
             Keyboard::Inline(rows) => {
                 let rows: Vec<Vec<Value>> = rows
                     .iter()
-                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.callback_data })).collect())
+                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect())
                     .collect();
                 Some(json!({ "inline_keyboard": rows }))
             }
         }
     }
 }
-
-/// The update kinds the bot handles: Telegram delivers only these
-/// (`allowed_updates` of getUpdates and setWebhook).
-pub const ALLOWED_UPDATES: [&str; 3] = ["message", "callback_query", "pre_checkout_query"];
 
 #[derive(Clone)]
 pub struct BotApi {
@@ -255,6 +265,50 @@ impl BotApi {
         Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
     }
 
+    /// Answers a button press (`text`: a short notice, up to 200 characters).
+    pub async fn answer_callback_query(&self, id: &str, text: Option<&str>) -> Result<(), ApiError> {
+        let mut body = json!({ "callback_query_id": id });
+        if let Some(text) = text {
+            body["text"] = json!(text);
+        }
+        let _: Value = self.call("answerCallbackQuery", body, Some(Duration::from_secs(10))).await?;
+        Ok(())
+    }
+
+    /// Sends an invoice in Telegram Stars: currency `XTR`, an empty
+    /// `provider_token`, exactly one price.
+    pub async fn send_invoice(&self, chat_id: ChatId, invoice: &StarsInvoice) -> Result<MessageId, ApiError> {
+        let body = json!({
+            "chat_id": chat_id.0,
+            "title": invoice.title,
+            "description": invoice.description,
+            "payload": invoice.payload,
+            "provider_token": "",
+            "currency": "XTR",
+            "prices": [{ "label": invoice.label, "amount": invoice.stars }],
+        });
+        let message: Value = self.call("sendInvoice", body, None).await?;
+        Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
+    }
+
+    /// Answers a pre-checkout query: `Ok` lets the payment go on, `Err`
+    /// stops it with that message to the user. Telegram waits 10 seconds.
+    pub async fn answer_pre_checkout_query(&self, id: &str, answer: Result<(), &str>) -> Result<(), ApiError> {
+        let body = match answer {
+            Ok(()) => json!({ "pre_checkout_query_id": id, "ok": true }),
+            Err(message) => json!({ "pre_checkout_query_id": id, "ok": false, "error_message": message }),
+        };
+        let _: Value = self.call("answerPreCheckoutQuery", body, Some(Duration::from_secs(8))).await?;
+        Ok(())
+    }
+
+    /// Gives a whole Stars payment back to the user.
+    pub async fn refund_star_payment(&self, user_id: i64, charge_id: &str) -> Result<(), ApiError> {
+        let body = json!({ "user_id": user_id, "telegram_payment_charge_id": charge_id });
+        let _: Value = self.call("refundStarPayment", body, None).await?;
+        Ok(())
+    }
+
     pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {
         self.call("getFile", json!({ "file_id": file_id }), None).await
     }
@@ -282,17 +336,6 @@ impl BotApi {
             body.extend_from_slice(&chunk);
         }
         Ok(body)
-    }
-
-    /// Answers a button press (every press must be answered, or the
-    /// user's client keeps spinning); `text` is shown as a notification.
-    pub async fn answer_callback_query(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), ApiError> {
-        let mut body = json!({ "callback_query_id": callback_query_id });
-        if let Some(text) = text {
-            body["text"] = json!(text);
-        }
-        let _: Value = self.call("answerCallbackQuery", body, None).await?;
-        Ok(())
     }
 
     /// Replaces (or, with `Keyboard::None`, removes) a message's inline keyboard.

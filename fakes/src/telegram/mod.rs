@@ -16,8 +16,11 @@
 //! sendChatAction, sendVideo, answerCallbackQuery, editMessageReplyMarkup,
 //! getFile (for voice messages queued with [`FakeTelegram::push_voice`] and
 //! videos the bot uploaded, up to 20 MB) and the file download
-//! `GET /file/bot<token>/<file_path>`. Button presses are queued with
-//! [`FakeTelegram::push_callback`].
+//! `GET /file/bot<token>/<file_path>` (button presses are queued with
+//! [`FakeTelegram::push_callback`]); and Stars payments: sendInvoice
+//! (`XTR`: no provider token, one price), answerPreCheckoutQuery (for
+//! queries pushed with [`FakeTelegram::push_pre_checkout`]) and
+//! refundStarPayment (for charges of pushed `successful_payment` messages).
 //!
 //! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
 //! blocked users, rejected uploads) are applied to the sends: sendMessage,
@@ -273,8 +276,9 @@ impl FakeTelegram {
 
     /// Queues a press by `user_id` of an inline button with `data` under the
     /// bot's message `message_id` in `chat_id` (a `callback_query` update,
-    /// with the message as Telegram shows it); returns the query's id, which
-    /// the bot must answer with answerCallbackQuery.
+    /// with the message as Telegram shows it: its text or video and its
+    /// inline keyboard); returns the query's id, which the bot must answer
+    /// with answerCallbackQuery (accepted once).
     pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
         let id = self.st().push_callback(user_id, chat_id, message_id, data);
         self.shared().updates_notify.notify_waiters();
@@ -291,6 +295,64 @@ impl FakeTelegram {
     /// Every accepted answerCallbackQuery, in order.
     pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
         self.st().callback_answers.clone()
+    }
+
+    /// Queues a pre-checkout query (a user about to pay an invoice); returns its id.
+    pub fn push_pre_checkout(&self, user_id: i64, currency: &str, total_amount: i64, payload: &str) -> String {
+        let id = format!("pcq{}", self.next_message_id());
+        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
+        self.push_update(json!({"pre_checkout_query": {
+            "id": id, "from": from, "currency": currency, "total_amount": total_amount, "invoice_payload": payload,
+        }}));
+        id
+    }
+
+    /// An update carrying a `successful_payment` message (push it with
+    /// [`FakeTelegram::push_update`], as often as Telegram would redeliver it).
+    /// Its charge becomes refundable with refundStarPayment.
+    pub fn successful_payment_update(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        total_amount: i64,
+        payload: &str,
+        charge_id: &str,
+    ) -> Value {
+        let payment = json!({
+            "currency": "XTR", "total_amount": total_amount, "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id, "provider_payment_charge_id": "",
+        });
+        let mut fields = serde_json::Map::new();
+        fields.insert("successful_payment".into(), payment);
+        let (_, message) = self.st().push_message_with(user_id, chat_id, fields);
+        json!({"message": message})
+    }
+
+    /// Queues a `refunded_payment` message (Telegram refunded a charge).
+    pub fn push_refunded_payment(&self, user_id: i64, chat_id: i64, total_amount: i64, payload: &str, charge_id: &str) -> i64 {
+        let refund = json!({
+            "currency": "XTR", "total_amount": total_amount, "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+        });
+        let mut fields = serde_json::Map::new();
+        fields.insert("refunded_payment".into(), refund);
+        let (_, message) = self.st().push_message_with(user_id, chat_id, fields);
+        self.push_update(json!({"message": message}))
+    }
+
+    /// Accepted answerPreCheckoutQuery calls: (query id, ok, error_message).
+    pub fn pre_checkout_answers(&self) -> Vec<(String, bool, Option<String>)> {
+        self.st().pre_checkout_answers.clone()
+    }
+
+    /// Accepted sendInvoice calls, their parameters as sent.
+    pub fn invoices(&self) -> Vec<Value> {
+        self.st().invoices.clone()
+    }
+
+    /// Accepted refundStarPayment calls: (user_id, charge id).
+    pub fn refunds(&self) -> Vec<(i64, String)> {
+        self.st().refunds.clone()
     }
 
     /// Makes `file_id` known, as if this bot had uploaded it before (for
@@ -402,6 +464,7 @@ impl FakeTelegram {
         self.shared().notify_all();
     }
 }
+
 
 async fn wait_on(notify: &Notify, shutdown: &watch::Sender<bool>, timeout: Duration, check: impl Fn() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
