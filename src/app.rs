@@ -17,7 +17,8 @@ use crate::db;
 use crate::db::recorder::Recorder;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
-use crate::service::{Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::storage::VideoStore;
+use crate::service::{Delivery, Dispatcher, Generations, Housekeeping, Intake, Operator, Services, UserStatus, cache_sync};
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -81,6 +82,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.paid_broadcast_rate,
     );
     let sender = Sender::new(api, limiter);
+    let store = VideoStore::from_settings(&settings.storage, settings.videos_dir()).context("cannot set up STORAGE_URL")?;
+    tracing::info!(storage = %store.describe(), "finished videos are kept here");
     let cache = VideoCache::new(1_000_000);
     cache_sync::warm(&database, &cache, 10_000).await.context("cannot warm the cache")?;
     // SQLite writes one transaction at a time: one lane; PostgreSQL overlaps a few.
@@ -97,10 +100,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.global_send_rate,
         settings.cache_chat_id,
         settings.paid_broadcast_rate.is_some(),
+        store.clone(),
+        cache.clone(),
     ));
     let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
     let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
-    let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
+    let operator = Arc::new(Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone()));
     let status = Arc::new(UserStatus::new(database.clone()));
     let services = Services::new(intake, delivery, dispatcher, operator, status);
     Ok(App { settings, db: database, cache, sender, services })
@@ -199,6 +204,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             retry: settings.generation_retry(),
             lease: settings.job_lease,
             progress_edit_interval: settings.progress_edit_interval,
+            store: services.delivery().store().clone(),
         };
         let job = GenerationJob::new(
             generations.clone(),
@@ -230,6 +236,13 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         };
         let every = (settings.job_lease / 2).max(Duration::from_secs(1));
         tasks.spawn(reconciler.run(every, shutdown.clone()));
+        let housekeeping = Housekeeping::new(
+            db.clone(),
+            services.delivery().store().clone(),
+            settings.work_dir(),
+            settings.cleanup.keep_intermediates,
+        );
+        tasks.spawn(housekeeping.run(settings.cleanup.interval, shutdown.clone()));
     }
     if role.runs_bot() {
         if let Err(err) = api.set_my_commands(&Lang::default().texts().command_menu()).await {

@@ -5,6 +5,7 @@
 mod providers;
 mod retry;
 mod secret;
+mod storage;
 mod stores;
 
 use std::collections::HashSet;
@@ -18,6 +19,7 @@ pub use providers::{
 };
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
+pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
 use crate::domain::{ChatId, UserId};
@@ -117,6 +119,9 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// Where finished videos are kept (`STORAGE_URL`).
+    pub storage: StorageSettings,
+    pub cleanup: CleanupSettings,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -216,6 +221,8 @@ impl Settings {
         };
         let providers = ProviderSettings::from_lookup(lookup)?;
         let settings = Self {
+            storage: StorageSettings::from_lookup(lookup)?,
+            cleanup: CleanupSettings::from_lookup(lookup)?,
             token,
             providers,
             webhook,

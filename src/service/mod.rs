@@ -6,6 +6,7 @@
 //! - [`delivery`]: the one owner of sends — claim, send, record;
 //! - [`dispatch`]: push a generation job (the queue boundary);
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
+//! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
@@ -14,6 +15,7 @@ pub mod cache_sync;
 pub mod delivery;
 pub mod dispatch;
 pub mod generations;
+pub mod housekeeping;
 pub mod intake;
 pub mod operator;
 pub mod status;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
+pub use housekeeping::Housekeeping;
 pub use intake::Intake;
 pub use operator::Operator;
 pub use status::UserStatus;

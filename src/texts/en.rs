@@ -190,7 +190,7 @@ impl Texts for English {
         format!(
             "Assets — {}\nRequests — completed: {}, pending: {}, failed: {}\n\
              Generations run: {}; requests served without generating: {saved}\nProvider calls: {}\n\
-             Paid broadcast sends: {} ({:.1} Stars)",
+             Paid broadcast sends: {} ({:.1} Stars)\nDisk used: {}",
             assets.join(", "),
             r.completed,
             r.pending,
@@ -198,7 +198,8 @@ impl Texts for English {
             r.generations,
             r.costs,
             r.paid_sends,
-            r.paid_sends as f64 * 0.1
+            r.paid_sends as f64 * 0.1,
+            bytes(r.disk_used)
         )
     }
 
@@ -221,6 +222,18 @@ impl Texts for English {
     }
 }
 
+/// A size in bytes as people read it: "812 B", "3.4 MB", "1.2 GB".
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,3 +252,4 @@ mod tests {
         );
     }
 }
+

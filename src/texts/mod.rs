@@ -72,6 +72,9 @@ pub struct StatsReport {
     pub costs: String,
     /// Deliveries sent as paid broadcasts (0.1 Stars each).
     pub paid_sends: u64,
+    /// Bytes the data directory takes on this machine (database, videos,
+    /// intermediate files).
+    pub disk_used: u64,
 }
 
 /// Every message, in one language.
