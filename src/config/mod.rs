@@ -22,7 +22,7 @@ pub use secret::{Secret, SecretUrl};
 pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
-use crate::domain::{ChatId, UserId};
+use crate::domain::{ChatId, Lang, UserId};
 
 /// The bot token. It never appears in `Debug` output or a log line.
 #[derive(Clone)]
@@ -122,6 +122,9 @@ pub struct Settings {
     /// Where finished videos are kept (`STORAGE_URL`).
     pub storage: StorageSettings,
     pub cleanup: CleanupSettings,
+    /// The language of users whose Telegram profile has no language
+    /// (`DEFAULT_LANGUAGE`).
+    pub default_language: Lang,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -219,10 +222,16 @@ impl Settings {
                 Some(WebhookSettings { url, secret: Secret::new(secret), listen })
             }
         };
+        let default_language = match var("DEFAULT_LANGUAGE") {
+            None => Lang::En,
+            Some(raw) => Lang::parse(&raw)
+                .ok_or_else(|| ConfigError::Invalid { name: "DEFAULT_LANGUAGE", reason: format!("`{raw}`: use en or ru") })?,
+        };
         let providers = ProviderSettings::from_lookup(lookup)?;
         let settings = Self {
             storage: StorageSettings::from_lookup(lookup)?,
             cleanup: CleanupSettings::from_lookup(lookup)?,
+            default_language,
             token,
             providers,
             webhook,

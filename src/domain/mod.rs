@@ -3,11 +3,13 @@
 //! the queue beyond how a value is stored.
 
 mod ids;
+mod lang;
 mod prompt;
 mod stage;
 mod status;
 
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};

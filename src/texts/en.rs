@@ -199,7 +199,7 @@ impl Texts for English {
             r.costs,
             r.paid_sends,
             r.paid_sends as f64 * 0.1,
-            bytes(r.disk_used)
+            super::size(r.disk_used, ["B", "KB", "MB", "GB", "TB"])
         )
     }
 
@@ -220,18 +220,6 @@ impl Texts for English {
             ("stats", "operators only: totals — assets, requests, generations saved, provider costs".to_owned()),
         ]
     }
-}
-
-/// A size in bytes as people read it: "812 B", "3.4 MB", "1.2 GB".
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 #[cfg(test)]

@@ -4,26 +4,18 @@
 //! adding a file here, with the compiler checking that none is missing.
 
 mod en;
+mod ru;
 
 use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
 
-/// A language the bot speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    En,
-}
+pub use crate::domain::Lang;
 
 impl Lang {
-    /// The language for a Telegram user's `language_code` (an IETF tag).
-    pub fn for_code(_code: Option<&str>) -> Self {
-        Lang::En
-    }
-
     /// This language's catalogue.
     pub fn texts(self) -> &'static dyn Texts {
         match self {
             Lang::En => &en::English,
+            Lang::Ru => &ru::Russian,
         }
     }
 }
@@ -113,6 +105,18 @@ pub trait Texts: Send + Sync {
     fn command_menu(&self) -> Vec<(&'static str, String)>;
 }
 
+/// A size in bytes as people read it ("812 B", "3.4 MB"), in decimal
+/// units named by `units` (bytes, kilo, mega, giga, tera).
+pub(crate) fn size(n: u64, units: [&str; 5]) -> String {
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} {}", units[0]) } else { format!("{value:.1} {}", units[unit]) }
+}
+
 /// `text` cut to `max` characters, with an ellipsis when cut.
 pub fn shorten(text: &str, max: usize) -> String {
     let mut short: String = text.chars().take(max).collect();
@@ -125,7 +129,7 @@ pub fn shorten(text: &str, max: usize) -> String {
 /// Every label of the persistent menu, in every language: a tap on one is
 /// a command, never a prompt.
 pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
-    [Lang::En].into_iter().flat_map(|lang| {
+    Lang::ALL.into_iter().flat_map(|lang| {
         let texts = lang.texts();
         [(texts.menu_status(), MenuButton::Status), (texts.menu_help(), MenuButton::Help)]
     })
@@ -136,4 +140,15 @@ pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
 pub enum MenuButton {
     Status,
     Help,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        let units = ["B", "KB", "MB", "GB", "TB"];
+        assert_eq!(super::size(812, units), "812 B");
+        assert_eq!(super::size(3_400_000, units), "3.4 MB");
+        assert_eq!(super::size(1_250_000_000, units), "1.2 GB");
+    }
 }
