@@ -9,11 +9,15 @@
 //! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
-//! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
+//! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
+//! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
+//! - [`fair_use`]: the per-user rate limit shared through Redis.
 
 pub mod cache_sync;
+pub mod credits;
 pub mod delivery;
 pub mod dispatch;
+pub mod fair_use;
 pub mod generations;
 pub mod housekeeping;
 pub mod intake;
@@ -22,6 +26,7 @@ pub mod status;
 
 use std::sync::Arc;
 
+pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
@@ -38,6 +43,7 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    credits: Arc<Credits>,
 }
 
 impl Services {
@@ -47,8 +53,13 @@ impl Services {
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        credits: Arc<Credits>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status }
+        Self { intake, delivery, dispatcher, operator, status, credits }
+    }
+
+    pub fn credits(&self) -> &Arc<Credits> {
+        &self.credits
     }
 
     pub fn intake(&self) -> &Arc<Intake> {

@@ -8,26 +8,34 @@ use sea_orm::{DatabaseConnection, DbErr};
 use super::housekeeping;
 use crate::cache::VideoCache;
 use crate::db::assets::{self, Cleared};
-use crate::db::{requests, stages};
+use crate::db::{credits, requests, stages};
 use crate::domain::{AssetStatus, Prompt, RequestStatus, UserId};
 use crate::storage::{VideoStore, key_of};
-use crate::texts::{AssetReport, ClearOutcome, StatsReport, Texts};
+use crate::texts::{AssetReport, ClearOutcome, CreditFigures, StatsReport, Texts};
 
 pub struct Operator {
     db: DatabaseConnection,
     cache: VideoCache,
     store: VideoStore,
     data_dir: PathBuf,
+    /// Credits on: `/stats` shows them.
+    credits: bool,
 }
 
 impl Operator {
     pub fn new(db: DatabaseConnection, cache: VideoCache, store: VideoStore, data_dir: PathBuf) -> Self {
-        Self { db, cache, store, data_dir }
+        Self { db, cache, store, data_dir, credits: false }
     }
 
     /// Bytes the data dir takes on this machine (also shown by the console).
     pub async fn disk_used(&self) -> u64 {
         housekeeping::disk_used(&self.data_dir).await
+    }
+
+    /// `/stats` shows credits sold, held, captured and refunded.
+    pub fn with_credits(mut self, on: bool) -> Self {
+        self.credits = on;
+        self
     }
 
     /// `/clear <prompt>`: drops the cached video so the next request makes it again.
@@ -94,6 +102,20 @@ impl Operator {
             costs: stages::cost_totals(&self.db).await?.describe(),
             paid_sends: requests::count_paid_broadcasts(&self.db).await?,
             disk_used: self.disk_used().await,
+            credits: match self.credits {
+                false => None,
+                true => {
+                    let t = credits::totals(&self.db).await?;
+                    Some(CreditFigures {
+                        stars: t.stars,
+                        sold: t.sold,
+                        held: t.held,
+                        captured: t.captured,
+                        released: t.released,
+                        refunded: t.refunded,
+                    })
+                }
+            },
         };
         Ok(texts.stats(&report))
     }
