@@ -453,10 +453,11 @@ impl Delivery {
         Ok(delivered)
     }
 
-    /// Gives back credits still held for failed requests (a release that
-    /// died with its process): the sweep behind every failure path.
-    pub async fn release_failed_holds(&self) -> Result<u64, DbErr> {
-        credits::release_failed(&self.db, 500).await
+    /// Settles credits still held for requests that ended (a settle that
+    /// died with its process): released for failed ones, captured for
+    /// delivered ones. The sweep behind every path that ends a request.
+    pub async fn settle_ended_holds(&self) -> Result<u64, DbErr> {
+        credits::settle_finished(&self.db, 500).await
     }
 
     /// Tells every user whose request failed, once.
