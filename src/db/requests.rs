@@ -466,6 +466,21 @@ pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: RequestId, 
     Ok(())
 }
 
+/// The video can't be sent after all: the request fails with `reason`, and
+/// its user is told (a failure notice is due).
+pub async fn mark_failed_to_notify(db: &DatabaseConnection, request_id: RequestId, reason: &str) -> Result<(), DbErr> {
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
+        .col_expr(user_requests::Column::Error, Expr::value(reason))
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(user_requests::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Nobody holds the request: never claimed, or the claim ran out before `now`.
 fn unclaimed(now: DateTime<Utc>) -> Condition {
     Condition::any().add(user_requests::Column::ClaimedUntil.is_null()).add(user_requests::Column::ClaimedUntil.lt(now))

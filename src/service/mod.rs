@@ -8,6 +8,7 @@
 //! - [`extend`]: "➕ Extend" — the wait for a continuation, the extension's
 //!   asset, the parent's video for the worker;
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
+//! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
@@ -21,6 +22,7 @@ pub mod dispatch;
 pub mod extend;
 pub mod fair_use;
 pub mod generations;
+pub mod housekeeping;
 pub mod intake;
 pub mod operator;
 pub mod status;
@@ -32,6 +34,7 @@ pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use extend::Extensions;
 pub use generations::Generations;
+pub use housekeeping::Housekeeping;
 pub use intake::Intake;
 pub use operator::Operator;
 pub use status::UserStatus;
