@@ -20,7 +20,9 @@ use crate::db::requests::Admission;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
-use crate::service::{Credits, Delivery, Dispatcher, Generations, Housekeeping, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::service::{
+    Credits, Delivery, Dispatcher, Generations, Housekeeping, Intake, Operator, Services, UserStatus, cache_sync,
+};
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
@@ -139,7 +141,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             settings.admin_user_ids.clone(),
         ),
     );
-    let operator = Arc::new(Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone()).with_credits(settings.credits.is_some()));
+    let operator = Arc::new(
+        Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone())
+            .with_credits(settings.credits.is_some()),
+    );
     let status = Arc::new(UserStatus::new(database.clone()));
     let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
     let services = Services::new(intake, delivery, dispatcher, operator, status, credits);
