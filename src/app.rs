@@ -17,7 +17,7 @@ use crate::db;
 use crate::db::recorder::Recorder;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
-use crate::service::{Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::service::{Cancel, Delivery, Dispatcher, Generations, History, Intake, Operator, Services, UserStatus, cache_sync};
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -103,7 +103,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
     let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
     let status = Arc::new(UserStatus::new(database.clone()));
-    let services = Services::new(intake, delivery, dispatcher, operator, status);
+    let history = Arc::new(History::new(database.clone()));
+    let cancel = Arc::new(Cancel::new(database.clone()));
+    let services = Services::new(intake, delivery, dispatcher, operator, status, history, cancel);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -255,6 +257,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
+            services.history().clone(),
+            services.cancel().clone(),
             sender.clone(),
             transcriber_for(&settings, &db)?,
             HandlerSettings {

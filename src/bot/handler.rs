@@ -4,15 +4,17 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use teloxide::types::{Message, Update, UpdateKind, Voice};
+use teloxide::types::{CallbackQuery, Message, Update, UpdateKind, Voice};
 use teloxide::utils::command::{BotCommands, ParseError};
 
+use super::callback::CallbackData;
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
 use crate::domain::{ChatId, MessageId, Prompt, PromptError, UserId};
 use crate::service::intake::NewRequest;
-use crate::service::{Intake, Operator, UserStatus};
-use crate::telegram::api::Keyboard;
+use crate::service::history::Again;
+use crate::service::{Cancel, History, Intake, Operator, UserStatus};
+use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
 use crate::texts::{Lang, MenuButton, Texts, menu_labels};
@@ -65,6 +67,8 @@ pub struct UpdateHandler {
     intake: Arc<Intake>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    history: Arc<History>,
+    cancel: Arc<Cancel>,
     sender: Sender,
     transcriber: Option<Transcriber>,
     settings: HandlerSettings,
@@ -84,11 +88,13 @@ impl UpdateHandler {
         intake: Arc<Intake>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        history: Arc<History>,
+        cancel: Arc<Cancel>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, sender, transcriber, settings }
+        Self { intake, operator, status, history, cancel, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -97,7 +103,8 @@ impl UpdateHandler {
     pub async fn handle(&self, update: Update) {
         match update.kind {
             UpdateKind::Message(message) => self.on_message(message).await,
-            other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
+            UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
+            other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring an update of a kind the bot does not handle"),
         }
     }
 
@@ -158,6 +165,8 @@ impl UpdateHandler {
                 texts.try_again()
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
+            Input::Command(Command::History) => return self.history(&incoming).await,
+            Input::Command(Command::Cancel) => self.withdraw(user, texts).await,
             Input::UnknownCommand(word) => texts.unknown_command(&word),
             Input::OtherBot => texts.addressed_to_another_bot(),
             Input::Invalid(err) => texts.invalid_prompt(&err),
@@ -204,6 +213,82 @@ impl UpdateHandler {
             }
             Err(PromptError::Empty) => self.reply(incoming, &texts.voice_silent(), Keyboard::None).await,
             Err(err) => self.reply(incoming, &texts.invalid_prompt(&err), Keyboard::None).await,
+        }
+    }
+
+    /// /history: the last videos, each with a button that sends it again.
+    async fn history(&self, incoming: &Incoming<'_>) {
+        let texts = incoming.texts;
+        let videos = match self.history.recent(incoming.user).await {
+            Ok(videos) => videos,
+            Err(err) => {
+                tracing::error!(error = %err, "history failed");
+                return self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
+        };
+        if videos.is_empty() {
+            return self.reply(incoming, &texts.history_empty(), Keyboard::None).await;
+        }
+        let prompts: Vec<&str> = videos.iter().map(|(request, _)| request.raw_text.trim()).collect();
+        let buttons = videos
+            .iter()
+            .zip(1..)
+            .map(|((request, _), n)| {
+                vec![InlineButton {
+                    text: texts.history_button(n, request.raw_text.trim()),
+                    data: CallbackData::History(request.id).encode(),
+                }]
+            })
+            .collect();
+        self.reply(incoming, &texts.history(&prompts), Keyboard::Inline(buttons)).await;
+    }
+
+    /// /cancel: withdraws the user's waiting requests.
+    async fn withdraw(&self, user: UserId, texts: &dyn Texts) -> String {
+        match self.cancel.withdraw(user).await {
+            Ok(withdrawn) if withdrawn.requests.is_empty() => texts.cancel_nothing(),
+            Ok(withdrawn) => {
+                let prompts: Vec<&str> = withdrawn.requests.iter().map(|r| r.raw_text.trim()).collect();
+                texts.cancelled(&prompts)
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cancel failed");
+                texts.try_again()
+            }
+        }
+    }
+
+    /// A button press. Every press is answered (answerCallbackQuery), with
+    /// a short notice when it does nothing.
+    #[tracing::instrument(skip_all, fields(user_id = query.from.id.0))]
+    async fn on_callback(&self, query: CallbackQuery) {
+        let user = UserId(query.from.id.0 as i64);
+        let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let chat = query.message.as_ref().map_or(ChatId(user.0), |m| ChatId(m.chat().id.0));
+        let notice = match query.data.as_deref().and_then(CallbackData::parse) {
+            Some(CallbackData::History(request)) => match self.history.again(user, request).await {
+                Ok(Again::Video { file_id, request }) => {
+                    let caption = texts.caption(request.raw_text.trim());
+                    match self.sender.video_by_id(chat, &file_id, &caption, None, Priority::Interactive, None).await {
+                        Ok(_) => None,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "could not send a video from the history again");
+                            Some(texts.try_again())
+                        }
+                    }
+                }
+                Ok(Again::Gone) => Some(texts.history_gone()),
+                Ok(Again::NotYours) => Some(texts.button_unknown()),
+                Err(err) => {
+                    tracing::error!(error = %err, "history lookup failed");
+                    Some(texts.try_again())
+                }
+            },
+            None => Some(texts.button_unknown()),
+        };
+        let notice = notice.map(|text| crate::texts::shorten(&text, 190));
+        if let Err(err) = self.sender.api().answer_callback_query(&query.id.0, notice.as_deref()).await {
+            tracing::warn!(error = %err, "could not answer a button press");
         }
     }
 

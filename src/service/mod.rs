@@ -8,12 +8,16 @@
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
+//! - [`history`]: a user's /history and sending a video of it again;
+//! - [`cancel`]: a user's /cancel;
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
 
 pub mod cache_sync;
+pub mod cancel;
 pub mod delivery;
 pub mod dispatch;
 pub mod generations;
+pub mod history;
 pub mod intake;
 pub mod operator;
 pub mod status;
@@ -26,6 +30,8 @@ pub use generations::Generations;
 pub use intake::Intake;
 pub use operator::Operator;
 pub use status::UserStatus;
+pub use cancel::Cancel;
+pub use history::History;
 
 /// The services one process runs, built once at start (see `app`).
 #[derive(Clone)]
@@ -35,6 +41,8 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    history: Arc<History>,
+    cancel: Arc<Cancel>,
 }
 
 impl Services {
@@ -44,8 +52,10 @@ impl Services {
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        history: Arc<History>,
+        cancel: Arc<Cancel>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status }
+        Self { intake, delivery, dispatcher, operator, status, history, cancel }
     }
 
     pub fn intake(&self) -> &Arc<Intake> {
@@ -66,5 +76,13 @@ impl Services {
 
     pub fn status(&self) -> &Arc<UserStatus> {
         &self.status
+    }
+
+    pub fn history(&self) -> &Arc<History> {
+        &self.history
+    }
+
+    pub fn cancel(&self) -> &Arc<Cancel> {
+        &self.cancel
     }
 }

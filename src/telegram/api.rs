@@ -90,12 +90,47 @@ pub struct BotUser {
     pub username: Option<String>,
 }
 
-/// An optional reply keyboard for a text message.
+/// The kinds of update the bot handles: Telegram delivers only these
+/// (getUpdates and setWebhook both send the list).
+pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query"];
+
+/// One button of an inline keyboard: its label and the callback data
+/// (1-64 bytes) Telegram hands back when it is pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineButton {
+    pub text: String,
+    pub data: String,
+}
+
+/// An optional keyboard for a text message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Keyboard {
     None,
     /// A persistent reply keyboard: rows of button labels.
     Persistent(Vec<Vec<String>>),
+    /// Buttons under the message: rows of inline buttons.
+    Inline(Vec<Vec<InlineButton>>),
+}
+
+impl Keyboard {
+    /// The `reply_markup` of a message, if any.
+    fn markup(&self) -> Option<Value> {
+        match self {
+            Keyboard::None => None,
+            Keyboard::Persistent(rows) => {
+                let rows: Vec<Vec<Value>> =
+                    rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
+                Some(json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true }))
+            }
+            Keyboard::Inline(rows) => {
+                let rows: Vec<Vec<Value>> = rows
+                    .iter()
+                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect())
+                    .collect();
+                Some(json!({ "inline_keyboard": rows }))
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -167,7 +202,7 @@ impl BotApi {
         let raw: Vec<Value> = self
             .call(
                 "getUpdates",
-                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ["message"] }),
+                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ALLOWED_UPDATES }),
                 Some(Duration::from_secs(u64::from(timeout_secs) + 15)),
             )
             .await?;
@@ -187,7 +222,7 @@ impl BotApi {
     }
 
     pub async fn set_webhook(&self, url: &str, secret: Option<&str>) -> Result<bool, ApiError> {
-        let mut body = json!({ "url": url, "allowed_updates": ["message"] });
+        let mut body = json!({ "url": url, "allowed_updates": ALLOWED_UPDATES });
         if let Some(secret) = secret {
             body["secret_token"] = json!(secret);
         }
@@ -214,13 +249,22 @@ impl BotApi {
     ) -> Result<MessageId, ApiError> {
         let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
         add_reply(&mut body, reply_to);
-        if let Keyboard::Persistent(rows) = keyboard {
-            let rows: Vec<Vec<Value>> =
-                rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
-            body["reply_markup"] = json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true });
+        if let Some(markup) = keyboard.markup() {
+            body["reply_markup"] = markup;
         }
         let message: Value = self.call("sendMessage", body, None).await?;
         Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
+    }
+
+    /// Answers a button press (every press must be answered, or the
+    /// user's client keeps showing a spinner); `text` is shown as a notice.
+    pub async fn answer_callback_query(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), ApiError> {
+        let mut body = json!({ "callback_query_id": callback_query_id });
+        if let Some(text) = text {
+            body["text"] = json!(text);
+        }
+        let _: Value = self.call("answerCallbackQuery", body, None).await?;
+        Ok(())
     }
 
     pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {

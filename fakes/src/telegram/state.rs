@@ -260,6 +260,9 @@ pub(crate) struct State {
     /// `from.language_code` of users' messages: `None` leaves it out;
     /// users not listed send "en".
     pub user_languages: HashMap<i64, Option<String>>,
+    /// Every answerCallbackQuery accepted: (callback query id, text).
+    pub answered_callbacks: Vec<(String, Option<String>)>,
+    next_callback: u64,
 }
 
 const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
@@ -298,6 +301,8 @@ impl State {
             commands: None,
             commands_by_language: HashMap::new(),
             user_languages: HashMap::new(),
+            answered_callbacks: Vec::new(),
+            next_callback: 0,
         }
     }
 
@@ -637,7 +642,46 @@ impl State {
         if !self.callback_ids.remove(id) {
             return Err(bad("query is too old and response timeout expired or query id is invalid").into());
         }
+        let text = p.str("text").map(str::to_owned);
+        if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            return Err(bad("Bad Request: MESSAGE_TOO_LONG").into());
+        }
+        self.answered_callbacks.push((id.to_owned(), text));
         Ok(json!(true))
+    }
+
+    /// A press by `user_id` on an inline button with `data` under the
+    /// bot's message `message_id` in `chat_id`; returns the callback query id.
+    pub fn push_callback(&mut self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        self.next_callback += 1;
+        let id = format!("{}{:08}", self.bot_id, self.next_callback);
+        let (_, user_msg) = self.user_message(user_id, chat_id);
+        let from = user_msg["from"].clone();
+        let chat = user_msg["chat"].clone();
+        let mut message = json!({
+            "message_id": message_id,
+            "from": {"id": self.bot_id, "is_bot": true, "first_name": "Bot", "username": "vidcache_test_bot"},
+            "chat": chat,
+            "date": unix_now(),
+        });
+        if let Some(msg) = self.messages.get(&(chat_id, message_id)) {
+            if let Some(text) = msg.content.get("text").filter(|t| t.is_string()) {
+                message["text"] = text.clone();
+            }
+            if let Some(markup) = msg.content.get("markup").filter(|m| m.is_object()) {
+                message["reply_markup"] = markup.clone();
+            }
+        }
+        if message.get("text").is_none() {
+            message["text"] = json!("…");
+        }
+        let mut body = Map::new();
+        body.insert(
+            "callback_query".into(),
+            json!({"id": id, "from": from, "message": message, "chat_instance": format!("ci{chat_id}"), "data": data}),
+        );
+        self.enqueue(body);
+        id
     }
 
     fn send_chat_action(&mut self, p: &Params) -> Result<Value, Reply> {

@@ -1,0 +1,74 @@
+//! What an inline button carries: Telegram hands its `callback_data` (1-64
+//! bytes) back when the button is pressed. Each kind of button is one
+//! variant with a short prefix; anything else (an old or forged button) does
+//! not parse and is answered with a notice.
+
+use crate::domain::RequestId;
+
+/// Telegram's limit on `callback_data`.
+pub const MAX_CALLBACK_DATA: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackData {
+    /// /history: send again the video this (delivered) request got.
+    History(RequestId),
+}
+
+impl CallbackData {
+    /// The callback data of a button: `<prefix>:<fields>`, at most 64 bytes.
+    pub fn encode(&self) -> String {
+        match self {
+            CallbackData::History(request) => format!("h:{}", request.0),
+        }
+    }
+
+    pub fn parse(data: &str) -> Option<Self> {
+        if data.is_empty() || data.len() > MAX_CALLBACK_DATA {
+            return None;
+        }
+        let (prefix, rest) = data.split_once(':')?;
+        match prefix {
+            "h" => Some(CallbackData::History(RequestId(parse_id(rest)?))),
+            _ => None,
+        }
+    }
+}
+
+/// A positive decimal id, nothing else (no sign, no spaces).
+fn parse_id(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|id| *id > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_the_rest() {
+        let data = CallbackData::History(RequestId(i64::MAX));
+        assert!(data.encode().len() <= MAX_CALLBACK_DATA);
+        assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        for bad in ["", "h:", "h:-1", "h:0", "h: 1", "h:1x", "x:1", "h", "h:99999999999999999999"] {
+            assert_eq!(CallbackData::parse(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_request_id_fits_and_parses_back(id in 1i64..) {
+            let data = CallbackData::History(RequestId(id));
+            prop_assert!(data.encode().len() <= MAX_CALLBACK_DATA);
+            prop_assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        }
+
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,80}") {
+            let _ = CallbackData::parse(&text);
+        }
+    }
+}
