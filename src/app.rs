@@ -14,10 +14,16 @@ use crate::bot::{polling, webhook};
 use crate::cache::VideoCache;
 use crate::config::{DataStore, QueueStore, RetryPolicy, Settings};
 use crate::db;
+use crate::db::credits::Pricing;
 use crate::db::recorder::Recorder;
+use crate::db::requests::Admission;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
-use crate::service::{Cancel, Delivery, Dispatcher, Generations, History, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::service::fair_use::SharedRateLimit;
+use crate::service::{
+    Cancel, Credits, Delivery, Dispatcher, Generations, History, Housekeeping, Intake, Operator, Services, UserStatus, cache_sync,
+};
+use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -82,6 +88,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.paid_broadcast_rate,
     );
     let sender = Sender::new(api, limiter);
+    let store = VideoStore::from_settings(&settings.storage, settings.videos_dir()).context("cannot set up STORAGE_URL")?;
+    tracing::info!(storage = %store.describe(), "finished videos are kept here");
     let cache = VideoCache::new(1_000_000);
     cache_sync::warm(&database, &cache, 10_000).await.context("cannot warm the cache")?;
     // SQLite writes one transaction at a time: one lane; PostgreSQL overlaps a few.
@@ -90,7 +98,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         DataStore::Postgres(_) => 4,
     };
     let claim = settings.delivery_claim();
-    let recorder = Recorder::start(database.clone(), claim, lanes, 100);
+    // Fair use: the rate limit in Redis when there is one (shared by every
+    // replica), else in the recording transaction; waiting requests always there.
+    let shared_rate = match (settings.queue.redis(), settings.fair_use.rate.is_empty()) {
+        (Some(url), false) => Some(
+            SharedRateLimit::connect(url.expose(), settings.token.bot_id(), settings.fair_use.rate.clone())
+                .await
+                .context("cannot reach Redis for the shared rate limit")?,
+        ),
+        _ => None,
+    };
+    let admission = Admission {
+        pricing: settings.credits.as_ref().map(|c| Pricing { free: c.free, new: c.price_new, cached: c.price_cached }),
+        max_waiting: settings.fair_use.max_waiting,
+        rate: match shared_rate {
+            Some(_) => Vec::new(),
+            None => settings
+                .fair_use
+                .rate
+                .iter()
+                .map(|w| (w.max, chrono::Duration::from_std(w.per).unwrap_or(chrono::Duration::hours(1))))
+                .collect(),
+        },
+        exempt: settings.admin_user_ids.clone(),
+    };
+    let recorder = Recorder::start_admitted(database.clone(), claim, lanes, 100, Arc::new(admission));
     let delivery = Arc::new(Delivery::new(
         database.clone(),
         sender.clone(),
@@ -98,14 +130,23 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.global_send_rate,
         settings.cache_chat_id,
         settings.paid_broadcast_rate.is_some(),
+        store.clone(),
+        cache.clone(),
     ));
     let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
-    let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
-    let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
+    let intake = Arc::new(
+        Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim).with_admission(
+            settings.credits.is_some(),
+            shared_rate,
+            settings.admin_user_ids.clone(),
+        ),
+    );
+    let operator = Arc::new(Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone()).with_credits(settings.credits.is_some()));
     let status = Arc::new(UserStatus::new(database.clone()));
     let history = Arc::new(History::new(database.clone()));
     let cancel = Arc::new(Cancel::new(database.clone()));
-    let services = Services::new(intake, delivery, dispatcher, operator, status, history, cancel);
+    let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
+    let services = Services::new(intake, delivery, dispatcher, operator, status, history, cancel, credits);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -211,13 +252,16 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
     let mut tasks = tokio::task::JoinSet::new();
     if role.runs_worker() {
         let owner = format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..));
-        let generations = Arc::new(Generations::new(db.clone(), owner, settings.job_lease));
+        let generations = Arc::new(
+            Generations::new(db.clone(), owner, settings.job_lease).with_max_active(settings.fair_use.max_active_generations),
+        );
         let job_settings = JobSettings {
             videos_dir: settings.videos_dir(),
             generation_timeout: settings.generation_timeout,
             retry: settings.generation_retry(),
             lease: settings.job_lease,
             progress_edit_interval: settings.progress_edit_interval,
+            store: services.delivery().store().clone(),
         };
         let job = GenerationJob::new(
             generations.clone(),
@@ -226,7 +270,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             generator,
             job_settings,
             shutdown.clone(),
-        );
+        )
+        .with_dispatcher(services.dispatcher().clone());
         let options = WorkerOptions {
             name: "vidcache-generate".to_owned(),
             concurrency: settings.worker_concurrency,
@@ -249,6 +294,13 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         };
         let every = (settings.job_lease / 2).max(Duration::from_secs(1));
         tasks.spawn(reconciler.run(every, shutdown.clone()));
+        let housekeeping = Housekeeping::new(
+            db.clone(),
+            services.delivery().store().clone(),
+            settings.work_dir(),
+            settings.cleanup.keep_intermediates,
+        );
+        tasks.spawn(housekeeping.run(settings.cleanup.interval, shutdown.clone()));
     }
     if role.runs_bot() {
         register_commands(&api).await;
@@ -259,6 +311,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.status().clone(),
             services.history().clone(),
             services.cancel().clone(),
+            services.credits().clone(),
             sender.clone(),
             transcriber_for(&settings, &db)?,
             HandlerSettings {

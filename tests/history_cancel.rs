@@ -84,10 +84,10 @@ async fn history_sends_a_video_again_by_file_id_without_uploading() {
     // Someone else pressing this user's button gets a notice and no video.
     let other = 302;
     let press = h.fake.push_callback(other, user, message_id, &buttons[0].1);
-    assert_eq!(answered(&h, &press).await.as_deref(), Some("This button doesn't work any more."));
+    assert_eq!(answered(&h, &press).await.as_deref(), Some("That button is no longer valid."));
     // A forged or stale button likewise.
     let press = h.fake.push_callback(user, user, message_id, "zz:1");
-    assert_eq!(answered(&h, &press).await.as_deref(), Some("This button doesn't work any more."));
+    assert_eq!(answered(&h, &press).await.as_deref(), Some("That button is no longer valid."));
 
     // A cleared video can't be sent again.
     h.fake.push_text(ADMIN, ADMIN, "/clear first clip");

@@ -18,12 +18,7 @@ fn descriptions(commands: &Value) -> Vec<(String, String)> {
         .as_array()
         .expect("a command array")
         .iter()
-        .map(|c| {
-            (
-                c["command"].as_str().unwrap_or_default().to_owned(),
-                c["description"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
+        .map(|c| (c["command"].as_str().unwrap_or_default().to_owned(), c["description"].as_str().unwrap_or_default().to_owned()))
         .collect()
 }
 
@@ -139,7 +134,9 @@ async fn every_waiter_gets_notes_and_the_caption_in_their_language_with_the_prom
         .fake
         .wait_for(
             |sent| {
-                texts_to(sent, 201).iter().any(|t| t.starts_with("😞 Извините, не получилось сделать видео для «Открытка для Пети»"))
+                texts_to(sent, 201)
+                    .iter()
+                    .any(|t| t.starts_with("😞 Извините, не получилось сделать видео для «Открытка для Пети»"))
                     && texts_to(sent, 202)
                         .iter()
                         .any(|t| t.starts_with("😞 Sorry, I couldn't make the video for “открытка для пети”"))

@@ -1,23 +1,27 @@
-//! What an inline button carries: Telegram hands its `callback_data` (1-64
-//! bytes) back when the button is pressed. Each kind of button is one
-//! variant with a short prefix; anything else (an old or forged button) does
-//! not parse and is answered with a notice.
+//! What an inline button carries back when pressed (`callback_data`, at
+//! most 64 bytes): one short prefix per kind, parsed back into a typed
+//! value. Anything else (an old or forged button) does not parse and is
+//! answered with a notice.
 
 use crate::domain::RequestId;
 
 /// Telegram's limit on `callback_data`.
 pub const MAX_CALLBACK_DATA: usize = 64;
 
+/// The meaning of an inline button.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackData {
+    /// Buy the package of `stars` Stars for `credits` credits: sends its invoice.
+    Buy { stars: u32, credits: i64 },
     /// /history: send again the video this (delivered) request got.
     History(RequestId),
 }
 
 impl CallbackData {
-    /// The callback data of a button: `<prefix>:<fields>`, at most 64 bytes.
+    /// At most 64 bytes, as Telegram allows.
     pub fn encode(&self) -> String {
         match self {
+            CallbackData::Buy { stars, credits } => format!("b:{stars}:{credits}"),
             CallbackData::History(request) => format!("h:{}", request.0),
         }
     }
@@ -28,6 +32,10 @@ impl CallbackData {
         }
         let (prefix, rest) = data.split_once(':')?;
         match prefix {
+            "b" => {
+                let (stars, credits) = rest.split_once(':')?;
+                Some(CallbackData::Buy { stars: stars.parse().ok()?, credits: credits.parse().ok()? })
+            }
             "h" => Some(CallbackData::History(RequestId(parse_id(rest)?))),
             _ => None,
         }
@@ -49,7 +57,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_and_rejects_the_rest() {
+    fn round_trips_within_64_bytes() {
+        let data = CallbackData::Buy { stars: u32::MAX, credits: i64::MAX };
+        assert!(data.encode().len() <= MAX_CALLBACK_DATA);
+        assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        assert_eq!(CallbackData::parse("b:1"), None);
+        assert_eq!(CallbackData::parse("zz:1:2"), None);
         let data = CallbackData::History(RequestId(i64::MAX));
         assert!(data.encode().len() <= MAX_CALLBACK_DATA);
         assert_eq!(CallbackData::parse(&data.encode()), Some(data));
@@ -67,8 +80,8 @@ mod tests {
         }
 
         #[test]
-        fn parse_never_panics(text in "\\PC{0,80}") {
-            let _ = CallbackData::parse(&text);
+        fn parse_never_panics(data in "\\PC{0,80}") {
+            let _ = CallbackData::parse(&data);
         }
     }
 }

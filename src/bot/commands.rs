@@ -12,6 +12,10 @@ pub enum Command {
     Cancel,
     Clear(String),
     Stats,
+    Balance,
+    Buy,
+    Grant(String),
+    Refund(String),
 }
 
 #[cfg(test)]

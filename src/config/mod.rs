@@ -2,9 +2,11 @@
 //! infrastructure (data store, queue store, generator, webhook) is made
 //! here, once, as a typed value; secrets are wrapped so they can't be logged.
 
+mod credits;
 mod providers;
 mod retry;
 mod secret;
+mod storage;
 mod stores;
 
 use std::collections::HashSet;
@@ -13,11 +15,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
 };
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
+pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
 use crate::domain::{ChatId, Lang, UserId};
@@ -117,6 +121,13 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// Where finished videos are kept (`STORAGE_URL`).
+    pub storage: StorageSettings,
+    pub cleanup: CleanupSettings,
+    /// Credits paid in Stars (`CREDITS=on`); `None`: everything is free.
+    pub credits: Option<CreditSettings>,
+    /// Per-user rate limits, waiting requests and running generations.
+    pub fair_use: FairUse,
     /// The language of users whose Telegram profile has no language
     /// (`DEFAULT_LANGUAGE`).
     pub default_language: Lang,
@@ -224,6 +235,8 @@ impl Settings {
         };
         let providers = ProviderSettings::from_lookup(lookup)?;
         let settings = Self {
+            storage: StorageSettings::from_lookup(lookup)?,
+            cleanup: CleanupSettings::from_lookup(lookup)?,
             default_language,
             token,
             providers,
@@ -262,6 +275,8 @@ impl Settings {
                 }
             },
             voice_transcription: on_off(lookup, "VOICE_TRANSCRIPTION", true)?,
+            credits: credits::credits_from(lookup)?,
+            fair_use: credits::fair_use_from(lookup)?,
             data_dir,
         };
         Ok(settings)

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrai
 use super::entities::{user_requests, video_assets};
 use super::requests::Request;
 use super::retry::serializable;
-use crate::domain::{AssetId, AssetStatus, RequestStatus, UserId};
+use crate::domain::{AssetId, AssetStatus, HoldState, RequestStatus, UserId};
 
 /// The reason recorded on a request the user withdrew, and on an asset
 /// whose generation was called off because nobody waited for it any more.
@@ -23,7 +23,8 @@ pub struct Withdrawn {
     pub called_off: Vec<AssetId>,
 }
 
-/// Cancels every waiting request of `user`. An asset left without waiters
+/// Cancels every waiting request of `user` (their held credits are
+/// released). An asset left without waiters
 /// whose generation has not started yet (still `pending`) fails as
 /// "cancelled", so its queued job finds nothing to do and the next request
 /// for the prompt starts afresh; one being generated goes on (its video is
@@ -50,9 +51,11 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
                 .col_expr(user_requests::Column::Error, Expr::value(CANCELLED))
                 .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
                 .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
-                .filter(user_requests::Column::Id.is_in(ids))
+                .filter(user_requests::Column::Id.is_in(ids.clone()))
                 .exec(txn)
                 .await?;
+            // Credits held for them go back, in the same transaction.
+            super::credits::settle_in(txn, &ids, HoldState::Released).await?;
             let mut assets: Vec<AssetId> = requests.iter().map(|r| r.asset_id).collect();
             assets.sort();
             assets.dedup();

@@ -2,12 +2,14 @@
 //! speaks in these; none of them knows about Telegram, the database or
 //! the queue beyond how a value is stored.
 
+mod credits;
 mod ids;
 mod lang;
 mod prompt;
 mod stage;
 mod status;
 
+pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};

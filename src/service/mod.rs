@@ -6,27 +6,35 @@
 //! - [`delivery`]: the one owner of sends — claim, send, record;
 //! - [`dispatch`]: push a generation job (the queue boundary);
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
+//! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
 //! - [`history`]: a user's /history and sending a video of it again;
-//! - [`cancel`]: a user's /cancel;
-//! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
+//! - [`cancel`]: a user's /cancel (their held credits go back);
+//! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
+//! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
+//! - [`fair_use`]: the per-user rate limit shared through Redis.
 
 pub mod cache_sync;
 pub mod cancel;
+pub mod credits;
 pub mod delivery;
 pub mod dispatch;
+pub mod fair_use;
 pub mod generations;
 pub mod history;
+pub mod housekeeping;
 pub mod intake;
 pub mod operator;
 pub mod status;
 
 use std::sync::Arc;
 
+pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
+pub use housekeeping::Housekeeping;
 pub use intake::Intake;
 pub use operator::Operator;
 pub use status::UserStatus;
@@ -43,9 +51,11 @@ pub struct Services {
     status: Arc<UserStatus>,
     history: Arc<History>,
     cancel: Arc<Cancel>,
+    credits: Arc<Credits>,
 }
 
 impl Services {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         intake: Arc<Intake>,
         delivery: Arc<Delivery>,
@@ -54,8 +64,13 @@ impl Services {
         status: Arc<UserStatus>,
         history: Arc<History>,
         cancel: Arc<Cancel>,
+        credits: Arc<Credits>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, history, cancel }
+        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits }
+    }
+
+    pub fn credits(&self) -> &Arc<Credits> {
+        &self.credits
     }
 
     pub fn intake(&self) -> &Arc<Intake> {

@@ -42,6 +42,9 @@ pub enum Failure {
     ChatUnreachable,
     /// The request itself is wrong (bad file, too big): retrying won't help.
     Rejected,
+    /// A `file_id` this bot token does not know ("wrong file identifier"):
+    /// it was issued to another token. The file must be uploaded again.
+    UnknownFile,
 }
 
 impl ApiError {
@@ -54,6 +57,9 @@ impl ApiError {
                 if description.contains("chat not found") || description.contains("user not found") =>
             {
                 Failure::ChatUnreachable
+            }
+            ApiError::Refused { code: 400, description, .. } if description.contains("wrong file identifier") => {
+                Failure::UnknownFile
             }
             ApiError::Refused { .. } | ApiError::File { .. } => Failure::Rejected,
             ApiError::Network { .. } | ApiError::Garbled { .. } => Failure::Transient,
@@ -90,47 +96,35 @@ pub struct BotUser {
     pub username: Option<String>,
 }
 
-/// The kinds of update the bot handles: Telegram delivers only these
-/// (getUpdates and setWebhook both send the list).
-pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query"];
+/// An optional reply keyboard for a text message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keyboard {
+    None,
+    /// A persistent reply keyboard: rows of button labels.
+    Persistent(Vec<Vec<String>>),
+    /// Buttons under the message: rows of (label, callback data).
+    Inline(Vec<Vec<InlineButton>>),
+}
 
-/// One button of an inline keyboard: its label and the callback data
-/// (1-64 bytes) Telegram hands back when it is pressed.
+/// A button under a message; a press comes back as a callback query
+/// carrying `data` (1-64 bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineButton {
     pub text: String,
     pub data: String,
 }
 
-/// An optional keyboard for a text message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Keyboard {
-    None,
-    /// A persistent reply keyboard: rows of button labels.
-    Persistent(Vec<Vec<String>>),
-    /// Buttons under the message: rows of inline buttons.
-    Inline(Vec<Vec<InlineButton>>),
-}
+/// The update kinds the bot handles: Telegram delivers only these.
+pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query"];
 
-impl Keyboard {
-    /// The `reply_markup` of a message, if any.
-    fn markup(&self) -> Option<Value> {
-        match self {
-            Keyboard::None => None,
-            Keyboard::Persistent(rows) => {
-                let rows: Vec<Vec<Value>> =
-                    rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
-                Some(json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true }))
-            }
-            Keyboard::Inline(rows) => {
-                let rows: Vec<Vec<Value>> = rows
-                    .iter()
-                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect())
-                    .collect();
-                Some(json!({ "inline_keyboard": rows }))
-            }
-        }
-    }
+/// An invoice in Telegram Stars (currency `XTR`, one price).
+#[derive(Debug, Clone)]
+pub struct StarsInvoice {
+    pub title: String,
+    pub description: String,
+    pub payload: String,
+    pub label: String,
+    pub stars: u32,
 }
 
 #[derive(Clone)]
@@ -249,21 +243,66 @@ impl BotApi {
     ) -> Result<MessageId, ApiError> {
         let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
         add_reply(&mut body, reply_to);
-        if let Some(markup) = keyboard.markup() {
-            body["reply_markup"] = markup;
+        match keyboard {
+            Keyboard::None => {}
+            Keyboard::Persistent(rows) => {
+                let rows: Vec<Vec<Value>> =
+                    rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
+                body["reply_markup"] = json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true });
+            }
+            Keyboard::Inline(rows) => {
+                let rows: Vec<Vec<Value>> = rows
+                    .iter()
+                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect())
+                    .collect();
+                body["reply_markup"] = json!({ "inline_keyboard": rows });
+            }
         }
         let message: Value = self.call("sendMessage", body, None).await?;
         Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
     }
 
-    /// Answers a button press (every press must be answered, or the
-    /// user's client keeps showing a spinner); `text` is shown as a notice.
-    pub async fn answer_callback_query(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), ApiError> {
-        let mut body = json!({ "callback_query_id": callback_query_id });
+    /// Answers a button press (`text`: a short notice, up to 200 characters).
+    pub async fn answer_callback_query(&self, id: &str, text: Option<&str>) -> Result<(), ApiError> {
+        let mut body = json!({ "callback_query_id": id });
         if let Some(text) = text {
             body["text"] = json!(text);
         }
-        let _: Value = self.call("answerCallbackQuery", body, None).await?;
+        let _: Value = self.call("answerCallbackQuery", body, Some(Duration::from_secs(10))).await?;
+        Ok(())
+    }
+
+    /// Sends an invoice in Telegram Stars: currency `XTR`, an empty
+    /// `provider_token`, exactly one price.
+    pub async fn send_invoice(&self, chat_id: ChatId, invoice: &StarsInvoice) -> Result<MessageId, ApiError> {
+        let body = json!({
+            "chat_id": chat_id.0,
+            "title": invoice.title,
+            "description": invoice.description,
+            "payload": invoice.payload,
+            "provider_token": "",
+            "currency": "XTR",
+            "prices": [{ "label": invoice.label, "amount": invoice.stars }],
+        });
+        let message: Value = self.call("sendInvoice", body, None).await?;
+        Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
+    }
+
+    /// Answers a pre-checkout query: `Ok` lets the payment go on, `Err`
+    /// stops it with that message to the user. Telegram waits 10 seconds.
+    pub async fn answer_pre_checkout_query(&self, id: &str, answer: Result<(), &str>) -> Result<(), ApiError> {
+        let body = match answer {
+            Ok(()) => json!({ "pre_checkout_query_id": id, "ok": true }),
+            Err(message) => json!({ "pre_checkout_query_id": id, "ok": false, "error_message": message }),
+        };
+        let _: Value = self.call("answerPreCheckoutQuery", body, Some(Duration::from_secs(8))).await?;
+        Ok(())
+    }
+
+    /// Gives a whole Stars payment back to the user.
+    pub async fn refund_star_payment(&self, user_id: i64, charge_id: &str) -> Result<(), ApiError> {
+        let body = json!({ "user_id": user_id, "telegram_payment_charge_id": charge_id });
+        let _: Value = self.call("refundStarPayment", body, None).await?;
         Ok(())
     }
 
@@ -421,6 +460,7 @@ mod tests {
         assert_eq!(refused(403, "Forbidden: bot was blocked by the user").failure(), Failure::ChatUnreachable);
         assert_eq!(refused(400, "Bad Request: chat not found").failure(), Failure::ChatUnreachable);
         assert_eq!(refused(400, "Bad Request: wrong file").failure(), Failure::Rejected);
+        assert_eq!(refused(400, "Bad Request: wrong file identifier/HTTP URL specified").failure(), Failure::UnknownFile);
         assert_eq!(refused(413, "Request Entity Too Large").failure(), Failure::Rejected);
         assert_eq!(ApiError::Network { method: "getMe", message: "timeout".into() }.failure(), Failure::Transient);
     }

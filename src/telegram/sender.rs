@@ -20,6 +20,9 @@ pub enum SendError {
     /// Telegram refused the content itself (bad or too big a file).
     #[error("Telegram refused it: {0}")]
     Rejected(String),
+    /// The `file_id` belongs to another bot token: upload the file again.
+    #[error("Telegram does not know this file_id: {0}")]
+    UnknownFile(String),
     /// The gate said no: another sender holds this delivery.
     #[error("another sender holds this delivery")]
     Skipped,
@@ -89,6 +92,7 @@ impl Sender {
                 }
                 Failure::ChatUnreachable => return Err(SendError::Unreachable(err.to_string())),
                 Failure::Rejected => return Err(SendError::Rejected(err.to_string())),
+                Failure::UnknownFile => return Err(SendError::UnknownFile(err.to_string())),
                 Failure::Transient => {
                     failures += 1;
                     if !self.retry.retries_after(failures) {
@@ -112,6 +116,11 @@ impl Sender {
         gate: Option<&dyn Gate>,
     ) -> Result<MessageId, SendError> {
         self.with_retries(chat_id, priority, gate, || self.api.send_message(chat_id, text, reply_to, &keyboard)).await
+    }
+
+    /// Sends a Stars invoice, as an answer (flood limits as for a text).
+    pub async fn invoice(&self, chat_id: ChatId, invoice: &super::api::StarsInvoice) -> Result<MessageId, SendError> {
+        self.with_retries(chat_id, Priority::Interactive, None, || self.api.send_invoice(chat_id, invoice)).await
     }
 
     /// Edits a progress message in place (edits count against the same

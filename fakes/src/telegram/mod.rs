@@ -15,7 +15,10 @@
 //! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
 //! sendChatAction, sendVideo, answerCallbackQuery, getFile (for voice
 //! messages queued with [`FakeTelegram::push_voice`]) and the file download
-//! `GET /file/bot<token>/<file_path>`.
+//! `GET /file/bot<token>/<file_path>`; and Stars payments: sendInvoice
+//! (`XTR`: no provider token, one price), answerPreCheckoutQuery (for
+//! queries pushed with [`FakeTelegram::push_pre_checkout`]) and
+//! refundStarPayment (for charges of pushed `successful_payment` messages).
 //!
 //! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
 //! blocked users, rejected uploads) are applied to the sends: sendMessage,
@@ -147,7 +150,8 @@ pub struct Faults {
 
 struct Shared {
     state: Mutex<State>,
-    token: String,
+    /// The accepted token; changed by [`FakeTelegram::change_token`].
+    token: Mutex<String>,
     addr: SocketAddr,
     updates_notify: Notify,
     sent_notify: Notify,
@@ -156,6 +160,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn token(&self) -> String {
+        self.token.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -196,7 +204,7 @@ impl FakeTelegram {
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
-            token: config.token.clone(),
+            token: Mutex::new(config.token.clone()),
             state: Mutex::new(State::new(config)),
             addr,
             updates_notify: Notify::new(),
@@ -224,7 +232,18 @@ impl FakeTelegram {
     }
 
     pub fn token(&self) -> String {
-        self.shared().token.clone()
+        self.shared().token()
+    }
+
+    /// Moves the fake to another bot, as when the service is pointed at a
+    /// new bot token: from now on only `token` is accepted, and every
+    /// `file_id` uploaded under the old one is refused with 400 "Bad
+    /// Request: wrong file identifier/HTTP URL specified", as Telegram
+    /// refuses another bot's file ids.
+    pub fn change_token(&self, token: &str) {
+        *self.shared().token.lock().unwrap_or_else(|e| e.into_inner()) = token.to_owned();
+        self.st().change_bot(token);
+        self.shared().changed.notify_waiters();
     }
 
     /// Queues a private text message from `user_id` in `chat_id` (with a
@@ -259,6 +278,64 @@ impl FakeTelegram {
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
         id
+    }
+
+    /// Queues a pre-checkout query (a user about to pay an invoice); returns its id.
+    pub fn push_pre_checkout(&self, user_id: i64, currency: &str, total_amount: i64, payload: &str) -> String {
+        let id = format!("pcq{}", self.next_message_id());
+        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
+        self.push_update(json!({"pre_checkout_query": {
+            "id": id, "from": from, "currency": currency, "total_amount": total_amount, "invoice_payload": payload,
+        }}));
+        id
+    }
+
+    /// An update carrying a `successful_payment` message (push it with
+    /// [`FakeTelegram::push_update`], as often as Telegram would redeliver it).
+    /// Its charge becomes refundable with refundStarPayment.
+    pub fn successful_payment_update(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        total_amount: i64,
+        payload: &str,
+        charge_id: &str,
+    ) -> Value {
+        let payment = json!({
+            "currency": "XTR", "total_amount": total_amount, "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id, "provider_payment_charge_id": "",
+        });
+        let mut fields = serde_json::Map::new();
+        fields.insert("successful_payment".into(), payment);
+        let (_, message) = self.st().push_message_with(user_id, chat_id, fields);
+        json!({"message": message})
+    }
+
+    /// Queues a `refunded_payment` message (Telegram refunded a charge).
+    pub fn push_refunded_payment(&self, user_id: i64, chat_id: i64, total_amount: i64, payload: &str, charge_id: &str) -> i64 {
+        let refund = json!({
+            "currency": "XTR", "total_amount": total_amount, "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+        });
+        let mut fields = serde_json::Map::new();
+        fields.insert("refunded_payment".into(), refund);
+        let (_, message) = self.st().push_message_with(user_id, chat_id, fields);
+        self.push_update(json!({"message": message}))
+    }
+
+    /// Accepted answerPreCheckoutQuery calls: (query id, ok, error_message).
+    pub fn pre_checkout_answers(&self) -> Vec<(String, bool, Option<String>)> {
+        self.st().pre_checkout_answers.clone()
+    }
+
+    /// Accepted sendInvoice calls, their parameters as sent.
+    pub fn invoices(&self) -> Vec<Value> {
+        self.st().invoices.clone()
+    }
+
+    /// Accepted refundStarPayment calls: (user_id, charge id).
+    pub fn refunds(&self) -> Vec<(i64, String)> {
+        self.st().refunds.clone()
     }
 
     /// Makes `file_id` known, as if this bot had uploaded it before (for
@@ -447,7 +524,7 @@ fn download(shared: &Arc<Shared>, rest: &str) -> Response {
     shared.lock().count_call("download");
     let Some((bot, path)) = rest.split_once('/') else { return StatusCode::NOT_FOUND.into_response() };
     let token = bot.strip_prefix("bot").and_then(request::decode_path_segment);
-    if token.as_deref() != Some(shared.token.as_str()) {
+    if token != Some(shared.token()) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     match shared.lock().download(path) {
@@ -486,7 +563,7 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response
 }
 
 async fn process(shared: &Arc<Shared>, token: &str, spec: Option<&'static request::MethodSpec>, req: Request) -> Response {
-    if token != shared.token {
+    if token != shared.token() {
         return error_response(api_err(401, "Unauthorized"));
     }
     let Some(spec) = spec else {
