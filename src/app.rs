@@ -17,7 +17,7 @@ use crate::db;
 use crate::db::recorder::Recorder;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
-use crate::service::{Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::service::{Approvals, Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync};
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -102,7 +102,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
     let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
     let status = Arc::new(UserStatus::new(database.clone()));
-    let services = Services::new(intake, delivery, dispatcher, operator, status);
+    let approvals = Arc::new(Approvals::new(
+        database.clone(),
+        sender.clone(),
+        dispatcher.clone(),
+        delivery.clone(),
+        settings.approvals.clone(),
+        settings.admin_user_ids.clone(),
+    ));
+    let services = Services::new(intake, delivery, dispatcher, operator, status, approvals);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -203,6 +211,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         let job = GenerationJob::new(
             generations.clone(),
             services.delivery().clone(),
+            services.approvals().clone(),
             cache.clone(),
             generator,
             job_settings,
@@ -225,6 +234,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             generations,
             dispatcher: services.dispatcher().clone(),
             delivery: services.delivery().clone(),
+            approvals: services.approvals().clone(),
             claim: settings.delivery_claim(),
             stall: chrono::Duration::from_std(settings.job_lease * 2).unwrap_or(chrono::Duration::seconds(60)),
         };
@@ -240,6 +250,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
+            services.approvals().clone(),
             sender.clone(),
             transcriber_for(&settings, &db)?,
             HandlerSettings {

@@ -4,14 +4,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use teloxide::types::{Message, Update, UpdateKind, Voice};
+use teloxide::types::{CallbackQuery, Message, Update, UpdateKind, Voice};
 use teloxide::utils::command::{BotCommands, ParseError};
 
+use super::callback::CallbackData;
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
-use crate::domain::{ChatId, MessageId, Prompt, PromptError, UserId};
+use crate::domain::{ApprovalState, ChatId, Decision, MessageId, Prompt, PromptError, UserId};
 use crate::service::intake::NewRequest;
-use crate::service::{Intake, Operator, UserStatus};
+use crate::service::{Approvals, Intake, Operator, Pressed, UserStatus};
 use crate::telegram::api::Keyboard;
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -26,16 +27,20 @@ pub enum Input {
     OtherBot,
     Prompt(Prompt),
     Invalid(PromptError),
+    /// ✅ Approve / ❌ Reject on the reply keyboard: the oldest pending gate.
+    Decide(Decision),
 }
 
 /// Reads a text message: a command, a menu button, or a prompt.
 pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Input {
     let trimmed = text.trim();
     if let Some((_, button)) = menu_labels().find(|(label, _)| label == trimmed) {
-        return Input::Command(match button {
-            MenuButton::Status => Command::Status(String::new()),
-            MenuButton::Help => Command::Help,
-        });
+        return match button {
+            MenuButton::Status => Input::Command(Command::Status(String::new())),
+            MenuButton::Help => Input::Command(Command::Help),
+            MenuButton::Approve => Input::Decide(Decision::Approve),
+            MenuButton::Reject => Input::Decide(Decision::Reject),
+        };
     }
     if text.trim_start().starts_with('/') {
         return match Command::parse(text.trim_start(), bot_username) {
@@ -65,6 +70,7 @@ pub struct UpdateHandler {
     intake: Arc<Intake>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    approvals: Arc<Approvals>,
     sender: Sender,
     transcriber: Option<Transcriber>,
     settings: HandlerSettings,
@@ -83,11 +89,12 @@ impl UpdateHandler {
         intake: Arc<Intake>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        approvals: Arc<Approvals>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, sender, transcriber, settings }
+        Self { intake, operator, status, approvals, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -96,6 +103,7 @@ impl UpdateHandler {
     pub async fn handle(&self, update: Update) {
         match update.kind {
             UpdateKind::Message(message) => self.on_message(message).await,
+            UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
             other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
         }
     }
@@ -104,8 +112,46 @@ impl UpdateHandler {
         self.settings.admins.contains(&user)
     }
 
-    fn menu(texts: &dyn Texts) -> Keyboard {
-        Keyboard::Persistent(vec![vec![texts.menu_status(), texts.menu_help()]])
+    /// The reply keyboard: 📊 ❓, and ✅ ❌ while the user has a decision pending.
+    async fn menu(&self, user: UserId, texts: &dyn Texts) -> Keyboard {
+        self.approvals.keyboard_for(user, texts).await
+    }
+
+    /// A button press: answered every time (answerCallbackQuery), with a
+    /// short notice when it changed nothing.
+    #[tracing::instrument(skip_all, fields(user_id = query.from.id.0))]
+    async fn on_callback(&self, query: CallbackQuery) {
+        let user = UserId(query.from.id.0 as i64);
+        let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let notice = match query.data.as_deref().and_then(CallbackData::parse) {
+            Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
+                Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not record a decision");
+                    Some(texts.try_again())
+                }
+            },
+            Some(CallbackData::Decided { id }) => {
+                let state = self.approvals.state(id).await.ok().flatten().unwrap_or(ApprovalState::Pending);
+                Some(texts.approval_already_decided(state))
+            }
+            None => {
+                tracing::debug!(data = ?query.data, "a press this version did not send");
+                None
+            }
+        };
+        if let Err(err) = self.sender.answer_callback(&query.id.0, notice.as_deref()).await {
+            tracing::warn!(error = %err, "could not answer a button press");
+        }
+    }
+
+    fn pressed_notice(pressed: Pressed, texts: &dyn Texts) -> String {
+        match pressed {
+            Pressed::Decided(state) => texts.approval_done(state),
+            Pressed::Already(state) => texts.approval_already_decided(state),
+            Pressed::NotAllowed => texts.approval_not_yours(),
+            Pressed::Nothing => texts.approval_nothing_pending(),
+        }
     }
 
     async fn reply(&self, to: &Incoming<'_>, text: &str, keyboard: Keyboard) {
@@ -135,7 +181,21 @@ impl UpdateHandler {
         let answer = match classify(text, &self.settings.bot_username, self.settings.max_prompt_chars) {
             Input::Command(Command::Start | Command::Help) => {
                 let help = texts.help(self.settings.max_prompt_chars);
-                return self.reply(&incoming, &help, Self::menu(texts)).await;
+                let menu = self.menu(user, texts).await;
+                return self.reply(&incoming, &help, menu).await;
+            }
+            Input::Decide(decision) => {
+                let answer = match self.approvals.decide_oldest(user, decision).await {
+                    // the decision's own confirmation went out with the new keyboard
+                    Ok(Pressed::Decided(_)) => return,
+                    Ok(pressed) => Self::pressed_notice(pressed, texts),
+                    Err(err) => {
+                        tracing::error!(error = %err, "could not record a decision");
+                        texts.try_again()
+                    }
+                };
+                let menu = self.menu(user, texts).await;
+                return self.reply(&incoming, &answer, menu).await;
             }
             Input::Command(Command::Status(prompt)) if !prompt.trim().is_empty() && self.is_admin(user) => {
                 match Prompt::parse(&prompt, usize::MAX) {

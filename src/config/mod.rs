@@ -2,6 +2,7 @@
 //! infrastructure (data store, queue store, generator, webhook) is made
 //! here, once, as a typed value; secrets are wrapped so they can't be logged.
 
+mod approvals;
 mod providers;
 mod retry;
 mod secret;
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use approvals::{ApprovalMode, ApprovalSettings};
 pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
 };
@@ -117,6 +119,8 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// Approvals at the gates (`APPROVALS`); `None` when off.
+    pub approvals: Option<ApprovalSettings>,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -215,7 +219,15 @@ impl Settings {
             }
         };
         let providers = ProviderSettings::from_lookup(lookup)?;
+        let approvals = ApprovalSettings::from_lookup(lookup)?;
+        if approvals.as_ref().is_some_and(|a| a.mode == ApprovalMode::Operators) && admin_user_ids.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "APPROVALS",
+                reason: "`operators` needs at least one id in ADMIN_USER_IDS to ask".into(),
+            });
+        }
         let settings = Self {
+            approvals,
             token,
             providers,
             webhook,

@@ -2,12 +2,14 @@
 //! speaks in these; none of them knows about Telegram, the database or
 //! the queue beyond how a value is stored.
 
+mod approval;
 mod ids;
 mod prompt;
 mod stage;
 mod status;
 
-pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use approval::{ApprovalState, Decision, Gate, REJECTED_REASON, TIMED_OUT_REASON, UnknownGate};
+pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};

@@ -8,8 +8,10 @@
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
+//! - [`approvals`]: gates a person approves (`APPROVALS`);
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
 
+pub mod approvals;
 pub mod cache_sync;
 pub mod delivery;
 pub mod dispatch;
@@ -20,6 +22,7 @@ pub mod status;
 
 use std::sync::Arc;
 
+pub use approvals::{Approvals, Pressed};
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
@@ -35,6 +38,7 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    approvals: Arc<Approvals>,
 }
 
 impl Services {
@@ -44,8 +48,13 @@ impl Services {
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        approvals: Arc<Approvals>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status }
+        Self { intake, delivery, dispatcher, operator, status, approvals }
+    }
+
+    pub fn approvals(&self) -> &Arc<Approvals> {
+        &self.approvals
     }
 
     pub fn intake(&self) -> &Arc<Intake> {

@@ -5,7 +5,7 @@
 
 mod en;
 
-use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
+use crate::domain::{ApprovalState, AssetStatus, Gate, PromptError, RequestStatus, Stage};
 
 /// A language the bot speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,6 +108,28 @@ pub trait Texts: Send + Sync {
     fn menu_help(&self) -> String;
     /// The command menu registered with Telegram: (command, description).
     fn command_menu(&self) -> Vec<(&'static str, String)>;
+
+    // ---- approvals ----
+    /// "the script", "the images", "the clips".
+    fn gate_name(&self, gate: Gate) -> String;
+    /// The script gate's preview: the script (or the text the local
+    /// renderer will draw) for the approver to read.
+    fn approval_script(&self, prompt: &str, script: &str) -> String;
+    /// Sent before an album of images or clips to approve.
+    fn approval_media(&self, prompt: &str, gate: Gate) -> String;
+    /// The message with the ✅/❌ inline keyboard after a preview.
+    fn approval_question(&self, prompt: &str, gate: Gate) -> String;
+    /// The approve / reject buttons (inline and on the reply keyboard);
+    /// they begin with ✅ and ❌.
+    fn approve_button(&self) -> String;
+    fn reject_button(&self) -> String;
+    /// The one button left under a decided approval message.
+    fn decided_button(&self, state: ApprovalState) -> String;
+    /// Short notices answering a press (at most 200 characters).
+    fn approval_done(&self, state: ApprovalState) -> String;
+    fn approval_already_decided(&self, state: ApprovalState) -> String;
+    fn approval_not_yours(&self) -> String;
+    fn approval_nothing_pending(&self) -> String;
 }
 
 /// `text` cut to `max` characters, with an ellipsis when cut.
@@ -124,7 +146,12 @@ pub fn shorten(text: &str, max: usize) -> String {
 pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
     [Lang::En].into_iter().flat_map(|lang| {
         let texts = lang.texts();
-        [(texts.menu_status(), MenuButton::Status), (texts.menu_help(), MenuButton::Help)]
+        [
+            (texts.menu_status(), MenuButton::Status),
+            (texts.menu_help(), MenuButton::Help),
+            (texts.approve_button(), MenuButton::Approve),
+            (texts.reject_button(), MenuButton::Reject),
+        ]
     })
 }
 
@@ -133,4 +160,7 @@ pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
 pub enum MenuButton {
     Status,
     Help,
+    /// Shown while the user has a decision pending: acts on their oldest gate.
+    Approve,
+    Reject,
 }

@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
-use crate::domain::{Generation, Stage};
-use crate::generator::{GenerateError, GenerationRequest, Generator};
+use crate::domain::{Gate, Generation, Stage};
+use crate::generator::{GenerateError, GenerationRequest, Gates, Generator};
 use crate::service::generations::Asset;
-use crate::service::{Delivery, Generations, UploadError, Uploaded};
+use crate::service::{Approvals, Delivery, Generations, UploadError, Uploaded};
 use crate::telegram::MAX_UPLOAD_BYTES;
 
 /// What a job needs to know, from the settings.
@@ -34,10 +34,31 @@ pub struct JobSettings {
 pub struct GenerationJob {
     generations: Arc<Generations>,
     delivery: Arc<Delivery>,
+    approvals: Arc<Approvals>,
     cache: VideoCache,
     generator: Arc<dyn Generator>,
     settings: Arc<JobSettings>,
     shutdown: CancellationToken,
+}
+
+/// The gates as the generator sees them: answered from the `approvals` table.
+struct ApprovalGates(Arc<Approvals>);
+
+impl Gates for ApprovalGates {
+    fn any(&self) -> bool {
+        self.0.enabled()
+    }
+
+    fn pass(&self, job: Generation, gate: Gate) -> BoxFuture<'_, Result<(), GenerateError>> {
+        async move {
+            match self.0.passed(job, gate).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(GenerateError::AwaitingApproval(gate)),
+                Err(err) => Err(GenerateError::Failed(format!("could not read the approvals: {err}"))),
+            }
+        }
+        .boxed()
+    }
 }
 
 /// Why a generation ended without a video.
@@ -46,6 +67,8 @@ enum Outcome {
     Failed(String),
     /// Shutdown, lost lease or a passing fault: someone picks it up again.
     HandedBack,
+    /// Stopped at a gate: the job ends, the approval resumes it.
+    Paused(Gate),
 }
 
 impl From<sea_orm::DbErr> for Outcome {
@@ -59,12 +82,13 @@ impl GenerationJob {
     pub fn new(
         generations: Arc<Generations>,
         delivery: Arc<Delivery>,
+        approvals: Arc<Approvals>,
         cache: VideoCache,
         generator: Arc<dyn Generator>,
         settings: JobSettings,
         shutdown: CancellationToken,
     ) -> Self {
-        Self { generations, delivery, cache, generator, settings: Arc::new(settings), shutdown }
+        Self { generations, delivery, approvals, cache, generator, settings: Arc::new(settings), shutdown }
     }
 
     #[tracing::instrument(name = "job", skip(self), fields(asset_id = %job.asset, generation = job.number))]
@@ -87,6 +111,13 @@ impl GenerationJob {
                     tracing::warn!(error = %err, "could not release a lease; it will expire");
                 }
                 tracing::info!("generation handed back");
+                Ok(())
+            }
+            Err(Outcome::Paused(gate)) => {
+                // no slot, no lease while a person decides
+                if !self.approvals.stop(&self.generations, job, gate).await? {
+                    tracing::warn!(%gate, "lost the generation before it could wait for approval");
+                }
                 Ok(())
             }
             Err(Outcome::Failed(reason)) => {
@@ -173,6 +204,7 @@ impl GenerationJob {
         }
         let attempts = settings.retry.attempts;
         let mut last_error = String::new();
+        let gates: Arc<dyn Gates> = Arc::new(ApprovalGates(self.approvals.clone()));
         for attempt in 1..=attempts {
             self.generations.set_stage(job, Stage::Generating { attempt, of: attempts }).await;
             let request = GenerationRequest {
@@ -180,6 +212,7 @@ impl GenerationJob {
                 prompt: asset.prompt.clone(),
                 output: path.clone(),
                 progress: self.generations.progress(job),
+                gates: gates.clone(),
             };
             let run = tokio::time::timeout(settings.generation_timeout, self.generator.generate(request));
             let result = tokio::select! {
@@ -194,6 +227,7 @@ impl GenerationJob {
                 Ok(Err(GenerateError::Refused(reason))) => {
                     return Err(Outcome::Failed(format!("the generator refused the prompt ({reason})")));
                 }
+                Ok(Err(GenerateError::AwaitingApproval(gate))) => return Err(Outcome::Paused(gate)),
                 Ok(Err(GenerateError::Failed(reason))) => last_error = reason,
                 Err(_) => last_error = format!("the generator did not finish within {} s", settings.generation_timeout.as_secs()),
             }

@@ -1,5 +1,6 @@
 //! sea-orm entities for the tables the `migration` crate creates.
 
+pub mod approvals;
 pub mod generation_stages;
 pub mod provider_calls;
 pub mod user_requests;
