@@ -14,10 +14,15 @@ use crate::bot::{polling, webhook};
 use crate::cache::VideoCache;
 use crate::config::{DataStore, QueueStore, RetryPolicy, Settings};
 use crate::db;
+use crate::db::credits::Pricing;
 use crate::db::recorder::Recorder;
+use crate::db::requests::Admission;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
-use crate::service::{Approvals, Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::service::fair_use::SharedRateLimit;
+use crate::service::{
+    Approvals, Credits, Delivery, Dispatcher, Generations, Intake, Operator, Services, UserStatus, cache_sync,
+};
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -58,6 +63,7 @@ pub struct App {
 /// Builds the services: database (migrated), queue, sender, cache.
 #[tracing::instrument(skip_all)]
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    Lang::set_default(settings.default_language);
     tokio::fs::create_dir_all(&settings.data_dir)
         .await
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
@@ -89,7 +95,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         DataStore::Postgres(_) => 4,
     };
     let claim = settings.delivery_claim();
-    let recorder = Recorder::start(database.clone(), claim, lanes, 100);
+    // Fair use: the rate limit in Redis when there is one (shared by every
+    // replica), else in the recording transaction; waiting requests always there.
+    let shared_rate = match (settings.queue.redis(), settings.fair_use.rate.is_empty()) {
+        (Some(url), false) => Some(
+            SharedRateLimit::connect(url.expose(), settings.token.bot_id(), settings.fair_use.rate.clone())
+                .await
+                .context("cannot reach Redis for the shared rate limit")?,
+        ),
+        _ => None,
+    };
+    let admission = Admission {
+        pricing: settings.credits.as_ref().map(|c| Pricing { free: c.free, new: c.price_new, cached: c.price_cached }),
+        max_waiting: settings.fair_use.max_waiting,
+        rate: match shared_rate {
+            Some(_) => Vec::new(),
+            None => settings
+                .fair_use
+                .rate
+                .iter()
+                .map(|w| (w.max, chrono::Duration::from_std(w.per).unwrap_or(chrono::Duration::hours(1))))
+                .collect(),
+        },
+        exempt: settings.admin_user_ids.clone(),
+    };
+    let recorder = Recorder::start_admitted(database.clone(), claim, lanes, 100, Arc::new(admission));
     let delivery = Arc::new(Delivery::new(
         database.clone(),
         sender.clone(),
@@ -99,9 +129,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.paid_broadcast_rate.is_some(),
     ));
     let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
-    let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
-    let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
+    let intake = Arc::new(
+        Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim).with_admission(
+            settings.credits.is_some(),
+            shared_rate,
+            settings.admin_user_ids.clone(),
+        ),
+    );
+    let operator = Arc::new(Operator::new(database.clone(), cache.clone()).with_credits(settings.credits.is_some()));
     let status = Arc::new(UserStatus::new(database.clone()));
+    let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
     let approvals = Arc::new(Approvals::new(
         database.clone(),
         sender.clone(),
@@ -110,8 +147,24 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.approvals.clone(),
         settings.admin_user_ids.clone(),
     ));
-    let services = Services::new(intake, delivery, dispatcher, operator, status, approvals);
+    let services = Services::new(intake, delivery, dispatcher, operator, status, credits, approvals);
     Ok(App { settings, db: database, cache, sender, services })
+}
+
+/// The command menu, once per language (for every Telegram language code
+/// spoken to in it) and once without a code for everyone else, in
+/// `DEFAULT_LANGUAGE`.
+async fn register_commands(api: &BotApi) {
+    let mut scopes: Vec<(Lang, Option<&str>)> = Vec::new();
+    for lang in Lang::ALL {
+        scopes.extend(lang.telegram_codes().iter().map(|code| (lang, Some(*code))));
+    }
+    scopes.push((Lang::default(), None));
+    for (lang, code) in scopes {
+        if let Err(err) = api.set_my_commands(&lang.texts().command_menu(), code).await {
+            tracing::warn!(error = %err, language = code.unwrap_or("default"), "could not register the command menu");
+        }
+    }
 }
 
 /// Voice messages are transcribed when `VOICE_TRANSCRIPTION` is on (the
@@ -200,7 +253,9 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
     let mut tasks = tokio::task::JoinSet::new();
     if role.runs_worker() {
         let owner = format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..));
-        let generations = Arc::new(Generations::new(db.clone(), owner, settings.job_lease));
+        let generations = Arc::new(
+            Generations::new(db.clone(), owner, settings.job_lease).with_max_active(settings.fair_use.max_active_generations),
+        );
         let job_settings = JobSettings {
             videos_dir: settings.videos_dir(),
             generation_timeout: settings.generation_timeout,
@@ -216,7 +271,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             generator,
             job_settings,
             shutdown.clone(),
-        );
+        )
+        .with_dispatcher(services.dispatcher().clone());
         let options = WorkerOptions {
             name: "vidcache-generate".to_owned(),
             concurrency: settings.worker_concurrency,
@@ -242,15 +298,14 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         tasks.spawn(reconciler.run(every, shutdown.clone()));
     }
     if role.runs_bot() {
-        if let Err(err) = api.set_my_commands(&Lang::default().texts().command_menu()).await {
-            tracing::warn!(error = %err, "could not register the command menu");
-        }
+        register_commands(&api).await;
         tasks.spawn(cache_sync::follow_invalidations(db.clone(), cache.clone(), Duration::from_millis(500), shutdown.clone()));
         let handler = Arc::new(UpdateHandler::new(
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
             services.approvals().clone(),
+            services.credits().clone(),
             sender.clone(),
             transcriber_for(&settings, &db)?,
             HandlerSettings {

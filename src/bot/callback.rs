@@ -1,16 +1,16 @@
-//! Button presses: the `callback_data` of every inline button the bot
-//! sends, as a typed value. Each variant has a short prefix; the encoded
-//! form is at most 64 bytes, as Telegram requires. Add a variant (and its
-//! prefix) for a new kind of button.
+//! What an inline button carries back when pressed (`callback_data`, at
+//! most 64 bytes): one short prefix per kind, parsed back into a typed value.
 
 use crate::domain::{ApprovalId, Decision};
 
 /// Telegram's limit on `callback_data`.
 pub const MAX_CALLBACK_DATA: usize = 64;
 
-/// What an inline button means.
+/// The meaning of an inline button.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackData {
+    /// Buy the package of `stars` Stars for `credits` credits: sends its invoice.
+    Buy { stars: u32, credits: i64 },
     /// ✅ / ❌ under an approval (`ap:<id>:y|n`).
     Approval { id: ApprovalId, decision: Decision },
     /// The button left under an approval once it is decided (`ap:<id>:d`):
@@ -19,8 +19,10 @@ pub enum CallbackData {
 }
 
 impl CallbackData {
+    /// At most 64 bytes, as Telegram allows.
     pub fn encode(&self) -> String {
         match self {
+            CallbackData::Buy { stars, credits } => format!("b:{stars}:{credits}"),
             CallbackData::Approval { id, decision: Decision::Approve } => format!("ap:{id}:y"),
             CallbackData::Approval { id, decision: Decision::Reject } => format!("ap:{id}:n"),
             CallbackData::Decided { id } => format!("ap:{id}:d"),
@@ -28,24 +30,28 @@ impl CallbackData {
     }
 
     /// `None` for anything this version did not send (an old or forged press).
-    pub fn parse(raw: &str) -> Option<Self> {
-        if raw.len() > MAX_CALLBACK_DATA {
+    pub fn parse(data: &str) -> Option<Self> {
+        if data.len() > MAX_CALLBACK_DATA {
             return None;
         }
-        let mut parts = raw.split(':');
-        let data = match (parts.next()?, parts.next()?, parts.next()?) {
-            ("ap", id, what) => {
+        let (prefix, rest) = data.split_once(':')?;
+        match prefix {
+            "b" => {
+                let (stars, credits) = rest.split_once(':')?;
+                Some(CallbackData::Buy { stars: stars.parse().ok()?, credits: credits.parse().ok()? })
+            }
+            "ap" => {
+                let (id, what) = rest.split_once(':')?;
                 let id = ApprovalId(id.parse().ok().filter(|n: &i64| *n > 0)?);
                 match what {
-                    "y" => CallbackData::Approval { id, decision: Decision::Approve },
-                    "n" => CallbackData::Approval { id, decision: Decision::Reject },
-                    "d" => CallbackData::Decided { id },
-                    _ => return None,
+                    "y" => Some(CallbackData::Approval { id, decision: Decision::Approve }),
+                    "n" => Some(CallbackData::Approval { id, decision: Decision::Reject }),
+                    "d" => Some(CallbackData::Decided { id }),
+                    _ => None,
                 }
             }
-            _ => return None,
-        };
-        parts.next().is_none().then_some(data)
+            _ => None,
+        }
     }
 }
 
@@ -57,7 +63,16 @@ mod tests {
     use crate::service::approvals::callback_data;
 
     #[test]
-    fn round_trips_and_fits() {
+    fn round_trips_within_64_bytes() {
+        let data = CallbackData::Buy { stars: u32::MAX, credits: i64::MAX };
+        assert!(data.encode().len() <= 64);
+        assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        assert_eq!(CallbackData::parse("b:1"), None);
+        assert_eq!(CallbackData::parse("zz:1:2"), None);
+    }
+
+    #[test]
+    fn approvals_round_trip_within_64_bytes() {
         for data in [
             CallbackData::Approval { id: ApprovalId(i64::MAX), decision: Decision::Approve },
             CallbackData::Approval { id: ApprovalId(1), decision: Decision::Reject },
@@ -72,15 +87,15 @@ mod tests {
             CallbackData::parse(&callback_data(ApprovalId(7), 'y')),
             Some(CallbackData::Approval { id: ApprovalId(7), decision: Decision::Approve })
         );
-        for bad in ["", "ap", "ap:1", "ap:x:y", "ap:0:y", "ap:1:q", "ap:1:y:extra", "zz:1:y"] {
+        for bad in ["ap", "ap:1", "ap:x:y", "ap:0:y", "ap:1:q", "ap:1:y:extra"] {
             assert_eq!(CallbackData::parse(bad), None, "{bad}");
         }
     }
 
     proptest! {
         #[test]
-        fn parse_never_panics(raw in "\\PC{0,80}") {
-            let _ = CallbackData::parse(&raw);
+        fn parse_never_panics(data in "\\PC{0,80}") {
+            let _ = CallbackData::parse(&data);
         }
     }
 }

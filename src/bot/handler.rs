@@ -4,16 +4,17 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use teloxide::types::{CallbackQuery, Message, Update, UpdateKind, Voice};
+use teloxide::types::{CallbackQuery, MaybeInaccessibleMessage, Message, PreCheckoutQuery, Update, UpdateKind, Voice};
 use teloxide::utils::command::{BotCommands, ParseError};
 
 use super::callback::CallbackData;
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
-use crate::domain::{ApprovalState, ChatId, Decision, MessageId, Prompt, PromptError, UserId};
-use crate::service::intake::NewRequest;
-use crate::service::{Approvals, Intake, Operator, Pressed, UserStatus};
-use crate::telegram::api::Keyboard;
+use crate::domain::{ApprovalState, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, StarsPackage, UserId};
+use crate::service::credits::Paid;
+use crate::service::intake::{Admitted, NewRequest, Refusal};
+use crate::service::{Approvals, Credits, Intake, Operator, Pressed, UserStatus};
+use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
 use crate::texts::{Lang, MenuButton, Texts, menu_labels};
@@ -71,6 +72,7 @@ pub struct UpdateHandler {
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
     approvals: Arc<Approvals>,
+    credits: Arc<Credits>,
     sender: Sender,
     transcriber: Option<Transcriber>,
     settings: HandlerSettings,
@@ -81,6 +83,7 @@ struct Incoming<'a> {
     message: &'a Message,
     chat: ChatId,
     user: UserId,
+    lang: Lang,
     texts: &'static dyn Texts,
 }
 
@@ -90,11 +93,12 @@ impl UpdateHandler {
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
         approvals: Arc<Approvals>,
+        credits: Arc<Credits>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, approvals, sender, transcriber, settings }
+        Self { intake, operator, status, approvals, credits, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -104,6 +108,7 @@ impl UpdateHandler {
         match update.kind {
             UpdateKind::Message(message) => self.on_message(message).await,
             UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
+            UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
             other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
         }
     }
@@ -117,13 +122,52 @@ impl UpdateHandler {
         self.approvals.keyboard_for(user, texts).await
     }
 
-    /// A button press: answered every time (answerCallbackQuery), with a
-    /// short notice when it changed nothing.
-    #[tracing::instrument(skip_all, fields(user_id = query.from.id.0))]
+    fn pressed_notice(pressed: Pressed, texts: &dyn Texts) -> String {
+        match pressed {
+            Pressed::Decided(state) => texts.approval_done(state),
+            Pressed::Already(state) => texts.approval_already_decided(state),
+            Pressed::NotAllowed => texts.approval_not_yours(),
+            Pressed::Nothing => texts.approval_nothing_pending(),
+        }
+    }
+
+    /// One inline button per package on sale: a press sends its invoice.
+    fn buy_buttons(packages: &[StarsPackage], texts: &dyn Texts) -> Keyboard {
+        if packages.is_empty() {
+            return Keyboard::None;
+        }
+        Keyboard::Inline(
+            packages
+                .iter()
+                .map(|p| {
+                    let data = CallbackData::Buy { stars: p.stars, credits: p.credits }.encode();
+                    vec![InlineButton { text: texts.package_button(p), data }]
+                })
+                .collect(),
+        )
+    }
+
+    /// A button press: every press is answered (or the user's client spins).
+    #[tracing::instrument(skip_all, fields(user = query.from.id.0))]
     async fn on_callback(&self, query: CallbackQuery) {
         let user = UserId(query.from.id.0 as i64);
         let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let chat = match &query.message {
+            Some(MaybeInaccessibleMessage::Regular(message)) => ChatId(message.chat.id.0),
+            Some(MaybeInaccessibleMessage::Inaccessible(message)) => ChatId(message.chat.id.0),
+            None => ChatId(user.0),
+        };
         let notice = match query.data.as_deref().and_then(CallbackData::parse) {
+            Some(CallbackData::Buy { stars, credits }) => match self.credits.package(stars, credits) {
+                Some(package) => match self.credits.send_invoice(chat, package, texts).await {
+                    Ok(()) => Some(texts.invoice_sent()),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not send an invoice");
+                        Some(texts.try_again())
+                    }
+                },
+                None => Some(texts.button_expired()),
+            },
             Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
                 Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
                 Err(err) => {
@@ -135,23 +179,60 @@ impl UpdateHandler {
                 let state = self.approvals.state(id).await.ok().flatten().unwrap_or(ApprovalState::Pending);
                 Some(texts.approval_already_decided(state))
             }
-            None => {
-                tracing::debug!(data = ?query.data, "a press this version did not send");
-                None
-            }
+            None => Some(texts.button_expired()),
         };
-        if let Err(err) = self.sender.answer_callback(&query.id.0, notice.as_deref()).await {
+        let notice: Option<String> = notice.map(|n| crate::texts::shorten(&n, 190));
+        if let Err(err) = self.sender.api().answer_callback_query(&query.id.0, notice.as_deref()).await {
             tracing::warn!(error = %err, "could not answer a button press");
         }
     }
 
-    fn pressed_notice(pressed: Pressed, texts: &dyn Texts) -> String {
-        match pressed {
-            Pressed::Decided(state) => texts.approval_done(state),
-            Pressed::Already(state) => texts.approval_already_decided(state),
-            Pressed::NotAllowed => texts.approval_not_yours(),
-            Pressed::Nothing => texts.approval_nothing_pending(),
+    /// Answered here, at once, never through a queue: Telegram waits 10 s.
+    #[tracing::instrument(skip_all, fields(user = query.from.id.0))]
+    async fn on_pre_checkout(&self, query: PreCheckoutQuery) {
+        let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let ok = self.credits.pre_checkout_ok(&query.currency, query.total_amount, &query.invoice_payload);
+        let refusal = texts.unknown_package();
+        let answer = if ok { Ok(()) } else { Err(refusal.as_str()) };
+        if !ok {
+            tracing::info!(payload = %query.invoice_payload, "pre-checkout refused: no such package on sale");
         }
+        if let Err(err) = self.sender.api().answer_pre_checkout_query(&query.id.0, answer).await {
+            tracing::warn!(error = %err, "could not answer a pre-checkout query");
+        }
+    }
+
+    /// A payment (`successful_payment`) or a refund (`refunded_payment`).
+    async fn on_payment(&self, incoming: &Incoming<'_>) -> bool {
+        let texts = incoming.texts;
+        if let Some(payment) = incoming.message.successful_payment() {
+            let charge = ChargeId(payment.telegram_payment_charge_id.0.clone());
+            match self.credits.paid(incoming.user, charge, payment.total_amount, &payment.invoice_payload).await {
+                Ok(Paid::Credited { credits, balance }) => {
+                    self.reply(incoming, &texts.purchased(credits, balance), Keyboard::None).await;
+                }
+                Ok(Paid::Already) => tracing::info!("a payment credited before; nothing more to do"),
+                Ok(Paid::Unrecognised) => {}
+                Err(err) => {
+                    // Not confirmed to Telegram as handled? It is: log loudly; the operator can /grant.
+                    tracing::error!(error = %err, "could not credit a payment");
+                    self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+                }
+            }
+            return true;
+        }
+        if let teloxide::types::MessageKind::RefundedPayment(refund) = &incoming.message.kind {
+            let charge = ChargeId(refund.refunded_payment.telegram_payment_charge_id.0.clone());
+            match self.credits.refunded(charge).await {
+                Ok(crate::service::credits::Refunded::Taken { taken, balance, .. }) => {
+                    self.reply(incoming, &texts.refund_notice(taken, balance), Keyboard::None).await;
+                }
+                Ok(_) => tracing::info!("a refund recorded before, or of no known payment"),
+                Err(err) => tracing::error!(error = %err, "could not record a refund"),
+            }
+            return true;
+        }
+        false
     }
 
     async fn reply(&self, to: &Incoming<'_>, text: &str, keyboard: Keyboard) {
@@ -166,8 +247,15 @@ impl UpdateHandler {
         let chat = ChatId(message.chat.id.0);
         let from = message.from.as_ref();
         let user = from.map_or(UserId(chat.0), |u| UserId(u.id.0 as i64));
-        let texts = Lang::for_code(from.and_then(|u| u.language_code.as_deref())).texts();
-        let incoming = Incoming { message: &message, chat, user, texts };
+        let lang = Lang::for_code(from.and_then(|u| u.language_code.as_deref()));
+        let texts = lang.texts();
+        let incoming = Incoming { message: &message, chat, user, lang, texts };
+        if from.is_some_and(|u| !u.is_bot) {
+            self.credits.first_contact(user).await;
+        }
+        if self.on_payment(&incoming).await {
+            return;
+        }
         let Some(text) = message.text() else {
             if !message.chat.is_private() {
                 return;
@@ -216,6 +304,33 @@ impl UpdateHandler {
                 texts.try_again()
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
+            Input::Command(Command::Balance) => self.credits.balance_text(user, texts).await.unwrap_or_else(|err| {
+                tracing::error!(error = %err, "balance failed");
+                texts.try_again()
+            }),
+            Input::Command(Command::Buy) => {
+                let (text, keyboard) = match self.credits.buy(user, texts).await {
+                    Ok(text) => (text, Self::buy_buttons(&self.credits.packages(), texts)),
+                    Err(err) => {
+                        tracing::error!(error = %err, "buy failed");
+                        (texts.try_again(), Keyboard::None)
+                    }
+                };
+                return self.reply(&incoming, &text, keyboard).await;
+            }
+            Input::Command(Command::Grant(args)) if self.is_admin(user) => {
+                self.credits.grant(user, &args, texts).await.unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "grant failed");
+                    texts.try_again()
+                })
+            }
+            Input::Command(Command::Refund(args)) if self.is_admin(user) => {
+                self.credits.refund(user, &args, texts).await.unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "refund failed");
+                    texts.try_again()
+                })
+            }
+            Input::Command(Command::Grant(_) | Command::Refund(_)) => texts.operators_only(),
             Input::UnknownCommand(word) => texts.unknown_command(&word),
             Input::OtherBot => texts.addressed_to_another_bot(),
             Input::Invalid(err) => texts.invalid_prompt(&err),
@@ -229,11 +344,26 @@ impl UpdateHandler {
             user_id: incoming.user,
             chat_id: incoming.chat,
             message_id: MessageId(i64::from(incoming.message.id.0)),
-            raw_text: raw_text.to_owned(),
+            raw_text: raw_text.trim().to_owned(),
+            language: incoming.lang,
         };
-        if let Err(err) = self.intake.request_video(new, prompt).await {
-            tracing::error!(error = %err, "could not record a request");
-            self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;
+        let texts = incoming.texts;
+        match self.intake.request_video(new, prompt).await {
+            Ok(Admitted::Recorded) => {}
+            Ok(Admitted::Refused(Refusal::Credits { price, balance })) => {
+                let buttons = Self::buy_buttons(&self.credits.packages(), texts);
+                self.reply(incoming, &texts.not_enough_credits(price, balance), buttons).await;
+            }
+            Ok(Admitted::Refused(Refusal::Waiting { max })) => {
+                self.reply(incoming, &texts.too_many_waiting(max), Keyboard::None).await;
+            }
+            Ok(Admitted::Refused(Refusal::Rate { retry_after })) => {
+                self.reply(incoming, &texts.rate_limited(retry_after), Keyboard::None).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not record a request");
+                self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
         }
     }
 
@@ -290,6 +420,8 @@ mod tests {
     fn classifies_commands_buttons_and_prompts() {
         assert_eq!(classify("/start", "bot", 10), Input::Command(Command::Start));
         assert_eq!(classify("📊 Status", "bot", 10), Input::Command(Command::Status(String::new())));
+        assert_eq!(classify("📊 Статус", "bot", 10), Input::Command(Command::Status(String::new())));
+        assert_eq!(classify(" ❓ Помощь ", "bot", 10), Input::Command(Command::Help));
         assert_eq!(classify("/frobnicate now", "bot", 10), Input::UnknownCommand("/frobnicate".into()));
         assert_eq!(classify("/start@otherbot", "bot", 10), Input::OtherBot);
         assert_eq!(classify("  Zoë ", "bot", 10), Input::Prompt(Prompt::parse("zoë", 10).expect("valid")));

@@ -3,6 +3,7 @@
 //! here, once, as a typed value; secrets are wrapped so they can't be logged.
 
 mod approvals;
+mod credits;
 mod providers;
 mod retry;
 mod secret;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use approvals::{ApprovalMode, ApprovalSettings};
+pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
 };
@@ -22,7 +24,7 @@ pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
 pub use stores::{DataStore, QueueStore};
 
-use crate::domain::{ChatId, UserId};
+use crate::domain::{ChatId, Lang, UserId};
 
 /// The bot token. It never appears in `Debug` output or a log line.
 #[derive(Clone)]
@@ -121,6 +123,13 @@ pub struct Settings {
     pub webhook: Option<WebhookSettings>,
     /// Approvals at the gates (`APPROVALS`); `None` when off.
     pub approvals: Option<ApprovalSettings>,
+    /// Credits paid in Stars (`CREDITS=on`); `None`: everything is free.
+    pub credits: Option<CreditSettings>,
+    /// Per-user rate limits, waiting requests and running generations.
+    pub fair_use: FairUse,
+    /// The language of users whose Telegram profile has no language
+    /// (`DEFAULT_LANGUAGE`).
+    pub default_language: Lang,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -218,6 +227,11 @@ impl Settings {
                 Some(WebhookSettings { url, secret: Secret::new(secret), listen })
             }
         };
+        let default_language = match var("DEFAULT_LANGUAGE") {
+            None => Lang::En,
+            Some(raw) => Lang::parse(&raw)
+                .ok_or_else(|| ConfigError::Invalid { name: "DEFAULT_LANGUAGE", reason: format!("`{raw}`: use en or ru") })?,
+        };
         let providers = ProviderSettings::from_lookup(lookup)?;
         let approvals = ApprovalSettings::from_lookup(lookup)?;
         if approvals.as_ref().is_some_and(|a| a.mode == ApprovalMode::Operators) && admin_user_ids.is_empty() {
@@ -228,6 +242,7 @@ impl Settings {
         }
         let settings = Self {
             approvals,
+            default_language,
             token,
             providers,
             webhook,
@@ -265,6 +280,8 @@ impl Settings {
                 }
             },
             voice_transcription: on_off(lookup, "VOICE_TRANSCRIPTION", true)?,
+            credits: credits::credits_from(lookup)?,
+            fair_use: credits::fair_use_from(lookup)?,
             data_dir,
         };
         Ok(settings)

@@ -6,6 +6,7 @@
 
 pub mod approvals;
 pub mod assets;
+pub mod credits;
 pub mod entities;
 pub mod recorder;
 pub mod requests;

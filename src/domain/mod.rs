@@ -3,13 +3,17 @@
 //! the queue beyond how a value is stored.
 
 mod approval;
+mod credits;
 mod ids;
+mod lang;
 mod prompt;
 mod stage;
 mod status;
 
+pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use approval::{ApprovalState, Decision, Gate, REJECTED_REASON, TIMED_OUT_REASON, UnknownGate};
 pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};

@@ -18,9 +18,9 @@ use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::assets;
 use crate::db::requests::{self, Errand, Request};
-use crate::domain::{AssetId, AssetStatus, ChatId, FileId, RequestId, Stage};
+use crate::db::{assets, credits};
+use crate::domain::{AssetId, AssetStatus, ChatId, FileId, HoldState, MessageId, RequestId, Stage};
 use crate::telegram::api::{Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
@@ -110,6 +110,12 @@ fn notes_cache() -> moka::sync::Cache<AssetId, CancellationToken> {
     moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(3600)).build()
 }
 
+/// A video's caption for one request: the prompt as its user typed it
+/// (trimmed), in their language.
+fn caption_for(request: &Request) -> String {
+    request.language.texts().caption(request.raw_text.trim())
+}
+
 /// Lets a "being made" note go only while its request waits and its video
 /// is not made yet (then the video itself is the answer).
 struct StillWaiting<'a> {
@@ -168,23 +174,47 @@ impl Delivery {
     /// `priority`: `Interactive` for an answer to the user's own message
     /// (a cache hit), `Bulk` for a fan-out.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
-    pub async fn video(&self, request: &Request, file_id: &FileId, prompt: &str, priority: Priority) -> Delivered {
+    pub async fn video(&self, request: &Request, file_id: &FileId, priority: Priority) -> Delivered {
         let claim = Claim::new(self, request.id, Errand::Video, request.claimed_until);
-        let caption = Lang::default().texts().caption(prompt);
+        let caption = caption_for(request);
         let sent = self
             .sender
             .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), priority, Some(&claim as &dyn Gate))
             .await;
-        self.record_video(request.id, sent.map(|_| ()), priority == Priority::Broadcast).await
+        let held = request.hold == Some(HoldState::Held);
+        self.record_video(request.id, held, sent.map(|_| ()), priority == Priority::Broadcast).await
     }
 
-    async fn record_video(&self, request: RequestId, sent: Result<(), SendError>, paid: bool) -> Delivered {
+    /// The held price of a delivered request is kept; of one that can't be
+    /// delivered, given back. Only requests that hold credits pay the round trip.
+    async fn settle(&self, request: RequestId, held: bool, delivered: bool) {
+        if !held {
+            return;
+        }
+        let settled =
+            if delivered { credits::capture(&self.db, request).await } else { credits::release(&self.db, request).await };
+        if let Err(err) = settled {
+            tracing::warn!(request_id = %request, error = %err, "could not settle a hold; the sweep will");
+        }
+    }
+
+    async fn record_video(&self, request: RequestId, held: bool, sent: Result<(), SendError>, paid: bool) -> Delivered {
         let (outcome, recorded) = match sent {
-            Ok(()) => (Delivered::Delivered, requests::mark_delivered(&self.db, request, paid).await),
+            Ok(()) => {
+                let recorded = requests::mark_delivered(&self.db, request, paid).await;
+                if recorded.is_ok() {
+                    self.settle(request, held, true).await;
+                }
+                (Delivered::Delivered, recorded)
+            }
             Err(SendError::Skipped) => (Delivered::Skipped, Ok(())),
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
-                (Delivered::Unreachable, requests::mark_undeliverable(&self.db, request, &reason).await)
+                let recorded = requests::mark_undeliverable(&self.db, request, &reason).await;
+                if recorded.is_ok() {
+                    self.settle(request, held, false).await;
+                }
+                (Delivered::Unreachable, recorded)
             }
             Err(err) => {
                 tracing::warn!(request_id = %request, error = %err, "delivery deferred");
@@ -204,12 +234,12 @@ impl Delivery {
     /// video, and the end of their notes, wait for it.
     #[tracing::instrument(skip_all, fields(asset_id = %asset))]
     pub async fn upload_once(&self, asset: AssetId, path: &Path, prompt: &str) -> Result<Uploaded, UploadError> {
-        let caption = Lang::default().texts().caption(prompt);
         let mut skipped = 0;
         loop {
             let first = requests::due(&self.db, Errand::Video, Some(asset), 1).await?;
             let Some(request) = first.into_iter().next() else {
                 let Some(chat) = self.cache_chat else { return Ok(Uploaded::NobodyWaiting) };
+                let caption = Lang::default().texts().caption(prompt);
                 return match self.sender.upload(chat, path, &caption, None, Priority::Interactive, None).await {
                     Ok(video) => Ok(Uploaded::Video(video)),
                     Err(SendError::Unreachable(reason)) => Err(UploadError::CacheChatUnreachable(reason)),
@@ -218,6 +248,7 @@ impl Delivery {
                 };
             };
             let claim = Claim::new(self, request.id, Errand::Video, None);
+            let caption = caption_for(&request);
             let sent = self
                 .sender
                 .upload(
@@ -231,8 +262,10 @@ impl Delivery {
                 .await;
             match sent {
                 Ok(video) => {
-                    if let Err(err) = requests::mark_delivered(&self.db, request.id, false).await {
-                        tracing::error!(error = %err, "could not record the upload's delivery");
+                    let held = request.hold == Some(HoldState::Held);
+                    match requests::mark_delivered(&self.db, request.id, false).await {
+                        Ok(()) => self.settle(request.id, held, true).await,
+                        Err(err) => tracing::error!(error = %err, "could not record the upload's delivery"),
                     }
                     return Ok(Uploaded::Video(video));
                 }
@@ -245,6 +278,7 @@ impl Delivery {
                 }
                 Err(SendError::Unreachable(reason)) => {
                     requests::mark_undeliverable(&self.db, request.id, &reason).await?;
+                    self.settle(request.id, request.hold == Some(HoldState::Held), false).await;
                 }
                 Err(SendError::Rejected(reason)) => {
                     requests::release_claim(&self.db, request.id).await?;
@@ -283,8 +317,8 @@ impl Delivery {
                 return Ok(delivered);
             }
             let sends = batch.into_iter().map(|request| {
-                let (file_id, prompt) = (&file_id, row.prompt.as_str());
-                async move { self.video(&request, file_id, prompt, self.fan_out_priority).await }
+                let file_id = &file_id;
+                async move { self.video(&request, file_id, self.fan_out_priority).await }
             });
             let outcomes: Vec<Delivered> = futures::stream::iter(sends).buffer_unordered(32).collect().await;
             delivered += outcomes.iter().filter(|o| **o == Delivered::Delivered).count();
@@ -305,6 +339,12 @@ impl Delivery {
         Ok(delivered)
     }
 
+    /// Gives back credits still held for failed requests (a release that
+    /// died with its process): the sweep behind every failure path.
+    pub async fn release_failed_holds(&self) -> Result<u64, DbErr> {
+        credits::release_failed(&self.db, 500).await
+    }
+
     /// Tells every user whose request failed, once.
     #[tracing::instrument(skip(self))]
     pub async fn notify_failures(&self) -> Result<usize, DbErr> {
@@ -314,17 +354,7 @@ impl Delivery {
             if batch.is_empty() {
                 return Ok(told);
             }
-            let mut prompts: HashMap<AssetId, String> = HashMap::new();
-            for request in &batch {
-                if !prompts.contains_key(&request.asset_id) {
-                    let prompt = assets::find(&self.db, request.asset_id).await?.map(|a| a.prompt).unwrap_or_default();
-                    prompts.insert(request.asset_id, prompt);
-                }
-            }
-            let notices = batch.into_iter().map(|request| {
-                let prompt = prompts.get(&request.asset_id).map(String::as_str).unwrap_or_default();
-                async move { self.failure_notice(&request, prompt).await }
-            });
+            let notices = batch.into_iter().map(|request| async move { self.failure_notice(&request).await });
             let results: Vec<bool> = futures::stream::iter(notices).buffer_unordered(16).collect().await;
             told += results.iter().filter(|ok| **ok).count();
             if results.iter().all(|ok| !ok) {
@@ -333,10 +363,10 @@ impl Delivery {
         }
     }
 
-    async fn failure_notice(&self, request: &Request, prompt: &str) -> bool {
+    async fn failure_notice(&self, request: &Request) -> bool {
         let claim = Claim::new(self, request.id, Errand::FailureNotice, None);
         let reason = request.error.as_deref().unwrap_or("something went wrong");
-        let text = Lang::default().texts().generation_failed(prompt, reason);
+        let text = request.language.texts().generation_failed(request.raw_text.trim(), reason);
         let sent = self
             .sender
             .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Bulk, Some(&claim as &dyn Gate))
@@ -374,7 +404,7 @@ impl Delivery {
     /// video is the answer.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
-        let text = Lang::default().texts().being_made(stage.as_ref());
+        let text = request.language.texts().being_made(stage.as_ref());
         let waiting = StillWaiting { db: &self.db, request: request.id };
         let in_line = self.notes_in_line.get_with(request.asset_id, CancellationToken::new);
         let send =
@@ -397,16 +427,31 @@ impl Delivery {
     /// Edits every waiting user's note of `asset` to show `stage`, paced at
     /// half the flood rate (the other half is for videos and answers).
     pub async fn update_progress_notes(&self, asset: AssetId, stage: &Stage) -> Result<(), DbErr> {
+        self.edit_notes(asset, |texts| texts.being_made(Some(stage))).await
+    }
+
+    /// Tells the users waiting on `asset` their place in line for a
+    /// generation slot ("3 videos ahead of yours"), in their notes.
+    pub async fn tell_place_in_line(&self, asset: AssetId, ahead: u64) -> Result<(), DbErr> {
+        self.edit_notes(asset, |texts| texts.waiting_in_line(ahead)).await
+    }
+
+    /// Edits the notes of `asset`'s waiting requests to `text` in each requester's language.
+    async fn edit_notes(&self, asset: AssetId, text: impl Fn(&dyn crate::texts::Texts) -> String + Send) -> Result<(), DbErr> {
         let notes = requests::progress_notes(&self.db, asset, 10_000).await?;
-        let text: Arc<str> = Lang::default().texts().being_made(Some(stage)).into();
+        let mut texts: HashMap<Lang, Arc<str>> = HashMap::new();
+        let notes: Vec<(ChatId, MessageId, Arc<str>)> = notes
+            .into_iter()
+            .map(|(chat_id, message_id, lang)| {
+                let text = texts.entry(lang).or_insert_with(|| text(lang.texts()).into()).clone();
+                (chat_id, message_id, text)
+            })
+            .collect();
         let start = tokio::time::Instant::now();
-        let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id), slot)| {
-            let text = text.clone();
-            async move {
-                tokio::time::sleep_until(start + self.edit_pace * slot).await;
-                if let Err(err) = self.sender.edit(chat_id, message_id, &text).await {
-                    tracing::debug!(%chat_id, error = %err, "could not update a progress note");
-                }
+        let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id, text), slot)| async move {
+            tokio::time::sleep_until(start + self.edit_pace * slot).await;
+            if let Err(err) = self.sender.edit(chat_id, message_id, &text).await {
+                tracing::debug!(%chat_id, error = %err, "could not update a progress note");
             }
         });
         futures::stream::iter(edits).buffer_unordered(8).collect::<()>().await;

@@ -9,12 +9,16 @@
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
 //! - [`approvals`]: gates a person approves (`APPROVALS`);
-//! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
+//! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
+//! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
+//! - [`fair_use`]: the per-user rate limit shared through Redis.
 
 pub mod approvals;
 pub mod cache_sync;
+pub mod credits;
 pub mod delivery;
 pub mod dispatch;
+pub mod fair_use;
 pub mod generations;
 pub mod intake;
 pub mod operator;
@@ -23,6 +27,7 @@ pub mod status;
 use std::sync::Arc;
 
 pub use approvals::{Approvals, Pressed};
+pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
@@ -39,6 +44,7 @@ pub struct Services {
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
     approvals: Arc<Approvals>,
+    credits: Arc<Credits>,
 }
 
 impl Services {
@@ -48,13 +54,18 @@ impl Services {
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        credits: Arc<Credits>,
         approvals: Arc<Approvals>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, approvals }
+        Self { intake, delivery, dispatcher, operator, status, credits, approvals }
     }
 
     pub fn approvals(&self) -> &Arc<Approvals> {
         &self.approvals
+    }
+
+    pub fn credits(&self) -> &Arc<Credits> {
+        &self.credits
     }
 
     pub fn intake(&self) -> &Arc<Intake> {

@@ -90,22 +90,18 @@ pub struct BotUser {
     pub username: Option<String>,
 }
 
-/// The kinds of update the bot handles, asked of getUpdates and setWebhook
-/// (Telegram delivers only the kinds listed).
-pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query"];
-
 /// An optional keyboard for a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Keyboard {
     None,
     /// A persistent reply keyboard: rows of button labels.
     Persistent(Vec<Vec<String>>),
-    /// An inline keyboard under the message: rows of buttons that send
-    /// their callback data back when pressed.
+    /// Buttons under the message: rows of (label, callback data).
     Inline(Vec<Vec<InlineButton>>),
 }
 
-/// One inline keyboard button with callback data (1–64 bytes).
+/// A button under a message; a press comes back as a callback query
+/// carrying `data` (1-64 bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineButton {
     pub text: String,
@@ -140,6 +136,19 @@ fn inline_markup(rows: &[Vec<InlineButton>]) -> Value {
 pub enum MediaKind {
     Photo,
     Video,
+}
+
+/// The update kinds the bot handles: Telegram delivers only these.
+pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query"];
+
+/// An invoice in Telegram Stars (currency `XTR`, one price).
+#[derive(Debug, Clone)]
+pub struct StarsInvoice {
+    pub title: String,
+    pub description: String,
+    pub payload: String,
+    pub label: String,
+    pub stars: u32,
 }
 
 #[derive(Clone)]
@@ -238,9 +247,15 @@ impl BotApi {
         self.call("setWebhook", body, None).await
     }
 
-    pub async fn set_my_commands(&self, commands: &[(&str, String)]) -> Result<bool, ApiError> {
+    /// Registers the command menu for users whose `language_code` is
+    /// `language` (a two-letter code), or for everyone else with `None`.
+    pub async fn set_my_commands(&self, commands: &[(&str, String)], language: Option<&str>) -> Result<bool, ApiError> {
         let list: Vec<Value> = commands.iter().map(|(c, d)| json!({ "command": c, "description": d })).collect();
-        self.call("setMyCommands", json!({ "commands": list }), None).await
+        let mut body = json!({ "commands": list });
+        if let Some(code) = language {
+            body["language_code"] = json!(code);
+        }
+        self.call("setMyCommands", body, None).await
     }
 
     pub async fn send_message(
@@ -257,6 +272,50 @@ impl BotApi {
         }
         let message: Value = self.call("sendMessage", body, None).await?;
         Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
+    }
+
+    /// Answers a button press (`text`: a short notice, up to 200 characters).
+    pub async fn answer_callback_query(&self, id: &str, text: Option<&str>) -> Result<(), ApiError> {
+        let mut body = json!({ "callback_query_id": id });
+        if let Some(text) = text {
+            body["text"] = json!(text);
+        }
+        let _: Value = self.call("answerCallbackQuery", body, Some(Duration::from_secs(10))).await?;
+        Ok(())
+    }
+
+    /// Sends an invoice in Telegram Stars: currency `XTR`, an empty
+    /// `provider_token`, exactly one price.
+    pub async fn send_invoice(&self, chat_id: ChatId, invoice: &StarsInvoice) -> Result<MessageId, ApiError> {
+        let body = json!({
+            "chat_id": chat_id.0,
+            "title": invoice.title,
+            "description": invoice.description,
+            "payload": invoice.payload,
+            "provider_token": "",
+            "currency": "XTR",
+            "prices": [{ "label": invoice.label, "amount": invoice.stars }],
+        });
+        let message: Value = self.call("sendInvoice", body, None).await?;
+        Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
+    }
+
+    /// Answers a pre-checkout query: `Ok` lets the payment go on, `Err`
+    /// stops it with that message to the user. Telegram waits 10 seconds.
+    pub async fn answer_pre_checkout_query(&self, id: &str, answer: Result<(), &str>) -> Result<(), ApiError> {
+        let body = match answer {
+            Ok(()) => json!({ "pre_checkout_query_id": id, "ok": true }),
+            Err(message) => json!({ "pre_checkout_query_id": id, "ok": false, "error_message": message }),
+        };
+        let _: Value = self.call("answerPreCheckoutQuery", body, Some(Duration::from_secs(8))).await?;
+        Ok(())
+    }
+
+    /// Gives a whole Stars payment back to the user.
+    pub async fn refund_star_payment(&self, user_id: i64, charge_id: &str) -> Result<(), ApiError> {
+        let body = json!({ "user_id": user_id, "telegram_payment_charge_id": charge_id });
+        let _: Value = self.call("refundStarPayment", body, None).await?;
+        Ok(())
     }
 
     pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {
@@ -291,17 +350,6 @@ impl BotApi {
     pub async fn edit_message_text(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), ApiError> {
         let body = json!({ "chat_id": chat_id.0, "message_id": message_id.0, "text": text });
         let _: Value = self.call("editMessageText", body, None).await?;
-        Ok(())
-    }
-
-    /// Answers a button press (the client stops its spinner), with a short
-    /// notice shown to the presser when `text` is given.
-    pub async fn answer_callback_query(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), ApiError> {
-        let mut body = json!({ "callback_query_id": callback_query_id });
-        if let Some(text) = text {
-            body["text"] = json!(text);
-        }
-        let _: Value = self.call("answerCallbackQuery", body, None).await?;
         Ok(())
     }
 

@@ -4,26 +4,20 @@
 //! adding a file here, with the compiler checking that none is missing.
 
 mod en;
+mod ru;
 
-use crate::domain::{ApprovalState, AssetStatus, Gate, PromptError, RequestStatus, Stage};
+use std::time::Duration;
 
-/// A language the bot speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    En,
-}
+use crate::domain::{ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
+
+pub use crate::domain::Lang;
 
 impl Lang {
-    /// The language for a Telegram user's `language_code` (an IETF tag).
-    pub fn for_code(_code: Option<&str>) -> Self {
-        Lang::En
-    }
-
     /// This language's catalogue.
     pub fn texts(self) -> &'static dyn Texts {
         match self {
             Lang::En => &en::English,
+            Lang::Ru => &ru::Russian,
         }
     }
 }
@@ -72,6 +66,42 @@ pub struct StatsReport {
     pub costs: String,
     /// Deliveries sent as paid broadcasts (0.1 Stars each).
     pub paid_sends: u64,
+    /// Credits, when they are on.
+    pub credits: Option<CreditFigures>,
+}
+
+/// Credit totals for `/stats`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreditFigures {
+    /// Stars paid in, before refunds.
+    pub stars: i64,
+    pub sold: i64,
+    pub held: i64,
+    pub captured: i64,
+    pub released: i64,
+    pub refunded: i64,
+}
+
+/// One movement of a user's `/balance`.
+#[derive(Debug, Clone, Copy)]
+pub struct Movement {
+    pub kind: LedgerKind,
+    pub amount: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why an operator's `/refund` was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundRefusal {
+    Unknown,
+    OtherUser,
+    AlreadyRefunded,
+    Spent {
+        credits: i64,
+        balance: i64,
+    },
+    /// Telegram refused refundStarPayment, with its description.
+    Telegram(String),
 }
 
 /// Every message, in one language.
@@ -130,6 +160,40 @@ pub trait Texts: Send + Sync {
     fn approval_already_decided(&self, state: ApprovalState) -> String;
     fn approval_not_yours(&self) -> String;
     fn approval_nothing_pending(&self) -> String;
+    // Credits and fair use.
+    /// `/balance` and `/buy` while credits are off.
+    fn credits_off(&self) -> String;
+    /// `/balance`: the balance and the last movements, newest first.
+    fn balance(&self, balance: i64, movements: &[Movement]) -> String;
+    /// `/buy`: above one button per package.
+    fn buy_intro(&self, balance: i64) -> String;
+    /// A package's inline button.
+    fn package_button(&self, package: &StarsPackage) -> String;
+    /// The invoice of a package: title (1-32 chars), description (1-255), price label.
+    fn invoice_title(&self, package: &StarsPackage) -> String;
+    fn invoice_description(&self, package: &StarsPackage) -> String;
+    fn invoice_label(&self, package: &StarsPackage) -> String;
+    /// The answer to a button press that sent an invoice.
+    fn invoice_sent(&self) -> String;
+    /// The answer to a button that no longer means anything.
+    fn button_expired(&self) -> String;
+    /// The pre-checkout error for a payload that names no package on sale.
+    fn unknown_package(&self) -> String;
+    fn purchased(&self, credits: i64, balance: i64) -> String;
+    /// A purchase refunded by Telegram or an operator.
+    fn refund_notice(&self, taken: i64, balance: i64) -> String;
+    /// A request refused for want of credits (buttons to buy follow).
+    fn not_enough_credits(&self, price: i64, balance: i64) -> String;
+    fn too_many_waiting(&self, max: u32) -> String;
+    fn rate_limited(&self, retry_after: Duration) -> String;
+    /// The "being made" note of a generation waiting for a free slot.
+    fn waiting_in_line(&self, ahead: u64) -> String;
+    fn grant_usage(&self) -> String;
+    fn granted(&self, user: UserId, amount: i64, balance: i64) -> String;
+    fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String;
+    fn refund_usage(&self) -> String;
+    fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String;
+    fn refund_refused(&self, refusal: &RefundRefusal) -> String;
 }
 
 /// `text` cut to `max` characters, with an ellipsis when cut.
@@ -144,7 +208,7 @@ pub fn shorten(text: &str, max: usize) -> String {
 /// Every label of the persistent menu, in every language: a tap on one is
 /// a command, never a prompt.
 pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
-    [Lang::En].into_iter().flat_map(|lang| {
+    Lang::ALL.into_iter().flat_map(|lang| {
         let texts = lang.texts();
         [
             (texts.menu_status(), MenuButton::Status),

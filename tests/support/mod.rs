@@ -43,6 +43,9 @@ impl Harness {
         env.insert("TELEGRAM_POLL_TIMEOUT_SECS".into(), "1".into());
         env.insert("JOB_LEASE_SECS".into(), "3".into());
         env.insert("GENERATION_BACKOFF_MS".into(), "50".into());
+        // Tests send bursts from one user: per-user limits are off unless a test turns them on.
+        env.insert("USER_RATE_LIMIT".into(), "off".into());
+        env.insert("USER_MAX_WAITING".into(), "0".into());
         env.insert("RUST_LOG".into(), std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()));
         Self { fake, dir, env }
     }

@@ -247,6 +247,16 @@ pub(crate) struct State {
     next_callback: u64,
     /// answerCallbackQuery calls accepted: (callback query id, text).
     pub callback_answers: Vec<(String, Option<String>)>,
+    /// Pre-checkout queries pushed and not answered yet.
+    pre_checkout_ids: HashSet<String>,
+    /// answerPreCheckoutQuery calls accepted: (query id, ok, error_message).
+    pub pre_checkout_answers: Vec<(String, bool, Option<String>)>,
+    /// Stars charges paid (from pushed successful_payment messages): charge → (user, refunded).
+    charges: HashMap<String, (i64, bool)>,
+    /// Accepted sendInvoice parameters.
+    pub invoices: Vec<Value>,
+    /// Accepted refundStarPayment calls: (user_id, charge id).
+    pub refunds: Vec<(i64, String)>,
     pub sent: Vec<Sent>,
     global_window: VecDeque<Instant>,
     /// Sends with `allow_paid_broadcast`: up to 1,000 a second, paid.
@@ -257,7 +267,13 @@ pub(crate) struct State {
     pub too_many: usize,
     pub calls: HashMap<String, usize>,
     pub webhook: Option<(String, Option<String>)>,
+    /// The default command list (setMyCommands without `language_code`).
     pub commands: Option<Value>,
+    /// Command lists registered for one `language_code`.
+    pub commands_by_language: HashMap<String, Value>,
+    /// `from.language_code` of users' messages: `None` leaves it out;
+    /// users not listed send "en".
+    pub user_languages: HashMap<i64, Option<String>>,
 }
 
 const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
@@ -286,6 +302,11 @@ impl State {
             callback_ids: HashSet::new(),
             next_callback: 0,
             callback_answers: Vec::new(),
+            pre_checkout_ids: HashSet::new(),
+            pre_checkout_answers: Vec::new(),
+            charges: HashMap::new(),
+            invoices: Vec::new(),
+            refunds: Vec::new(),
             sent: Vec::new(),
             global_window: VecDeque::new(),
             paid_window: VecDeque::new(),
@@ -296,6 +317,8 @@ impl State {
             calls: HashMap::new(),
             webhook: None,
             commands: None,
+            commands_by_language: HashMap::new(),
+            user_languages: HashMap::new(),
         }
     }
 
@@ -343,13 +366,33 @@ impl State {
             .get(&chat_id)
             .cloned()
             .unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": first_name}));
+        let mut from = json!({"id": user_id, "is_bot": false, "first_name": first_name});
+        match self.user_languages.get(&user_id) {
+            None => from["language_code"] = json!("en"),
+            Some(Some(code)) => from["language_code"] = json!(code),
+            Some(None) => {}
+        }
         let msg = json!({
             "message_id": message_id,
-            "from": {"id": user_id, "is_bot": false, "first_name": first_name, "language_code": "en"},
+            "from": from,
             "chat": chat,
             "date": unix_now(),
         });
         (message_id, msg)
+    }
+
+    /// A new private message from `user_id` with extra fields (e.g. a payment).
+    pub fn push_message_with(&mut self, user_id: i64, chat_id: i64, fields: Map<String, Value>) -> (i64, Value) {
+        let (message_id, mut msg) = self.user_message(user_id, chat_id);
+        if let Some(m) = msg.as_object_mut() {
+            m.extend(fields);
+        }
+        (message_id, msg)
+    }
+
+    /// A chat as the fake knows it (or a private one).
+    pub fn chat_json(&self, chat_id: i64) -> Value {
+        self.chats.get(&chat_id).cloned().unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": "User"}))
     }
 
     fn enqueue_message(&mut self, msg: Value) {
@@ -381,9 +424,9 @@ impl State {
     /// getFile: a file a user sent, up to the 20 MB bots may download.
     fn get_file(&self, p: &Params) -> Result<Value, Reply> {
         let file_id = p.str("file_id").unwrap_or_default();
-        let file = self.user_files.get(file_id).ok_or_else(|| Reply::from(bad("Bad Request: invalid file_id")))?;
+        let file = self.user_files.get(file_id).ok_or_else(|| Reply::from(bad("invalid file_id")))?;
         if file.size > MAX_DOWNLOAD_BYTES {
-            return Err(bad("Bad Request: file is too big").into());
+            return Err(bad("file is too big").into());
         }
         Ok(json!({"file_id": file_id, "file_unique_id": file.unique_id, "file_size": file.size, "file_path": file.path}))
     }
@@ -398,7 +441,7 @@ impl State {
     pub fn push_callback(&mut self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
         self.next_callback += 1;
         let id = format!("{}{:08}", self.bot_id, self.next_callback);
-        let chat = self.chats.get(&chat_id).cloned().unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": "User"}));
+        let chat = self.chat_json(chat_id);
         let message = match self.messages.get(&(chat_id, message_id)) {
             Some(msg) => {
                 let mut m = json!({"message_id": message_id, "from": self.bot_user(), "chat": chat, "date": unix_now()});
@@ -452,6 +495,19 @@ impl State {
     /// so later calls referring to them are accepted.
     fn register_refs(&mut self, body: &Map<String, Value>) {
         for (kind, v) in body {
+            if kind == "pre_checkout_query" {
+                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                    self.pre_checkout_ids.insert(id.to_owned());
+                }
+                continue;
+            }
+            if let Some(payment) = v.get("successful_payment") {
+                let charge = payment.get("telegram_payment_charge_id").and_then(Value::as_str);
+                let user = v.get("from").and_then(|f| f.get("id")).and_then(value_i64);
+                if let (Some(charge), Some(user)) = (charge, user) {
+                    self.charges.entry(charge.to_owned()).or_insert((user, false));
+                }
+            }
             if kind == "callback_query" {
                 if let Some(id) = v.get("id").and_then(Value::as_str) {
                     self.callback_ids.insert(id.to_owned());
@@ -578,6 +634,9 @@ impl State {
             "editMessageReplyMarkup" => self.edit_message_reply_markup(p, now),
             "sendPhoto" => self.send_photo(p, now),
             "sendMediaGroup" => self.send_media_group(p, now),
+            "sendInvoice" => self.send_invoice(p, now),
+            "answerPreCheckoutQuery" => self.answer_pre_checkout_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "refundStarPayment" => self.refund_star_payment(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             _ => Err(Reply::Err(api_err(404, "Not Found"))),
         };
         result.unwrap_or_else(Outcome::Reply)
@@ -647,7 +706,13 @@ impl State {
                 return Err(bad("BOT_COMMAND_DESCRIPTION_INVALID").into());
             }
         }
-        self.commands = Some(Value::Array(cmds));
+        match p.str("language_code").unwrap_or_default() {
+            "" => self.commands = Some(Value::Array(cmds)),
+            code if code.len() == 2 && code.bytes().all(|b| b.is_ascii_lowercase()) => {
+                self.commands_by_language.insert(code.to_owned(), Value::Array(cmds));
+            }
+            _ => return Err(bad("Bad Request: invalid language code specified").into()),
+        }
         Ok(json!(true))
     }
 
@@ -661,6 +726,113 @@ impl State {
             return Err(bad("MESSAGE_TOO_LONG").into());
         }
         self.callback_answers.push((id.to_owned(), text));
+        Ok(json!(true))
+    }
+
+    /// sendInvoice. Payments in Telegram Stars (`XTR`) take an empty (or no)
+    /// provider token and exactly one price; amounts are positive integers.
+    fn send_invoice(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        let chat_id = self.chat(p)?;
+        let title = p.str("title").unwrap_or("");
+        let description = p.str("description").unwrap_or("");
+        let payload = p.str("payload").unwrap_or("");
+        let currency = p.str("currency").unwrap_or("");
+        if !(1..=32).contains(&title.chars().count()) {
+            return Err(bad("TITLE_INVALID").into());
+        }
+        if !(1..=255).contains(&description.chars().count()) {
+            return Err(bad("DESCRIPTION_INVALID").into());
+        }
+        if !(1..=128).contains(&payload.len()) {
+            return Err(bad("PAYLOAD_INVALID").into());
+        }
+        let Some(Value::Array(prices)) = p.json("prices") else {
+            return Err(bad("can't parse prices JSON object").into());
+        };
+        let mut total = 0i64;
+        for price in &prices {
+            let label = price.get("label").and_then(Value::as_str).unwrap_or("");
+            let amount = price.get("amount").and_then(value_i64);
+            match amount {
+                Some(a) if !label.is_empty() && a > 0 => total += a,
+                _ => return Err(bad("CURRENCY_TOTAL_AMOUNT_INVALID").into()),
+            }
+        }
+        if prices.is_empty() {
+            return Err(bad("CURRENCY_TOTAL_AMOUNT_INVALID").into());
+        }
+        if currency == "XTR" {
+            if p.str("provider_token").is_some_and(|t| !t.is_empty()) {
+                return Err(bad("PROVIDER_TOKEN_INVALID: payments in Telegram Stars take no provider token").into());
+            }
+            if prices.len() != 1 {
+                return Err(bad("exactly one price is allowed for payments in Telegram Stars").into());
+            }
+        } else if currency.len() != 3 || p.str("provider_token").is_none_or(str::is_empty) {
+            return Err(bad("PAYMENT_PROVIDER_INVALID").into());
+        }
+        self.check_reply(p, chat_id)?;
+        let gate = self.gate(chat_id, false, now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        let message_id = self.alloc_message_id();
+        self.messages
+            .insert((chat_id, message_id), Msg { from_bot: true, kind: MsgKind::Other, content: json!({"invoice": payload}) });
+        self.invoices.push(Value::Object(p.values.clone()));
+        self.sent.push(Sent {
+            method: "sendInvoice".into(),
+            chat_id,
+            message_id,
+            text: Some(title.to_owned()),
+            video_file_id: None,
+            uploaded: false,
+            has_reply_markup: p.has("reply_markup"),
+            at: now,
+            raw_text: Some(title.to_owned()),
+            caption: None,
+            reply_markup: p.json("reply_markup"),
+            media: Vec::new(),
+        });
+        let mut body = Map::new();
+        body.insert(
+            "invoice".into(),
+            json!({"title": title, "description": description, "start_parameter": "", "currency": currency, "total_amount": total}),
+        );
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
+    }
+
+    /// answerPreCheckoutQuery: once per pushed query; `error_message` when not ok.
+    fn answer_pre_checkout_query(&mut self, p: &Params) -> Result<Value, Reply> {
+        let id = p.str("pre_checkout_query_id").unwrap_or("");
+        let Some(ok) = p.bool("ok") else {
+            return Err(bad("field \"ok\" must be of type Boolean").into());
+        };
+        let error = p.str("error_message").map(str::to_owned);
+        if !ok && error.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            return Err(bad("ERROR_MESSAGE_EMPTY").into());
+        }
+        if !self.pre_checkout_ids.remove(id) {
+            return Err(bad("QUERY_ID_INVALID").into());
+        }
+        self.pre_checkout_answers.push((id.to_owned(), ok, error));
+        Ok(json!(true))
+    }
+
+    /// refundStarPayment: a charge paid by that user, refunded once.
+    fn refund_star_payment(&mut self, p: &Params) -> Result<Value, Reply> {
+        let user = p.int("user_id").unwrap_or_default();
+        let charge = p.str("telegram_payment_charge_id").unwrap_or("");
+        match self.charges.get_mut(charge) {
+            Some((owner, refunded)) if *owner == user => {
+                if *refunded {
+                    return Err(bad("CHARGE_ALREADY_REFUNDED").into());
+                }
+                *refunded = true;
+            }
+            _ => return Err(bad("CHARGE_NOT_FOUND").into()),
+        }
+        self.refunds.push((user, charge.to_owned()));
         Ok(json!(true))
     }
 

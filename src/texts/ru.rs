@@ -1,0 +1,471 @@
+//! Русский. Counts are written "что: N", so no plural forms are needed.
+
+use std::time::Duration;
+
+use super::{AssetReport, ClearOutcome, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
+use crate::domain::{
+    ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
+    TIMED_OUT_REASON, UserId,
+};
+
+pub struct Russian;
+
+const CLEAR_USAGE: &str =
+    "Как пользоваться: /clear <запрос> — запрос сравнивается так же, как при заказе видео (регистр и пробелы не важны).";
+
+fn asset_status(status: AssetStatus) -> &'static str {
+    match status {
+        AssetStatus::Pending => "в очереди",
+        AssetStatus::Generating => "создаётся",
+        AssetStatus::Available => "готово",
+        AssetStatus::Failed => "не удалось",
+        AssetStatus::Awaiting => "ждёт одобрения",
+    }
+}
+
+impl Texts for Russian {
+    fn help(&self, max_prompt_chars: usize) -> String {
+        format!(
+            "🎬 Я превращаю текст в короткое видео.\n\n\
+             Пришлите мне запрос — имя для поздравления, товар для рекламы — и я пришлю видео. \
+             Если кто-то уже просил то же самое, вы получите его сразу.\n\n\
+             • Просто напишите запрос (до {max_prompt_chars} символов).\n\
+             • /status — ваши последние запросы.\n\
+             • /help — это сообщение."
+        )
+    }
+
+    fn invalid_prompt(&self, err: &PromptError) -> String {
+        match err {
+            PromptError::Empty => {
+                "В этом сообщении нет текста, с которым я могу работать. Пришлите запрос, например: С днём рождения, Маша"
+                    .to_owned()
+            }
+            PromptError::TooLong { chars, max } => {
+                format!("Длина запроса — {chars} символов, а можно не больше {max}. Пришлите, пожалуйста, покороче.")
+            }
+        }
+    }
+
+    fn not_text(&self) -> String {
+        "Я делаю видео только из текста. Пришлите запрос текстовым сообщением, например: С днём рождения, Маша".to_owned()
+    }
+
+    fn voice_off(&self) -> String {
+        "Здесь я не могу слушать голосовые сообщения. Напишите, пожалуйста, запрос текстом, например: С днём рождения, Маша"
+            .to_owned()
+    }
+
+    fn voice_too_big(&self) -> String {
+        "Это голосовое сообщение для меня слишком длинное (больше 20 МБ). Пришлите покороче или напишите запрос текстом."
+            .to_owned()
+    }
+
+    fn voice_failed(&self) -> String {
+        "Извините, сейчас не получилось разобрать это голосовое сообщение. Попробуйте ещё раз чуть позже или напишите запрос текстом."
+            .to_owned()
+    }
+
+    fn voice_silent(&self) -> String {
+        "Я не расслышал в этом голосовом сообщении ни одного слова. Попробуйте ещё раз или напишите запрос текстом.".to_owned()
+    }
+
+    fn heard(&self, text: &str) -> String {
+        format!("🎙 Я услышал: «{}»", shorten(text, 300))
+    }
+
+    fn unknown_command(&self, command: &str) -> String {
+        format!("Я не знаю команду {command}. Попробуйте /help.")
+    }
+
+    fn addressed_to_another_bot(&self) -> String {
+        "Эта команда адресована другому боту. Попробуйте /help.".to_owned()
+    }
+
+    fn clear_usage(&self) -> String {
+        CLEAR_USAGE.to_owned()
+    }
+
+    fn status_usage(&self) -> String {
+        CLEAR_USAGE.replace("/clear", "/status")
+    }
+
+    fn operators_only(&self) -> String {
+        "Извините, эта команда только для операторов бота.".to_owned()
+    }
+
+    fn clear_refused(&self) -> String {
+        "Извините, /clear — только для операторов бота.".to_owned()
+    }
+
+    fn cleared(&self, prompt: &str, outcome: ClearOutcome) -> String {
+        match outcome {
+            ClearOutcome::Cleared => format!("«{prompt}» удалено из кэша. Следующий запрос создаст новое видео."),
+            ClearOutcome::Unknown => format!("Для «{prompt}» в кэше ничего нет."),
+            ClearOutcome::InProgress => format!("«{prompt}» создаётся прямо сейчас; удалите его, когда оно будет готово."),
+            ClearOutcome::AlreadyClear => format!("Для «{prompt}» нет готового видео; следующий запрос создаст новое."),
+        }
+    }
+
+    fn stage(&self, stage: &Stage) -> String {
+        match stage {
+            Stage::Queued => "в очереди".to_owned(),
+            Stage::Waiting => "ждёт свободного места".to_owned(),
+            Stage::Requeued => "снова в очереди после перерыва".to_owned(),
+            Stage::Interrupted => "прервано, скоро продолжится".to_owned(),
+            Stage::Generating { attempt, of } => format!("создаётся, попытка {attempt} из {of}"),
+            Stage::Script => "Пишу сценарий".to_owned(),
+            Stage::Assembling => "Собираю видео".to_owned(),
+            Stage::Uploading => "загружаю".to_owned(),
+            Stage::AwaitingApproval(gate) => format!("ждёт одобрения: {}", self.gate_name(*gate)),
+            Stage::Steps(counts) => {
+                let mut parts = Vec::new();
+                if counts.images > 0 {
+                    parts.push(format!("картинки {}/{}", counts.images_done, counts.images));
+                }
+                if counts.clips > 0 {
+                    parts.push(format!("клипы {}/{}", counts.clips_done, counts.clips));
+                }
+                if counts.voice_ready {
+                    parts.push("озвучка готова".to_owned());
+                }
+                if counts.assembled {
+                    parts.push("видео собрано".to_owned());
+                }
+                let text = parts.join(", ");
+                let mut chars = text.chars();
+                match chars.next() {
+                    Some(first) => first.to_uppercase().chain(chars).collect(),
+                    None => "в работе".to_owned(),
+                }
+            }
+        }
+    }
+
+    fn being_made(&self, stage: Option<&Stage>) -> String {
+        match stage {
+            Some(stage) => {
+                format!("⏳ Ваше видео создаётся ({}). Пришлю его сюда, как только оно будет готово.", self.stage(stage))
+            }
+            None => "⏳ Ваше видео создаётся. Пришлю его сюда, как только оно будет готово.".to_owned(),
+        }
+    }
+
+    fn caption(&self, prompt: &str) -> String {
+        shorten(prompt, 1000)
+    }
+
+    fn generation_failed(&self, prompt: &str, reason: &str) -> String {
+        let reason = match reason {
+            REJECTED_REASON => "его отклонили при одобрении",
+            TIMED_OUT_REASON => "его никто не одобрил вовремя",
+            other => other,
+        };
+        format!(
+            "😞 Извините, не получилось сделать видео для «{}»: {reason}.\nПришлите запрос ещё раз, чтобы попробовать снова.",
+            self.caption(prompt)
+        )
+    }
+
+    fn try_again(&self) -> String {
+        "⚠️ У меня сейчас неполадки, и я не смог принять ваш запрос. Пришлите его ещё раз через минуту.".to_owned()
+    }
+
+    fn status_empty(&self) -> String {
+        "Вы ещё не заказывали видео. Пришлите мне запрос!".to_owned()
+    }
+
+    fn status_header(&self) -> String {
+        "Ваши последние запросы:".to_owned()
+    }
+
+    fn status_line(&self, line: &StatusLine<'_>) -> String {
+        let short = shorten(line.prompt, 60);
+        let state = match (line.request, line.asset) {
+            (RequestStatus::Completed, _) => "✅ отправлено".to_owned(),
+            (RequestStatus::Failed, _) => {
+                format!("❌ не удалось{}", line.error.map(|e| format!(": {e}")).unwrap_or_default())
+            }
+            (RequestStatus::Pending, Some(AssetStatus::Generating | AssetStatus::Awaiting)) => {
+                format!("⏳ создаётся{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
+            }
+            (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 отправляется".to_owned(),
+            (RequestStatus::Pending, _) => "⏳ в очереди".to_owned(),
+        };
+        format!("• «{short}» — {state}")
+    }
+
+    fn asset_report(&self, r: &AssetReport<'_>) -> String {
+        let mut lines = vec![
+            format!("«{}» (ассет {})", self.caption(r.prompt), r.asset_id),
+            format!("состояние: {}, поколение {}, попыток генерации: {}", asset_status(r.status), r.generation, r.attempts),
+            format!("запросов: {}", r.requests),
+        ];
+        if let Some(stage) = &r.stage {
+            lines.push(format!("ход работы: {}", self.stage(stage)));
+        }
+        if let Some(error) = r.last_error {
+            lines.push(format!("последняя ошибка: {error}"));
+        }
+        lines.push(format!("вызовы провайдеров: {}", r.costs));
+        lines.join("\n")
+    }
+
+    fn stats(&self, r: &StatsReport) -> String {
+        let assets: Vec<String> = r.assets.iter().map(|(status, n)| format!("{}: {n}", asset_status(*status))).collect();
+        let saved = r.completed.saturating_sub(r.generations);
+        let mut text = format!(
+            "Ассеты — {}\nЗапросы — выполнено: {}, ожидают: {}, не удалось: {}\n\
+             Генераций запущено: {}; запросов обслужено без генерации: {saved}\nВызовы провайдеров: {}\n\
+             Платных рассылок: {} ({:.1} звёзд)",
+            assets.join(", "),
+            r.completed,
+            r.pending,
+            r.failed,
+            r.generations,
+            r.costs,
+            r.paid_sends,
+            r.paid_sends as f64 * 0.1
+        );
+        if let Some(c) = &r.credits {
+            text.push_str(&format!(
+                "\nКредиты — продано: {} (звёзд: {}), удержано: {}, списано: {}, возвращено: {}, отозвано возвратами: {}",
+                c.sold, c.stars, c.held, c.captured, c.released, c.refunded
+            ));
+        }
+        text
+    }
+
+    fn menu_status(&self) -> String {
+        "📊 Статус".to_owned()
+    }
+
+    fn menu_help(&self) -> String {
+        "❓ Помощь".to_owned()
+    }
+
+    fn command_menu(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("start", "что умеет этот бот".to_owned()),
+            ("help", "как им пользоваться".to_owned()),
+            ("status", "ваши последние запросы и их состояние (операторам: /status <запрос> — один ассет)".to_owned()),
+            ("clear", "только для операторов: /clear <запрос> удаляет видео из кэша, чтобы его сделали заново".to_owned()),
+            ("stats", "только для операторов: итоги — ассеты, запросы, сэкономленные генерации, расходы".to_owned()),
+            ("balance", "ваши кредиты и последние движения по ним".to_owned()),
+            ("buy", "купить кредиты за звёзды Telegram".to_owned()),
+            ("grant", "только для операторов: /grant <user_id> <кредиты> начисляет (или списывает) кредиты".to_owned()),
+            ("refund", "только для операторов: /refund <user_id> <charge_id> возвращает покупку за звёзды".to_owned()),
+        ]
+    }
+
+    fn credits_off(&self) -> String {
+        "Здесь видео бесплатны: покупать кредиты не нужно.".to_owned()
+    }
+
+    fn balance(&self, balance: i64, movements: &[Movement]) -> String {
+        let mut lines = vec![format!("💰 Ваш баланс, кредитов: {balance}.")];
+        if !movements.is_empty() {
+            lines.push("Последние движения:".to_owned());
+        }
+        for m in movements {
+            let what = match m.kind {
+                LedgerKind::Grant => "приветственные кредиты",
+                LedgerKind::Purchase => "куплено за звёзды",
+                LedgerKind::Hold => "удержано за видео",
+                LedgerKind::Capture => "видео доставлено (удержание списано)",
+                LedgerKind::Release => "возвращено (видео не получилось)",
+                LedgerKind::Refund => "покупка возвращена",
+                LedgerKind::Adjustment => "изменено оператором",
+            };
+            lines.push(format!("• {} {:+} — {what}", m.at.format("%Y-%m-%d %H:%M"), m.amount));
+        }
+        lines.push("/buy — купить ещё".to_owned());
+        lines.join("\n")
+    }
+
+    fn buy_intro(&self, balance: i64) -> String {
+        format!("💰 Ваш баланс, кредитов: {balance}. Выберите пакет, оплата звёздами Telegram:")
+    }
+
+    fn package_button(&self, p: &StarsPackage) -> String {
+        format!("Кредиты: {} за {} ⭐", p.credits, p.stars)
+    }
+
+    fn invoice_title(&self, p: &StarsPackage) -> String {
+        format!("Кредиты: {}", p.credits)
+    }
+
+    fn invoice_description(&self, p: &StarsPackage) -> String {
+        format!("Кредиты на создание видео ({}) за звёзды Telegram ({}).", p.credits, p.stars)
+    }
+
+    fn invoice_label(&self, p: &StarsPackage) -> String {
+        format!("Кредиты: {}", p.credits)
+    }
+
+    fn invoice_sent(&self) -> String {
+        "Вот ваш счёт.".to_owned()
+    }
+
+    fn button_expired(&self) -> String {
+        "Эта кнопка больше не действует.".to_owned()
+    }
+
+    fn unknown_package(&self) -> String {
+        "Извините, этот пакет больше не продаётся. Отправьте /buy, чтобы увидеть актуальные.".to_owned()
+    }
+
+    fn purchased(&self, credits: i64, balance: i64) -> String {
+        format!("✅ Спасибо! Начислено кредитов: {credits}. Ваш баланс: {balance}.")
+    }
+
+    fn refund_notice(&self, taken: i64, balance: i64) -> String {
+        format!("↩️ Покупка возвращена, списано кредитов: {taken}. Ваш баланс: {balance}.")
+    }
+
+    fn not_enough_credits(&self, price: i64, balance: i64) -> String {
+        format!("💰 Это видео стоит кредитов: {price}, а на вашем балансе: {balance}. Купите кредиты, чтобы заказать его:")
+    }
+
+    fn too_many_waiting(&self, max: u32) -> String {
+        format!("⏳ У вас уже готовятся видео (в очереди: {max}). Дождитесь одного из них и попросите снова.")
+    }
+
+    fn rate_limited(&self, retry_after: Duration) -> String {
+        let secs = retry_after.as_secs().max(1);
+        let when = if secs < 90 { format!("секунд: {secs}") } else { format!("минут: {}", secs.div_ceil(60)) };
+        format!("🐢 Вы просите быстрее, чем я успеваю делать видео. Попробуйте снова через некоторое время ({when}).")
+    }
+
+    fn waiting_in_line(&self, ahead: u64) -> String {
+        match ahead {
+            0 => "⏳ Ваше видео следующее в очереди. Пришлю его сюда, как только оно будет готово.".to_owned(),
+            n => format!("⏳ Ваше видео в очереди, перед ним видео: {n}. Пришлю его сюда, как только оно будет готово."),
+        }
+    }
+
+    fn grant_usage(&self) -> String {
+        "Как пользоваться: /grant <user_id> <кредиты> — отрицательное число списывает кредиты.".to_owned()
+    }
+
+    fn granted(&self, user: UserId, amount: i64, balance: i64) -> String {
+        format!("Готово: {amount:+} кредитов пользователю {user}. Его баланс: {balance}.")
+    }
+
+    fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String {
+        format!("Отказано: {amount:+} кредитов опустили бы баланс пользователя {user} ({balance}) ниже нуля.")
+    }
+
+    fn refund_usage(&self) -> String {
+        "Как пользоваться: /refund <user_id> <telegram_payment_charge_id>".to_owned()
+    }
+
+    fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String {
+        format!("Пользователю {user} возвращено звёзд: {stars}; списано кредитов: {taken}. Его баланс: {balance}.")
+    }
+
+    fn refund_refused(&self, refusal: &RefundRefusal) -> String {
+        match refusal {
+            RefundRefusal::Unknown => "Отказано: покупки с таким charge id нет.".to_owned(),
+            RefundRefusal::OtherUser => "Отказано: эта покупка принадлежит другому пользователю.".to_owned(),
+            RefundRefusal::AlreadyRefunded => "Отказано: эта покупка уже возвращена.".to_owned(),
+            RefundRefusal::Spent { credits, balance } => {
+                format!("Отказано: кредиты этой покупки ({credits}) уже потрачены (баланс: {balance}).")
+            }
+            RefundRefusal::Telegram(reason) => format!("Telegram отказал: {reason}"),
+        }
+    }
+
+    fn gate_name(&self, gate: Gate) -> String {
+        match gate {
+            Gate::Script => "сценарий",
+            Gate::Images => "картинки",
+            Gate::Clips => "клипы",
+        }
+        .to_owned()
+    }
+
+    fn approval_script(&self, prompt: &str, script: &str) -> String {
+        format!("📝 Сценарий для «{}»:\n\n{}", shorten(prompt, 200), shorten(script, 3500))
+    }
+
+    fn approval_media(&self, prompt: &str, gate: Gate) -> String {
+        let what = match gate {
+            Gate::Script => "📝 Сценарий",
+            Gate::Images => "🖼 Первые картинки",
+            Gate::Clips => "🎞 Первые клипы",
+        };
+        format!("{what} для «{}» готовы и ждут вашего одобрения.", shorten(prompt, 200))
+    }
+
+    fn approval_question(&self, prompt: &str, gate: Gate) -> String {
+        format!(
+            "Продолжать «{}» после этапа «{}»? Пока вы не решите, больше ничего не тратится.",
+            shorten(prompt, 200),
+            self.gate_name(gate)
+        )
+    }
+
+    fn approve_button(&self) -> String {
+        "✅ Одобрить".to_owned()
+    }
+
+    fn reject_button(&self) -> String {
+        "❌ Отклонить".to_owned()
+    }
+
+    fn decided_button(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Одобрено",
+            ApprovalState::Rejected => "❌ Отклонено",
+            ApprovalState::TimedOut => "⌛ Нет ответа вовремя",
+            ApprovalState::Pending => "⏳ Ждёт решения",
+        }
+        .to_owned()
+    }
+
+    fn approval_done(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Одобрено — видео делается дальше.",
+            ApprovalState::Rejected => "❌ Отклонено — видео отменено.",
+            ApprovalState::TimedOut => "⌛ Никто не ответил вовремя — видео отменено.",
+            ApprovalState::Pending => "⏳ Решение ещё не принято.",
+        }
+        .to_owned()
+    }
+
+    fn approval_already_decided(&self, state: ApprovalState) -> String {
+        let how = match state {
+            ApprovalState::Approved => "уже одобрено",
+            ApprovalState::Rejected => "уже отклонено",
+            ApprovalState::TimedOut => "уже закрыто: никто не ответил вовремя",
+            ApprovalState::Pending => "ещё не решено",
+        };
+        format!("Это {how}; ничего не изменилось.")
+    }
+
+    fn approval_not_yours(&self) -> String {
+        "Решать может только тот, кто заказал это видео (или оператор, если так настроено); ничего не изменилось.".to_owned()
+    }
+
+    fn approval_nothing_pending(&self) -> String {
+        "Сейчас ничего не ждёт вашего одобрения.".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::StepCounts;
+
+    #[test]
+    fn stages_read_in_russian() {
+        let t = Russian;
+        let counts = StepCounts { images_done: 7, images: 10, clips_done: 3, clips: 10, ..Default::default() };
+        assert_eq!(t.stage(&Stage::Steps(counts)), "Картинки 7/10, клипы 3/10");
+        assert_eq!(
+            t.being_made(Some(&Stage::Uploading)),
+            "⏳ Ваше видео создаётся (загружаю). Пришлю его сюда, как только оно будет готово."
+        );
+    }
+}
