@@ -155,14 +155,16 @@ async fn approving_all_three_gates_of_a_pipeline_run_makes_the_video() {
     let texts = texts_to(&h.fake.sent(), chat);
     let preview = texts.iter().find(|t| t.starts_with("📝 The script")).expect("the script preview");
     assert!(preview.contains("1. ") && preview.contains(&format!("{SEGMENTS}. ")), "{preview}");
-    let with_reply_keyboard = h.fake.sent_to(chat).into_iter().any(|s| {
-        s.reply_markup.as_ref().and_then(|m| m.get("keyboard")).is_some_and(|k| k.to_string().contains("✅ Approve"))
-    });
+    let with_reply_keyboard =
+        h.fake.sent_to(chat).into_iter().any(|s| {
+            s.reply_markup.as_ref().and_then(|m| m.get("keyboard")).is_some_and(|k| k.to_string().contains("✅ Approve"))
+        });
     assert!(with_reply_keyboard, "the reply keyboard never offered ✅ Approve");
     assert_eq!(fake.tasks_created(TaskKind::TextToImage), 0, "images were paid for before the script was approved");
     // /status says what it waits for; the job holds no lease meanwhile
     h.fake.push_text(user, chat, "/status");
-    let ok = h.fake.wait_for(move |s| texts_to(s, chat).iter().any(|t| t.contains("waiting for approval of the script")), LONG).await;
+    let ok =
+        h.fake.wait_for(move |s| texts_to(s, chat).iter().any(|t| t.contains("waiting for approval of the script")), LONG).await;
     assert!(ok, "/status never said it waits for the script: {:?}", texts_to(&h.fake.sent(), chat));
     let asset = h.assets().await.pop().expect("the asset");
     assert_eq!(asset.status, AssetStatus::Awaiting);
@@ -229,7 +231,8 @@ async fn reject_at(gate: Gate) {
     assert!(notice.is_some_and(|n| n.contains("Rejected")));
     assert!(decision_shown(&h, user, k.message_id).await.starts_with("❌"));
     for chat in [user, other] {
-        let ok = h.fake.wait_for(move |s| texts_to(s, chat).iter().any(|t| t.contains("rejected at an approval step")), LONG).await;
+        let ok =
+            h.fake.wait_for(move |s| texts_to(s, chat).iter().any(|t| t.contains("rejected at an approval step")), LONG).await;
         assert!(ok, "chat {chat} was not told of the rejection: {:?}", texts_to(&h.fake.sent(), chat));
     }
     let asset = h.assets().await.pop().expect("asset");
@@ -313,7 +316,8 @@ async fn a_restart_while_waiting_keeps_the_approval_and_resumes() {
     h.wait_polling().await;
     // still waiting after the restart, and nothing re-asked or re-paid
     h.fake.push_text(user, user, "/status");
-    let ok = h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("waiting for approval of the images")), LONG).await;
+    let ok =
+        h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("waiting for approval of the images")), LONG).await;
     assert!(ok, "/status after the restart: {:?}", texts_to(&h.fake.sent(), user));
     assert_eq!(keyboards_to(&h.fake.sent(), user).len(), 1, "the approval was asked again after the restart");
     press(&h, user, user, k.message_id, &k.approve).await;
@@ -355,7 +359,8 @@ async fn two_operators_racing_on_one_approval_decide_it_once() {
     let (pa, pb) = (a.clone(), b.clone());
     let answered = h.fake.wait_until(move |f| f.callback_answer(&pa).is_some() && f.callback_answer(&pb).is_some(), LONG).await;
     assert!(answered, "both presses must be answered\n{}", h.logs());
-    let answers = [h.fake.callback_answer(&a).flatten().unwrap_or_default(), h.fake.callback_answer(&b).flatten().unwrap_or_default()];
+    let answers =
+        [h.fake.callback_answer(&a).flatten().unwrap_or_default(), h.fake.callback_answer(&b).flatten().unwrap_or_default()];
     let decided = answers.iter().filter(|n| n.contains("Approved —") || n.contains("Rejected —")).count();
     let refused = answers.iter().filter(|n| n.contains("already")).count();
     assert_eq!((decided, refused), (1, 1), "{answers:?}");

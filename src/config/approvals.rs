@@ -54,7 +54,10 @@ impl ApprovalSettings {
                 .collect::<Result<BTreeSet<_>, _>>()?,
         };
         if gates.is_empty() {
-            return Err(ConfigError::Invalid { name: "APPROVAL_STAGES", reason: "name at least one of script, images, clips".into() });
+            return Err(ConfigError::Invalid {
+                name: "APPROVAL_STAGES",
+                reason: "name at least one of script, images, clips".into(),
+            });
         }
         let secs: u64 = parse_num(lookup, "APPROVAL_TIMEOUT_SECS", 600)?;
         if secs == 0 {

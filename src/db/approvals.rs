@@ -15,9 +15,7 @@ use super::assets;
 use super::entities::{approvals, user_requests, video_assets};
 use super::retry::serializable;
 use super::stages;
-use crate::domain::{
-    ApprovalId, ApprovalState, AssetStatus, ChatId, Gate, Generation, MessageId, RequestStatus, Stage, UserId,
-};
+use crate::domain::{ApprovalId, ApprovalState, AssetStatus, ChatId, Gate, Generation, MessageId, RequestStatus, Stage, UserId};
 
 pub type Approval = approvals::Model;
 
@@ -198,7 +196,11 @@ pub async fn oldest_pending_for(db: &DatabaseConnection, user: UserId, operator:
 pub enum Decided {
     /// This call moved the approval out of `pending`; the asset moved with
     /// it: resumed as `resumed` (approved), or failed with its waiters.
-    Now { approval: Approval, resumed: Option<Generation>, failed: u64 },
+    Now {
+        approval: Approval,
+        resumed: Option<Generation>,
+        failed: u64,
+    },
     /// Someone (or the timeout) decided first: nothing changed.
     Already(ApprovalState),
     Unknown,
@@ -238,8 +240,7 @@ pub async fn decide(
             }
             let from = approval.generation;
             let asset = assets::find(txn, approval.asset_id).await?;
-            let waiting =
-                asset.as_ref().is_some_and(|a| a.status == AssetStatus::Awaiting && a.generation == from);
+            let waiting = asset.as_ref().is_some_and(|a| a.status == AssetStatus::Awaiting && a.generation == from);
             if !waiting {
                 // the asset moved on (cleared, or an older generation): only the approval changes
                 return Ok(Decided::Now { approval, resumed: None, failed: 0 });

@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ffmpeg::{self, Assembly};
 use super::veo::VeoGenerator;
-use super::{GenerateError, GenerationRequest, Gates, Generator, LocalGenerator};
+use super::{Gates, GenerateError, GenerationRequest, Generator, LocalGenerator};
 use crate::config::PipelineSettings;
 use crate::config::{GeneratorKind, ProviderSettings, RetryPolicy};
 use crate::db::stages::{self, Stage, StageKind, StageStatus, StepKey, WHOLE};

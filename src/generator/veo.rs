@@ -15,8 +15,8 @@ use sea_orm::DatabaseConnection;
 use super::pipeline::{Job, Pipeline, Steps, existing_file};
 use super::{GenerateError, GenerationRequest, Generator};
 use crate::config::PipelineSettings;
-use crate::domain::Gate;
 use crate::db::stages::{self, StageKind};
+use crate::domain::Gate;
 use crate::providers::{Meter, ProviderError, VertexClient};
 
 /// A duration the model accepts, at least `wanted` where it can: Veo 3

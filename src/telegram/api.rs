@@ -124,10 +124,8 @@ impl Keyboard {
 }
 
 fn inline_markup(rows: &[Vec<InlineButton>]) -> Value {
-    let rows: Vec<Vec<Value>> = rows
-        .iter()
-        .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect())
-        .collect();
+    let rows: Vec<Vec<Value>> =
+        rows.iter().map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect()).collect();
     json!({ "inline_keyboard": rows })
 }
 

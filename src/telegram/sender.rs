@@ -170,7 +170,12 @@ impl Sender {
 
     /// Replaces a message's inline keyboard (counted like an edit). A
     /// keyboard that is already so is not an error.
-    pub async fn edit_keyboard(&self, chat_id: ChatId, message_id: MessageId, rows: &[Vec<InlineButton>]) -> Result<(), SendError> {
+    pub async fn edit_keyboard(
+        &self,
+        chat_id: ChatId,
+        message_id: MessageId,
+        rows: &[Vec<InlineButton>],
+    ) -> Result<(), SendError> {
         match self
             .with_retries(chat_id, Priority::Interactive, None, || self.api.edit_message_reply_markup(chat_id, message_id, rows))
             .await

@@ -266,11 +266,7 @@ impl Texts for English {
     }
 
     fn approval_question(&self, prompt: &str, gate: Gate) -> String {
-        format!(
-            "Go on with “{}” after {}? Nothing more is spent until you decide.",
-            shorten(prompt, 200),
-            self.gate_name(gate)
-        )
+        format!("Go on with “{}” after {}? Nothing more is spent until you decide.", shorten(prompt, 200), self.gate_name(gate))
     }
 
     fn approve_button(&self) -> String {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
 use crate::domain::{Gate, Generation, Stage};
-use crate::generator::{GenerateError, GenerationRequest, Gates, Generator};
+use crate::generator::{Gates, GenerateError, GenerationRequest, Generator};
 use crate::service::generations::Asset;
 use crate::service::generations::Claimed;
 use crate::service::{Approvals, Delivery, Dispatcher, Generations, UploadError, Uploaded};

@@ -1287,7 +1287,9 @@ impl State {
                     json!({"file_id": format!("BAACAgIAAxkG{n:06}"), "file_unique_id": format!("AgAG{n:06}"), "width": 320, "height": 180, "duration": 1}),
                 );
             }
-            if i == 0 && let Some(c) = &caption {
+            if i == 0
+                && let Some(c) = &caption
+            {
                 body.insert("caption".into(), json!(c));
             }
             messages.push(self.message_json(chat_id, message_id, body));
