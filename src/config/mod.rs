@@ -7,6 +7,7 @@ mod credits;
 mod providers;
 mod retry;
 mod secret;
+mod storage;
 mod stores;
 
 use std::collections::HashSet;
@@ -22,6 +23,7 @@ pub use providers::{
 };
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
+pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
 use crate::domain::{ChatId, Lang, UserId};
@@ -123,6 +125,9 @@ pub struct Settings {
     pub webhook: Option<WebhookSettings>,
     /// Approvals at the gates (`APPROVALS`); `None` when off.
     pub approvals: Option<ApprovalSettings>,
+    /// Where finished videos are kept (`STORAGE_URL`).
+    pub storage: StorageSettings,
+    pub cleanup: CleanupSettings,
     /// Credits paid in Stars (`CREDITS=on`); `None`: everything is free.
     pub credits: Option<CreditSettings>,
     /// Per-user rate limits, waiting requests and running generations.
@@ -242,6 +247,8 @@ impl Settings {
         }
         let settings = Self {
             approvals,
+            storage: StorageSettings::from_lookup(lookup)?,
+            cleanup: CleanupSettings::from_lookup(lookup)?,
             default_language,
             token,
             providers,
