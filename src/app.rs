@@ -141,7 +141,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             settings.admin_user_ids.clone(),
         ),
     );
-    let operator = Arc::new(Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone()).with_credits(settings.credits.is_some()));
+    let operator = Arc::new(
+        Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone())
+            .with_credits(settings.credits.is_some()),
+    );
     let status = Arc::new(UserStatus::new(database.clone()));
     let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
     let approvals = Arc::new(Approvals::new(

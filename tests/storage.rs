@@ -263,7 +263,8 @@ async fn the_sweep_removes_intermediate_and_orphan_files_but_not_live_ones() {
 
     let service = h.spawn();
     h.wait_polling().await;
-    let gone = eventually(Duration::from_secs(20), || async { !stray_video.exists() && !work.join("asset-777-g1").exists() }).await;
+    let gone =
+        eventually(Duration::from_secs(20), || async { !stray_video.exists() && !work.join("asset-777-g1").exists() }).await;
     assert!(gone, "files no asset refers to are swept; log:\n{}", service.log_text());
 
     let prompt = "a slow sunrise over dunes";

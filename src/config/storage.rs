@@ -64,7 +64,9 @@ impl StorageSettings {
         Ok(Self::S3(S3Settings {
             bucket: bucket.to_owned(),
             prefix: prefix.trim_matches('/').to_owned(),
-            region: get(lookup, "AWS_REGION").or_else(|| get(lookup, "AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".to_owned()),
+            region: get(lookup, "AWS_REGION")
+                .or_else(|| get(lookup, "AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
             endpoint: endpoint.map(|e| e.trim_end_matches('/').to_owned()),
             access_key_id,
             secret_access_key,
@@ -94,10 +96,7 @@ impl CleanupSettings {
             });
         }
         let interval: u64 = parse_num(lookup, "CLEANUP_INTERVAL_SECS", 600)?;
-        Ok(Self {
-            keep_intermediates: Duration::from_secs_f64(hours * 3600.0),
-            interval: Duration::from_secs(interval.max(1)),
-        })
+        Ok(Self { keep_intermediates: Duration::from_secs_f64(hours * 3600.0), interval: Duration::from_secs(interval.max(1)) })
     }
 }
 

@@ -226,15 +226,28 @@ impl Delivery {
     /// sender that finds the `file_id` already renewed (here or by another
     /// replica) sends the new one.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, asset_id = %request.asset_id))]
-    async fn renew_and_send(&self, request: &Request, claim: &Claim<'_>, stale: &FileId, caption: &str, priority: Priority) -> Delivered {
+    async fn renew_and_send(
+        &self,
+        request: &Request,
+        claim: &Claim<'_>,
+        stale: &FileId,
+        caption: &str,
+        priority: Priority,
+    ) -> Delivered {
         let paid = priority == Priority::Broadcast;
         let held = request.hold == Some(HoldState::Held);
         let lock = self.renewals.get_with(request.asset_id, || Arc::new(tokio::sync::Mutex::new(())));
         let _renewing = lock.lock().await;
         let asset = match assets::find(&self.db, request.asset_id).await {
             Ok(Some(asset)) => asset,
-            Ok(None) => return self.record_video(request.id, held, Err(SendError::Rejected("the asset is gone".to_owned())), paid).await,
-            Err(err) => return self.record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid).await,
+            Ok(None) => {
+                return self.record_video(request.id, held, Err(SendError::Rejected("the asset is gone".to_owned())), paid).await;
+            }
+            Err(err) => {
+                return self
+                    .record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid)
+                    .await;
+            }
         };
         match (asset.status, asset.file_id.clone()) {
             (AssetStatus::Available, Some(current)) if current != *stale => {
@@ -259,7 +272,14 @@ impl Delivery {
             _ => {
                 self.cache.invalidate(&asset.prompt_key).await;
                 // cleared or being made again: its generation answers this request
-                return self.record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: "the asset changed".to_owned() }), paid).await;
+                return self
+                    .record_video(
+                        request.id,
+                        held,
+                        Err(SendError::GaveUp { attempts: 1, last: "the asset changed".to_owned() }),
+                        paid,
+                    )
+                    .await;
             }
         }
         let stored = match asset.file_path.as_deref().and_then(|p| key_of(std::path::Path::new(p)).map(str::to_owned)) {
@@ -284,10 +304,15 @@ impl Delivery {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "could not fetch the stored video; trying again later");
-                return self.record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid).await;
+                return self
+                    .record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid)
+                    .await;
             }
         };
-        let sent = self.sender.upload(request.chat_id, &path, caption, Some(request.message_id), priority, Some(claim as &dyn Gate)).await;
+        let sent = self
+            .sender
+            .upload(request.chat_id, &path, caption, Some(request.message_id), priority, Some(claim as &dyn Gate))
+            .await;
         if let Ok(video) = &sent {
             match assets::replace_file_id(&self.db, asset.id, stale, &video.file_id, &video.file_unique_id).await {
                 Ok(true) => tracing::info!(asset_id = %asset.id, "uploaded again from storage; file_id replaced"),

@@ -85,7 +85,8 @@ impl Housekeeping {
             };
             if remove {
                 let bytes = tree_size(path.clone()).await;
-                let removed = if meta.is_dir() { tokio::fs::remove_dir_all(&path).await } else { tokio::fs::remove_file(&path).await };
+                let removed =
+                    if meta.is_dir() { tokio::fs::remove_dir_all(&path).await } else { tokio::fs::remove_file(&path).await };
                 match removed {
                     Ok(()) => {
                         tracing::debug!(path = %path.display(), "intermediate files removed");

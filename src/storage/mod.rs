@@ -203,7 +203,9 @@ fn s3_client(s3: &S3Settings) -> Result<object_store::aws::AmazonS3, StorageErro
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(&s3.bucket)
         .with_region(&s3.region)
-        .with_client_options(ClientOptions::new().with_timeout(Duration::from_secs(120)).with_connect_timeout(Duration::from_secs(10)))
+        .with_client_options(
+            ClientOptions::new().with_timeout(Duration::from_secs(120)).with_connect_timeout(Duration::from_secs(10)),
+        )
         .with_retry(RetryConfig { max_retries: 4, retry_timeout: Duration::from_secs(60), ..RetryConfig::default() });
     if let Some(endpoint) = &s3.endpoint {
         // path-style (bucket in the path), as MinIO, R2 and test servers expect
