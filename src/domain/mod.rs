@@ -2,6 +2,7 @@
 //! speaks in these; none of them knows about Telegram, the database or
 //! the queue beyond how a value is stored.
 
+mod approval;
 mod credits;
 mod ids;
 mod lang;
@@ -10,7 +11,8 @@ mod stage;
 mod status;
 
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
-pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use approval::{ApprovalState, Decision, Gate, REJECTED_REASON, TIMED_OUT_REASON, UnknownGate};
+pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};

@@ -11,10 +11,12 @@
 //! - [`status`]: a user's /status;
 //! - [`history`]: a user's /history and sending a video of it again;
 //! - [`cancel`]: a user's /cancel (their held credits go back);
+//! - [`approvals`]: gates a person approves (`APPROVALS`);
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
 //! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
 //! - [`fair_use`]: the per-user rate limit shared through Redis.
 
+pub mod approvals;
 pub mod cache_sync;
 pub mod cancel;
 pub mod credits;
@@ -30,6 +32,7 @@ pub mod status;
 
 use std::sync::Arc;
 
+pub use approvals::{Approvals, Pressed};
 pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
@@ -51,6 +54,7 @@ pub struct Services {
     status: Arc<UserStatus>,
     history: Arc<History>,
     cancel: Arc<Cancel>,
+    approvals: Arc<Approvals>,
     credits: Arc<Credits>,
 }
 
@@ -65,8 +69,13 @@ impl Services {
         history: Arc<History>,
         cancel: Arc<Cancel>,
         credits: Arc<Credits>,
+        approvals: Arc<Approvals>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits }
+        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals }
+    }
+
+    pub fn approvals(&self) -> &Arc<Approvals> {
+        &self.approvals
     }
 
     pub fn credits(&self) -> &Arc<Credits> {

@@ -13,7 +13,9 @@
 //!
 //! Implemented methods: getMe, getUpdates (long polling), deleteWebhook,
 //! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
-//! sendChatAction, sendVideo, answerCallbackQuery, getFile (for voice
+//! sendChatAction, sendVideo, sendPhoto, sendMediaGroup (photos and videos),
+//! editMessageReplyMarkup, answerCallbackQuery (for presses queued with
+//! [`FakeTelegram::push_callback`]), getFile (for voice
 //! messages queued with [`FakeTelegram::push_voice`]) and the file download
 //! `GET /file/bot<token>/<file_path>`; and Stars payments: sendInvoice
 //! (`XTR`: no provider token, one price), answerPreCheckoutQuery (for
@@ -104,6 +106,8 @@ pub struct Sent {
     /// sendVideo's caption as the user sees it.
     pub caption: Option<String>,
     pub reply_markup: Option<Value>,
+    /// sendPhoto / sendMediaGroup: the kinds of the items ("photo", "video").
+    pub media: Vec<String>,
 }
 
 /// A voice message a test user sends.
@@ -262,6 +266,23 @@ impl FakeTelegram {
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
         id
+    }
+
+    /// Queues a press of an inline button carrying `data`, by `user_id`,
+    /// under the bot's message `message_id` in `chat_id` (sent as an
+    /// inaccessible message if the fake does not know it). Returns the
+    /// callback query id, for [`FakeTelegram::callback_answer`].
+    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        let id = self.st().push_callback(user_id, chat_id, message_id, data);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// The answer (answerCallbackQuery) given to a callback query: `None`
+    /// while unanswered, `Some(text)` once answered.
+    pub fn callback_answer(&self, callback_query_id: &str) -> Option<Option<String>> {
+        self.st().callback_answers.iter().find(|(id, _)| id == callback_query_id).map(|(_, text)| text.clone())
     }
 
     /// Queues an arbitrary update body, e.g. `{"message": {...}}` or
