@@ -449,17 +449,6 @@ impl FakeTelegram {
         self.st().commands.clone()
     }
 
-    /// Queues a press by `user_id` on an inline button carrying `data`
-    /// under the bot's message `message_id` in `chat_id` (the message's
-    /// text and keyboard as the fake knows them); returns the callback
-    /// query id, which answerCallbackQuery then accepts once.
-    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
-        let id = self.st().push_callback(user_id, chat_id, message_id, data);
-        self.shared().updates_notify.notify_waiters();
-        self.shared().changed.notify_waiters();
-        id
-    }
-
     /// Every accepted answerCallbackQuery: (callback query id, notice text).
     pub fn answered_callbacks(&self) -> Vec<(String, Option<String>)> {
         self.st().answered_callbacks.clone()

@@ -276,7 +276,6 @@ pub(crate) struct State {
     pub user_languages: HashMap<i64, Option<String>>,
     /// Every answerCallbackQuery accepted: (callback query id, text).
     pub answered_callbacks: Vec<(String, Option<String>)>,
-    next_callback: u64,
 }
 
 const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
@@ -323,7 +322,6 @@ impl State {
             commands_by_language: HashMap::new(),
             user_languages: HashMap::new(),
             answered_callbacks: Vec::new(),
-            next_callback: 0,
         }
     }
 
@@ -461,7 +459,12 @@ impl State {
             // an old or unknown message: inaccessible, as Telegram sends it
             None => json!({"message_id": message_id, "chat": chat, "date": 0}),
         };
-        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
+        let mut from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}")});
+        match self.user_languages.get(&user_id) {
+            None => from["language_code"] = json!("en"),
+            Some(Some(code)) => from["language_code"] = json!(code),
+            Some(None) => {}
+        }
         let mut body = Map::new();
         body.insert(
             "callback_query".into(),
@@ -733,39 +736,6 @@ impl State {
         self.callback_answers.push((id.to_owned(), text.clone()));
         self.answered_callbacks.push((id.to_owned(), text));
         Ok(json!(true))
-    }
-
-    /// A press by `user_id` on an inline button with `data` under the
-    /// bot's message `message_id` in `chat_id`; returns the callback query id.
-    pub fn push_callback(&mut self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
-        self.next_callback += 1;
-        let id = format!("{}{:08}", self.bot_id, self.next_callback);
-        let (_, user_msg) = self.user_message(user_id, chat_id);
-        let from = user_msg["from"].clone();
-        let mut message = json!({
-            "message_id": message_id,
-            "from": self.bot_json(),
-            "chat": self.chat_json(chat_id),
-            "date": unix_now(),
-        });
-        if let Some(msg) = self.messages.get(&(chat_id, message_id)) {
-            if let Some(text) = msg.content.get("text").filter(|t| t.is_string()) {
-                message["text"] = text.clone();
-            }
-            if let Some(markup) = msg.content.get("markup").filter(|m| m.is_object()) {
-                message["reply_markup"] = markup.clone();
-            }
-        }
-        if message.get("text").is_none() {
-            message["text"] = json!("…");
-        }
-        let mut body = Map::new();
-        body.insert(
-            "callback_query".into(),
-            json!({"id": id, "from": from, "message": message, "chat_instance": format!("ci{chat_id}"), "data": data}),
-        );
-        self.enqueue(body);
-        id
     }
 
     /// sendInvoice. Payments in Telegram Stars (`XTR`) take an empty (or no)
