@@ -3,12 +3,7 @@
 //! value. Anything else (an old or forged button) does not parse and is
 //! answered with a notice.
 
-use crate::domain::RequestId;
-
-/// Telegram's limit on `callback_data`.
-pub const MAX_CALLBACK_DATA: usize = 64;
-
-use crate::domain::{ApprovalId, Decision};
+use crate::domain::{ApprovalId, Decision, RequestId};
 
 /// Telegram's limit on `callback_data`.
 pub const MAX_CALLBACK_DATA: usize = 64;
