@@ -60,6 +60,12 @@ async fn history_sends_a_video_again_by_file_id_without_uploading() {
     h.fake.push_text(user, user, "FIRST CLIP");
     assert_eq!(h.video_for(user, 2).await, first, "a cache hit");
     assert_eq!(h.fake.uploads(), 2);
+    // A video reaches Telegram a moment before its delivery is recorded.
+    let recorded = support::eventually(Duration::from_secs(10), || async {
+        h.requests().await.iter().all(|r| r.status == RequestStatus::Completed)
+    })
+    .await;
+    assert!(recorded);
 
     h.fake.push_text(user, user, "/history");
     let ok = h.fake.wait_for(|sent| inline_keyboard(sent, user).is_some(), Duration::from_secs(10)).await;
