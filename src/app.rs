@@ -21,7 +21,8 @@ use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
-    Credits, Delivery, Dispatcher, Extensions, Generations, Housekeeping, Intake, Operator, Services, UserStatus, cache_sync,
+    Approvals, Cancel, Credits, Delivery, Dispatcher, Extensions, Generations, History, Housekeeping, Intake, Operator, Services,
+    UserStatus, cache_sync,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -146,9 +147,19 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             .with_credits(settings.credits.is_some()),
     );
     let status = Arc::new(UserStatus::new(database.clone()));
+    let history = Arc::new(History::new(database.clone()));
+    let cancel = Arc::new(Cancel::new(database.clone()));
     let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
     let extensions = Arc::new(Extensions::new(database.clone(), sender.api().clone(), settings.extend));
-    let services = Services::new(intake, delivery, dispatcher, operator, status, credits, extensions);
+    let approvals = Arc::new(Approvals::new(
+        database.clone(),
+        sender.clone(),
+        dispatcher.clone(),
+        delivery.clone(),
+        settings.approvals.clone(),
+        settings.admin_user_ids.clone(),
+    ));
+    let services = Services::new(intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -268,6 +279,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         let job = GenerationJob::new(
             generations.clone(),
             services.delivery().clone(),
+            services.approvals().clone(),
             cache.clone(),
             generator,
             services.extensions().clone(),
@@ -292,6 +304,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             generations,
             dispatcher: services.dispatcher().clone(),
             delivery: services.delivery().clone(),
+            approvals: services.approvals().clone(),
             claim: settings.delivery_claim(),
             stall: chrono::Duration::from_std(settings.job_lease * 2).unwrap_or(chrono::Duration::seconds(60)),
         };
@@ -312,6 +325,9 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
+            services.history().clone(),
+            services.cancel().clone(),
+            services.approvals().clone(),
             services.credits().clone(),
             services.extensions().clone(),
             sender.clone(),

@@ -8,13 +8,14 @@ pub enum Command {
     Start,
     Help,
     Status(String),
+    History,
+    Cancel,
     Clear(String),
     Stats,
     Balance,
     Buy,
     Grant(String),
     Refund(String),
-    Cancel,
 }
 
 #[cfg(test)]

@@ -9,11 +9,15 @@ use teloxide::utils::command::{BotCommands, ParseError};
 
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
-use crate::domain::{AssetId, CallbackData, ChargeId, ChatId, MessageId, Prompt, PromptError, StarsPackage, UserId};
+use crate::domain::{
+    ApprovalState, AssetId, CallbackData, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, RequestId, StarsPackage,
+    UserId,
+};
 use crate::service::credits::Paid;
-use crate::service::extend::{Pressed, Refusal as ExtendRefusal};
+use crate::service::extend::{Pressed as ExtendPressed, Refusal as ExtendRefusal};
+use crate::service::history::Again;
 use crate::service::intake::{Admitted, NewRequest, Refusal};
-use crate::service::{Credits, Extensions, Intake, Operator, UserStatus};
+use crate::service::{Approvals, Cancel, Credits, Extensions, History, Intake, Operator, Pressed, UserStatus};
 use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -28,16 +32,20 @@ pub enum Input {
     OtherBot,
     Prompt(Prompt),
     Invalid(PromptError),
+    /// ✅ Approve / ❌ Reject on the reply keyboard: the oldest pending gate.
+    Decide(Decision),
 }
 
 /// Reads a text message: a command, a menu button, or a prompt.
 pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Input {
     let trimmed = text.trim();
     if let Some((_, button)) = menu_labels().find(|(label, _)| label == trimmed) {
-        return Input::Command(match button {
-            MenuButton::Status => Command::Status(String::new()),
-            MenuButton::Help => Command::Help,
-        });
+        return match button {
+            MenuButton::Status => Input::Command(Command::Status(String::new())),
+            MenuButton::Help => Input::Command(Command::Help),
+            MenuButton::Approve => Input::Decide(Decision::Approve),
+            MenuButton::Reject => Input::Decide(Decision::Reject),
+        };
     }
     if text.trim_start().starts_with('/') {
         return match Command::parse(text.trim_start(), bot_username) {
@@ -67,6 +75,9 @@ pub struct UpdateHandler {
     intake: Arc<Intake>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    history: Arc<History>,
+    cancel: Arc<Cancel>,
+    approvals: Arc<Approvals>,
     credits: Arc<Credits>,
     extensions: Arc<Extensions>,
     sender: Sender,
@@ -84,17 +95,21 @@ struct Incoming<'a> {
 }
 
 impl UpdateHandler {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         intake: Arc<Intake>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        history: Arc<History>,
+        cancel: Arc<Cancel>,
+        approvals: Arc<Approvals>,
         credits: Arc<Credits>,
         extensions: Arc<Extensions>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, credits, extensions, sender, transcriber, settings }
+        Self { intake, operator, status, history, cancel, approvals, credits, extensions, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -105,7 +120,9 @@ impl UpdateHandler {
             UpdateKind::Message(message) => self.on_message(message).await,
             UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
             UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
-            other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
+            other => {
+                tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring an update of a kind the bot does not handle")
+            }
         }
     }
 
@@ -114,8 +131,8 @@ impl UpdateHandler {
     /// this video can't be extended. Returns the press's notice.
     async fn extend_pressed(&self, user: UserId, chat: ChatId, asset: AssetId, texts: &dyn Texts) -> Option<String> {
         let (text, notice) = match self.extensions.press(chat, user, asset).await {
-            Ok(Pressed::Waiting { prompt }) => (texts.extend_ask(&prompt), None),
-            Ok(Pressed::Refused(refusal)) => {
+            Ok(ExtendPressed::Waiting { prompt }) => (texts.extend_ask(&prompt), None),
+            Ok(ExtendPressed::Refused(refusal)) => {
                 let text = Self::refusal(texts, &refusal);
                 (text.clone(), Some(text))
             }
@@ -142,8 +159,18 @@ impl UpdateHandler {
         self.settings.admins.contains(&user)
     }
 
-    fn menu(texts: &dyn Texts) -> Keyboard {
-        Keyboard::Persistent(vec![vec![texts.menu_status(), texts.menu_help()]])
+    /// The reply keyboard: 📊 ❓, and ✅ ❌ while the user has a decision pending.
+    async fn menu(&self, user: UserId, texts: &dyn Texts) -> Keyboard {
+        self.approvals.keyboard_for(user, texts).await
+    }
+
+    fn pressed_notice(pressed: Pressed, texts: &dyn Texts) -> String {
+        match pressed {
+            Pressed::Decided(state) => texts.approval_done(state),
+            Pressed::Already(state) => texts.approval_already_decided(state),
+            Pressed::NotAllowed => texts.approval_not_yours(),
+            Pressed::Nothing => texts.approval_nothing_pending(),
+        }
     }
 
     /// One inline button per package on sale: a press sends its invoice.
@@ -184,6 +211,18 @@ impl UpdateHandler {
                 },
                 None => Some(texts.button_expired()),
             },
+            Some(CallbackData::History(request)) => self.again(user, chat, request, texts).await,
+            Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
+                Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not record a decision");
+                    Some(texts.try_again())
+                }
+            },
+            Some(CallbackData::Decided { id }) => {
+                let state = self.approvals.state(id).await.ok().flatten().unwrap_or(ApprovalState::Pending);
+                Some(texts.approval_already_decided(state))
+            }
             None => Some(texts.button_expired()),
         };
         let notice: Option<String> = notice.map(|n| crate::texts::shorten(&n, 190));
@@ -274,7 +313,21 @@ impl UpdateHandler {
         let answer = match classify(text, &self.settings.bot_username, self.settings.max_prompt_chars) {
             Input::Command(Command::Start | Command::Help) => {
                 let help = texts.help(self.settings.max_prompt_chars);
-                return self.reply(&incoming, &help, Self::menu(texts)).await;
+                let menu = self.menu(user, texts).await;
+                return self.reply(&incoming, &help, menu).await;
+            }
+            Input::Decide(decision) => {
+                let answer = match self.approvals.decide_oldest(user, decision).await {
+                    // the decision's own confirmation went out with the new keyboard
+                    Ok(Pressed::Decided(_)) => return,
+                    Ok(pressed) => Self::pressed_notice(pressed, texts),
+                    Err(err) => {
+                        tracing::error!(error = %err, "could not record a decision");
+                        texts.try_again()
+                    }
+                };
+                let menu = self.menu(user, texts).await;
+                return self.reply(&incoming, &answer, menu).await;
             }
             Input::Command(Command::Status(prompt)) if !prompt.trim().is_empty() && self.is_admin(user) => {
                 match Prompt::parse(&prompt, usize::MAX) {
@@ -295,7 +348,8 @@ impl UpdateHandler {
                 texts.try_again()
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
-            Input::Command(Command::Cancel) => self.cancel(chat, user, texts).await,
+            Input::Command(Command::History) => return self.history(&incoming).await,
+            Input::Command(Command::Cancel) => self.withdraw(chat, user, texts).await,
             Input::Command(Command::Balance) => self.credits.balance_text(user, texts).await.unwrap_or_else(|err| {
                 tracing::error!(error = %err, "balance failed");
                 texts.try_again()
@@ -417,14 +471,78 @@ impl UpdateHandler {
         }
     }
 
-    /// `/cancel`: stops the wait for an extension's continuation.
-    async fn cancel(&self, chat: ChatId, user: UserId, texts: &dyn Texts) -> String {
-        match self.extensions.cancel(chat, user).await {
-            Ok(true) => texts.extend_cancelled(),
-            Ok(false) => texts.nothing_to_cancel(),
+    /// /history: the last videos, each with a button that sends it again.
+    async fn history(&self, incoming: &Incoming<'_>) {
+        let texts = incoming.texts;
+        let videos = match self.history.recent(incoming.user).await {
+            Ok(videos) => videos,
+            Err(err) => {
+                tracing::error!(error = %err, "history failed");
+                return self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
+        };
+        if videos.is_empty() {
+            return self.reply(incoming, &texts.history_empty(), Keyboard::None).await;
+        }
+        let prompts: Vec<&str> = videos.iter().map(|(request, _)| request.raw_text.trim()).collect();
+        let buttons = videos
+            .iter()
+            .zip(1..)
+            .map(|((request, _), n)| {
+                vec![InlineButton {
+                    text: texts.history_button(n, request.raw_text.trim()),
+                    data: CallbackData::History(request.id).encode(),
+                }]
+            })
+            .collect();
+        self.reply(incoming, &texts.history(&prompts), Keyboard::Inline(buttons)).await;
+    }
+
+    /// /cancel: withdraws the user's waiting requests and stops the wait
+    /// for an extension's continuation.
+    async fn withdraw(&self, chat: ChatId, user: UserId, texts: &dyn Texts) -> String {
+        let extension = match self.extensions.cancel(chat, user).await {
+            Ok(stopped) => stopped,
             Err(err) => {
                 tracing::error!(error = %err, "could not cancel a pending extension");
+                return texts.try_again();
+            }
+        };
+        match self.cancel.withdraw(user).await {
+            Ok(withdrawn) if withdrawn.requests.is_empty() && extension => texts.extend_cancelled(),
+            Ok(withdrawn) if withdrawn.requests.is_empty() => texts.cancel_nothing(),
+            Ok(withdrawn) => {
+                let prompts: Vec<&str> = withdrawn.requests.iter().map(|r| r.raw_text.trim()).collect();
+                let text = texts.cancelled(&prompts);
+                if extension { format!("{text}\n{}", texts.extend_cancelled()) } else { text }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cancel failed");
                 texts.try_again()
+            }
+        }
+    }
+
+    /// A press on a /history button: the video again, by its `file_id`
+    /// (nothing generated, nothing uploaded); a notice when it can't be.
+    async fn again(&self, user: UserId, chat: ChatId, request: RequestId, texts: &dyn Texts) -> Option<String> {
+        match self.history.again(user, request).await {
+            Ok(Again::Video { file_id, request }) => {
+                let caption = texts.caption(request.raw_text.trim());
+                match self.sender.video_by_id(chat, &file_id, &caption, None, &Keyboard::None, Priority::Interactive, None).await
+                {
+                    Ok(_) => None,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not send a video from the history again");
+                        Some(texts.try_again())
+                    }
+                }
+            }
+            Ok(Again::Gone) => Some(texts.history_gone()),
+            Ok(Again::NotYours) => Some(texts.button_expired()),
+            Err(err) => {
+                tracing::error!(error = %err, "history lookup failed");
+                Some(texts.try_again())
             }
         }
     }

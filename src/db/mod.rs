@@ -4,7 +4,9 @@
 //! which requests still wait and which were delivered. Everything else
 //! (the moka cache, the job queue) can be rebuilt from it.
 
+pub mod approvals;
 pub mod assets;
+pub mod cancel;
 pub mod credits;
 pub mod entities;
 pub mod extensions;

@@ -1,10 +1,14 @@
 //! Inline button presses: what a button's `callback_data` says, typed.
-//! Services put it on the buttons they send; the bot's update handler
-//! parses it back when a button is pressed.
-//! Each variant has a short prefix; the encoded data is at most 64 bytes
-//! (Telegram's limit), and anything else parses to `None`.
+//! Services put it on the buttons they send (the ➕ under every video, the
+//! ✅ / ❌ under an approval); the bot's update handler parses it back when
+//! a button is pressed. Each variant has a short prefix; the encoded data
+//! is at most 64 bytes (Telegram's limit), and anything else (an old or
+//! forged button) parses to `None` and is answered with a notice.
 
-use super::AssetId;
+use super::{ApprovalId, AssetId, Decision, RequestId};
+
+/// Telegram's limit on `callback_data`.
+pub const MAX_CALLBACK_DATA: usize = 64;
 
 /// What an inline button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,10 +17,14 @@ pub enum CallbackData {
     Extend(AssetId),
     /// Buy the package of `stars` Stars for `credits` credits: sends its invoice.
     Buy { stars: u32, credits: i64 },
+    /// /history: send again the video this (delivered) request got.
+    History(RequestId),
+    /// ✅ / ❌ under an approval (`ap:<id>:y|n`).
+    Approval { id: ApprovalId, decision: Decision },
+    /// The button left under an approval once it is decided (`ap:<id>:d`):
+    /// pressing it only tells what was decided.
+    Decided { id: ApprovalId },
 }
-
-/// Telegram's limit on `callback_data`.
-pub const MAX_CALLBACK_BYTES: usize = 64;
 
 impl CallbackData {
     /// The `callback_data` of a button (at most 64 bytes).
@@ -24,24 +32,47 @@ impl CallbackData {
         match self {
             CallbackData::Extend(asset) => format!("x:{}", asset.0),
             CallbackData::Buy { stars, credits } => format!("b:{stars}:{credits}"),
+            CallbackData::History(request) => format!("h:{}", request.0),
+            CallbackData::Approval { id, decision: Decision::Approve } => format!("ap:{id}:y"),
+            CallbackData::Approval { id, decision: Decision::Reject } => format!("ap:{id}:n"),
+            CallbackData::Decided { id } => format!("ap:{id}:d"),
         }
     }
 
     /// Reads a button's `callback_data`; `None` for anything this bot did not encode.
     pub fn parse(data: &str) -> Option<Self> {
-        if data.len() > MAX_CALLBACK_BYTES {
+        if data.is_empty() || data.len() > MAX_CALLBACK_DATA {
             return None;
         }
         let (prefix, rest) = data.split_once(':')?;
         match prefix {
-            "x" => rest.parse::<i64>().ok().filter(|id| *id > 0).map(|id| CallbackData::Extend(AssetId(id))),
+            "x" => Some(CallbackData::Extend(AssetId(parse_id(rest)?))),
             "b" => {
                 let (stars, credits) = rest.split_once(':')?;
                 Some(CallbackData::Buy { stars: stars.parse().ok()?, credits: credits.parse().ok()? })
             }
+            "h" => Some(CallbackData::History(RequestId(parse_id(rest)?))),
+            "ap" => {
+                let (id, what) = rest.split_once(':')?;
+                let id = ApprovalId(id.parse().ok().filter(|n: &i64| *n > 0)?);
+                match what {
+                    "y" => Some(CallbackData::Approval { id, decision: Decision::Approve }),
+                    "n" => Some(CallbackData::Approval { id, decision: Decision::Reject }),
+                    "d" => Some(CallbackData::Decided { id }),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
+}
+
+/// A positive decimal id, nothing else (no sign, no spaces).
+fn parse_id(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|id| *id > 0)
 }
 
 #[cfg(test)]
@@ -53,17 +84,39 @@ mod tests {
     #[test]
     fn round_trips_and_fits_telegram() {
         let data = CallbackData::Extend(AssetId(i64::MAX));
-        assert!(data.encode().len() <= MAX_CALLBACK_BYTES);
+        assert!(data.encode().len() <= MAX_CALLBACK_DATA);
         assert_eq!(CallbackData::parse(&data.encode()), Some(data));
         assert_eq!(CallbackData::parse("x:12"), Some(CallbackData::Extend(AssetId(12))));
         assert_eq!(CallbackData::parse("x:-1"), None);
         assert_eq!(CallbackData::parse("x:"), None);
         assert_eq!(CallbackData::parse("zz:1"), None);
         let buy = CallbackData::Buy { stars: u32::MAX, credits: i64::MAX };
-        assert!(buy.encode().len() <= MAX_CALLBACK_BYTES);
+        assert!(buy.encode().len() <= MAX_CALLBACK_DATA);
         assert_eq!(CallbackData::parse(&buy.encode()), Some(buy));
         assert_eq!(CallbackData::parse("b:1"), None);
         assert_eq!(CallbackData::parse(""), None);
+        let data = CallbackData::History(RequestId(i64::MAX));
+        assert!(data.encode().len() <= MAX_CALLBACK_DATA);
+        assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        for bad in ["", "h:", "h:-1", "h:0", "h: 1", "h:1x", "x:1x", "h", "h:99999999999999999999"] {
+            assert_eq!(CallbackData::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn approvals_round_trip_within_64_bytes() {
+        for data in [
+            CallbackData::Approval { id: ApprovalId(i64::MAX), decision: Decision::Approve },
+            CallbackData::Approval { id: ApprovalId(1), decision: Decision::Reject },
+            CallbackData::Decided { id: ApprovalId(42) },
+        ] {
+            let raw = data.encode();
+            assert!(raw.len() <= MAX_CALLBACK_DATA, "{raw}");
+            assert_eq!(CallbackData::parse(&raw), Some(data));
+        }
+        for bad in ["ap", "ap:1", "ap:x:y", "ap:0:y", "ap:1:q", "ap:1:y:extra"] {
+            assert_eq!(CallbackData::parse(bad), None, "{bad}");
+        }
     }
 
     proptest! {
@@ -75,7 +128,14 @@ mod tests {
         #[test]
         fn every_asset_round_trips(id in 1i64..) {
             let data = CallbackData::Extend(AssetId(id));
-            prop_assert!(data.encode().len() <= MAX_CALLBACK_BYTES);
+            prop_assert!(data.encode().len() <= MAX_CALLBACK_DATA);
+            prop_assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        }
+
+        #[test]
+        fn any_request_id_fits_and_parses_back(id in 1i64..) {
+            let data = CallbackData::History(RequestId(id));
+            prop_assert!(data.encode().len() <= MAX_CALLBACK_DATA);
             prop_assert_eq!(CallbackData::parse(&data.encode()), Some(data));
         }
     }

@@ -2,6 +2,7 @@
 //! speaks in these; none of them knows about Telegram, the database or
 //! the queue beyond how a value is stored.
 
+mod approval;
 mod callback;
 mod credits;
 mod ids;
@@ -11,9 +12,10 @@ mod stage;
 mod status;
 mod wanted;
 
-pub use callback::{CallbackData, MAX_CALLBACK_BYTES};
+pub use approval::{ApprovalState, Decision, Gate, REJECTED_REASON, TIMED_OUT_REASON, UnknownGate};
+pub use callback::{CallbackData, MAX_CALLBACK_DATA};
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
-pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};

@@ -106,8 +106,26 @@ impl Crossfade {
         args.extend(["-filter_complex".to_owned(), self.filter_graph()]);
         args.extend(
             [
-                "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-f", "mp4",
+                "-map",
+                "[v]",
+                "-map",
+                "[a]",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                "23",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                "-movflags",
+                "+faststart",
+                "-f",
+                "mp4",
             ]
             .iter()
             .map(|s| (*s).to_owned()),
@@ -174,9 +192,12 @@ pub async fn tail(input: &Path, seconds: u32, output: &Path) -> Result<(), Ffmpe
         .map(|s| (*s).to_owned())
         .chain([format!("-{seconds}"), "-i".to_owned(), input.display().to_string()])
         .chain(
-            ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-f", "mp4"]
-                .iter()
-                .map(|s| (*s).to_owned()),
+            [
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+                "-f", "mp4",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned()),
         )
         .chain([output.display().to_string()])
         .collect();
@@ -203,7 +224,10 @@ mod tests {
         assert!(graph.contains("[0:v]scale=640:360"), "{graph}");
         assert!(graph.contains("[1:v]scale=640:360"), "{graph}");
         assert!(graph.contains("settb=AVTB"), "{graph}");
-        assert!(graph.contains("anullsrc=channel_layout=stereo:sample_rate=48000,aformat=sample_fmts=fltp,atrim=duration=3.000[a0]"), "{graph}");
+        assert!(
+            graph.contains("anullsrc=channel_layout=stereo:sample_rate=48000,aformat=sample_fmts=fltp,atrim=duration=3.000[a0]"),
+            "{graph}"
+        );
         assert!(graph.contains("[1:a]aresample=48000"), "{graph}");
         assert!(graph.contains("[v0][v1]xfade=transition=fade:duration=1:offset=2.000[v]"), "{graph}");
         assert!(graph.contains("[a0][a1]acrossfade=d=1[a]"), "{graph}");

@@ -17,6 +17,7 @@ use super::pipeline::{Job, Pipeline, Steps, continuation_prompt, existing_file};
 use super::{ExtendPart, GenerateError, GenerationRequest, Generator};
 use crate::config::PipelineSettings;
 use crate::db::stages::{self, StageKind};
+use crate::domain::Gate;
 use crate::providers::vertex::VEO_EXTENSION_SECONDS;
 use crate::providers::{Meter, ProviderError, VertexClient};
 
@@ -67,6 +68,8 @@ impl Single {
     async fn run(&self, request: GenerationRequest) -> Result<(), GenerateError> {
         let extend = request.extend.clone();
         let job = Job::new(request, &self.work_dir);
+        // the script gate: the approver reads the prompt Veo will get
+        job.gate(Gate::Script).await?;
         if let Some(part) = extend {
             return self.extension(job, part).await;
         }
@@ -105,7 +108,9 @@ impl Single {
             let seconds = veo_seconds(self.vertex.model(), part.seconds);
             let clip = veo_clip(&self.steps, &job, &self.vertex, 0, &prompt, seconds, true, None, &job.output).await?;
             if clip != job.output {
-                tokio::fs::copy(&clip, &job.output).await.map_err(|e| GenerateError::Failed(format!("cannot copy the clip: {e}")))?;
+                tokio::fs::copy(&clip, &job.output)
+                    .await
+                    .map_err(|e| GenerateError::Failed(format!("cannot copy the clip: {e}")))?;
             }
             return Ok(());
         }
@@ -116,7 +121,8 @@ impl Single {
             .await
             .map_err(|e| GenerateError::Failed(format!("cannot create {}: {e}", job.dir.display())))?;
         let whole = job.file("extended.mp4");
-        let extended = veo_clip(&self.steps, &job, &self.vertex, 0, &prompt, VEO_EXTENSION_SECONDS, true, Some(&parent), &whole).await?;
+        let extended =
+            veo_clip(&self.steps, &job, &self.vertex, 0, &prompt, VEO_EXTENSION_SECONDS, true, Some(&parent), &whole).await?;
         crossfade::tail(&extended, VEO_EXTENSION_SECONDS, &job.output)
             .await
             .map_err(|e| GenerateError::Failed(format!("cannot cut the new seconds from Veo's extension: {e}")))

@@ -35,7 +35,9 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pressed {
     /// The bot now waits for the continuation of the video of `prompt`.
-    Waiting { prompt: String },
+    Waiting {
+        prompt: String,
+    },
     Refused(Refusal),
 }
 
@@ -63,7 +65,7 @@ impl Extensions {
         let shown = |p: &&Asset| match p.status {
             AssetStatus::Available => p.file_id.is_some(),
             AssetStatus::Generating => p.stage == Some(Stage::Uploading) && p.file_path.is_some(),
-            AssetStatus::Pending | AssetStatus::Failed => false,
+            AssetStatus::Pending | AssetStatus::Failed | AssetStatus::Awaiting => false,
         };
         let Some(parent) = parent.filter(shown) else {
             return Err(Refusal::Unavailable);

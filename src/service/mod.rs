@@ -11,17 +11,23 @@
 //! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
+//! - [`history`]: a user's /history and sending a video of it again;
+//! - [`cancel`]: a user's /cancel (their held credits go back);
+//! - [`approvals`]: gates a person approves (`APPROVALS`);
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
 //! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
 //! - [`fair_use`]: the per-user rate limit shared through Redis.
 
+pub mod approvals;
 pub mod cache_sync;
+pub mod cancel;
 pub mod credits;
 pub mod delivery;
 pub mod dispatch;
 pub mod extend;
 pub mod fair_use;
 pub mod generations;
+pub mod history;
 pub mod housekeeping;
 pub mod intake;
 pub mod operator;
@@ -29,11 +35,14 @@ pub mod status;
 
 use std::sync::Arc;
 
+pub use approvals::{Approvals, Pressed};
+pub use cancel::Cancel;
 pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use extend::Extensions;
 pub use generations::Generations;
+pub use history::History;
 pub use housekeeping::Housekeeping;
 pub use intake::Intake;
 pub use operator::Operator;
@@ -47,21 +56,32 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    history: Arc<History>,
+    cancel: Arc<Cancel>,
+    approvals: Arc<Approvals>,
     credits: Arc<Credits>,
     extensions: Arc<Extensions>,
 }
 
 impl Services {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         intake: Arc<Intake>,
         delivery: Arc<Delivery>,
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        history: Arc<History>,
+        cancel: Arc<Cancel>,
         credits: Arc<Credits>,
+        approvals: Arc<Approvals>,
         extensions: Arc<Extensions>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, credits, extensions }
+        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions }
+    }
+
+    pub fn approvals(&self) -> &Arc<Approvals> {
+        &self.approvals
     }
 
     pub fn credits(&self) -> &Arc<Credits> {
@@ -90,5 +110,13 @@ impl Services {
 
     pub fn extensions(&self) -> &Arc<Extensions> {
         &self.extensions
+    }
+
+    pub fn history(&self) -> &Arc<History> {
+        &self.history
+    }
+
+    pub fn cancel(&self) -> &Arc<Cancel> {
+        &self.cancel
     }
 }

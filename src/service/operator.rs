@@ -90,7 +90,9 @@ impl Operator {
     /// `/stats`: what dedup saved, and what providers cost.
     pub async fn stats(&self, texts: &dyn Texts) -> Result<String, DbErr> {
         let mut assets_by_status = Vec::new();
-        for status in [AssetStatus::Available, AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Failed] {
+        for status in
+            [AssetStatus::Available, AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Awaiting, AssetStatus::Failed]
+        {
             assets_by_status.push((status, assets::count_by_status(&self.db, status).await?));
         }
         let report = StatsReport {

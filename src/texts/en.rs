@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use super::{AssetReport, ClearOutcome, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
-use crate::domain::{AssetStatus, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
+use crate::domain::{
+    ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
+    TIMED_OUT_REASON, UserId,
+};
 
 pub struct English;
 
@@ -18,6 +21,8 @@ impl Texts for English {
              If someone asked for the same thing before, you get it at once.\n\n\
              • Just type your prompt (up to {max_prompt_chars} characters).\n\
              • /status — your recent requests.\n\
+             • /history — your last videos, to get one again.\n\
+             • /cancel — withdraw the requests you are waiting for.\n\
              • /help — this message."
         )
     }
@@ -33,7 +38,8 @@ impl Texts for English {
     }
 
     fn extend_unavailable(&self) -> String {
-        "This video can't be extended any more: it was removed or is being made again. Send its prompt to get it first.".to_owned()
+        "This video can't be extended any more: it was removed or is being made again. Send its prompt to get it first."
+            .to_owned()
     }
 
     fn extend_limit(&self, max: i32) -> String {
@@ -133,6 +139,7 @@ impl Texts for English {
             Stage::Script => "Writing the script".to_owned(),
             Stage::Assembling => "Assembling the video".to_owned(),
             Stage::Uploading => "uploading".to_owned(),
+            Stage::AwaitingApproval(gate) => format!("waiting for approval of {}", self.gate_name(*gate)),
             Stage::Steps(counts) => {
                 let mut parts = Vec::new();
                 if counts.images > 0 {
@@ -171,6 +178,11 @@ impl Texts for English {
     }
 
     fn generation_failed(&self, prompt: &str, reason: &str) -> String {
+        let reason = match reason {
+            REJECTED_REASON => "it was rejected at an approval step",
+            TIMED_OUT_REASON => "nobody approved it in time",
+            other => other,
+        };
         format!(
             "😞 Sorry, I couldn't make the video for “{}”: {reason}.\nSend the prompt again to try once more.",
             self.caption(prompt)
@@ -194,11 +206,12 @@ impl Texts for English {
         let state = match (line.request, line.asset) {
             (RequestStatus::Completed, _) => "✅ sent".to_owned(),
             (RequestStatus::Failed, _) => format!("❌ failed{}", line.error.map(|e| format!(": {e}")).unwrap_or_default()),
-            (RequestStatus::Pending, Some(AssetStatus::Generating)) => {
+            (RequestStatus::Pending, Some(AssetStatus::Generating | AssetStatus::Awaiting)) => {
                 format!("⏳ being made{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
             }
             (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 sending".to_owned(),
             (RequestStatus::Pending, _) => "⏳ queued".to_owned(),
+            (RequestStatus::Cancelled, _) => "✖️ cancelled".to_owned(),
         };
         format!("• “{short}” — {state}")
     }
@@ -258,14 +271,113 @@ impl Texts for English {
             ("start", "what this bot does".to_owned()),
             ("help", "how to use it".to_owned()),
             ("status", "your recent requests and their state (operators: /status <prompt> for one asset)".to_owned()),
+            ("history", "your last 10 videos, each with a button to get it again".to_owned()),
+            ("cancel", "withdraw the requests you are still waiting for (and stop an extension's wait)".to_owned()),
             ("clear", "operators only: /clear <prompt> drops a cached video so it is made again".to_owned()),
             ("stats", "operators only: totals — assets, requests, generations saved, provider costs".to_owned()),
             ("balance", "your credits and their last movements".to_owned()),
             ("buy", "buy credits with Telegram Stars".to_owned()),
             ("grant", "operators only: /grant <user_id> <credits> adds (or takes) credits".to_owned()),
             ("refund", "operators only: /refund <user_id> <charge_id> refunds a Stars purchase".to_owned()),
-            ("cancel", "stop what you started: the wait for an extension's continuation".to_owned()),
         ]
+    }
+
+    fn history_empty(&self) -> String {
+        "You have no videos yet. Send me a prompt!".to_owned()
+    }
+
+    fn history(&self, prompts: &[&str]) -> String {
+        let lines: Vec<String> = prompts.iter().enumerate().map(|(i, p)| format!("{}. “{}”", i + 1, shorten(p, 100))).collect();
+        format!("🎞 Your last videos — tap one to get it again:\n{}", lines.join("\n"))
+    }
+
+    fn history_button(&self, n: usize, prompt: &str) -> String {
+        format!("🔁 {n}. {}", shorten(prompt, 40))
+    }
+
+    fn history_gone(&self) -> String {
+        "That video is no longer stored. Send the prompt again to get a new one.".to_owned()
+    }
+
+    fn cancel_nothing(&self) -> String {
+        "You have no requests waiting; there is nothing to cancel.".to_owned()
+    }
+
+    fn cancelled(&self, prompts: &[&str]) -> String {
+        let quoted: Vec<String> = prompts.iter().map(|p| format!("“{}”", shorten(p, 60))).collect();
+        format!("✖️ Cancelled: {}. You won't get these videos.", quoted.join(", "))
+    }
+
+    fn gate_name(&self, gate: Gate) -> String {
+        match gate {
+            Gate::Script => "the script",
+            Gate::Images => "the images",
+            Gate::Clips => "the clips",
+        }
+        .to_owned()
+    }
+
+    fn approval_script(&self, prompt: &str, script: &str) -> String {
+        format!("📝 The script for “{}”:\n\n{}", shorten(prompt, 200), shorten(script, 3500))
+    }
+
+    fn approval_media(&self, prompt: &str, gate: Gate) -> String {
+        let what = match gate {
+            Gate::Script => "📝 The script",
+            Gate::Images => "🖼 The first images",
+            Gate::Clips => "🎞 The first clips",
+        };
+        format!("{what} for “{}” are ready for your approval.", shorten(prompt, 200))
+    }
+
+    fn approval_question(&self, prompt: &str, gate: Gate) -> String {
+        format!("Go on with “{}” after {}? Nothing more is spent until you decide.", shorten(prompt, 200), self.gate_name(gate))
+    }
+
+    fn approve_button(&self) -> String {
+        "✅ Approve".to_owned()
+    }
+
+    fn reject_button(&self) -> String {
+        "❌ Reject".to_owned()
+    }
+
+    fn decided_button(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Approved",
+            ApprovalState::Rejected => "❌ Rejected",
+            ApprovalState::TimedOut => "⌛ No answer in time",
+            ApprovalState::Pending => "⏳ Waiting",
+        }
+        .to_owned()
+    }
+
+    fn approval_done(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Approved — the video goes on.",
+            ApprovalState::Rejected => "❌ Rejected — the video is cancelled.",
+            ApprovalState::TimedOut => "⌛ Nobody decided in time — the video is cancelled.",
+            ApprovalState::Pending => "⏳ Still waiting for a decision.",
+        }
+        .to_owned()
+    }
+
+    fn approval_already_decided(&self, state: ApprovalState) -> String {
+        let how = match state {
+            ApprovalState::Approved => "approved",
+            ApprovalState::Rejected => "rejected",
+            ApprovalState::TimedOut => "closed: nobody answered in time",
+            ApprovalState::Pending => "not decided yet",
+        };
+        format!("This was already {how}; nothing changed.")
+    }
+
+    fn approval_not_yours(&self) -> String {
+        "Only the person who asked for this video (or an operator, if so set up) can decide this; nothing changed.".to_owned()
+    }
+
+    fn approval_nothing_pending(&self) -> String {
+        "Nothing is waiting for your approval right now.".to_owned()
     }
 
     fn credits_off(&self) -> String {

@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
-use crate::domain::{Generation, Stage};
+use crate::domain::{Gate, Generation, Stage};
 use crate::generator::crossfade;
 use crate::generator::ffmpeg::FfmpegError;
-use crate::generator::{ExtendPart, GenerateError, GenerationRequest, Generator};
+use crate::generator::{ExtendPart, Gates, GenerateError, GenerationRequest, Generator};
 use crate::service::generations::Asset;
 use crate::service::generations::Claimed;
-use crate::service::{Delivery, Dispatcher, Extensions, Generations, UploadError, Uploaded};
+use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, UploadError, Uploaded};
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::MAX_UPLOAD_BYTES;
 
@@ -40,6 +40,7 @@ pub struct JobSettings {
 pub struct GenerationJob {
     generations: Arc<Generations>,
     delivery: Arc<Delivery>,
+    approvals: Arc<Approvals>,
     cache: VideoCache,
     generator: Arc<dyn Generator>,
     extensions: Arc<Extensions>,
@@ -49,12 +50,34 @@ pub struct GenerationJob {
     dispatcher: Option<Arc<Dispatcher>>,
 }
 
+/// The gates as the generator sees them: answered from the `approvals` table.
+struct ApprovalGates(Arc<Approvals>);
+
+impl Gates for ApprovalGates {
+    fn any(&self) -> bool {
+        self.0.enabled()
+    }
+
+    fn pass(&self, job: Generation, gate: Gate) -> BoxFuture<'_, Result<(), GenerateError>> {
+        async move {
+            match self.0.passed(job, gate).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(GenerateError::AwaitingApproval(gate)),
+                Err(err) => Err(GenerateError::Failed(format!("could not read the approvals: {err}"))),
+            }
+        }
+        .boxed()
+    }
+}
+
 /// Why a generation ended without a video.
 enum Outcome {
     /// Recorded as failed; users are told.
     Failed(String),
     /// Shutdown, lost lease or a passing fault: someone picks it up again.
     HandedBack,
+    /// Stopped at a gate: the job ends, the approval resumes it.
+    Paused(Gate),
 }
 
 impl From<sea_orm::DbErr> for Outcome {
@@ -68,13 +91,24 @@ impl GenerationJob {
     pub fn new(
         generations: Arc<Generations>,
         delivery: Arc<Delivery>,
+        approvals: Arc<Approvals>,
         cache: VideoCache,
         generator: Arc<dyn Generator>,
         extensions: Arc<Extensions>,
         settings: JobSettings,
         shutdown: CancellationToken,
     ) -> Self {
-        Self { generations, delivery, cache, generator, settings: Arc::new(settings), shutdown, dispatcher: None, extensions }
+        Self {
+            generations,
+            delivery,
+            approvals,
+            cache,
+            generator,
+            extensions,
+            settings: Arc::new(settings),
+            shutdown,
+            dispatcher: None,
+        }
     }
 
     /// Lets a finished job push the generations waiting for its slot.
@@ -134,6 +168,13 @@ impl GenerationJob {
                     tracing::warn!(error = %err, "could not release a lease; it will expire");
                 }
                 tracing::info!("generation handed back");
+                Ok(())
+            }
+            Err(Outcome::Paused(gate)) => {
+                // no slot, no lease while a person decides
+                if !self.approvals.stop(&self.generations, job, gate).await? {
+                    tracing::warn!(%gate, "lost the generation before it could wait for approval");
+                }
                 Ok(())
             }
             Err(Outcome::Failed(reason)) => {
@@ -233,7 +274,12 @@ impl GenerationJob {
 
     /// One attempt: the generator, and for an extension the crossfade of
     /// the new part (`part`) onto the parent into `path`.
-    async fn attempt(&self, request: GenerationRequest, part: &std::path::Path, path: &std::path::Path) -> Result<(), GenerateError> {
+    async fn attempt(
+        &self,
+        request: GenerationRequest,
+        part: &std::path::Path,
+        path: &std::path::Path,
+    ) -> Result<(), GenerateError> {
         let extend = request.extend.clone();
         self.generator.generate(request).await?;
         let Some(extend) = extend else { return Ok(()) };
@@ -305,6 +351,7 @@ impl GenerationJob {
         };
         let attempts = settings.retry.attempts;
         let mut last_error = String::new();
+        let gates: Arc<dyn Gates> = Arc::new(ApprovalGates(self.approvals.clone()));
         for attempt in 1..=attempts {
             self.generations.set_stage(job, Stage::Generating { attempt, of: attempts }).await;
             let request = GenerationRequest {
@@ -313,6 +360,7 @@ impl GenerationJob {
                 output: part.clone(),
                 progress: self.generations.progress(job),
                 extend: extend.clone(),
+                gates: gates.clone(),
             };
             let run = tokio::time::timeout(settings.generation_timeout, self.attempt(request, &part, &path));
             let result = tokio::select! {
@@ -329,6 +377,7 @@ impl GenerationJob {
                 Ok(Err(GenerateError::Refused(reason))) => {
                     return Err(Outcome::Failed(format!("the generator refused the prompt ({reason})")));
                 }
+                Ok(Err(GenerateError::AwaitingApproval(gate))) => return Err(Outcome::Paused(gate)),
                 Ok(Err(GenerateError::Failed(reason))) => last_error = reason,
                 Err(_) => last_error = format!("the generator did not finish within {} s", settings.generation_timeout.as_secs()),
             }

@@ -13,11 +13,11 @@
 //!
 //! Implemented methods: getMe, getUpdates (long polling), deleteWebhook,
 //! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
-//! sendChatAction, sendVideo, answerCallbackQuery, editMessageReplyMarkup,
-//! getFile (for voice messages queued with [`FakeTelegram::push_voice`] and
-//! videos the bot uploaded, up to 20 MB) and the file download
-//! `GET /file/bot<token>/<file_path>` (button presses are queued with
-//! [`FakeTelegram::push_callback`]); and Stars payments: sendInvoice
+//! sendChatAction, sendVideo, sendPhoto, sendMediaGroup (photos and videos),
+//! editMessageReplyMarkup, answerCallbackQuery (for presses queued with
+//! [`FakeTelegram::push_callback`]), getFile (for voice messages queued with
+//! [`FakeTelegram::push_voice`] and videos the bot uploaded, up to 20 MB) and
+//! the file download `GET /file/bot<token>/<file_path>`; and Stars payments: sendInvoice
 //! (`XTR`: no provider token, one price), answerPreCheckoutQuery (for
 //! queries pushed with [`FakeTelegram::push_pre_checkout`]) and
 //! refundStarPayment (for charges of pushed `successful_payment` messages).
@@ -106,6 +106,8 @@ pub struct Sent {
     /// sendVideo's caption as the user sees it.
     pub caption: Option<String>,
     pub reply_markup: Option<Value>,
+    /// sendPhoto / sendMediaGroup: the kinds of the items ("photo", "video").
+    pub media: Vec<String>,
 }
 
 /// An accepted answerCallbackQuery.
@@ -274,6 +276,23 @@ impl FakeTelegram {
         id
     }
 
+    /// Queues a press of an inline button carrying `data`, by `user_id`,
+    /// under the bot's message `message_id` in `chat_id` (sent as an
+    /// inaccessible message if the fake does not know it). Returns the
+    /// callback query id, for [`FakeTelegram::callback_answer`].
+    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        let id = self.st().push_callback(user_id, chat_id, message_id, data);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// The answer (answerCallbackQuery) given to a callback query: `None`
+    /// while unanswered, `Some(text)` once answered.
+    pub fn callback_answer(&self, callback_query_id: &str) -> Option<Option<String>> {
+        self.st().callback_answers.iter().find(|a| a.callback_query_id == callback_query_id).map(|a| a.text.clone())
+    }
+
     /// Queues an arbitrary update body, e.g. `{"message": {...}}` or
     /// `{"callback_query": {...}}`; the fake assigns and returns `update_id`.
     /// Chats, messages and callback query ids in it become known to the fake.
@@ -285,18 +304,6 @@ impl FakeTelegram {
             panic!("push_update needs a JSON object, e.g. {{\"message\": {{...}}}}");
         };
         let id = self.st().enqueue(body);
-        self.shared().updates_notify.notify_waiters();
-        self.shared().changed.notify_waiters();
-        id
-    }
-
-    /// Queues a press by `user_id` of an inline button with `data` under the
-    /// bot's message `message_id` in `chat_id` (a `callback_query` update,
-    /// with the message as Telegram shows it: its text or video and its
-    /// inline keyboard); returns the query's id, which the bot must answer
-    /// with answerCallbackQuery (accepted once).
-    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
-        let id = self.st().push_callback(user_id, chat_id, message_id, data);
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
         id
@@ -461,6 +468,11 @@ impl FakeTelegram {
         self.st().commands.clone()
     }
 
+    /// Every accepted answerCallbackQuery: (callback query id, notice text).
+    pub fn answered_callbacks(&self) -> Vec<(String, Option<String>)> {
+        self.st().answered_callbacks.clone()
+    }
+
     /// The `commands` array registered for users whose language is `code`.
     pub fn my_commands_for(&self, code: &str) -> Option<Value> {
         self.st().commands_by_language.get(code).cloned()
@@ -480,7 +492,6 @@ impl FakeTelegram {
         self.shared().notify_all();
     }
 }
-
 
 async fn wait_on(notify: &Notify, shutdown: &watch::Sender<bool>, timeout: Duration, check: impl Fn() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
