@@ -11,6 +11,7 @@ mod m20261124_000003_create_generation_stages;
 mod m20261124_000004_add_progress_message;
 mod m20261202_000005_add_dispatched_at;
 mod m20261202_000006_add_paid_broadcast;
+mod m20261202_000009_create_operator_actions;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_add_progress_message::Migration),
             Box::new(m20261202_000005_add_dispatched_at::Migration),
             Box::new(m20261202_000006_add_paid_broadcast::Migration),
+            Box::new(m20261202_000009_create_operator_actions::Migration),
         ]
     }
 }

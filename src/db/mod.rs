@@ -5,6 +5,7 @@
 //! (the moka cache, the job queue) can be rebuilt from it.
 
 pub mod assets;
+pub mod console;
 pub mod entities;
 pub mod recorder;
 pub mod requests;

@@ -2,11 +2,13 @@
 //! speaks in these; none of them knows about Telegram, the database or
 //! the queue beyond how a value is stored.
 
+mod actor;
 mod ids;
 mod prompt;
 mod stage;
 mod status;
 
+pub use actor::{Actor, ConsoleName};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};

@@ -24,6 +24,7 @@ use crate::domain::{AssetId, AssetStatus, ChatId, FileId, RequestId, Stage};
 use crate::telegram::api::{Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
+use crate::telemetry::measure::{self, RequestOutcome};
 use crate::texts::Lang;
 
 /// How one send to one request ended.
@@ -184,6 +185,7 @@ impl Delivery {
             Err(SendError::Skipped) => (Delivered::Skipped, Ok(())),
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
+                measure::requests(RequestOutcome::Failed, 1);
                 (Delivered::Unreachable, requests::mark_undeliverable(&self.db, request, &reason).await)
             }
             Err(err) => {
@@ -244,6 +246,7 @@ impl Delivery {
                     }
                 }
                 Err(SendError::Unreachable(reason)) => {
+                    measure::requests(RequestOutcome::Failed, 1);
                     requests::mark_undeliverable(&self.db, request.id, &reason).await?;
                 }
                 Err(SendError::Rejected(reason)) => {

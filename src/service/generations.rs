@@ -11,6 +11,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::db::assets::{self, Finished};
 use crate::domain::{AssetStatus, FileId, Generation, Stage, StageSink};
+use crate::telemetry::measure::{self, RequestOutcome};
 
 pub use crate::db::assets::Asset;
 
@@ -89,7 +90,12 @@ impl Generations {
 
     /// generating → failed: every waiting request fails with `reason`.
     pub async fn mark_failed(&self, job: Generation, reason: &str) -> Result<Option<u64>, DbErr> {
-        assets::mark_failed(&self.db, job, &self.owner, reason).await
+        let failed = assets::mark_failed(&self.db, job, &self.owner, reason).await?;
+        if let Some(n) = failed {
+            measure::generation_ended("failed");
+            measure::requests(RequestOutcome::Failed, n);
+        }
+        Ok(failed)
     }
 
     /// Generations whose worker died (lease run out), moved on to a new

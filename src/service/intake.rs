@@ -17,6 +17,7 @@ pub use crate::db::requests::NewRequest;
 use crate::db::requests::{self, Submitted};
 use crate::domain::{AssetStatus, Prompt};
 use crate::telegram::limiter::Priority;
+use crate::telemetry::measure::{self, RequestOutcome};
 
 pub struct Intake {
     db: DatabaseConnection,
@@ -50,6 +51,7 @@ impl Intake {
         let key = prompt.key();
         if let Some(hit) = self.cache.get(&key).await {
             if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
+                measure::requests(RequestOutcome::CacheHit, 1);
                 let delivery = self.delivery.clone();
                 tokio::spawn(async move { delivery.video(&request, &hit.file_id, prompt.as_str(), Priority::Interactive).await });
             }
@@ -67,6 +69,12 @@ impl Intake {
             self.dispatcher.dispatch(job).await;
         }
         let delivery = self.delivery.clone();
+        let outcome = match (asset.status, &asset.file_id, dispatch) {
+            (AssetStatus::Available, Some(_), _) => RequestOutcome::CacheHit,
+            (_, _, Some(_)) => RequestOutcome::Generated,
+            _ => RequestOutcome::Joined,
+        };
+        measure::requests(outcome, 1);
         match (asset.status, asset.file_id.clone()) {
             (AssetStatus::Available, Some(file_id)) => {
                 self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;

@@ -8,21 +8,27 @@
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
+//! - [`console`]: what the operator console shows, and its Clear button;
+//! - [`health`]: readiness (database, queue) and the backlog for metrics;
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
 
 pub mod cache_sync;
+pub mod console;
 pub mod delivery;
 pub mod dispatch;
 pub mod generations;
+pub mod health;
 pub mod intake;
 pub mod operator;
 pub mod status;
 
 use std::sync::Arc;
 
+pub use console::Console;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
+pub use health::Health;
 pub use intake::Intake;
 pub use operator::Operator;
 pub use status::UserStatus;

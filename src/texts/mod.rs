@@ -3,7 +3,10 @@
 //! language is one implementation of the trait, so adding a language is
 //! adding a file here, with the compiler checking that none is missing.
 
+mod console;
 mod en;
+
+pub use console::ConsoleTexts;
 
 use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
 
@@ -108,6 +111,8 @@ pub trait Texts: Send + Sync {
     fn menu_help(&self) -> String;
     /// The command menu registered with Telegram: (command, description).
     fn command_menu(&self) -> Vec<(&'static str, String)>;
+    /// The operator console's labels.
+    fn console(&self) -> &'static ConsoleTexts;
 }
 
 /// `text` cut to `max` characters, with an ellipsis when cut.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -19,6 +19,7 @@ use crate::generator::{GenerateError, GenerationRequest, Generator};
 use crate::service::generations::Asset;
 use crate::service::{Delivery, Generations, UploadError, Uploaded};
 use crate::telegram::MAX_UPLOAD_BYTES;
+use crate::telemetry::measure;
 
 /// What a job needs to know, from the settings.
 #[derive(Debug, Clone)]
@@ -81,8 +82,12 @@ impl GenerationJob {
             () = self.keep_lease(job) => Err(Outcome::HandedBack),
         };
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                measure::generation_ended("available");
+                Ok(())
+            }
             Err(Outcome::HandedBack) => {
+                measure::generation_ended("handed_back");
                 if let Err(err) = self.generations.release(job).await {
                     tracing::warn!(error = %err, "could not release a lease; it will expire");
                 }
@@ -182,10 +187,12 @@ impl GenerationJob {
                 progress: self.generations.progress(job),
             };
             let run = tokio::time::timeout(settings.generation_timeout, self.generator.generate(request));
+            let started = Instant::now();
             let result = tokio::select! {
                 _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
                 result = run => result,
             };
+            measure::stage("generate", matches!(result, Ok(Ok(()))), started.elapsed());
             match result {
                 Ok(Ok(())) => {
                     self.generations.set_file(job, &path.to_string_lossy()).await;
@@ -225,7 +232,12 @@ impl GenerationJob {
             return Err(Outcome::HandedBack);
         }
         self.generations.set_stage(job, Stage::Uploading).await;
-        let video = match self.delivery.upload_once(asset.id, path, &asset.prompt).await {
+        let started = Instant::now();
+        let uploaded = self.delivery.upload_once(asset.id, path, &asset.prompt).await;
+        if !matches!(uploaded, Ok(Uploaded::NobodyWaiting)) {
+            measure::stage("upload", uploaded.is_ok(), started.elapsed());
+        }
+        let video = match uploaded {
             Ok(Uploaded::Video(video)) => video,
             Ok(Uploaded::NobodyWaiting) => {
                 // Keep the file for the next requester.

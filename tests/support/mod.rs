@@ -43,6 +43,8 @@ impl Harness {
         env.insert("TELEGRAM_POLL_TIMEOUT_SECS".into(), "1".into());
         env.insert("JOB_LEASE_SECS".into(), "3".into());
         env.insert("GENERATION_BACKOFF_MS".into(), "50".into());
+        // Tests run side by side: no admin listener unless a test asks for one.
+        env.insert("ADMIN_LISTEN_ADDR".into(), String::new());
         env.insert("RUST_LOG".into(), std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()));
         Self { fake, dir, env }
     }

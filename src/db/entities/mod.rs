@@ -1,6 +1,7 @@
 //! sea-orm entities for the tables the `migration` crate creates.
 
 pub mod generation_stages;
+pub mod operator_actions;
 pub mod provider_calls;
 pub mod user_requests;
 pub mod video_assets;
