@@ -59,6 +59,7 @@ pub struct App {
 /// Builds the services: database (migrated), queue, sender, cache.
 #[tracing::instrument(skip_all)]
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    Lang::set_default(settings.default_language);
     tokio::fs::create_dir_all(&settings.data_dir)
         .await
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
@@ -105,6 +106,22 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let status = Arc::new(UserStatus::new(database.clone()));
     let services = Services::new(intake, delivery, dispatcher, operator, status);
     Ok(App { settings, db: database, cache, sender, services })
+}
+
+/// The command menu, once per language (for every Telegram language code
+/// spoken to in it) and once without a code for everyone else, in
+/// `DEFAULT_LANGUAGE`.
+async fn register_commands(api: &BotApi) {
+    let mut scopes: Vec<(Lang, Option<&str>)> = Vec::new();
+    for lang in Lang::ALL {
+        scopes.extend(lang.telegram_codes().iter().map(|code| (lang, Some(*code))));
+    }
+    scopes.push((Lang::default(), None));
+    for (lang, code) in scopes {
+        if let Err(err) = api.set_my_commands(&lang.texts().command_menu(), code).await {
+            tracing::warn!(error = %err, language = code.unwrap_or("default"), "could not register the command menu");
+        }
+    }
 }
 
 /// Voice messages are transcribed when `VOICE_TRANSCRIPTION` is on (the
@@ -239,9 +256,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         tasks.spawn(reconciler.run(every, shutdown.clone()));
     }
     if role.runs_bot() {
-        if let Err(err) = api.set_my_commands(&Lang::default().texts().command_menu()).await {
-            tracing::warn!(error = %err, "could not register the command menu");
-        }
+        register_commands(&api).await;
         tasks.spawn(cache_sync::follow_invalidations(db.clone(), cache.clone(), Duration::from_millis(500), shutdown.clone()));
         let handler = Arc::new(UpdateHandler::new(
             services.intake().clone(),

@@ -199,10 +199,10 @@ async fn start_help_and_status_answer() {
     let ok = h
         .fake
         .wait_for(
-            |sent| support::texts_to(sent, 30).iter().any(|t| t.contains("dancing robot") && t.contains("sent")),
+            |sent| support::texts_to(sent, 30).iter().any(|t| t.contains("“Dancing robot”") && t.contains("sent")),
             Duration::from_secs(20),
         )
         .await;
-    assert!(ok, "status lists the request: {:?}", support::texts_to(&h.fake.sent(), 30));
+    assert!(ok, "status lists the request as typed: {:?}", support::texts_to(&h.fake.sent(), 30));
     service.terminate().await;
 }

@@ -107,7 +107,13 @@ async fn hundreds_of_concurrent_requests_enqueue_one_job_per_prompt() {
         h.fake.push_text(chat, chat, "hello"); // makes the chat known to the fake
         tasks.push(tokio::spawn(async move {
             let prompt = vidcache::domain::Prompt::parse(&text, 1000).expect("valid");
-            let new = NewRequest { user_id: UserId(chat), chat_id: ChatId(chat), message_id: MessageId(1), raw_text: text };
+            let new = NewRequest {
+                user_id: UserId(chat),
+                chat_id: ChatId(chat),
+                message_id: MessageId(1),
+                raw_text: text,
+                language: vidcache::domain::Lang::En,
+            };
             intake.request_video(new, prompt).await
         }));
     }

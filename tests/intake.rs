@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::db::recorder::Recorder;
 use vidcache::db::requests::{NewRequest, Submitted, submit_many};
-use vidcache::domain::{ChatId, MessageId, Prompt, UserId};
+use vidcache::domain::{ChatId, Lang, MessageId, Prompt, UserId};
 
 fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
     let new = NewRequest {
@@ -21,6 +21,7 @@ fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
         chat_id: ChatId(chat_id),
         message_id: MessageId(message_id),
         raw_text: text.to_owned(),
+        language: Lang::En,
     };
     (new, Prompt::parse(text, 1000).expect("valid prompt"))
 }

@@ -12,6 +12,7 @@ mod m20261124_000004_add_progress_message;
 mod m20261202_000005_add_dispatched_at;
 mod m20261202_000006_add_paid_broadcast;
 mod m20261202_000009_create_operator_actions;
+mod m20261202_000011_add_request_language;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_add_dispatched_at::Migration),
             Box::new(m20261202_000006_add_paid_broadcast::Migration),
             Box::new(m20261202_000009_create_operator_actions::Migration),
+            Box::new(m20261202_000011_add_request_language::Migration),
         ]
     }
 }

@@ -28,8 +28,9 @@ mod tests {
     fn every_command_is_described_in_every_language() {
         let commands: Vec<String> =
             Command::bot_commands().into_iter().map(|c| c.command.trim_start_matches('/').to_owned()).collect();
-        let texts = crate::texts::Lang::En.texts();
-        let described: Vec<&str> = texts.command_menu().into_iter().map(|(c, _)| c).collect();
-        assert_eq!(commands, described);
+        for lang in crate::texts::Lang::ALL {
+            let described: Vec<&str> = lang.texts().command_menu().into_iter().map(|(c, _)| c).collect();
+            assert_eq!(commands, described, "{lang:?}");
+        }
     }
 }

@@ -76,6 +76,7 @@ struct Incoming<'a> {
     message: &'a Message,
     chat: ChatId,
     user: UserId,
+    lang: Lang,
     texts: &'static dyn Texts,
 }
 
@@ -121,8 +122,9 @@ impl UpdateHandler {
         let chat = ChatId(message.chat.id.0);
         let from = message.from.as_ref();
         let user = from.map_or(UserId(chat.0), |u| UserId(u.id.0 as i64));
-        let texts = Lang::for_code(from.and_then(|u| u.language_code.as_deref())).texts();
-        let incoming = Incoming { message: &message, chat, user, texts };
+        let lang = Lang::for_code(from.and_then(|u| u.language_code.as_deref()));
+        let texts = lang.texts();
+        let incoming = Incoming { message: &message, chat, user, lang, texts };
         let Some(text) = message.text() else {
             if !message.chat.is_private() {
                 return;
@@ -176,7 +178,8 @@ impl UpdateHandler {
             user_id: incoming.user,
             chat_id: incoming.chat,
             message_id: MessageId(i64::from(incoming.message.id.0)),
-            raw_text: raw_text.to_owned(),
+            raw_text: raw_text.trim().to_owned(),
+            language: incoming.lang,
         };
         if let Err(err) = self.intake.request_video(new, prompt).await {
             tracing::error!(error = %err, "could not record a request");
@@ -237,6 +240,8 @@ mod tests {
     fn classifies_commands_buttons_and_prompts() {
         assert_eq!(classify("/start", "bot", 10), Input::Command(Command::Start));
         assert_eq!(classify("📊 Status", "bot", 10), Input::Command(Command::Status(String::new())));
+        assert_eq!(classify("📊 Статус", "bot", 10), Input::Command(Command::Status(String::new())));
+        assert_eq!(classify(" ❓ Помощь ", "bot", 10), Input::Command(Command::Help));
         assert_eq!(classify("/frobnicate now", "bot", 10), Input::UnknownCommand("/frobnicate".into()));
         assert_eq!(classify("/start@otherbot", "bot", 10), Input::OtherBot);
         assert_eq!(classify("  Zoë ", "bot", 10), Input::Prompt(Prompt::parse("zoë", 10).expect("valid")));

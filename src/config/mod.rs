@@ -20,7 +20,7 @@ pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
 pub use stores::{DataStore, QueueStore};
 
-use crate::domain::{ChatId, UserId};
+use crate::domain::{ChatId, Lang, UserId};
 
 /// The bot token. It never appears in `Debug` output or a log line.
 #[derive(Clone)]
@@ -177,6 +177,9 @@ pub struct Settings {
     pub webhook: Option<WebhookSettings>,
     /// The admin listener and the console.
     pub admin: AdminSettings,
+    /// The language of users whose Telegram profile has no language
+    /// (`DEFAULT_LANGUAGE`).
+    pub default_language: Lang,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -274,10 +277,16 @@ impl Settings {
                 Some(WebhookSettings { url, secret: Secret::new(secret), listen })
             }
         };
+        let default_language = match var("DEFAULT_LANGUAGE") {
+            None => Lang::En,
+            Some(raw) => Lang::parse(&raw)
+                .ok_or_else(|| ConfigError::Invalid { name: "DEFAULT_LANGUAGE", reason: format!("`{raw}`: use en or ru") })?,
+        };
         let providers = ProviderSettings::from_lookup(lookup)?;
         let admin = AdminSettings::from_lookup(lookup)?;
         let settings = Self {
             admin,
+            default_language,
             token,
             providers,
             webhook,

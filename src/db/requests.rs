@@ -15,7 +15,7 @@ use super::assets::Asset;
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
 use crate::domain::{
-    AssetId, AssetStatus, ChatId, Generation, MessageId, Prompt, PromptKey, RequestId, RequestStatus, Stage, UserId,
+    AssetId, AssetStatus, ChatId, Generation, Lang, MessageId, Prompt, PromptKey, RequestId, RequestStatus, Stage, UserId,
 };
 
 pub type Request = user_requests::Model;
@@ -27,6 +27,8 @@ pub struct NewRequest {
     pub chat_id: ChatId,
     pub message_id: MessageId,
     pub raw_text: String,
+    /// The language of the user who asked.
+    pub language: Lang,
 }
 
 /// The outcome of recording a request.
@@ -65,6 +67,7 @@ fn new_request(
         notified_at: Set(None),
         progress_message_id: Set(None),
         paid_broadcast: Set(false),
+        language: Set(new.language),
     }
 }
 
@@ -457,12 +460,18 @@ pub async fn set_progress_message(db: &DatabaseConnection, request_id: RequestId
     Ok(())
 }
 
-/// The "being made" notes of an asset's waiting requests: (chat, message).
-pub async fn progress_notes(db: &DatabaseConnection, asset_id: AssetId, limit: u64) -> Result<Vec<(ChatId, MessageId)>, DbErr> {
+/// The "being made" notes of an asset's waiting requests: (chat, message,
+/// the language of the user who asked).
+pub async fn progress_notes(
+    db: &DatabaseConnection,
+    asset_id: AssetId,
+    limit: u64,
+) -> Result<Vec<(ChatId, MessageId, Lang)>, DbErr> {
     user_requests::Entity::find()
         .select_only()
         .column(user_requests::Column::ChatId)
         .column(user_requests::Column::ProgressMessageId)
+        .column(user_requests::Column::Language)
         .filter(user_requests::Column::AssetId.eq(asset_id))
         .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
         .filter(user_requests::Column::ProgressMessageId.is_not_null())

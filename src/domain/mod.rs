@@ -4,12 +4,14 @@
 
 mod actor;
 mod ids;
+mod lang;
 mod prompt;
 mod stage;
 mod status;
 
 pub use actor::{Actor, ConsoleName};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};

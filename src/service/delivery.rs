@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::assets;
 use crate::db::requests::{self, Errand, Request};
-use crate::domain::{AssetId, AssetStatus, ChatId, FileId, RequestId, Stage};
+use crate::domain::{AssetId, AssetStatus, ChatId, FileId, MessageId, RequestId, Stage};
 use crate::telegram::api::{Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
@@ -111,6 +111,12 @@ fn notes_cache() -> moka::sync::Cache<AssetId, CancellationToken> {
     moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(3600)).build()
 }
 
+/// A video's caption for one request: the prompt as its user typed it
+/// (trimmed), in their language.
+fn caption_for(request: &Request) -> String {
+    request.language.texts().caption(request.raw_text.trim())
+}
+
 /// Lets a "being made" note go only while its request waits and its video
 /// is not made yet (then the video itself is the answer).
 struct StillWaiting<'a> {
@@ -169,9 +175,9 @@ impl Delivery {
     /// `priority`: `Interactive` for an answer to the user's own message
     /// (a cache hit), `Bulk` for a fan-out.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
-    pub async fn video(&self, request: &Request, file_id: &FileId, prompt: &str, priority: Priority) -> Delivered {
+    pub async fn video(&self, request: &Request, file_id: &FileId, priority: Priority) -> Delivered {
         let claim = Claim::new(self, request.id, Errand::Video, request.claimed_until);
-        let caption = Lang::default().texts().caption(prompt);
+        let caption = caption_for(request);
         let sent = self
             .sender
             .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), priority, Some(&claim as &dyn Gate))
@@ -206,12 +212,12 @@ impl Delivery {
     /// video, and the end of their notes, wait for it.
     #[tracing::instrument(skip_all, fields(asset_id = %asset))]
     pub async fn upload_once(&self, asset: AssetId, path: &Path, prompt: &str) -> Result<Uploaded, UploadError> {
-        let caption = Lang::default().texts().caption(prompt);
         let mut skipped = 0;
         loop {
             let first = requests::due(&self.db, Errand::Video, Some(asset), 1).await?;
             let Some(request) = first.into_iter().next() else {
                 let Some(chat) = self.cache_chat else { return Ok(Uploaded::NobodyWaiting) };
+                let caption = Lang::default().texts().caption(prompt);
                 return match self.sender.upload(chat, path, &caption, None, Priority::Interactive, None).await {
                     Ok(video) => Ok(Uploaded::Video(video)),
                     Err(SendError::Unreachable(reason)) => Err(UploadError::CacheChatUnreachable(reason)),
@@ -220,6 +226,7 @@ impl Delivery {
                 };
             };
             let claim = Claim::new(self, request.id, Errand::Video, None);
+            let caption = caption_for(&request);
             let sent = self
                 .sender
                 .upload(
@@ -286,8 +293,8 @@ impl Delivery {
                 return Ok(delivered);
             }
             let sends = batch.into_iter().map(|request| {
-                let (file_id, prompt) = (&file_id, row.prompt.as_str());
-                async move { self.video(&request, file_id, prompt, self.fan_out_priority).await }
+                let file_id = &file_id;
+                async move { self.video(&request, file_id, self.fan_out_priority).await }
             });
             let outcomes: Vec<Delivered> = futures::stream::iter(sends).buffer_unordered(32).collect().await;
             delivered += outcomes.iter().filter(|o| **o == Delivered::Delivered).count();
@@ -317,17 +324,7 @@ impl Delivery {
             if batch.is_empty() {
                 return Ok(told);
             }
-            let mut prompts: HashMap<AssetId, String> = HashMap::new();
-            for request in &batch {
-                if !prompts.contains_key(&request.asset_id) {
-                    let prompt = assets::find(&self.db, request.asset_id).await?.map(|a| a.prompt).unwrap_or_default();
-                    prompts.insert(request.asset_id, prompt);
-                }
-            }
-            let notices = batch.into_iter().map(|request| {
-                let prompt = prompts.get(&request.asset_id).map(String::as_str).unwrap_or_default();
-                async move { self.failure_notice(&request, prompt).await }
-            });
+            let notices = batch.into_iter().map(|request| async move { self.failure_notice(&request).await });
             let results: Vec<bool> = futures::stream::iter(notices).buffer_unordered(16).collect().await;
             told += results.iter().filter(|ok| **ok).count();
             if results.iter().all(|ok| !ok) {
@@ -336,10 +333,10 @@ impl Delivery {
         }
     }
 
-    async fn failure_notice(&self, request: &Request, prompt: &str) -> bool {
+    async fn failure_notice(&self, request: &Request) -> bool {
         let claim = Claim::new(self, request.id, Errand::FailureNotice, None);
         let reason = request.error.as_deref().unwrap_or("something went wrong");
-        let text = Lang::default().texts().generation_failed(prompt, reason);
+        let text = request.language.texts().generation_failed(request.raw_text.trim(), reason);
         let sent = self
             .sender
             .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Bulk, Some(&claim as &dyn Gate))
@@ -377,7 +374,7 @@ impl Delivery {
     /// video is the answer.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
-        let text = Lang::default().texts().being_made(stage.as_ref());
+        let text = request.language.texts().being_made(stage.as_ref());
         let waiting = StillWaiting { db: &self.db, request: request.id };
         let in_line = self.notes_in_line.get_with(request.asset_id, CancellationToken::new);
         let send =
@@ -401,15 +398,19 @@ impl Delivery {
     /// half the flood rate (the other half is for videos and answers).
     pub async fn update_progress_notes(&self, asset: AssetId, stage: &Stage) -> Result<(), DbErr> {
         let notes = requests::progress_notes(&self.db, asset, 10_000).await?;
-        let text: Arc<str> = Lang::default().texts().being_made(Some(stage)).into();
+        let mut texts: HashMap<Lang, Arc<str>> = HashMap::new();
+        let notes: Vec<(ChatId, MessageId, Arc<str>)> = notes
+            .into_iter()
+            .map(|(chat_id, message_id, lang)| {
+                let text = texts.entry(lang).or_insert_with(|| lang.texts().being_made(Some(stage)).into()).clone();
+                (chat_id, message_id, text)
+            })
+            .collect();
         let start = tokio::time::Instant::now();
-        let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id), slot)| {
-            let text = text.clone();
-            async move {
-                tokio::time::sleep_until(start + self.edit_pace * slot).await;
-                if let Err(err) = self.sender.edit(chat_id, message_id, &text).await {
-                    tracing::debug!(%chat_id, error = %err, "could not update a progress note");
-                }
+        let edits = notes.into_iter().zip(0u32..).map(|((chat_id, message_id, text), slot)| async move {
+            tokio::time::sleep_until(start + self.edit_pace * slot).await;
+            if let Err(err) = self.sender.edit(chat_id, message_id, &text).await {
+                tracing::debug!(%chat_id, error = %err, "could not update a progress note");
             }
         });
         futures::stream::iter(edits).buffer_unordered(8).collect::<()>().await;

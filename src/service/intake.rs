@@ -53,7 +53,7 @@ impl Intake {
             if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
                 measure::requests(RequestOutcome::CacheHit, 1);
                 let delivery = self.delivery.clone();
-                tokio::spawn(async move { delivery.video(&request, &hit.file_id, prompt.as_str(), Priority::Interactive).await });
+                tokio::spawn(async move { delivery.video(&request, &hit.file_id, Priority::Interactive).await });
             }
             return Ok(());
         }
@@ -78,7 +78,7 @@ impl Intake {
         match (asset.status, asset.file_id.clone()) {
             (AssetStatus::Available, Some(file_id)) => {
                 self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;
-                tokio::spawn(async move { delivery.video(&request, &file_id, &asset.prompt, Priority::Interactive).await });
+                tokio::spawn(async move { delivery.video(&request, &file_id, Priority::Interactive).await });
             }
             _ => {
                 let stage = if dispatch.is_some() { None } else { asset.stage };

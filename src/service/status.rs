@@ -23,7 +23,7 @@ impl UserStatus {
         }
         let mut lines = vec![texts.status_header()];
         for (request, asset) in &rows {
-            let prompt = asset.as_ref().map_or(request.raw_text.as_str(), |a| a.prompt.as_str());
+            let prompt = request.raw_text.trim();
             let error = request.error.as_deref().or_else(|| asset.as_ref().and_then(|a| a.last_error.as_deref()));
             lines.push(texts.status_line(&StatusLine {
                 prompt,

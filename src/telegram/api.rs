@@ -194,9 +194,15 @@ impl BotApi {
         self.call("setWebhook", body, None).await
     }
 
-    pub async fn set_my_commands(&self, commands: &[(&str, String)]) -> Result<bool, ApiError> {
+    /// Registers the command menu for users whose `language_code` is
+    /// `language` (a two-letter code), or for everyone else with `None`.
+    pub async fn set_my_commands(&self, commands: &[(&str, String)], language: Option<&str>) -> Result<bool, ApiError> {
         let list: Vec<Value> = commands.iter().map(|(c, d)| json!({ "command": c, "description": d })).collect();
-        self.call("setMyCommands", json!({ "commands": list }), None).await
+        let mut body = json!({ "commands": list });
+        if let Some(code) = language {
+            body["language_code"] = json!(code);
+        }
+        self.call("setMyCommands", body, None).await
     }
 
     pub async fn send_message(

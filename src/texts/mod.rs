@@ -5,28 +5,20 @@
 
 mod console;
 mod en;
+mod ru;
 
 pub use console::ConsoleTexts;
 
 use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
 
-/// A language the bot speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    En,
-}
+pub use crate::domain::Lang;
 
 impl Lang {
-    /// The language for a Telegram user's `language_code` (an IETF tag).
-    pub fn for_code(_code: Option<&str>) -> Self {
-        Lang::En
-    }
-
     /// This language's catalogue.
     pub fn texts(self) -> &'static dyn Texts {
         match self {
             Lang::En => &en::English,
+            Lang::Ru => &ru::Russian,
         }
     }
 }
@@ -127,7 +119,7 @@ pub fn shorten(text: &str, max: usize) -> String {
 /// Every label of the persistent menu, in every language: a tap on one is
 /// a command, never a prompt.
 pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
-    [Lang::En].into_iter().flat_map(|lang| {
+    Lang::ALL.into_iter().flat_map(|lang| {
         let texts = lang.texts();
         [(texts.menu_status(), MenuButton::Status), (texts.menu_help(), MenuButton::Help)]
     })

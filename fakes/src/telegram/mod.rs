@@ -345,9 +345,21 @@ impl FakeTelegram {
         self.st().webhook.clone()
     }
 
-    /// The `commands` array of the last setMyCommands.
+    /// The `commands` array of the last setMyCommands without a
+    /// `language_code` (the list for every user).
     pub fn my_commands(&self) -> Option<Value> {
         self.st().commands.clone()
+    }
+
+    /// The `commands` array registered for users whose language is `code`.
+    pub fn my_commands_for(&self, code: &str) -> Option<Value> {
+        self.st().commands_by_language.get(code).cloned()
+    }
+
+    /// The `language_code` of `user_id`'s later messages; `None` sends
+    /// none. Users never set send "en".
+    pub fn set_user_language(&self, user_id: i64, code: Option<&str>) {
+        self.st().user_languages.insert(user_id, code.map(str::to_owned));
     }
 
     /// Stops the server: long polls and hanging calls are released, new

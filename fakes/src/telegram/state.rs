@@ -253,7 +253,13 @@ pub(crate) struct State {
     pub too_many: usize,
     pub calls: HashMap<String, usize>,
     pub webhook: Option<(String, Option<String>)>,
+    /// The default command list (setMyCommands without `language_code`).
     pub commands: Option<Value>,
+    /// Command lists registered for one `language_code`.
+    pub commands_by_language: HashMap<String, Value>,
+    /// `from.language_code` of users' messages: `None` leaves it out;
+    /// users not listed send "en".
+    pub user_languages: HashMap<i64, Option<String>>,
 }
 
 const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
@@ -290,6 +296,8 @@ impl State {
             calls: HashMap::new(),
             webhook: None,
             commands: None,
+            commands_by_language: HashMap::new(),
+            user_languages: HashMap::new(),
         }
     }
 
@@ -337,9 +345,15 @@ impl State {
             .get(&chat_id)
             .cloned()
             .unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": first_name}));
+        let mut from = json!({"id": user_id, "is_bot": false, "first_name": first_name});
+        match self.user_languages.get(&user_id) {
+            None => from["language_code"] = json!("en"),
+            Some(Some(code)) => from["language_code"] = json!(code),
+            Some(None) => {}
+        }
         let msg = json!({
             "message_id": message_id,
-            "from": {"id": user_id, "is_bot": false, "first_name": first_name, "language_code": "en"},
+            "from": from,
             "chat": chat,
             "date": unix_now(),
         });
@@ -608,7 +622,13 @@ impl State {
                 return Err(bad("BOT_COMMAND_DESCRIPTION_INVALID").into());
             }
         }
-        self.commands = Some(Value::Array(cmds));
+        match p.str("language_code").unwrap_or_default() {
+            "" => self.commands = Some(Value::Array(cmds)),
+            code if code.len() == 2 && code.bytes().all(|b| b.is_ascii_lowercase()) => {
+                self.commands_by_language.insert(code.to_owned(), Value::Array(cmds));
+            }
+            _ => return Err(bad("Bad Request: invalid language code specified").into()),
+        }
         Ok(json!(true))
     }
 

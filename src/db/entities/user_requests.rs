@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, ChatId, MessageId, RequestId, RequestStatus, UserId};
+use crate::domain::{AssetId, ChatId, Lang, MessageId, RequestId, RequestStatus, UserId};
 
 /// One row per user message that asked for a video.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -27,6 +27,8 @@ pub struct Model {
     pub progress_message_id: Option<MessageId>,
     /// Delivered by a paid broadcast send (`allow_paid_broadcast`).
     pub paid_broadcast: bool,
+    /// The language of the user who asked: texts sent later use it.
+    pub language: Lang,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,316 @@
+//! Русский. Counts are written "что: N", so no plural forms are needed.
+
+use super::{AssetReport, ClearOutcome, ConsoleTexts, StatsReport, StatusLine, Texts, shorten};
+use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
+
+pub struct Russian;
+
+const CLEAR_USAGE: &str =
+    "Как пользоваться: /clear <запрос> — запрос сравнивается так же, как при заказе видео (регистр и пробелы не важны).";
+
+fn asset_status(status: AssetStatus) -> &'static str {
+    match status {
+        AssetStatus::Pending => "в очереди",
+        AssetStatus::Generating => "создаётся",
+        AssetStatus::Available => "готово",
+        AssetStatus::Failed => "не удалось",
+    }
+}
+
+static CONSOLE: ConsoleTexts = ConsoleTexts {
+    title: "Консоль vidcache",
+    off: "Консоль оператора выключена: задайте ADMIN_TOKEN, чтобы её включить.",
+    sign_in_title: "Вход",
+    token_label: "Токен администратора (ADMIN_TOKEN)",
+    name_label: "Ваше имя (записывается вместе с вашими действиями)",
+    sign_in: "Войти",
+    sign_out: "Выйти",
+    wrong_token: "Неверный токен. Ничего не изменено.",
+    sign_in_first: "Сначала войдите с токеном администратора. Ничего не изменено.",
+    bad_form: "Эта форма устарела или пришла с другого сайта. Обновите страницу и попробуйте снова. Ничего не изменено.",
+    not_found: "Не найдено.",
+    signed_in_as: "Вы вошли как",
+    overview: "Обзор",
+    assets: "Видео",
+    figures: "Показатели (как в /stats)",
+    running: "Идущие генерации",
+    waiting: "Ожидающие запросы",
+    search: "Найти",
+    prompt_contains: "Запрос содержит",
+    any_state: "любое состояние",
+    asset: "Видео",
+    prompt: "Запрос",
+    state: "Состояние",
+    generation: "Поколение",
+    requests: "Запросы",
+    attempts: "Попытки",
+    progress: "Ход работы",
+    cost: "Вызовы провайдеров и стоимость",
+    video: "Видео",
+    no_video: "файла видео нет",
+    last_error: "Последняя ошибка",
+    user: "Пользователь",
+    chat: "Чат",
+    text: "Текст",
+    created: "Создан",
+    error: "Ошибка",
+    stages: "Этапы",
+    step: "Шаг",
+    segment: "Сегмент",
+    provider: "Провайдер",
+    task: "Задача провайдера",
+    provider_calls: "Вызовы провайдеров",
+    operation: "Операция",
+    seconds: "Секунды",
+    result: "Результат",
+    ok: "успешно",
+    failed: "ошибка",
+    clear: "Сбросить это видео",
+    clear_hint: "То же, что /clear: сохранённое видео и его файл удаляются; следующий запрос создаст его заново.",
+    actions: "Действия операторов",
+    action: "Действие",
+    operator: "Оператор",
+    approvals: "Ожидают решения",
+    user_requests: "Запросы пользователя",
+    none: "нет",
+    more_not_shown: "Показаны только последние.",
+};
+
+impl Texts for Russian {
+    fn help(&self, max_prompt_chars: usize) -> String {
+        format!(
+            "🎬 Я превращаю текст в короткое видео.\n\n\
+             Пришлите мне запрос — имя для поздравления, товар для рекламы — и я пришлю видео. \
+             Если кто-то уже просил то же самое, вы получите его сразу.\n\n\
+             • Просто напишите запрос (до {max_prompt_chars} символов).\n\
+             • /status — ваши последние запросы.\n\
+             • /help — это сообщение."
+        )
+    }
+
+    fn invalid_prompt(&self, err: &PromptError) -> String {
+        match err {
+            PromptError::Empty => {
+                "В этом сообщении нет текста, с которым я могу работать. Пришлите запрос, например: С днём рождения, Маша"
+                    .to_owned()
+            }
+            PromptError::TooLong { chars, max } => {
+                format!("Длина запроса — {chars} символов, а можно не больше {max}. Пришлите, пожалуйста, покороче.")
+            }
+        }
+    }
+
+    fn not_text(&self) -> String {
+        "Я делаю видео только из текста. Пришлите запрос текстовым сообщением, например: С днём рождения, Маша".to_owned()
+    }
+
+    fn voice_off(&self) -> String {
+        "Здесь я не могу слушать голосовые сообщения. Напишите, пожалуйста, запрос текстом, например: С днём рождения, Маша"
+            .to_owned()
+    }
+
+    fn voice_too_big(&self) -> String {
+        "Это голосовое сообщение для меня слишком длинное (больше 20 МБ). Пришлите покороче или напишите запрос текстом."
+            .to_owned()
+    }
+
+    fn voice_failed(&self) -> String {
+        "Извините, сейчас не получилось разобрать это голосовое сообщение. Попробуйте ещё раз чуть позже или напишите запрос текстом."
+            .to_owned()
+    }
+
+    fn voice_silent(&self) -> String {
+        "Я не расслышал в этом голосовом сообщении ни одного слова. Попробуйте ещё раз или напишите запрос текстом.".to_owned()
+    }
+
+    fn heard(&self, text: &str) -> String {
+        format!("🎙 Я услышал: «{}»", shorten(text, 300))
+    }
+
+    fn unknown_command(&self, command: &str) -> String {
+        format!("Я не знаю команду {command}. Попробуйте /help.")
+    }
+
+    fn addressed_to_another_bot(&self) -> String {
+        "Эта команда адресована другому боту. Попробуйте /help.".to_owned()
+    }
+
+    fn clear_usage(&self) -> String {
+        CLEAR_USAGE.to_owned()
+    }
+
+    fn status_usage(&self) -> String {
+        CLEAR_USAGE.replace("/clear", "/status")
+    }
+
+    fn operators_only(&self) -> String {
+        "Извините, эта команда только для операторов бота.".to_owned()
+    }
+
+    fn clear_refused(&self) -> String {
+        "Извините, /clear — только для операторов бота.".to_owned()
+    }
+
+    fn cleared(&self, prompt: &str, outcome: ClearOutcome) -> String {
+        match outcome {
+            ClearOutcome::Cleared => format!("«{prompt}» удалено из кэша. Следующий запрос создаст новое видео."),
+            ClearOutcome::Unknown => format!("Для «{prompt}» в кэше ничего нет."),
+            ClearOutcome::InProgress => format!("«{prompt}» создаётся прямо сейчас; удалите его, когда оно будет готово."),
+            ClearOutcome::AlreadyClear => format!("Для «{prompt}» нет готового видео; следующий запрос создаст новое."),
+        }
+    }
+
+    fn stage(&self, stage: &Stage) -> String {
+        match stage {
+            Stage::Queued => "в очереди".to_owned(),
+            Stage::Requeued => "снова в очереди после перерыва".to_owned(),
+            Stage::Interrupted => "прервано, скоро продолжится".to_owned(),
+            Stage::Generating { attempt, of } => format!("создаётся, попытка {attempt} из {of}"),
+            Stage::Script => "Пишу сценарий".to_owned(),
+            Stage::Assembling => "Собираю видео".to_owned(),
+            Stage::Uploading => "загружаю".to_owned(),
+            Stage::Steps(counts) => {
+                let mut parts = Vec::new();
+                if counts.images > 0 {
+                    parts.push(format!("картинки {}/{}", counts.images_done, counts.images));
+                }
+                if counts.clips > 0 {
+                    parts.push(format!("клипы {}/{}", counts.clips_done, counts.clips));
+                }
+                if counts.voice_ready {
+                    parts.push("озвучка готова".to_owned());
+                }
+                if counts.assembled {
+                    parts.push("видео собрано".to_owned());
+                }
+                let text = parts.join(", ");
+                let mut chars = text.chars();
+                match chars.next() {
+                    Some(first) => first.to_uppercase().chain(chars).collect(),
+                    None => "в работе".to_owned(),
+                }
+            }
+        }
+    }
+
+    fn being_made(&self, stage: Option<&Stage>) -> String {
+        match stage {
+            Some(stage) => {
+                format!("⏳ Ваше видео создаётся ({}). Пришлю его сюда, как только оно будет готово.", self.stage(stage))
+            }
+            None => "⏳ Ваше видео создаётся. Пришлю его сюда, как только оно будет готово.".to_owned(),
+        }
+    }
+
+    fn caption(&self, prompt: &str) -> String {
+        shorten(prompt, 1000)
+    }
+
+    fn generation_failed(&self, prompt: &str, reason: &str) -> String {
+        format!(
+            "😞 Извините, не получилось сделать видео для «{}»: {reason}.\nПришлите запрос ещё раз, чтобы попробовать снова.",
+            self.caption(prompt)
+        )
+    }
+
+    fn try_again(&self) -> String {
+        "⚠️ У меня сейчас неполадки, и я не смог принять ваш запрос. Пришлите его ещё раз через минуту.".to_owned()
+    }
+
+    fn status_empty(&self) -> String {
+        "Вы ещё не заказывали видео. Пришлите мне запрос!".to_owned()
+    }
+
+    fn status_header(&self) -> String {
+        "Ваши последние запросы:".to_owned()
+    }
+
+    fn status_line(&self, line: &StatusLine<'_>) -> String {
+        let short = shorten(line.prompt, 60);
+        let state = match (line.request, line.asset) {
+            (RequestStatus::Completed, _) => "✅ отправлено".to_owned(),
+            (RequestStatus::Failed, _) => {
+                format!("❌ не удалось{}", line.error.map(|e| format!(": {e}")).unwrap_or_default())
+            }
+            (RequestStatus::Pending, Some(AssetStatus::Generating)) => {
+                format!("⏳ создаётся{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
+            }
+            (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 отправляется".to_owned(),
+            (RequestStatus::Pending, _) => "⏳ в очереди".to_owned(),
+        };
+        format!("• «{short}» — {state}")
+    }
+
+    fn asset_report(&self, r: &AssetReport<'_>) -> String {
+        let mut lines = vec![
+            format!("«{}» (ассет {})", self.caption(r.prompt), r.asset_id),
+            format!("состояние: {}, поколение {}, попыток генерации: {}", asset_status(r.status), r.generation, r.attempts),
+            format!("запросов: {}", r.requests),
+        ];
+        if let Some(stage) = &r.stage {
+            lines.push(format!("ход работы: {}", self.stage(stage)));
+        }
+        if let Some(error) = r.last_error {
+            lines.push(format!("последняя ошибка: {error}"));
+        }
+        lines.push(format!("вызовы провайдеров: {}", r.costs));
+        lines.join("\n")
+    }
+
+    fn stats(&self, r: &StatsReport) -> String {
+        let assets: Vec<String> = r.assets.iter().map(|(status, n)| format!("{}: {n}", asset_status(*status))).collect();
+        let saved = r.completed.saturating_sub(r.generations);
+        format!(
+            "Ассеты — {}\nЗапросы — выполнено: {}, ожидают: {}, не удалось: {}\n\
+             Генераций запущено: {}; запросов обслужено без генерации: {saved}\nВызовы провайдеров: {}\n\
+             Платных рассылок: {} ({:.1} звёзд)",
+            assets.join(", "),
+            r.completed,
+            r.pending,
+            r.failed,
+            r.generations,
+            r.costs,
+            r.paid_sends,
+            r.paid_sends as f64 * 0.1
+        )
+    }
+
+    fn menu_status(&self) -> String {
+        "📊 Статус".to_owned()
+    }
+
+    fn menu_help(&self) -> String {
+        "❓ Помощь".to_owned()
+    }
+
+    fn command_menu(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("start", "что умеет этот бот".to_owned()),
+            ("help", "как им пользоваться".to_owned()),
+            ("status", "ваши последние запросы и их состояние (операторам: /status <запрос> — один ассет)".to_owned()),
+            ("clear", "только для операторов: /clear <запрос> удаляет видео из кэша, чтобы его сделали заново".to_owned()),
+            ("stats", "только для операторов: итоги — ассеты, запросы, сэкономленные генерации, расходы".to_owned()),
+        ]
+    }
+
+    fn console(&self) -> &'static ConsoleTexts {
+        &CONSOLE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::StepCounts;
+
+    #[test]
+    fn stages_read_in_russian() {
+        let t = Russian;
+        let counts = StepCounts { images_done: 7, images: 10, clips_done: 3, clips: 10, ..Default::default() };
+        assert_eq!(t.stage(&Stage::Steps(counts)), "Картинки 7/10, клипы 3/10");
+        assert_eq!(
+            t.being_made(Some(&Stage::Uploading)),
+            "⏳ Ваше видео создаётся (загружаю). Пришлю его сюда, как только оно будет готово."
+        );
+    }
+}

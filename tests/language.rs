@@ -1,0 +1,149 @@
+//! Black-box tests of the user's language: the real binary against the fake
+//! Bot API, with users whose Telegram `language_code` differs.
+
+mod support;
+
+use std::time::Duration;
+
+use fakes::telegram::Faults;
+use serde_json::Value;
+use support::{Harness, texts_to};
+
+fn has_cyrillic(text: &str) -> bool {
+    text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
+}
+
+fn descriptions(commands: &Value) -> Vec<(String, String)> {
+    commands
+        .as_array()
+        .expect("a command array")
+        .iter()
+        .map(|c| (c["command"].as_str().unwrap_or_default().to_owned(), c["description"].as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn captions_to(h: &Harness, chat: i64) -> Vec<String> {
+    h.fake.sent_to(chat).into_iter().filter(|s| s.method == "sendVideo").filter_map(|s| s.caption).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_commands_and_menu_follow_the_users_language() {
+    let mut h = Harness::new().await;
+    h.set("DEFAULT_LANGUAGE", "ru");
+    let service = h.spawn();
+    h.wait_polling().await;
+
+    // Commands: one list per language code, and the default list in DEFAULT_LANGUAGE.
+    let ok = h
+        .fake
+        .wait_until(
+            |f| ["ru", "uk", "be", "en"].iter().all(|c| f.my_commands_for(c).is_some()) && f.my_commands().is_some(),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(ok, "commands registered per language\n{}", h.logs());
+    let ru = descriptions(&h.fake.my_commands_for("ru").expect("ru"));
+    let en = descriptions(&h.fake.my_commands_for("en").expect("en"));
+    let default = descriptions(&h.fake.my_commands().expect("default"));
+    let names = |list: &[(String, String)]| list.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ru), names(&en), "the same commands in both languages");
+    assert!(ru.iter().all(|(_, d)| has_cyrillic(d)), "Russian descriptions: {ru:?}");
+    assert!(en.iter().all(|(_, d)| !has_cyrillic(d)), "English descriptions: {en:?}");
+    assert_eq!(default, ru, "DEFAULT_LANGUAGE=ru: the default list is Russian");
+    assert_eq!(descriptions(&h.fake.my_commands_for("uk").expect("uk")), ru, "Ukrainian users get the Russian list");
+
+    // /help by language_code: ru-RU, uk and be → Russian; en and de → English; none → DEFAULT_LANGUAGE.
+    let cases: [(i64, Option<&str>, bool); 6] = [
+        (101, Some("ru-RU"), true),
+        (102, Some("uk"), true),
+        (103, Some("be"), true),
+        (104, Some("en"), false),
+        (105, Some("de"), false),
+        (106, None, true),
+    ];
+    for (user, code, _) in cases {
+        h.fake.set_user_language(user, code);
+        h.fake.push_text(user, user, "/help");
+    }
+    for (user, code, russian) in cases {
+        let help = h.text_for(user, 0).await;
+        if russian {
+            assert!(help.contains("Я превращаю текст в короткое видео"), "{code:?}: {help}");
+        } else {
+            assert!(help.contains("I turn a text into a short video"), "{code:?}: {help}");
+        }
+    }
+    // The help comes with the menu in the user's language, and both
+    // languages' buttons are recognised.
+    let menu = h.fake.sent_to(101).into_iter().find_map(|s| s.reply_markup).expect("a menu with the help");
+    assert_eq!(menu["keyboard"][0][0]["text"], "📊 Статус", "{menu}");
+    h.fake.push_text(101, 101, "📊 Статус");
+    assert_eq!(h.text_for(101, 1).await, "Вы ещё не заказывали видео. Пришлите мне запрос!");
+    h.fake.push_text(104, 104, "📊 Status");
+    assert_eq!(h.text_for(104, 1).await, "You haven't asked for any video yet. Send me a prompt!");
+    // A Russian speaker pressing an English button still gets a Russian answer.
+    h.fake.push_text(102, 102, "❓ Help");
+    assert!(h.text_for(102, 1).await.contains("Я превращаю текст"));
+    h.fake.push_text(104, 104, "/nonsense");
+    assert!(h.text_for(104, 2).await.starts_with("I don't know the command /nonsense"));
+    h.fake.push_text(101, 101, "/nonsense");
+    assert!(h.text_for(101, 2).await.starts_with("Я не знаю команду /nonsense"));
+
+    service.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiter_gets_notes_and_the_caption_in_their_language_with_the_prompt_as_typed() {
+    let mut h = Harness::new().await;
+    h.set("LOCAL_GENERATOR_DELAY_MS", "1500");
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.set_user_language(201, Some("ru"));
+    h.fake.set_user_language(202, Some("en-GB"));
+
+    h.fake.push_text(201, 201, "  Поздравление для Маши с днём рождения ");
+    h.fake.push_text(202, 202, "ПОЗДРАВЛЕНИЕ ДЛЯ МАШИ   С ДНЁМ РОЖДЕНИЯ");
+    let note_ru = h.text_for(201, 0).await;
+    let note_en = h.text_for(202, 0).await;
+    assert!(note_ru.starts_with("⏳ Ваше видео создаётся"), "{note_ru}");
+    assert!(note_en.starts_with("⏳ Your video is being made"), "{note_en}");
+
+    let first = h.video_for(201, 0).await;
+    let second = h.video_for(202, 0).await;
+    assert_eq!(first, second, "one video for both variants");
+    assert_eq!(h.fake.uploads(), 1);
+    assert_eq!(captions_to(&h, 201), ["Поздравление для Маши с днём рождения"], "the prompt as typed, trimmed");
+    assert_eq!(captions_to(&h, 202), ["ПОЗДРАВЛЕНИЕ ДЛЯ МАШИ   С ДНЁМ РОЖДЕНИЯ"]);
+
+    // A cache hit is captioned as its own requester typed it too.
+    h.fake.set_user_language(203, Some("ru"));
+    h.fake.push_text(203, 203, "поздравление для маши с днём рождения");
+    h.video_for(203, 0).await;
+    assert_eq!(captions_to(&h, 203), ["поздравление для маши с днём рождения"]);
+
+    // /status quotes the prompt as typed, in the user's language.
+    h.fake.push_text(201, 201, "/status");
+    let status = h.text_for(201, 1).await;
+    assert!(status.contains("«Поздравление для Маши с днём рождения» — ✅ отправлено"), "{status}");
+
+    // Failure notices: each waiter in their own language.
+    h.fake.set_faults(Faults { reject_uploads: true, ..Default::default() });
+    h.fake.push_text(201, 201, "Открытка для Пети");
+    h.fake.push_text(202, 202, "открытка для пети");
+    let told = h
+        .fake
+        .wait_for(
+            |sent| {
+                texts_to(sent, 201)
+                    .iter()
+                    .any(|t| t.starts_with("😞 Извините, не получилось сделать видео для «Открытка для Пети»"))
+                    && texts_to(sent, 202)
+                        .iter()
+                        .any(|t| t.starts_with("😞 Sorry, I couldn't make the video for “открытка для пети”"))
+            },
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(told, "201: {:?}\n202: {:?}\n{}", texts_to(&h.fake.sent(), 201), texts_to(&h.fake.sent(), 202), h.logs());
+    service.terminate().await;
+}
