@@ -74,6 +74,12 @@ async fn health_checks_and_metrics_count_what_happened() {
     // A new prompt (generated), the same again (cache hit), input the bot refuses.
     h.fake.push_text(1, 1, "metrics first prompt");
     assert!(h.fake.wait_for(|s| s.iter().any(|m| m.method == "sendVideo" && m.chat_id == 1), Duration::from_secs(30)).await);
+    // The upload reaches the first user a moment before the asset is marked available.
+    let available = support::eventually(Duration::from_secs(10), || async {
+        h.assets().await.iter().all(|a| a.status == AssetStatus::Available && a.file_id.is_some())
+    })
+    .await;
+    assert!(available, "the asset never became available");
     h.fake.push_text(2, 2, "Metrics  FIRST prompt");
     assert!(h.fake.wait_for(|s| s.iter().any(|m| m.method == "sendVideo" && m.chat_id == 2), Duration::from_secs(30)).await);
     h.fake.push_text(3, 3, "\u{200B}");

@@ -160,6 +160,13 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
         "no videos; log:\n{}",
         service.log_text()
     );
+    // The uploads reach the users a moment before the assets are marked available.
+    let available = support::eventually(Duration::from_secs(10), || async {
+        let assets = h.assets().await;
+        assets.len() == 2 && assets.iter().all(|a| a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(available, "the assets never became available");
     let base = format!("http://127.0.0.1:{port}");
 
     // Signed out: the sign-in page. A wrong token is refused.
