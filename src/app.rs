@@ -15,10 +15,15 @@ use crate::bot::{polling, webhook};
 use crate::cache::VideoCache;
 use crate::config::{DataStore, QueueStore, RetryPolicy, Settings};
 use crate::db;
+use crate::db::credits::Pricing;
 use crate::db::recorder::Recorder;
+use crate::db::requests::Admission;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
-use crate::service::{Console, Delivery, Dispatcher, Generations, Health, Intake, Operator, Services, UserStatus, cache_sync};
+use crate::service::fair_use::SharedRateLimit;
+use crate::service::{
+    Console, Credits, Delivery, Dispatcher, Generations, Health, Intake, Operator, Services, UserStatus, cache_sync,
+};
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -91,7 +96,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         DataStore::Postgres(_) => 4,
     };
     let claim = settings.delivery_claim();
-    let recorder = Recorder::start(database.clone(), claim, lanes, 100);
+    // Fair use: the rate limit in Redis when there is one (shared by every
+    // replica), else in the recording transaction; waiting requests always there.
+    let shared_rate = match (settings.queue.redis(), settings.fair_use.rate.is_empty()) {
+        (Some(url), false) => Some(
+            SharedRateLimit::connect(url.expose(), settings.token.bot_id(), settings.fair_use.rate.clone())
+                .await
+                .context("cannot reach Redis for the shared rate limit")?,
+        ),
+        _ => None,
+    };
+    let admission = Admission {
+        pricing: settings.credits.as_ref().map(|c| Pricing { free: c.free, new: c.price_new, cached: c.price_cached }),
+        max_waiting: settings.fair_use.max_waiting,
+        rate: match shared_rate {
+            Some(_) => Vec::new(),
+            None => settings
+                .fair_use
+                .rate
+                .iter()
+                .map(|w| (w.max, chrono::Duration::from_std(w.per).unwrap_or(chrono::Duration::hours(1))))
+                .collect(),
+        },
+        exempt: settings.admin_user_ids.clone(),
+    };
+    let recorder = Recorder::start_admitted(database.clone(), claim, lanes, 100, Arc::new(admission));
     let delivery = Arc::new(Delivery::new(
         database.clone(),
         sender.clone(),
@@ -101,10 +130,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.paid_broadcast_rate.is_some(),
     ));
     let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
-    let intake = Arc::new(Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim));
-    let operator = Arc::new(Operator::new(database.clone(), cache.clone()));
+    let intake = Arc::new(
+        Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim).with_admission(
+            settings.credits.is_some(),
+            shared_rate,
+            settings.admin_user_ids.clone(),
+        ),
+    );
+    let operator = Arc::new(Operator::new(database.clone(), cache.clone()).with_credits(settings.credits.is_some()));
     let status = Arc::new(UserStatus::new(database.clone()));
-    let services = Services::new(intake, delivery, dispatcher, operator, status);
+    let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
+    let services = Services::new(intake, delivery, dispatcher, operator, status, credits);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -216,7 +252,9 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
 
     if role.runs_worker() {
         let owner = format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..));
-        let generations = Arc::new(Generations::new(db.clone(), owner, settings.job_lease));
+        let generations = Arc::new(
+            Generations::new(db.clone(), owner, settings.job_lease).with_max_active(settings.fair_use.max_active_generations),
+        );
         let job_settings = JobSettings {
             videos_dir: settings.videos_dir(),
             generation_timeout: settings.generation_timeout,
@@ -231,7 +269,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             generator,
             job_settings,
             shutdown.clone(),
-        );
+        )
+        .with_dispatcher(services.dispatcher().clone());
         let options = WorkerOptions {
             name: "vidcache-generate".to_owned(),
             concurrency: settings.worker_concurrency,
@@ -262,6 +301,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
+            services.credits().clone(),
             sender.clone(),
             transcriber_for(&settings, &db)?,
             HandlerSettings {

@@ -57,7 +57,7 @@ async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
         assert_eq!(outcomes.len(), 4);
         let recorded = |i: usize| match &outcomes[i] {
             Submitted::Recorded { request, asset, dispatch } => (request.clone(), asset.clone(), *dispatch),
-            Submitted::Duplicate(_) => panic!("item {i} should be recorded: {outcomes:?}"),
+            Submitted::Duplicate(_) | Submitted::Refused(_) => panic!("item {i} should be recorded: {outcomes:?}"),
         };
         let (first, zoe, first_dispatch) = recorded(0);
         let (second, zoe_again, second_dispatch) = recorded(1);
@@ -101,6 +101,7 @@ async fn concurrent_batches_dispatch_exactly_once_per_prompt() {
                 }
                 Submitted::Recorded { dispatch: None, .. } => {}
                 Submitted::Duplicate(existing) => panic!("nothing was sent twice: {existing:?}"),
+                Submitted::Refused(refusal) => panic!("nothing is refused without limits: {refusal:?}"),
             }
         }
         assert_eq!(dispatches, prompts.len(), "one dispatch per prompt");

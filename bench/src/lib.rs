@@ -81,6 +81,9 @@ impl Run {
         vars.insert("VIDCACHE_DATA_DIR".into(), dir.path().display().to_string());
         vars.insert("RUST_LOG".into(), "warn".into());
         vars.insert("TELEGRAM_POLL_TIMEOUT_SECS".into(), "5".into());
+        // The benchmark's simulated users send far more than a person: no per-user limits.
+        vars.insert("USER_RATE_LIMIT".into(), "off".into());
+        vars.insert("USER_MAX_WAITING".into(), "0".into());
         for (k, v) in &opts.env {
             vars.insert(k.clone(), v.clone());
         }

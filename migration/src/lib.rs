@@ -11,6 +11,8 @@ mod m20261124_000003_create_generation_stages;
 mod m20261124_000004_add_progress_message;
 mod m20261202_000005_add_dispatched_at;
 mod m20261202_000006_add_paid_broadcast;
+mod m20261202_000007_create_credits;
+mod m20261202_000008_add_request_hold;
 mod m20261202_000009_create_operator_actions;
 mod m20261202_000011_add_request_language;
 
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_add_progress_message::Migration),
             Box::new(m20261202_000005_add_dispatched_at::Migration),
             Box::new(m20261202_000006_add_paid_broadcast::Migration),
+            Box::new(m20261202_000007_create_credits::Migration),
+            Box::new(m20261202_000008_add_request_hold::Migration),
             Box::new(m20261202_000009_create_operator_actions::Migration),
             Box::new(m20261202_000011_add_request_language::Migration),
         ]

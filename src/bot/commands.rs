@@ -10,6 +10,10 @@ pub enum Command {
     Status(String),
     Clear(String),
     Stats,
+    Balance,
+    Buy,
+    Grant(String),
+    Refund(String),
 }
 
 #[cfg(test)]

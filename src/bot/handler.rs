@@ -4,15 +4,17 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use teloxide::types::{Message, Update, UpdateKind, Voice};
+use teloxide::types::{CallbackQuery, MaybeInaccessibleMessage, Message, PreCheckoutQuery, Update, UpdateKind, Voice};
 use teloxide::utils::command::{BotCommands, ParseError};
 
+use super::callback::CallbackData;
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
-use crate::domain::{Actor, ChatId, MessageId, Prompt, PromptError, UserId};
-use crate::service::intake::NewRequest;
-use crate::service::{Intake, Operator, UserStatus};
-use crate::telegram::api::Keyboard;
+use crate::domain::{Actor, ChargeId, ChatId, MessageId, Prompt, PromptError, StarsPackage, UserId};
+use crate::service::credits::Paid;
+use crate::service::intake::{Admitted, NewRequest, Refusal};
+use crate::service::{Credits, Intake, Operator, UserStatus};
+use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
 use crate::telemetry::measure::{self, RequestOutcome};
@@ -66,6 +68,7 @@ pub struct UpdateHandler {
     intake: Arc<Intake>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    credits: Arc<Credits>,
     sender: Sender,
     transcriber: Option<Transcriber>,
     settings: HandlerSettings,
@@ -85,11 +88,12 @@ impl UpdateHandler {
         intake: Arc<Intake>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        credits: Arc<Credits>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, sender, transcriber, settings }
+        Self { intake, operator, status, credits, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -98,6 +102,8 @@ impl UpdateHandler {
     pub async fn handle(&self, update: Update) {
         match update.kind {
             UpdateKind::Message(message) => self.on_message(message).await,
+            UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
+            UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
             other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
         }
     }
@@ -108,6 +114,99 @@ impl UpdateHandler {
 
     fn menu(texts: &dyn Texts) -> Keyboard {
         Keyboard::Persistent(vec![vec![texts.menu_status(), texts.menu_help()]])
+    }
+
+    /// One inline button per package on sale: a press sends its invoice.
+    fn buy_buttons(packages: &[StarsPackage], texts: &dyn Texts) -> Keyboard {
+        if packages.is_empty() {
+            return Keyboard::None;
+        }
+        Keyboard::Inline(
+            packages
+                .iter()
+                .map(|p| {
+                    let data = CallbackData::Buy { stars: p.stars, credits: p.credits }.encode();
+                    vec![InlineButton { text: texts.package_button(p), data }]
+                })
+                .collect(),
+        )
+    }
+
+    /// A button press: every press is answered (or the user's client spins).
+    #[tracing::instrument(skip_all, fields(user = query.from.id.0))]
+    async fn on_callback(&self, query: CallbackQuery) {
+        let user = UserId(query.from.id.0 as i64);
+        let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let chat = match &query.message {
+            Some(MaybeInaccessibleMessage::Regular(message)) => ChatId(message.chat.id.0),
+            Some(MaybeInaccessibleMessage::Inaccessible(message)) => ChatId(message.chat.id.0),
+            None => ChatId(user.0),
+        };
+        let notice = match query.data.as_deref().and_then(CallbackData::parse) {
+            Some(CallbackData::Buy { stars, credits }) => match self.credits.package(stars, credits) {
+                Some(package) => match self.credits.send_invoice(chat, package, texts).await {
+                    Ok(()) => Some(texts.invoice_sent()),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not send an invoice");
+                        Some(texts.try_again())
+                    }
+                },
+                None => Some(texts.button_expired()),
+            },
+            None => Some(texts.button_expired()),
+        };
+        let notice: Option<String> = notice.map(|n| crate::texts::shorten(&n, 190));
+        if let Err(err) = self.sender.api().answer_callback_query(&query.id.0, notice.as_deref()).await {
+            tracing::warn!(error = %err, "could not answer a button press");
+        }
+    }
+
+    /// Answered here, at once, never through a queue: Telegram waits 10 s.
+    #[tracing::instrument(skip_all, fields(user = query.from.id.0))]
+    async fn on_pre_checkout(&self, query: PreCheckoutQuery) {
+        let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let ok = self.credits.pre_checkout_ok(&query.currency, query.total_amount, &query.invoice_payload);
+        let refusal = texts.unknown_package();
+        let answer = if ok { Ok(()) } else { Err(refusal.as_str()) };
+        if !ok {
+            tracing::info!(payload = %query.invoice_payload, "pre-checkout refused: no such package on sale");
+        }
+        if let Err(err) = self.sender.api().answer_pre_checkout_query(&query.id.0, answer).await {
+            tracing::warn!(error = %err, "could not answer a pre-checkout query");
+        }
+    }
+
+    /// A payment (`successful_payment`) or a refund (`refunded_payment`).
+    async fn on_payment(&self, incoming: &Incoming<'_>) -> bool {
+        let texts = incoming.texts;
+        if let Some(payment) = incoming.message.successful_payment() {
+            let charge = ChargeId(payment.telegram_payment_charge_id.0.clone());
+            match self.credits.paid(incoming.user, charge, payment.total_amount, &payment.invoice_payload).await {
+                Ok(Paid::Credited { credits, balance }) => {
+                    self.reply(incoming, &texts.purchased(credits, balance), Keyboard::None).await;
+                }
+                Ok(Paid::Already) => tracing::info!("a payment credited before; nothing more to do"),
+                Ok(Paid::Unrecognised) => {}
+                Err(err) => {
+                    // Not confirmed to Telegram as handled? It is: log loudly; the operator can /grant.
+                    tracing::error!(error = %err, "could not credit a payment");
+                    self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+                }
+            }
+            return true;
+        }
+        if let teloxide::types::MessageKind::RefundedPayment(refund) = &incoming.message.kind {
+            let charge = ChargeId(refund.refunded_payment.telegram_payment_charge_id.0.clone());
+            match self.credits.refunded(charge).await {
+                Ok(crate::service::credits::Refunded::Taken { taken, balance, .. }) => {
+                    self.reply(incoming, &texts.refund_notice(taken, balance), Keyboard::None).await;
+                }
+                Ok(_) => tracing::info!("a refund recorded before, or of no known payment"),
+                Err(err) => tracing::error!(error = %err, "could not record a refund"),
+            }
+            return true;
+        }
+        false
     }
 
     async fn reply(&self, to: &Incoming<'_>, text: &str, keyboard: Keyboard) {
@@ -125,6 +224,12 @@ impl UpdateHandler {
         let lang = Lang::for_code(from.and_then(|u| u.language_code.as_deref()));
         let texts = lang.texts();
         let incoming = Incoming { message: &message, chat, user, lang, texts };
+        if from.is_some_and(|u| !u.is_bot) {
+            self.credits.first_contact(user).await;
+        }
+        if self.on_payment(&incoming).await {
+            return;
+        }
         let Some(text) = message.text() else {
             if !message.chat.is_private() {
                 return;
@@ -162,6 +267,33 @@ impl UpdateHandler {
                 texts.try_again()
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
+            Input::Command(Command::Balance) => self.credits.balance_text(user, texts).await.unwrap_or_else(|err| {
+                tracing::error!(error = %err, "balance failed");
+                texts.try_again()
+            }),
+            Input::Command(Command::Buy) => {
+                let (text, keyboard) = match self.credits.buy(user, texts).await {
+                    Ok(text) => (text, Self::buy_buttons(&self.credits.packages(), texts)),
+                    Err(err) => {
+                        tracing::error!(error = %err, "buy failed");
+                        (texts.try_again(), Keyboard::None)
+                    }
+                };
+                return self.reply(&incoming, &text, keyboard).await;
+            }
+            Input::Command(Command::Grant(args)) if self.is_admin(user) => {
+                self.credits.grant(user, &args, texts).await.unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "grant failed");
+                    texts.try_again()
+                })
+            }
+            Input::Command(Command::Refund(args)) if self.is_admin(user) => {
+                self.credits.refund(user, &args, texts).await.unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "refund failed");
+                    texts.try_again()
+                })
+            }
+            Input::Command(Command::Grant(_) | Command::Refund(_)) => texts.operators_only(),
             Input::UnknownCommand(word) => texts.unknown_command(&word),
             Input::OtherBot => texts.addressed_to_another_bot(),
             Input::Invalid(err) => {
@@ -181,9 +313,23 @@ impl UpdateHandler {
             raw_text: raw_text.trim().to_owned(),
             language: incoming.lang,
         };
-        if let Err(err) = self.intake.request_video(new, prompt).await {
-            tracing::error!(error = %err, "could not record a request");
-            self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;
+        let texts = incoming.texts;
+        match self.intake.request_video(new, prompt).await {
+            Ok(Admitted::Recorded) => {}
+            Ok(Admitted::Refused(Refusal::Credits { price, balance })) => {
+                let buttons = Self::buy_buttons(&self.credits.packages(), texts);
+                self.reply(incoming, &texts.not_enough_credits(price, balance), buttons).await;
+            }
+            Ok(Admitted::Refused(Refusal::Waiting { max })) => {
+                self.reply(incoming, &texts.too_many_waiting(max), Keyboard::None).await;
+            }
+            Ok(Admitted::Refused(Refusal::Rate { retry_after })) => {
+                self.reply(incoming, &texts.rate_limited(retry_after), Keyboard::None).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not record a request");
+                self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
         }
     }
 

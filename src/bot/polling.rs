@@ -17,6 +17,10 @@ use crate::telegram::api::BotApi;
 fn chat_of(update: &Update) -> i64 {
     match &update.kind {
         UpdateKind::Message(m) | UpdateKind::EditedMessage(m) | UpdateKind::ChannelPost(m) => m.chat.id.0,
+        // Button presses and pre-checkout queries (answered within 10 s)
+        // go with their user's private chat, not behind everyone else's.
+        UpdateKind::CallbackQuery(q) => q.from.id.0 as i64,
+        UpdateKind::PreCheckoutQuery(q) => q.from.id.0 as i64,
         _ => 0,
     }
 }

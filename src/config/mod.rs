@@ -2,6 +2,7 @@
 //! infrastructure (data store, queue store, generator, webhook) is made
 //! here, once, as a typed value; secrets are wrapped so they can't be logged.
 
+mod credits;
 mod providers;
 mod retry;
 mod secret;
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
 };
@@ -175,6 +177,10 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// Credits paid in Stars (`CREDITS=on`); `None`: everything is free.
+    pub credits: Option<CreditSettings>,
+    /// Per-user rate limits, waiting requests and running generations.
+    pub fair_use: FairUse,
     /// The admin listener and the console.
     pub admin: AdminSettings,
     /// The language of users whose Telegram profile has no language
@@ -324,6 +330,8 @@ impl Settings {
                 }
             },
             voice_transcription: on_off(lookup, "VOICE_TRANSCRIPTION", true)?,
+            credits: credits::credits_from(lookup)?,
+            fair_use: credits::fair_use_from(lookup)?,
             data_dir,
         };
         Ok(settings)

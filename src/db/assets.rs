@@ -44,6 +44,8 @@ pub async fn stalled_dispatches(db: &DatabaseConnection, pushed_before: DateTime
         .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
         .filter(Expr::col(video_assets::Column::DispatchedGeneration).eq(Expr::col(video_assets::Column::Generation)))
         .filter(video_assets::Column::DispatchedAt.is_null().or(video_assets::Column::DispatchedAt.lt(pushed_before)))
+        // Waiting for a slot is not stalled: a freed slot pushes it.
+        .filter(video_assets::Column::Stage.is_null().or(video_assets::Column::Stage.ne(Stage::Waiting)))
         .all(db)
         .await?;
     Ok(rows.iter().map(Asset::current_generation).collect())
@@ -54,6 +56,118 @@ pub async fn undispatched(db: &DatabaseConnection) -> Result<Vec<Generation>, Db
     let rows = video_assets::Entity::find()
         .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
         .filter(Expr::col(video_assets::Column::DispatchedGeneration).lt(Expr::col(video_assets::Column::Generation)))
+        .all(db)
+        .await?;
+    Ok(rows.iter().map(Asset::current_generation).collect())
+}
+
+/// What asking for a generation's lease came to.
+#[derive(Debug)]
+pub enum Claimed {
+    /// This worker owns the generation now.
+    Taken(Asset),
+    /// The job is stale, or another worker holds a live lease.
+    Stale,
+    /// Every slot of `MAX_ACTIVE_GENERATIONS` is taken, or older generations
+    /// wait for one: this one waits too, moved on to `waiting` (the next
+    /// number, pushed by whoever frees a slot), `ahead` of it in line.
+    Waiting { waiting: Generation, ahead: u64 },
+}
+
+/// Live generations (a lease that has not run out), other than `except`.
+async fn running<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, except: AssetId) -> Result<u64, DbErr> {
+    video_assets::Entity::find()
+        .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
+        .filter(video_assets::Column::LeaseUntil.gt(now))
+        .filter(video_assets::Column::Id.ne(except))
+        .count(db)
+        .await
+}
+
+/// Generations waiting for a slot that came before `asset` (asset order).
+async fn waiting_before<C: ConnectionTrait>(db: &C, asset: AssetId) -> Result<u64, DbErr> {
+    video_assets::Entity::find()
+        .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
+        .filter(video_assets::Column::Stage.eq(Stage::Waiting))
+        .filter(video_assets::Column::Id.lt(asset))
+        .count(db)
+        .await
+}
+
+/// [`claim_generation`] under a cap of `max_active` live generations across
+/// every worker (0: no cap), decided in one serializable transaction, so
+/// two workers can't both take the last slot. A generation that finds no
+/// slot — or older ones waiting — waits without holding a worker: it is
+/// moved to the next number (carrying over its steps) with stage
+/// `waiting`, and [`waiting_for_slots`] hands it out once a slot frees.
+pub async fn claim_generation_capped(
+    db: &DatabaseConnection,
+    job: Generation,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    max_active: u32,
+) -> Result<Claimed, DbErr> {
+    if max_active == 0 {
+        return Ok(match claim_generation(db, job, owner, now, lease_until).await? {
+            Some(asset) => Claimed::Taken(asset),
+            None => Claimed::Stale,
+        });
+    }
+    let owner = owner.to_owned();
+    serializable(db, move |txn| {
+        let owner = owner.clone();
+        Box::pin(async move {
+            let Some(asset) = find(txn, job.asset).await? else { return Ok(Claimed::Stale) };
+            let claimable = asset.generation == job.number
+                && (asset.status == AssetStatus::Pending
+                    || (asset.status == AssetStatus::Generating && asset.lease_until.is_none_or(|until| until < now)));
+            if !claimable {
+                return Ok(Claimed::Stale);
+            }
+            let ahead = waiting_before(txn, asset.id).await?;
+            if running(txn, now, asset.id).await? >= u64::from(max_active) || ahead > 0 {
+                let next = job.number + 1;
+                let mut active: video_assets::ActiveModel = asset.into();
+                active.status = Set(AssetStatus::Pending);
+                active.generation = Set(next);
+                active.dispatched_generation = Set(next);
+                active.dispatched_at = Set(Some(now));
+                active.stage = Set(Some(Stage::Waiting));
+                active.lease_owner = Set(None);
+                active.lease_until = Set(None);
+                active.update(txn).await?;
+                stages::carry_over(txn, job.asset, job.number, next).await?;
+                return Ok(Claimed::Waiting { waiting: Generation { asset: job.asset, number: next }, ahead });
+            }
+            let mut active: video_assets::ActiveModel = asset.clone().into();
+            active.status = Set(AssetStatus::Generating);
+            active.lease_owner = Set(Some(owner.clone()));
+            active.lease_until = Set(Some(lease_until));
+            active.attempts = Set(asset.attempts + 1);
+            active.stage = Set(Some(Stage::Queued));
+            active.updated_at = Set(now);
+            Ok(Claimed::Taken(active.update(txn).await?))
+        })
+    })
+    .await
+}
+
+/// The generations waiting for a slot that may start now, oldest first:
+/// as many as there are free slots.
+pub async fn waiting_for_slots(db: &DatabaseConnection, max_active: u32, now: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {
+    if max_active == 0 {
+        return Ok(Vec::new());
+    }
+    let free = u64::from(max_active).saturating_sub(running(db, now, AssetId(0)).await?);
+    if free == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = video_assets::Entity::find()
+        .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
+        .filter(video_assets::Column::Stage.eq(Stage::Waiting))
+        .order_by_asc(video_assets::Column::Id)
+        .limit(free)
         .all(db)
         .await?;
     Ok(rows.iter().map(Asset::current_generation).collect())
@@ -222,6 +336,8 @@ pub async fn mark_failed(db: &DatabaseConnection, job: Generation, owner: &str, 
                 return Ok(None);
             }
             let now = Utc::now();
+            // A failure costs the waiting users nothing.
+            super::credits::release_waiting_in(txn, job.asset).await?;
             let mut active: video_assets::ActiveModel = asset.into();
             active.status = Set(AssetStatus::Failed);
             active.last_error = Set(Some(reason.clone()));

@@ -6,6 +6,7 @@
 
 pub mod assets;
 pub mod console;
+pub mod credits;
 pub mod entities;
 pub mod recorder;
 pub mod requests;

@@ -12,7 +12,7 @@ use chrono::Duration as ChronoDuration;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::requests::{self, NewRequest, Submitted};
+use super::requests::{self, Admission, NewRequest, Submitted};
 use crate::domain::Prompt;
 
 struct Pending {
@@ -30,11 +30,23 @@ impl Recorder {
     /// Starts `lanes` recording tasks of at most `max_batch` requests each.
     /// They stop when the recorder is dropped.
     pub fn start(db: DatabaseConnection, claim: ChronoDuration, lanes: usize, max_batch: usize) -> Self {
+        Self::start_admitted(db, claim, lanes, max_batch, Arc::new(Admission::default()))
+    }
+
+    /// [`Recorder::start`] with prices held and limits checked in each
+    /// batch's transaction ([`requests::submit_many_admitted`]).
+    pub fn start_admitted(
+        db: DatabaseConnection,
+        claim: ChronoDuration,
+        lanes: usize,
+        max_batch: usize,
+        admission: Arc<Admission>,
+    ) -> Self {
         let max_batch = max_batch.max(1);
         let (queue, incoming) = mpsc::channel(max_batch * lanes.max(1) * 2);
         let incoming = Arc::new(Mutex::new(incoming));
         for _ in 0..lanes.max(1) {
-            tokio::spawn(lane(db.clone(), incoming.clone(), claim, max_batch));
+            tokio::spawn(lane(db.clone(), incoming.clone(), claim, max_batch, admission.clone()));
         }
         Self { queue }
     }
@@ -51,7 +63,13 @@ impl Recorder {
     }
 }
 
-async fn lane(db: DatabaseConnection, incoming: Arc<Mutex<mpsc::Receiver<Pending>>>, claim: ChronoDuration, max_batch: usize) {
+async fn lane(
+    db: DatabaseConnection,
+    incoming: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    claim: ChronoDuration,
+    max_batch: usize,
+    admission: Arc<Admission>,
+) {
     loop {
         let mut batch = Vec::new();
         {
@@ -67,14 +85,14 @@ async fn lane(db: DatabaseConnection, incoming: Arc<Mutex<mpsc::Receiver<Pending
                 }
             }
         }
-        record(&db, batch, claim).await;
+        record(&db, batch, claim, &admission).await;
     }
 }
 
-async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDuration) {
+async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDuration, admission: &Arc<Admission>) {
     let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| ((p.new, p.prompt), p.reply)).unzip();
     let items: Arc<[(NewRequest, Prompt)]> = items.into();
-    match requests::submit_many(db, items.clone(), claim).await {
+    match requests::submit_many_admitted(db, items.clone(), claim, admission.clone()).await {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
@@ -89,7 +107,7 @@ async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDurat
             // One bad item must not fail its neighbours: record them one by one.
             tracing::warn!(error = %err, size = replies.len(), "a request batch failed; recording its requests one by one");
             for ((new, prompt), reply) in items.iter().cloned().zip(replies) {
-                let _ = reply.send(requests::submit(db, new, prompt, claim).await);
+                let _ = reply.send(requests::submit_admitted(db, new, prompt, claim, admission.clone()).await);
             }
         }
     }

@@ -12,10 +12,12 @@ use sea_orm::{
 };
 
 use super::assets::Asset;
+use super::credits::{self, Movement, Pricing};
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
 use crate::domain::{
-    AssetId, AssetStatus, ChatId, Generation, Lang, MessageId, Prompt, PromptKey, RequestId, RequestStatus, Stage, UserId,
+    AssetId, AssetStatus, ChatId, Generation, HoldState, Lang, LedgerKind, MessageId, Prompt, PromptKey, RequestId,
+    RequestStatus, Stage, UserId,
 };
 
 pub type Request = user_requests::Model;
@@ -31,11 +33,40 @@ pub struct NewRequest {
     pub language: Lang,
 }
 
+/// What the recording transaction checks before a request is let in:
+/// its price (held in the same transaction) and the fair-use limits kept
+/// in the database. The default lets everything in for free.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    /// Credits on: what requests cost.
+    pub pricing: Option<Pricing>,
+    /// A user's requests waiting at once (0: no limit).
+    pub max_waiting: u32,
+    /// Rate windows kept in the database (empty when Redis keeps them):
+    /// at most `.0` requests that start or join a generation in any `.1`.
+    pub rate: Vec<(u32, ChronoDuration)>,
+    /// Operators: never limited.
+    pub exempt: HashSet<UserId>,
+}
+
+/// Why a request was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The price is more than the balance.
+    Credits { price: i64, balance: i64 },
+    /// The user has `max` requests waiting already.
+    Waiting { max: u32 },
+    /// The rate limit is reached; the next request is let in after this long.
+    Rate { retry_after: std::time::Duration },
+}
+
 /// The outcome of recording a request.
 #[derive(Debug)]
 pub enum Submitted {
     /// Telegram delivered this message before; it is already recorded.
     Duplicate(Request),
+    /// Not recorded: nothing was held or changed.
+    Refused(Refusal),
     Recorded {
         request: Request,
         asset: Asset,
@@ -50,6 +81,7 @@ fn new_request(
     asset_id: AssetId,
     now: DateTime<Utc>,
     claimed_until: Option<DateTime<Utc>>,
+    charge: Charge,
 ) -> user_requests::ActiveModel {
     user_requests::ActiveModel {
         id: NotSet,
@@ -68,7 +100,18 @@ fn new_request(
         progress_message_id: Set(None),
         paid_broadcast: Set(false),
         language: Set(new.language),
+        price: Set(charge.price),
+        hold: Set(charge.held.then_some(HoldState::Held)),
+        limited: Set(charge.limited),
     }
+}
+
+/// What a new request holds and whether it counts against the limits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Charge {
+    price: i64,
+    held: bool,
+    limited: bool,
 }
 
 /// Finds or creates the asset for `prompt`, records the request, and decides
@@ -79,7 +122,18 @@ fn new_request(
 /// When the asset is already available with a `file_id`, the request is
 /// recorded as claimed by the caller for `claim`, who sends it at once.
 pub async fn submit(db: &DatabaseConnection, new: NewRequest, prompt: Prompt, claim: ChronoDuration) -> Result<Submitted, DbErr> {
-    let mut submitted = submit_many(db, Arc::from([(new, prompt)]), claim).await?;
+    submit_admitted(db, new, prompt, claim, Arc::new(Admission::default())).await
+}
+
+/// [`submit`] under `admission`'s prices and limits.
+pub async fn submit_admitted(
+    db: &DatabaseConnection,
+    new: NewRequest,
+    prompt: Prompt,
+    claim: ChronoDuration,
+    admission: Arc<Admission>,
+) -> Result<Submitted, DbErr> {
+    let mut submitted = submit_many_admitted(db, Arc::from([(new, prompt)]), claim, admission).await?;
     submitted.pop().ok_or_else(|| DbErr::Custom("a submitted batch came back empty".to_owned()))
 }
 
@@ -94,20 +148,93 @@ pub async fn submit_many(
     items: Arc<[(NewRequest, Prompt)]>,
     claim: ChronoDuration,
 ) -> Result<Vec<Submitted>, DbErr> {
+    submit_many_admitted(db, items, claim, Arc::new(Admission::default())).await
+}
+
+/// [`submit_many`] under `admission`: each item's price is held (or the
+/// item refused for want of credits) and the limits checked in the same
+/// transaction that records it, so concurrent requests can't spend one
+/// balance twice or slip past a limit together.
+pub async fn submit_many_admitted(
+    db: &DatabaseConnection,
+    items: Arc<[(NewRequest, Prompt)]>,
+    claim: ChronoDuration,
+    admission: Arc<Admission>,
+) -> Result<Vec<Submitted>, DbErr> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
     serializable(db, move |txn| {
         let items = items.clone();
-        Box::pin(async move { submit_in(txn, &items, claim).await })
+        let admission = admission.clone();
+        Box::pin(async move { submit_in(txn, &items, claim, &admission).await })
     })
     .await
+}
+
+/// A user's requests that count against the limits: (created, waiting).
+async fn limited_history(
+    txn: &DatabaseTransaction,
+    users: &[UserId],
+    since: DateTime<Utc>,
+) -> Result<HashMap<UserId, Vec<(DateTime<Utc>, bool)>>, DbErr> {
+    let rows: Vec<(UserId, DateTime<Utc>, RequestStatus)> = user_requests::Entity::find()
+        .select_only()
+        .column(user_requests::Column::TelegramUserId)
+        .column(user_requests::Column::CreatedAt)
+        .column(user_requests::Column::Status)
+        .filter(user_requests::Column::TelegramUserId.is_in(users.iter().copied()))
+        .filter(user_requests::Column::Limited.eq(true))
+        .filter(
+            Condition::any()
+                .add(user_requests::Column::Status.eq(RequestStatus::Pending))
+                .add(user_requests::Column::CreatedAt.gt(since)),
+        )
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut history: HashMap<UserId, Vec<(DateTime<Utc>, bool)>> = HashMap::new();
+    for (user, created, status) in rows {
+        history.entry(user).or_default().push((created, status == RequestStatus::Pending));
+    }
+    Ok(history)
+}
+
+/// Whether one more limited request by a user with `history` may go in now.
+fn check_limits(admission: &Admission, history: &[(DateTime<Utc>, bool)], now: DateTime<Utc>) -> Option<Refusal> {
+    if admission.max_waiting > 0 && history.iter().filter(|(_, waiting)| *waiting).count() >= admission.max_waiting as usize {
+        return Some(Refusal::Waiting { max: admission.max_waiting });
+    }
+    let mut wait = ChronoDuration::zero();
+    for &(max, per) in &admission.rate {
+        let mut within: Vec<DateTime<Utc>> = history.iter().map(|(at, _)| *at).filter(|at| *at > now - per).collect();
+        if within.len() >= max as usize {
+            within.sort();
+            // The request that must leave the window before another may enter.
+            let leaves = within[within.len() - max as usize] + per - now;
+            wait = wait.max(leaves);
+        }
+    }
+    (wait > ChronoDuration::zero()).then(|| Refusal::Rate { retry_after: wait.to_std().unwrap_or_default() })
+}
+
+/// How one item of a batch is handled.
+enum Plan {
+    /// Recorded already (or repeated within the batch).
+    Duplicate,
+    Refused(Refusal),
+    Record {
+        key: PromptKey,
+        dispatch: Option<Generation>,
+        charge: Charge,
+    },
 }
 
 async fn submit_in(
     txn: &DatabaseTransaction,
     items: &[(NewRequest, Prompt)],
     claim: ChronoDuration,
+    admission: &Admission,
 ) -> Result<Vec<Submitted>, DbErr> {
     let messages = items.iter().fold(Condition::any(), |any, (new, _)| {
         any.add(user_requests::Column::ChatId.eq(new.chat_id).and(user_requests::Column::MessageId.eq(new.message_id)))
@@ -128,16 +255,53 @@ async fn submit_in(
         .map(|asset| (asset.prompt_key.clone(), asset))
         .collect();
     let now = Utc::now();
-    // Per item: the asset it links to and the job it must push, if any.
-    let mut plan: Vec<Option<(PromptKey, Option<Generation>)>> = Vec::with_capacity(items.len());
+    let users: Vec<UserId> = items.iter().map(|(new, _)| new.user_id).collect();
+    let mut balances = match admission.pricing {
+        Some(pricing) => credits::open_accounts_in(txn, &users, pricing.free).await?,
+        None => HashMap::new(),
+    };
+    let longest = admission.rate.iter().map(|(_, per)| *per).max().unwrap_or_else(ChronoDuration::zero);
+    let limits_on = admission.max_waiting > 0 || !admission.rate.is_empty();
+    let mut history = if limits_on { limited_history(txn, &users, now - longest).await? } else { HashMap::new() };
+    // Per item: the asset it links to, the job it must push, what it holds.
+    let mut plan: Vec<Plan> = Vec::with_capacity(items.len());
     let mut seen: HashSet<(ChatId, MessageId)> = HashSet::new();
     for ((new, prompt), key) in items.iter().zip(&keys) {
         let message = (new.chat_id, new.message_id);
         if recorded.contains_key(&message) || !seen.insert(message) {
-            plan.push(None);
+            plan.push(Plan::Duplicate);
             continue;
         }
-        let dispatch = match assets.get(key) {
+        let existing = assets.get(key);
+        let hit = existing.is_some_and(|a| a.status == AssetStatus::Available && a.file_id.is_some());
+        let starts = existing.is_none_or(needs_generation);
+        let user = new.user_id;
+        if !hit && limits_on && !admission.exempt.contains(&user) {
+            let past = history.entry(user).or_default();
+            if let Some(refusal) = check_limits(admission, past, now) {
+                plan.push(Plan::Refused(refusal));
+                continue;
+            }
+            past.push((now, true));
+        }
+        let mut charge = Charge { limited: !hit, ..Charge::default() };
+        if let Some(pricing) = admission.pricing {
+            let price = if starts { pricing.new } else { pricing.cached };
+            let balance = balances.get(&user).copied().unwrap_or_default();
+            if balance < price {
+                if !hit && limits_on {
+                    if let Some(past) = history.get_mut(&user) {
+                        past.pop();
+                    }
+                }
+                plan.push(Plan::Refused(Refusal::Credits { price, balance }));
+                continue;
+            }
+            balances.insert(user, balance - price);
+            charge.price = price;
+            charge.held = price > 0;
+        }
+        let dispatch = match existing {
             None => {
                 let asset = video_assets::ActiveModel {
                     id: NotSet,
@@ -181,17 +345,17 @@ async fn submit_in(
             }
             Some(_) => None,
         };
-        plan.push(Some((key.clone(), dispatch)));
+        plan.push(Plan::Record { key: key.clone(), dispatch, charge });
     }
     let rows: Vec<user_requests::ActiveModel> = items
         .iter()
         .zip(&plan)
         .filter_map(|((new, _), planned)| {
-            let (key, _) = planned.as_ref()?;
+            let Plan::Record { key, charge, .. } = planned else { return None };
             let asset = assets.get(key)?;
             let claimed_until =
                 (asset.status == AssetStatus::Available && asset.file_id.is_some()).then(|| claim_deadline(claim));
-            Some(new_request(new, asset.id, now, claimed_until))
+            Some(new_request(new, asset.id, now, claimed_until, *charge))
         })
         .collect();
     let mut inserted: HashMap<(ChatId, MessageId), Request> = HashMap::new();
@@ -200,15 +364,22 @@ async fn submit_in(
             inserted.insert((request.chat_id, request.message_id), request);
         }
     }
+    let holds: Vec<Movement> = inserted
+        .values()
+        .filter(|r| r.hold == Some(HoldState::Held))
+        .map(|r| Movement { request: Some(r.id), ..Movement::new(r.telegram_user_id, LedgerKind::Hold, -r.price) })
+        .collect();
+    credits::record_in(txn, &holds).await?;
     let mut outcomes = Vec::with_capacity(items.len());
     for ((new, _), planned) in items.iter().zip(plan) {
         let message = (new.chat_id, new.message_id);
         let outcome = match planned {
-            None => match recorded.get(&message).or_else(|| inserted.get(&message)) {
+            Plan::Refused(refusal) => Submitted::Refused(refusal),
+            Plan::Duplicate => match recorded.get(&message).or_else(|| inserted.get(&message)) {
                 Some(existing) => Submitted::Duplicate(existing.clone()),
                 None => return Err(DbErr::Custom(format!("request for message {message:?} vanished from its batch"))),
             },
-            Some((key, dispatch)) => {
+            Plan::Record { key, dispatch, .. } => {
                 let request = inserted
                     .get(&message)
                     .cloned()
@@ -242,7 +413,7 @@ pub async fn record_claimed(
     claim: ChronoDuration,
 ) -> Result<Option<Request>, DbErr> {
     let now = Utc::now();
-    let insert = user_requests::Entity::insert(new_request(new, asset_id, now, Some(claim_deadline(claim))))
+    let insert = user_requests::Entity::insert(new_request(new, asset_id, now, Some(claim_deadline(claim)), Charge::default()))
         .on_conflict(
             OnConflict::columns([user_requests::Column::ChatId, user_requests::Column::MessageId]).do_nothing().to_owned(),
         )

@@ -3,6 +3,7 @@
 //! the queue beyond how a value is stored.
 
 mod actor;
+mod credits;
 mod ids;
 mod lang;
 mod prompt;
@@ -10,6 +11,7 @@ mod stage;
 mod status;
 
 pub use actor::{Actor, ConsoleName};
+pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};

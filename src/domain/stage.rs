@@ -30,6 +30,8 @@ pub struct StepCounts {
 pub enum Stage {
     /// Waiting for a worker.
     Queued,
+    /// Waiting for one of the `MAX_ACTIVE_GENERATIONS` slots, in order.
+    Waiting,
     /// Queued again after its worker stopped (crash or lost lease).
     Requeued,
     /// Handed back at shutdown; resumes on the next start.
@@ -50,6 +52,7 @@ impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Queued => f.write_str("queued"),
+            Self::Waiting => f.write_str("waiting"),
             Self::Requeued => f.write_str("requeued"),
             Self::Interrupted => f.write_str("interrupted"),
             Self::Generating { attempt, of } => write!(f, "generating {attempt}/{of}"),
@@ -84,6 +87,7 @@ impl FromStr for Stage {
         let mut words = raw.split(' ');
         let stage = match words.next().unwrap_or_default() {
             "requeued" => Self::Requeued,
+            "waiting" => Self::Waiting,
             "interrupted" | "interrupted," => Self::Interrupted,
             "script" | "Writing" => Self::Script,
             "assembling" | "Assembling" => Self::Assembling,
@@ -124,6 +128,7 @@ mod tests {
         let counts = StepCounts { images_done: 7, images: 10, clips_done: 3, clips: 10, voice_ready: true, assembled: false };
         for stage in [
             Stage::Queued,
+            Stage::Waiting,
             Stage::Requeued,
             Stage::Interrupted,
             Stage::Generating { attempt: 2, of: 3 },

@@ -11,6 +11,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use super::operator::Operator;
 use crate::db::assets::{self, Asset};
 use crate::db::console::{self as queries, OperatorAction, ProviderCall};
+use crate::db::credits;
 use crate::db::requests::{self, Request};
 use crate::db::stages::{self, Costs, Stage as StageRow};
 use crate::domain::{Actor, AssetId, AssetStatus, Prompt, Stage, UserId};
@@ -89,10 +90,12 @@ impl Console {
         Ok(Some(AssetDetail { summary, requests, stages, calls, actions }))
     }
 
-    /// A user's requests with their assets, newest first.
+    /// A user's requests with their assets, newest first, and their credit
+    /// balance (`None`: no credit account — credits off or never used).
     #[tracing::instrument(skip(self))]
-    pub async fn user(&self, user: UserId) -> Result<Vec<(Request, Option<Asset>)>, DbErr> {
-        requests::recent_for_user(&self.db, user, LIST_LIMIT).await
+    pub async fn user(&self, user: UserId) -> Result<(Vec<(Request, Option<Asset>)>, Option<i64>), DbErr> {
+        let requests = requests::recent_for_user(&self.db, user, LIST_LIMIT).await?;
+        Ok((requests, credits::balance(&self.db, user).await?))
     }
 
     /// The Clear button: `/clear` of the asset's prompt, recorded with `by`.

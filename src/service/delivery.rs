@@ -18,9 +18,9 @@ use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::assets;
 use crate::db::requests::{self, Errand, Request};
-use crate::domain::{AssetId, AssetStatus, ChatId, FileId, MessageId, RequestId, Stage};
+use crate::db::{assets, credits};
+use crate::domain::{AssetId, AssetStatus, ChatId, FileId, HoldState, MessageId, RequestId, Stage};
 use crate::telegram::api::{Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
@@ -182,17 +182,41 @@ impl Delivery {
             .sender
             .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), priority, Some(&claim as &dyn Gate))
             .await;
-        self.record_video(request.id, sent.map(|_| ()), priority == Priority::Broadcast).await
+        let held = request.hold == Some(HoldState::Held);
+        self.record_video(request.id, held, sent.map(|_| ()), priority == Priority::Broadcast).await
     }
 
-    async fn record_video(&self, request: RequestId, sent: Result<(), SendError>, paid: bool) -> Delivered {
+    /// The held price of a delivered request is kept; of one that can't be
+    /// delivered, given back. Only requests that hold credits pay the round trip.
+    async fn settle(&self, request: RequestId, held: bool, delivered: bool) {
+        if !held {
+            return;
+        }
+        let settled =
+            if delivered { credits::capture(&self.db, request).await } else { credits::release(&self.db, request).await };
+        if let Err(err) = settled {
+            tracing::warn!(request_id = %request, error = %err, "could not settle a hold; the sweep will");
+        }
+    }
+
+    async fn record_video(&self, request: RequestId, held: bool, sent: Result<(), SendError>, paid: bool) -> Delivered {
         let (outcome, recorded) = match sent {
-            Ok(()) => (Delivered::Delivered, requests::mark_delivered(&self.db, request, paid).await),
+            Ok(()) => {
+                let recorded = requests::mark_delivered(&self.db, request, paid).await;
+                if recorded.is_ok() {
+                    self.settle(request, held, true).await;
+                }
+                (Delivered::Delivered, recorded)
+            }
             Err(SendError::Skipped) => (Delivered::Skipped, Ok(())),
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
                 measure::requests(RequestOutcome::Failed, 1);
-                (Delivered::Unreachable, requests::mark_undeliverable(&self.db, request, &reason).await)
+                let recorded = requests::mark_undeliverable(&self.db, request, &reason).await;
+                if recorded.is_ok() {
+                    self.settle(request, held, false).await;
+                }
+                (Delivered::Unreachable, recorded)
             }
             Err(err) => {
                 tracing::warn!(request_id = %request, error = %err, "delivery deferred");
@@ -240,8 +264,10 @@ impl Delivery {
                 .await;
             match sent {
                 Ok(video) => {
-                    if let Err(err) = requests::mark_delivered(&self.db, request.id, false).await {
-                        tracing::error!(error = %err, "could not record the upload's delivery");
+                    let held = request.hold == Some(HoldState::Held);
+                    match requests::mark_delivered(&self.db, request.id, false).await {
+                        Ok(()) => self.settle(request.id, held, true).await,
+                        Err(err) => tracing::error!(error = %err, "could not record the upload's delivery"),
                     }
                     return Ok(Uploaded::Video(video));
                 }
@@ -255,6 +281,7 @@ impl Delivery {
                 Err(SendError::Unreachable(reason)) => {
                     measure::requests(RequestOutcome::Failed, 1);
                     requests::mark_undeliverable(&self.db, request.id, &reason).await?;
+                    self.settle(request.id, request.hold == Some(HoldState::Held), false).await;
                 }
                 Err(SendError::Rejected(reason)) => {
                     requests::release_claim(&self.db, request.id).await?;
@@ -313,6 +340,12 @@ impl Delivery {
             delivered += self.fan_out(asset).await?;
         }
         Ok(delivered)
+    }
+
+    /// Gives back credits still held for failed requests (a release that
+    /// died with its process): the sweep behind every failure path.
+    pub async fn release_failed_holds(&self) -> Result<u64, DbErr> {
+        credits::release_failed(&self.db, 500).await
     }
 
     /// Tells every user whose request failed, once.
@@ -397,12 +430,23 @@ impl Delivery {
     /// Edits every waiting user's note of `asset` to show `stage`, paced at
     /// half the flood rate (the other half is for videos and answers).
     pub async fn update_progress_notes(&self, asset: AssetId, stage: &Stage) -> Result<(), DbErr> {
+        self.edit_notes(asset, |texts| texts.being_made(Some(stage))).await
+    }
+
+    /// Tells the users waiting on `asset` their place in line for a
+    /// generation slot ("3 videos ahead of yours"), in their notes.
+    pub async fn tell_place_in_line(&self, asset: AssetId, ahead: u64) -> Result<(), DbErr> {
+        self.edit_notes(asset, |texts| texts.waiting_in_line(ahead)).await
+    }
+
+    /// Edits the notes of `asset`'s waiting requests to `text` in each requester's language.
+    async fn edit_notes(&self, asset: AssetId, text: impl Fn(&dyn crate::texts::Texts) -> String + Send) -> Result<(), DbErr> {
         let notes = requests::progress_notes(&self.db, asset, 10_000).await?;
         let mut texts: HashMap<Lang, Arc<str>> = HashMap::new();
         let notes: Vec<(ChatId, MessageId, Arc<str>)> = notes
             .into_iter()
             .map(|(chat_id, message_id, lang)| {
-                let text = texts.entry(lang).or_insert_with(|| lang.texts().being_made(Some(stage)).into()).clone();
+                let text = texts.entry(lang).or_insert_with(|| text(lang.texts()).into()).clone();
                 (chat_id, message_id, text)
             })
             .collect();

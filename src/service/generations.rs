@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
+pub use crate::db::assets::Claimed;
 use crate::db::assets::{self, Finished};
 use crate::domain::{AssetStatus, FileId, Generation, Stage, StageSink};
 use crate::telemetry::measure::{self, RequestOutcome};
@@ -21,11 +22,19 @@ pub struct Generations {
     /// This process's identity as a lease owner.
     owner: String,
     lease: Duration,
+    /// `MAX_ACTIVE_GENERATIONS` (0: no cap).
+    max_active: u32,
 }
 
 impl Generations {
     pub fn new(db: DatabaseConnection, owner: String, lease: Duration) -> Self {
-        Self { db, owner, lease }
+        Self { db, owner, lease, max_active: 0 }
+    }
+
+    /// At most `max_active` generations run at once across every worker.
+    pub fn with_max_active(mut self, max_active: u32) -> Self {
+        self.max_active = max_active;
+        self
     }
 
     fn lease_until(&self) -> DateTime<Utc> {
@@ -34,8 +43,15 @@ impl Generations {
 
     /// Takes the lease on `job` if it is still current and nobody else
     /// holds a live lease: pending → generating.
-    pub async fn claim(&self, job: Generation) -> Result<Option<Asset>, DbErr> {
-        assets::claim_generation(&self.db, job, &self.owner, Utc::now(), self.lease_until()).await
+    /// Under `MAX_ACTIVE_GENERATIONS`, a job with no free slot is moved on
+    /// to wait for one ([`Claimed::Waiting`]).
+    pub async fn claim(&self, job: Generation) -> Result<Claimed, DbErr> {
+        assets::claim_generation_capped(&self.db, job, &self.owner, Utc::now(), self.lease_until(), self.max_active).await
+    }
+
+    /// Generations waiting for a slot that may start now (as many as are free).
+    pub async fn ready_to_start(&self) -> Result<Vec<Generation>, DbErr> {
+        assets::waiting_for_slots(&self.db, self.max_active, Utc::now()).await
     }
 
     /// Extends the lease; false when it was lost.

@@ -9,13 +9,17 @@ use std::sync::Arc;
 use chrono::Duration as ChronoDuration;
 use sea_orm::{DatabaseConnection, DbErr};
 
+use std::collections::HashSet;
+
 use super::delivery::Delivery;
 use super::dispatch::Dispatcher;
+use super::fair_use::SharedRateLimit;
 use crate::cache::{CachedVideo, VideoCache};
 use crate::db::recorder::Recorder;
 pub use crate::db::requests::NewRequest;
+pub use crate::db::requests::Refusal;
 use crate::db::requests::{self, Submitted};
-use crate::domain::{AssetStatus, Prompt};
+use crate::domain::{AssetStatus, Prompt, UserId};
 use crate::telegram::limiter::Priority;
 use crate::telemetry::measure::{self, RequestOutcome};
 
@@ -26,6 +30,23 @@ pub struct Intake {
     dispatcher: Arc<Dispatcher>,
     delivery: Arc<Delivery>,
     claim: ChronoDuration,
+    /// Credits on: every request goes through the recording transaction,
+    /// which holds its price (a cache hit too).
+    priced: bool,
+    /// The rate limit shared through Redis (without Redis the recording
+    /// transaction keeps it).
+    shared_rate: Option<SharedRateLimit>,
+    /// Operators: never limited.
+    exempt: HashSet<UserId>,
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// Recorded (or recorded before); the answer is on its way.
+    Recorded,
+    /// Not recorded: the user is told why.
+    Refused(Refusal),
 }
 
 impl Intake {
@@ -37,7 +58,15 @@ impl Intake {
         delivery: Arc<Delivery>,
         claim: ChronoDuration,
     ) -> Self {
-        Self { db, cache, recorder, dispatcher, delivery, claim }
+        Self { db, cache, recorder, dispatcher, delivery, claim, priced: false, shared_rate: None, exempt: HashSet::new() }
+    }
+
+    /// Credits on (`priced`), the Redis rate limit, and who is exempt from limits.
+    pub fn with_admission(mut self, priced: bool, shared_rate: Option<SharedRateLimit>, exempt: HashSet<UserId>) -> Self {
+        self.priced = priced;
+        self.shared_rate = shared_rate;
+        self.exempt = exempt;
+        self
     }
 
     /// Records the request for `prompt`. Returns once it is recorded
@@ -47,20 +76,36 @@ impl Intake {
     /// is claimed, and the claim runs out. An error means nothing was
     /// recorded: the caller tells the user to try again.
     #[tracing::instrument(skip_all, fields(chat_id = %new.chat_id, message_id = %new.message_id))]
-    pub async fn request_video(&self, new: NewRequest, prompt: Prompt) -> Result<(), DbErr> {
+    pub async fn request_video(&self, new: NewRequest, prompt: Prompt) -> Result<Admitted, DbErr> {
         let key = prompt.key();
-        if let Some(hit) = self.cache.get(&key).await {
+        let hit = self.cache.get(&key).await;
+        if let Some(hit) = hit.as_ref().filter(|_| !self.priced) {
             if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
                 measure::requests(RequestOutcome::CacheHit, 1);
                 let delivery = self.delivery.clone();
-                tokio::spawn(async move { delivery.video(&request, &hit.file_id, Priority::Interactive).await });
+                let file_id = hit.file_id.clone();
+                tokio::spawn(async move { delivery.video(&request, &file_id, Priority::Interactive).await });
             }
-            return Ok(());
+            return Ok(Admitted::Recorded);
+        }
+        // Cache hits are never limited; what may start or join a generation is.
+        if let (None, Some(limit)) = (&hit, &self.shared_rate) {
+            if !self.exempt.contains(&new.user_id) {
+                match limit.check(new.user_id).await {
+                    Ok(None) => {}
+                    Ok(Some(retry_after)) => return Ok(Admitted::Refused(Refusal::Rate { retry_after })),
+                    Err(err) => tracing::warn!(error = %err, "Redis did not answer the rate limit; letting the request in"),
+                }
+            }
         }
         let (request, asset, dispatch) = match self.recorder.submit(new, prompt).await? {
+            Submitted::Refused(refusal) => {
+                tracing::info!(?refusal, "request refused");
+                return Ok(Admitted::Refused(refusal));
+            }
             Submitted::Duplicate(existing) => {
                 tracing::info!(request_id = %existing.id, "Telegram re-delivered a recorded message; not recording it again");
-                return Ok(());
+                return Ok(Admitted::Recorded);
             }
             Submitted::Recorded { request, asset, dispatch } => (request, asset, dispatch),
         };
@@ -85,6 +130,6 @@ impl Intake {
                 tokio::spawn(async move { delivery.progress_note(&request, stage).await });
             }
         }
-        Ok(())
+        Ok(Admitted::Recorded)
     }
 }

@@ -8,14 +8,18 @@
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
+//! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
 //! - [`console`]: what the operator console shows, and its Clear button;
-//! - [`health`]: readiness (database, queue) and the backlog for metrics;
-//! - [`cache_sync`]: the cache warmed and kept coherent across replicas.
+//! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
+//! - [`fair_use`]: the per-user rate limit shared through Redis;
+//! - [`health`]: readiness (database, queue) and the backlog for metrics.
 
 pub mod cache_sync;
 pub mod console;
+pub mod credits;
 pub mod delivery;
 pub mod dispatch;
+pub mod fair_use;
 pub mod generations;
 pub mod health;
 pub mod intake;
@@ -25,6 +29,7 @@ pub mod status;
 use std::sync::Arc;
 
 pub use console::Console;
+pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
@@ -41,6 +46,7 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    credits: Arc<Credits>,
 }
 
 impl Services {
@@ -50,8 +56,13 @@ impl Services {
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        credits: Arc<Credits>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status }
+        Self { intake, delivery, dispatcher, operator, status, credits }
+    }
+
+    pub fn credits(&self) -> &Arc<Credits> {
+        &self.credits
     }
 
     pub fn intake(&self) -> &Arc<Intake> {

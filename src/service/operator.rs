@@ -5,18 +5,26 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::cache::VideoCache;
 use crate::db::assets::{self, Cleared};
-use crate::db::{requests, stages};
+use crate::db::{credits, requests, stages};
 use crate::domain::{Actor, AssetStatus, Prompt, RequestStatus};
-use crate::texts::{AssetReport, ClearOutcome, StatsReport, Texts};
+use crate::texts::{AssetReport, ClearOutcome, CreditFigures, StatsReport, Texts};
 
 pub struct Operator {
     db: DatabaseConnection,
     cache: VideoCache,
+    /// Credits on: `/stats` shows them.
+    credits: bool,
 }
 
 impl Operator {
     pub fn new(db: DatabaseConnection, cache: VideoCache) -> Self {
-        Self { db, cache }
+        Self { db, cache, credits: false }
+    }
+
+    /// `/stats` shows credits sold, held, captured and refunded.
+    pub fn with_credits(mut self, on: bool) -> Self {
+        self.credits = on;
+        self
     }
 
     /// `/clear <prompt>` (or the console's Clear button): drops the cached
@@ -81,6 +89,20 @@ impl Operator {
             generations: assets::total_attempts(&self.db).await?,
             costs: stages::cost_totals(&self.db).await?.describe(),
             paid_sends: requests::count_paid_broadcasts(&self.db).await?,
+            credits: match self.credits {
+                false => None,
+                true => {
+                    let t = credits::totals(&self.db).await?;
+                    Some(CreditFigures {
+                        stars: t.stars,
+                        sold: t.sold,
+                        held: t.held,
+                        captured: t.captured,
+                        released: t.released,
+                        refunded: t.refunded,
+                    })
+                }
+            },
         };
         Ok(report)
     }

@@ -96,6 +96,29 @@ pub enum Keyboard {
     None,
     /// A persistent reply keyboard: rows of button labels.
     Persistent(Vec<Vec<String>>),
+    /// Buttons under the message: rows of (label, callback data).
+    Inline(Vec<Vec<InlineButton>>),
+}
+
+/// A button under a message; a press comes back as a callback query
+/// carrying `data` (1-64 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineButton {
+    pub text: String,
+    pub data: String,
+}
+
+/// The update kinds the bot handles: Telegram delivers only these.
+pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query"];
+
+/// An invoice in Telegram Stars (currency `XTR`, one price).
+#[derive(Debug, Clone)]
+pub struct StarsInvoice {
+    pub title: String,
+    pub description: String,
+    pub payload: String,
+    pub label: String,
+    pub stars: u32,
 }
 
 #[derive(Clone)]
@@ -167,7 +190,7 @@ impl BotApi {
         let raw: Vec<Value> = self
             .call(
                 "getUpdates",
-                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ["message"] }),
+                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ALLOWED_UPDATES }),
                 Some(Duration::from_secs(u64::from(timeout_secs) + 15)),
             )
             .await?;
@@ -187,7 +210,7 @@ impl BotApi {
     }
 
     pub async fn set_webhook(&self, url: &str, secret: Option<&str>) -> Result<bool, ApiError> {
-        let mut body = json!({ "url": url, "allowed_updates": ["message"] });
+        let mut body = json!({ "url": url, "allowed_updates": ALLOWED_UPDATES });
         if let Some(secret) = secret {
             body["secret_token"] = json!(secret);
         }
@@ -214,13 +237,67 @@ impl BotApi {
     ) -> Result<MessageId, ApiError> {
         let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
         add_reply(&mut body, reply_to);
-        if let Keyboard::Persistent(rows) = keyboard {
-            let rows: Vec<Vec<Value>> =
-                rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
-            body["reply_markup"] = json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true });
+        match keyboard {
+            Keyboard::None => {}
+            Keyboard::Persistent(rows) => {
+                let rows: Vec<Vec<Value>> =
+                    rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
+                body["reply_markup"] = json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true });
+            }
+            Keyboard::Inline(rows) => {
+                let rows: Vec<Vec<Value>> = rows
+                    .iter()
+                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect())
+                    .collect();
+                body["reply_markup"] = json!({ "inline_keyboard": rows });
+            }
         }
         let message: Value = self.call("sendMessage", body, None).await?;
         Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
+    }
+
+    /// Answers a button press (`text`: a short notice, up to 200 characters).
+    pub async fn answer_callback_query(&self, id: &str, text: Option<&str>) -> Result<(), ApiError> {
+        let mut body = json!({ "callback_query_id": id });
+        if let Some(text) = text {
+            body["text"] = json!(text);
+        }
+        let _: Value = self.call("answerCallbackQuery", body, Some(Duration::from_secs(10))).await?;
+        Ok(())
+    }
+
+    /// Sends an invoice in Telegram Stars: currency `XTR`, an empty
+    /// `provider_token`, exactly one price.
+    pub async fn send_invoice(&self, chat_id: ChatId, invoice: &StarsInvoice) -> Result<MessageId, ApiError> {
+        let body = json!({
+            "chat_id": chat_id.0,
+            "title": invoice.title,
+            "description": invoice.description,
+            "payload": invoice.payload,
+            "provider_token": "",
+            "currency": "XTR",
+            "prices": [{ "label": invoice.label, "amount": invoice.stars }],
+        });
+        let message: Value = self.call("sendInvoice", body, None).await?;
+        Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
+    }
+
+    /// Answers a pre-checkout query: `Ok` lets the payment go on, `Err`
+    /// stops it with that message to the user. Telegram waits 10 seconds.
+    pub async fn answer_pre_checkout_query(&self, id: &str, answer: Result<(), &str>) -> Result<(), ApiError> {
+        let body = match answer {
+            Ok(()) => json!({ "pre_checkout_query_id": id, "ok": true }),
+            Err(message) => json!({ "pre_checkout_query_id": id, "ok": false, "error_message": message }),
+        };
+        let _: Value = self.call("answerPreCheckoutQuery", body, Some(Duration::from_secs(8))).await?;
+        Ok(())
+    }
+
+    /// Gives a whole Stars payment back to the user.
+    pub async fn refund_star_payment(&self, user_id: i64, charge_id: &str) -> Result<(), ApiError> {
+        let body = json!({ "user_id": user_id, "telegram_payment_charge_id": charge_id });
+        let _: Value = self.call("refundStarPayment", body, None).await?;
+        Ok(())
     }
 
     pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {

@@ -132,6 +132,11 @@ impl Sender {
             .await
     }
 
+    /// Sends a Stars invoice, as an answer (flood limits as for a text).
+    pub async fn invoice(&self, chat_id: ChatId, invoice: &super::api::StarsInvoice) -> Result<MessageId, SendError> {
+        self.with_retries(chat_id, ("invoice", Priority::Interactive), None, || self.api.send_invoice(chat_id, invoice)).await
+    }
+
     /// Edits a progress message in place (edits count against the same
     /// limits, at the lowest priority). A message that already shows `text` is not an error.
     pub async fn edit(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), SendError> {

@@ -61,7 +61,7 @@ fn describe() {
     describe_gauge!(REQUESTS_WAITING, "Requests not yet answered with their video (pending), read from the database");
     describe_counter!(PROVIDER_CALLS, "Billable provider calls by provider, operation and result");
     describe_counter!(PROVIDER_COST, "Configured cost of provider calls in millionths of a dollar, by provider and operation");
-    describe_counter!(CREDITS_MOVED, "Credits moved, by direction (granted, spent, refunded)");
+    describe_counter!(CREDITS_MOVED, "Credits moved on users' accounts, by ledger kind (absolute amounts)");
 }
 
 /// The text format Prometheus scrapes; empty when no recorder is installed.
@@ -117,7 +117,7 @@ pub fn upload(ok: bool) {
     counter!(UPLOADS, "result" => ok_label(ok)).increment(1);
 }
 
-/// One Bot API send attempt. `kind`: `message`, `edit`, `video`, `upload`;
+/// One Bot API send attempt. `kind`: `message`, `edit`, `video`, `upload`, `invoice`;
 /// `result`: `ok`, `flood_wait` (429), `unreachable`, `rejected`, `transient`.
 pub fn send(kind: &'static str, result: &'static str) {
     counter!(SENDS, "kind" => kind, "result" => result).increment(1);
@@ -142,10 +142,11 @@ pub fn provider_call(provider: &'static str, operation: &'static str, ok: bool, 
     }
 }
 
-/// Credits moved for a user; `direction`: `granted` (bought, given),
-/// `spent` (a generation) or `refunded`.
-pub fn credits_moved(direction: &'static str, amount: u64) {
-    counter!(CREDITS_MOVED, "direction" => direction).increment(amount);
+/// Credits moved on a user's account, by ledger kind (`grant`, `purchase`,
+/// `hold`, `capture`, `release`, `refund`, `adjustment`), counted when the
+/// ledger row is written.
+pub fn credits_moved(kind: &'static str, amount: u64) {
+    counter!(CREDITS_MOVED, "kind" => kind).increment(amount);
 }
 
 fn ok_label(ok: bool) -> &'static str {

@@ -58,6 +58,8 @@ pub struct ConsoleTexts {
     pub operator: &'static str,
     pub approvals: &'static str,
     pub user_requests: &'static str,
+    /// The user's credit balance (when credits are on).
+    pub credits: &'static str,
     pub none: &'static str,
     pub more_not_shown: &'static str,
 }

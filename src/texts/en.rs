@@ -1,7 +1,9 @@
 //! English.
 
-use super::{AssetReport, ClearOutcome, ConsoleTexts, StatsReport, StatusLine, Texts, shorten};
-use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
+use std::time::Duration;
+
+use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
+use crate::domain::{AssetStatus, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
 
 pub struct English;
 
@@ -63,6 +65,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     operator: "Operator",
     approvals: "Pending approvals",
     user_requests: "Requests of user",
+    credits: "Credit balance",
     none: "none",
     more_not_shown: "Only the most recent are shown.",
 };
@@ -151,6 +154,7 @@ impl Texts for English {
     fn stage(&self, stage: &Stage) -> String {
         match stage {
             Stage::Queued => "queued".to_owned(),
+            Stage::Waiting => "waiting for a free slot".to_owned(),
             Stage::Requeued => "queued again after an interruption".to_owned(),
             Stage::Interrupted => "interrupted, will resume".to_owned(),
             Stage::Generating { attempt, of } => format!("generating, attempt {attempt} of {of}"),
@@ -246,7 +250,7 @@ impl Texts for English {
     fn stats(&self, r: &StatsReport) -> String {
         let assets: Vec<String> = r.assets.iter().map(|(status, n)| format!("{status:?}: {n}")).collect();
         let saved = r.completed.saturating_sub(r.generations);
-        format!(
+        let mut text = format!(
             "Assets — {}\nRequests — completed: {}, pending: {}, failed: {}\n\
              Generations run: {}; requests served without generating: {saved}\nProvider calls: {}\n\
              Paid broadcast sends: {} ({:.1} Stars)",
@@ -258,7 +262,14 @@ impl Texts for English {
             r.costs,
             r.paid_sends,
             r.paid_sends as f64 * 0.1
-        )
+        );
+        if let Some(c) = &r.credits {
+            text.push_str(&format!(
+                "\nCredits — sold: {} (for {} Stars), held: {}, captured: {}, released: {}, refunded: {}",
+                c.sold, c.stars, c.held, c.captured, c.released, c.refunded
+            ));
+        }
+        text
     }
 
     fn menu_status(&self) -> String {
@@ -280,7 +291,130 @@ impl Texts for English {
             ("status", "your recent requests and their state (operators: /status <prompt> for one asset)".to_owned()),
             ("clear", "operators only: /clear <prompt> drops a cached video so it is made again".to_owned()),
             ("stats", "operators only: totals — assets, requests, generations saved, provider costs".to_owned()),
+            ("balance", "your credits and their last movements".to_owned()),
+            ("buy", "buy credits with Telegram Stars".to_owned()),
+            ("grant", "operators only: /grant <user_id> <credits> adds (or takes) credits".to_owned()),
+            ("refund", "operators only: /refund <user_id> <charge_id> refunds a Stars purchase".to_owned()),
         ]
+    }
+
+    fn credits_off(&self) -> String {
+        "Videos are free here: there are no credits to buy.".to_owned()
+    }
+
+    fn balance(&self, balance: i64, movements: &[Movement]) -> String {
+        let mut lines = vec![format!("💰 Your balance: {balance} credits.")];
+        if !movements.is_empty() {
+            lines.push("Last movements:".to_owned());
+        }
+        for m in movements {
+            let what = match m.kind {
+                LedgerKind::Grant => "welcome credits",
+                LedgerKind::Purchase => "bought with Stars",
+                LedgerKind::Hold => "held for a video",
+                LedgerKind::Capture => "video delivered (hold kept)",
+                LedgerKind::Release => "returned (the video was not made)",
+                LedgerKind::Refund => "purchase refunded",
+                LedgerKind::Adjustment => "adjusted by an operator",
+            };
+            lines.push(format!("• {} {:+} — {what}", m.at.format("%Y-%m-%d %H:%M"), m.amount));
+        }
+        lines.push("/buy — more credits".to_owned());
+        lines.join("\n")
+    }
+
+    fn buy_intro(&self, balance: i64) -> String {
+        format!("💰 Your balance: {balance} credits. Choose a package, paid in Telegram Stars:")
+    }
+
+    fn package_button(&self, p: &StarsPackage) -> String {
+        format!("{} credits for {} ⭐", p.credits, p.stars)
+    }
+
+    fn invoice_title(&self, p: &StarsPackage) -> String {
+        format!("{} credits", p.credits)
+    }
+
+    fn invoice_description(&self, p: &StarsPackage) -> String {
+        format!("{} credits for making videos, for {} Telegram Stars.", p.credits, p.stars)
+    }
+
+    fn invoice_label(&self, p: &StarsPackage) -> String {
+        format!("{} credits", p.credits)
+    }
+
+    fn invoice_sent(&self) -> String {
+        "Here is your invoice.".to_owned()
+    }
+
+    fn button_expired(&self) -> String {
+        "That button is no longer valid.".to_owned()
+    }
+
+    fn unknown_package(&self) -> String {
+        "Sorry, this package is no longer on sale. Send /buy to see the current ones.".to_owned()
+    }
+
+    fn purchased(&self, credits: i64, balance: i64) -> String {
+        format!("✅ Thank you! {credits} credits added. Your balance: {balance} credits.")
+    }
+
+    fn refund_notice(&self, taken: i64, balance: i64) -> String {
+        format!("↩️ A purchase was refunded: {taken} credits taken off. Your balance: {balance} credits.")
+    }
+
+    fn not_enough_credits(&self, price: i64, balance: i64) -> String {
+        format!("💰 This video costs {price} credits and your balance is {balance}. Buy credits to ask for it:")
+    }
+
+    fn too_many_waiting(&self, max: u32) -> String {
+        format!("⏳ You already have {max} videos on the way. Please wait until one of them arrives, then ask again.")
+    }
+
+    fn rate_limited(&self, retry_after: Duration) -> String {
+        let secs = retry_after.as_secs().max(1);
+        let when = if secs < 90 { format!("{secs} seconds") } else { format!("{} minutes", secs.div_ceil(60)) };
+        format!("🐢 You're asking faster than I can make videos. Please ask again in {when}.")
+    }
+
+    fn waiting_in_line(&self, ahead: u64) -> String {
+        match ahead {
+            0 => "⏳ Your video is next in line. I'll send it here as soon as it is ready.".to_owned(),
+            1 => "⏳ Your video is in line: 1 video ahead of yours. I'll send it here as soon as it is ready.".to_owned(),
+            n => format!("⏳ Your video is in line: {n} videos ahead of yours. I'll send it here as soon as it is ready."),
+        }
+    }
+
+    fn grant_usage(&self) -> String {
+        "Usage: /grant <user_id> <credits> — credits may be negative to take some off.".to_owned()
+    }
+
+    fn granted(&self, user: UserId, amount: i64, balance: i64) -> String {
+        format!("Done: {amount:+} credits for user {user}. Their balance: {balance}.")
+    }
+
+    fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String {
+        format!("Refused: {amount:+} credits would take user {user}'s balance ({balance}) below zero.")
+    }
+
+    fn refund_usage(&self) -> String {
+        "Usage: /refund <user_id> <telegram_payment_charge_id>".to_owned()
+    }
+
+    fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String {
+        format!("Refunded {stars} Stars to user {user}; {taken} credits taken off. Their balance: {balance}.")
+    }
+
+    fn refund_refused(&self, refusal: &RefundRefusal) -> String {
+        match refusal {
+            RefundRefusal::Unknown => "Refused: no purchase with that charge id.".to_owned(),
+            RefundRefusal::OtherUser => "Refused: that purchase belongs to another user.".to_owned(),
+            RefundRefusal::AlreadyRefunded => "Refused: that purchase was refunded already.".to_owned(),
+            RefundRefusal::Spent { credits, balance } => {
+                format!("Refused: the purchase's {credits} credits were already spent (balance {balance}).")
+            }
+            RefundRefusal::Telegram(reason) => format!("Refused by Telegram: {reason}"),
+        }
     }
 }
 

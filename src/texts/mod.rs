@@ -9,7 +9,9 @@ mod ru;
 
 pub use console::ConsoleTexts;
 
-use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
+use std::time::Duration;
+
+use crate::domain::{AssetStatus, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
 
 pub use crate::domain::Lang;
 
@@ -67,6 +69,42 @@ pub struct StatsReport {
     pub costs: String,
     /// Deliveries sent as paid broadcasts (0.1 Stars each).
     pub paid_sends: u64,
+    /// Credits, when they are on.
+    pub credits: Option<CreditFigures>,
+}
+
+/// Credit totals for `/stats`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreditFigures {
+    /// Stars paid in, before refunds.
+    pub stars: i64,
+    pub sold: i64,
+    pub held: i64,
+    pub captured: i64,
+    pub released: i64,
+    pub refunded: i64,
+}
+
+/// One movement of a user's `/balance`.
+#[derive(Debug, Clone, Copy)]
+pub struct Movement {
+    pub kind: LedgerKind,
+    pub amount: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why an operator's `/refund` was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundRefusal {
+    Unknown,
+    OtherUser,
+    AlreadyRefunded,
+    Spent {
+        credits: i64,
+        balance: i64,
+    },
+    /// Telegram refused refundStarPayment, with its description.
+    Telegram(String),
 }
 
 /// Every message, in one language.
@@ -103,6 +141,42 @@ pub trait Texts: Send + Sync {
     fn menu_help(&self) -> String;
     /// The command menu registered with Telegram: (command, description).
     fn command_menu(&self) -> Vec<(&'static str, String)>;
+
+    // Credits and fair use.
+    /// `/balance` and `/buy` while credits are off.
+    fn credits_off(&self) -> String;
+    /// `/balance`: the balance and the last movements, newest first.
+    fn balance(&self, balance: i64, movements: &[Movement]) -> String;
+    /// `/buy`: above one button per package.
+    fn buy_intro(&self, balance: i64) -> String;
+    /// A package's inline button.
+    fn package_button(&self, package: &StarsPackage) -> String;
+    /// The invoice of a package: title (1-32 chars), description (1-255), price label.
+    fn invoice_title(&self, package: &StarsPackage) -> String;
+    fn invoice_description(&self, package: &StarsPackage) -> String;
+    fn invoice_label(&self, package: &StarsPackage) -> String;
+    /// The answer to a button press that sent an invoice.
+    fn invoice_sent(&self) -> String;
+    /// The answer to a button that no longer means anything.
+    fn button_expired(&self) -> String;
+    /// The pre-checkout error for a payload that names no package on sale.
+    fn unknown_package(&self) -> String;
+    fn purchased(&self, credits: i64, balance: i64) -> String;
+    /// A purchase refunded by Telegram or an operator.
+    fn refund_notice(&self, taken: i64, balance: i64) -> String;
+    /// A request refused for want of credits (buttons to buy follow).
+    fn not_enough_credits(&self, price: i64, balance: i64) -> String;
+    fn too_many_waiting(&self, max: u32) -> String;
+    fn rate_limited(&self, retry_after: Duration) -> String;
+    /// The "being made" note of a generation waiting for a free slot.
+    fn waiting_in_line(&self, ahead: u64) -> String;
+    fn grant_usage(&self) -> String;
+    fn granted(&self, user: UserId, amount: i64, balance: i64) -> String;
+    fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String;
+    fn refund_usage(&self) -> String;
+    fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String;
+    fn refund_refused(&self, refusal: &RefundRefusal) -> String;
+
     /// The operator console's labels.
     fn console(&self) -> &'static ConsoleTexts;
 }

@@ -1,7 +1,9 @@
 //! Русский. Counts are written "что: N", so no plural forms are needed.
 
-use super::{AssetReport, ClearOutcome, ConsoleTexts, StatsReport, StatusLine, Texts, shorten};
-use crate::domain::{AssetStatus, PromptError, RequestStatus, Stage};
+use std::time::Duration;
+
+use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
+use crate::domain::{AssetStatus, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
 
 pub struct Russian;
 
@@ -72,6 +74,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     operator: "Оператор",
     approvals: "Ожидают решения",
     user_requests: "Запросы пользователя",
+    credits: "Баланс кредитов",
     none: "нет",
     more_not_shown: "Показаны только последние.",
 };
@@ -163,6 +166,7 @@ impl Texts for Russian {
     fn stage(&self, stage: &Stage) -> String {
         match stage {
             Stage::Queued => "в очереди".to_owned(),
+            Stage::Waiting => "ждёт свободного места".to_owned(),
             Stage::Requeued => "снова в очереди после перерыва".to_owned(),
             Stage::Interrupted => "прервано, скоро продолжится".to_owned(),
             Stage::Generating { attempt, of } => format!("создаётся, попытка {attempt} из {of}"),
@@ -260,7 +264,7 @@ impl Texts for Russian {
     fn stats(&self, r: &StatsReport) -> String {
         let assets: Vec<String> = r.assets.iter().map(|(status, n)| format!("{}: {n}", asset_status(*status))).collect();
         let saved = r.completed.saturating_sub(r.generations);
-        format!(
+        let mut text = format!(
             "Ассеты — {}\nЗапросы — выполнено: {}, ожидают: {}, не удалось: {}\n\
              Генераций запущено: {}; запросов обслужено без генерации: {saved}\nВызовы провайдеров: {}\n\
              Платных рассылок: {} ({:.1} звёзд)",
@@ -272,7 +276,14 @@ impl Texts for Russian {
             r.costs,
             r.paid_sends,
             r.paid_sends as f64 * 0.1
-        )
+        );
+        if let Some(c) = &r.credits {
+            text.push_str(&format!(
+                "\nКредиты — продано: {} (звёзд: {}), удержано: {}, списано: {}, возвращено: {}, отозвано возвратами: {}",
+                c.sold, c.stars, c.held, c.captured, c.released, c.refunded
+            ));
+        }
+        text
     }
 
     fn menu_status(&self) -> String {
@@ -290,7 +301,129 @@ impl Texts for Russian {
             ("status", "ваши последние запросы и их состояние (операторам: /status <запрос> — один ассет)".to_owned()),
             ("clear", "только для операторов: /clear <запрос> удаляет видео из кэша, чтобы его сделали заново".to_owned()),
             ("stats", "только для операторов: итоги — ассеты, запросы, сэкономленные генерации, расходы".to_owned()),
+            ("balance", "ваши кредиты и последние движения по ним".to_owned()),
+            ("buy", "купить кредиты за звёзды Telegram".to_owned()),
+            ("grant", "только для операторов: /grant <user_id> <кредиты> начисляет (или списывает) кредиты".to_owned()),
+            ("refund", "только для операторов: /refund <user_id> <charge_id> возвращает покупку за звёзды".to_owned()),
         ]
+    }
+
+    fn credits_off(&self) -> String {
+        "Здесь видео бесплатны: покупать кредиты не нужно.".to_owned()
+    }
+
+    fn balance(&self, balance: i64, movements: &[Movement]) -> String {
+        let mut lines = vec![format!("💰 Ваш баланс, кредитов: {balance}.")];
+        if !movements.is_empty() {
+            lines.push("Последние движения:".to_owned());
+        }
+        for m in movements {
+            let what = match m.kind {
+                LedgerKind::Grant => "приветственные кредиты",
+                LedgerKind::Purchase => "куплено за звёзды",
+                LedgerKind::Hold => "удержано за видео",
+                LedgerKind::Capture => "видео доставлено (удержание списано)",
+                LedgerKind::Release => "возвращено (видео не получилось)",
+                LedgerKind::Refund => "покупка возвращена",
+                LedgerKind::Adjustment => "изменено оператором",
+            };
+            lines.push(format!("• {} {:+} — {what}", m.at.format("%Y-%m-%d %H:%M"), m.amount));
+        }
+        lines.push("/buy — купить ещё".to_owned());
+        lines.join("\n")
+    }
+
+    fn buy_intro(&self, balance: i64) -> String {
+        format!("💰 Ваш баланс, кредитов: {balance}. Выберите пакет, оплата звёздами Telegram:")
+    }
+
+    fn package_button(&self, p: &StarsPackage) -> String {
+        format!("Кредиты: {} за {} ⭐", p.credits, p.stars)
+    }
+
+    fn invoice_title(&self, p: &StarsPackage) -> String {
+        format!("Кредиты: {}", p.credits)
+    }
+
+    fn invoice_description(&self, p: &StarsPackage) -> String {
+        format!("Кредиты на создание видео ({}) за звёзды Telegram ({}).", p.credits, p.stars)
+    }
+
+    fn invoice_label(&self, p: &StarsPackage) -> String {
+        format!("Кредиты: {}", p.credits)
+    }
+
+    fn invoice_sent(&self) -> String {
+        "Вот ваш счёт.".to_owned()
+    }
+
+    fn button_expired(&self) -> String {
+        "Эта кнопка больше не действует.".to_owned()
+    }
+
+    fn unknown_package(&self) -> String {
+        "Извините, этот пакет больше не продаётся. Отправьте /buy, чтобы увидеть актуальные.".to_owned()
+    }
+
+    fn purchased(&self, credits: i64, balance: i64) -> String {
+        format!("✅ Спасибо! Начислено кредитов: {credits}. Ваш баланс: {balance}.")
+    }
+
+    fn refund_notice(&self, taken: i64, balance: i64) -> String {
+        format!("↩️ Покупка возвращена, списано кредитов: {taken}. Ваш баланс: {balance}.")
+    }
+
+    fn not_enough_credits(&self, price: i64, balance: i64) -> String {
+        format!("💰 Это видео стоит кредитов: {price}, а на вашем балансе: {balance}. Купите кредиты, чтобы заказать его:")
+    }
+
+    fn too_many_waiting(&self, max: u32) -> String {
+        format!("⏳ У вас уже готовятся видео (в очереди: {max}). Дождитесь одного из них и попросите снова.")
+    }
+
+    fn rate_limited(&self, retry_after: Duration) -> String {
+        let secs = retry_after.as_secs().max(1);
+        let when = if secs < 90 { format!("секунд: {secs}") } else { format!("минут: {}", secs.div_ceil(60)) };
+        format!("🐢 Вы просите быстрее, чем я успеваю делать видео. Попробуйте снова через некоторое время ({when}).")
+    }
+
+    fn waiting_in_line(&self, ahead: u64) -> String {
+        match ahead {
+            0 => "⏳ Ваше видео следующее в очереди. Пришлю его сюда, как только оно будет готово.".to_owned(),
+            n => format!("⏳ Ваше видео в очереди, перед ним видео: {n}. Пришлю его сюда, как только оно будет готово."),
+        }
+    }
+
+    fn grant_usage(&self) -> String {
+        "Как пользоваться: /grant <user_id> <кредиты> — отрицательное число списывает кредиты.".to_owned()
+    }
+
+    fn granted(&self, user: UserId, amount: i64, balance: i64) -> String {
+        format!("Готово: {amount:+} кредитов пользователю {user}. Его баланс: {balance}.")
+    }
+
+    fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String {
+        format!("Отказано: {amount:+} кредитов опустили бы баланс пользователя {user} ({balance}) ниже нуля.")
+    }
+
+    fn refund_usage(&self) -> String {
+        "Как пользоваться: /refund <user_id> <telegram_payment_charge_id>".to_owned()
+    }
+
+    fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String {
+        format!("Пользователю {user} возвращено звёзд: {stars}; списано кредитов: {taken}. Его баланс: {balance}.")
+    }
+
+    fn refund_refused(&self, refusal: &RefundRefusal) -> String {
+        match refusal {
+            RefundRefusal::Unknown => "Отказано: покупки с таким charge id нет.".to_owned(),
+            RefundRefusal::OtherUser => "Отказано: эта покупка принадлежит другому пользователю.".to_owned(),
+            RefundRefusal::AlreadyRefunded => "Отказано: эта покупка уже возвращена.".to_owned(),
+            RefundRefusal::Spent { credits, balance } => {
+                format!("Отказано: кредиты этой покупки ({credits}) уже потрачены (баланс: {balance}).")
+            }
+            RefundRefusal::Telegram(reason) => format!("Telegram отказал: {reason}"),
+        }
     }
 
     fn console(&self) -> &'static ConsoleTexts {

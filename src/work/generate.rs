@@ -17,7 +17,8 @@ use crate::config::RetryPolicy;
 use crate::domain::{Generation, Stage};
 use crate::generator::{GenerateError, GenerationRequest, Generator};
 use crate::service::generations::Asset;
-use crate::service::{Delivery, Generations, UploadError, Uploaded};
+use crate::service::generations::Claimed;
+use crate::service::{Delivery, Dispatcher, Generations, UploadError, Uploaded};
 use crate::telegram::MAX_UPLOAD_BYTES;
 use crate::telemetry::measure;
 
@@ -39,6 +40,8 @@ pub struct GenerationJob {
     generator: Arc<dyn Generator>,
     settings: Arc<JobSettings>,
     shutdown: CancellationToken,
+    /// Pushes generations waiting for a slot when this one frees it.
+    dispatcher: Option<Arc<Dispatcher>>,
 }
 
 /// Why a generation ended without a video.
@@ -65,15 +68,52 @@ impl GenerationJob {
         settings: JobSettings,
         shutdown: CancellationToken,
     ) -> Self {
-        Self { generations, delivery, cache, generator, settings: Arc::new(settings), shutdown }
+        Self { generations, delivery, cache, generator, settings: Arc::new(settings), shutdown, dispatcher: None }
+    }
+
+    /// Lets a finished job push the generations waiting for its slot.
+    pub fn with_dispatcher(mut self, dispatcher: Arc<Dispatcher>) -> Self {
+        self.dispatcher = Some(dispatcher);
+        self
+    }
+
+    /// Pushes the generations waiting for a slot, as many as are free.
+    async fn start_waiting(&self) {
+        let Some(dispatcher) = &self.dispatcher else { return };
+        match self.generations.ready_to_start().await {
+            Ok(ready) => {
+                for job in ready {
+                    dispatcher.dispatch(job).await;
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "could not list waiting generations; the reconciler will"),
+        }
     }
 
     #[tracing::instrument(name = "job", skip(self), fields(asset_id = %job.asset, generation = job.number))]
     async fn run(self: Arc<Self>, job: Generation) -> Result<(), BoxError> {
-        let Some(asset) = self.generations.claim(job).await? else {
-            tracing::debug!("job is stale or taken; skipping");
-            return Ok(());
+        let asset = match self.generations.claim(job).await? {
+            Claimed::Taken(asset) => asset,
+            Claimed::Stale => {
+                tracing::debug!("job is stale or taken; skipping");
+                return Ok(());
+            }
+            Claimed::Waiting { waiting, ahead } => {
+                tracing::info!(next = waiting.number, ahead, "no free generation slot; waiting in line");
+                if let Err(err) = self.delivery.tell_place_in_line(job.asset, ahead).await {
+                    tracing::debug!(error = %err, "could not tell waiting users their place");
+                }
+                // A slot may have freed meanwhile (or older ones wait with slots free).
+                self.start_waiting().await;
+                return Ok(());
+            }
         };
+        let outcome = self.clone().run_claimed(job, asset).await;
+        self.start_waiting().await;
+        outcome
+    }
+
+    async fn run_claimed(self: Arc<Self>, job: Generation, asset: Asset) -> Result<(), BoxError> {
         tracing::info!("generation started");
         // The lease is renewed by the same future that does the work: if the
         // job stalls or is dropped, renewals stop and the lease runs out.

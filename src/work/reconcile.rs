@@ -7,7 +7,8 @@
 //!   to wake workers: a Redis restart or a wiped job table loses nothing);
 //! - a generation whose worker died (lease run out) is queued again;
 //! - requests still waiting on an available asset are delivered;
-//! - users whose request failed are told.
+//! - users whose request failed are told, and credits still held for a
+//!   failed request are released.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct Pass {
     pub reclaimed: usize,
     pub delivered: usize,
     pub notified: usize,
+    /// Holds of failed requests given back.
+    pub released: u64,
 }
 
 /// The parts a reconciler works with.
@@ -55,6 +58,11 @@ impl Reconciler {
             self.dispatcher.dispatch(job).await;
             pass.dispatched += 1;
         }
+        for job in self.generations.ready_to_start().await? {
+            tracing::debug!(asset_id = %job.asset, generation = job.number, "a generation waiting for a slot may start");
+            self.dispatcher.dispatch(job).await;
+            pass.dispatched += 1;
+        }
         for job in self.generations.stalled_dispatches(Utc::now() - self.stall).await? {
             tracing::info!(asset_id = %job.asset, generation = job.number, "a queued generation never started; pushing it again");
             self.dispatcher.dispatch(job).await;
@@ -62,6 +70,7 @@ impl Reconciler {
         }
         pass.delivered = self.delivery.sweep(Utc::now() - self.claim).await?;
         pass.notified = self.delivery.notify_failures().await?;
+        pass.released = self.delivery.release_failed_holds().await?;
         Ok(pass)
     }
 

@@ -45,6 +45,9 @@ impl Harness {
         env.insert("GENERATION_BACKOFF_MS".into(), "50".into());
         // Tests run side by side: no admin listener unless a test asks for one.
         env.insert("ADMIN_LISTEN_ADDR".into(), String::new());
+        // Tests send bursts from one user: per-user limits are off unless a test turns them on.
+        env.insert("USER_RATE_LIMIT".into(), "off".into());
+        env.insert("USER_MAX_WAITING".into(), "0".into());
         env.insert("RUST_LOG".into(), std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()));
         Self { fake, dir, env }
     }

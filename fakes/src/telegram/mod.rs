@@ -15,7 +15,10 @@
 //! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
 //! sendChatAction, sendVideo, answerCallbackQuery, getFile (for voice
 //! messages queued with [`FakeTelegram::push_voice`]) and the file download
-//! `GET /file/bot<token>/<file_path>`.
+//! `GET /file/bot<token>/<file_path>`; and Stars payments: sendInvoice
+//! (`XTR`: no provider token, one price), answerPreCheckoutQuery (for
+//! queries pushed with [`FakeTelegram::push_pre_checkout`]) and
+//! refundStarPayment (for charges of pushed `successful_payment` messages).
 //!
 //! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
 //! blocked users, rejected uploads) are applied to the sends: sendMessage,
@@ -261,6 +264,80 @@ impl FakeTelegram {
         id
     }
 
+    /// Queues a button press on the bot's message `message_id` in `chat_id`;
+    /// returns the callback query id (answerCallbackQuery accepts it once).
+    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        let id = format!("cb{}", self.next_message_id());
+        let (bot, chat) = {
+            let st = self.st();
+            (st.bot_json(), st.chat_json(chat_id))
+        };
+        let message = json!({"message_id": message_id, "from": bot, "chat": chat, "date": unix_now(), "text": "…"});
+        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
+        self.push_update(json!({"callback_query": {
+            "id": id, "from": from, "message": message, "chat_instance": format!("ci{chat_id}"), "data": data,
+        }}));
+        id
+    }
+
+    /// Queues a pre-checkout query (a user about to pay an invoice); returns its id.
+    pub fn push_pre_checkout(&self, user_id: i64, currency: &str, total_amount: i64, payload: &str) -> String {
+        let id = format!("pcq{}", self.next_message_id());
+        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
+        self.push_update(json!({"pre_checkout_query": {
+            "id": id, "from": from, "currency": currency, "total_amount": total_amount, "invoice_payload": payload,
+        }}));
+        id
+    }
+
+    /// An update carrying a `successful_payment` message (push it with
+    /// [`FakeTelegram::push_update`], as often as Telegram would redeliver it).
+    /// Its charge becomes refundable with refundStarPayment.
+    pub fn successful_payment_update(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        total_amount: i64,
+        payload: &str,
+        charge_id: &str,
+    ) -> Value {
+        let payment = json!({
+            "currency": "XTR", "total_amount": total_amount, "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id, "provider_payment_charge_id": "",
+        });
+        let mut fields = serde_json::Map::new();
+        fields.insert("successful_payment".into(), payment);
+        let (_, message) = self.st().push_message_with(user_id, chat_id, fields);
+        json!({"message": message})
+    }
+
+    /// Queues a `refunded_payment` message (Telegram refunded a charge).
+    pub fn push_refunded_payment(&self, user_id: i64, chat_id: i64, total_amount: i64, payload: &str, charge_id: &str) -> i64 {
+        let refund = json!({
+            "currency": "XTR", "total_amount": total_amount, "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+        });
+        let mut fields = serde_json::Map::new();
+        fields.insert("refunded_payment".into(), refund);
+        let (_, message) = self.st().push_message_with(user_id, chat_id, fields);
+        self.push_update(json!({"message": message}))
+    }
+
+    /// Accepted answerPreCheckoutQuery calls: (query id, ok, error_message).
+    pub fn pre_checkout_answers(&self) -> Vec<(String, bool, Option<String>)> {
+        self.st().pre_checkout_answers.clone()
+    }
+
+    /// Accepted sendInvoice calls, their parameters as sent.
+    pub fn invoices(&self) -> Vec<Value> {
+        self.st().invoices.clone()
+    }
+
+    /// Accepted refundStarPayment calls: (user_id, charge id).
+    pub fn refunds(&self) -> Vec<(i64, String)> {
+        self.st().refunds.clone()
+    }
+
     /// Makes `file_id` known, as if this bot had uploaded it before (for
     /// seeding a database with cached videos).
     pub fn register_file(&self, file_id: &str) {
@@ -369,6 +446,10 @@ impl FakeTelegram {
         self.shared().updates_notify.notify_waiters();
         self.shared().notify_all();
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 async fn wait_on(notify: &Notify, shutdown: &watch::Sender<bool>, timeout: Duration, check: impl Fn() -> bool) -> bool {

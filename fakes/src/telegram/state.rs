@@ -243,6 +243,16 @@ pub(crate) struct State {
     user_files: HashMap<String, UserFile>,
     unique_ids: HashMap<(u64, usize), String>,
     callback_ids: HashSet<String>,
+    /// Pre-checkout queries pushed and not answered yet.
+    pre_checkout_ids: HashSet<String>,
+    /// answerPreCheckoutQuery calls accepted: (query id, ok, error_message).
+    pub pre_checkout_answers: Vec<(String, bool, Option<String>)>,
+    /// Stars charges paid (from pushed successful_payment messages): charge → (user, refunded).
+    charges: HashMap<String, (i64, bool)>,
+    /// Accepted sendInvoice parameters.
+    pub invoices: Vec<Value>,
+    /// Accepted refundStarPayment calls: (user_id, charge id).
+    pub refunds: Vec<(i64, String)>,
     pub sent: Vec<Sent>,
     global_window: VecDeque<Instant>,
     /// Sends with `allow_paid_broadcast`: up to 1,000 a second, paid.
@@ -286,6 +296,11 @@ impl State {
             user_files: HashMap::new(),
             unique_ids: HashMap::new(),
             callback_ids: HashSet::new(),
+            pre_checkout_ids: HashSet::new(),
+            pre_checkout_answers: Vec::new(),
+            charges: HashMap::new(),
+            invoices: Vec::new(),
+            refunds: Vec::new(),
             sent: Vec::new(),
             global_window: VecDeque::new(),
             paid_window: VecDeque::new(),
@@ -360,6 +375,25 @@ impl State {
         (message_id, msg)
     }
 
+    /// A new private message from `user_id` with extra fields (e.g. a payment).
+    pub fn push_message_with(&mut self, user_id: i64, chat_id: i64, fields: Map<String, Value>) -> (i64, Value) {
+        let (message_id, mut msg) = self.user_message(user_id, chat_id);
+        if let Some(m) = msg.as_object_mut() {
+            m.extend(fields);
+        }
+        (message_id, msg)
+    }
+
+    /// The bot itself, as `from` of its messages.
+    pub fn bot_json(&self) -> Value {
+        self.bot_user()
+    }
+
+    /// A chat as the fake knows it (or a private one).
+    pub fn chat_json(&self, chat_id: i64) -> Value {
+        self.chats.get(&chat_id).cloned().unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": "User"}))
+    }
+
     fn enqueue_message(&mut self, msg: Value) {
         let mut body = Map::new();
         body.insert("message".into(), msg);
@@ -389,9 +423,9 @@ impl State {
     /// getFile: a file a user sent, up to the 20 MB bots may download.
     fn get_file(&self, p: &Params) -> Result<Value, Reply> {
         let file_id = p.str("file_id").unwrap_or_default();
-        let file = self.user_files.get(file_id).ok_or_else(|| Reply::from(bad("Bad Request: invalid file_id")))?;
+        let file = self.user_files.get(file_id).ok_or_else(|| Reply::from(bad("invalid file_id")))?;
         if file.size > MAX_DOWNLOAD_BYTES {
-            return Err(bad("Bad Request: file is too big").into());
+            return Err(bad("file is too big").into());
         }
         Ok(json!({"file_id": file_id, "file_unique_id": file.unique_id, "file_size": file.size, "file_path": file.path}))
     }
@@ -430,6 +464,19 @@ impl State {
     /// so later calls referring to them are accepted.
     fn register_refs(&mut self, body: &Map<String, Value>) {
         for (kind, v) in body {
+            if kind == "pre_checkout_query" {
+                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                    self.pre_checkout_ids.insert(id.to_owned());
+                }
+                continue;
+            }
+            if let Some(payment) = v.get("successful_payment") {
+                let charge = payment.get("telegram_payment_charge_id").and_then(Value::as_str);
+                let user = v.get("from").and_then(|f| f.get("id")).and_then(value_i64);
+                if let (Some(charge), Some(user)) = (charge, user) {
+                    self.charges.entry(charge.to_owned()).or_insert((user, false));
+                }
+            }
             if kind == "callback_query" {
                 if let Some(id) = v.get("id").and_then(Value::as_str) {
                     self.callback_ids.insert(id.to_owned());
@@ -553,6 +600,9 @@ impl State {
             "getWebhookInfo" => Ok(Outcome::Reply(Reply::Ok(self.webhook_info()))),
             "setMyCommands" => self.set_my_commands(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             "answerCallbackQuery" => self.answer_callback_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "sendInvoice" => self.send_invoice(p, now),
+            "answerPreCheckoutQuery" => self.answer_pre_checkout_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "refundStarPayment" => self.refund_star_payment(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             _ => Err(Reply::Err(api_err(404, "Not Found"))),
         };
         result.unwrap_or_else(Outcome::Reply)
@@ -637,6 +687,112 @@ impl State {
         if !self.callback_ids.remove(id) {
             return Err(bad("query is too old and response timeout expired or query id is invalid").into());
         }
+        Ok(json!(true))
+    }
+
+    /// sendInvoice. Payments in Telegram Stars (`XTR`) take an empty (or no)
+    /// provider token and exactly one price; amounts are positive integers.
+    fn send_invoice(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        let chat_id = self.chat(p)?;
+        let title = p.str("title").unwrap_or("");
+        let description = p.str("description").unwrap_or("");
+        let payload = p.str("payload").unwrap_or("");
+        let currency = p.str("currency").unwrap_or("");
+        if !(1..=32).contains(&title.chars().count()) {
+            return Err(bad("TITLE_INVALID").into());
+        }
+        if !(1..=255).contains(&description.chars().count()) {
+            return Err(bad("DESCRIPTION_INVALID").into());
+        }
+        if !(1..=128).contains(&payload.len()) {
+            return Err(bad("PAYLOAD_INVALID").into());
+        }
+        let Some(Value::Array(prices)) = p.json("prices") else {
+            return Err(bad("can't parse prices JSON object").into());
+        };
+        let mut total = 0i64;
+        for price in &prices {
+            let label = price.get("label").and_then(Value::as_str).unwrap_or("");
+            let amount = price.get("amount").and_then(value_i64);
+            match amount {
+                Some(a) if !label.is_empty() && a > 0 => total += a,
+                _ => return Err(bad("CURRENCY_TOTAL_AMOUNT_INVALID").into()),
+            }
+        }
+        if prices.is_empty() {
+            return Err(bad("CURRENCY_TOTAL_AMOUNT_INVALID").into());
+        }
+        if currency == "XTR" {
+            if p.str("provider_token").is_some_and(|t| !t.is_empty()) {
+                return Err(bad("PROVIDER_TOKEN_INVALID: payments in Telegram Stars take no provider token").into());
+            }
+            if prices.len() != 1 {
+                return Err(bad("exactly one price is allowed for payments in Telegram Stars").into());
+            }
+        } else if currency.len() != 3 || p.str("provider_token").is_none_or(str::is_empty) {
+            return Err(bad("PAYMENT_PROVIDER_INVALID").into());
+        }
+        self.check_reply(p, chat_id)?;
+        let gate = self.gate(chat_id, false, now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        let message_id = self.alloc_message_id();
+        self.messages
+            .insert((chat_id, message_id), Msg { from_bot: true, kind: MsgKind::Other, content: json!({"invoice": payload}) });
+        self.invoices.push(Value::Object(p.values.clone()));
+        self.sent.push(Sent {
+            method: "sendInvoice".into(),
+            chat_id,
+            message_id,
+            text: Some(title.to_owned()),
+            video_file_id: None,
+            uploaded: false,
+            has_reply_markup: p.has("reply_markup"),
+            at: now,
+            raw_text: Some(title.to_owned()),
+            caption: None,
+            reply_markup: p.json("reply_markup"),
+        });
+        let mut body = Map::new();
+        body.insert(
+            "invoice".into(),
+            json!({"title": title, "description": description, "start_parameter": "", "currency": currency, "total_amount": total}),
+        );
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
+    }
+
+    /// answerPreCheckoutQuery: once per pushed query; `error_message` when not ok.
+    fn answer_pre_checkout_query(&mut self, p: &Params) -> Result<Value, Reply> {
+        let id = p.str("pre_checkout_query_id").unwrap_or("");
+        let Some(ok) = p.bool("ok") else {
+            return Err(bad("field \"ok\" must be of type Boolean").into());
+        };
+        let error = p.str("error_message").map(str::to_owned);
+        if !ok && error.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            return Err(bad("ERROR_MESSAGE_EMPTY").into());
+        }
+        if !self.pre_checkout_ids.remove(id) {
+            return Err(bad("QUERY_ID_INVALID").into());
+        }
+        self.pre_checkout_answers.push((id.to_owned(), ok, error));
+        Ok(json!(true))
+    }
+
+    /// refundStarPayment: a charge paid by that user, refunded once.
+    fn refund_star_payment(&mut self, p: &Params) -> Result<Value, Reply> {
+        let user = p.int("user_id").unwrap_or_default();
+        let charge = p.str("telegram_payment_charge_id").unwrap_or("");
+        match self.charges.get_mut(charge) {
+            Some((owner, refunded)) if *owner == user => {
+                if *refunded {
+                    return Err(bad("CHARGE_ALREADY_REFUNDED").into());
+                }
+                *refunded = true;
+            }
+            _ => return Err(bad("CHARGE_NOT_FOUND").into()),
+        }
+        self.refunds.push((user, charge.to_owned()));
         Ok(json!(true))
     }
 

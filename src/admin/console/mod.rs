@@ -471,8 +471,8 @@ async fn video(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) ->
 async fn user(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     let session = signed_in!(state, headers);
     let c = state.labels();
-    let requests = match state.console.user(UserId(id)).await {
-        Ok(requests) => requests,
+    let (requests, balance) = match state.console.user(UserId(id)).await {
+        Ok(found) => found,
         Err(err) => return state.failure(&session, err),
     };
     let rows: Vec<Vec<String>> = requests
@@ -490,7 +490,10 @@ async fn user(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) -> 
             ]
         })
         .collect();
-    // Credits (#15) belong here once they exist: the user's balance and moves.
-    let body = table(&["#", c.text, c.asset, c.state, c.created, c.error], &rows, c.none);
+    let mut body = String::new();
+    if let Some(balance) = balance {
+        let _ = write!(body, "<p>{}: <strong id=\"balance\">{balance}</strong></p>", esc(c.credits));
+    }
+    body.push_str(&table(&["#", c.text, c.asset, c.state, c.created, c.error], &rows, c.none));
     state.html(&session, &format!("{} {id}", c.user_requests), &body)
 }

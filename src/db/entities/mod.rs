@@ -1,7 +1,10 @@
 //! sea-orm entities for the tables the `migration` crate creates.
 
+pub mod credit_accounts;
+pub mod credit_ledger;
 pub mod generation_stages;
 pub mod operator_actions;
 pub mod provider_calls;
+pub mod star_payments;
 pub mod user_requests;
 pub mod video_assets;

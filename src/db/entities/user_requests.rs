@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, ChatId, Lang, MessageId, RequestId, RequestStatus, UserId};
+use crate::domain::{AssetId, ChatId, HoldState, Lang, MessageId, RequestId, RequestStatus, UserId};
 
 /// One row per user message that asked for a video.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -27,6 +27,13 @@ pub struct Model {
     pub progress_message_id: Option<MessageId>,
     /// Delivered by a paid broadcast send (`allow_paid_broadcast`).
     pub paid_broadcast: bool,
+    /// Credits held for this request (0 when credits are off).
+    pub price: i64,
+    /// Where the held price is: held, captured (delivered) or released (failed).
+    pub hold: Option<HoldState>,
+    /// It started or joined a generation: it counts against the user's
+    /// rate limit and waiting requests (a cache hit does not).
+    pub limited: bool,
     /// The language of the user who asked: texts sent later use it.
     pub language: Lang,
 }

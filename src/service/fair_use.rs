@@ -1,0 +1,81 @@
+//! Fair use across replicas: with Redis, a user's rate limit is one
+//! sliding-window log per user, checked and recorded by one atomic Lua
+//! script on Redis's clock, so every bot replica counts the same requests.
+//! Without Redis the recording transaction checks it in the database
+//! (`requests::Admission`); waiting requests are always counted there.
+
+use std::time::Duration;
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+use crate::config::RateWindow;
+use crate::domain::UserId;
+
+/// ARGV: longest window (ms), then (max, window ms) pairs. Returns 0 when
+/// the request is let in (and recorded), else the milliseconds to wait.
+const CHECK: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local longest = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
+local wait = 0
+local pairs = (#ARGV - 1) / 2
+for i = 1, pairs do
+  local max = tonumber(ARGV[2 * i])
+  local per = tonumber(ARGV[2 * i + 1])
+  local inside = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - per), '+inf', 'WITHSCORES')
+  local count = #inside / 2
+  if count >= max then
+    local leaves = tonumber(inside[2 * (count - max + 1)]) + per - now
+    if leaves > wait then wait = leaves end
+  end
+end
+if wait > 0 then return wait end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], now, now .. '-' .. seq)
+redis.call('PEXPIRE', KEYS[1], longest + 1000)
+redis.call('PEXPIRE', KEYS[2], longest + 1000)
+return 0
+"#;
+
+/// The per-user rate limit kept in Redis.
+#[derive(Clone)]
+pub struct SharedRateLimit {
+    conn: ConnectionManager,
+    prefix: String,
+    windows: Vec<RateWindow>,
+    script: Script,
+}
+
+impl std::fmt::Debug for SharedRateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRateLimit").field("prefix", &self.prefix).field("windows", &self.windows).finish_non_exhaustive()
+    }
+}
+
+impl SharedRateLimit {
+    /// `bot_id` keys the log: every process of one bot shares it.
+    pub async fn connect(url: &str, bot_id: i64, windows: Vec<RateWindow>) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Self { conn, prefix: format!("vidcache:rate:{bot_id}"), windows, script: Script::new(CHECK) })
+    }
+
+    /// Lets one request of `user` in (and counts it), or says how long to wait.
+    #[tracing::instrument(skip(self))]
+    pub async fn check(&self, user: UserId) -> Result<Option<Duration>, redis::RedisError> {
+        if self.windows.is_empty() {
+            return Ok(None);
+        }
+        let longest = self.windows.iter().map(|w| w.per.as_millis() as u64).max().unwrap_or_default();
+        let mut invocation = self.script.prepare_invoke();
+        invocation.key(format!("{}:{}", self.prefix, user.0)).key(format!("{}:{}:seq", self.prefix, user.0)).arg(longest);
+        for window in &self.windows {
+            invocation.arg(window.max).arg(window.per.as_millis() as u64);
+        }
+        let mut conn = self.conn.clone();
+        let wait: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok((wait > 0).then(|| Duration::from_millis(wait as u64)))
+    }
+}
