@@ -128,6 +128,19 @@ impl Browser {
         self.call(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or_default().to_owned()
     }
 
+    /// The page source once `ready` holds for it (a click that submits a
+    /// form returns before the next page is there), or the last one seen.
+    async fn source_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let page = self.source().await;
+            if ready(&page) || std::time::Instant::now() > deadline {
+                return page;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
     }
@@ -174,7 +187,7 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
     assert!(browser.source().await.contains("id=\"login\""));
     browser.type_into("#token", "not-the-token").await;
     browser.click("#sign-in").await;
-    let page = browser.source().await;
+    let page = browser.source_when(|p| p.contains("Wrong token")).await;
     assert!(page.contains("Wrong token"), "{page}");
     assert!(!page.contains("Sign out"), "{page}");
 
@@ -182,7 +195,7 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
     browser.type_into("#token", "browser-test-token-456").await;
     browser.type_into("#name", "Tester").await;
     browser.click("#sign-in").await;
-    let page = browser.source().await;
+    let page = browser.source_when(|p| p.contains("id=\"stats\"")).await;
     assert!(page.contains("Signed in as") && page.contains("Tester"), "{page}");
     assert!(page.contains("id=\"stats\""), "the overview shows the /stats figures: {page}");
     // The cookie is not readable by scripts (HttpOnly).
@@ -192,7 +205,7 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
     browser.go(&format!("{base}/assets")).await;
     browser.type_into("#q", "BIRTHDAY").await;
     browser.click("#search-button").await;
-    let page = browser.source().await;
+    let page = browser.source_when(|p| p.contains("value=\"BIRTHDAY\"")).await;
     assert!(page.contains("happy birthday zoë"), "{page}");
     assert!(!page.contains("red sneakers ad"), "{page}");
     browser.go(&format!("{base}/assets?q=&state=failed")).await;
@@ -201,8 +214,8 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
 
     // Open the asset: its requests, and the video plays in the page.
     browser.click("a.asset").await;
+    let page = browser.source_when(|p| p.contains("id=\"clear\"")).await;
     assert!(browser.url().await.contains("/assets/"));
-    let page = browser.source().await;
     assert!(page.contains("id=\"state\">available"), "{page}");
     assert!(page.contains("Happy birthday Zoë"), "the request's own text is listed: {page}");
     let playable = support::eventually(Duration::from_secs(15), || async {
@@ -216,7 +229,7 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
 
     // Clear it.
     browser.click("#clear-button").await;
-    let page = browser.source().await;
+    let page = browser.source_when(|p| p.contains("id=\"message\"")).await;
     assert!(page.contains("id=\"message\""), "{page}");
     assert!(page.contains("id=\"state\">failed"), "{page}");
     assert!(page.contains("console:Tester"), "the action is listed with the operator: {page}");
