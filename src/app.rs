@@ -22,8 +22,9 @@ use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
-    Console, Credits, Delivery, Dispatcher, Generations, Health, Intake, Operator, Services, UserStatus, cache_sync,
+    Console, Credits, Delivery, Dispatcher, Generations, Health, Housekeeping, Intake, Operator, Services, UserStatus, cache_sync,
 };
+use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
 use crate::telegram::limiter::FloodLimiter;
 use crate::telegram::sender::Sender;
@@ -88,6 +89,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.paid_broadcast_rate,
     );
     let sender = Sender::new(api, limiter);
+    let store = VideoStore::from_settings(&settings.storage, settings.videos_dir()).context("cannot set up STORAGE_URL")?;
+    tracing::info!(storage = %store.describe(), "finished videos are kept here");
     let cache = VideoCache::new(1_000_000);
     cache_sync::warm(&database, &cache, 10_000).await.context("cannot warm the cache")?;
     // SQLite writes one transaction at a time: one lane; PostgreSQL overlaps a few.
@@ -128,6 +131,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.global_send_rate,
         settings.cache_chat_id,
         settings.paid_broadcast_rate.is_some(),
+        store.clone(),
+        cache.clone(),
     ));
     let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
     let intake = Arc::new(
@@ -137,7 +142,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             settings.admin_user_ids.clone(),
         ),
     );
-    let operator = Arc::new(Operator::new(database.clone(), cache.clone()).with_credits(settings.credits.is_some()));
+    let operator = Arc::new(
+        Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone())
+            .with_credits(settings.credits.is_some()),
+    );
     let status = Arc::new(UserStatus::new(database.clone()));
     let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
     let services = Services::new(intake, delivery, dispatcher, operator, status, credits);
@@ -261,6 +269,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             retry: settings.generation_retry(),
             lease: settings.job_lease,
             progress_edit_interval: settings.progress_edit_interval,
+            store: services.delivery().store().clone(),
         };
         let job = GenerationJob::new(
             generations.clone(),
@@ -293,6 +302,13 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         };
         let every = (settings.job_lease / 2).max(Duration::from_secs(1));
         tasks.spawn(reconciler.run(every, shutdown.clone()));
+        let housekeeping = Housekeeping::new(
+            db.clone(),
+            services.delivery().store().clone(),
+            settings.work_dir(),
+            settings.cleanup.keep_intermediates,
+        );
+        tasks.spawn(housekeeping.run(settings.cleanup.interval, shutdown.clone()));
     }
     if role.runs_bot() {
         register_commands(&api).await;

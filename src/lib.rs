@@ -10,6 +10,7 @@
 //! - [`generator`]: the `Generator` trait, the local renderer, the staged provider pipeline.
 //! - [`providers`]: clients of the AI providers, and what their calls cost.
 //! - [`telegram`]: the Bot API client, flood limiter and sender (a transport, no texts).
+//! - [`storage`]: finished videos in the data dir or an S3-compatible bucket.
 //! - [`cache`]: prompt key → `file_id`, the hot path.
 //! - [`db`]: the database (the truth) and every query on it.
 //! - [`texts`]: every text a person reads, per language.
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod generator;
 pub mod providers;
 pub mod service;
+pub mod storage;
 pub mod telegram;
 pub mod telemetry;
 pub mod texts;

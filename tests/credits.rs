@@ -335,6 +335,8 @@ async fn max_active_generations_holds_with_more_prompts_than_slots() {
     }
     assert_eq!(counters.peak.load(Ordering::SeqCst), 2, "at most 2 generations at once, and the slots were used");
     assert_eq!(h.fake.uploads(), 7);
+    let told = |t: &str| t.contains("ahead of yours") || t.contains("next in line");
+    assert!(h.fake.sent().iter().any(|s| s.text.as_deref().is_some_and(told)), "waiting users were told their place");
     assert!(
         eventually(WAIT, || async { h.assets().await.iter().all(|a| a.status == vidcache::domain::AssetStatus::Available) })
             .await

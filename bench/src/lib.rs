@@ -31,6 +31,17 @@ pub struct BenchOptions {
     /// Extra environment for the service (e.g. DATABASE_URL, QUEUE_URL).
     pub env: Vec<(String, String)>,
     pub label: String,
+    /// Run only these sections (`startup`, `miss`, `hit`, `dedup`, `fanout`,
+    /// `burst`, `paid`, `lost-queue`, `ingest`, `memory`); empty = all.
+    pub only: Vec<String>,
+    /// Keep each run's data dir (with `service.log`) and print where.
+    pub keep_logs: bool,
+}
+
+impl BenchOptions {
+    fn wants(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
 }
 
 impl Default for BenchOptions {
@@ -46,6 +57,8 @@ impl Default for BenchOptions {
             assets: 10_000,
             env: Vec::new(),
             label: "SQLite".into(),
+            only: Vec::new(),
+            keep_logs: false,
         }
     }
 }
@@ -65,6 +78,7 @@ struct Run {
     dir: tempfile::TempDir,
     child: tokio::process::Child,
     started: Instant,
+    keep_logs: bool,
 }
 
 impl Run {
@@ -107,7 +121,7 @@ impl Run {
             .kill_on_drop(true)
             .spawn()
             .context("cannot start the service")?;
-        let run = Self { fake, database_url, dir, child, started };
+        let run = Self { fake, database_url, dir, child, started, keep_logs: opts.keep_logs };
         if !run.fake.wait_until(|f| f.calls("getUpdates") > 0, Duration::from_secs(60)).await {
             bail!("the service never polled; see {}", run.dir.path().join("service.log").display());
         }
@@ -123,6 +137,10 @@ impl Run {
             let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
         }
         let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
+        if self.keep_logs {
+            let dir = self.dir.keep();
+            eprintln!("kept {}", dir.join("service.log").display());
+        }
     }
 
     /// Pushes a text message from a fresh private chat; returns the update id.
@@ -181,7 +199,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
 
     // Start-up and idle memory.
-    {
+    if opts.wants("startup") {
         let run = Run::start(&opts, &[], async |_, _| Ok(())).await?;
         let startup = run.started.elapsed();
         run.fake.wait_until(|_| false, Duration::from_secs(1)).await;
@@ -203,7 +221,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
 
     // A new prompt's latency: message → video with the local generator at
     // delay 0, prompts sent one after another (each waits for its video).
-    {
+    if opts.wants("miss") {
         let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "0".to_owned())], async |_, _| Ok(())).await?;
         let mut latencies = Vec::new();
         for i in 0..opts.misses {
@@ -216,7 +234,12 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
             let handed = run.fake.handed_out_at(id);
             let video = sent.iter().find(|s| s.chat_id == chat && s.method == "sendVideo");
             if let (Some(handed), Some(video)) = (handed, video) {
-                latencies.push(video.at.saturating_duration_since(handed));
+                let latency = video.at.saturating_duration_since(handed);
+                if opts.keep_logs {
+                    let wall = chrono::Utc::now() - chrono::Duration::from_std(handed.elapsed()).unwrap_or_default();
+                    eprintln!("miss {i}: handed out {} → video after {}", wall.format("%H:%M:%S%.6f"), ms(latency));
+                }
+                latencies.push(latency);
             }
         }
         latencies.sort();
@@ -231,7 +254,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     }
 
     // Cache-hit latency.
-    {
+    if opts.wants("hit") {
         let run = Run::start(&opts, &[], async |_, _| Ok(())).await?;
         let prompts: Vec<String> = (0..opts.prompts).map(|i| format!("cached prompt {i}")).collect();
         for (i, p) in prompts.iter().enumerate() {
@@ -279,7 +302,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     }
 
     // Dedup ratio.
-    {
+    if opts.wants("dedup") {
         let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "3000".into())], async |_, _| Ok(())).await?;
         let bases: Vec<String> = (0..opts.prompts).map(|i| format!("dedup prompt number {i}")).collect();
         for i in 0..opts.dedup_requests {
@@ -310,7 +333,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     }
 
     // Fan-out.
-    {
+    if opts.wants("fanout") {
         // The generation is slow enough for every "being made" note to go out first.
         let delay = (opts.fanout as u64 * 1000 / 25 + 2000).to_string();
         let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", delay)], async |_, _| Ok(())).await?;
@@ -344,7 +367,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
 
     // A cache hit while a viral burst is being sent: the hit is an answer to
     // the user's own message and goes before the burst's notes and videos.
-    {
+    if opts.wants("burst") {
         let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "4000".to_owned())], async |_, _| Ok(())).await?;
         run.push(6_000_000, "a cached favourite");
         if !run.wait_videos(1, Duration::from_secs(60)).await {
@@ -400,7 +423,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     }
 
     // Paid broadcast: the fan-out pays past the free 30/s.
-    {
+    if opts.wants("paid") {
         let env = [
             ("LOCAL_GENERATOR_DELAY_MS", "3000".to_owned()),
             ("PAID_BROADCAST", "on".to_owned()),
@@ -430,7 +453,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     // The queue is lost mid-burst (a Redis without persistence restarted,
     // a wiped job table): how long until the last stranded request is
     // delivered. Pending generations are pushed again after 2 × the lease.
-    {
+    if opts.wants("lost-queue") {
         let redis_queue = opts.env.iter().any(|(k, v)| k == "QUEUE_URL" && v.starts_with("redis"));
         let mut own_redis = None;
         let mut env = vec![
@@ -501,7 +524,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     }
 
     // Ingest rate with the generator paused.
-    {
+    if opts.wants("ingest") {
         let run = Run::start(&opts, &[("LOCAL_GENERATOR_DELAY_MS", "3600000".into())], async |_, _| Ok(())).await?;
         let db = connect(&database_url_of(&run, &opts)).await?;
         let first = run.push(5_000_000, "ingest prompt 0");
@@ -530,7 +553,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     }
 
     // Memory after many available assets.
-    {
+    if opts.wants("memory") {
         let n = opts.assets;
         let run = Run::start(&opts, &[], async |_, url| seed_assets(url, n).await).await?;
         for i in 0..n {

@@ -14,6 +14,14 @@ struct Cli {
     /// Also append the table to this file.
     #[arg(long)]
     output: Option<std::path::PathBuf>,
+    /// Run only these sections (comma list): startup, miss, hit, dedup,
+    /// fanout, burst, paid, lost-queue, ingest, memory.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// The service's RUST_LOG (default `warn`); with it, each run's data
+    /// dir and log are kept and the miss row prints every sample.
+    #[arg(long)]
+    log: Option<String>,
 }
 
 #[tokio::main]
@@ -50,6 +58,11 @@ async fn main() -> anyhow::Result<()> {
         if let Some(value) = value {
             options.env.push((name.to_owned(), value));
         }
+    }
+    options.only = cli.only;
+    if let Some(filter) = cli.log {
+        options.env.push(("RUST_LOG".to_owned(), filter));
+        options.keep_logs = true;
     }
     let figures = run(options.clone()).await?;
     let table = render(&options.label, &figures);

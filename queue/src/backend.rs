@@ -84,8 +84,12 @@ impl JobQueue {
 
     /// Opens the queue in a PostgreSQL database (schema `apalis`).
     pub async fn open_postgres(url: &str, heartbeat: Duration) -> Result<Self, QueueError> {
-        let pool =
-            sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await.map_err(|e| open_err("postgres", e))?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .min_connections(2)
+            .connect(url)
+            .await
+            .map_err(|e| open_err("postgres", e))?;
         PostgresStorage::setup(&pool).await.map_err(|e| open_err("postgres", e))?;
         Ok(Self::new(Store::Postgres { pool }, heartbeat))
     }

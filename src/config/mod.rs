@@ -6,6 +6,7 @@ mod credits;
 mod providers;
 mod retry;
 mod secret;
+mod storage;
 mod stores;
 
 use std::collections::HashSet;
@@ -20,6 +21,7 @@ pub use providers::{
 };
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};
+pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
 use crate::domain::{ChatId, Lang, UserId};
@@ -177,6 +179,9 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// Where finished videos are kept (`STORAGE_URL`).
+    pub storage: StorageSettings,
+    pub cleanup: CleanupSettings,
     /// Credits paid in Stars (`CREDITS=on`); `None`: everything is free.
     pub credits: Option<CreditSettings>,
     /// Per-user rate limits, waiting requests and running generations.
@@ -291,6 +296,8 @@ impl Settings {
         let providers = ProviderSettings::from_lookup(lookup)?;
         let admin = AdminSettings::from_lookup(lookup)?;
         let settings = Self {
+            storage: StorageSettings::from_lookup(lookup)?,
+            cleanup: CleanupSettings::from_lookup(lookup)?,
             admin,
             default_language,
             token,

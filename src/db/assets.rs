@@ -153,6 +153,16 @@ pub async fn claim_generation_capped(
     .await
 }
 
+/// `asset`'s place in line when its generation waits for a slot: how many
+/// waiting generations come before it. `None` when it does not wait.
+pub async fn place_in_line(db: &DatabaseConnection, asset: AssetId) -> Result<Option<u64>, DbErr> {
+    let Some(row) = find(db, asset).await? else { return Ok(None) };
+    if row.status != AssetStatus::Pending || row.stage != Some(Stage::Waiting) {
+        return Ok(None);
+    }
+    Ok(Some(waiting_before(db, asset).await?))
+}
+
 /// The generations waiting for a slot that may start now, oldest first:
 /// as many as there are free slots.
 pub async fn waiting_for_slots(db: &DatabaseConnection, max_active: u32, now: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {
@@ -266,6 +276,45 @@ pub async fn set_file_path(db: &DatabaseConnection, job: Generation, owner: &str
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Replaces an available asset's `file_id` that Telegram refused (`stale`)
+/// with the one a new upload of the same file got. False when the asset
+/// changed meanwhile (renewed by another sender, cleared).
+pub async fn replace_file_id(
+    db: &DatabaseConnection,
+    asset: AssetId,
+    stale: &FileId,
+    file_id: &FileId,
+    file_unique_id: &str,
+) -> Result<bool, DbErr> {
+    let updated = video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::FileId, Expr::value(file_id.clone()))
+        .col_expr(video_assets::Column::FileUniqueId, Expr::value(file_unique_id))
+        .col_expr(video_assets::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(video_assets::Column::Id.eq(asset))
+        .filter(video_assets::Column::Status.eq(AssetStatus::Available))
+        .filter(video_assets::Column::FileId.eq(stale.clone()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Drops a `file_id` Telegram refused when no copy of the video is stored:
+/// the asset stays available without one, so the next request generates it
+/// again.
+pub async fn forget_file_id(db: &DatabaseConnection, asset: AssetId, stale: &FileId) -> Result<bool, DbErr> {
+    let updated = video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::FileId, Expr::value(Option::<FileId>::None))
+        .col_expr(video_assets::Column::FileUniqueId, Expr::value(Option::<String>::None))
+        .col_expr(video_assets::Column::FilePath, Expr::value(Option::<String>::None))
+        .col_expr(video_assets::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(video_assets::Column::Id.eq(asset))
+        .filter(video_assets::Column::Status.eq(AssetStatus::Available))
+        .filter(video_assets::Column::FileId.eq(stale.clone()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
 }
 
 /// What became of the asset when its generation finished.
@@ -475,6 +524,15 @@ pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Res
         jobs.push(Generation { asset: id, number: from + 1 });
     }
     Ok(jobs)
+}
+
+/// Assets whose prompt key starts with `prefix` (a video file is named
+/// after the first characters of its asset's key).
+pub async fn with_key_prefix(db: &DatabaseConnection, prefix: &str) -> Result<Vec<Asset>, DbErr> {
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(Vec::new());
+    }
+    video_assets::Entity::find().filter(video_assets::Column::PromptKey.starts_with(prefix)).all(db).await
 }
 
 /// Counts of assets by status, for /stats and benchmarks.

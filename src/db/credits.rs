@@ -235,24 +235,29 @@ pub(crate) async fn release_waiting_in(txn: &DatabaseTransaction, asset: AssetId
     settle_in(txn, &waiting, HoldState::Released).await
 }
 
-/// Releases holds still on failed requests (a release that died with its
-/// process, or a failure recorded by code that does not release): the sweep.
-pub async fn release_failed(db: &DatabaseConnection, limit: u64) -> Result<u64, DbErr> {
-    serializable(db, move |txn| {
-        Box::pin(async move {
-            let failed: Vec<RequestId> = user_requests::Entity::find()
-                .select_only()
-                .column(user_requests::Column::Id)
-                .filter(user_requests::Column::Status.eq(RequestStatus::Failed))
-                .filter(user_requests::Column::Hold.eq(HoldState::Held))
-                .limit(limit)
-                .into_tuple()
-                .all(txn)
-                .await?;
-            settle_in(txn, &failed, HoldState::Released).await
+/// Settles holds a request's end left behind (a settle that died with its
+/// process, or an end recorded by code that does not settle): failed
+/// requests' holds are released, delivered requests' captured. The sweep.
+pub async fn settle_finished(db: &DatabaseConnection, limit: u64) -> Result<u64, DbErr> {
+    let mut settled = 0;
+    for (status, to) in [(RequestStatus::Failed, HoldState::Released), (RequestStatus::Completed, HoldState::Captured)] {
+        settled += serializable(db, move |txn| {
+            Box::pin(async move {
+                let ended: Vec<RequestId> = user_requests::Entity::find()
+                    .select_only()
+                    .column(user_requests::Column::Id)
+                    .filter(user_requests::Column::Status.eq(status))
+                    .filter(user_requests::Column::Hold.eq(HoldState::Held))
+                    .limit(limit)
+                    .into_tuple()
+                    .all(txn)
+                    .await?;
+                settle_in(txn, &ended, to).await
+            })
         })
-    })
-    .await
+        .await?;
+    }
+    Ok(settled)
 }
 
 /// What crediting a Stars payment did.

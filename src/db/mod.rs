@@ -37,11 +37,16 @@ pub async fn connect(store: &DataStore) -> Result<DatabaseConnection, DbErr> {
 
 fn options(store: &DataStore) -> ConnectOptions {
     let mut options = ConnectOptions::new(store.url().expose().to_owned());
-    let pool = match store {
-        DataStore::Sqlite(_) => 8,
-        DataStore::Postgres(_) => 16,
+    // Connections are opened before they are needed: a PostgreSQL
+    // connection opened on demand costs a new server process, a handshake
+    // and an empty statement cache — tens of milliseconds that land on
+    // whichever request first needed one more connection.
+    let (pool, warm) = match store {
+        DataStore::Sqlite(_) => (8, 2),
+        DataStore::Postgres(_) => (16, 8),
     };
     options
+        .min_connections(warm)
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))

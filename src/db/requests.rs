@@ -459,6 +459,21 @@ pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: RequestId, 
     Ok(())
 }
 
+/// The video can't be sent after all: the request fails with `reason`, and
+/// its user is told (a failure notice is due).
+pub async fn mark_failed_to_notify(db: &DatabaseConnection, request_id: RequestId, reason: &str) -> Result<(), DbErr> {
+    user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
+        .col_expr(user_requests::Column::Error, Expr::value(reason))
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(user_requests::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user_requests::Column::Id.eq(request_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Nobody holds the request: never claimed, or the claim ran out before `now`.
 fn unclaimed(now: DateTime<Utc>) -> Condition {
     Condition::any().add(user_requests::Column::ClaimedUntil.is_null()).add(user_requests::Column::ClaimedUntil.lt(now))
@@ -651,4 +666,37 @@ pub async fn progress_notes(
         .into_tuple()
         .all(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admission(max_waiting: u32, rate: &[(u32, i64)]) -> Admission {
+        Admission {
+            max_waiting,
+            rate: rate.iter().map(|(max, secs)| (*max, ChronoDuration::seconds(*secs))).collect(),
+            ..Admission::default()
+        }
+    }
+
+    #[test]
+    fn limits_count_waiting_requests_and_windows() {
+        let now = Utc::now();
+        let ago = |secs: i64| now - ChronoDuration::seconds(secs);
+        // Two waiting, a cap of 2: refused; of 3: let in.
+        let history = vec![(ago(5), true), (ago(4), true)];
+        assert_eq!(check_limits(&admission(2, &[]), &history, now), Some(Refusal::Waiting { max: 2 }));
+        assert_eq!(check_limits(&admission(3, &[]), &history, now), None);
+        // 3 a minute, three in the last minute: the oldest leaves it in 20 s.
+        let history = vec![(ago(40), false), (ago(30), false), (ago(10), false), (ago(400), false)];
+        let refusal = check_limits(&admission(0, &[(3, 60), (20, 3600)]), &history, now);
+        let Some(Refusal::Rate { retry_after }) = refusal else { panic!("{refusal:?}") };
+        assert!((19..=20).contains(&retry_after.as_secs()), "{retry_after:?}");
+        // The longer window decides when it is the one that is full.
+        let refusal = check_limits(&admission(0, &[(5, 60), (4, 3600)]), &history, now);
+        let Some(Refusal::Rate { retry_after }) = refusal else { panic!("{refusal:?}") };
+        assert!((3199..=3200).contains(&retry_after.as_secs()), "{retry_after:?}");
+        assert_eq!(check_limits(&admission(0, &[(5, 60), (5, 3600)]), &history, now), None);
+    }
 }

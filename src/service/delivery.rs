@@ -18,9 +18,11 @@ use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::{CachedVideo, VideoCache};
 use crate::db::requests::{self, Errand, Request};
 use crate::db::{assets, credits};
 use crate::domain::{AssetId, AssetStatus, ChatId, FileId, HoldState, MessageId, RequestId, Stage};
+use crate::storage::{VideoStore, key_of};
 use crate::telegram::api::{Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
@@ -67,6 +69,9 @@ impl From<DbErr> for UploadError {
         UploadError::Later(format!("database: {err}"))
     }
 }
+
+/// Why a request fails when Telegram refused the cached video and no copy is stored.
+const NOT_STORED: &str = "the video is no longer stored (Telegram refused its cached copy)";
 
 /// A claim on one request, held by this sender: the token is the deadline
 /// it set last. Asked before every attempt of a send.
@@ -149,6 +154,13 @@ pub struct Delivery {
     notes_in_line: moka::sync::Cache<AssetId, CancellationToken>,
     /// `Broadcast` when fan-outs are paid broadcasts, else `Bulk`.
     fan_out_priority: Priority,
+    /// Where finished videos are kept: a `file_id` Telegram no longer
+    /// knows is replaced by uploading the stored file again.
+    store: VideoStore,
+    cache: VideoCache,
+    /// One renewal of an asset's `file_id` at a time in this process; the
+    /// others wait and send the new one.
+    renewals: moka::sync::Cache<AssetId, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Delivery {
@@ -159,6 +171,8 @@ impl Delivery {
         global_rate: u32,
         cache_chat: Option<ChatId>,
         paid_broadcast: bool,
+        store: VideoStore,
+        cache: VideoCache,
     ) -> Self {
         // What one sender can send in half a claim at the flood limit, so a
         // claim never runs out while its batch is still being sent.
@@ -166,7 +180,23 @@ impl Delivery {
         let batch = (u64::from(global_rate) * claim_secs / 2).clamp(1, 500);
         let edit_pace = Duration::from_secs_f64(2.0 / f64::from(global_rate.max(1)));
         let fan_out_priority = if paid_broadcast { Priority::Broadcast } else { Priority::Bulk };
-        Self { db, sender, claim, batch, cache_chat, edit_pace, fan_out_priority, notes_in_line: notes_cache() }
+        Self {
+            db,
+            sender,
+            claim,
+            batch,
+            cache_chat,
+            edit_pace,
+            fan_out_priority,
+            notes_in_line: notes_cache(),
+            store,
+            cache,
+            renewals: moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(600)).build(),
+        }
+    }
+
+    pub fn store(&self) -> &VideoStore {
+        &self.store
     }
 
     /// Sends the video by its `file_id` to one request and records the
@@ -183,7 +213,116 @@ impl Delivery {
             .video_by_id(request.chat_id, file_id, &caption, Some(request.message_id), priority, Some(&claim as &dyn Gate))
             .await;
         let held = request.hold == Some(HoldState::Held);
+        if let Err(SendError::UnknownFile(reason)) = &sent {
+            tracing::warn!(asset_id = %request.asset_id, %reason, "Telegram refused the cached file_id; uploading the stored video again");
+            return self.renew_and_send(request, &claim, file_id, &caption, priority).await;
+        }
         self.record_video(request.id, held, sent.map(|_| ()), priority == Priority::Broadcast).await
+    }
+
+    /// Telegram refused the asset's `file_id` `stale` (it belongs to another
+    /// bot token): uploads the stored video again to this request, without
+    /// generating it again, and puts the new `file_id` in the database and
+    /// the cache. Renewals of one asset are serialized in this process; a
+    /// sender that finds the `file_id` already renewed (here or by another
+    /// replica) sends the new one.
+    #[tracing::instrument(skip_all, fields(request_id = %request.id, asset_id = %request.asset_id))]
+    async fn renew_and_send(
+        &self,
+        request: &Request,
+        claim: &Claim<'_>,
+        stale: &FileId,
+        caption: &str,
+        priority: Priority,
+    ) -> Delivered {
+        let paid = priority == Priority::Broadcast;
+        let held = request.hold == Some(HoldState::Held);
+        let lock = self.renewals.get_with(request.asset_id, || Arc::new(tokio::sync::Mutex::new(())));
+        let _renewing = lock.lock().await;
+        let asset = match assets::find(&self.db, request.asset_id).await {
+            Ok(Some(asset)) => asset,
+            Ok(None) => {
+                return self.record_video(request.id, held, Err(SendError::Rejected("the asset is gone".to_owned())), paid).await;
+            }
+            Err(err) => {
+                return self
+                    .record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid)
+                    .await;
+            }
+        };
+        match (asset.status, asset.file_id.clone()) {
+            (AssetStatus::Available, Some(current)) if current != *stale => {
+                // renewed meanwhile
+                self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: current.clone() }).await;
+                let sent = self
+                    .sender
+                    .video_by_id(request.chat_id, &current, caption, Some(request.message_id), priority, Some(claim as &dyn Gate))
+                    .await;
+                return self.record_video(request.id, held, sent.map(|_| ()), paid).await;
+            }
+            (AssetStatus::Available, Some(_)) => {}
+            (AssetStatus::Available, None) => {
+                // its file was found gone by another sender: the next request makes it anew
+                self.cache.invalidate(&asset.prompt_key).await;
+                match requests::mark_failed_to_notify(&self.db, request.id, NOT_STORED).await {
+                    Ok(()) => self.settle(request.id, held, false).await,
+                    Err(err) => tracing::warn!(error = %err, "could not record a failed delivery"),
+                }
+                return Delivered::Unreachable;
+            }
+            _ => {
+                self.cache.invalidate(&asset.prompt_key).await;
+                // cleared or being made again: its generation answers this request
+                return self
+                    .record_video(
+                        request.id,
+                        held,
+                        Err(SendError::GaveUp { attempts: 1, last: "the asset changed".to_owned() }),
+                        paid,
+                    )
+                    .await;
+            }
+        }
+        let stored = match asset.file_path.as_deref().and_then(|p| key_of(std::path::Path::new(p)).map(str::to_owned)) {
+            Some(key) => self.store.fetch(&key).await,
+            None => Ok(None),
+        };
+        let path = match stored {
+            Ok(Some(path)) => path,
+            Ok(None) => {
+                // stored nowhere: the next request makes it anew
+                tracing::warn!("the refused video is not stored; it will be generated again");
+                let forgotten = assets::forget_file_id(&self.db, asset.id, stale).await;
+                if let Err(err) = forgotten {
+                    tracing::warn!(error = %err, "could not drop the refused file_id");
+                }
+                self.cache.invalidate(&asset.prompt_key).await;
+                match requests::mark_failed_to_notify(&self.db, request.id, NOT_STORED).await {
+                    Ok(()) => self.settle(request.id, held, false).await,
+                    Err(err) => tracing::warn!(error = %err, "could not record a failed delivery"),
+                }
+                return Delivered::Unreachable;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not fetch the stored video; trying again later");
+                return self
+                    .record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid)
+                    .await;
+            }
+        };
+        let sent = self
+            .sender
+            .upload(request.chat_id, &path, caption, Some(request.message_id), priority, Some(claim as &dyn Gate))
+            .await;
+        if let Ok(video) = &sent {
+            match assets::replace_file_id(&self.db, asset.id, stale, &video.file_id, &video.file_unique_id).await {
+                Ok(true) => tracing::info!(asset_id = %asset.id, "uploaded again from storage; file_id replaced"),
+                Ok(false) => tracing::info!(asset_id = %asset.id, "uploaded again, but the asset changed meanwhile"),
+                Err(err) => tracing::warn!(error = %err, "could not record the renewed file_id"),
+            }
+            self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: video.file_id.clone() }).await;
+        }
+        self.record_video(request.id, held, sent.map(|_| ()), paid).await
     }
 
     /// The held price of a delivered request is kept; of one that can't be
@@ -283,7 +422,7 @@ impl Delivery {
                     requests::mark_undeliverable(&self.db, request.id, &reason).await?;
                     self.settle(request.id, request.hold == Some(HoldState::Held), false).await;
                 }
-                Err(SendError::Rejected(reason)) => {
+                Err(SendError::Rejected(reason) | SendError::UnknownFile(reason)) => {
                     requests::release_claim(&self.db, request.id).await?;
                     return Err(UploadError::Refused(reason));
                 }
@@ -342,10 +481,11 @@ impl Delivery {
         Ok(delivered)
     }
 
-    /// Gives back credits still held for failed requests (a release that
-    /// died with its process): the sweep behind every failure path.
-    pub async fn release_failed_holds(&self) -> Result<u64, DbErr> {
-        credits::release_failed(&self.db, 500).await
+    /// Settles credits still held for requests that ended (a settle that
+    /// died with its process): released for failed ones, captured for
+    /// delivered ones. The sweep behind every path that ends a request.
+    pub async fn settle_ended_holds(&self) -> Result<u64, DbErr> {
+        credits::settle_finished(&self.db, 500).await
     }
 
     /// Tells every user whose request failed, once.
@@ -407,7 +547,13 @@ impl Delivery {
     /// video is the answer.
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
-        let text = request.language.texts().being_made(stage.as_ref());
+        let texts = request.language.texts();
+        // A generation waiting for a slot: the note says the place in line.
+        let place = self.place_in_line(request.asset_id).await;
+        let text = match place {
+            Some(ahead) => texts.waiting_in_line(ahead),
+            None => texts.being_made(stage.as_ref()),
+        };
         let waiting = StillWaiting { db: &self.db, request: request.id };
         let in_line = self.notes_in_line.get_with(request.asset_id, CancellationToken::new);
         let send =
@@ -422,8 +568,27 @@ impl Delivery {
                 if let Err(err) = requests::set_progress_message(&self.db, request.id, note).await {
                     tracing::debug!(error = %err, "could not record the progress note; it will not be updated");
                 }
+                // It went to wait for a slot while the note was in line: say so.
+                if place.is_none() {
+                    if let Some(ahead) = self.place_in_line(request.asset_id).await {
+                        if let Err(err) = self.sender.edit(request.chat_id, note, &texts.waiting_in_line(ahead)).await {
+                            tracing::debug!(error = %err, "could not tell the place in line");
+                        }
+                    }
+                }
             }
             Err(err) => tracing::warn!(error = %err, "could not send the progress note"),
+        }
+    }
+
+    /// How many generations wait for a slot before `asset`'s, when it waits for one.
+    async fn place_in_line(&self, asset: AssetId) -> Option<u64> {
+        match assets::place_in_line(&self.db, asset).await {
+            Ok(place) => place,
+            Err(err) => {
+                tracing::debug!(error = %err, "could not read the place in line");
+                None
+            }
         }
     }
 

@@ -43,6 +43,7 @@ impl Dispatcher {
             tracing::error!(error = %err, "could not enqueue a generation; the reconciler will retry");
             return;
         }
+        tracing::debug!("pushed");
         if let Err(err) = assets::mark_dispatched(&self.db, job).await {
             tracing::warn!(error = %err, "could not mark a job dispatched; it will be pushed again (idempotently)");
         }

@@ -1,24 +1,35 @@
 //! What operators (`ADMIN_USER_IDS`) do and see: clear a cached video, one
 //! asset's report, the totals.
 
+use std::path::PathBuf;
+
 use sea_orm::{DatabaseConnection, DbErr};
 
+use super::housekeeping;
 use crate::cache::VideoCache;
 use crate::db::assets::{self, Cleared};
 use crate::db::{credits, requests, stages};
 use crate::domain::{Actor, AssetStatus, Prompt, RequestStatus};
+use crate::storage::{VideoStore, key_of};
 use crate::texts::{AssetReport, ClearOutcome, CreditFigures, StatsReport, Texts};
 
 pub struct Operator {
     db: DatabaseConnection,
     cache: VideoCache,
+    store: VideoStore,
+    data_dir: PathBuf,
     /// Credits on: `/stats` shows them.
     credits: bool,
 }
 
 impl Operator {
-    pub fn new(db: DatabaseConnection, cache: VideoCache) -> Self {
-        Self { db, cache, credits: false }
+    pub fn new(db: DatabaseConnection, cache: VideoCache, store: VideoStore, data_dir: PathBuf) -> Self {
+        Self { db, cache, store, data_dir, credits: false }
+    }
+
+    /// Bytes the data dir takes on this machine (also shown by the console).
+    pub async fn disk_used(&self) -> u64 {
+        housekeeping::disk_used(&self.data_dir).await
     }
 
     /// `/stats` shows credits sold, held, captured and refunded.
@@ -36,8 +47,15 @@ impl Operator {
             Cleared::Cleared { asset_id, file_path } => {
                 self.cache.invalidate(&key).await;
                 if let Some(path) = file_path {
-                    if let Err(err) = tokio::fs::remove_file(&path).await {
-                        tracing::debug!(error = %err, path, "cleared asset's file was already gone");
+                    let path = std::path::Path::new(&path);
+                    if let Err(err) = tokio::fs::remove_file(path).await {
+                        tracing::debug!(error = %err, path = %path.display(), "cleared asset's file was already gone");
+                    }
+                    // and the stored copy, wherever it is
+                    if let Some(key) = key_of(path)
+                        && let Err(err) = self.store.delete(key).await
+                    {
+                        tracing::warn!(error = %err, key, "could not delete the cleared video from storage");
                     }
                 }
                 tracing::info!(%asset_id, "asset cleared by an operator");
@@ -89,6 +107,7 @@ impl Operator {
             generations: assets::total_attempts(&self.db).await?,
             costs: stages::cost_totals(&self.db).await?.describe(),
             paid_sends: requests::count_paid_broadcasts(&self.db).await?,
+            disk_used: self.disk_used().await,
             credits: match self.credits {
                 false => None,
                 true => {

@@ -42,6 +42,9 @@ pub enum Failure {
     ChatUnreachable,
     /// The request itself is wrong (bad file, too big): retrying won't help.
     Rejected,
+    /// A `file_id` this bot token does not know ("wrong file identifier"):
+    /// it was issued to another token. The file must be uploaded again.
+    UnknownFile,
 }
 
 impl ApiError {
@@ -54,6 +57,9 @@ impl ApiError {
                 if description.contains("chat not found") || description.contains("user not found") =>
             {
                 Failure::ChatUnreachable
+            }
+            ApiError::Refused { code: 400, description, .. } if description.contains("wrong file identifier") => {
+                Failure::UnknownFile
             }
             ApiError::Refused { .. } | ApiError::File { .. } => Failure::Rejected,
             ApiError::Network { .. } | ApiError::Garbled { .. } => Failure::Transient,
@@ -454,6 +460,7 @@ mod tests {
         assert_eq!(refused(403, "Forbidden: bot was blocked by the user").failure(), Failure::ChatUnreachable);
         assert_eq!(refused(400, "Bad Request: chat not found").failure(), Failure::ChatUnreachable);
         assert_eq!(refused(400, "Bad Request: wrong file").failure(), Failure::Rejected);
+        assert_eq!(refused(400, "Bad Request: wrong file identifier/HTTP URL specified").failure(), Failure::UnknownFile);
         assert_eq!(refused(413, "Request Entity Too Large").failure(), Failure::Rejected);
         assert_eq!(ApiError::Network { method: "getMe", message: "timeout".into() }.failure(), Failure::Transient);
     }

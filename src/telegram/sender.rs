@@ -21,6 +21,9 @@ pub enum SendError {
     /// Telegram refused the content itself (bad or too big a file).
     #[error("Telegram refused it: {0}")]
     Rejected(String),
+    /// The `file_id` belongs to another bot token: upload the file again.
+    #[error("Telegram does not know this file_id: {0}")]
+    UnknownFile(String),
     /// The gate said no: another sender holds this delivery.
     #[error("another sender holds this delivery")]
     Skipped,
@@ -93,6 +96,7 @@ impl Sender {
                     Failure::FloodWait(_) => "flood_wait",
                     Failure::ChatUnreachable => "unreachable",
                     Failure::Rejected => "rejected",
+                    Failure::UnknownFile => "unknown_file",
                     Failure::Transient => "transient",
                 },
             );
@@ -106,6 +110,7 @@ impl Sender {
                 }
                 Failure::ChatUnreachable => return Err(SendError::Unreachable(err.to_string())),
                 Failure::Rejected => return Err(SendError::Rejected(err.to_string())),
+                Failure::UnknownFile => return Err(SendError::UnknownFile(err.to_string())),
                 Failure::Transient => {
                     failures += 1;
                     if !self.retry.retries_after(failures) {

@@ -118,7 +118,7 @@ pub fn upload(ok: bool) {
 }
 
 /// One Bot API send attempt. `kind`: `message`, `edit`, `video`, `upload`, `invoice`;
-/// `result`: `ok`, `flood_wait` (429), `unreachable`, `rejected`, `transient`.
+/// `result`: `ok`, `flood_wait` (429), `unreachable`, `rejected`, `unknown_file`, `transient`.
 pub fn send(kind: &'static str, result: &'static str) {
     counter!(SENDS, "kind" => kind, "result" => result).increment(1);
 }

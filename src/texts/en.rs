@@ -253,7 +253,7 @@ impl Texts for English {
         let mut text = format!(
             "Assets — {}\nRequests — completed: {}, pending: {}, failed: {}\n\
              Generations run: {}; requests served without generating: {saved}\nProvider calls: {}\n\
-             Paid broadcast sends: {} ({:.1} Stars)",
+             Paid broadcast sends: {} ({:.1} Stars)\nDisk used: {}",
             assets.join(", "),
             r.completed,
             r.pending,
@@ -261,7 +261,8 @@ impl Texts for English {
             r.generations,
             r.costs,
             r.paid_sends,
-            r.paid_sends as f64 * 0.1
+            r.paid_sends as f64 * 0.1,
+            super::size(r.disk_used, ["B", "KB", "MB", "GB", "TB"])
         );
         if let Some(c) = &r.credits {
             text.push_str(&format!(

@@ -69,6 +69,9 @@ pub struct StatsReport {
     pub costs: String,
     /// Deliveries sent as paid broadcasts (0.1 Stars each).
     pub paid_sends: u64,
+    /// Bytes the data directory takes on this machine (database, videos,
+    /// intermediate files).
+    pub disk_used: u64,
     /// Credits, when they are on.
     pub credits: Option<CreditFigures>,
 }
@@ -181,6 +184,18 @@ pub trait Texts: Send + Sync {
     fn console(&self) -> &'static ConsoleTexts;
 }
 
+/// A size in bytes as people read it ("812 B", "3.4 MB"), in decimal
+/// units named by `units` (bytes, kilo, mega, giga, tera).
+pub(crate) fn size(n: u64, units: [&str; 5]) -> String {
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} {}", units[0]) } else { format!("{value:.1} {}", units[unit]) }
+}
+
 /// `text` cut to `max` characters, with an ellipsis when cut.
 pub fn shorten(text: &str, max: usize) -> String {
     let mut short: String = text.chars().take(max).collect();
@@ -204,4 +219,15 @@ pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
 pub enum MenuButton {
     Status,
     Help,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        let units = ["B", "KB", "MB", "GB", "TB"];
+        assert_eq!(super::size(812, units), "812 B");
+        assert_eq!(super::size(3_400_000, units), "3.4 MB");
+        assert_eq!(super::size(1_250_000_000, units), "1.2 GB");
+    }
 }

@@ -267,7 +267,7 @@ impl Texts for Russian {
         let mut text = format!(
             "Ассеты — {}\nЗапросы — выполнено: {}, ожидают: {}, не удалось: {}\n\
              Генераций запущено: {}; запросов обслужено без генерации: {saved}\nВызовы провайдеров: {}\n\
-             Платных рассылок: {} ({:.1} звёзд)",
+             Платных рассылок: {} ({:.1} звёзд)\nЗанято на диске: {}",
             assets.join(", "),
             r.completed,
             r.pending,
@@ -275,7 +275,8 @@ impl Texts for Russian {
             r.generations,
             r.costs,
             r.paid_sends,
-            r.paid_sends as f64 * 0.1
+            r.paid_sends as f64 * 0.1,
+            super::size(r.disk_used, ["Б", "КБ", "МБ", "ГБ", "ТБ"])
         );
         if let Some(c) = &r.credits {
             text.push_str(&format!(

@@ -19,6 +19,7 @@ use crate::generator::{GenerateError, GenerationRequest, Generator};
 use crate::service::generations::Asset;
 use crate::service::generations::Claimed;
 use crate::service::{Delivery, Dispatcher, Generations, UploadError, Uploaded};
+use crate::storage::{VideoStore, key_of};
 use crate::telegram::MAX_UPLOAD_BYTES;
 use crate::telemetry::measure;
 
@@ -30,6 +31,8 @@ pub struct JobSettings {
     pub retry: RetryPolicy,
     pub lease: Duration,
     pub progress_edit_interval: Duration,
+    /// Where finished videos are kept (`STORAGE_URL`).
+    pub store: VideoStore,
 }
 
 #[derive(Clone)]
@@ -194,18 +197,59 @@ impl GenerationJob {
     }
 
     async fn produce_and_publish(&self, job: Generation, asset: &Asset) -> Result<(), Outcome> {
-        let path = match reusable_file(asset).await {
+        let path = match self.reusable_file(asset).await {
             Some(path) => {
-                tracing::info!("reusing the video rendered before an interruption");
+                tracing::info!(path = %path.display(), "reusing the video rendered before; not generating it again");
                 path
             }
             // The notes follow the making, not the upload: the video itself follows.
-            None => tokio::select! {
-                path = self.produce(job, asset) => path?,
-                never = self.show_progress(job) => match never {},
-            },
+            None => {
+                let path = tokio::select! {
+                    path = self.produce(job, asset) => path?,
+                    never = self.show_progress(job) => match never {},
+                };
+                self.keep(&path).await;
+                path
+            }
         };
         self.publish(job, asset, &path).await
+    }
+
+    /// Puts a finished video in storage, so any worker can upload it again
+    /// without rendering it. A store that fails is logged: the video is
+    /// still delivered, from this machine's copy.
+    async fn keep(&self, path: &std::path::Path) {
+        if let Err(err) = self.settings.store.put(path).await {
+            tracing::error!(error = %err, "could not put the video in storage; only this machine has it");
+        }
+    }
+
+    /// The file an earlier generation of this asset rendered: on this
+    /// machine, or fetched from storage (rendered by another worker, or
+    /// before a crash).
+    async fn reusable_file(&self, asset: &Asset) -> Option<PathBuf> {
+        let recorded = PathBuf::from(asset.file_path.as_deref()?);
+        if tokio::fs::metadata(&recorded).await.is_ok_and(|m| m.is_file() && m.len() > 0) {
+            // rendered here, perhaps never stored (a crash before it was)
+            if self.settings.store.is_remote() {
+                let stored = match key_of(&recorded) {
+                    Some(key) => self.settings.store.contains(key).await.unwrap_or(false),
+                    None => true,
+                };
+                if !stored {
+                    self.keep(&recorded).await;
+                }
+            }
+            return Some(recorded);
+        }
+        let key = key_of(&recorded)?;
+        match self.settings.store.fetch(key).await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not fetch the stored video; generating it again");
+                None
+            }
+        }
     }
 
     /// Runs the generator with a timeout per attempt and the generation
@@ -235,6 +279,7 @@ impl GenerationJob {
             measure::stage("generate", matches!(result, Ok(Ok(()))), started.elapsed());
             match result {
                 Ok(Ok(())) => {
+                    tracing::debug!("rendered");
                     self.generations.set_file(job, &path.to_string_lossy()).await;
                     return Ok(path);
                 }
@@ -272,6 +317,7 @@ impl GenerationJob {
             return Err(Outcome::HandedBack);
         }
         self.generations.set_stage(job, Stage::Uploading).await;
+        tracing::debug!("uploading");
         let started = Instant::now();
         let uploaded = self.delivery.upload_once(asset.id, path, &asset.prompt).await;
         if !matches!(uploaded, Ok(Uploaded::NobodyWaiting)) {
@@ -301,13 +347,6 @@ impl GenerationJob {
         self.delivery.start_fan_out(asset.id);
         Ok(())
     }
-}
-
-/// The file a previous attempt of this asset rendered, if it is still there.
-async fn reusable_file(asset: &Asset) -> Option<PathBuf> {
-    let path = PathBuf::from(asset.file_path.as_deref()?);
-    let meta = tokio::fs::metadata(&path).await.ok()?;
-    (meta.is_file() && meta.len() > 0).then_some(path)
 }
 
 impl JobHandler for GenerationJob {

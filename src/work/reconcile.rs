@@ -8,7 +8,7 @@
 //! - a generation whose worker died (lease run out) is queued again;
 //! - requests still waiting on an available asset are delivered;
 //! - users whose request failed are told, and credits still held for a
-//!   failed request are released.
+//!   request that ended are released (failed) or captured (delivered).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +28,8 @@ pub struct Pass {
     pub reclaimed: usize,
     pub delivered: usize,
     pub notified: usize,
-    /// Holds of failed requests given back.
-    pub released: u64,
+    /// Holds of ended requests settled (released or captured).
+    pub settled: u64,
 }
 
 /// The parts a reconciler works with.
@@ -70,7 +70,7 @@ impl Reconciler {
         }
         pass.delivered = self.delivery.sweep(Utc::now() - self.claim).await?;
         pass.notified = self.delivery.notify_failures().await?;
-        pass.released = self.delivery.release_failed_holds().await?;
+        pass.settled = self.delivery.settle_ended_holds().await?;
         Ok(pass)
     }
 

@@ -150,7 +150,8 @@ pub struct Faults {
 
 struct Shared {
     state: Mutex<State>,
-    token: String,
+    /// The accepted token; changed by [`FakeTelegram::change_token`].
+    token: Mutex<String>,
     addr: SocketAddr,
     updates_notify: Notify,
     sent_notify: Notify,
@@ -159,6 +160,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn token(&self) -> String {
+        self.token.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -199,7 +204,7 @@ impl FakeTelegram {
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
-            token: config.token.clone(),
+            token: Mutex::new(config.token.clone()),
             state: Mutex::new(State::new(config)),
             addr,
             updates_notify: Notify::new(),
@@ -227,7 +232,18 @@ impl FakeTelegram {
     }
 
     pub fn token(&self) -> String {
-        self.shared().token.clone()
+        self.shared().token()
+    }
+
+    /// Moves the fake to another bot, as when the service is pointed at a
+    /// new bot token: from now on only `token` is accepted, and every
+    /// `file_id` uploaded under the old one is refused with 400 "Bad
+    /// Request: wrong file identifier/HTTP URL specified", as Telegram
+    /// refuses another bot's file ids.
+    pub fn change_token(&self, token: &str) {
+        *self.shared().token.lock().unwrap_or_else(|e| e.into_inner()) = token.to_owned();
+        self.st().change_bot(token);
+        self.shared().changed.notify_waiters();
     }
 
     /// Queues a private text message from `user_id` in `chat_id` (with a
@@ -512,7 +528,7 @@ fn download(shared: &Arc<Shared>, rest: &str) -> Response {
     shared.lock().count_call("download");
     let Some((bot, path)) = rest.split_once('/') else { return StatusCode::NOT_FOUND.into_response() };
     let token = bot.strip_prefix("bot").and_then(request::decode_path_segment);
-    if token.as_deref() != Some(shared.token.as_str()) {
+    if token != Some(shared.token()) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     match shared.lock().download(path) {
@@ -551,7 +567,7 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response
 }
 
 async fn process(shared: &Arc<Shared>, token: &str, spec: Option<&'static request::MethodSpec>, req: Request) -> Response {
-    if token != shared.token {
+    if token != shared.token() {
         return error_response(api_err(401, "Unauthorized"));
     }
     let Some(spec) = spec else {

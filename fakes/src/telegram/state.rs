@@ -1035,6 +1035,14 @@ impl State {
         Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
     }
 
+    /// Another bot from now on (see `FakeTelegram::change_token`): the
+    /// videos the old one uploaded are unknown to it.
+    pub fn change_bot(&mut self, token: &str) {
+        self.bot_id = token.split(':').next().and_then(|s| s.parse().ok()).unwrap_or(1);
+        self.cfg.token = token.to_owned();
+        self.files.clear();
+    }
+
     /// Makes `file_id` a video this bot could re-send (as if uploaded earlier).
     pub fn register_file(&mut self, file_id: &str) {
         let meta = VideoMeta {
