@@ -22,7 +22,8 @@ use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
-    Console, Credits, Delivery, Dispatcher, Generations, Health, Housekeeping, Intake, Operator, Services, UserStatus, cache_sync,
+    Approvals, Console, Credits, Delivery, Dispatcher, Generations, Health, Housekeeping, Intake, Operator, Services, UserStatus,
+    cache_sync,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -148,7 +149,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     );
     let status = Arc::new(UserStatus::new(database.clone()));
     let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
-    let services = Services::new(intake, delivery, dispatcher, operator, status, credits);
+    let approvals = Arc::new(Approvals::new(
+        database.clone(),
+        sender.clone(),
+        dispatcher.clone(),
+        delivery.clone(),
+        settings.approvals.clone(),
+        settings.admin_user_ids.clone(),
+    ));
+    let services = Services::new(intake, delivery, dispatcher, operator, status, credits, approvals);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -274,6 +283,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
         let job = GenerationJob::new(
             generations.clone(),
             services.delivery().clone(),
+            services.approvals().clone(),
             cache.clone(),
             generator,
             job_settings,
@@ -297,6 +307,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             generations,
             dispatcher: services.dispatcher().clone(),
             delivery: services.delivery().clone(),
+            approvals: services.approvals().clone(),
             claim: settings.delivery_claim(),
             stall: chrono::Duration::from_std(settings.job_lease * 2).unwrap_or(chrono::Duration::seconds(60)),
         };
@@ -317,6 +328,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
+            services.approvals().clone(),
             services.credits().clone(),
             sender.clone(),
             transcriber_for(&settings, &db)?,

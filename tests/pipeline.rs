@@ -21,7 +21,7 @@ use vidcache::db::entities::video_assets;
 use vidcache::db::stages::{self, StageKind, StageStatus};
 use vidcache::domain::AssetStatus;
 use vidcache::domain::{AssetId, Generation, Prompt};
-use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator, build_generator, ffmpeg};
+use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator, NoGates, build_generator, ffmpeg};
 use vidcache::providers::{OpenAiClient, ProviderError};
 use vidcache::texts::Lang;
 
@@ -150,6 +150,7 @@ fn request_for(job: Generation, prompt: &str, output: &Path, log: &Arc<Mutex<Vec
         prompt: prompt.to_owned(),
         output: output.to_owned(),
         progress: Arc::new(move |stage| log.lock().expect("progress log").push(Lang::En.texts().stage(&stage))),
+        gates: Arc::new(NoGates),
     }
 }
 

@@ -15,6 +15,7 @@ mod m20261202_000007_create_credits;
 mod m20261202_000008_add_request_hold;
 mod m20261202_000009_create_operator_actions;
 mod m20261202_000011_add_request_language;
+mod m20261202_000013_create_approvals;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_add_request_hold::Migration),
             Box::new(m20261202_000009_create_operator_actions::Migration),
             Box::new(m20261202_000011_add_request_language::Migration),
+            Box::new(m20261202_000013_create_approvals::Migration),
         ]
     }
 }

@@ -10,10 +10,10 @@ use teloxide::utils::command::{BotCommands, ParseError};
 use super::callback::CallbackData;
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
-use crate::domain::{Actor, ChargeId, ChatId, MessageId, Prompt, PromptError, StarsPackage, UserId};
+use crate::domain::{Actor, ApprovalState, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, StarsPackage, UserId};
 use crate::service::credits::Paid;
 use crate::service::intake::{Admitted, NewRequest, Refusal};
-use crate::service::{Credits, Intake, Operator, UserStatus};
+use crate::service::{Approvals, Credits, Intake, Operator, Pressed, UserStatus};
 use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -29,16 +29,20 @@ pub enum Input {
     OtherBot,
     Prompt(Prompt),
     Invalid(PromptError),
+    /// ✅ Approve / ❌ Reject on the reply keyboard: the oldest pending gate.
+    Decide(Decision),
 }
 
 /// Reads a text message: a command, a menu button, or a prompt.
 pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Input {
     let trimmed = text.trim();
     if let Some((_, button)) = menu_labels().find(|(label, _)| label == trimmed) {
-        return Input::Command(match button {
-            MenuButton::Status => Command::Status(String::new()),
-            MenuButton::Help => Command::Help,
-        });
+        return match button {
+            MenuButton::Status => Input::Command(Command::Status(String::new())),
+            MenuButton::Help => Input::Command(Command::Help),
+            MenuButton::Approve => Input::Decide(Decision::Approve),
+            MenuButton::Reject => Input::Decide(Decision::Reject),
+        };
     }
     if text.trim_start().starts_with('/') {
         return match Command::parse(text.trim_start(), bot_username) {
@@ -68,6 +72,7 @@ pub struct UpdateHandler {
     intake: Arc<Intake>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    approvals: Arc<Approvals>,
     credits: Arc<Credits>,
     sender: Sender,
     transcriber: Option<Transcriber>,
@@ -88,12 +93,13 @@ impl UpdateHandler {
         intake: Arc<Intake>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        approvals: Arc<Approvals>,
         credits: Arc<Credits>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, credits, sender, transcriber, settings }
+        Self { intake, operator, status, approvals, credits, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -112,8 +118,18 @@ impl UpdateHandler {
         self.settings.admins.contains(&user)
     }
 
-    fn menu(texts: &dyn Texts) -> Keyboard {
-        Keyboard::Persistent(vec![vec![texts.menu_status(), texts.menu_help()]])
+    /// The reply keyboard: 📊 ❓, and ✅ ❌ while the user has a decision pending.
+    async fn menu(&self, user: UserId, texts: &dyn Texts) -> Keyboard {
+        self.approvals.keyboard_for(user, texts).await
+    }
+
+    fn pressed_notice(pressed: Pressed, texts: &dyn Texts) -> String {
+        match pressed {
+            Pressed::Decided(state) => texts.approval_done(state),
+            Pressed::Already(state) => texts.approval_already_decided(state),
+            Pressed::NotAllowed => texts.approval_not_yours(),
+            Pressed::Nothing => texts.approval_nothing_pending(),
+        }
     }
 
     /// One inline button per package on sale: a press sends its invoice.
@@ -153,6 +169,17 @@ impl UpdateHandler {
                 },
                 None => Some(texts.button_expired()),
             },
+            Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
+                Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not record a decision");
+                    Some(texts.try_again())
+                }
+            },
+            Some(CallbackData::Decided { id }) => {
+                let state = self.approvals.state(id).await.ok().flatten().unwrap_or(ApprovalState::Pending);
+                Some(texts.approval_already_decided(state))
+            }
             None => Some(texts.button_expired()),
         };
         let notice: Option<String> = notice.map(|n| crate::texts::shorten(&n, 190));
@@ -246,7 +273,21 @@ impl UpdateHandler {
         let answer = match classify(text, &self.settings.bot_username, self.settings.max_prompt_chars) {
             Input::Command(Command::Start | Command::Help) => {
                 let help = texts.help(self.settings.max_prompt_chars);
-                return self.reply(&incoming, &help, Self::menu(texts)).await;
+                let menu = self.menu(user, texts).await;
+                return self.reply(&incoming, &help, menu).await;
+            }
+            Input::Decide(decision) => {
+                let answer = match self.approvals.decide_oldest(user, decision).await {
+                    // the decision's own confirmation went out with the new keyboard
+                    Ok(Pressed::Decided(_)) => return,
+                    Ok(pressed) => Self::pressed_notice(pressed, texts),
+                    Err(err) => {
+                        tracing::error!(error = %err, "could not record a decision");
+                        texts.try_again()
+                    }
+                };
+                let menu = self.menu(user, texts).await;
+                return self.reply(&incoming, &answer, menu).await;
             }
             Input::Command(Command::Status(prompt)) if !prompt.trim().is_empty() && self.is_admin(user) => {
                 match Prompt::parse(&prompt, usize::MAX) {

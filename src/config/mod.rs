@@ -2,6 +2,7 @@
 //! infrastructure (data store, queue store, generator, webhook) is made
 //! here, once, as a typed value; secrets are wrapped so they can't be logged.
 
+mod approvals;
 mod credits;
 mod providers;
 mod retry;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use approvals::{ApprovalMode, ApprovalSettings};
 pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
@@ -179,6 +181,8 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
+    /// Approvals at the gates (`APPROVALS`); `None` when off.
+    pub approvals: Option<ApprovalSettings>,
     /// Where finished videos are kept (`STORAGE_URL`).
     pub storage: StorageSettings,
     pub cleanup: CleanupSettings,
@@ -294,8 +298,16 @@ impl Settings {
                 .ok_or_else(|| ConfigError::Invalid { name: "DEFAULT_LANGUAGE", reason: format!("`{raw}`: use en or ru") })?,
         };
         let providers = ProviderSettings::from_lookup(lookup)?;
+        let approvals = ApprovalSettings::from_lookup(lookup)?;
+        if approvals.as_ref().is_some_and(|a| a.mode == ApprovalMode::Operators) && admin_user_ids.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "APPROVALS",
+                reason: "`operators` needs at least one id in ADMIN_USER_IDS to ask".into(),
+            });
+        }
         let admin = AdminSettings::from_lookup(lookup)?;
         let settings = Self {
+            approvals,
             storage: StorageSettings::from_lookup(lookup)?,
             cleanup: CleanupSettings::from_lookup(lookup)?,
             admin,

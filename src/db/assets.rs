@@ -138,6 +138,7 @@ pub async fn claim_generation_capped(
                 active.lease_until = Set(None);
                 active.update(txn).await?;
                 stages::carry_over(txn, job.asset, job.number, next).await?;
+                super::approvals::carry_over(txn, job.asset, job.number, next).await?;
                 return Ok(Claimed::Waiting { waiting: Generation { asset: job.asset, number: next }, ahead });
             }
             let mut active: video_assets::ActiveModel = asset.clone().into();
@@ -434,7 +435,7 @@ pub async fn clear(db: &DatabaseConnection, key: &PromptKey, by: &Actor) -> Resu
         Box::pin(async move {
             let Some(asset) = find_by_key(txn, &key).await? else { return Ok(Cleared::Unknown) };
             match asset.status {
-                AssetStatus::Pending | AssetStatus::Generating => return Ok(Cleared::InProgress),
+                AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting => return Ok(Cleared::InProgress),
                 AssetStatus::Failed if asset.file_id.is_none() && asset.file_path.is_none() => {
                     return Ok(Cleared::AlreadyClear);
                 }
@@ -509,7 +510,9 @@ pub async fn reclaim_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> Res
                 if updated.rows_affected != 1 {
                     return Ok(None);
                 }
-                stages::carry_over(txn, id, from, from + 1).await.map(Some)
+                let carried = stages::carry_over(txn, id, from, from + 1).await?;
+                super::approvals::carry_over(txn, id, from, from + 1).await?;
+                Ok(Some(carried))
             })
         })
         .await?;

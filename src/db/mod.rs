@@ -4,6 +4,7 @@
 //! which requests still wait and which were delivered. Everything else
 //! (the moka cache, the job queue) can be rebuilt from it.
 
+pub mod approvals;
 pub mod assets;
 pub mod console;
 pub mod credits;

@@ -399,7 +399,7 @@ fn needs_generation(asset: &Asset) -> bool {
     match asset.status {
         AssetStatus::Failed => true,
         AssetStatus::Available => asset.file_id.is_none(),
-        AssetStatus::Pending | AssetStatus::Generating => false,
+        AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting => false,
     }
 }
 

@@ -28,6 +28,10 @@ int_id!(
     RequestId
 );
 int_id!(
+    /// One row of `approvals`: one gate of one generation.
+    ApprovalId
+);
+int_id!(
     /// A Telegram chat.
     ChatId
 );

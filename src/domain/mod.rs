@@ -3,6 +3,7 @@
 //! the queue beyond how a value is stored.
 
 mod actor;
+mod approval;
 mod credits;
 mod ids;
 mod lang;
@@ -11,8 +12,9 @@ mod stage;
 mod status;
 
 pub use actor::{Actor, ConsoleName};
+pub use approval::{ApprovalState, Decision, Gate, REJECTED_REASON, TIMED_OUT_REASON, UnknownGate};
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
-pub use ids::{AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use lang::Lang;
 pub use prompt::{Prompt, PromptError, PromptKey};
 pub use stage::{Stage, StageSink, StepCounts};

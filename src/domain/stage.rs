@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use sea_orm::DeriveValueType;
 
+use super::Gate;
+
 /// Receives a generation's progress as it happens (latest wins).
 pub type StageSink = Arc<dyn Fn(Stage) + Send + Sync>;
 
@@ -46,6 +48,8 @@ pub enum Stage {
     Assembling,
     /// The video is being uploaded to Telegram.
     Uploading,
+    /// Stopped at a gate until a person approves or rejects it.
+    AwaitingApproval(Gate),
 }
 
 impl fmt::Display for Stage {
@@ -69,6 +73,7 @@ impl fmt::Display for Stage {
             ),
             Self::Assembling => f.write_str("assembling"),
             Self::Uploading => f.write_str("uploading"),
+            Self::AwaitingApproval(gate) => write!(f, "approval {gate}"),
         }
     }
 }
@@ -92,6 +97,10 @@ impl FromStr for Stage {
             "script" | "Writing" => Self::Script,
             "assembling" | "Assembling" => Self::Assembling,
             "uploading" => Self::Uploading,
+            "approval" => match words.next().map(str::parse::<Gate>) {
+                Some(Ok(gate)) => Self::AwaitingApproval(gate),
+                _ => Self::Queued,
+            },
             "generating" => match words.next().and_then(fraction) {
                 Some((attempt, of)) => Self::Generating { attempt, of },
                 None => Self::Queued,
@@ -136,6 +145,7 @@ mod tests {
             Stage::Steps(counts),
             Stage::Assembling,
             Stage::Uploading,
+            Stage::AwaitingApproval(Gate::Images),
         ] {
             assert_eq!(stage.to_string().parse::<Stage>(), Ok(stage), "{stage}");
         }

@@ -4,6 +4,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::{GenerateError, GenerationRequest, Generator};
+use crate::domain::Gate;
 use render::{RenderOptions, render_mp4};
 
 /// Renders the prompt's text into a short H.264 MP4 on this machine, with
@@ -19,6 +20,8 @@ impl Generator for LocalGenerator {
         let delay = self.delay;
         let options = self.options.clone();
         async move {
+            // the script gate: the approver reads the text this will render
+            request.gates.pass(request.job, Gate::Script).await?;
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }

@@ -8,8 +8,9 @@ mod veo;
 
 use futures::future::BoxFuture;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::domain::{Generation, StageSink};
+use crate::domain::{Gate, Generation, StageSink};
 
 pub use local::LocalGenerator;
 pub use pipeline::{BuildError, PipelineGenerator, Script, ScriptError, ScriptSegment, build_generator, script_instructions};
@@ -31,6 +32,9 @@ pub struct GenerationRequest {
     pub output: PathBuf,
     /// Where the generator reports its progress; shown to waiting users.
     pub progress: StageSink,
+    /// Asked at each gate (after the script, the images, the clips)
+    /// whether the generation may go on.
+    pub gates: Arc<dyn Gates>,
 }
 
 impl std::fmt::Debug for GenerationRequest {
@@ -51,6 +55,36 @@ pub enum GenerateError {
     /// Anything else: worth another attempt.
     #[error("{0}")]
     Failed(String),
+    /// Stopped at a gate until a person approves it: not a failure; the
+    /// job ends and the approval resumes the generation.
+    #[error("waiting for approval of the {0}")]
+    AwaitingApproval(Gate),
+}
+
+/// The gates of a generation: where a person may have to approve it
+/// before more is spent (`APPROVALS`). Implemented by the worker.
+pub trait Gates: Send + Sync {
+    /// True when any gate may stop a generation: a generator then runs its
+    /// paid steps one after the other, so that a stop cancels nothing in
+    /// flight.
+    fn any(&self) -> bool;
+    /// `Ok` to go on past `gate`; [`GenerateError::AwaitingApproval`] to
+    /// stop there (nobody approved it for this generation yet).
+    fn pass(&self, job: Generation, gate: Gate) -> BoxFuture<'_, Result<(), GenerateError>>;
+}
+
+/// No gates: every generation runs to its end (`APPROVALS=off`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoGates;
+
+impl Gates for NoGates {
+    fn any(&self) -> bool {
+        false
+    }
+
+    fn pass(&self, _job: Generation, _gate: Gate) -> BoxFuture<'_, Result<(), GenerateError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Turns a prompt into an MP4 file.

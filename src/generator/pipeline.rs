@@ -56,11 +56,11 @@ use serde::{Deserialize, Serialize};
 
 use super::ffmpeg::{self, Assembly};
 use super::veo::VeoGenerator;
-use super::{GenerateError, GenerationRequest, Generator, LocalGenerator};
+use super::{Gates, GenerateError, GenerationRequest, Generator, LocalGenerator};
 use crate::config::PipelineSettings;
 use crate::config::{GeneratorKind, ProviderSettings, RetryPolicy};
 use crate::db::stages::{self, Stage, StageKind, StageStatus, StepKey, WHOLE};
-use crate::domain::{AssetId, StageSink};
+use crate::domain::{AssetId, Gate, Generation, StageSink};
 use crate::providers::openai::ChatFormat;
 use crate::providers::{Meter, OpenAiClient, ProviderError, RunwayClient, SetupError, VertexClient};
 use crate::telegram::MAX_UPLOAD_BYTES;
@@ -186,6 +186,7 @@ pub(super) struct Job {
     pub(super) prompt: String,
     pub(super) output: PathBuf,
     pub(super) progress: StageSink,
+    pub(super) gates: Arc<dyn Gates>,
     /// Intermediate files of this generation.
     pub(super) dir: PathBuf,
 }
@@ -199,6 +200,7 @@ impl Job {
             prompt: request.prompt,
             output: request.output,
             progress: request.progress,
+            gates: request.gates,
             dir,
         }
     }
@@ -209,6 +211,12 @@ impl Job {
 
     pub(super) fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// Goes on past `gate`, or stops the run there until it is approved.
+    pub(super) async fn gate(&self, gate: Gate) -> Result<(), GenerateError> {
+        let job = Generation { asset: self.asset_id, number: self.generation };
+        self.gates.pass(job, gate).await
     }
 }
 
@@ -439,8 +447,8 @@ impl Pipeline {
             .map_err(|e| GenerateError::Failed(format!("cannot create {}: {e}", job.dir.display())))?;
         tracing::info!(asset_id = %job.asset_id, generation = job.generation, "staged generation started");
         let result = self.stages(&job).await;
-        // kept for a resume after a failure worth retrying; useless otherwise
-        if !matches!(result, Err(GenerateError::Failed(_))) {
+        // kept for a resume after a failure worth retrying or an approval; useless otherwise
+        if !matches!(result, Err(GenerateError::Failed(_) | GenerateError::AwaitingApproval(_))) {
             remove_intermediate(&self.work_dir, &job).await;
         }
         if result.is_ok() {
@@ -460,9 +468,16 @@ impl Pipeline {
         }
         self.steps.reopen_lost_files(job).await?;
         let script = self.script(job).await?;
+        job.gate(Gate::Script).await?;
         self.plan(job).await?;
         self.steps.report(job).await;
-        let (clips, voice) = tokio::try_join!(self.segments(job, &script), self.voice(job, &script))?;
+        let (clips, voice) = if job.gates.any() {
+            // a gate may stop the run: nothing paid may be in flight then
+            let clips = self.segments(job, &script).await?;
+            (clips, self.voice(job, &script).await?)
+        } else {
+            tokio::try_join!(self.segments(job, &script), self.voice(job, &script))?
+        };
         self.assemble(job, clips, voice).await
     }
 
@@ -573,6 +588,7 @@ impl Pipeline {
                     })
                     .await?;
                 let images = self.each_segment(|i| self.runway_image(job, runway, i, &image_prompts[i])).await?;
+                job.gate(Gate::Images).await?;
                 let animation_prompts = self
                     .each_segment(|i| {
                         let input = format!("{}\nImage prompt: {}", scene(i), image_prompts[i]);
@@ -581,7 +597,9 @@ impl Pipeline {
                         }
                     })
                     .await?;
-                self.each_segment(|i| self.runway_clip(job, runway, i, &images[i], &animation_prompts[i])).await
+                let clips = self.each_segment(|i| self.runway_clip(job, runway, i, &images[i], &animation_prompts[i])).await?;
+                job.gate(Gate::Clips).await?;
+                Ok(clips)
             }
             ClipMaker::Veo(vertex) => {
                 let video_prompts = self
@@ -592,7 +610,9 @@ impl Pipeline {
                         }
                     })
                     .await?;
-                self.each_segment(|i| self.veo_clip(job, vertex, i, &video_prompts[i])).await
+                let clips = self.each_segment(|i| self.veo_clip(job, vertex, i, &video_prompts[i])).await?;
+                job.gate(Gate::Clips).await?;
+                Ok(clips)
             }
         }
     }

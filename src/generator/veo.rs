@@ -16,6 +16,7 @@ use super::pipeline::{Job, Pipeline, Steps, existing_file};
 use super::{GenerateError, GenerationRequest, Generator};
 use crate::config::PipelineSettings;
 use crate::db::stages::{self, StageKind};
+use crate::domain::Gate;
 use crate::providers::{Meter, ProviderError, VertexClient};
 
 /// A duration the model accepts, at least `wanted` where it can: Veo 3
@@ -64,6 +65,8 @@ impl Generator for VeoGenerator {
 impl Single {
     async fn run(&self, request: GenerationRequest) -> Result<(), GenerateError> {
         let job = Job::new(request, &self.work_dir);
+        // the script gate: the approver reads the prompt Veo will get
+        job.gate(Gate::Script).await?;
         stages::plan(&self.steps.db, &[job.key(StageKind::Clip, 0)])
             .await
             .map_err(|e| GenerateError::Failed(format!("database error while recording a generation step: {e}")))?;

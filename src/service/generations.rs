@@ -9,9 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::db::approvals::{self, Approval, Requester};
 pub use crate::db::assets::Claimed;
 use crate::db::assets::{self, Finished};
-use crate::domain::{AssetStatus, FileId, Generation, Stage, StageSink};
+use crate::domain::{AssetStatus, FileId, Gate, Generation, Stage, StageSink};
 use crate::telemetry::measure::{self, RequestOutcome};
 
 pub use crate::db::assets::Asset;
@@ -102,6 +103,18 @@ impl Generations {
     /// the file kept for the next requester). `None` if the lease was lost.
     pub async fn mark_available(&self, job: Generation, file: Option<(&FileId, &str)>) -> Result<Option<Finished>, DbErr> {
         assets::mark_available(&self.db, job, &self.owner, file).await
+    }
+
+    /// generating → awaiting at `gate`: the lease is given up and a pending
+    /// approval recorded. `None` if the lease was lost.
+    pub async fn pause(
+        &self,
+        job: Generation,
+        gate: Gate,
+        requester: Option<Requester>,
+        deadline: DateTime<Utc>,
+    ) -> Result<Option<Approval>, DbErr> {
+        approvals::pause(&self.db, job, &self.owner, gate, requester, deadline).await
     }
 
     /// generating → failed: every waiting request fails with `reason`.

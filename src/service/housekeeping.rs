@@ -79,7 +79,7 @@ impl Housekeeping {
             let remove = match assets::find(&self.db, asset_id).await? {
                 None => age(&meta) >= self.keep,
                 Some(asset) => match asset.status {
-                    AssetStatus::Pending | AssetStatus::Generating => false,
+                    AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting => false,
                     AssetStatus::Available | AssetStatus::Failed => asset.updated_at <= cutoff && age(&meta) >= self.keep,
                 },
             };
@@ -131,7 +131,7 @@ impl Housekeeping {
     async fn is_needed(&self, name: &str) -> Result<bool, DbErr> {
         let Some((prefix, _)) = name.rsplit_once("-g") else { return Ok(false) };
         for asset in assets::with_key_prefix(&self.db, prefix).await? {
-            if matches!(asset.status, AssetStatus::Pending | AssetStatus::Generating) {
+            if matches!(asset.status, AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting) {
                 return Ok(true);
             }
             if asset.file_path.as_deref().and_then(|p| key_of(Path::new(p))) == Some(name) {

@@ -9,12 +9,14 @@
 //! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
+//! - [`approvals`]: gates a person approves (`APPROVALS`);
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
 //! - [`console`]: what the operator console shows, and its Clear button;
 //! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
 //! - [`fair_use`]: the per-user rate limit shared through Redis;
 //! - [`health`]: readiness (database, queue) and the backlog for metrics.
 
+pub mod approvals;
 pub mod cache_sync;
 pub mod console;
 pub mod credits;
@@ -30,6 +32,7 @@ pub mod status;
 
 use std::sync::Arc;
 
+pub use approvals::{Approvals, Pressed};
 pub use console::Console;
 pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
@@ -49,6 +52,7 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    approvals: Arc<Approvals>,
     credits: Arc<Credits>,
 }
 
@@ -60,8 +64,13 @@ impl Services {
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
         credits: Arc<Credits>,
+        approvals: Arc<Approvals>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, credits }
+        Self { intake, delivery, dispatcher, operator, status, credits, approvals }
+    }
+
+    pub fn approvals(&self) -> &Arc<Approvals> {
+        &self.approvals
     }
 
     pub fn credits(&self) -> &Arc<Credits> {

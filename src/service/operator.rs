@@ -96,7 +96,9 @@ impl Operator {
     /// The figures of `/stats` (the console's overview shows them too).
     pub async fn stats_report(&self) -> Result<StatsReport, DbErr> {
         let mut assets_by_status = Vec::new();
-        for status in [AssetStatus::Available, AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Failed] {
+        for status in
+            [AssetStatus::Available, AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Awaiting, AssetStatus::Failed]
+        {
             assets_by_status.push((status, assets::count_by_status(&self.db, status).await?));
         }
         let report = StatsReport {

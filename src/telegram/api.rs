@@ -96,7 +96,7 @@ pub struct BotUser {
     pub username: Option<String>,
 }
 
-/// An optional reply keyboard for a text message.
+/// An optional keyboard for a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Keyboard {
     None,
@@ -112,6 +112,34 @@ pub enum Keyboard {
 pub struct InlineButton {
     pub text: String,
     pub data: String,
+}
+
+impl Keyboard {
+    /// The `reply_markup` JSON, if any.
+    fn markup(&self) -> Option<Value> {
+        match self {
+            Keyboard::None => None,
+            Keyboard::Persistent(rows) => {
+                let rows: Vec<Vec<Value>> =
+                    rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
+                Some(json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true }))
+            }
+            Keyboard::Inline(rows) => Some(inline_markup(rows)),
+        }
+    }
+}
+
+fn inline_markup(rows: &[Vec<InlineButton>]) -> Value {
+    let rows: Vec<Vec<Value>> =
+        rows.iter().map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect()).collect();
+    json!({ "inline_keyboard": rows })
+}
+
+/// What an album item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Photo,
+    Video,
 }
 
 /// The update kinds the bot handles: Telegram delivers only these.
@@ -243,20 +271,8 @@ impl BotApi {
     ) -> Result<MessageId, ApiError> {
         let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
         add_reply(&mut body, reply_to);
-        match keyboard {
-            Keyboard::None => {}
-            Keyboard::Persistent(rows) => {
-                let rows: Vec<Vec<Value>> =
-                    rows.iter().map(|row| row.iter().map(|label| json!({ "text": label })).collect()).collect();
-                body["reply_markup"] = json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true });
-            }
-            Keyboard::Inline(rows) => {
-                let rows: Vec<Vec<Value>> = rows
-                    .iter()
-                    .map(|row| row.iter().map(|b| json!({ "text": b.text, "callback_data": b.data })).collect())
-                    .collect();
-                body["reply_markup"] = json!({ "inline_keyboard": rows });
-            }
+        if let Some(markup) = keyboard.markup() {
+            body["reply_markup"] = markup;
         }
         let message: Value = self.call("sendMessage", body, None).await?;
         Ok(MessageId(message.get("message_id").and_then(Value::as_i64).unwrap_or_default()))
@@ -341,6 +357,82 @@ impl BotApi {
         Ok(())
     }
 
+    /// Replaces the inline keyboard of a message (an empty list removes it).
+    pub async fn edit_message_reply_markup(
+        &self,
+        chat_id: ChatId,
+        message_id: MessageId,
+        rows: &[Vec<InlineButton>],
+    ) -> Result<(), ApiError> {
+        let body = json!({ "chat_id": chat_id.0, "message_id": message_id.0, "reply_markup": inline_markup(rows) });
+        let _: Value = self.call("editMessageReplyMarkup", body, None).await?;
+        Ok(())
+    }
+
+    /// Uploads local images or videos: one item as sendPhoto/sendVideo, 2–10
+    /// as an album (sendMediaGroup, which takes no keyboard). Returns the
+    /// ids of the messages sent.
+    pub async fn send_media(
+        &self,
+        chat_id: ChatId,
+        items: &[(std::path::PathBuf, MediaKind)],
+        caption: &str,
+    ) -> Result<Vec<MessageId>, ApiError> {
+        let method: &'static str = match items {
+            [] => return Ok(Vec::new()),
+            [(_, MediaKind::Photo)] => "sendPhoto",
+            [(_, MediaKind::Video)] => "sendVideo",
+            _ => "sendMediaGroup",
+        };
+        let items = &items[..items.len().min(10)];
+        let mut form = reqwest::multipart::Form::new().text("chat_id", chat_id.0.to_string());
+        let mut media = Vec::new();
+        for (i, (path, kind)) in items.iter().enumerate() {
+            let bytes = tokio::fs::read(path)
+                .await
+                .map_err(|e| ApiError::File { path: path.display().to_string(), message: e.to_string() })?;
+            let (name, mime, kind_name) = match kind {
+                MediaKind::Photo => (format!("image{i}.jpg"), image_mime(&bytes), "photo"),
+                MediaKind::Video => (format!("clip{i}.mp4"), "video/mp4", "video"),
+            };
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(name)
+                .mime_str(mime)
+                .map_err(|e| ApiError::File { path: path.display().to_string(), message: e.without_url().to_string() })?;
+            if items.len() == 1 {
+                form = form.part(kind_name, part);
+                if !caption.is_empty() {
+                    form = form.text("caption", caption.to_owned());
+                }
+            } else {
+                let field = format!("file{i}");
+                let mut item = json!({ "type": kind_name, "media": format!("attach://{field}") });
+                if i == 0 && !caption.is_empty() {
+                    item["caption"] = json!(caption);
+                }
+                media.push(item);
+                form = form.part(field, part);
+            }
+        }
+        if !media.is_empty() {
+            form = form.text("media", Value::Array(media).to_string());
+        }
+        let response = self
+            .http
+            .post(format!("{}/{method}", self.base))
+            .multipart(form)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await
+            .map_err(|e| network(method, e))?;
+        let answer: Value = decode(method, response).await?;
+        let ids: Vec<i64> = match &answer {
+            Value::Array(messages) => messages.iter().filter_map(|m| m.get("message_id").and_then(Value::as_i64)).collect(),
+            message => message.get("message_id").and_then(Value::as_i64).into_iter().collect(),
+        };
+        Ok(ids.into_iter().map(MessageId).collect())
+    }
+
     /// Re-sends a video Telegram already has, by `file_id`: nothing is
     /// uploaded. `paid_broadcast`: sent with `allow_paid_broadcast` (0.1
     /// Stars, past the free 30 messages a second).
@@ -396,6 +488,16 @@ impl BotApi {
             .map_err(|e| network(METHOD, e))?;
         let message: Value = decode(METHOD, response).await?;
         sent_video(METHOD, &message)
+    }
+}
+
+fn image_mime(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        "image/webp"
+    } else {
+        "image/jpeg"
     }
 }
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use super::api::{ApiError, BotApi, Failure, Keyboard, SentVideo};
+use super::api::{ApiError, BotApi, Failure, InlineButton, Keyboard, MediaKind, SentVideo};
 use super::limiter::{FloodLimiter, Priority};
 use crate::config::RetryPolicy;
 use crate::domain::{ChatId, FileId, MessageId};
@@ -189,5 +189,54 @@ impl Sender {
             measure::upload(sent.is_ok());
         }
         sent
+    }
+
+    /// Uploads images or clips (one as a photo or video, 2–10 as an album).
+    pub async fn media(
+        &self,
+        chat_id: ChatId,
+        items: &[(std::path::PathBuf, MediaKind)],
+        caption: &str,
+        priority: Priority,
+    ) -> Result<Vec<MessageId>, SendError> {
+        self.with_retries(chat_id, ("media", priority), None, || self.api.send_media(chat_id, items, caption)).await
+    }
+
+    /// Replaces a message's inline keyboard (counted like an edit). A
+    /// keyboard that is already so is not an error.
+    pub async fn edit_keyboard(
+        &self,
+        chat_id: ChatId,
+        message_id: MessageId,
+        rows: &[Vec<InlineButton>],
+    ) -> Result<(), SendError> {
+        match self
+            .with_retries(chat_id, ("markup", Priority::Interactive), None, || {
+                self.api.edit_message_reply_markup(chat_id, message_id, rows)
+            })
+            .await
+        {
+            Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Answers a button press; Telegram does not count these against the
+    /// flood limits. Passing faults are retried a few times.
+    pub async fn answer_callback(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), SendError> {
+        let mut failures = 0u32;
+        loop {
+            let err = match self.api.answer_callback_query(callback_query_id, text).await {
+                Ok(()) => return Ok(()),
+                Err(err) => err,
+            };
+            match err.failure() {
+                Failure::Transient | Failure::FloodWait(_) if failures < 3 => {
+                    failures += 1;
+                    tokio::time::sleep(self.retry.backoff(failures)).await;
+                }
+                _ => return Err(SendError::GaveUp { attempts: failures + 1, last: err.to_string() }),
+            }
+        }
     }
 }

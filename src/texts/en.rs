@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
-use crate::domain::{AssetStatus, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
+use crate::domain::{
+    ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
+    TIMED_OUT_REASON, UserId,
+};
 
 pub struct English;
 
@@ -161,6 +164,7 @@ impl Texts for English {
             Stage::Script => "Writing the script".to_owned(),
             Stage::Assembling => "Assembling the video".to_owned(),
             Stage::Uploading => "uploading".to_owned(),
+            Stage::AwaitingApproval(gate) => format!("waiting for approval of {}", self.gate_name(*gate)),
             Stage::Steps(counts) => {
                 let mut parts = Vec::new();
                 if counts.images > 0 {
@@ -199,6 +203,11 @@ impl Texts for English {
     }
 
     fn generation_failed(&self, prompt: &str, reason: &str) -> String {
+        let reason = match reason {
+            REJECTED_REASON => "it was rejected at an approval step",
+            TIMED_OUT_REASON => "nobody approved it in time",
+            other => other,
+        };
         format!(
             "😞 Sorry, I couldn't make the video for “{}”: {reason}.\nSend the prompt again to try once more.",
             self.caption(prompt)
@@ -222,7 +231,7 @@ impl Texts for English {
         let state = match (line.request, line.asset) {
             (RequestStatus::Completed, _) => "✅ sent".to_owned(),
             (RequestStatus::Failed, _) => format!("❌ failed{}", line.error.map(|e| format!(": {e}")).unwrap_or_default()),
-            (RequestStatus::Pending, Some(AssetStatus::Generating)) => {
+            (RequestStatus::Pending, Some(AssetStatus::Generating | AssetStatus::Awaiting)) => {
                 format!("⏳ being made{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
             }
             (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 sending".to_owned(),
@@ -297,6 +306,78 @@ impl Texts for English {
             ("grant", "operators only: /grant <user_id> <credits> adds (or takes) credits".to_owned()),
             ("refund", "operators only: /refund <user_id> <charge_id> refunds a Stars purchase".to_owned()),
         ]
+    }
+
+    fn gate_name(&self, gate: Gate) -> String {
+        match gate {
+            Gate::Script => "the script",
+            Gate::Images => "the images",
+            Gate::Clips => "the clips",
+        }
+        .to_owned()
+    }
+
+    fn approval_script(&self, prompt: &str, script: &str) -> String {
+        format!("📝 The script for “{}”:\n\n{}", shorten(prompt, 200), shorten(script, 3500))
+    }
+
+    fn approval_media(&self, prompt: &str, gate: Gate) -> String {
+        let what = match gate {
+            Gate::Script => "📝 The script",
+            Gate::Images => "🖼 The first images",
+            Gate::Clips => "🎞 The first clips",
+        };
+        format!("{what} for “{}” are ready for your approval.", shorten(prompt, 200))
+    }
+
+    fn approval_question(&self, prompt: &str, gate: Gate) -> String {
+        format!("Go on with “{}” after {}? Nothing more is spent until you decide.", shorten(prompt, 200), self.gate_name(gate))
+    }
+
+    fn approve_button(&self) -> String {
+        "✅ Approve".to_owned()
+    }
+
+    fn reject_button(&self) -> String {
+        "❌ Reject".to_owned()
+    }
+
+    fn decided_button(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Approved",
+            ApprovalState::Rejected => "❌ Rejected",
+            ApprovalState::TimedOut => "⌛ No answer in time",
+            ApprovalState::Pending => "⏳ Waiting",
+        }
+        .to_owned()
+    }
+
+    fn approval_done(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Approved — the video goes on.",
+            ApprovalState::Rejected => "❌ Rejected — the video is cancelled.",
+            ApprovalState::TimedOut => "⌛ Nobody decided in time — the video is cancelled.",
+            ApprovalState::Pending => "⏳ Still waiting for a decision.",
+        }
+        .to_owned()
+    }
+
+    fn approval_already_decided(&self, state: ApprovalState) -> String {
+        let how = match state {
+            ApprovalState::Approved => "approved",
+            ApprovalState::Rejected => "rejected",
+            ApprovalState::TimedOut => "closed: nobody answered in time",
+            ApprovalState::Pending => "not decided yet",
+        };
+        format!("This was already {how}; nothing changed.")
+    }
+
+    fn approval_not_yours(&self) -> String {
+        "Only the person who asked for this video (or an operator, if so set up) can decide this; nothing changed.".to_owned()
+    }
+
+    fn approval_nothing_pending(&self) -> String {
+        "Nothing is waiting for your approval right now.".to_owned()
     }
 
     fn credits_off(&self) -> String {

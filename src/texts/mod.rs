@@ -11,7 +11,7 @@ pub use console::ConsoleTexts;
 
 use std::time::Duration;
 
-use crate::domain::{AssetStatus, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
+use crate::domain::{ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
 
 pub use crate::domain::Lang;
 
@@ -145,6 +145,27 @@ pub trait Texts: Send + Sync {
     /// The command menu registered with Telegram: (command, description).
     fn command_menu(&self) -> Vec<(&'static str, String)>;
 
+    // ---- approvals ----
+    /// "the script", "the images", "the clips".
+    fn gate_name(&self, gate: Gate) -> String;
+    /// The script gate's preview: the script (or the text the local
+    /// renderer will draw) for the approver to read.
+    fn approval_script(&self, prompt: &str, script: &str) -> String;
+    /// Sent before an album of images or clips to approve.
+    fn approval_media(&self, prompt: &str, gate: Gate) -> String;
+    /// The message with the ✅/❌ inline keyboard after a preview.
+    fn approval_question(&self, prompt: &str, gate: Gate) -> String;
+    /// The approve / reject buttons (inline and on the reply keyboard);
+    /// they begin with ✅ and ❌.
+    fn approve_button(&self) -> String;
+    fn reject_button(&self) -> String;
+    /// The one button left under a decided approval message.
+    fn decided_button(&self, state: ApprovalState) -> String;
+    /// Short notices answering a press (at most 200 characters).
+    fn approval_done(&self, state: ApprovalState) -> String;
+    fn approval_already_decided(&self, state: ApprovalState) -> String;
+    fn approval_not_yours(&self) -> String;
+    fn approval_nothing_pending(&self) -> String;
     // Credits and fair use.
     /// `/balance` and `/buy` while credits are off.
     fn credits_off(&self) -> String;
@@ -210,7 +231,12 @@ pub fn shorten(text: &str, max: usize) -> String {
 pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
     Lang::ALL.into_iter().flat_map(|lang| {
         let texts = lang.texts();
-        [(texts.menu_status(), MenuButton::Status), (texts.menu_help(), MenuButton::Help)]
+        [
+            (texts.menu_status(), MenuButton::Status),
+            (texts.menu_help(), MenuButton::Help),
+            (texts.approve_button(), MenuButton::Approve),
+            (texts.reject_button(), MenuButton::Reject),
+        ]
     })
 }
 
@@ -219,6 +245,9 @@ pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
 pub enum MenuButton {
     Status,
     Help,
+    /// Shown while the user has a decision pending: acts on their oldest gate.
+    Approve,
+    Reject,
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
-use crate::domain::{AssetStatus, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
+use crate::domain::{
+    ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
+    TIMED_OUT_REASON, UserId,
+};
 
 pub struct Russian;
 
@@ -16,6 +19,7 @@ fn asset_status(status: AssetStatus) -> &'static str {
         AssetStatus::Generating => "создаётся",
         AssetStatus::Available => "готово",
         AssetStatus::Failed => "не удалось",
+        AssetStatus::Awaiting => "ждёт одобрения",
     }
 }
 
@@ -173,6 +177,7 @@ impl Texts for Russian {
             Stage::Script => "Пишу сценарий".to_owned(),
             Stage::Assembling => "Собираю видео".to_owned(),
             Stage::Uploading => "загружаю".to_owned(),
+            Stage::AwaitingApproval(gate) => format!("ждёт одобрения: {}", self.gate_name(*gate)),
             Stage::Steps(counts) => {
                 let mut parts = Vec::new();
                 if counts.images > 0 {
@@ -211,6 +216,11 @@ impl Texts for Russian {
     }
 
     fn generation_failed(&self, prompt: &str, reason: &str) -> String {
+        let reason = match reason {
+            REJECTED_REASON => "его отклонили при одобрении",
+            TIMED_OUT_REASON => "его никто не одобрил вовремя",
+            other => other,
+        };
         format!(
             "😞 Извините, не получилось сделать видео для «{}»: {reason}.\nПришлите запрос ещё раз, чтобы попробовать снова.",
             self.caption(prompt)
@@ -236,7 +246,7 @@ impl Texts for Russian {
             (RequestStatus::Failed, _) => {
                 format!("❌ не удалось{}", line.error.map(|e| format!(": {e}")).unwrap_or_default())
             }
-            (RequestStatus::Pending, Some(AssetStatus::Generating)) => {
+            (RequestStatus::Pending, Some(AssetStatus::Generating | AssetStatus::Awaiting)) => {
                 format!("⏳ создаётся{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
             }
             (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 отправляется".to_owned(),
@@ -425,6 +435,82 @@ impl Texts for Russian {
             }
             RefundRefusal::Telegram(reason) => format!("Telegram отказал: {reason}"),
         }
+    }
+
+    fn gate_name(&self, gate: Gate) -> String {
+        match gate {
+            Gate::Script => "сценарий",
+            Gate::Images => "картинки",
+            Gate::Clips => "клипы",
+        }
+        .to_owned()
+    }
+
+    fn approval_script(&self, prompt: &str, script: &str) -> String {
+        format!("📝 Сценарий для «{}»:\n\n{}", shorten(prompt, 200), shorten(script, 3500))
+    }
+
+    fn approval_media(&self, prompt: &str, gate: Gate) -> String {
+        let what = match gate {
+            Gate::Script => "📝 Сценарий",
+            Gate::Images => "🖼 Первые картинки",
+            Gate::Clips => "🎞 Первые клипы",
+        };
+        format!("{what} для «{}» готовы и ждут вашего одобрения.", shorten(prompt, 200))
+    }
+
+    fn approval_question(&self, prompt: &str, gate: Gate) -> String {
+        format!(
+            "Продолжать «{}» после этапа «{}»? Пока вы не решите, больше ничего не тратится.",
+            shorten(prompt, 200),
+            self.gate_name(gate)
+        )
+    }
+
+    fn approve_button(&self) -> String {
+        "✅ Одобрить".to_owned()
+    }
+
+    fn reject_button(&self) -> String {
+        "❌ Отклонить".to_owned()
+    }
+
+    fn decided_button(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Одобрено",
+            ApprovalState::Rejected => "❌ Отклонено",
+            ApprovalState::TimedOut => "⌛ Нет ответа вовремя",
+            ApprovalState::Pending => "⏳ Ждёт решения",
+        }
+        .to_owned()
+    }
+
+    fn approval_done(&self, state: ApprovalState) -> String {
+        match state {
+            ApprovalState::Approved => "✅ Одобрено — видео делается дальше.",
+            ApprovalState::Rejected => "❌ Отклонено — видео отменено.",
+            ApprovalState::TimedOut => "⌛ Никто не ответил вовремя — видео отменено.",
+            ApprovalState::Pending => "⏳ Решение ещё не принято.",
+        }
+        .to_owned()
+    }
+
+    fn approval_already_decided(&self, state: ApprovalState) -> String {
+        let how = match state {
+            ApprovalState::Approved => "уже одобрено",
+            ApprovalState::Rejected => "уже отклонено",
+            ApprovalState::TimedOut => "уже закрыто: никто не ответил вовремя",
+            ApprovalState::Pending => "ещё не решено",
+        };
+        format!("Это {how}; ничего не изменилось.")
+    }
+
+    fn approval_not_yours(&self) -> String {
+        "Решать может только тот, кто заказал это видео (или оператор, если так настроено); ничего не изменилось.".to_owned()
+    }
+
+    fn approval_nothing_pending(&self) -> String {
+        "Сейчас ничего не ждёт вашего одобрения.".to_owned()
     }
 
     fn console(&self) -> &'static ConsoleTexts {

@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
-use crate::domain::{Generation, Stage};
-use crate::generator::{GenerateError, GenerationRequest, Generator};
+use crate::domain::{Gate, Generation, Stage};
+use crate::generator::{Gates, GenerateError, GenerationRequest, Generator};
 use crate::service::generations::Asset;
 use crate::service::generations::Claimed;
-use crate::service::{Delivery, Dispatcher, Generations, UploadError, Uploaded};
+use crate::service::{Approvals, Delivery, Dispatcher, Generations, UploadError, Uploaded};
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::MAX_UPLOAD_BYTES;
 use crate::telemetry::measure;
@@ -39,6 +39,7 @@ pub struct JobSettings {
 pub struct GenerationJob {
     generations: Arc<Generations>,
     delivery: Arc<Delivery>,
+    approvals: Arc<Approvals>,
     cache: VideoCache,
     generator: Arc<dyn Generator>,
     settings: Arc<JobSettings>,
@@ -47,12 +48,34 @@ pub struct GenerationJob {
     dispatcher: Option<Arc<Dispatcher>>,
 }
 
+/// The gates as the generator sees them: answered from the `approvals` table.
+struct ApprovalGates(Arc<Approvals>);
+
+impl Gates for ApprovalGates {
+    fn any(&self) -> bool {
+        self.0.enabled()
+    }
+
+    fn pass(&self, job: Generation, gate: Gate) -> BoxFuture<'_, Result<(), GenerateError>> {
+        async move {
+            match self.0.passed(job, gate).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(GenerateError::AwaitingApproval(gate)),
+                Err(err) => Err(GenerateError::Failed(format!("could not read the approvals: {err}"))),
+            }
+        }
+        .boxed()
+    }
+}
+
 /// Why a generation ended without a video.
 enum Outcome {
     /// Recorded as failed; users are told.
     Failed(String),
     /// Shutdown, lost lease or a passing fault: someone picks it up again.
     HandedBack,
+    /// Stopped at a gate: the job ends, the approval resumes it.
+    Paused(Gate),
 }
 
 impl From<sea_orm::DbErr> for Outcome {
@@ -66,12 +89,13 @@ impl GenerationJob {
     pub fn new(
         generations: Arc<Generations>,
         delivery: Arc<Delivery>,
+        approvals: Arc<Approvals>,
         cache: VideoCache,
         generator: Arc<dyn Generator>,
         settings: JobSettings,
         shutdown: CancellationToken,
     ) -> Self {
-        Self { generations, delivery, cache, generator, settings: Arc::new(settings), shutdown, dispatcher: None }
+        Self { generations, delivery, approvals, cache, generator, settings: Arc::new(settings), shutdown, dispatcher: None }
     }
 
     /// Lets a finished job push the generations waiting for its slot.
@@ -135,6 +159,13 @@ impl GenerationJob {
                     tracing::warn!(error = %err, "could not release a lease; it will expire");
                 }
                 tracing::info!("generation handed back");
+                Ok(())
+            }
+            Err(Outcome::Paused(gate)) => {
+                // no slot, no lease while a person decides
+                if !self.approvals.stop(&self.generations, job, gate).await? {
+                    tracing::warn!(%gate, "lost the generation before it could wait for approval");
+                }
                 Ok(())
             }
             Err(Outcome::Failed(reason)) => {
@@ -262,6 +293,7 @@ impl GenerationJob {
         }
         let attempts = settings.retry.attempts;
         let mut last_error = String::new();
+        let gates: Arc<dyn Gates> = Arc::new(ApprovalGates(self.approvals.clone()));
         for attempt in 1..=attempts {
             self.generations.set_stage(job, Stage::Generating { attempt, of: attempts }).await;
             let request = GenerationRequest {
@@ -269,6 +301,7 @@ impl GenerationJob {
                 prompt: asset.prompt.clone(),
                 output: path.clone(),
                 progress: self.generations.progress(job),
+                gates: gates.clone(),
             };
             let run = tokio::time::timeout(settings.generation_timeout, self.generator.generate(request));
             let started = Instant::now();
@@ -286,6 +319,7 @@ impl GenerationJob {
                 Ok(Err(GenerateError::Refused(reason))) => {
                     return Err(Outcome::Failed(format!("the generator refused the prompt ({reason})")));
                 }
+                Ok(Err(GenerateError::AwaitingApproval(gate))) => return Err(Outcome::Paused(gate)),
                 Ok(Err(GenerateError::Failed(reason))) => last_error = reason,
                 Err(_) => last_error = format!("the generator did not finish within {} s", settings.generation_timeout.as_secs()),
             }

@@ -8,7 +8,9 @@
 //! - a generation whose worker died (lease run out) is queued again;
 //! - requests still waiting on an available asset are delivered;
 //! - users whose request failed are told, and credits still held for a
-//!   request that ended are released (failed) or captured (delivered).
+//!   request that ended are released (failed) or captured (delivered);
+//! - approvals past their deadline cancel their generation, and approval
+//!   prompts that never went out are sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use chrono::Utc;
 use sea_orm::DbErr;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{Delivery, Dispatcher, Generations};
+use crate::service::{Approvals, Delivery, Dispatcher, Generations};
 
 /// What one pass did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub struct Pass {
     pub reclaimed: usize,
     pub delivered: usize,
     pub notified: usize,
+    /// Approvals timed out or prompted again.
+    pub approvals: usize,
     /// Holds of ended requests settled (released or captured).
     pub settled: u64,
 }
@@ -38,6 +42,7 @@ pub struct Reconciler {
     pub generations: Arc<Generations>,
     pub dispatcher: Arc<Dispatcher>,
     pub delivery: Arc<Delivery>,
+    pub approvals: Arc<Approvals>,
     /// How long a sender holds a delivery: a fan-out younger than this is
     /// left to finish on its own.
     pub claim: chrono::Duration,
@@ -68,6 +73,7 @@ impl Reconciler {
             self.dispatcher.dispatch(job).await;
             pass.repushed += 1;
         }
+        pass.approvals = self.approvals.sweep().await?;
         pass.delivered = self.delivery.sweep(Utc::now() - self.claim).await?;
         pass.notified = self.delivery.notify_failures().await?;
         pass.settled = self.delivery.settle_ended_holds().await?;

@@ -13,7 +13,9 @@
 //!
 //! Implemented methods: getMe, getUpdates (long polling), deleteWebhook,
 //! setWebhook, getWebhookInfo, setMyCommands, sendMessage, editMessageText,
-//! sendChatAction, sendVideo, answerCallbackQuery, getFile (for voice
+//! sendChatAction, sendVideo, sendPhoto, sendMediaGroup (photos and videos),
+//! editMessageReplyMarkup, answerCallbackQuery (for presses queued with
+//! [`FakeTelegram::push_callback`]), getFile (for voice
 //! messages queued with [`FakeTelegram::push_voice`]) and the file download
 //! `GET /file/bot<token>/<file_path>`; and Stars payments: sendInvoice
 //! (`XTR`: no provider token, one price), answerPreCheckoutQuery (for
@@ -104,6 +106,8 @@ pub struct Sent {
     /// sendVideo's caption as the user sees it.
     pub caption: Option<String>,
     pub reply_markup: Option<Value>,
+    /// sendPhoto / sendMediaGroup: the kinds of the items ("photo", "video").
+    pub media: Vec<String>,
 }
 
 /// A voice message a test user sends.
@@ -264,6 +268,23 @@ impl FakeTelegram {
         id
     }
 
+    /// Queues a press of an inline button carrying `data`, by `user_id`,
+    /// under the bot's message `message_id` in `chat_id` (sent as an
+    /// inaccessible message if the fake does not know it). Returns the
+    /// callback query id, for [`FakeTelegram::callback_answer`].
+    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        let id = self.st().push_callback(user_id, chat_id, message_id, data);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// The answer (answerCallbackQuery) given to a callback query: `None`
+    /// while unanswered, `Some(text)` once answered.
+    pub fn callback_answer(&self, callback_query_id: &str) -> Option<Option<String>> {
+        self.st().callback_answers.iter().find(|(id, _)| id == callback_query_id).map(|(_, text)| text.clone())
+    }
+
     /// Queues an arbitrary update body, e.g. `{"message": {...}}` or
     /// `{"callback_query": {...}}`; the fake assigns and returns `update_id`.
     /// Chats, messages and callback query ids in it become known to the fake.
@@ -277,22 +298,6 @@ impl FakeTelegram {
         let id = self.st().enqueue(body);
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
-        id
-    }
-
-    /// Queues a button press on the bot's message `message_id` in `chat_id`;
-    /// returns the callback query id (answerCallbackQuery accepts it once).
-    pub fn push_callback(&self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
-        let id = format!("cb{}", self.next_message_id());
-        let (bot, chat) = {
-            let st = self.st();
-            (st.bot_json(), st.chat_json(chat_id))
-        };
-        let message = json!({"message_id": message_id, "from": bot, "chat": chat, "date": unix_now(), "text": "…"});
-        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
-        self.push_update(json!({"callback_query": {
-            "id": id, "from": from, "message": message, "chat_instance": format!("ci{chat_id}"), "data": data,
-        }}));
         id
     }
 
@@ -462,10 +467,6 @@ impl FakeTelegram {
         self.shared().updates_notify.notify_waiters();
         self.shared().notify_all();
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 async fn wait_on(notify: &Notify, shutdown: &watch::Sender<bool>, timeout: Duration, check: impl Fn() -> bool) -> bool {

@@ -220,6 +220,7 @@ fn text_sent(method: &str, chat_id: i64, message_id: i64, text: &Rendered, marku
         raw_text: Some(text.raw.clone()),
         caption: None,
         reply_markup: markup,
+        media: Vec::new(),
     }
 }
 
@@ -243,6 +244,9 @@ pub(crate) struct State {
     user_files: HashMap<String, UserFile>,
     unique_ids: HashMap<(u64, usize), String>,
     callback_ids: HashSet<String>,
+    next_callback: u64,
+    /// answerCallbackQuery calls accepted: (callback query id, text).
+    pub callback_answers: Vec<(String, Option<String>)>,
     /// Pre-checkout queries pushed and not answered yet.
     pre_checkout_ids: HashSet<String>,
     /// answerPreCheckoutQuery calls accepted: (query id, ok, error_message).
@@ -296,6 +300,8 @@ impl State {
             user_files: HashMap::new(),
             unique_ids: HashMap::new(),
             callback_ids: HashSet::new(),
+            next_callback: 0,
+            callback_answers: Vec::new(),
             pre_checkout_ids: HashSet::new(),
             pre_checkout_answers: Vec::new(),
             charges: HashMap::new(),
@@ -384,11 +390,6 @@ impl State {
         (message_id, msg)
     }
 
-    /// The bot itself, as `from` of its messages.
-    pub fn bot_json(&self) -> Value {
-        self.bot_user()
-    }
-
     /// A chat as the fake knows it (or a private one).
     pub fn chat_json(&self, chat_id: i64) -> Value {
         self.chats.get(&chat_id).cloned().unwrap_or_else(|| json!({"id": chat_id, "type": "private", "first_name": "User"}))
@@ -433,6 +434,36 @@ impl State {
     /// The bytes behind a `file_path` that getFile handed out.
     pub fn download(&self, path: &str) -> Option<Bytes> {
         self.user_files.values().find(|f| f.path == path && f.size <= MAX_DOWNLOAD_BYTES).map(|f| f.bytes.clone())
+    }
+
+    /// A press of an inline button with `data` under the bot's message
+    /// `message_id` in `chat_id`, by `user_id`. Returns the callback query id.
+    pub fn push_callback(&mut self, user_id: i64, chat_id: i64, message_id: i64, data: &str) -> String {
+        self.next_callback += 1;
+        let id = format!("{}{:08}", self.bot_id, self.next_callback);
+        let chat = self.chat_json(chat_id);
+        let message = match self.messages.get(&(chat_id, message_id)) {
+            Some(msg) => {
+                let mut m = json!({"message_id": message_id, "from": self.bot_user(), "chat": chat, "date": unix_now()});
+                if let Some(text) = msg.content.get("text").filter(|t| t.is_string()) {
+                    m["text"] = text.clone();
+                }
+                if let Some(markup) = msg.content.get("markup").filter(|m| m.is_object()) {
+                    m["reply_markup"] = markup.clone();
+                }
+                m
+            }
+            // an old or unknown message: inaccessible, as Telegram sends it
+            None => json!({"message_id": message_id, "chat": chat, "date": 0}),
+        };
+        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
+        let mut body = Map::new();
+        body.insert(
+            "callback_query".into(),
+            json!({"id": id, "from": from, "message": message, "chat_instance": format!("ci{chat_id}"), "data": data}),
+        );
+        self.enqueue(body);
+        id
     }
 
     pub fn push_text(&mut self, user_id: i64, chat_id: i64, text: &str) -> i64 {
@@ -600,6 +631,9 @@ impl State {
             "getWebhookInfo" => Ok(Outcome::Reply(Reply::Ok(self.webhook_info()))),
             "setMyCommands" => self.set_my_commands(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             "answerCallbackQuery" => self.answer_callback_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "editMessageReplyMarkup" => self.edit_message_reply_markup(p, now),
+            "sendPhoto" => self.send_photo(p, now),
+            "sendMediaGroup" => self.send_media_group(p, now),
             "sendInvoice" => self.send_invoice(p, now),
             "answerPreCheckoutQuery" => self.answer_pre_checkout_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             "refundStarPayment" => self.refund_star_payment(p).map(|v| Outcome::Reply(Reply::Ok(v))),
@@ -687,6 +721,11 @@ impl State {
         if !self.callback_ids.remove(id) {
             return Err(bad("query is too old and response timeout expired or query id is invalid").into());
         }
+        let text = p.str("text").map(str::to_owned);
+        if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            return Err(bad("MESSAGE_TOO_LONG").into());
+        }
+        self.callback_answers.push((id.to_owned(), text));
         Ok(json!(true))
     }
 
@@ -753,6 +792,7 @@ impl State {
             raw_text: Some(title.to_owned()),
             caption: None,
             reply_markup: p.json("reply_markup"),
+            media: Vec::new(),
         });
         let mut body = Map::new();
         body.insert(
@@ -1035,6 +1075,242 @@ impl State {
         Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
     }
 
+    /// editMessageReplyMarkup of a bot message in a chat (inline messages
+    /// are not supported): the markup must be an inline keyboard; none
+    /// removes it.
+    fn edit_message_reply_markup(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        if p.str("inline_message_id").is_some_and(|s| !s.is_empty()) {
+            return Err(bad("MESSAGE_ID_INVALID").into());
+        }
+        if !p.has("chat_id") {
+            return Err(bad("chat_id is empty").into());
+        }
+        let chat_id = self.chat(p)?;
+        let Some(message_id) = p.int("message_id") else {
+            return Err(bad("message identifier is not specified").into());
+        };
+        let markup = Self::check_markup(p)?;
+        if let Some((_, false)) = markup {
+            return Err(bad("can't parse inline keyboard markup JSON object").into());
+        }
+        let markup_value = markup.as_ref().map(|(m, _)| m.clone());
+        let Some(msg) = self.messages.get(&(chat_id, message_id)) else {
+            return Err(bad("message to edit not found").into());
+        };
+        if !msg.from_bot {
+            return Err(bad("message can't be edited").into());
+        }
+        let old = msg.content.get("markup").cloned().filter(|m| !m.is_null());
+        if old == markup_value {
+            return Err(bad(NOT_MODIFIED).into());
+        }
+        let text = msg.content.get("text").and_then(Value::as_str).map(str::to_owned);
+        let gate = self.gate(chat_id, false, now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        if let Some(msg) = self.messages.get_mut(&(chat_id, message_id)) {
+            if let Some(content) = msg.content.as_object_mut() {
+                content.insert("markup".into(), markup_value.clone().unwrap_or(Value::Null));
+            } else {
+                msg.content = json!({"markup": markup_value});
+            }
+        }
+        self.sent.push(Sent {
+            method: "editMessageReplyMarkup".into(),
+            chat_id,
+            message_id,
+            text: text.clone(),
+            video_file_id: None,
+            uploaded: false,
+            has_reply_markup: markup_value.is_some(),
+            at: now,
+            raw_text: None,
+            caption: None,
+            reply_markup: markup_value.clone(),
+            media: Vec::new(),
+        });
+        let mut body = Map::new();
+        body.insert("edit_date".into(), json!(unix_now()));
+        if let Some(text) = text {
+            body.insert("text".into(), json!(text));
+        }
+        if let Some(m) = markup_value {
+            body.insert("reply_markup".into(), m);
+        }
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
+    }
+
+    /// A photo or video of an album: an upload (`attach://` or a direct
+    /// file part) must be a real image / MP4; a string is a known file_id.
+    fn media_item(&self, p: &Params, kind: &str, reference: Option<&str>, field: &str) -> Result<(), ApiErr> {
+        let upload = match reference.map(str::trim) {
+            Some(s) if s.starts_with("attach://") => {
+                Some(p.files.get(&s["attach://".len()..]).ok_or_else(|| bad("wrong file identifier/HTTP URL specified"))?)
+            }
+            Some(s) if !s.is_empty() => {
+                return if kind == "video" && self.files.contains_key(s) {
+                    Ok(())
+                } else {
+                    Err(bad("wrong file identifier/HTTP URL specified"))
+                };
+            }
+            _ => p.files.get(field),
+        };
+        let Some(upload) = upload else { return Err(bad(&format!("there is no {kind} in the request"))) };
+        let bytes = &upload.bytes;
+        if bytes.is_empty() {
+            return Err(bad("file must be non-empty"));
+        }
+        let ok = match kind {
+            "photo" => {
+                bytes.starts_with(b"\x89PNG")
+                    || bytes.starts_with(b"\xFF\xD8\xFF")
+                    || (bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP")
+            }
+            _ => mp4::is_mp4(bytes),
+        };
+        if !ok {
+            return Err(bad(if kind == "photo" { "IMAGE_PROCESS_FAILED" } else { "wrong file" }));
+        }
+        if bytes.len() > self.max_upload() {
+            return Err(api_err(413, "Request Entity Too Large"));
+        }
+        Ok(())
+    }
+
+    fn send_photo(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        let chat_id = self.chat(p)?;
+        let caption = Self::render(p, "caption", "caption_entities")?.filter(|c| !c.plain.is_empty());
+        if caption.as_ref().is_some_and(|c| markup::utf16_len(&c.plain) > 1024) {
+            return Err(bad("message caption is too long").into());
+        }
+        self.check_reply(p, chat_id)?;
+        let markup = Self::check_markup(p)?;
+        self.media_item(p, "photo", p.str("photo"), "photo")?;
+        let gate = self.gate(chat_id, p.bool("allow_paid_broadcast").unwrap_or(false), now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        let message_id = self.alloc_message_id();
+        let markup_value = markup.as_ref().map(|(m, _)| m.clone());
+        self.messages.insert(
+            (chat_id, message_id),
+            Msg { from_bot: true, kind: MsgKind::Other, content: json!({"markup": markup_value}) },
+        );
+        self.sent.push(Sent {
+            method: "sendPhoto".into(),
+            chat_id,
+            message_id,
+            text: None,
+            video_file_id: None,
+            uploaded: true,
+            has_reply_markup: markup.is_some(),
+            at: now,
+            raw_text: None,
+            caption: caption.as_ref().map(|c| c.plain.clone()),
+            reply_markup: markup_value,
+            media: vec!["photo".into()],
+        });
+        let mut body = Map::new();
+        let n = message_id;
+        body.insert(
+            "photo".into(),
+            json!([{"file_id": format!("AgACAgIAAxkB{n:06}"), "file_unique_id": format!("AQAD{n:06}"), "width": 320, "height": 180}]),
+        );
+        if let Some(c) = caption {
+            body.insert("caption".into(), json!(c.plain));
+        }
+        if let Some((m, true)) = markup {
+            body.insert("reply_markup".into(), m);
+        }
+        Ok(gate.finish(Reply::Ok(self.message_json(chat_id, message_id, body))))
+    }
+
+    /// sendMediaGroup: 2–10 photos and videos (documents and audio are not
+    /// supported by this fake). Telegram ignores a `reply_markup` here (an
+    /// album can't carry a keyboard); the fake refuses it, so a keyboard
+    /// that would never show is caught.
+    fn send_media_group(&mut self, p: &Params, now: Instant) -> Result<Outcome, Reply> {
+        let chat_id = self.chat(p)?;
+        if p.has("reply_markup") {
+            return Err(bad("sendMediaGroup takes no reply_markup").into());
+        }
+        let Some(Value::Array(media)) = p.json("media") else {
+            return Err(bad("can't parse InputMedia JSON array").into());
+        };
+        if !(2..=10).contains(&media.len()) {
+            return Err(bad("MEDIA_GROUP_COUNT_INVALID").into());
+        }
+        self.check_reply(p, chat_id)?;
+        let mut kinds = Vec::new();
+        let mut caption = None;
+        for (i, item) in media.iter().enumerate() {
+            let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+            if !matches!(kind, "photo" | "video") {
+                return Err(bad("unsupported media type in the media group").into());
+            }
+            self.media_item(p, kind, item.get("media").and_then(Value::as_str), "")?;
+            if let Some(c) = item.get("caption").and_then(Value::as_str) {
+                if markup::utf16_len(c) > 1024 {
+                    return Err(bad("message caption is too long").into());
+                }
+                if i == 0 {
+                    caption = Some(c.trim().to_owned());
+                }
+            }
+            kinds.push(kind.to_owned());
+        }
+        let gate = self.gate(chat_id, p.bool("allow_paid_broadcast").unwrap_or(false), now)?;
+        if let Gate::Drop(_) = gate {
+            return Ok(gate.finish(Reply::Ok(Value::Null)));
+        }
+        let group = format!("{}", 13_000_000 + self.next_message_id);
+        let mut messages = Vec::new();
+        let mut first = None;
+        for (i, kind) in kinds.iter().enumerate() {
+            let message_id = self.alloc_message_id();
+            first.get_or_insert(message_id);
+            let kind_of = if kind == "video" { MsgKind::Video } else { MsgKind::Other };
+            self.messages.insert((chat_id, message_id), Msg { from_bot: true, kind: kind_of, content: Value::Null });
+            let mut body = Map::new();
+            body.insert("media_group_id".into(), json!(group));
+            let n = message_id;
+            if kind == "photo" {
+                body.insert(
+                    "photo".into(),
+                    json!([{"file_id": format!("AgACAgIAAxkB{n:06}"), "file_unique_id": format!("AQAD{n:06}"), "width": 320, "height": 180}]),
+                );
+            } else {
+                body.insert(
+                    "video".into(),
+                    json!({"file_id": format!("BAACAgIAAxkG{n:06}"), "file_unique_id": format!("AgAG{n:06}"), "width": 320, "height": 180, "duration": 1}),
+                );
+            }
+            if i == 0
+                && let Some(c) = &caption
+            {
+                body.insert("caption".into(), json!(c));
+            }
+            messages.push(self.message_json(chat_id, message_id, body));
+        }
+        self.sent.push(Sent {
+            method: "sendMediaGroup".into(),
+            chat_id,
+            message_id: first.unwrap_or_default(),
+            text: None,
+            video_file_id: None,
+            uploaded: true,
+            has_reply_markup: false,
+            at: now,
+            raw_text: None,
+            caption,
+            reply_markup: None,
+            media: kinds,
+        });
+        Ok(gate.finish(Reply::Ok(Value::Array(messages))))
+    }
+
     /// Another bot from now on (see `FakeTelegram::change_token`): the
     /// videos the old one uploaded are unknown to it.
     pub fn change_bot(&mut self, token: &str) {
@@ -1127,6 +1403,7 @@ impl State {
             raw_text: None,
             caption: caption.as_ref().map(|c| c.plain.clone()),
             reply_markup: markup_value,
+            media: Vec::new(),
         });
         let mut video = json!({
             "file_id": file_id,

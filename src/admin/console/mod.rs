@@ -113,6 +113,7 @@ impl ConsoleState {
         match status {
             AssetStatus::Pending => "pending",
             AssetStatus::Generating => "generating",
+            AssetStatus::Awaiting => "awaiting",
             AssetStatus::Available => "available",
             AssetStatus::Failed => "failed",
         }
@@ -268,15 +269,16 @@ async fn assets(State(state): Shared, headers: HeaderMap, Query(query): Query<Se
     let session = signed_in!(state, headers);
     let c = state.labels();
     // The filter is typed: anything but a known state means "any".
-    let wanted = [AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Available, AssetStatus::Failed]
-        .into_iter()
-        .find(|s| ConsoleState::state_name(*s) == query.state);
+    let wanted =
+        [AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Awaiting, AssetStatus::Available, AssetStatus::Failed]
+            .into_iter()
+            .find(|s| ConsoleState::state_name(*s) == query.state);
     let found = match state.console.search(&query.q, wanted).await {
         Ok(found) => found,
         Err(err) => return state.failure(&session, err),
     };
     let mut options = format!("<option value=\"\">{}</option>", esc(c.any_state));
-    for s in [AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Available, AssetStatus::Failed] {
+    for s in [AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Awaiting, AssetStatus::Available, AssetStatus::Failed] {
         let name = ConsoleState::state_name(s);
         let selected = if wanted == Some(s) { " selected" } else { "" };
         let _ = write!(options, "<option value=\"{name}\"{selected}>{name}</option>");

@@ -1,5 +1,6 @@
 //! sea-orm entities for the tables the `migration` crate creates.
 
+pub mod approvals;
 pub mod credit_accounts;
 pub mod credit_ledger;
 pub mod generation_stages;

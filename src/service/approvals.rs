@@ -1,0 +1,380 @@
+//! Approvals (`APPROVALS`): a generation stops at its gates — after the
+//! script, the images, the clips — until the requester or an operator
+//! approves it, rejects it, or the time runs out.
+//!
+//! A generation waiting for a person holds no worker slot and no lease:
+//! its job ends at the gate ([`Approvals::stop`]), the asset is `awaiting`
+//! and an `approvals` row is pending. A decision ([`Approvals::decide`]) is
+//! a conditional update of that row, so of two racing presses one wins and
+//! the other changes nothing; an approval moves the asset to its next
+//! generation with the finished steps carried over and dispatches it (the
+//! job resumes where it stopped and passes the gates already approved); a
+//! rejection or a timeout ([`Approvals::sweep`], run by the reconciler)
+//! fails the asset and every waiting request, and the waiters are told.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbErr};
+use serde_json::Value;
+
+use super::{Delivery, Dispatcher, Generations};
+use crate::config::{ApprovalMode, ApprovalSettings};
+use crate::db::approvals::{self, Approval, Decided};
+use crate::db::assets;
+use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
+use crate::domain::{
+    ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, REJECTED_REASON, Stage, TIMED_OUT_REASON, UserId,
+};
+use crate::telegram::api::{InlineButton, Keyboard, MediaKind};
+use crate::telegram::limiter::Priority;
+use crate::telegram::sender::Sender;
+use crate::texts::{Lang, Texts};
+
+/// Images shown at the images gate, clips at the clips gate.
+const IMAGES_SHOWN: usize = 5;
+const CLIPS_SHOWN: usize = 3;
+
+/// A prompt whose sender took it this long ago without recording its
+/// messages is sent again (the sender died).
+const PROMPT_CLAIM: Duration = Duration::from_secs(60);
+
+/// What a press (or a reply-keyboard button) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pressed {
+    /// This press decided it.
+    Decided(ApprovalState),
+    /// Decided before (another press, or the timeout): nothing changed.
+    Already(ApprovalState),
+    /// The presser may not decide this one: nothing changed.
+    NotAllowed,
+    /// Nothing to decide (unknown approval, or none pending for the user).
+    Nothing,
+}
+
+/// The approval button data: `ap:<id>:<y|n|d>` (at most 64 bytes; the
+/// bot's `CallbackData` reads it back).
+pub fn callback_data(id: ApprovalId, what: char) -> String {
+    format!("ap:{id}:{what}")
+}
+
+pub struct Approvals {
+    db: DatabaseConnection,
+    sender: Sender,
+    dispatcher: Arc<Dispatcher>,
+    delivery: Arc<Delivery>,
+    settings: Option<ApprovalSettings>,
+    admins: HashSet<UserId>,
+}
+
+impl Approvals {
+    pub fn new(
+        db: DatabaseConnection,
+        sender: Sender,
+        dispatcher: Arc<Dispatcher>,
+        delivery: Arc<Delivery>,
+        settings: Option<ApprovalSettings>,
+        admins: HashSet<UserId>,
+    ) -> Self {
+        Self { db, sender, dispatcher, delivery, settings, admins }
+    }
+
+    /// True when approvals are on (any gate asks).
+    pub fn enabled(&self) -> bool {
+        self.settings.is_some()
+    }
+
+    fn texts(&self) -> &'static dyn Texts {
+        Lang::default().texts()
+    }
+
+    /// May `job` go on past `gate`? Yes when that gate does not ask, when
+    /// nobody can be asked (requester mode with no request waiting), or
+    /// when it was approved for this generation (or carried over to it).
+    #[tracing::instrument(skip(self), fields(asset_id = %job.asset, generation = job.number))]
+    pub async fn passed(&self, job: Generation, gate: Gate) -> Result<bool, DbErr> {
+        let Some(settings) = &self.settings else { return Ok(true) };
+        if !settings.asks_at(gate) {
+            return Ok(true);
+        }
+        if let Some(approval) = approvals::for_gate(&self.db, job, gate).await? {
+            return Ok(approval.state == ApprovalState::Approved);
+        }
+        if settings.mode == ApprovalMode::Requester && approvals::requester(&self.db, job.asset).await?.is_none() {
+            tracing::info!(%gate, "nobody waits for this video to approve it; going on");
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Ends `job` at `gate`: the asset waits (no lease), the approval is
+    /// recorded, the approver gets the preview and the buttons, and the
+    /// waiters' notes say what it waits for.
+    #[tracing::instrument(skip(self, generations), fields(asset_id = %job.asset, generation = job.number))]
+    pub async fn stop(&self, generations: &Generations, job: Generation, gate: Gate) -> Result<bool, DbErr> {
+        let Some(settings) = &self.settings else { return Ok(false) };
+        let requester = match settings.mode {
+            ApprovalMode::Requester => approvals::requester(&self.db, job.asset).await?,
+            ApprovalMode::Operators => None,
+        };
+        let deadline = Utc::now() + chrono::Duration::from_std(settings.timeout).unwrap_or(chrono::Duration::minutes(10));
+        let Some(approval) = generations.pause(job, gate, requester, deadline).await? else {
+            return Ok(false);
+        };
+        tracing::info!(approval_id = %approval.id, %gate, "waiting for approval");
+        self.prompt(&approval).await?;
+        if let Err(err) = self.delivery.update_progress_notes(job.asset, &Stage::AwaitingApproval(gate)).await {
+            tracing::debug!(error = %err, "could not update the progress notes");
+        }
+        Ok(true)
+    }
+
+    /// Who is asked: the requester's chat, or every operator's.
+    fn recipients(&self, approval: &Approval) -> Vec<ChatId> {
+        match approval.approver_chat_id {
+            Some(chat) => vec![ChatId(chat)],
+            None => {
+                let mut ids: Vec<i64> = self.admins.iter().map(|u| u.0).collect();
+                ids.sort_unstable();
+                ids.into_iter().map(ChatId).collect()
+            }
+        }
+    }
+
+    /// The reply keyboard of someone with a decision pending.
+    fn deciding_keyboard(texts: &dyn Texts) -> Keyboard {
+        Keyboard::Persistent(vec![
+            vec![texts.approve_button(), texts.reject_button()],
+            vec![texts.menu_status(), texts.menu_help()],
+        ])
+    }
+
+    /// The reply keyboard for `user`: with ✅/❌ while they have a decision pending.
+    pub async fn keyboard_for(&self, user: UserId, texts: &dyn Texts) -> Keyboard {
+        let pending = match self.enabled() {
+            true => approvals::oldest_pending_for(&self.db, user, self.admins.contains(&user)).await.ok().flatten(),
+            false => None,
+        };
+        match pending {
+            Some(_) => Self::deciding_keyboard(texts),
+            None => Keyboard::Persistent(vec![vec![texts.menu_status(), texts.menu_help()]]),
+        }
+    }
+
+    /// Sends the approval's preview and its ✅/❌ keyboard, once (a claim
+    /// on the row), and records the keyboard messages.
+    #[tracing::instrument(skip_all, fields(approval_id = %approval.id))]
+    pub async fn prompt(&self, approval: &Approval) -> Result<(), DbErr> {
+        let stale = Utc::now() - chrono::Duration::from_std(PROMPT_CLAIM).unwrap_or(chrono::Duration::minutes(1));
+        if !approvals::claim_prompt(&self.db, approval.id, stale).await? {
+            return Ok(());
+        }
+        let Some(asset) = assets::find(&self.db, approval.asset_id).await? else { return Ok(()) };
+        let texts = self.texts();
+        let job = Generation { asset: approval.asset_id, number: approval.generation };
+        let (script, media) = match approval.gate {
+            Gate::Script => (Some(self.script_text(job, &asset.prompt).await?), Vec::new()),
+            Gate::Images => (None, self.step_files(job, StageKind::Image, IMAGES_SHOWN, MediaKind::Photo).await?),
+            Gate::Clips => (None, self.step_files(job, StageKind::Clip, CLIPS_SHOWN, MediaKind::Video).await?),
+        };
+        let buttons = vec![vec![
+            InlineButton { text: texts.approve_button(), data: callback_data(approval.id, 'y') },
+            InlineButton { text: texts.reject_button(), data: callback_data(approval.id, 'n') },
+        ]];
+        let mut sent = Vec::new();
+        for chat in self.recipients(approval) {
+            let preview = match &script {
+                Some(text) => texts.approval_script(&asset.prompt, text),
+                None => texts.approval_media(&asset.prompt, approval.gate),
+            };
+            let first = self.sender.text(chat, &preview, None, Self::deciding_keyboard(texts), Priority::Interactive, None).await;
+            if let Err(err) = first {
+                tracing::warn!(%chat, error = %err, "could not send an approval preview");
+                continue;
+            }
+            if !media.is_empty()
+                && let Err(err) = self.sender.media(chat, &media, "", Priority::Interactive).await
+            {
+                tracing::warn!(%chat, error = %err, "could not send the approval album");
+            }
+            let question = texts.approval_question(&asset.prompt, approval.gate);
+            match self.sender.text(chat, &question, None, Keyboard::Inline(buttons.clone()), Priority::Interactive, None).await {
+                Ok(message) => sent.push((chat, message)),
+                Err(err) => tracing::warn!(%chat, error = %err, "could not send the approval buttons"),
+            }
+        }
+        approvals::set_messages(&self.db, approval.id, &sent).await
+    }
+
+    /// The script as the approver reads it; with no script step (the local
+    /// renderer), the text that will be rendered.
+    async fn script_text(&self, job: Generation, prompt: &str) -> Result<String, DbErr> {
+        let key = StepKey { asset_id: job.asset, generation: job.number, kind: StageKind::Script, segment: WHOLE };
+        let Some(row) = stages::find(&self.db, key).await?.filter(|r| r.status == StageStatus::Done) else {
+            return Ok(prompt.to_owned());
+        };
+        let Some(script) = row.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()) else {
+            return Ok(row.output.unwrap_or_else(|| prompt.to_owned()));
+        };
+        let mut lines = Vec::new();
+        if let Some(title) = script.get("title").and_then(Value::as_str).filter(|t| !t.trim().is_empty()) {
+            lines.push(title.trim().to_owned());
+        }
+        for (i, segment) in script.get("segments").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let field = |name: &str| segment.get(name).and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+            lines.push(format!("{}. {} — {}", i + 1, field("narration"), field("visual")));
+        }
+        Ok(lines.join("\n"))
+    }
+
+    /// The first `limit` finished files of a step kind, in segment order.
+    async fn step_files(
+        &self,
+        job: Generation,
+        kind: StageKind,
+        limit: usize,
+        media: MediaKind,
+    ) -> Result<Vec<(PathBuf, MediaKind)>, DbErr> {
+        let mut rows: Vec<_> = stages::for_generation(&self.db, job.asset, job.number)
+            .await?
+            .into_iter()
+            .filter(|r| r.kind == kind && r.status == StageStatus::Done)
+            .collect();
+        rows.sort_by_key(|r| r.segment);
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.output.map(PathBuf::from))
+            .filter(|p| p.is_file())
+            .take(limit)
+            .map(|p| (p, media))
+            .collect())
+    }
+
+    fn may_decide(&self, approval: &Approval, user: UserId) -> bool {
+        match approval.approver_user_id {
+            Some(requester) => requester == user.0,
+            None => self.admins.contains(&user),
+        }
+    }
+
+    /// A press of ✅ or ❌ under approval `id` by `user`.
+    #[tracing::instrument(skip(self))]
+    pub async fn decide(self: &Arc<Self>, user: UserId, id: ApprovalId, decision: Decision) -> Result<Pressed, DbErr> {
+        let Some(approval) = approvals::find(&self.db, id).await? else { return Ok(Pressed::Nothing) };
+        if !self.may_decide(&approval, user) {
+            tracing::info!(%user, "refused an approval press from someone who may not decide");
+            return Ok(Pressed::NotAllowed);
+        }
+        let reason = match decision {
+            Decision::Approve => "",
+            Decision::Reject => REJECTED_REASON,
+        };
+        self.settle(id, decision.state(), Some(user), reason).await
+    }
+
+    /// ✅ / ❌ on the reply keyboard: acts on the user's oldest pending gate.
+    pub async fn decide_oldest(self: &Arc<Self>, user: UserId, decision: Decision) -> Result<Pressed, DbErr> {
+        match approvals::oldest_pending_for(&self.db, user, self.admins.contains(&user)).await? {
+            Some(approval) => self.decide(user, approval.id, decision).await,
+            None => Ok(Pressed::Nothing),
+        }
+    }
+
+    /// Where approval `id` is, if it exists.
+    pub async fn state(&self, id: ApprovalId) -> Result<Option<ApprovalState>, DbErr> {
+        Ok(approvals::find(&self.db, id).await?.map(|a| a.state))
+    }
+
+    /// Moves the approval out of pending; what follows (the keyboards, the
+    /// dispatch or the failure notices, the confirmations) runs on its own
+    /// task, so the press is answered at once. Should the process die
+    /// before it ran, the reconciler dispatches the resumed generation and
+    /// tells the waiters of a failure.
+    async fn settle(
+        self: &Arc<Self>,
+        id: ApprovalId,
+        state: ApprovalState,
+        by: Option<UserId>,
+        reason: &str,
+    ) -> Result<Pressed, DbErr> {
+        let (approval, resumed, failed) = match approvals::decide(&self.db, id, state, by, reason).await? {
+            Decided::Now { approval, resumed, failed } => (approval, resumed, failed),
+            Decided::Already(state) => return Ok(Pressed::Already(state)),
+            Decided::Unknown => return Ok(Pressed::Nothing),
+        };
+        tracing::info!(approval_id = %id, asset_id = %approval.asset_id, gate = %approval.gate, ?state, failed, "approval decided");
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = this.aftermath(&approval, state, resumed, failed).await {
+                tracing::warn!(error = %err, "could not finish an approval's follow-ups; the reconciler will");
+            }
+        });
+        Ok(Pressed::Decided(state))
+    }
+
+    async fn aftermath(
+        &self,
+        approval: &Approval,
+        state: ApprovalState,
+        resumed: Option<Generation>,
+        failed: u64,
+    ) -> Result<(), DbErr> {
+        let id = approval.id;
+        let texts = self.texts();
+        let shown = vec![vec![InlineButton { text: texts.decided_button(state), data: callback_data(id, 'd') }]];
+        for (chat, message) in approvals::messages(approval) {
+            if let Err(err) = self.sender.edit_keyboard(chat, message, &shown).await {
+                tracing::debug!(%chat, error = %err, "could not show the decision under an approval message");
+            }
+        }
+        if let Some(job) = resumed {
+            self.dispatcher.dispatch(job).await;
+            if let Err(err) = self.delivery.update_progress_notes(job.asset, &Stage::Queued).await {
+                tracing::debug!(error = %err, "could not update the progress notes");
+            }
+        }
+        if failed > 0 {
+            self.delivery.notify_failures().await?;
+        }
+        // the approvers' reply keyboards lose ✅/❌ once nothing is left for them
+        for chat in self.recipients(approval) {
+            let user = UserId(chat.0);
+            let keyboard = self.keyboard_for(user, texts).await;
+            let text = texts.approval_done(state);
+            if let Err(err) = self.sender.text(chat, &text, None, keyboard, Priority::Interactive, None).await {
+                tracing::debug!(%chat, error = %err, "could not confirm a decision");
+            }
+        }
+        Ok(())
+    }
+
+    /// The reconciler's part: approvals past their deadline fail their
+    /// generation ("no answer in time"); prompts never sent are sent.
+    pub async fn sweep(self: &Arc<Self>) -> Result<usize, DbErr> {
+        if !self.enabled() {
+            return Ok(0);
+        }
+        let mut done = 0;
+        for approval in approvals::overdue(&self.db, Utc::now()).await? {
+            if let Pressed::Decided(_) = self.settle(approval.id, ApprovalState::TimedOut, None, TIMED_OUT_REASON).await? {
+                tracing::info!(approval_id = %approval.id, "no answer in time; the generation is cancelled");
+                done += 1;
+            }
+        }
+        let stale = Utc::now() - chrono::Duration::from_std(PROMPT_CLAIM).unwrap_or(chrono::Duration::minutes(1));
+        for approval in approvals::unprompted(&self.db, stale).await? {
+            self.prompt(&approval).await?;
+            done += 1;
+        }
+        Ok(done)
+    }
+}
+
+impl std::fmt::Debug for Approvals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approvals").field("settings", &self.settings).finish()
+    }
+}
