@@ -22,8 +22,8 @@ use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
-    Approvals, Console, Credits, Delivery, Dispatcher, Generations, Health, Housekeeping, Intake, Operator, Services, UserStatus,
-    cache_sync,
+    Approvals, Cancel, Console, Credits, Delivery, Dispatcher, Generations, Health, History, Housekeeping, Intake, Operator,
+    Services, UserStatus, cache_sync,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -148,6 +148,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             .with_credits(settings.credits.is_some()),
     );
     let status = Arc::new(UserStatus::new(database.clone()));
+    let history = Arc::new(History::new(database.clone()));
+    let cancel = Arc::new(Cancel::new(database.clone()));
     let credits = Arc::new(Credits::new(database.clone(), sender.clone(), settings.credits.clone()));
     let approvals = Arc::new(Approvals::new(
         database.clone(),
@@ -157,7 +159,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.approvals.clone(),
         settings.admin_user_ids.clone(),
     ));
-    let services = Services::new(intake, delivery, dispatcher, operator, status, credits, approvals);
+    let services = Services::new(intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals);
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -328,6 +330,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             services.intake().clone(),
             services.operator().clone(),
             services.status().clone(),
+            services.history().clone(),
+            services.cancel().clone(),
             services.approvals().clone(),
             services.credits().clone(),
             sender.clone(),

@@ -1,5 +1,6 @@
 //! Pure-Rust local video renderer: turns a text prompt into a short animated
-//! H.264 MP4 (8x8 bitmap font, OpenH264 encoder, `mp4` crate muxer).
+//! H.264 MP4 (the bundled DejaVu Sans drawn with `ab_glyph`, OpenH264
+//! encoder, `mp4` crate muxer).
 //!
 //! Pipeline per frame: draw RGB (background gradient whose hue comes from a
 //! hash of the text, word-wrapped centred text with a drop shadow, fade-in,
@@ -16,7 +17,10 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use font8x8::legacy::{BASIC_LEGACY, BLOCK_LEGACY, BOX_LEGACY, GREEK_LEGACY, HIRAGANA_LEGACY, LATIN_LEGACY, MISC_LEGACY};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use ab_glyph::{Font as _, FontRef, PxScale, ScaleFont as _, point};
 use openh264::OpenH264API;
 use openh264::Timestamp;
 use openh264::encoder::{
@@ -39,7 +43,7 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        Self { width: 320, height: 180, fps: 12, seconds: 3 }
+        Self { width: 640, height: 360, fps: 12, seconds: 3 }
     }
 }
 
@@ -55,6 +59,9 @@ pub enum RenderError {
     /// Building the MP4 container failed.
     #[error("MP4 mux error: {0}")]
     Mux(String),
+    /// The bundled font could not be read.
+    #[error("font error: {0}")]
+    Font(String),
     /// Writing the output file failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -62,8 +69,10 @@ pub enum RenderError {
 
 /// Render `text` as a short animated H.264 MP4 at `path`.
 ///
-/// Any Unicode is accepted: characters the 8x8 font has no glyph for are drawn
-/// as `?`, control and zero-width characters are dropped, `\n` breaks lines.
+/// Any Unicode is accepted and drawn with the bundled DejaVu Sans (Latin with
+/// accents, Cyrillic, Greek, …): characters it has no glyph for are left
+/// out (never drawn as `?`), control and zero-width characters are dropped,
+/// `\n` breaks lines.
 /// Text that does not fit scrolls; text that would not fit even while
 /// scrolling is cut with `...`.
 ///
@@ -82,7 +91,7 @@ pub enum RenderError {
 pub fn render_mp4(text: &str, path: &Path, opts: &RenderOptions) -> Result<u64, RenderError> {
     validate(opts)?;
     let frame_count = opts.fps * opts.seconds;
-    let scene = Scene::new(text, opts);
+    let scene = Scene::new(text, opts)?;
     let encoded = encode_frames(&scene, opts, frame_count)?;
     let mp4 = mux(encoded, opts)?;
     write_atomically(path, &mp4)?;
@@ -115,43 +124,54 @@ fn validate(opts: &RenderOptions) -> Result<(), RenderError> {
 // Font and text layout
 // ---------------------------------------------------------------------------
 
-/// Glyph pixel scale (8x8 font drawn at 16x16).
-const SCALE: i32 = 2;
-const GLYPH_PX: i32 = 8 * SCALE;
-const LINE_GAP: i32 = 4;
-const LINE_H: i32 = GLYPH_PX + LINE_GAP;
+/// The bundled font: DejaVu Sans (Bitstream Vera licence, see
+/// `fonts/LICENSE-DejaVu.txt`): Latin with accents, Cyrillic, Greek and more.
+static FONT_BYTES: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+fn font() -> Result<&'static FontRef<'static>, RenderError> {
+    static FONT: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
+    FONT.get_or_init(|| FontRef::try_from_slice(FONT_BYTES).ok())
+        .as_ref()
+        .ok_or_else(|| RenderError::Font("the bundled font cannot be read".to_owned()))
+}
+
 const MARGIN_X: i32 = 8;
 const MARGIN_TOP: i32 = 10;
 /// Space reserved at the bottom for the progress bar.
 const MARGIN_BOTTOM: i32 = 14;
 const BAR_H: i32 = 4;
 const BAR_BOTTOM_GAP: i32 = 5;
-/// Scroll speed for texts taller than the frame, in pixels per second.
-const SCROLL_PX_PER_SEC: i32 = 36;
+/// Scroll speed for texts taller than the frame, in lines per second (in tenths).
+const SCROLL_LINES_PER_SEC_TENTHS: i32 = 18;
 /// Share of the clip (in tenths) spent scrolling; the rest holds still at both ends.
 const SCROLL_TENTHS: i32 = 7;
 
-/// Code points of `font8x8::legacy::MISC_LEGACY`, in table order.
-const MISC_CODEPOINTS: [u32; 10] = [0x20A7, 0x0192, 0x00AA, 0x00BA, 0x2310, 0x2264, 0x2265, 0x0060, 0x1EF2, 0x1EF3];
+/// How wide characters are and which ones can be drawn.
+trait Measure {
+    /// True when the font has a glyph for `c` (spaces included).
+    fn has(&self, c: char) -> bool;
+    /// The pen advance of `c`, in whole pixels.
+    fn advance(&self, c: char) -> i32;
 
-/// The 8x8 bitmap of `c` (row-major, bit 0 = leftmost pixel), or `None` when
-/// the font has no visible glyph for it.
-fn glyph(c: char) -> Option<[u8; 8]> {
-    let cp = c as u32;
-    let idx = |base: u32| (cp - base) as usize;
-    let g = match cp {
-        0x20..=0x7E => *BASIC_LEGACY.get(idx(0))?,
-        0xA0..=0xFF => *LATIN_LEGACY.get(idx(0xA0))?,
-        0x390..=0x3C9 => *GREEK_LEGACY.get(idx(0x390))?,
-        0x2500..=0x257F => *BOX_LEGACY.get(idx(0x2500))?,
-        0x2580..=0x259F => *BLOCK_LEGACY.get(idx(0x2580))?,
-        0x3040..=0x309F => *HIRAGANA_LEGACY.get(idx(0x3040))?,
-        _ => {
-            let i = MISC_CODEPOINTS.iter().position(|&m| m == cp)?;
-            *MISC_LEGACY.get(i)?
-        }
-    };
-    if c != ' ' && g == [0u8; 8] { None } else { Some(g) }
+    fn width(&self, chars: &[char]) -> i32 {
+        chars.iter().map(|&c| self.advance(c)).sum()
+    }
+}
+
+/// The bundled font at one pixel size.
+struct FontMeasure {
+    font: &'static FontRef<'static>,
+    scale: PxScale,
+}
+
+impl Measure for FontMeasure {
+    fn has(&self, c: char) -> bool {
+        c == ' ' || self.font.glyph_id(c).0 != 0
+    }
+
+    fn advance(&self, c: char) -> i32 {
+        self.font.as_scaled(self.scale).h_advance(self.font.glyph_id(c)).round() as i32
+    }
 }
 
 /// Characters that take no room of their own: combining marks, joiners,
@@ -180,28 +200,30 @@ enum CharClass {
     Glyph(char),
 }
 
-fn classify(c: char) -> CharClass {
+/// A character the font can't draw is left out (never drawn as `?`).
+fn classify(c: char, measure: &dyn Measure) -> CharClass {
     match c {
         '\n' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}' => CharClass::Break,
         '\t' => CharClass::Space,
         c if is_zero_width(c) => CharClass::Skip,
         c if c.is_whitespace() => CharClass::Space,
         c if c.is_control() => CharClass::Skip,
-        c if glyph(c).is_some() => CharClass::Glyph(c),
-        _ => CharClass::Glyph('?'),
+        c if measure.has(c) => CharClass::Glyph(c),
+        _ => CharClass::Skip,
     }
 }
 
-/// Word-wraps `text` into at most `max_lines` lines of at most `cols`
-/// characters. Words longer than a line are split. Runs of blank lines
-/// collapse to one; leading and trailing blank lines are dropped. If the text
-/// does not fit, the last line ends with `...`.
-fn wrap_text(text: &str, cols: usize, max_lines: usize) -> Vec<Vec<char>> {
-    let cols = cols.max(1);
+/// Word-wraps `text` into at most `max_lines` lines at most `max_w` pixels
+/// wide. Words longer than a line are split. Runs of blank lines collapse
+/// to one; leading and trailing blank lines are dropped. If the text does
+/// not fit, the last line ends with `...`.
+fn wrap_text(text: &str, max_w: i32, max_lines: usize, measure: &dyn Measure) -> Vec<Vec<char>> {
+    let max_w = max_w.max(1);
     let max_lines = max_lines.max(1);
     let mut lines: Vec<Vec<char>> = Vec::new();
     let mut line: Vec<char> = Vec::new();
     let mut word: Vec<char> = Vec::new();
+    let mut word_w = 0;
     let mut cut_short = false;
 
     for c in text.chars() {
@@ -209,17 +231,23 @@ fn wrap_text(text: &str, cols: usize, max_lines: usize) -> Vec<Vec<char>> {
             cut_short = true;
             break;
         }
-        match classify(c) {
+        match classify(c, measure) {
             CharClass::Glyph(g) => {
                 word.push(g);
+                word_w += measure.advance(g);
                 // Bound the work for pathological single "words".
-                if word.len() > cols * (max_lines + 1) {
-                    flush_word(&mut word, &mut line, &mut lines, cols);
+                if word_w > max_w.saturating_mul(max_lines as i32 + 1) {
+                    flush_word(&mut word, &mut line, &mut lines, max_w, measure);
+                    word_w = 0;
                 }
             }
-            CharClass::Space => flush_word(&mut word, &mut line, &mut lines, cols),
+            CharClass::Space => {
+                flush_word(&mut word, &mut line, &mut lines, max_w, measure);
+                word_w = 0;
+            }
             CharClass::Break => {
-                flush_word(&mut word, &mut line, &mut lines, cols);
+                flush_word(&mut word, &mut line, &mut lines, max_w, measure);
+                word_w = 0;
                 if !line.is_empty() {
                     lines.push(std::mem::take(&mut line));
                 } else if lines.last().is_some_and(|l| !l.is_empty()) {
@@ -229,7 +257,7 @@ fn wrap_text(text: &str, cols: usize, max_lines: usize) -> Vec<Vec<char>> {
             CharClass::Skip => {}
         }
     }
-    flush_word(&mut word, &mut line, &mut lines, cols);
+    flush_word(&mut word, &mut line, &mut lines, max_w, measure);
     if !line.is_empty() {
         lines.push(line);
     }
@@ -240,22 +268,26 @@ fn wrap_text(text: &str, cols: usize, max_lines: usize) -> Vec<Vec<char>> {
     if lines.len() > max_lines || (cut_short && !lines.is_empty()) {
         lines.truncate(max_lines);
         if let Some(last) = lines.last_mut() {
-            let dots = cols.min(3);
-            last.truncate(cols - dots);
+            let dot_w = measure.advance('.').max(1);
+            let dots = (max_w / dot_w).clamp(0, 3);
+            while !last.is_empty() && measure.width(last) + dots * dot_w > max_w {
+                last.pop();
+            }
             while last.last() == Some(&' ') {
                 last.pop();
             }
-            last.extend(std::iter::repeat_n('.', dots));
+            last.extend(std::iter::repeat_n('.', dots as usize));
         }
     }
     lines
 }
 
-fn flush_word(word: &mut Vec<char>, line: &mut Vec<char>, lines: &mut Vec<Vec<char>>, cols: usize) {
+fn flush_word(word: &mut Vec<char>, line: &mut Vec<char>, lines: &mut Vec<Vec<char>>, max_w: i32, measure: &dyn Measure) {
     let mut rest: &[char] = word;
     while !rest.is_empty() {
-        let needed = if line.is_empty() { rest.len() } else { line.len() + 1 + rest.len() };
-        if needed <= cols {
+        let rest_w = measure.width(rest);
+        let needed = if line.is_empty() { rest_w } else { measure.width(line) + measure.advance(' ') + rest_w };
+        if needed <= max_w {
             if !line.is_empty() {
                 line.push(' ');
             }
@@ -266,13 +298,60 @@ fn flush_word(word: &mut Vec<char>, line: &mut Vec<char>, lines: &mut Vec<Vec<ch
             lines.push(std::mem::take(line));
             continue;
         }
-        // Empty line and the word is still too long: hard-split it.
-        let (head, tail) = rest.split_at(cols.min(rest.len()));
+        // Empty line and the word is still too long: hard-split it (at
+        // least one character per line).
+        let mut take = 0;
+        let mut w = 0;
+        for &c in rest {
+            let a = measure.advance(c);
+            if take > 0 && w + a > max_w {
+                break;
+            }
+            w += a;
+            take += 1;
+        }
+        let (head, tail) = rest.split_at(take.max(1).min(rest.len()));
         line.extend_from_slice(head);
         lines.push(std::mem::take(line));
         rest = tail;
     }
     word.clear();
+}
+
+/// A glyph rasterized once: its coverage (0..=255) and where it sits
+/// relative to the pen position on the line's top edge.
+struct Bitmap {
+    dx: i32,
+    dy: i32,
+    w: i32,
+    h: i32,
+    coverage: Vec<u8>,
+}
+
+/// Rasterizes every distinct character of `lines`.
+fn rasterize(lines: &[Vec<char>], font: &FontRef<'static>, scale: PxScale) -> HashMap<char, Bitmap> {
+    let ascent = font.as_scaled(scale).ascent();
+    let mut glyphs = HashMap::new();
+    for &c in lines.iter().flatten() {
+        if glyphs.contains_key(&c) {
+            continue;
+        }
+        let glyph = font.glyph_id(c).with_scale_and_position(scale, point(0.0, ascent));
+        let Some(outlined) = font.outline_glyph(glyph) else { continue };
+        let bounds = outlined.px_bounds();
+        let (w, h) = (bounds.width() as i32, bounds.height() as i32);
+        if w <= 0 || h <= 0 {
+            continue;
+        }
+        let mut coverage = vec![0u8; (w * h) as usize];
+        outlined.draw(|x, y, cov| {
+            if let Some(px) = coverage.get_mut((y as i32 * w + x as i32) as usize) {
+                *px = (cov.clamp(0.0, 1.0) * 255.0).round() as u8;
+            }
+        });
+        glyphs.insert(c, Bitmap { dx: bounds.min.x as i32, dy: bounds.min.y as i32, w, h, coverage });
+    }
+    glyphs
 }
 
 // ---------------------------------------------------------------------------
@@ -328,6 +407,17 @@ struct Scene {
     /// Pre-rendered background (RGB24).
     background: Vec<u8>,
     lines: Vec<Vec<char>>,
+    /// Width of each line, in pixels.
+    line_widths: Vec<i32>,
+    /// Every character's bitmap and advance.
+    glyphs: HashMap<char, Bitmap>,
+    measure: FontMeasure,
+    /// Distance from one line's top to the next one's.
+    line_h: i32,
+    /// Height of one line of glyphs (ascent − descent).
+    glyph_h: i32,
+    /// Offset of the drop shadow.
+    shadow: i32,
     /// Text is clipped to rows `clip_top..clip_bottom`.
     clip_top: i32,
     clip_bottom: i32,
@@ -343,7 +433,7 @@ struct Scene {
 }
 
 impl Scene {
-    fn new(text: &str, opts: &RenderOptions) -> Self {
+    fn new(text: &str, opts: &RenderOptions) -> Result<Self, RenderError> {
         // Options are validated: sizes are at most 3840, so i32 is safe.
         let width = opts.width as i32;
         let height = opts.height as i32;
@@ -363,25 +453,41 @@ impl Scene {
             }
         }
 
+        // Text about a tenth of the frame's height: 36 px at 640x360.
+        let font = font()?;
+        let scale = PxScale::from((height.min(width * 9 / 16) as f32 / 10.0).max(8.0));
+        let scaled = font.as_scaled(scale);
+        let glyph_h = (scaled.ascent() - scaled.descent()).ceil() as i32;
+        let line_gap = (glyph_h / 6).max(1);
+        let line_h = glyph_h + line_gap;
+        let measure = FontMeasure { font, scale };
+
         let clip_top = MARGIN_TOP;
         let clip_bottom = (height - MARGIN_BOTTOM).max(clip_top + 1);
         let visible_h = clip_bottom - clip_top;
-        let visible_lines = ((visible_h + LINE_GAP) / LINE_H).max(1);
-        let scroll_budget = SCROLL_PX_PER_SEC * opts.seconds as i32 * SCROLL_TENTHS / 10;
-        let max_lines = visible_lines + scroll_budget / LINE_H;
-        let cols = ((width - 2 * MARGIN_X) / GLYPH_PX).max(1);
+        let visible_lines = ((visible_h + line_gap) / line_h).max(1);
+        let scroll_budget = line_h * SCROLL_LINES_PER_SEC_TENTHS * opts.seconds as i32 * SCROLL_TENTHS / 100;
+        let max_lines = visible_lines + scroll_budget / line_h;
 
-        let lines = wrap_text(text, cols as usize, max_lines as usize);
-        let text_h = (lines.len() as i32 * LINE_H - LINE_GAP).max(0);
+        let lines = wrap_text(text, width - 2 * MARGIN_X, max_lines as usize, &measure);
+        let line_widths = lines.iter().map(|line| measure.width(line)).collect();
+        let glyphs = rasterize(&lines, font, scale);
+        let text_h = (lines.len() as i32 * line_h - line_gap).max(0);
         let (static_top, scroll_px) =
             if text_h <= visible_h { (clip_top + (visible_h - text_h) / 2, 0) } else { (clip_top, text_h - visible_h) };
 
-        Self {
+        Ok(Self {
             width,
             height,
             frames,
             background,
             lines,
+            line_widths,
+            glyphs,
+            measure,
+            line_h,
+            glyph_h,
+            shadow: (glyph_h / 18).max(1),
             clip_top,
             clip_bottom,
             static_top,
@@ -391,7 +497,7 @@ impl Scene {
             shadow_colour: [10, 10, 16],
             bar_colour: accent,
             bar_track_colour: lerp_rgb(bottom, [0, 0, 0], 1, 2),
-        }
+        })
     }
 
     /// Vertical offset of the text at `frame`: hold, ease in-out scroll, hold.
@@ -415,13 +521,13 @@ impl Scene {
         // Text, fading in over the first `fade_frames` frames.
         let alpha = ((frame + 1) * 256 / self.fade_frames).min(256);
         let top = self.static_top - self.scroll_offset(frame);
-        for (i, line) in self.lines.iter().enumerate() {
-            let y = top + i as i32 * LINE_H;
-            if y + GLYPH_PX + SCALE <= self.clip_top || y >= self.clip_bottom {
+        for (i, (line, line_w)) in self.lines.iter().zip(&self.line_widths).enumerate() {
+            let y = top + i as i32 * self.line_h;
+            if y + self.glyph_h + self.shadow <= self.clip_top || y >= self.clip_bottom {
                 continue;
             }
-            let x = (self.width - line.len() as i32 * GLYPH_PX) / 2;
-            self.draw_line(rgb, line, x + SCALE, y + SCALE, self.shadow_colour, alpha * 3 / 4);
+            let x = (self.width - line_w) / 2;
+            self.draw_line(rgb, line, x + self.shadow, y + self.shadow, self.shadow_colour, alpha * 3 / 4);
             self.draw_line(rgb, line, x, y, self.text_colour, alpha);
         }
 
@@ -437,16 +543,37 @@ impl Scene {
 
     fn draw_line(&self, rgb: &mut [u8], line: &[char], x: i32, y: i32, colour: Rgb, alpha: u32) {
         let clip = (self.clip_top, self.clip_bottom);
-        for (k, &c) in line.iter().enumerate() {
-            let Some(bits) = glyph(c) else { continue };
-            let gx = x + k as i32 * GLYPH_PX;
-            for (row, byte) in bits.iter().enumerate() {
-                for col in 0..8 {
-                    if (byte >> col) & 1 == 1 {
-                        let px = gx + col * SCALE;
-                        let py = y + row as i32 * SCALE;
-                        self.fill(rgb, px, py, SCALE, SCALE, colour, alpha, clip);
-                    }
+        let mut pen = x;
+        for &c in line {
+            if let Some(bitmap) = self.glyphs.get(&c) {
+                self.blit(rgb, bitmap, pen + bitmap.dx, y + bitmap.dy, colour, alpha, clip);
+            }
+            pen += self.measure.advance(c);
+        }
+    }
+
+    /// Alpha-blends a glyph's coverage at (x, y), clipped like [`Self::fill`].
+    #[allow(clippy::too_many_arguments)]
+    fn blit(&self, rgb: &mut [u8], bitmap: &Bitmap, x: i32, y: i32, colour: Rgb, alpha: u32, clip: (i32, i32)) {
+        let stride = (self.width * 3) as usize;
+        for row in 0..bitmap.h {
+            let yy = y + row;
+            if yy < 0 || yy < clip.0 || yy >= self.height || yy >= clip.1 {
+                continue;
+            }
+            for col in 0..bitmap.w {
+                let xx = x + col;
+                if xx < 0 || xx >= self.width {
+                    continue;
+                }
+                let cov = u32::from(bitmap.coverage[(row * bitmap.w + col) as usize]);
+                if cov == 0 {
+                    continue;
+                }
+                let a = (alpha.min(256) * cov) / 255;
+                let at = yy as usize * stride + xx as usize * 3;
+                for (d, s) in rgb[at..at + 3].iter_mut().zip(colour) {
+                    *d = ((u32::from(*d) * (256 - a) + u32::from(s) * a) >> 8) as u8;
                 }
             }
         }
@@ -1037,20 +1164,47 @@ mod tests {
         }
     }
 
+    /// A monospace stand-in: every drawable character one pixel wide; no
+    /// emoji.
+    struct Mono;
+
+    impl Measure for Mono {
+        fn has(&self, c: char) -> bool {
+            (c as u32) < 0x1F000
+        }
+
+        fn advance(&self, _: char) -> i32 {
+            1
+        }
+    }
+
+    fn bundled() -> FontMeasure {
+        FontMeasure { font: font().expect("the bundled font reads"), scale: PxScale::from(36.0) }
+    }
+
     #[test]
-    fn glyph_lookup_and_classification() {
-        assert!(glyph('A').is_some());
-        assert!(glyph('é').is_some());
-        assert!(glyph('λ').is_some());
-        assert!(glyph('─').is_some());
-        assert!(glyph('≤').is_some());
-        assert!(glyph('😀').is_none());
-        assert!(glyph('\u{7}').is_none());
-        assert!(matches!(classify('😀'), CharClass::Glyph('?')));
-        assert!(matches!(classify('\u{200D}'), CharClass::Skip));
-        assert!(matches!(classify('\u{0}'), CharClass::Skip));
-        assert!(matches!(classify('\u{A0}'), CharClass::Space));
-        assert!(matches!(classify('\n'), CharClass::Break));
+    fn the_font_draws_latin_accents_and_cyrillic_and_leaves_out_the_rest() {
+        let m = bundled();
+        for c in "AzéçñøßŒЖжЁёЩщЇїЎўΩλ─≤".chars() {
+            assert!(m.has(c), "{c}");
+            assert!(matches!(classify(c, &m), CharClass::Glyph(g) if g == c), "{c}");
+        }
+        assert!(!m.has('漢'));
+        assert!(matches!(classify('漢', &m), CharClass::Skip), "a character without a glyph is left out");
+        assert!(matches!(classify('한', &m), CharClass::Skip));
+        assert!(matches!(classify('\u{200D}', &m), CharClass::Skip));
+        assert!(matches!(classify('\u{0}', &m), CharClass::Skip));
+        assert!(matches!(classify('\u{A0}', &m), CharClass::Space));
+        assert!(matches!(classify('\n', &m), CharClass::Break));
+        // Proportional: a wide letter takes more room than a narrow one.
+        assert!(m.advance('Ш') > m.advance('i'));
+        let lines = wrap_text("Поздравление для Маши 漢 с днём рождения", 10_000, 3, &m);
+        assert_eq!(as_strings(&lines), ["Поздравление для Маши с днём рождения"]);
+        let glyphs = rasterize(&lines, m.font, m.scale);
+        for c in "ПоздравлениеМашиднёмрождения".chars() {
+            let bitmap = glyphs.get(&c).unwrap_or_else(|| panic!("{c} is rasterized"));
+            assert!(bitmap.coverage.iter().any(|&v| v > 128), "{c} has ink");
+        }
     }
 
     fn as_strings(lines: &[Vec<char>]) -> Vec<String> {
@@ -1059,35 +1213,41 @@ mod tests {
 
     #[test]
     fn wrapping_rules() {
-        assert!(wrap_text("", 10, 3).is_empty());
-        assert!(wrap_text(" \n\t\n ", 10, 3).is_empty());
-        assert_eq!(as_strings(&wrap_text("hello big world", 10, 5)), ["hello big", "world"]);
-        assert_eq!(as_strings(&wrap_text("a\n\n\n\nb", 10, 5)), ["a", "", "b"]);
-        assert_eq!(as_strings(&wrap_text("abcdefghijkl", 5, 5)), ["abcde", "fghij", "kl"]);
-        assert_eq!(as_strings(&wrap_text("hi abcdefghijkl", 5, 5)), ["hi", "abcde", "fghij", "kl"]);
-        assert_eq!(as_strings(&wrap_text("one two three four five", 9, 2)), ["one two", "three..."]);
-        assert_eq!(as_strings(&wrap_text("abcdefghijkl", 5, 1)), ["ab..."]);
-        assert_eq!(as_strings(&wrap_text("x 🎉 y", 10, 1)), ["x ? y"]);
-        assert_eq!(as_strings(&wrap_text("abcdef", 2, 1)), [".."]);
+        let m = &Mono;
+        assert!(wrap_text("", 10, 3, m).is_empty());
+        assert!(wrap_text(" \n\t\n ", 10, 3, m).is_empty());
+        assert_eq!(as_strings(&wrap_text("hello big world", 10, 5, m)), ["hello big", "world"]);
+        assert_eq!(as_strings(&wrap_text("a\n\n\n\nb", 10, 5, m)), ["a", "", "b"]);
+        assert_eq!(as_strings(&wrap_text("abcdefghijkl", 5, 5, m)), ["abcde", "fghij", "kl"]);
+        assert_eq!(as_strings(&wrap_text("hi abcdefghijkl", 5, 5, m)), ["hi", "abcde", "fghij", "kl"]);
+        assert_eq!(as_strings(&wrap_text("one two three four five", 9, 2, m)), ["one two", "three..."]);
+        assert_eq!(as_strings(&wrap_text("abcdefghijkl", 5, 1, m)), ["ab..."]);
+        assert_eq!(as_strings(&wrap_text("x 🎉 y", 10, 1, m)), ["x y"]);
+        assert_eq!(as_strings(&wrap_text("abcdef", 2, 1, m)), [".."]);
         let long = "word ".repeat(1000);
-        let lines = wrap_text(&long, 19, 11);
+        let lines = wrap_text(&long, 19, 11, m);
         assert_eq!(lines.len(), 11);
         assert!(lines.iter().all(|l| l.len() <= 19));
         assert!(as_strings(&lines)[10].ends_with("..."));
+        // Measured in pixels with the real font, lines fit the width.
+        let f = bundled();
+        let lines = wrap_text(&"Съешь же ещё этих мягких французских булок ".repeat(5), 300, 20, &f);
+        assert!(lines.len() > 3);
+        assert!(lines.iter().all(|l| f.width(l) <= 300), "{:?}", as_strings(&lines));
     }
 
     #[test]
     fn frames_differ_and_scroll_is_monotonic() {
         let opts = RenderOptions::default();
-        let long = "scrolling text ".repeat(20);
-        let scene = Scene::new(&long, &opts);
+        let long = "scrolling text ".repeat(60);
+        let scene = Scene::new(&long, &opts).expect("scene");
         assert!(scene.scroll_px > 0);
         let offsets: Vec<i32> = (0..scene.frames).map(|f| scene.scroll_offset(f)).collect();
         assert_eq!(offsets[0], 0);
         assert_eq!(offsets[offsets.len() - 1], scene.scroll_px);
         assert!(offsets.windows(2).all(|w| w[0] <= w[1]));
 
-        let empty = Scene::new("", &opts);
+        let empty = Scene::new("", &opts).expect("scene");
         let mut a = vec![0u8; (opts.width * opts.height * 3) as usize];
         let mut b = a.clone();
         empty.draw_frame(0, &mut a);

@@ -1,7 +1,9 @@
 //! What an inline button carries back when pressed (`callback_data`, at
-//! most 64 bytes): one short prefix per kind, parsed back into a typed value.
+//! most 64 bytes): one short prefix per kind, parsed back into a typed
+//! value. Anything else (an old or forged button) does not parse and is
+//! answered with a notice.
 
-use crate::domain::{ApprovalId, Decision};
+use crate::domain::{ApprovalId, Decision, RequestId};
 
 /// Telegram's limit on `callback_data`.
 pub const MAX_CALLBACK_DATA: usize = 64;
@@ -11,6 +13,8 @@ pub const MAX_CALLBACK_DATA: usize = 64;
 pub enum CallbackData {
     /// Buy the package of `stars` Stars for `credits` credits: sends its invoice.
     Buy { stars: u32, credits: i64 },
+    /// /history: send again the video this (delivered) request got.
+    History(RequestId),
     /// ✅ / ❌ under an approval (`ap:<id>:y|n`).
     Approval { id: ApprovalId, decision: Decision },
     /// The button left under an approval once it is decided (`ap:<id>:d`):
@@ -23,6 +27,7 @@ impl CallbackData {
     pub fn encode(&self) -> String {
         match self {
             CallbackData::Buy { stars, credits } => format!("b:{stars}:{credits}"),
+            CallbackData::History(request) => format!("h:{}", request.0),
             CallbackData::Approval { id, decision: Decision::Approve } => format!("ap:{id}:y"),
             CallbackData::Approval { id, decision: Decision::Reject } => format!("ap:{id}:n"),
             CallbackData::Decided { id } => format!("ap:{id}:d"),
@@ -31,7 +36,7 @@ impl CallbackData {
 
     /// `None` for anything this version did not send (an old or forged press).
     pub fn parse(data: &str) -> Option<Self> {
-        if data.len() > MAX_CALLBACK_DATA {
+        if data.is_empty() || data.len() > MAX_CALLBACK_DATA {
             return None;
         }
         let (prefix, rest) = data.split_once(':')?;
@@ -40,6 +45,7 @@ impl CallbackData {
                 let (stars, credits) = rest.split_once(':')?;
                 Some(CallbackData::Buy { stars: stars.parse().ok()?, credits: credits.parse().ok()? })
             }
+            "h" => Some(CallbackData::History(RequestId(parse_id(rest)?))),
             "ap" => {
                 let (id, what) = rest.split_once(':')?;
                 let id = ApprovalId(id.parse().ok().filter(|n: &i64| *n > 0)?);
@@ -55,6 +61,14 @@ impl CallbackData {
     }
 }
 
+/// A positive decimal id, nothing else (no sign, no spaces).
+fn parse_id(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|id| *id > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -65,10 +79,16 @@ mod tests {
     #[test]
     fn round_trips_within_64_bytes() {
         let data = CallbackData::Buy { stars: u32::MAX, credits: i64::MAX };
-        assert!(data.encode().len() <= 64);
+        assert!(data.encode().len() <= MAX_CALLBACK_DATA);
         assert_eq!(CallbackData::parse(&data.encode()), Some(data));
         assert_eq!(CallbackData::parse("b:1"), None);
         assert_eq!(CallbackData::parse("zz:1:2"), None);
+        let data = CallbackData::History(RequestId(i64::MAX));
+        assert!(data.encode().len() <= MAX_CALLBACK_DATA);
+        assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        for bad in ["", "h:", "h:-1", "h:0", "h: 1", "h:1x", "x:1", "h", "h:99999999999999999999"] {
+            assert_eq!(CallbackData::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -93,6 +113,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn any_request_id_fits_and_parses_back(id in 1i64..) {
+            let data = CallbackData::History(RequestId(id));
+            prop_assert!(data.encode().len() <= MAX_CALLBACK_DATA);
+            prop_assert_eq!(CallbackData::parse(&data.encode()), Some(data));
+        }
+
         #[test]
         fn parse_never_panics(data in "\\PC{0,80}") {
             let _ = CallbackData::parse(&data);

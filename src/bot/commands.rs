@@ -8,6 +8,8 @@ pub enum Command {
     Start,
     Help,
     Status(String),
+    History,
+    Cancel,
     Clear(String),
     Stats,
     Balance,

@@ -10,10 +10,13 @@ use teloxide::utils::command::{BotCommands, ParseError};
 use super::callback::CallbackData;
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
-use crate::domain::{Actor, ApprovalState, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, StarsPackage, UserId};
+use crate::domain::{
+    Actor, ApprovalState, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, RequestId, StarsPackage, UserId,
+};
 use crate::service::credits::Paid;
+use crate::service::history::Again;
 use crate::service::intake::{Admitted, NewRequest, Refusal};
-use crate::service::{Approvals, Credits, Intake, Operator, Pressed, UserStatus};
+use crate::service::{Approvals, Cancel, Credits, History, Intake, Operator, Pressed, UserStatus};
 use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -72,6 +75,8 @@ pub struct UpdateHandler {
     intake: Arc<Intake>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    history: Arc<History>,
+    cancel: Arc<Cancel>,
     approvals: Arc<Approvals>,
     credits: Arc<Credits>,
     sender: Sender,
@@ -89,17 +94,20 @@ struct Incoming<'a> {
 }
 
 impl UpdateHandler {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         intake: Arc<Intake>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        history: Arc<History>,
+        cancel: Arc<Cancel>,
         approvals: Arc<Approvals>,
         credits: Arc<Credits>,
         sender: Sender,
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, approvals, credits, sender, transcriber, settings }
+        Self { intake, operator, status, history, cancel, approvals, credits, sender, transcriber, settings }
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -110,7 +118,9 @@ impl UpdateHandler {
             UpdateKind::Message(message) => self.on_message(message).await,
             UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
             UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
-            other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring a non-message update"),
+            other => {
+                tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring an update of a kind the bot does not handle")
+            }
         }
     }
 
@@ -169,6 +179,7 @@ impl UpdateHandler {
                 },
                 None => Some(texts.button_expired()),
             },
+            Some(CallbackData::History(request)) => self.again(user, chat, request, texts).await,
             Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
                 Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
                 Err(err) => {
@@ -308,6 +319,8 @@ impl UpdateHandler {
                 texts.try_again()
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
+            Input::Command(Command::History) => return self.history(&incoming).await,
+            Input::Command(Command::Cancel) => self.withdraw(user, texts).await,
             Input::Command(Command::Balance) => self.credits.balance_text(user, texts).await.unwrap_or_else(|err| {
                 tracing::error!(error = %err, "balance failed");
                 texts.try_again()
@@ -398,6 +411,71 @@ impl UpdateHandler {
             }
             Err(PromptError::Empty) => self.reply(incoming, &texts.voice_silent(), Keyboard::None).await,
             Err(err) => self.reply(incoming, &texts.invalid_prompt(&err), Keyboard::None).await,
+        }
+    }
+
+    /// /history: the last videos, each with a button that sends it again.
+    async fn history(&self, incoming: &Incoming<'_>) {
+        let texts = incoming.texts;
+        let videos = match self.history.recent(incoming.user).await {
+            Ok(videos) => videos,
+            Err(err) => {
+                tracing::error!(error = %err, "history failed");
+                return self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
+        };
+        if videos.is_empty() {
+            return self.reply(incoming, &texts.history_empty(), Keyboard::None).await;
+        }
+        let prompts: Vec<&str> = videos.iter().map(|(request, _)| request.raw_text.trim()).collect();
+        let buttons = videos
+            .iter()
+            .zip(1..)
+            .map(|((request, _), n)| {
+                vec![InlineButton {
+                    text: texts.history_button(n, request.raw_text.trim()),
+                    data: CallbackData::History(request.id).encode(),
+                }]
+            })
+            .collect();
+        self.reply(incoming, &texts.history(&prompts), Keyboard::Inline(buttons)).await;
+    }
+
+    /// /cancel: withdraws the user's waiting requests.
+    async fn withdraw(&self, user: UserId, texts: &dyn Texts) -> String {
+        match self.cancel.withdraw(user).await {
+            Ok(withdrawn) if withdrawn.requests.is_empty() => texts.cancel_nothing(),
+            Ok(withdrawn) => {
+                let prompts: Vec<&str> = withdrawn.requests.iter().map(|r| r.raw_text.trim()).collect();
+                texts.cancelled(&prompts)
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cancel failed");
+                texts.try_again()
+            }
+        }
+    }
+
+    /// A press on a /history button: the video again, by its `file_id`
+    /// (nothing generated, nothing uploaded); a notice when it can't be.
+    async fn again(&self, user: UserId, chat: ChatId, request: RequestId, texts: &dyn Texts) -> Option<String> {
+        match self.history.again(user, request).await {
+            Ok(Again::Video { file_id, request }) => {
+                let caption = texts.caption(request.raw_text.trim());
+                match self.sender.video_by_id(chat, &file_id, &caption, None, Priority::Interactive, None).await {
+                    Ok(_) => None,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not send a video from the history again");
+                        Some(texts.try_again())
+                    }
+                }
+            }
+            Ok(Again::Gone) => Some(texts.history_gone()),
+            Ok(Again::NotYours) => Some(texts.button_expired()),
+            Err(err) => {
+                tracing::error!(error = %err, "history lookup failed");
+                Some(texts.try_again())
+            }
         }
     }
 

@@ -668,6 +668,32 @@ pub async fn progress_notes(
         .await
 }
 
+/// A user's delivered videos that can still be sent again (the asset is
+/// available with a `file_id`), newest first, one per asset.
+pub async fn delivered_videos(db: &DatabaseConnection, user_id: UserId, limit: usize) -> Result<Vec<(Request, Asset)>, DbErr> {
+    let rows = user_requests::Entity::find()
+        .filter(user_requests::Column::TelegramUserId.eq(user_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Completed))
+        .order_by_desc(user_requests::Column::Id)
+        .limit(limit as u64 * 10)
+        .find_also_related(video_assets::Entity)
+        .all(db)
+        .await?;
+    let mut seen = HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(request, asset)| asset.map(|asset| (request, asset)))
+        .filter(|(_, asset)| asset.status == AssetStatus::Available && asset.file_id.is_some())
+        .filter(|(_, asset)| seen.insert(asset.id))
+        .take(limit)
+        .collect())
+}
+
+/// One request and its asset.
+pub async fn find_with_asset(db: &DatabaseConnection, id: RequestId) -> Result<Option<(Request, Option<Asset>)>, DbErr> {
+    user_requests::Entity::find_by_id(id).find_also_related(video_assets::Entity).one(db).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,8 @@ pub enum AssetStatus {
     Awaiting,
 }
 
-/// Where a user's request is: pending → completed | failed.
+/// Where a user's request is: pending → completed | failed | cancelled
+/// (withdrawn by the user with /cancel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum RequestStatus {
@@ -30,4 +31,6 @@ pub enum RequestStatus {
     Completed,
     #[sea_orm(string_value = "failed")]
     Failed,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
 }

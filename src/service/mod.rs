@@ -9,6 +9,8 @@
 //! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
 //! - [`status`]: a user's /status;
+//! - [`history`]: a user's /history and sending a video of it again;
+//! - [`cancel`]: a user's /cancel (their held credits go back);
 //! - [`approvals`]: gates a person approves (`APPROVALS`);
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
 //! - [`console`]: what the operator console shows, and its Clear button;
@@ -18,6 +20,7 @@
 
 pub mod approvals;
 pub mod cache_sync;
+pub mod cancel;
 pub mod console;
 pub mod credits;
 pub mod delivery;
@@ -25,6 +28,7 @@ pub mod dispatch;
 pub mod fair_use;
 pub mod generations;
 pub mod health;
+pub mod history;
 pub mod housekeeping;
 pub mod intake;
 pub mod operator;
@@ -33,12 +37,14 @@ pub mod status;
 use std::sync::Arc;
 
 pub use approvals::{Approvals, Pressed};
+pub use cancel::Cancel;
 pub use console::Console;
 pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use generations::Generations;
 pub use health::Health;
+pub use history::History;
 pub use housekeeping::Housekeeping;
 pub use intake::Intake;
 pub use operator::Operator;
@@ -52,21 +58,26 @@ pub struct Services {
     dispatcher: Arc<Dispatcher>,
     operator: Arc<Operator>,
     status: Arc<UserStatus>,
+    history: Arc<History>,
+    cancel: Arc<Cancel>,
     approvals: Arc<Approvals>,
     credits: Arc<Credits>,
 }
 
 impl Services {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         intake: Arc<Intake>,
         delivery: Arc<Delivery>,
         dispatcher: Arc<Dispatcher>,
         operator: Arc<Operator>,
         status: Arc<UserStatus>,
+        history: Arc<History>,
+        cancel: Arc<Cancel>,
         credits: Arc<Credits>,
         approvals: Arc<Approvals>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, credits, approvals }
+        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals }
     }
 
     pub fn approvals(&self) -> &Arc<Approvals> {
@@ -95,5 +106,13 @@ impl Services {
 
     pub fn status(&self) -> &Arc<UserStatus> {
         &self.status
+    }
+
+    pub fn history(&self) -> &Arc<History> {
+        &self.history
+    }
+
+    pub fn cancel(&self) -> &Arc<Cancel> {
+        &self.cancel
     }
 }

@@ -81,6 +81,8 @@ impl Texts for English {
              If someone asked for the same thing before, you get it at once.\n\n\
              • Just type your prompt (up to {max_prompt_chars} characters).\n\
              • /status — your recent requests.\n\
+             • /history — your last videos, to get one again.\n\
+             • /cancel — withdraw the requests you are waiting for.\n\
              • /help — this message."
         )
     }
@@ -236,6 +238,7 @@ impl Texts for English {
             }
             (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 sending".to_owned(),
             (RequestStatus::Pending, _) => "⏳ queued".to_owned(),
+            (RequestStatus::Cancelled, _) => "✖️ cancelled".to_owned(),
         };
         format!("• “{short}” — {state}")
     }
@@ -299,6 +302,8 @@ impl Texts for English {
             ("start", "what this bot does".to_owned()),
             ("help", "how to use it".to_owned()),
             ("status", "your recent requests and their state (operators: /status <prompt> for one asset)".to_owned()),
+            ("history", "your last 10 videos, each with a button to get it again".to_owned()),
+            ("cancel", "withdraw the requests you are still waiting for".to_owned()),
             ("clear", "operators only: /clear <prompt> drops a cached video so it is made again".to_owned()),
             ("stats", "operators only: totals — assets, requests, generations saved, provider costs".to_owned()),
             ("balance", "your credits and their last movements".to_owned()),
@@ -306,6 +311,32 @@ impl Texts for English {
             ("grant", "operators only: /grant <user_id> <credits> adds (or takes) credits".to_owned()),
             ("refund", "operators only: /refund <user_id> <charge_id> refunds a Stars purchase".to_owned()),
         ]
+    }
+
+    fn history_empty(&self) -> String {
+        "You have no videos yet. Send me a prompt!".to_owned()
+    }
+
+    fn history(&self, prompts: &[&str]) -> String {
+        let lines: Vec<String> = prompts.iter().enumerate().map(|(i, p)| format!("{}. “{}”", i + 1, shorten(p, 100))).collect();
+        format!("🎞 Your last videos — tap one to get it again:\n{}", lines.join("\n"))
+    }
+
+    fn history_button(&self, n: usize, prompt: &str) -> String {
+        format!("🔁 {n}. {}", shorten(prompt, 40))
+    }
+
+    fn history_gone(&self) -> String {
+        "That video is no longer stored. Send the prompt again to get a new one.".to_owned()
+    }
+
+    fn cancel_nothing(&self) -> String {
+        "You have no requests waiting; there is nothing to cancel.".to_owned()
+    }
+
+    fn cancelled(&self, prompts: &[&str]) -> String {
+        let quoted: Vec<String> = prompts.iter().map(|p| format!("“{}”", shorten(p, 60))).collect();
+        format!("✖️ Cancelled: {}. You won't get these videos.", quoted.join(", "))
     }
 
     fn gate_name(&self, gate: Gate) -> String {

@@ -144,6 +144,18 @@ pub trait Texts: Send + Sync {
     fn menu_help(&self) -> String;
     /// The command menu registered with Telegram: (command, description).
     fn command_menu(&self) -> Vec<(&'static str, String)>;
+    /// /history with nothing to show.
+    fn history_empty(&self) -> String;
+    /// /history: the list above the buttons, one line per video (newest first).
+    fn history(&self, prompts: &[&str]) -> String;
+    /// The label of the button that sends video `n` (1-based) again.
+    fn history_button(&self, n: usize, prompt: &str) -> String;
+    /// A history button whose video can't be sent any more (cleared).
+    fn history_gone(&self) -> String;
+    /// /cancel with nothing waiting.
+    fn cancel_nothing(&self) -> String;
+    /// /cancel withdrew these requests (the prompts as typed).
+    fn cancelled(&self, prompts: &[&str]) -> String;
 
     // ---- approvals ----
     /// "the script", "the images", "the clips".

@@ -91,6 +91,8 @@ impl Texts for Russian {
              Если кто-то уже просил то же самое, вы получите его сразу.\n\n\
              • Просто напишите запрос (до {max_prompt_chars} символов).\n\
              • /status — ваши последние запросы.\n\
+             • /history — ваши последние видео, чтобы получить любое ещё раз.\n\
+             • /cancel — отменить запросы, которые ещё ждут видео.\n\
              • /help — это сообщение."
         )
     }
@@ -251,6 +253,7 @@ impl Texts for Russian {
             }
             (RequestStatus::Pending, Some(AssetStatus::Available)) => "📤 отправляется".to_owned(),
             (RequestStatus::Pending, _) => "⏳ в очереди".to_owned(),
+            (RequestStatus::Cancelled, _) => "✖️ отменено".to_owned(),
         };
         format!("• «{short}» — {state}")
     }
@@ -310,6 +313,8 @@ impl Texts for Russian {
             ("start", "что умеет этот бот".to_owned()),
             ("help", "как им пользоваться".to_owned()),
             ("status", "ваши последние запросы и их состояние (операторам: /status <запрос> — один ассет)".to_owned()),
+            ("history", "ваши последние 10 видео, у каждого кнопка, чтобы получить его ещё раз".to_owned()),
+            ("cancel", "отменить запросы, которые ещё ждут видео".to_owned()),
             ("clear", "только для операторов: /clear <запрос> удаляет видео из кэша, чтобы его сделали заново".to_owned()),
             ("stats", "только для операторов: итоги — ассеты, запросы, сэкономленные генерации, расходы".to_owned()),
             ("balance", "ваши кредиты и последние движения по ним".to_owned()),
@@ -317,6 +322,32 @@ impl Texts for Russian {
             ("grant", "только для операторов: /grant <user_id> <кредиты> начисляет (или списывает) кредиты".to_owned()),
             ("refund", "только для операторов: /refund <user_id> <charge_id> возвращает покупку за звёзды".to_owned()),
         ]
+    }
+
+    fn history_empty(&self) -> String {
+        "У вас пока нет видео. Пришлите мне запрос!".to_owned()
+    }
+
+    fn history(&self, prompts: &[&str]) -> String {
+        let lines: Vec<String> = prompts.iter().enumerate().map(|(i, p)| format!("{}. «{}»", i + 1, shorten(p, 100))).collect();
+        format!("🎞 Ваши последние видео — нажмите на любое, чтобы получить его ещё раз:\n{}", lines.join("\n"))
+    }
+
+    fn history_button(&self, n: usize, prompt: &str) -> String {
+        format!("🔁 {n}. {}", shorten(prompt, 40))
+    }
+
+    fn history_gone(&self) -> String {
+        "Этого видео больше нет. Пришлите запрос ещё раз, чтобы получить новое.".to_owned()
+    }
+
+    fn cancel_nothing(&self) -> String {
+        "У вас нет ожидающих запросов — отменять нечего.".to_owned()
+    }
+
+    fn cancelled(&self, prompts: &[&str]) -> String {
+        let quoted: Vec<String> = prompts.iter().map(|p| format!("«{}»", shorten(p, 60))).collect();
+        format!("✖️ Отменено: {}. Эти видео вам не придут.", quoted.join(", "))
     }
 
     fn credits_off(&self) -> String {

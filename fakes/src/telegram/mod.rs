@@ -449,6 +449,11 @@ impl FakeTelegram {
         self.st().commands.clone()
     }
 
+    /// Every accepted answerCallbackQuery: (callback query id, notice text).
+    pub fn answered_callbacks(&self) -> Vec<(String, Option<String>)> {
+        self.st().answered_callbacks.clone()
+    }
+
     /// The `commands` array registered for users whose language is `code`.
     pub fn my_commands_for(&self, code: &str) -> Option<Value> {
         self.st().commands_by_language.get(code).cloned()

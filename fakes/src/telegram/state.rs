@@ -274,6 +274,8 @@ pub(crate) struct State {
     /// `from.language_code` of users' messages: `None` leaves it out;
     /// users not listed send "en".
     pub user_languages: HashMap<i64, Option<String>>,
+    /// Every answerCallbackQuery accepted: (callback query id, text).
+    pub answered_callbacks: Vec<(String, Option<String>)>,
 }
 
 const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
@@ -319,6 +321,7 @@ impl State {
             commands: None,
             commands_by_language: HashMap::new(),
             user_languages: HashMap::new(),
+            answered_callbacks: Vec::new(),
         }
     }
 
@@ -456,7 +459,12 @@ impl State {
             // an old or unknown message: inaccessible, as Telegram sends it
             None => json!({"message_id": message_id, "chat": chat, "date": 0}),
         };
-        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}"), "language_code": "en"});
+        let mut from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}")});
+        match self.user_languages.get(&user_id) {
+            None => from["language_code"] = json!("en"),
+            Some(Some(code)) => from["language_code"] = json!(code),
+            Some(None) => {}
+        }
         let mut body = Map::new();
         body.insert(
             "callback_query".into(),
@@ -725,7 +733,8 @@ impl State {
         if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
             return Err(bad("MESSAGE_TOO_LONG").into());
         }
-        self.callback_answers.push((id.to_owned(), text));
+        self.callback_answers.push((id.to_owned(), text.clone()));
+        self.answered_callbacks.push((id.to_owned(), text));
         Ok(json!(true))
     }
 

@@ -1,0 +1,89 @@
+//! /cancel: a user withdraws their waiting requests, and a generation
+//! nobody waits for any more is called off while it is still queued.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+use super::entities::{user_requests, video_assets};
+use super::requests::Request;
+use super::retry::serializable;
+use crate::domain::{AssetId, AssetStatus, HoldState, RequestStatus, UserId};
+
+/// The reason recorded on a request the user withdrew, and on an asset
+/// whose generation was called off because nobody waited for it any more.
+pub const CANCELLED: &str = "cancelled";
+
+/// What one /cancel did.
+#[derive(Debug, Default)]
+pub struct Withdrawn {
+    /// The user's requests that were waiting, now cancelled (oldest first).
+    pub requests: Vec<Request>,
+    /// Assets whose queued generation was called off: nobody else waited.
+    pub called_off: Vec<AssetId>,
+}
+
+/// Cancels every waiting request of `user` (their held credits are
+/// released). An asset left without waiters
+/// whose generation has not started yet (still `pending`) fails as
+/// "cancelled", so its queued job finds nothing to do and the next request
+/// for the prompt starts afresh; one being generated goes on (its video is
+/// kept for the next request). One serializable transaction: a request
+/// for the same prompt recorded at the same time either counts as a waiter
+/// (the generation goes on for it) or comes after and starts a new one.
+#[tracing::instrument(skip(db))]
+pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn, DbErr> {
+    serializable(db, move |txn| {
+        Box::pin(async move {
+            let requests = user_requests::Entity::find()
+                .filter(user_requests::Column::TelegramUserId.eq(user))
+                .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+                .order_by_asc(user_requests::Column::Id)
+                .all(txn)
+                .await?;
+            if requests.is_empty() {
+                return Ok(Withdrawn::default());
+            }
+            let now = Utc::now();
+            let ids: Vec<_> = requests.iter().map(|r| r.id).collect();
+            user_requests::Entity::update_many()
+                .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Cancelled))
+                .col_expr(user_requests::Column::Error, Expr::value(CANCELLED))
+                .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+                .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
+                .filter(user_requests::Column::Id.is_in(ids.clone()))
+                .exec(txn)
+                .await?;
+            // Credits held for them go back, in the same transaction.
+            super::credits::settle_in(txn, &ids, HoldState::Released).await?;
+            let mut assets: Vec<AssetId> = requests.iter().map(|r| r.asset_id).collect();
+            assets.sort();
+            assets.dedup();
+            let mut called_off = Vec::new();
+            for asset_id in assets {
+                let waiting = user_requests::Entity::find()
+                    .filter(user_requests::Column::AssetId.eq(asset_id))
+                    .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+                    .count(txn)
+                    .await?;
+                if waiting > 0 {
+                    continue;
+                }
+                let stopped = video_assets::Entity::update_many()
+                    .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Failed))
+                    .col_expr(video_assets::Column::LastError, Expr::value(CANCELLED))
+                    .col_expr(video_assets::Column::Stage, Expr::value(Option::<crate::domain::Stage>::None))
+                    .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
+                    .filter(video_assets::Column::Id.eq(asset_id))
+                    .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
+                    .exec(txn)
+                    .await?;
+                if stopped.rows_affected > 0 {
+                    called_off.push(asset_id);
+                }
+            }
+            Ok(Withdrawn { requests, called_off })
+        })
+    })
+    .await
+}
