@@ -351,7 +351,7 @@ mod tests {
             assert!(spec(m).is_some(), "{m}");
         }
         assert_eq!(spec("SENDMESSAGE").unwrap().name, "sendMessage");
-        assert!(spec("sendPhoto").is_none());
+        assert!(spec("sendDice").is_none(), "a method the fake does not serve is refused");
     }
 
     #[test]
