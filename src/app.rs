@@ -8,6 +8,7 @@ use anyhow::Context;
 use queue::{JobQueue, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{self, AdminDeps, ConsoleDeps};
 use crate::bot::handler::{HandlerSettings, UpdateHandler};
 use crate::bot::voice::Transcriber;
 use crate::bot::{polling, webhook};
@@ -21,8 +22,8 @@ use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
-    Approvals, Cancel, Credits, Delivery, Dispatcher, Extensions, Generations, History, Housekeeping, Intake, Operator, Services,
-    UserStatus, cache_sync,
+    Approvals, Cancel, Console, Credits, Delivery, Dispatcher, Extensions, Generations, Health, History, Housekeeping, Intake,
+    Operator, Services, UserStatus, cache_sync,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -257,12 +258,18 @@ pub async fn run_with(
 
 async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let App { settings, db, cache, sender, services } = app;
+    let mut tasks = tokio::task::JoinSet::new();
+    let health = Health::new(db.clone(), services.dispatcher().queue().clone());
+    let console = Console::new(db.clone(), services.operator().clone());
+    let admin = AdminDeps { health, console: ConsoleDeps { console } };
+    if let Some(server) = admin::start(&settings.admin, admin, shutdown.clone()).await? {
+        tasks.spawn(server);
+    }
     let api = sender.api().clone();
     let me = api.get_me().await.context("Telegram refused the bot token or is unreachable (getMe)")?;
     let username = me.username.clone().unwrap_or_default();
     tracing::info!(bot = %username, ?role, "vidcache starting");
 
-    let mut tasks = tokio::task::JoinSet::new();
     if role.runs_worker() {
         let owner = format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..));
         let generations = Arc::new(

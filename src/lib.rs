@@ -3,6 +3,7 @@
 //!
 //! Layers, each importing only those listed after it:
 //! - [`app`]: start-up and shutdown of the roles; the one place that knows every layer.
+//! - [`admin`]: the admin listener: metrics, health checks, the operator console.
 //! - [`bot`]: Telegram updates in (polling, webhook), the update handler, voice messages.
 //! - [`work`]: the generation job and the reconciler.
 //! - [`service`]: intake, delivery, dispatch, a generation's lifecycle, operator and user reports.
@@ -15,8 +16,9 @@
 //! - [`texts`]: every text a person reads, per language.
 //! - [`config`]: settings, decided once: stores, generator, secrets, retry policy.
 //! - [`domain`]: typed ids, the normalized prompt, states and stages.
-//! - [`telemetry`]: logging.
+//! - [`telemetry`]: logging, and the metrics every layer counts.
 
+pub mod admin;
 pub mod app;
 pub mod bot;
 pub mod cache;

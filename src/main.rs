@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use vidcache::app::{self, Role};
-use vidcache::config::Settings;
+use vidcache::config::{LogFormat, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +30,13 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    vidcache::telemetry::init();
+    let log_format = LogFormat::from_env();
+    vidcache::telemetry::init(log_format.as_ref().copied().unwrap_or_default());
+    if let Err(err) = log_format {
+        tracing::error!("{err}");
+        eprintln!("vidcache: {err}");
+        return std::process::ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -435,7 +435,10 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     .await
     .expect("published");
     let key = Prompt::parse(prompt, 1000).expect("a prompt").key();
-    assert!(matches!(assets::clear(&env.db, &key).await.expect("clears"), assets::Cleared::Cleared { .. }));
+    assert!(matches!(
+        assets::clear(&env.db, &key, &vidcache::domain::Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clears"),
+        assets::Cleared::Cleared { .. }
+    ));
     video_assets::ActiveModel {
         id: Set(asset),
         status: Set(AssetStatus::Generating),

@@ -13,6 +13,7 @@ mod m20261202_000005_add_dispatched_at;
 mod m20261202_000006_add_paid_broadcast;
 mod m20261202_000007_create_credits;
 mod m20261202_000008_add_request_hold;
+mod m20261202_000009_create_operator_actions;
 mod m20261202_000011_add_request_language;
 mod m20261202_000013_create_approvals;
 mod m20261202_000015_add_asset_extensions;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_add_paid_broadcast::Migration),
             Box::new(m20261202_000007_create_credits::Migration),
             Box::new(m20261202_000008_add_request_hold::Migration),
+            Box::new(m20261202_000009_create_operator_actions::Migration),
             Box::new(m20261202_000011_add_request_language::Migration),
             Box::new(m20261202_000013_create_approvals::Migration),
             Box::new(m20261202_000015_add_asset_extensions::Migration),

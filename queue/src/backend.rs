@@ -18,6 +18,8 @@ pub enum QueueError {
     Push { key: String, message: String },
     #[error("cannot count jobs: {0}")]
     Count(String),
+    #[error("the job queue does not answer: {0}")]
+    Ping(String),
 }
 
 /// apalis heartbeats only while a worker has a free slot, so a worker busy
@@ -200,5 +202,24 @@ impl JobQueue {
                 Ok(n)
             }
         }
+    }
+
+    /// Asks the queue's store for a trivial answer (`SELECT 1`, `PING`):
+    /// for readiness checks.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let failed = |e: &dyn std::fmt::Display| QueueError::Ping(e.to_string());
+        match &self.store {
+            Store::Sqlite { pool } => {
+                sqlx::query("SELECT 1").execute(pool).await.map_err(|e| failed(&e))?;
+            }
+            Store::Postgres { pool } => {
+                sqlx::query("SELECT 1").execute(pool).await.map_err(|e| failed(&e))?;
+            }
+            Store::Redis { conn, .. } => {
+                let mut conn = conn.clone();
+                let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(|e| failed(&e))?;
+            }
+        }
+        Ok(())
     }
 }

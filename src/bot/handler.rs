@@ -10,8 +10,8 @@ use teloxide::utils::command::{BotCommands, ParseError};
 use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
 use crate::domain::{
-    ApprovalState, AssetId, CallbackData, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, RequestId, StarsPackage,
-    UserId,
+    Actor, ApprovalState, AssetId, CallbackData, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, RequestId,
+    StarsPackage, UserId,
 };
 use crate::service::credits::Paid;
 use crate::service::extend::{Pressed as ExtendPressed, Refusal as ExtendRefusal};
@@ -21,6 +21,7 @@ use crate::service::{Approvals, Cancel, Credits, Extensions, History, Intake, Op
 use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
+use crate::telemetry::measure::{self, RequestOutcome};
 use crate::texts::{Lang, MenuButton, Texts, menu_labels};
 
 /// What a text message asks for.
@@ -306,7 +307,10 @@ impl UpdateHandler {
             }
             match message.voice() {
                 Some(voice) => self.on_voice(&incoming, voice).await,
-                None => self.reply(&incoming, &texts.not_text(), Keyboard::None).await,
+                None => {
+                    measure::requests(RequestOutcome::Refused, 1);
+                    self.reply(&incoming, &texts.not_text(), Keyboard::None).await
+                }
             }
             return;
         };
@@ -379,7 +383,10 @@ impl UpdateHandler {
             Input::Command(Command::Grant(_) | Command::Refund(_)) => texts.operators_only(),
             Input::UnknownCommand(word) => texts.unknown_command(&word),
             Input::OtherBot => texts.addressed_to_another_bot(),
-            Input::Invalid(err) => texts.invalid_prompt(&err),
+            Input::Invalid(err) => {
+                measure::requests(RequestOutcome::Refused, 1);
+                texts.invalid_prompt(&err)
+            }
             Input::Prompt(prompt) => return self.request(&incoming, text, prompt).await,
         };
         self.reply(&incoming, &answer, Keyboard::None).await;
@@ -553,7 +560,7 @@ impl UpdateHandler {
             return texts.clear_refused();
         }
         let Ok(prompt) = Prompt::parse(raw, usize::MAX) else { return texts.clear_usage() };
-        match self.operator.clear(user, &prompt).await {
+        match self.operator.clear(&Actor::Telegram(user), &prompt).await {
             Ok(outcome) => texts.cleared(prompt.as_str(), outcome),
             Err(err) => {
                 tracing::error!(error = %err, "clear failed");

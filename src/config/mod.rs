@@ -113,6 +113,64 @@ impl ExtendSettings {
     }
 }
 
+/// The admin listener (`ADMIN_LISTEN_ADDR`): `/metrics`, `/livez`,
+/// `/readyz` and, with `ADMIN_TOKEN`, the operator console.
+#[derive(Clone, Debug)]
+pub struct AdminSettings {
+    /// `None` when `ADMIN_LISTEN_ADDR` is set empty: no listener.
+    pub listen: Option<SocketAddr>,
+    /// True when the address was given; false for the default, which is
+    /// skipped with a warning when taken (two roles on one machine).
+    pub listen_explicit: bool,
+    /// The console's login token; `None`: the console is off.
+    pub token: Option<Secret>,
+}
+
+impl AdminSettings {
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:9090";
+
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        // Unset: the default address; set but empty: no listener.
+        let (listen, listen_explicit) = match lookup("ADMIN_LISTEN_ADDR").map(|v| v.trim().to_owned()) {
+            None => (Some(Self::parse_listen(Self::DEFAULT_LISTEN)?), false),
+            Some(raw) if raw.is_empty() => (None, true),
+            Some(raw) => (Some(Self::parse_listen(&raw)?), true),
+        };
+        let token = get(lookup, "ADMIN_TOKEN").map(Secret::new);
+        Ok(Self { listen, listen_explicit, token })
+    }
+
+    fn parse_listen(raw: &str) -> Result<SocketAddr, ConfigError> {
+        raw.parse().map_err(|e| ConfigError::Invalid { name: "ADMIN_LISTEN_ADDR", reason: format!("`{raw}`: {e}") })
+    }
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, with the fields of the current spans.
+    Json,
+}
+
+impl LogFormat {
+    /// Read before everything else, so that even a configuration error is
+    /// logged in the chosen format.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        match get(lookup, "LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(ConfigError::Invalid { name: "LOG_FORMAT", reason: format!("`{other}`: use text or json") }),
+        }
+    }
+}
+
 /// Every setting of the service. See the configuration table in the README.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -161,6 +219,8 @@ pub struct Settings {
     pub credits: Option<CreditSettings>,
     /// Per-user rate limits, waiting requests and running generations.
     pub fair_use: FairUse,
+    /// The admin listener and the console.
+    pub admin: AdminSettings,
     /// The language of users whose Telegram profile has no language
     /// (`DEFAULT_LANGUAGE`).
     pub default_language: Lang,
@@ -274,10 +334,12 @@ impl Settings {
                 reason: "`operators` needs at least one id in ADMIN_USER_IDS to ask".into(),
             });
         }
+        let admin = AdminSettings::from_lookup(lookup)?;
         let settings = Self {
             approvals,
             storage: StorageSettings::from_lookup(lookup)?,
             cleanup: CleanupSettings::from_lookup(lookup)?,
+            admin,
             default_language,
             token,
             providers,
@@ -357,6 +419,33 @@ mod tests {
         let token = BotToken::parse("123:ABC-secret").expect("valid");
         assert!(!format!("{token:?}").contains("secret"));
         assert_eq!(token.expose(), "123:ABC-secret");
+    }
+
+    fn lookup_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn admin_listener_defaults_on_and_empty_turns_it_off() {
+        let default = AdminSettings::from_lookup(&lookup_of(&[])).expect("valid");
+        assert_eq!(default.listen, Some("127.0.0.1:9090".parse().expect("addr")));
+        assert!(!default.listen_explicit);
+        assert!(default.token.is_none());
+        let off = AdminSettings::from_lookup(&lookup_of(&[("ADMIN_LISTEN_ADDR", "")])).expect("valid");
+        assert_eq!(off.listen, None);
+        let set = AdminSettings::from_lookup(&lookup_of(&[("ADMIN_LISTEN_ADDR", "0.0.0.0:9100")])).expect("valid");
+        assert_eq!(set.listen, Some("0.0.0.0:9100".parse().expect("addr")));
+        assert!(set.listen_explicit);
+        assert!(AdminSettings::from_lookup(&lookup_of(&[("ADMIN_LISTEN_ADDR", "nowhere")])).is_err());
+        let token = AdminSettings::from_lookup(&lookup_of(&[("ADMIN_TOKEN", "a-long-enough-token")])).expect("valid");
+        assert!(!format!("{token:?}").contains("long-enough"));
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(LogFormat::from_lookup(&lookup_of(&[])).expect("valid"), LogFormat::Text);
+        assert_eq!(LogFormat::from_lookup(&lookup_of(&[("LOG_FORMAT", "JSON")])).expect("valid"), LogFormat::Json);
+        assert!(LogFormat::from_lookup(&lookup_of(&[("LOG_FORMAT", "xml")])).is_err());
     }
 
     #[test]

@@ -8,10 +8,10 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::entities::{user_requests, video_assets};
+use super::entities::{operator_actions, user_requests, video_assets};
 use super::retry::serializable;
 use super::stages::{self, Carried};
-use crate::domain::{AssetId, AssetStatus, FileId, Generation, PromptKey, RequestId, RequestStatus, Stage};
+use crate::domain::{Actor, AssetId, AssetStatus, FileId, Generation, PromptKey, RequestId, RequestStatus, Stage};
 
 pub type Asset = video_assets::Model;
 
@@ -425,10 +425,13 @@ pub enum Cleared {
 
 /// Drops the cached `file_id` and file of an asset so that the next request
 /// regenerates it. History rows stay.
-pub async fn clear(db: &DatabaseConnection, key: &PromptKey) -> Result<Cleared, DbErr> {
+/// The clear is recorded in `operator_actions` with `by`, in the same transaction.
+pub async fn clear(db: &DatabaseConnection, key: &PromptKey, by: &Actor) -> Result<Cleared, DbErr> {
     let key = key.clone();
+    let by = by.to_string();
     serializable(db, move |txn| {
         let key = key.clone();
+        let by = by.clone();
         Box::pin(async move {
             let Some(asset) = find_by_key(txn, &key).await? else { return Ok(Cleared::Unknown) };
             match asset.status {
@@ -449,8 +452,18 @@ pub async fn clear(db: &DatabaseConnection, key: &PromptKey) -> Result<Cleared, 
             active.file_path = Set(None);
             active.last_error = Set(Some(CLEARED_REASON.to_owned()));
             active.stage = Set(None);
-            active.updated_at = Set(Utc::now());
+            let now = Utc::now();
+            active.updated_at = Set(now);
             active.update(txn).await?;
+            operator_actions::ActiveModel {
+                asset_id: Set(asset_id),
+                action: Set("clear".to_owned()),
+                operator: Set(by),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
             Ok(Cleared::Cleared { asset_id, file_path })
         })
     })

@@ -19,6 +19,7 @@ use sea_orm::{
 use super::entities::{credit_accounts, credit_ledger, star_payments, user_requests};
 use super::retry::serializable;
 use crate::domain::{AssetId, ChargeId, HoldState, LedgerKind, RequestId, RequestStatus, UserId};
+use crate::telemetry::measure;
 
 pub type LedgerRow = credit_ledger::Model;
 
@@ -79,6 +80,18 @@ pub(crate) async fn record_in(txn: &DatabaseTransaction, movements: &[Movement])
             .filter(credit_accounts::Column::UserId.eq(user))
             .exec(txn)
             .await?;
+    }
+    for m in movements {
+        let kind = match m.kind {
+            LedgerKind::Grant => "grant",
+            LedgerKind::Purchase => "purchase",
+            LedgerKind::Hold => "hold",
+            LedgerKind::Capture => "capture",
+            LedgerKind::Release => "release",
+            LedgerKind::Refund => "refund",
+            LedgerKind::Adjustment => "adjustment",
+        };
+        measure::credits_moved(kind, m.amount.unsigned_abs());
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 pub mod approvals;
 pub mod assets;
 pub mod cancel;
+pub mod console;
 pub mod credits;
 pub mod entities;
 pub mod extensions;

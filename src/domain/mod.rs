@@ -2,6 +2,7 @@
 //! speaks in these; none of them knows about Telegram, the database or
 //! the queue beyond how a value is stored.
 
+mod actor;
 mod approval;
 mod callback;
 mod credits;
@@ -12,6 +13,7 @@ mod stage;
 mod status;
 mod wanted;
 
+pub use actor::{Actor, ConsoleName};
 pub use approval::{ApprovalState, Decision, Gate, REJECTED_REASON, TIMED_OUT_REASON, UnknownGate};
 pub use callback::{CallbackData, MAX_CALLBACK_DATA};
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};

@@ -64,6 +64,7 @@ use crate::domain::{AssetId, Gate, Generation, StageSink};
 use crate::providers::openai::ChatFormat;
 use crate::providers::{Meter, OpenAiClient, ProviderError, RunwayClient, SetupError, VertexClient};
 use crate::telegram::MAX_UPLOAD_BYTES;
+use crate::telemetry::measure;
 
 /// Fade between sections, in seconds.
 const FADE_SECONDS: f64 = 0.3;
@@ -395,7 +396,10 @@ impl Steps {
         }
         let row = stages::start(&self.db, key, input, Some(provider)).await.map_err(db_error)?;
         let id = row.id;
-        match work(row).await {
+        let started = Instant::now();
+        let done = work(row).await;
+        measure::stage(stage_label(kind), done.is_ok(), started.elapsed());
+        match done {
             Ok((value, output)) => {
                 stages::finish(&self.db, id, &output).await.map_err(db_error)?;
                 self.report(job).await;
@@ -792,6 +796,19 @@ async fn data_uri(path: &Path) -> Result<String, ProviderError> {
         return Err(ProviderError::local(WHAT, format!("the image is too large to send inline ({} bytes)", bytes.len())));
     }
     Ok(uri)
+}
+
+/// The `stage` label of a step in the stage-duration histogram.
+fn stage_label(kind: StageKind) -> &'static str {
+    match kind {
+        StageKind::Script => "script",
+        StageKind::ImagePrompt => "image_prompt",
+        StageKind::Image => "image",
+        StageKind::AnimationPrompt => "animation_prompt",
+        StageKind::Clip => "clip",
+        StageKind::Voice => "voice",
+        StageKind::Assemble => "assemble",
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::http::ProviderError;
 use crate::config::Prices;
 use crate::db::stages::{self, NewCall};
 use crate::domain::AssetId;
+use crate::telemetry::measure;
 
 #[derive(Debug, Clone)]
 pub struct Meter {
@@ -40,6 +41,7 @@ impl Meter {
             cost_micros: if ok { self.prices.per_call(provider, operation) } else { 0 },
             ok,
         };
+        measure::provider_call(provider, operation, ok, call.cost_micros);
         if let Err(err) = stages::record_call(&self.db, &call).await {
             tracing::warn!(error = %err, provider, operation, "could not record a provider call");
         }

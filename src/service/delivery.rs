@@ -26,6 +26,7 @@ use crate::storage::{VideoStore, key_of};
 use crate::telegram::api::{InlineButton, Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::{Gate, SendError, Sender};
+use crate::telemetry::measure::{self, RequestOutcome};
 use crate::texts::Lang;
 
 /// How one send to one request ended.
@@ -372,6 +373,7 @@ impl Delivery {
             Err(SendError::Skipped) => (Delivered::Skipped, Ok(())),
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
+                measure::requests(RequestOutcome::Failed, 1);
                 let recorded = requests::mark_undeliverable(&self.db, request, &reason).await;
                 if recorded.is_ok() {
                     self.settle(request, held, false).await;
@@ -441,6 +443,7 @@ impl Delivery {
                     }
                 }
                 Err(SendError::Unreachable(reason)) => {
+                    measure::requests(RequestOutcome::Failed, 1);
                     requests::mark_undeliverable(&self.db, request.id, &reason).await?;
                     self.settle(request.id, request.hold == Some(HoldState::Held), false).await;
                 }

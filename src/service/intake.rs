@@ -21,6 +21,7 @@ pub use crate::db::requests::Refusal;
 use crate::db::requests::{self, Submitted};
 use crate::domain::{AssetStatus, UserId, Wanted};
 use crate::telegram::limiter::Priority;
+use crate::telemetry::measure::{self, RequestOutcome};
 
 pub struct Intake {
     db: DatabaseConnection,
@@ -82,6 +83,7 @@ impl Intake {
         let hit = self.cache.get(&key).await;
         if let Some(hit) = hit.as_ref().filter(|_| !self.priced) {
             if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
+                measure::requests(RequestOutcome::CacheHit, 1);
                 let delivery = self.delivery.clone();
                 let file_id = hit.file_id.clone();
                 tokio::spawn(async move { delivery.video(&request, &file_id, Priority::Interactive).await });
@@ -114,6 +116,12 @@ impl Intake {
             self.dispatcher.dispatch(job).await;
         }
         let delivery = self.delivery.clone();
+        let outcome = match (asset.status, &asset.file_id, dispatch) {
+            (AssetStatus::Available, Some(_), _) => RequestOutcome::CacheHit,
+            (_, _, Some(_)) => RequestOutcome::Generated,
+            _ => RequestOutcome::Joined,
+        };
+        measure::requests(outcome, 1);
         match (asset.status, asset.file_id.clone()) {
             (AssetStatus::Available, Some(file_id)) => {
                 self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;

@@ -15,18 +15,22 @@
 //! - [`cancel`]: a user's /cancel (their held credits go back);
 //! - [`approvals`]: gates a person approves (`APPROVALS`);
 //! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
+//! - [`console`]: what the operator console shows, and its Clear button;
 //! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
-//! - [`fair_use`]: the per-user rate limit shared through Redis.
+//! - [`fair_use`]: the per-user rate limit shared through Redis;
+//! - [`health`]: readiness (database, queue) and the backlog for metrics.
 
 pub mod approvals;
 pub mod cache_sync;
 pub mod cancel;
+pub mod console;
 pub mod credits;
 pub mod delivery;
 pub mod dispatch;
 pub mod extend;
 pub mod fair_use;
 pub mod generations;
+pub mod health;
 pub mod history;
 pub mod housekeeping;
 pub mod intake;
@@ -37,11 +41,13 @@ use std::sync::Arc;
 
 pub use approvals::{Approvals, Pressed};
 pub use cancel::Cancel;
+pub use console::Console;
 pub use credits::Credits;
 pub use delivery::{Delivered, Delivery, UploadError, Uploaded};
 pub use dispatch::Dispatcher;
 pub use extend::Extensions;
 pub use generations::Generations;
+pub use health::Health;
 pub use history::History;
 pub use housekeeping::Housekeeping;
 pub use intake::Intake;

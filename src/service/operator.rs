@@ -9,7 +9,7 @@ use super::housekeeping;
 use crate::cache::VideoCache;
 use crate::db::assets::{self, Cleared};
 use crate::db::{credits, requests, stages};
-use crate::domain::{AssetStatus, Prompt, RequestStatus, UserId};
+use crate::domain::{Actor, AssetStatus, Prompt, RequestStatus};
 use crate::storage::{VideoStore, key_of};
 use crate::texts::{AssetReport, ClearOutcome, CreditFigures, StatsReport, Texts};
 
@@ -38,11 +38,12 @@ impl Operator {
         self
     }
 
-    /// `/clear <prompt>`: drops the cached video so the next request makes it again.
-    #[tracing::instrument(skip(self, prompt))]
-    pub async fn clear(&self, operator: UserId, prompt: &Prompt) -> Result<ClearOutcome, DbErr> {
+    /// `/clear <prompt>` (or the console's Clear button): drops the cached
+    /// video so the next request makes it again; recorded with `by`.
+    #[tracing::instrument(skip(self, prompt), fields(by = %by))]
+    pub async fn clear(&self, by: &Actor, prompt: &Prompt) -> Result<ClearOutcome, DbErr> {
         let key = prompt.key();
-        Ok(match assets::clear(&self.db, &key).await? {
+        Ok(match assets::clear(&self.db, &key, by).await? {
             Cleared::Cleared { asset_id, file_path } => {
                 self.cache.invalidate(&key).await;
                 if let Some(path) = file_path {
@@ -89,6 +90,11 @@ impl Operator {
 
     /// `/stats`: what dedup saved, and what providers cost.
     pub async fn stats(&self, texts: &dyn Texts) -> Result<String, DbErr> {
+        Ok(texts.stats(&self.stats_report().await?))
+    }
+
+    /// The figures of `/stats` (the console's overview shows them too).
+    pub async fn stats_report(&self) -> Result<StatsReport, DbErr> {
         let mut assets_by_status = Vec::new();
         for status in
             [AssetStatus::Available, AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Awaiting, AssetStatus::Failed]
@@ -119,6 +125,6 @@ impl Operator {
                 }
             },
         };
-        Ok(texts.stats(&report))
+        Ok(report)
     }
 }

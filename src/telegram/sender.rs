@@ -11,6 +11,7 @@ use super::api::{ApiError, BotApi, Failure, InlineButton, Keyboard, MediaKind, S
 use super::limiter::{FloodLimiter, Priority};
 use crate::config::RetryPolicy;
 use crate::domain::{ChatId, FileId, MessageId};
+use crate::telemetry::measure;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
@@ -61,7 +62,7 @@ impl Sender {
     async fn with_retries<T, F, Fut>(
         &self,
         chat_id: ChatId,
-        priority: Priority,
+        (kind, priority): (&'static str, Priority),
         gate: Option<&dyn Gate>,
         op: F,
     ) -> Result<T, SendError>
@@ -79,10 +80,27 @@ impl Sender {
                 }
             }
             let err = match op().await {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    measure::send(kind, "ok");
+                    if priority == Priority::Broadcast {
+                        measure::paid_send();
+                    }
+                    return Ok(value);
+                }
                 Err(err) => err,
             };
-            match err.failure() {
+            let failure = err.failure();
+            measure::send(
+                kind,
+                match failure {
+                    Failure::FloodWait(_) => "flood_wait",
+                    Failure::ChatUnreachable => "unreachable",
+                    Failure::Rejected => "rejected",
+                    Failure::UnknownFile => "unknown_file",
+                    Failure::Transient => "transient",
+                },
+            );
+            match failure {
                 Failure::FloodWait(secs) if flood_waits < MAX_FLOOD_WAITS => {
                     flood_waits += 1;
                     self.limiter.freeze(Duration::from_secs(secs)).await;
@@ -115,18 +133,21 @@ impl Sender {
         priority: Priority,
         gate: Option<&dyn Gate>,
     ) -> Result<MessageId, SendError> {
-        self.with_retries(chat_id, priority, gate, || self.api.send_message(chat_id, text, reply_to, &keyboard)).await
+        self.with_retries(chat_id, ("message", priority), gate, || self.api.send_message(chat_id, text, reply_to, &keyboard))
+            .await
     }
 
     /// Sends a Stars invoice, as an answer (flood limits as for a text).
     pub async fn invoice(&self, chat_id: ChatId, invoice: &super::api::StarsInvoice) -> Result<MessageId, SendError> {
-        self.with_retries(chat_id, Priority::Interactive, None, || self.api.send_invoice(chat_id, invoice)).await
+        self.with_retries(chat_id, ("invoice", Priority::Interactive), None, || self.api.send_invoice(chat_id, invoice)).await
     }
 
     /// Edits a progress message in place (edits count against the same
     /// limits, at the lowest priority). A message that already shows `text` is not an error.
     pub async fn edit(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), SendError> {
-        match self.with_retries(chat_id, Priority::Progress, None, || self.api.edit_message_text(chat_id, message_id, text)).await
+        match self
+            .with_retries(chat_id, ("edit", Priority::Progress), None, || self.api.edit_message_text(chat_id, message_id, text))
+            .await
         {
             Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
             other => other,
@@ -146,7 +167,7 @@ impl Sender {
         gate: Option<&dyn Gate>,
     ) -> Result<SentVideo, SendError> {
         let paid = priority == Priority::Broadcast;
-        self.with_retries(chat_id, priority, gate, || {
+        self.with_retries(chat_id, ("video", priority), gate, || {
             self.api.send_video_by_id(chat_id, file_id, caption, reply_to, keyboard, paid)
         })
         .await
@@ -163,7 +184,15 @@ impl Sender {
         priority: Priority,
         gate: Option<&dyn Gate>,
     ) -> Result<SentVideo, SendError> {
-        self.with_retries(chat_id, priority, gate, || self.api.upload_video(chat_id, path, caption, reply_to, keyboard)).await
+        let sent = self
+            .with_retries(chat_id, ("upload", priority), gate, || {
+                self.api.upload_video(chat_id, path, caption, reply_to, keyboard)
+            })
+            .await;
+        if !matches!(sent, Err(SendError::Skipped)) {
+            measure::upload(sent.is_ok());
+        }
+        sent
     }
 
     /// Uploads images or clips (one as a photo or video, 2–10 as an album).
@@ -174,7 +203,7 @@ impl Sender {
         caption: &str,
         priority: Priority,
     ) -> Result<Vec<MessageId>, SendError> {
-        self.with_retries(chat_id, priority, None, || self.api.send_media(chat_id, items, caption)).await
+        self.with_retries(chat_id, ("media", priority), None, || self.api.send_media(chat_id, items, caption)).await
     }
 
     /// Replaces a message's inline keyboard (counted like an edit). A
@@ -186,7 +215,9 @@ impl Sender {
         rows: &[Vec<InlineButton>],
     ) -> Result<(), SendError> {
         match self
-            .with_retries(chat_id, Priority::Interactive, None, || self.api.edit_message_reply_markup(chat_id, message_id, rows))
+            .with_retries(chat_id, ("markup", Priority::Interactive), None, || {
+                self.api.edit_message_reply_markup(chat_id, message_id, rows)
+            })
             .await
         {
             Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{AssetReport, ClearOutcome, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
+use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
 use crate::domain::{
     ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
     TIMED_OUT_REASON, UserId,
@@ -12,6 +12,66 @@ pub struct English;
 
 const CLEAR_USAGE: &str =
     "Usage: /clear <prompt> — the prompt is matched the same way as requests (case and spaces don't matter).";
+
+static CONSOLE: ConsoleTexts = ConsoleTexts {
+    title: "vidcache console",
+    off: "The operator console is off: set ADMIN_TOKEN to turn it on.",
+    sign_in_title: "Sign in",
+    token_label: "Admin token (ADMIN_TOKEN)",
+    name_label: "Your name (recorded with what you do)",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    wrong_token: "Wrong token. Nothing was changed.",
+    sign_in_first: "Sign in with the admin token first. Nothing was changed.",
+    bad_form: "This form has expired or came from another site. Reload the page and try again. Nothing was changed.",
+    not_found: "Not found.",
+    signed_in_as: "Signed in as",
+    overview: "Overview",
+    assets: "Assets",
+    figures: "Figures (as in /stats)",
+    running: "Running generations",
+    waiting: "Waiting requests",
+    search: "Search",
+    prompt_contains: "Prompt contains",
+    any_state: "any state",
+    asset: "Asset",
+    prompt: "Prompt",
+    state: "State",
+    generation: "Generation",
+    requests: "Requests",
+    attempts: "Attempts",
+    progress: "Progress",
+    cost: "Provider calls and cost",
+    video: "Video",
+    no_video: "no video file",
+    last_error: "Last error",
+    user: "User",
+    chat: "Chat",
+    text: "Text",
+    created: "Created",
+    error: "Error",
+    stages: "Stages",
+    step: "Step",
+    segment: "Segment",
+    provider: "Provider",
+    task: "Provider task",
+    provider_calls: "Provider calls",
+    operation: "Operation",
+    seconds: "Seconds",
+    result: "Result",
+    ok: "ok",
+    failed: "failed",
+    clear: "Clear this video",
+    clear_hint: "Same as /clear: the cached video and its file are dropped; the next request generates it anew.",
+    actions: "Operator actions",
+    action: "Action",
+    operator: "Operator",
+    approvals: "Pending approvals",
+    user_requests: "Requests of user",
+    credits: "Credit balance",
+    none: "none",
+    more_not_shown: "Only the most recent are shown.",
+};
 
 impl Texts for English {
     fn help(&self, max_prompt_chars: usize) -> String {
@@ -264,6 +324,10 @@ impl Texts for English {
 
     fn menu_help(&self) -> String {
         "❓ Help".to_owned()
+    }
+
+    fn console(&self) -> &'static ConsoleTexts {
+        &CONSOLE
     }
 
     fn command_menu(&self) -> Vec<(&'static str, String)> {

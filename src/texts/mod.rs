@@ -3,8 +3,11 @@
 //! language is one implementation of the trait, so adding a language is
 //! adding a file here, with the compiler checking that none is missing.
 
+mod console;
 mod en;
 mod ru;
+
+pub use console::ConsoleTexts;
 
 use std::time::Duration;
 
@@ -223,6 +226,9 @@ pub trait Texts: Send + Sync {
     fn refund_usage(&self) -> String;
     fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String;
     fn refund_refused(&self, refusal: &RefundRefusal) -> String;
+
+    /// The operator console's labels.
+    fn console(&self) -> &'static ConsoleTexts;
 }
 
 /// A size in bytes as people read it ("812 B", "3.4 MB"), in decimal

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{AssetReport, ClearOutcome, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
+use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
 use crate::domain::{
     ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
     TIMED_OUT_REASON, UserId,
@@ -22,6 +22,66 @@ fn asset_status(status: AssetStatus) -> &'static str {
         AssetStatus::Awaiting => "ждёт одобрения",
     }
 }
+
+static CONSOLE: ConsoleTexts = ConsoleTexts {
+    title: "Консоль vidcache",
+    off: "Консоль оператора выключена: задайте ADMIN_TOKEN, чтобы её включить.",
+    sign_in_title: "Вход",
+    token_label: "Токен администратора (ADMIN_TOKEN)",
+    name_label: "Ваше имя (записывается вместе с вашими действиями)",
+    sign_in: "Войти",
+    sign_out: "Выйти",
+    wrong_token: "Неверный токен. Ничего не изменено.",
+    sign_in_first: "Сначала войдите с токеном администратора. Ничего не изменено.",
+    bad_form: "Эта форма устарела или пришла с другого сайта. Обновите страницу и попробуйте снова. Ничего не изменено.",
+    not_found: "Не найдено.",
+    signed_in_as: "Вы вошли как",
+    overview: "Обзор",
+    assets: "Видео",
+    figures: "Показатели (как в /stats)",
+    running: "Идущие генерации",
+    waiting: "Ожидающие запросы",
+    search: "Найти",
+    prompt_contains: "Запрос содержит",
+    any_state: "любое состояние",
+    asset: "Видео",
+    prompt: "Запрос",
+    state: "Состояние",
+    generation: "Поколение",
+    requests: "Запросы",
+    attempts: "Попытки",
+    progress: "Ход работы",
+    cost: "Вызовы провайдеров и стоимость",
+    video: "Видео",
+    no_video: "файла видео нет",
+    last_error: "Последняя ошибка",
+    user: "Пользователь",
+    chat: "Чат",
+    text: "Текст",
+    created: "Создан",
+    error: "Ошибка",
+    stages: "Этапы",
+    step: "Шаг",
+    segment: "Сегмент",
+    provider: "Провайдер",
+    task: "Задача провайдера",
+    provider_calls: "Вызовы провайдеров",
+    operation: "Операция",
+    seconds: "Секунды",
+    result: "Результат",
+    ok: "успешно",
+    failed: "ошибка",
+    clear: "Сбросить это видео",
+    clear_hint: "То же, что /clear: сохранённое видео и его файл удаляются; следующий запрос создаст его заново.",
+    actions: "Действия операторов",
+    action: "Действие",
+    operator: "Оператор",
+    approvals: "Ожидают решения",
+    user_requests: "Запросы пользователя",
+    credits: "Баланс кредитов",
+    none: "нет",
+    more_not_shown: "Показаны только последние.",
+};
 
 impl Texts for Russian {
     fn help(&self, max_prompt_chars: usize) -> String {
@@ -514,6 +574,10 @@ impl Texts for Russian {
 
     fn approval_nothing_pending(&self) -> String {
         "Сейчас ничего не ждёт вашего одобрения.".to_owned()
+    }
+
+    fn console(&self) -> &'static ConsoleTexts {
+        &CONSOLE
     }
 }
 

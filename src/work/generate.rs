@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -23,6 +23,7 @@ use crate::service::generations::Claimed;
 use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, UploadError, Uploaded};
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::MAX_UPLOAD_BYTES;
+use crate::telemetry::measure;
 
 /// What a job needs to know, from the settings.
 #[derive(Debug, Clone)]
@@ -162,8 +163,12 @@ impl GenerationJob {
             () = self.keep_lease(job) => Err(Outcome::HandedBack),
         };
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                measure::generation_ended("available");
+                Ok(())
+            }
             Err(Outcome::HandedBack) => {
+                measure::generation_ended("handed_back");
                 if let Err(err) = self.generations.release(job).await {
                     tracing::warn!(error = %err, "could not release a lease; it will expire");
                 }
@@ -363,10 +368,12 @@ impl GenerationJob {
                 gates: gates.clone(),
             };
             let run = tokio::time::timeout(settings.generation_timeout, self.attempt(request, &part, &path));
+            let started = Instant::now();
             let result = tokio::select! {
                 _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
                 result = run => result,
             };
+            measure::stage("generate", matches!(result, Ok(Ok(()))), started.elapsed());
             match result {
                 Ok(Ok(())) => {
                     tracing::debug!("rendered");
@@ -410,7 +417,12 @@ impl GenerationJob {
         }
         self.generations.set_stage(job, Stage::Uploading).await;
         tracing::debug!("uploading");
-        let video = match self.delivery.upload_once(asset.id, path, &asset.prompt).await {
+        let started = Instant::now();
+        let uploaded = self.delivery.upload_once(asset.id, path, &asset.prompt).await;
+        if !matches!(uploaded, Ok(Uploaded::NobodyWaiting)) {
+            measure::stage("upload", uploaded.is_ok(), started.elapsed());
+        }
+        let video = match uploaded {
             Ok(Uploaded::Video(video)) => video,
             Ok(Uploaded::NobodyWaiting) => {
                 // Keep the file for the next requester.

@@ -43,6 +43,8 @@ impl Harness {
         env.insert("TELEGRAM_POLL_TIMEOUT_SECS".into(), "1".into());
         env.insert("JOB_LEASE_SECS".into(), "3".into());
         env.insert("GENERATION_BACKOFF_MS".into(), "50".into());
+        // Tests run side by side: no admin listener unless a test asks for one.
+        env.insert("ADMIN_LISTEN_ADDR".into(), String::new());
         // Tests send bursts from one user: per-user limits are off unless a test turns them on.
         env.insert("USER_RATE_LIMIT".into(), "off".into());
         env.insert("USER_MAX_WAITING".into(), "0".into());

@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod credit_accounts;
 pub mod credit_ledger;
 pub mod generation_stages;
+pub mod operator_actions;
 pub mod pending_extensions;
 pub mod provider_calls;
 pub mod star_payments;

@@ -1,0 +1,137 @@
+//! What the operator console shows and does: the overview (the `/stats`
+//! figures, running generations, waiting requests), assets by prompt text
+//! and state, one asset's requests, stages, provider calls and operator
+//! actions, one user's requests; and the Clear button, which is `/clear`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::operator::Operator;
+use crate::db::assets::{self, Asset};
+use crate::db::console::{self as queries, OperatorAction, ProviderCall};
+use crate::db::credits;
+use crate::db::requests::{self, Request};
+use crate::db::stages::{self, Costs, Stage as StageRow};
+use crate::domain::{Actor, AssetId, AssetStatus, Prompt, Stage, UserId};
+use crate::texts::{ClearOutcome, StatsReport};
+
+/// How many rows a list shows at most.
+pub const LIST_LIMIT: u64 = 100;
+
+pub struct Console {
+    db: DatabaseConnection,
+    operator: Arc<Operator>,
+}
+
+/// One asset as a list shows it.
+#[derive(Debug, Clone)]
+pub struct AssetSummary {
+    pub asset: Asset,
+    pub requests: i64,
+    /// The staged progress ("images 7/10"), else the asset's stage.
+    pub progress: Option<Stage>,
+    pub costs: Costs,
+    /// The rendered file is there to be played.
+    pub has_video: bool,
+}
+
+/// Everything the asset page shows.
+#[derive(Debug, Clone)]
+pub struct AssetDetail {
+    pub summary: AssetSummary,
+    pub requests: Vec<Request>,
+    /// The steps of the current generation.
+    pub stages: Vec<StageRow>,
+    pub calls: Vec<ProviderCall>,
+    pub actions: Vec<OperatorAction>,
+}
+
+/// The overview page.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub stats: StatsReport,
+    pub running: Vec<AssetSummary>,
+    pub waiting: Vec<(Request, Option<Asset>)>,
+}
+
+impl Console {
+    pub fn new(db: DatabaseConnection, operator: Arc<Operator>) -> Self {
+        Self { db, operator }
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn overview(&self) -> Result<Overview, DbErr> {
+        let stats = self.operator.stats_report().await?;
+        let running = queries::search_assets(&self.db, None, Some(AssetStatus::Generating), LIST_LIMIT).await?;
+        let running = self.summaries(running).await?;
+        let waiting = queries::waiting_requests(&self.db, LIST_LIMIT).await?;
+        Ok(Overview { stats, running, waiting })
+    }
+
+    /// Assets whose prompt contains `text` (normalized like a request, so
+    /// case and spacing don't matter), in `state` if given.
+    #[tracing::instrument(skip(self))]
+    pub async fn search(&self, text: &str, state: Option<AssetStatus>) -> Result<Vec<AssetSummary>, DbErr> {
+        let normalized = Prompt::parse(text, usize::MAX).ok().map(|p| p.as_str().to_owned());
+        let found = queries::search_assets(&self.db, normalized.as_deref(), state, LIST_LIMIT).await?;
+        self.summaries(found).await
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn asset(&self, id: AssetId) -> Result<Option<AssetDetail>, DbErr> {
+        let Some(asset) = assets::find(&self.db, id).await? else { return Ok(None) };
+        let stages = stages::for_generation(&self.db, id, asset.generation).await?;
+        let requests = queries::requests_for_asset(&self.db, id, LIST_LIMIT).await?;
+        let calls = queries::calls_for_asset(&self.db, id, LIST_LIMIT).await?;
+        let actions = queries::actions_for_asset(&self.db, id).await?;
+        let Some(summary) = self.summaries(vec![asset]).await?.into_iter().next() else { return Ok(None) };
+        Ok(Some(AssetDetail { summary, requests, stages, calls, actions }))
+    }
+
+    /// A user's requests with their assets, newest first, and their credit
+    /// balance (`None`: no credit account — credits off or never used).
+    #[tracing::instrument(skip(self))]
+    pub async fn user(&self, user: UserId) -> Result<(Vec<(Request, Option<Asset>)>, Option<i64>), DbErr> {
+        let requests = requests::recent_for_user(&self.db, user, LIST_LIMIT).await?;
+        Ok((requests, credits::balance(&self.db, user).await?))
+    }
+
+    /// The Clear button: `/clear` of the asset's prompt, recorded with `by`.
+    /// `None` when there is no such asset.
+    #[tracing::instrument(skip(self), fields(by = %by))]
+    pub async fn clear(&self, id: AssetId, by: &Actor) -> Result<Option<(String, ClearOutcome)>, DbErr> {
+        let Some(asset) = assets::find(&self.db, id).await? else { return Ok(None) };
+        // The stored prompt is normalized already; parsing it again keeps it.
+        let Ok(prompt) = Prompt::parse(&asset.prompt, usize::MAX) else { return Ok(None) };
+        let outcome = self.operator.clear(by, &prompt).await?;
+        Ok(Some((asset.prompt, outcome)))
+    }
+
+    /// The asset's rendered video, if its file is still there.
+    #[tracing::instrument(skip(self))]
+    pub async fn video_file(&self, id: AssetId) -> Result<Option<PathBuf>, DbErr> {
+        let Some(asset) = assets::find(&self.db, id).await? else { return Ok(None) };
+        Ok(existing_file(&asset).await)
+    }
+
+    async fn summaries(&self, found: Vec<Asset>) -> Result<Vec<AssetSummary>, DbErr> {
+        let ids: Vec<AssetId> = found.iter().map(|a| a.id).collect();
+        let counts = queries::request_counts(&self.db, &ids).await?;
+        let mut out = Vec::with_capacity(found.len());
+        for asset in found {
+            let progress = stages::progress_summary(&self.db, asset.id, asset.generation).await?.or(asset.stage);
+            let costs = stages::costs_for_asset(&self.db, asset.id).await?;
+            let requests = counts.iter().find(|(id, _)| *id == asset.id).map_or(0, |(_, n)| *n);
+            let has_video = existing_file(&asset).await.is_some();
+            out.push(AssetSummary { asset, requests, progress, costs, has_video });
+        }
+        Ok(out)
+    }
+}
+
+async fn existing_file(asset: &Asset) -> Option<PathBuf> {
+    let path = PathBuf::from(asset.file_path.as_deref()?);
+    tokio::fs::metadata(&path).await.ok().filter(|m| m.is_file()).map(|_| path)
+}

@@ -1,0 +1,22 @@
+//! Logging (`RUST_LOG` filters, default `info`; `LOG_FORMAT` text or JSON,
+//! one line per event on stderr) and the Prometheus metrics ([`measure`]).
+
+pub mod measure;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sqlx::postgres::notice=error,sea_orm=warn,apalis=warn";
+
+/// Installs the log subscriber once; later calls do nothing.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        // One JSON object per line: the event's fields, its level and time,
+        // and the fields of every span it happened in.
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).with_target(true).try_init(),
+    };
+}

@@ -1,0 +1,327 @@
+//! The admin listener of the real binary: `/livez`, `/readyz` (and a 503
+//! naming the queue when it stops answering), `/metrics` counting what
+//! happened, the console off without `ADMIN_TOKEN`, its sign-in refusing a
+//! wrong token and its forms refusing requests without a session or a
+//! CSRF value (nothing changes), and `LOG_FORMAT=json`.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use sea_orm::EntityTrait;
+use support::{Harness, free_port};
+use vidcache::db::entities::{operator_actions, video_assets};
+use vidcache::domain::AssetStatus;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// Parses the Prometheus text format into `name{sorted labels}` → value.
+fn samples(text: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let key = match series.split_once('{') {
+            Some((name, labels)) => {
+                let mut labels: Vec<&str> = labels.trim_end_matches('}').split(',').filter(|l| !l.is_empty()).collect();
+                labels.sort_unstable();
+                format!("{name}{{{}}}", labels.join(","))
+            }
+            None => series.to_owned(),
+        };
+        out.insert(key, value.parse().unwrap_or(f64::NAN));
+    }
+    out
+}
+
+fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
+    samples.get(key).copied().unwrap_or(0.0)
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = client().get(url).send().await.expect("admin listener answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+async fn wait_listening(base: &str) {
+    let up =
+        support::eventually(Duration::from_secs(30), || async { client().get(format!("{base}/livez")).send().await.is_ok() })
+            .await;
+    assert!(up, "the admin listener never answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks_and_metrics_count_what_happened() {
+    let mut h = Harness::new().await;
+    let port = free_port();
+    h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    let service = h.spawn();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_listening(&base).await;
+    h.wait_polling().await;
+
+    let (status, body) = get(&format!("{base}/livez")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.trim(), "ok");
+    let (status, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("database: ok") && body.contains("queue: ok"), "{body}");
+
+    // A new prompt (generated), the same again (cache hit), input the bot refuses.
+    h.fake.push_text(1, 1, "metrics first prompt");
+    assert!(h.fake.wait_for(|s| s.iter().any(|m| m.method == "sendVideo" && m.chat_id == 1), Duration::from_secs(30)).await);
+    // The upload reaches the first user a moment before the asset is marked available.
+    let available = support::eventually(Duration::from_secs(10), || async {
+        h.assets().await.iter().all(|a| a.status == AssetStatus::Available && a.file_id.is_some())
+    })
+    .await;
+    assert!(available, "the asset never became available");
+    h.fake.push_text(2, 2, "Metrics  FIRST prompt");
+    assert!(h.fake.wait_for(|s| s.iter().any(|m| m.method == "sendVideo" && m.chat_id == 2), Duration::from_secs(30)).await);
+    h.fake.push_text(3, 3, "\u{200B}");
+    assert!(h.fake.wait_for(|s| s.iter().any(|m| m.chat_id == 3), Duration::from_secs(30)).await);
+
+    // The refusal is counted just before its answer goes out; the scrape may come a moment later.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (mut metrics, mut counted);
+    loop {
+        let (status, text) = get(&format!("{base}/metrics")).await;
+        metrics = samples(&text);
+        counted = status == 200 && value(&metrics, "vidcache_requests_total{outcome=\"refused\"}") >= 1.0;
+        if counted || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(counted, "metrics: {metrics:#?}\nlog:\n{}", service.log_text());
+    assert_eq!(value(&metrics, "vidcache_requests_total{outcome=\"generated\"}"), 1.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_requests_total{outcome=\"cache_hit\"}"), 1.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_requests_total{outcome=\"refused\"}"), 1.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_generations_total{result=\"available\"}"), 1.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_uploads_total{result=\"ok\"}"), 1.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_telegram_sends_total{kind=\"upload\",result=\"ok\"}"), 1.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_telegram_sends_total{kind=\"video\",result=\"ok\"}"), 1.0, "{metrics:#?}");
+    assert!(value(&metrics, "vidcache_telegram_sends_total{kind=\"message\",result=\"ok\"}") >= 2.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_generation_stage_seconds_count{result=\"ok\",stage=\"generate\"}"), 1.0, "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_generation_stage_seconds_count{result=\"ok\",stage=\"upload\"}"), 1.0, "{metrics:#?}");
+    assert!(metrics.contains_key("vidcache_jobs_queued"), "{metrics:#?}");
+    assert_eq!(value(&metrics, "vidcache_jobs_queued"), 0.0);
+    assert_eq!(value(&metrics, "vidcache_requests_waiting"), 0.0);
+    assert_eq!(value(&metrics, "vidcache_paid_sends_total"), 0.0);
+
+    // Without ADMIN_TOKEN the console is off and says so.
+    let (status, body) = get(&format!("{base}/")).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("ADMIN_TOKEN"), "{body}");
+
+    let (code, _) = service.terminate().await;
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_the_queue_when_it_stops_answering() {
+    let redis_port = free_port();
+    let redis = std::process::Command::new("redis-server")
+        .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut redis = match redis {
+        Ok(child) => child,
+        Err(err) => {
+            assert!(std::env::var_os("CI").is_none(), "redis-server is required in CI: {err}");
+            eprintln!("note: redis-server not found ({err}); skipping");
+            return;
+        }
+    };
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    let up = support::eventually(Duration::from_secs(10), || async {
+        match redis::Client::open(redis_url.as_str()) {
+            Ok(client) => client.get_multiplexed_async_connection().await.is_ok(),
+            Err(_) => false,
+        }
+    })
+    .await;
+    assert!(up, "redis-server never answered");
+
+    let mut h = Harness::new().await;
+    let port = free_port();
+    h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    h.set("QUEUE_URL", &redis_url);
+    let service = h.spawn();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_listening(&base).await;
+    let (status, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{body}\n{}", service.log_text());
+
+    let _ = redis.kill();
+    let _ = redis.wait();
+    let (status, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("queue: failed"), "{body}");
+    assert!(body.contains("database: ok"), "{body}");
+    // Still alive: only readiness depends on the queue.
+    assert_eq!(get(&format!("{base}/livez")).await.0, 200);
+    drop(service);
+}
+
+/// The value of `name` in a page's hidden input.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("no {name} in {page}"));
+    page[start..].split('"').next().unwrap_or_default().to_owned()
+}
+
+/// `name=value` of a `Set-Cookie` for `name` in a response.
+fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_refuses_a_wrong_token_and_forms_without_session_or_csrf() {
+    let mut h = Harness::new().await;
+    let port = free_port();
+    h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    h.set("ADMIN_TOKEN", "console-test-token-123");
+    let service = h.spawn();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_listening(&base).await;
+    h.wait_polling().await;
+    h.fake.push_text(1, 1, "console guarded prompt");
+    assert!(h.fake.wait_for(|s| s.iter().any(|m| m.method == "sendVideo"), Duration::from_secs(30)).await);
+    let asset = h.assets().await.into_iter().next().expect("one asset");
+    let http = client();
+
+    // Pages without a session: 401 and the sign-in form.
+    let response = http.get(format!("{base}/")).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 401);
+    let login_cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+    let page = response.text().await.expect("body");
+    let login_csrf = hidden(&page, "login_csrf");
+
+    // A wrong token: 401, no session cookie.
+    let response = http
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("token", "wrong"), ("name", "Mallory"), ("login_csrf", &login_csrf)])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(cookie_of(&response, "vidcache_session").is_none());
+
+    // Clearing without a session: 401, nothing changes.
+    let response = http.post(format!("{base}/assets/{}/clear", asset.id)).form(&[("csrf", "x")]).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 401);
+
+    // The right token, but a sign-in form without its cookie (from elsewhere): refused.
+    let response = http
+        .post(format!("{base}/login"))
+        .form(&[("token", "console-test-token-123"), ("name", "Ann"), ("login_csrf", &login_csrf)])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 403);
+    assert!(cookie_of(&response, "vidcache_session").is_none());
+
+    // Signed in properly.
+    let response = http
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("token", "console-test-token-123"), ("name", "Ann"), ("login_csrf", &login_csrf)])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 303);
+    let session = cookie_of(&response, "vidcache_session").expect("session cookie");
+    let raw = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("vidcache_session="))
+        .expect("set-cookie")
+        .to_owned();
+    assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Strict"), "{raw}");
+
+    // With the session but without the page's CSRF value, or from another origin: 403, nothing changes.
+    let response = http
+        .post(format!("{base}/assets/{}/clear", asset.id))
+        .header("cookie", &session)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 403);
+    let page = http.get(format!("{base}/assets/{}", asset.id)).header("cookie", &session).send().await.expect("answers");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.expect("body");
+    let csrf = hidden(&page, "csrf");
+    let response = http
+        .post(format!("{base}/assets/{}/clear", asset.id))
+        .header("cookie", &session)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 403);
+
+    let db = h.db().await;
+    let unchanged = video_assets::Entity::find_by_id(asset.id).one(&db).await.expect("query").expect("asset");
+    assert_eq!(unchanged.status, AssetStatus::Available);
+    assert!(unchanged.file_id.is_some());
+    assert!(operator_actions::Entity::find().all(&db).await.expect("query").is_empty());
+
+    // The same form with its CSRF value from the console's own page clears, recorded with the operator.
+    let response = http
+        .post(format!("{base}/assets/{}/clear", asset.id))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 303);
+    let cleared = video_assets::Entity::find_by_id(asset.id).one(&db).await.expect("query").expect("asset");
+    assert!(cleared.file_id.is_none());
+    let actions = operator_actions::Entity::find().all(&db).await.expect("query");
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].operator, "console:Ann");
+    assert_eq!(actions[0].action, "clear");
+    drop(service);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_span_fields() {
+    let mut h = Harness::new().await;
+    h.set("LOG_FORMAT", "json");
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(1, 1, "json log prompt");
+    assert!(h.fake.wait_for(|s| s.iter().any(|m| m.method == "sendVideo"), Duration::from_secs(30)).await);
+    let (code, _) = service.terminate().await;
+    assert_eq!(code, Some(0));
+    let log = h.logs();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.starts_with("--- ")).collect();
+    assert!(lines.len() >= 3, "{log}");
+    let mut with_spans = 0;
+    for line in &lines {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(object.get("level").is_some() && object.get("fields").is_some(), "{line}");
+        if object.get("span").and_then(|s| s.get("asset_id")).is_some() {
+            with_spans += 1;
+        }
+    }
+    assert!(with_spans > 0, "no line carries the job span's asset_id:\n{log}");
+    assert!(!log.contains(&h.fake.token()), "the token reached the log");
+}
