@@ -23,6 +23,8 @@ use vidcache::domain::AssetStatus;
 use vidcache::domain::{AssetId, Generation, Prompt};
 use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator, NoGates, build_generator, ffmpeg};
 use vidcache::providers::{OpenAiClient, ProviderError};
+use vidcache::service::Housekeeping;
+use vidcache::storage::VideoStore;
 use vidcache::texts::Lang;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -238,7 +240,9 @@ async fn one_prompt_becomes_a_real_mp4_through_the_service() {
     assert_eq!(costs.cost_micros(), 22 * 1_000 + 800_000 + 5_000_000);
     assert!(costs.describe().contains("runway image_to_video: 10 calls"), "{}", costs.describe());
     assert_eq!(stages::cost_totals(&db).await.expect("totals"), costs);
-    assert!(!h.data_dir().join("work").join(format!("asset-{}-g1", asset.id)).exists(), "intermediate files are removed");
+    // kept KEEP_INTERMEDIATES_HOURS (default 1) after the asset is available, for the sweep to remove
+    let work = h.data_dir().join("work").join(format!("asset-{}-g1", asset.id));
+    assert!(work.join("image-00.img").exists() && work.join("voice.wav").exists(), "intermediate files are kept for an hour");
 
     stop.cancel();
     running.await.expect("joins").expect("clean stop");
@@ -274,6 +278,64 @@ async fn waiting_users_see_the_progress_in_one_note_edited_in_place() {
         assert!(edits.windows(2).all(|w| w[0].text != w[1].text), "every edit shows something new: {sent:?}");
         assert!(edits.iter().all(|e| e.at < sent.iter().find(|s| s.method == "sendVideo").expect("video").at));
     }
+
+    stop.cancel();
+    running.await.expect("joins").expect("clean stop");
+}
+
+/// Waits until the sweep has run twice since now: a stray video file is
+/// written and must be swept, twice (a sweep does the intermediates first).
+async fn two_sweeps(h: &Harness) {
+    let videos = h.data_dir().join("videos");
+    std::fs::create_dir_all(&videos).expect("videos dir");
+    for stray in ["0123456789abcdef-g1.mp4", "fedcba9876543210-g1.mp4"] {
+        let stray = videos.join(stray);
+        std::fs::write(&stray, b"no asset needs this").expect("write");
+        assert!(support::eventually(LONG, || async { !stray.exists() }).await, "the sweep never ran");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intermediates_outlive_an_approval_and_go_after_the_asset_is_available() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "2")]).await;
+    let mut h = Harness::new().await;
+    h.set("KEEP_INTERMEDIATES_HOURS", "0");
+    h.set("CLEANUP_INTERVAL_SECS", "1");
+    h.set("APPROVALS", "requester");
+    h.set("APPROVAL_STAGES", "images");
+    let (_db, stop, running) = env.serve(&h).await;
+
+    // paused at the images gate: the images are on disk and survive the sweeps
+    h.fake.push_text(72, 72, "Kites over a salt lake");
+    let awaiting =
+        support::eventually(LONG, || async { h.assets().await.first().is_some_and(|a| a.status == AssetStatus::Awaiting) }).await;
+    assert!(awaiting, "the generation waits for the images' approval");
+    let asset = h.assets().await.pop().expect("asset");
+    let dir = h.data_dir().join("work").join(format!("asset-{}-g{}", asset.id, asset.generation));
+    assert!(dir.join("image-00.img").exists() && dir.join("image-01.img").exists(), "the images are made");
+    two_sweeps(&h).await;
+    assert!(dir.join("image-00.img").exists(), "a paused generation's files were swept");
+    assert_eq!(env.fake.tasks_created(TaskKind::TextToImage), 2);
+
+    // approved: the run goes on with the same images, then the sweep takes every generation's files
+    h.fake.push_text(72, 72, "✅ Approve");
+    h.video_for(72, 0).await;
+    assert_eq!(env.fake.tasks_created(TaskKind::TextToImage), 2, "the images were not paid for again");
+    let work = h.data_dir().join("work");
+    let gone = support::eventually(LONG, || async {
+        std::fs::read_dir(&work)
+            .map(|d| {
+                d.filter_map(Result::ok).all(|e| !e.file_name().to_string_lossy().starts_with(&format!("asset-{}-", asset.id)))
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(gone, "the intermediate files were not swept after the asset became available");
+    let video = h.assets().await.pop().and_then(|a| a.file_path).map(PathBuf::from).expect("the asset's video");
+    assert!(video.exists(), "the asset's own video is kept");
 
     stop.cancel();
     running.await.expect("joins").expect("clean stop");
@@ -418,10 +480,20 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     let costs = stages::costs_for_asset(&env.db, asset).await.expect("costs");
     let calls = |op: &str| costs.lines.iter().find(|l| l.operation == op).map_or(0, |l| l.calls);
     assert_eq!((calls("text_to_image"), calls("image_to_video"), calls("speech")), (4, 4, 1), "{}", costs.describe());
+    // the sweep (KEEP_INTERMEDIATES_HOURS=0) keeps both generations' files while the asset may still resume them
     let work = env.dir.path().join("work");
-    for number in [1, 2] {
-        assert!(!work.join(format!("asset-{asset}-g{number}")).exists(), "intermediate files of g{number} are removed");
+    let dirs = [1, 2].map(|number| work.join(format!("asset-{asset}-g{number}")));
+    let sweeper =
+        Housekeeping::new(env.db.clone(), VideoStore::data_dir(env.dir.path().join("videos")), work.clone(), Duration::ZERO);
+    for status in [AssetStatus::Generating, AssetStatus::Awaiting, AssetStatus::Pending] {
+        video_assets::ActiveModel { id: Set(asset), status: Set(status), ..Default::default() }
+            .update(&env.db)
+            .await
+            .expect("status set");
+        sweeper.sweep().await.expect("sweeps");
+        assert!(dirs.iter().all(|d| d.is_dir()), "intermediate files swept while the asset is {status:?}");
     }
+    assert!(dirs[0].join("voice.wav").exists(), "g1's voice-over, reused by g2, is still there");
 
     // an operator's /clear, then a new request: generation 3 makes every step anew
     video_assets::ActiveModel {
@@ -434,6 +506,10 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     .update(&env.db)
     .await
     .expect("published");
+    // available: the files of every generation it took over go at the next sweep
+    let swept = sweeper.sweep().await.expect("sweeps");
+    assert_eq!(swept.intermediates, 2, "{swept:?}");
+    assert!(dirs.iter().all(|d| !d.exists()), "intermediate files of an available asset are swept");
     let key = Prompt::parse(prompt, 1000).expect("a prompt").key();
     assert!(matches!(
         assets::clear(&env.db, &key, &vidcache::domain::Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clears"),

@@ -39,7 +39,11 @@
 //! left to the worker reading it. Since every step goes through
 //! [`Steps::step`], this holds for the script, the Runway images and
 //! clips, Veo operations and the voice-over alike. The intermediate files
-//! of the generations taken over are removed with the last one's.
+//! (this generation's and those of the generations it took over) stay in
+//! `work/asset-<id>-g<n>` after the run: the periodic sweep
+//! ([`Housekeeping`](crate::service::Housekeeping)) removes them
+//! `KEEP_INTERMEDIATES_HOURS` after the asset became available or failed,
+//! never while a generation of the asset may still resume them.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -474,11 +478,8 @@ impl Pipeline {
             .await
             .map_err(|e| GenerateError::Failed(format!("cannot create {}: {e}", job.dir.display())))?;
         tracing::info!(asset_id = %job.asset_id, generation = job.generation, "staged generation started");
+        // the files stay: the sweep removes them once the asset is finished
         let result = self.stages(&job).await;
-        // kept for a resume after a failure worth retrying or an approval; useless otherwise
-        if !matches!(result, Err(GenerateError::Failed(_) | GenerateError::AwaitingApproval(_))) {
-            remove_intermediate(&self.work_dir, &job).await;
-        }
         if result.is_ok() {
             tracing::info!(asset_id = %job.asset_id, generation = job.generation, "staged generation finished");
         }
@@ -744,36 +745,6 @@ impl Pipeline {
             )
             .await
             .map(|_| ())
-    }
-}
-
-/// Removes the intermediate files of `job`'s generation and of the earlier
-/// generations of its asset, whose steps it may have taken over.
-async fn remove_intermediate(work_dir: &Path, job: &Job) {
-    let prefix = format!("asset-{}-g", job.asset_id);
-    let mut entries = match tokio::fs::read_dir(work_dir).await {
-        Ok(entries) => entries,
-        Err(err) => {
-            tracing::debug!(error = %err, "could not list the intermediate files");
-            return;
-        }
-    };
-    loop {
-        let entry = match entries.next_entry().await {
-            Ok(Some(entry)) => entry,
-            Ok(None) => break,
-            Err(err) => {
-                tracing::debug!(error = %err, "could not list the intermediate files");
-                break;
-            }
-        };
-        let name = entry.file_name();
-        let generation = name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|g| g.parse::<i64>().ok());
-        if generation.is_some_and(|g| g <= job.generation)
-            && let Err(err) = tokio::fs::remove_dir_all(entry.path()).await
-        {
-            tracing::debug!(error = %err, dir = %entry.path().display(), "could not remove the intermediate files");
-        }
     }
 }
 
