@@ -11,7 +11,10 @@
 //!   the bucket without rendering it again;
 //! - `/clear` deletes the object;
 //! - the sweep removes intermediate and orphan files, never those of a
-//!   generation that is running, nor the video an asset refers to.
+//!   generation that is running, nor (without storage) the video an asset
+//!   refers to;
+//! - with storage, the sweep removes this machine's copy of a finished
+//!   video once it is old enough, and keeps the object.
 
 mod support;
 
@@ -302,10 +305,68 @@ async fn the_sweep_removes_intermediate_and_orphan_files_but_not_live_ones() {
     let asset = h.assets().await.remove(0);
     let video = PathBuf::from(asset.file_path.clone().expect("the asset's file"));
     assert!(video.exists(), "the asset's own video is kept");
+    // without storage it is the only copy: kept however old
+    backdate(&video, Duration::from_secs(7200));
+    two_sweeps(&videos).await;
+    assert!(video.exists(), "the only copy of an asset's video was swept");
 
     // /stats shows the disk the data dir uses.
     h.fake.push_text(ADMIN, ADMIN, "/stats");
     let stats = h.text_for(ADMIN, 0).await;
     assert!(stats.contains("Disk used: "), "{stats}");
+    assert_eq!(service.terminate().await.0, Some(0));
+}
+
+/// Sets a file's modification time `ago` in the past.
+fn backdate(path: &Path, ago: Duration) {
+    let file = std::fs::File::options().write(true).open(path).expect("open to backdate");
+    file.set_modified(std::time::SystemTime::now() - ago).expect("set mtime");
+}
+
+/// Waits until two whole sweeps ran after now: a stray video file (no
+/// asset refers to it) is written into `videos` and swept, twice.
+async fn two_sweeps(videos: &Path) {
+    for stray in ["0123456789abcdef-g9.mp4", "fedcba9876543210-g9.mp4"] {
+        let stray = videos.join(stray);
+        std::fs::write(&stray, b"no asset needs this").expect("write");
+        assert!(eventually(Duration::from_secs(20), || async { !stray.exists() }).await, "the sweep never ran");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_storage_the_local_copy_of_a_finished_video_is_swept_and_the_object_kept() {
+    let Some(s3) = S3Server::start("vidcache-sweep").await else { return };
+    let mut h = Harness::new().await;
+    s3.configure(&mut h, "kept");
+    h.set("KEEP_INTERMEDIATES_HOURS", "0");
+    h.set("CLEANUP_INTERVAL_SECS", "1");
+    let prompt = "a paper boat in a puddle";
+    let prefix = file_prefix(prompt);
+    let videos = h.data_dir().join("videos");
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(1, 1, prompt);
+    let file_id = h.video_for(1, 0).await;
+    let asset = h.assets().await.remove(0);
+    let local = PathBuf::from(asset.file_path.clone().expect("the asset's file"));
+    assert_eq!(s3.objects("kept").await, vec![format!("kept/{prefix}-g1.mp4")], "the video is in the bucket");
+
+    // just written (rendered, or fetched for an upload): kept for a while whatever the keep time
+    two_sweeps(&videos).await;
+    assert!(local.exists(), "a fresh local copy was swept; log:\n{}", service.log_text());
+
+    // older: the local copy goes, the object stays, the asset still points at the video's name
+    backdate(&local, Duration::from_secs(3600));
+    let swept = eventually(Duration::from_secs(20), || async { !local.exists() }).await;
+    assert!(swept, "the local copy of a stored video is swept; log:\n{}", service.log_text());
+    assert!(service.log_text().contains("removed this machine's copy of a stored video"), "log:\n{}", service.log_text());
+    assert_eq!(s3.objects("kept").await, vec![format!("kept/{prefix}-g1.mp4")], "the object stays");
+    let after = h.assets().await.remove(0);
+    assert_eq!((after.status, after.file_path.clone()), (AssetStatus::Available, asset.file_path.clone()));
+
+    // the next request is answered as before, by its file_id
+    h.fake.push_text(2, 2, prompt);
+    assert_eq!(h.video_for(2, 0).await, file_id);
+    assert_eq!(h.fake.uploads(), 1);
     assert_eq!(service.terminate().await.0, Some(0));
 }

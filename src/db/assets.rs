@@ -538,6 +538,20 @@ pub async fn with_key_prefix(db: &DatabaseConnection, prefix: &str) -> Result<Ve
     video_assets::Entity::find().filter(video_assets::Column::PromptKey.starts_with(prefix)).all(db).await
 }
 
+/// Whether an extension of one of `parents` is pending, being generated or
+/// waiting for an approval (it may be reading its parent's video).
+pub async fn extension_in_progress(db: &DatabaseConnection, parents: &[AssetId]) -> Result<bool, DbErr> {
+    if parents.is_empty() {
+        return Ok(false);
+    }
+    let found = video_assets::Entity::find()
+        .filter(video_assets::Column::ParentId.is_in(parents.iter().copied()))
+        .filter(video_assets::Column::Status.is_in([AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Awaiting]))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
 /// Counts of assets by status, for /stats and benchmarks.
 pub async fn count_by_status(db: &DatabaseConnection, status: AssetStatus) -> Result<u64, DbErr> {
     video_assets::Entity::find().filter(video_assets::Column::Status.eq(status)).count(db).await

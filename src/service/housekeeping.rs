@@ -2,9 +2,13 @@
 //! generations go `KEEP_INTERMEDIATES_HOURS` after their asset became
 //! available or failed, and video files no asset refers to (an older
 //! generation's file left by a takeover, a half-fetched download, the file
-//! of a cleared asset on another machine) are swept. A file of an asset
-//! being generated is never touched: its generation may be writing it, or
-//! (after a takeover) reuse it. Also reports the disk the data dir uses.
+//! of a cleared asset on another machine) are swept. With object storage
+//! (`STORAGE_URL=s3://…`) the object is the truth: this machine's copy of
+//! a finished asset's video goes after the same time too, once the store
+//! is seen to hold it (whoever needs it again fetches it back). A file of
+//! an asset being generated or waiting for an approval is never touched:
+//! its generation may be writing it, or (after a takeover or an approval)
+//! reuse it. Also reports the disk the data dir uses.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -13,7 +17,7 @@ use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::assets;
+use crate::db::assets::{self, Asset};
 use crate::domain::{AssetId, AssetStatus};
 use crate::storage::{VideoStore, key_of};
 
@@ -24,6 +28,8 @@ pub struct Swept {
     pub intermediates: usize,
     /// Video files no asset refers to.
     pub orphans: usize,
+    /// This machine's copies of finished videos the object store holds.
+    pub local_copies: usize,
     pub bytes: u64,
 }
 
@@ -36,6 +42,26 @@ pub struct Housekeeping {
 
 /// Half-fetched downloads older than this are removed whatever `keep` says.
 const PART_GRACE: Duration = Duration::from_secs(3600);
+
+/// A local copy of a stored video written (rendered or fetched) less than
+/// this ago stays whatever `keep` says: whoever fetched it is about to
+/// upload it.
+const LOCAL_COPY_GRACE: Duration = Duration::from_secs(120);
+
+/// Whether a generation of the asset may still write or reuse its files.
+fn in_progress(status: AssetStatus) -> bool {
+    matches!(status, AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting)
+}
+
+/// What a video file under `videos/` is to the assets.
+enum VideoUse {
+    /// An asset being generated may write or reuse it.
+    Live,
+    /// A finished asset's video (its `file_path`).
+    Finished(Asset),
+    /// No asset refers to it.
+    Unreferenced,
+}
 
 impl Housekeeping {
     /// `work_dir`: the generators' intermediate files; videos are in the
@@ -68,20 +94,23 @@ impl Housekeeping {
         Ok(swept)
     }
 
-    /// `work/asset-<id>-g<n>`: removed `keep` after the asset settled.
-    async fn sweep_intermediates(&self, swept: &mut Swept) -> Result<(), DbErr> {
-        let cutoff = chrono::Duration::from_std(self.keep)
+    /// When an asset must have finished for its files to go.
+    fn cutoff(&self) -> chrono::DateTime<Utc> {
+        chrono::Duration::from_std(self.keep)
             .ok()
             .and_then(|keep| Utc::now().checked_sub_signed(keep))
-            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// `work/asset-<id>-g<n>`: removed `keep` after the asset settled.
+    async fn sweep_intermediates(&self, swept: &mut Swept) -> Result<(), DbErr> {
+        let cutoff = self.cutoff();
         for (path, meta) in entries(&self.work_dir).await {
             let Some(asset_id) = path.file_name().and_then(|n| n.to_str()).and_then(intermediate_asset) else { continue };
             let remove = match assets::find(&self.db, asset_id).await? {
                 None => age(&meta) >= self.keep,
-                Some(asset) => match asset.status {
-                    AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting => false,
-                    AssetStatus::Available | AssetStatus::Failed => asset.updated_at <= cutoff && age(&meta) >= self.keep,
-                },
+                Some(asset) if in_progress(asset.status) => false,
+                Some(asset) => asset.updated_at <= cutoff && age(&meta) >= self.keep,
             };
             if remove {
                 let bytes = tree_size(path.clone()).await;
@@ -100,45 +129,109 @@ impl Housekeeping {
         Ok(())
     }
 
-    /// `videos/<key>-g<n>.mp4` no asset refers to, older than `keep`.
+    /// `videos/<key>-g<n>.mp4` no asset refers to, older than `keep`; with
+    /// object storage also the local copies of finished assets' videos.
     async fn sweep_videos(&self, swept: &mut Swept) -> Result<(), DbErr> {
+        let cutoff = self.cutoff();
         for (path, meta) in entries(self.store.videos_dir()).await {
             if !meta.is_file() {
                 continue;
             }
             let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
-            let remove = if name.starts_with('.') {
-                name.ends_with(".part") && age(&meta) >= PART_GRACE.min(self.keep.max(Duration::from_secs(600)))
-            } else {
-                age(&meta) >= self.keep && !self.is_needed(&name).await?
-            };
-            if remove {
-                match tokio::fs::remove_file(&path).await {
-                    Ok(()) => {
-                        tracing::info!(file = %name, "removed a video file no asset refers to");
-                        swept.orphans += 1;
-                        swept.bytes += meta.len();
+            if name.starts_with('.') {
+                if name.ends_with(".part") && age(&meta) >= PART_GRACE.min(self.keep.max(Duration::from_secs(600))) {
+                    self.remove_video(
+                        &path,
+                        &name,
+                        meta.len(),
+                        "removed a half-fetched video",
+                        &mut swept.orphans,
+                        &mut swept.bytes,
+                    )
+                    .await;
+                }
+                continue;
+            }
+            if age(&meta) < self.keep {
+                continue;
+            }
+            match self.video_use(&name).await? {
+                VideoUse::Live => {}
+                VideoUse::Unreferenced => {
+                    self.remove_video(
+                        &path,
+                        &name,
+                        meta.len(),
+                        "removed a video file no asset refers to",
+                        &mut swept.orphans,
+                        &mut swept.bytes,
+                    )
+                    .await;
+                }
+                VideoUse::Finished(asset) => {
+                    if !self.store.is_remote() || asset.updated_at > cutoff || age(&meta) < LOCAL_COPY_GRACE {
+                        continue;
                     }
-                    Err(err) => tracing::debug!(file = %name, error = %err, "could not remove a video file"),
+                    match self.store.contains(&name).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(file = %name, asset_id = %asset.id, "a finished video is not in storage; keeping this machine's copy");
+                            continue;
+                        }
+                        Err(err) => {
+                            tracing::debug!(file = %name, error = %err, "could not ask the store; keeping the local copy");
+                            continue;
+                        }
+                    }
+                    // asked again after the store: a new generation may have just claimed it
+                    if !matches!(self.video_use(&name).await?, VideoUse::Finished(_)) {
+                        continue;
+                    }
+                    self.remove_video(
+                        &path,
+                        &name,
+                        meta.len(),
+                        "removed this machine's copy of a stored video",
+                        &mut swept.local_copies,
+                        &mut swept.bytes,
+                    )
+                    .await;
                 }
             }
         }
         Ok(())
     }
 
-    /// Whether an asset refers to the video file `name`, or may still
-    /// write or reuse it (it is being generated).
-    async fn is_needed(&self, name: &str) -> Result<bool, DbErr> {
-        let Some((prefix, _)) = name.rsplit_once("-g") else { return Ok(false) };
+    async fn remove_video(&self, path: &Path, name: &str, len: u64, what: &str, count: &mut usize, bytes: &mut u64) {
+        match tokio::fs::remove_file(path).await {
+            Ok(()) => {
+                tracing::info!(file = %name, "{what}");
+                *count += 1;
+                *bytes += len;
+            }
+            Err(err) => tracing::debug!(file = %name, error = %err, "could not remove a video file"),
+        }
+    }
+
+    /// What the video file `name` is to the assets whose key it starts with.
+    async fn video_use(&self, name: &str) -> Result<VideoUse, DbErr> {
+        if let Some(prefix) = name.strip_suffix("-parent.mp4") {
+            // an extension's download of its parent's video (from Telegram)
+            let parents: Vec<AssetId> = assets::with_key_prefix(&self.db, prefix).await?.iter().map(|a| a.id).collect();
+            let live = assets::extension_in_progress(&self.db, &parents).await?;
+            return Ok(if live { VideoUse::Live } else { VideoUse::Unreferenced });
+        }
+        let Some((prefix, _)) = name.rsplit_once("-g") else { return Ok(VideoUse::Unreferenced) };
+        let mut finished = None;
         for asset in assets::with_key_prefix(&self.db, prefix).await? {
-            if matches!(asset.status, AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting) {
-                return Ok(true);
+            if in_progress(asset.status) {
+                return Ok(VideoUse::Live);
             }
             if asset.file_path.as_deref().and_then(|p| key_of(Path::new(p))) == Some(name) {
-                return Ok(true);
+                finished = Some(asset);
             }
         }
-        Ok(false)
+        Ok(finished.map_or(VideoUse::Unreferenced, VideoUse::Finished))
     }
 }
 
