@@ -370,3 +370,92 @@ async fn with_storage_the_local_copy_of_a_finished_video_is_swept_and_the_object
     assert_eq!(h.fake.uploads(), 1);
     assert_eq!(service.terminate().await.0, Some(0));
 }
+
+/// `name=value` of a `Set-Cookie` for `name` in a response.
+fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// Signs in to the console at `base` with `token`; the session cookie.
+async fn console_session(http: &reqwest::Client, base: &str, token: &str) -> String {
+    let response = http.get(format!("{base}/login")).send().await.expect("the console answers");
+    let login_cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+    let page = response.text().await.expect("body");
+    let marker = "name=\"login_csrf\" value=\"";
+    let start = page.find(marker).map(|i| i + marker.len()).expect("the sign-in form");
+    let login_csrf = page[start..].split('"').next().unwrap_or_default().to_owned();
+    let response = http
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("token", token), ("name", "Ops"), ("login_csrf", &login_csrf)])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 303, "signed in");
+    cookie_of(&response, "vidcache_session").expect("session cookie")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_plays_a_video_from_storage_when_this_machine_has_no_copy() {
+    let Some(s3) = S3Server::start("vidcache-console").await else { return };
+    let mut h = Harness::new().await;
+    s3.configure(&mut h, "played");
+    let port = free_port();
+    h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    h.set("ADMIN_TOKEN", "console-storage-token");
+    let base = format!("http://127.0.0.1:{port}");
+    let prompt = "a kettle whistling at midnight";
+    let prefix = file_prefix(prompt);
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(1, 1, prompt);
+    h.video_for(1, 0).await;
+    let asset = h.assets().await.remove(0);
+    let local = PathBuf::from(asset.file_path.clone().expect("the asset's file"));
+    let object = object_store::path::Path::from(format!("played/{prefix}-g1.mp4"));
+    let stored = s3.client().get(&object).await.expect("the object").bytes().await.expect("its bytes");
+    assert!(stored.len() > 1000, "a real video is stored");
+    // this machine's copy is gone (swept, or rendered elsewhere)
+    std::fs::remove_file(&local).expect("remove the local copy");
+
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let url = format!("{base}/assets/{}/video", asset.id);
+    // without a session: 401 and no video
+    let response = http.get(&url).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(!response.bytes().await.expect("body").starts_with(&stored[..16]));
+
+    let session = console_session(&http, &base, "console-storage-token").await;
+    let page = http.get(format!("{base}/assets/{}", asset.id)).header("cookie", &session).send().await.expect("answers");
+    let page = page.text().await.expect("body");
+    assert!(page.contains(&format!("src=\"/assets/{}/video\"", asset.id)), "the page has a player: {page}");
+
+    let response = http.get(&url).header("cookie", &session).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 200);
+    let header = |r: &reqwest::Response, name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header(&response, "content-type").as_deref(), Some("video/mp4"));
+    assert_eq!(header(&response, "content-length"), Some(stored.len().to_string()));
+    assert_eq!(response.bytes().await.expect("body"), stored, "the stored MP4, byte for byte");
+
+    // a byte range, as a browser's player asks when seeking
+    let response = http.get(&url).header("cookie", &session).header("range", "bytes=100-199").send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 206);
+    assert_eq!(header(&response, "content-range"), Some(format!("bytes 100-199/{}", stored.len())));
+    assert_eq!(response.bytes().await.expect("body"), stored.slice(100..200));
+    let response = http.get(&url).header("cookie", &session).header("range", "bytes=999999999-").send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 416);
+    assert!(!local.exists(), "the console streams from storage without keeping a copy");
+
+    // cleared: the object is deleted, the console has no video to play
+    h.fake.push_text(support::ADMIN, support::ADMIN, &format!("/clear {prompt}"));
+    assert!(eventually(Duration::from_secs(20), || async { s3.objects("played").await.is_empty() }).await);
+    let response = http.get(&url).header("cookie", &session).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(service.terminate().await.0, Some(0));
+}

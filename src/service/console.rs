@@ -3,7 +3,7 @@
 //! and state, one asset's requests, stages, provider calls and operator
 //! actions, one user's requests; and the Clear button, which is `/clear`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
@@ -15,6 +15,7 @@ use crate::db::credits;
 use crate::db::requests::{self, Request};
 use crate::db::stages::{self, Costs, Stage as StageRow};
 use crate::domain::{Actor, AssetId, AssetStatus, Prompt, Stage, UserId};
+use crate::storage::{VideoStore, key_of};
 use crate::texts::{ClearOutcome, StatsReport};
 
 /// How many rows a list shows at most.
@@ -23,6 +24,17 @@ pub const LIST_LIMIT: u64 = 100;
 pub struct Console {
     db: DatabaseConnection,
     operator: Arc<Operator>,
+    store: VideoStore,
+}
+
+/// Where the console plays an asset's video from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSource {
+    /// The file on this machine.
+    Local(PathBuf),
+    /// The object stored under this name (`STORAGE_URL=s3://…`), when this
+    /// machine has no copy (rendered elsewhere, or swept).
+    Stored(String),
 }
 
 /// One asset as a list shows it.
@@ -57,8 +69,13 @@ pub struct Overview {
 }
 
 impl Console {
-    pub fn new(db: DatabaseConnection, operator: Arc<Operator>) -> Self {
-        Self { db, operator }
+    pub fn new(db: DatabaseConnection, operator: Arc<Operator>, store: VideoStore) -> Self {
+        Self { db, operator, store }
+    }
+
+    /// Where finished videos are kept.
+    pub fn store(&self) -> &VideoStore {
+        &self.store
     }
 
     #[tracing::instrument(skip(self))]
@@ -109,11 +126,21 @@ impl Console {
         Ok(Some((asset.prompt, outcome)))
     }
 
-    /// The asset's rendered video, if its file is still there.
+    /// Where the asset's rendered video can be played from: this machine's
+    /// file if it is there, else the object storage. `None`: no video
+    /// (the object may still turn out missing when read).
     #[tracing::instrument(skip(self))]
-    pub async fn video_file(&self, id: AssetId) -> Result<Option<PathBuf>, DbErr> {
+    pub async fn video(&self, id: AssetId) -> Result<Option<VideoSource>, DbErr> {
         let Some(asset) = assets::find(&self.db, id).await? else { return Ok(None) };
-        Ok(existing_file(&asset).await)
+        Ok(self.video_source(&asset).await)
+    }
+
+    async fn video_source(&self, asset: &Asset) -> Option<VideoSource> {
+        if let Some(path) = existing_file(asset).await {
+            return Some(VideoSource::Local(path));
+        }
+        let key = key_of(Path::new(asset.file_path.as_deref()?))?;
+        self.store.is_remote().then(|| VideoSource::Stored(key.to_owned()))
     }
 
     async fn summaries(&self, found: Vec<Asset>) -> Result<Vec<AssetSummary>, DbErr> {
@@ -124,7 +151,7 @@ impl Console {
             let progress = stages::progress_summary(&self.db, asset.id, asset.generation).await?.or(asset.stage);
             let costs = stages::costs_for_asset(&self.db, asset.id).await?;
             let requests = counts.iter().find(|(id, _)| *id == asset.id).map_or(0, |(_, n)| *n);
-            let has_video = existing_file(&asset).await.is_some();
+            let has_video = self.video_source(&asset).await.is_some();
             out.push(AssetSummary { asset, requests, progress, costs, has_video });
         }
         Ok(out)

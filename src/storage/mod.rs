@@ -8,14 +8,18 @@
 //! last part of the asset's `file_path`; a worker that lacks the file
 //! fetches it into its own `videos/` directory.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+// the `bytes` crate's type, as object_store and axum use it
+use axum::body::Bytes;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, PutPayload, RetryConfig};
 use tokio::io::AsyncWriteExt;
 
 use crate::config::{S3Settings, StorageSettings};
@@ -38,6 +42,15 @@ fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
 pub fn key_of(path: &Path) -> Option<&str> {
     let name = path.file_name()?.to_str()?;
     (!name.is_empty() && !name.starts_with('.')).then_some(name)
+}
+
+/// A stored video being read from the store.
+pub struct StoredRead {
+    /// The whole object's size.
+    pub size: u64,
+    /// The bytes `stream` yields (end exclusive): all, or the range asked for.
+    pub range: Range<u64>,
+    pub stream: BoxStream<'static, Result<Bytes, StorageError>>,
 }
 
 #[derive(Clone)]
@@ -184,6 +197,41 @@ impl VideoStore {
             }
         }
         Ok(())
+    }
+
+    /// The size of the object stored as `key`; `None` when the store does
+    /// not hold it, and always with the data dir (no store beyond it).
+    #[tracing::instrument(skip(self), fields(store = %self.describe()))]
+    pub async fn stored_size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let Backend::S3 { store, prefix, .. } = &self.backend else { return Ok(None) };
+        if key_of(Path::new(key)) != Some(key) {
+            return Err(StorageError::BadName(key.to_owned()));
+        }
+        match store.head(&Self::object(prefix, key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Reads the object stored as `key` straight from the store (no local
+    /// copy is written): all of it, or the bytes `range` (end exclusive).
+    /// `None` when the store does not hold it, and always with the data dir.
+    #[tracing::instrument(skip(self), fields(store = %self.describe()))]
+    pub async fn read_stored(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<StoredRead>, StorageError> {
+        let Backend::S3 { store, prefix, .. } = &self.backend else { return Ok(None) };
+        if key_of(Path::new(key)) != Some(key) {
+            return Err(StorageError::BadName(key.to_owned()));
+        }
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
+        let got = match store.get_opts(&Self::object(prefix, key), options).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        let (size, range) = (got.meta.size, got.range.clone());
+        let stream = got.into_stream().map(|chunk| chunk.map_err(StorageError::from)).boxed();
+        Ok(Some(StoredRead { size, range, stream }))
     }
 
     /// Whether the store holds `key` (the local copy is not asked).

@@ -26,7 +26,7 @@ use crate::config::Secret;
 use crate::db::stages::dollars;
 use crate::domain::{Actor, AssetId, AssetStatus, ConsoleName, UserId};
 use crate::service::Console;
-use crate::service::console::{AssetDetail, AssetSummary, LIST_LIMIT};
+use crate::service::console::{AssetDetail, AssetSummary, LIST_LIMIT, VideoSource};
 use crate::texts::{ClearOutcome, ConsoleTexts, Lang, Texts};
 
 /// What the console reads and changes.
@@ -463,8 +463,9 @@ async fn clear(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Fo
 
 async fn video(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     let session = signed_in!(state, headers);
-    match state.console.video_file(AssetId(id)).await {
-        Ok(Some(path)) => video::serve(&path, &headers).await,
+    match state.console.video(AssetId(id)).await {
+        Ok(Some(VideoSource::Local(path))) => video::serve(&path, &headers).await,
+        Ok(Some(VideoSource::Stored(key))) => video::serve_stored(state.console.store(), &key, &headers).await,
         Ok(None) => state.message(StatusCode::NOT_FOUND, Some(&session), state.labels().not_found),
         Err(err) => state.failure(&session, err),
     }

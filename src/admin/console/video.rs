@@ -5,8 +5,10 @@ use std::path::Path;
 
 use axum::body::Body;
 use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use crate::storage::{StorageError, VideoStore};
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` within `len`, as an inclusive range.
 fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
@@ -60,6 +62,54 @@ pub async fn serve(path: &Path, headers: &HeaderMap) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The video stored as `key` in the object store, streamed through (no
+/// local copy), with byte ranges as [`serve`].
+#[tracing::instrument(skip(store, headers))]
+pub async fn serve_stored(store: &VideoStore, key: &str, headers: &HeaderMap) -> Response {
+    let failed = |err: StorageError| {
+        tracing::warn!(error = %err, "cannot read a stored video for the console");
+        StatusCode::BAD_GATEWAY.into_response()
+    };
+    let wanted = match headers.get(RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(header) => {
+            let size = match store.stored_size(key).await {
+                Ok(Some(size)) => size,
+                Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+                Err(err) => return failed(err),
+            };
+            match parse_range(header, size) {
+                Some((start, end)) => Some(start..end + 1),
+                None => {
+                    return (StatusCode::RANGE_NOT_SATISFIABLE, [(CONTENT_RANGE, format!("bytes */{size}"))]).into_response();
+                }
+            }
+        }
+    };
+    let read = match store.read_stored(key, wanted.clone()).await {
+        Ok(Some(read)) => read,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(err) => return failed(err),
+    };
+    let length = read.range.end.saturating_sub(read.range.start);
+    let mut headers =
+        vec![(CONTENT_TYPE, "video/mp4".to_owned()), (ACCEPT_RANGES, "bytes".to_owned()), (CONTENT_LENGTH, length.to_string())];
+    let status = if wanted.is_some() {
+        headers.push((CONTENT_RANGE, format!("bytes {}-{}/{}", read.range.start, read.range.end.saturating_sub(1), read.size)));
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut response = Body::from_stream(read.stream).into_response();
+    *response.status_mut() = status;
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 #[cfg(test)]
