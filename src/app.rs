@@ -260,7 +260,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
     let App { settings, db, cache, sender, services } = app;
     let mut tasks = tokio::task::JoinSet::new();
     let health = Health::new(db.clone(), services.dispatcher().queue().clone());
-    let console = Console::new(db.clone(), services.operator().clone(), services.delivery().store().clone());
+    let console =
+        Console::new(db.clone(), services.operator().clone(), services.approvals().clone(), services.delivery().store().clone());
     let admin = AdminDeps { health, console: ConsoleDeps { console } };
     if let Some(server) = admin::start(&settings.admin, admin, shutdown.clone()).await? {
         tasks.spawn(server);

@@ -2,7 +2,9 @@
 //! naming the queue when it stops answering), `/metrics` counting what
 //! happened, the console off without `ADMIN_TOKEN`, its sign-in refusing a
 //! wrong token and its forms refusing requests without a session or a
-//! CSRF value (nothing changes), and `LOG_FORMAT=json`.
+//! CSRF value (nothing changes), a pending approval listed on the asset
+//! page and approved from it (as the Telegram button does), and
+//! `LOG_FORMAT=json`.
 
 mod support;
 
@@ -324,4 +326,158 @@ async fn json_logs_are_one_object_per_line_with_span_fields() {
     }
     assert!(with_spans > 0, "no line carries the job span's asset_id:\n{log}");
     assert!(!log.contains(&h.fake.token()), "the token reached the log");
+}
+
+/// Signs in to the console at `base` as `name`; the session cookie.
+async fn sign_in(http: &reqwest::Client, base: &str, token: &str, name: &str) -> String {
+    let response = http.get(format!("{base}/login")).send().await.expect("the console answers");
+    let login_cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+    let login_csrf = hidden(&response.text().await.expect("body"), "login_csrf");
+    let response = http
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("token", token), ("name", name), ("login_csrf", &login_csrf)])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 303, "signed in");
+    cookie_of(&response, "vidcache_session").expect("session cookie")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_a_pending_approval_and_approving_it_lets_the_generation_go_on() {
+    use vidcache::db::entities::approvals;
+    use vidcache::domain::ApprovalState;
+
+    let mut h = Harness::new().await;
+    let port = free_port();
+    h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    h.set("ADMIN_TOKEN", "console-approvals-token");
+    h.set("APPROVALS", "operators");
+    h.set("APPROVAL_STAGES", "script");
+    let service = h.spawn();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_listening(&base).await;
+    h.wait_polling().await;
+    // the operator has talked to the bot (Telegram only lets bots write to those)
+    h.fake.push_text(support::ADMIN, support::ADMIN, "/start");
+    h.text_for(support::ADMIN, 0).await;
+    let user = 901;
+    h.fake.push_text(user, user, "Approve me from the console");
+    let db = h.db().await;
+    let pending = support::eventually(Duration::from_secs(30), || async {
+        let found = approvals::Entity::find().all(&db).await.unwrap_or_default();
+        found.len() == 1 && found[0].state == ApprovalState::Pending
+    })
+    .await;
+    assert!(pending, "the generation never stopped at the script; log:\n{}", service.log_text());
+    // the operator's Telegram keyboard is out (and recorded) before the console decides
+    let asked = support::eventually(Duration::from_secs(30), || async {
+        approvals::Entity::find().all(&db).await.unwrap_or_default().first().is_some_and(|a| a.messages.is_some())
+    })
+    .await;
+    assert!(asked, "the operator was never asked in Telegram; log:\n{}", service.log_text());
+    let approval = approvals::Entity::find().all(&db).await.expect("approvals").remove(0);
+    let asset = h.assets().await.remove(0);
+    assert_eq!(asset.status, AssetStatus::Awaiting);
+
+    let http = client();
+    let session = sign_in(&http, &base, "console-approvals-token", "Ann").await;
+    let page = http.get(format!("{base}/assets/{}", asset.id)).header("cookie", &session).send().await.expect("answers");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.expect("body");
+    let action = format!("action=\"/assets/{}/approvals/{}\"", asset.id, approval.id);
+    assert!(page.contains(&action), "the pending approval has its form: {page}");
+    assert!(page.contains("the script") && page.contains("⏳ Waiting") && page.contains("the operators"), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let url = format!("{base}/assets/{}/approvals/{}", asset.id, approval.id);
+
+    // without a session (401), with a forged CSRF value or from another site (403): nothing changes
+    let response = http.post(&url).form(&[("csrf", csrf.as_str()), ("decision", "approve")]).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 401);
+    let response = http
+        .post(&url)
+        .header("cookie", &session)
+        .form(&[("csrf", "forged"), ("decision", "approve")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 403);
+    let response = http
+        .post(&url)
+        .header("cookie", &session)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 403);
+    let still = approvals::Entity::find_by_id(approval.id).one(&db).await.expect("query").expect("approval");
+    assert_eq!(still.state, ApprovalState::Pending, "a refused form decided the approval");
+    assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting);
+    assert!(operator_actions::Entity::find().all(&db).await.expect("query").is_empty());
+    assert!(h.fake.sent_to(user).iter().all(|m| m.method != "sendVideo"));
+
+    // the page's own form approves: the generation goes on and the user gets the video
+    let response = http
+        .post(&url)
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(location.starts_with(&format!("/assets/{}?decided=", asset.id)), "{location}");
+    let page = http.get(format!("{base}{location}")).header("cookie", &session).send().await.expect("answers");
+    let page = page.text().await.expect("body");
+    assert!(page.contains("✅ Approved — the video goes on."), "{page}");
+    assert!(!page.contains(&action), "a decided approval has no buttons: {page}");
+    h.video_for(user, 0).await;
+    let decided = approvals::Entity::find_by_id(approval.id).one(&db).await.expect("query").expect("approval");
+    assert_eq!(decided.state, ApprovalState::Approved);
+    assert!(decided.decided_at.is_some());
+    let actions = operator_actions::Entity::find().all(&db).await.expect("query");
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!((actions[0].action.as_str(), actions[0].operator.as_str()), ("approve:script", "console:Ann"));
+    // as the Telegram button does: the operator's keyboard shows the decision
+    let shown = h
+        .fake
+        .wait_for(
+            |s| {
+                s.iter().any(|m| {
+                    m.chat_id == support::ADMIN
+                        && m.method == "editMessageReplyMarkup"
+                        && m.reply_markup.as_ref().is_some_and(|k| k.to_string().contains("✅ Approved"))
+                })
+            },
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(shown, "the Telegram keyboard never showed the console's decision: {:#?}", h.fake.sent_to(support::ADMIN));
+
+    // a second decision changes nothing
+    let response = http
+        .post(&url)
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str()), ("decision", "reject")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let page = http.get(format!("{base}{location}")).header("cookie", &session).send().await.expect("answers");
+    assert!(page.text().await.expect("body").contains("already approved"));
+    assert_eq!(operator_actions::Entity::find().all(&db).await.expect("query").len(), 1);
+    assert_eq!(h.assets().await[0].status, AssetStatus::Available);
+    // an approval of another asset is not this page's
+    let response = http
+        .post(format!("{base}/assets/{}/approvals/{}", asset.id.0 + 1, approval.id))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(service.terminate().await.0, Some(0));
 }

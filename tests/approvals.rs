@@ -12,7 +12,7 @@
 //! - no answer in time: the waiter is told, the keyboard shows it;
 //! - a restart while waiting: the approval survives and resumes the run;
 //! - two operators racing on one approval message (and a stranger pressing):
-//!   one decision, every press answered;
+//!   one decision, every press answered, recorded once in operator_actions;
 //! - the reply keyboard's ✅ Approve acting on the oldest pending gate.
 
 mod support;
@@ -24,7 +24,7 @@ use fakes::telegram::Sent;
 use sea_orm::EntityTrait;
 use serde_json::Value;
 use support::{ADMIN, Harness, eventually, texts_to, videos_to};
-use vidcache::db::entities::approvals;
+use vidcache::db::entities::{approvals, operator_actions};
 use vidcache::domain::{ApprovalState, AssetStatus, Gate, RequestStatus};
 use vidcache::generator::ffmpeg;
 
@@ -380,6 +380,14 @@ async fn two_operators_racing_on_one_approval_decide_it_once() {
         }
         other => panic!("the approval ended {other:?}"),
     }
+    // the winning operator's decision is recorded like a /clear
+    let actions = operator_actions::Entity::find().all(&h.db().await).await.expect("operator actions");
+    let verb = if approval.state == ApprovalState::Approved { "approve" } else { "reject" };
+    let by = format!("telegram:{}", approval.decided_by.unwrap_or_default());
+    assert_eq!(
+        actions.iter().map(|a| (a.action.clone(), a.operator.clone())).collect::<Vec<_>>(),
+        vec![(format!("{verb}:script"), by)]
+    );
     service.kill9().await;
 }
 

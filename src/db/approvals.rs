@@ -8,14 +8,16 @@ use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::assets;
-use super::entities::{approvals, user_requests, video_assets};
+use super::entities::{approvals, operator_actions, user_requests, video_assets};
 use super::retry::serializable;
 use super::stages;
-use crate::domain::{ApprovalId, ApprovalState, AssetStatus, ChatId, Gate, Generation, MessageId, RequestStatus, Stage, UserId};
+use crate::domain::{
+    Actor, ApprovalId, ApprovalState, AssetStatus, ChatId, Gate, Generation, MessageId, RequestStatus, Stage, UserId,
+};
 
 pub type Approval = approvals::Model;
 
@@ -37,6 +39,17 @@ pub async fn for_gate<C: ConnectionTrait>(db: &C, job: Generation, gate: Gate) -
         .filter(approvals::Column::Generation.eq(job.number))
         .filter(approvals::Column::Gate.eq(gate))
         .one(db)
+        .await
+}
+
+/// The asset's approvals, newest first (a resumed generation's copies of
+/// the approvals it passed included), at most `limit`.
+pub async fn for_asset<C: ConnectionTrait>(db: &C, asset: crate::domain::AssetId, limit: u64) -> Result<Vec<Approval>, DbErr> {
+    approvals::Entity::find()
+        .filter(approvals::Column::AssetId.eq(asset))
+        .order_by_desc(approvals::Column::Id)
+        .limit(limit)
+        .all(db)
         .await
 }
 
@@ -214,16 +227,23 @@ pub enum Decided {
 ///   so the re-dispatched job resumes where it stopped;
 /// - otherwise: awaiting → failed with `reason`, and every waiting request
 ///   fails with it.
+///
+/// A decision by an operator (`operator`: `telegram:<id>` or
+/// `console:<name>`) is recorded in `operator_actions` as
+/// `approve:<gate>` / `reject:<gate>`, in the same transaction.
 pub async fn decide(
     db: &DatabaseConnection,
     id: ApprovalId,
     state: ApprovalState,
     by: Option<UserId>,
     reason: &str,
+    operator: Option<&Actor>,
 ) -> Result<Decided, DbErr> {
     let reason = reason.to_owned();
+    let operator = operator.map(ToString::to_string);
     serializable(db, move |txn| {
         let reason = reason.clone();
+        let operator = operator.clone();
         Box::pin(async move {
             let now = Utc::now();
             let won = approvals::Entity::update_many()
@@ -237,6 +257,22 @@ pub async fn decide(
             let Some(approval) = find(txn, id).await? else { return Ok(Decided::Unknown) };
             if won.rows_affected != 1 {
                 return Ok(Decided::Already(approval.state));
+            }
+            let verb = match state {
+                ApprovalState::Approved => Some("approve"),
+                ApprovalState::Rejected => Some("reject"),
+                ApprovalState::Pending | ApprovalState::TimedOut => None,
+            };
+            if let (Some(operator), Some(verb)) = (operator, verb) {
+                operator_actions::ActiveModel {
+                    asset_id: Set(approval.asset_id),
+                    action: Set(format!("{verb}:{}", approval.gate)),
+                    operator: Set(operator),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
             }
             let from = approval.generation;
             let asset = assets::find(txn, approval.asset_id).await?;

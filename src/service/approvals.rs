@@ -27,7 +27,7 @@ use crate::db::approvals::{self, Approval, Decided};
 use crate::db::assets;
 use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
 use crate::domain::{
-    ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, REJECTED_REASON, Stage, TIMED_OUT_REASON, UserId,
+    Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, REJECTED_REASON, Stage, TIMED_OUT_REASON, UserId,
 };
 use crate::telegram::api::{InlineButton, Keyboard, MediaKind};
 use crate::telegram::limiter::Priority;
@@ -53,6 +53,14 @@ pub enum Pressed {
     NotAllowed,
     /// Nothing to decide (unknown approval, or none pending for the user).
     Nothing,
+}
+
+/// The failure reason a decision gives the asset (none when approved).
+fn reason_of(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Approve => "",
+        Decision::Reject => REJECTED_REASON,
+    }
 }
 
 /// The approval button data: `ap:<id>:<y|n|d>` (at most 64 bytes; the
@@ -268,11 +276,22 @@ impl Approvals {
             tracing::info!(%user, "refused an approval press from someone who may not decide");
             return Ok(Pressed::NotAllowed);
         }
-        let reason = match decision {
-            Decision::Approve => "",
-            Decision::Reject => REJECTED_REASON,
+        // an operator deciding in operators mode is recorded like a /clear
+        let operator = approval.approver_user_id.is_none().then_some(Actor::Telegram(user));
+        self.settle(id, decision.state(), Some(user), reason_of(decision), operator.as_ref()).await
+    }
+
+    /// An operator's decision from the console: the same as a press of
+    /// ✅/❌ (one decision of racing ones wins; the keyboards show it, the
+    /// generation is dispatched or fails and its waiters are told), whoever
+    /// was asked, and recorded in `operator_actions` with `by`.
+    #[tracing::instrument(skip(self), fields(by = %by))]
+    pub async fn decide_as_operator(self: &Arc<Self>, by: &Actor, id: ApprovalId, decision: Decision) -> Result<Pressed, DbErr> {
+        let user = match by {
+            Actor::Telegram(user) => Some(*user),
+            Actor::Console(_) => None,
         };
-        self.settle(id, decision.state(), Some(user), reason).await
+        self.settle(id, decision.state(), user, reason_of(decision), Some(by)).await
     }
 
     /// ✅ / ❌ on the reply keyboard: acts on the user's oldest pending gate.
@@ -299,8 +318,9 @@ impl Approvals {
         state: ApprovalState,
         by: Option<UserId>,
         reason: &str,
+        operator: Option<&Actor>,
     ) -> Result<Pressed, DbErr> {
-        let (approval, resumed, failed) = match approvals::decide(&self.db, id, state, by, reason).await? {
+        let (approval, resumed, failed) = match approvals::decide(&self.db, id, state, by, reason, operator).await? {
             Decided::Now { approval, resumed, failed } => (approval, resumed, failed),
             Decided::Already(state) => return Ok(Pressed::Already(state)),
             Decided::Unknown => return Ok(Pressed::Nothing),
@@ -359,7 +379,7 @@ impl Approvals {
         }
         let mut done = 0;
         for approval in approvals::overdue(&self.db, Utc::now()).await? {
-            if let Pressed::Decided(_) = self.settle(approval.id, ApprovalState::TimedOut, None, TIMED_OUT_REASON).await? {
+            if let Pressed::Decided(_) = self.settle(approval.id, ApprovalState::TimedOut, None, TIMED_OUT_REASON, None).await? {
                 tracing::info!(approval_id = %approval.id, "no answer in time; the generation is cancelled");
                 done += 1;
             }

@@ -1,20 +1,23 @@
 //! What the operator console shows and does: the overview (the `/stats`
 //! figures, running generations, waiting requests), assets by prompt text
 //! and state, one asset's requests, stages, provider calls and operator
-//! actions, one user's requests; and the Clear button, which is `/clear`.
+//! actions and approvals, one user's requests; the Clear button, which is
+//! `/clear`, and the approve/reject buttons, which are the Telegram ones.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use super::approvals::{Approvals, Pressed};
 use super::operator::Operator;
+use crate::db::approvals::{self, Approval};
 use crate::db::assets::{self, Asset};
 use crate::db::console::{self as queries, OperatorAction, ProviderCall};
 use crate::db::credits;
 use crate::db::requests::{self, Request};
 use crate::db::stages::{self, Costs, Stage as StageRow};
-use crate::domain::{Actor, AssetId, AssetStatus, Prompt, Stage, UserId};
+use crate::domain::{Actor, ApprovalId, AssetId, AssetStatus, Decision, Prompt, Stage, UserId};
 use crate::storage::{VideoStore, key_of};
 use crate::texts::{ClearOutcome, StatsReport};
 
@@ -24,6 +27,7 @@ pub const LIST_LIMIT: u64 = 100;
 pub struct Console {
     db: DatabaseConnection,
     operator: Arc<Operator>,
+    approvals: Arc<Approvals>,
     store: VideoStore,
 }
 
@@ -58,6 +62,8 @@ pub struct AssetDetail {
     pub stages: Vec<StageRow>,
     pub calls: Vec<ProviderCall>,
     pub actions: Vec<OperatorAction>,
+    /// Its approvals, newest first; the pending one can be decided.
+    pub approvals: Vec<Approval>,
 }
 
 /// The overview page.
@@ -69,8 +75,8 @@ pub struct Overview {
 }
 
 impl Console {
-    pub fn new(db: DatabaseConnection, operator: Arc<Operator>, store: VideoStore) -> Self {
-        Self { db, operator, store }
+    pub fn new(db: DatabaseConnection, operator: Arc<Operator>, approvals: Arc<Approvals>, store: VideoStore) -> Self {
+        Self { db, operator, approvals, store }
     }
 
     /// Where finished videos are kept.
@@ -103,8 +109,9 @@ impl Console {
         let requests = queries::requests_for_asset(&self.db, id, LIST_LIMIT).await?;
         let calls = queries::calls_for_asset(&self.db, id, LIST_LIMIT).await?;
         let actions = queries::actions_for_asset(&self.db, id).await?;
+        let approvals = approvals::for_asset(&self.db, id, LIST_LIMIT).await?;
         let Some(summary) = self.summaries(vec![asset]).await?.into_iter().next() else { return Ok(None) };
-        Ok(Some(AssetDetail { summary, requests, stages, calls, actions }))
+        Ok(Some(AssetDetail { summary, requests, stages, calls, actions, approvals }))
     }
 
     /// A user's requests with their assets, newest first, and their credit
@@ -124,6 +131,18 @@ impl Console {
         let Ok(prompt) = Prompt::parse(&asset.prompt, usize::MAX) else { return Ok(None) };
         let outcome = self.operator.clear(by, &prompt).await?;
         Ok(Some((asset.prompt, outcome)))
+    }
+
+    /// An approve/reject button of the asset page: the decision a press of
+    /// ✅/❌ in Telegram makes, recorded with `by`. `None` when asset
+    /// `asset` has no approval `id`.
+    #[tracing::instrument(skip(self), fields(by = %by))]
+    pub async fn decide(&self, asset: AssetId, id: ApprovalId, decision: Decision, by: &Actor) -> Result<Option<Pressed>, DbErr> {
+        match approvals::find(&self.db, id).await? {
+            Some(approval) if approval.asset_id == asset => {}
+            _ => return Ok(None),
+        }
+        self.approvals.decide_as_operator(by, id, decision).await.map(Some)
     }
 
     /// Where the asset's rendered video can be played from: this machine's

@@ -57,6 +57,18 @@ pub struct ConsoleTexts {
     pub action: &'static str,
     pub operator: &'static str,
     pub approvals: &'static str,
+    /// Under the approvals' heading: what the buttons do.
+    pub approvals_hint: &'static str,
+    pub gate: &'static str,
+    /// Who decides an approval.
+    pub approver: &'static str,
+    /// The approver when the operators decide (`APPROVALS=operators`).
+    pub operators: &'static str,
+    pub asked_at: &'static str,
+    pub deadline: &'static str,
+    pub decided: &'static str,
+    pub approve: &'static str,
+    pub reject: &'static str,
     pub user_requests: &'static str,
     /// The user's credit balance (when credits are on).
     pub credits: &'static str,

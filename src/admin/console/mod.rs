@@ -1,7 +1,8 @@
 //! The operator console, on the admin listener at `/` when `ADMIN_TOKEN`
 //! is set: sign in with the token, then server-rendered pages — the
 //! overview, assets by prompt text and state, an asset (requests, stages,
-//! provider calls, operator actions, the video, the Clear button), a user's
+//! provider calls, operator actions, the video, the Clear button, its
+//! approvals with approve/reject buttons for the pending one), a user's
 //! requests. Without the token every page says the console is off.
 
 mod auth;
@@ -24,9 +25,9 @@ use self::auth::{Keys, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS, Session, cros
 use self::html::{esc, page, query_value, table};
 use crate::config::Secret;
 use crate::db::stages::dollars;
-use crate::domain::{Actor, AssetId, AssetStatus, ConsoleName, UserId};
-use crate::service::Console;
+use crate::domain::{Actor, ApprovalId, ApprovalState, AssetId, AssetStatus, ConsoleName, Decision, UserId};
 use crate::service::console::{AssetDetail, AssetSummary, LIST_LIMIT, VideoSource};
+use crate::service::{Console, Pressed};
 use crate::texts::{ClearOutcome, ConsoleTexts, Lang, Texts};
 
 /// What the console reads and changes.
@@ -60,6 +61,7 @@ pub fn routes(token: Option<Secret>, deps: ConsoleDeps) -> Router {
         .route("/assets", get(assets))
         .route("/assets/{id}", get(asset))
         .route("/assets/{id}/clear", post(clear))
+        .route("/assets/{id}/approvals/{approval}", post(decide))
         .route("/assets/{id}/video", get(video))
         .route("/users/{id}", get(user))
         .with_state(state)
@@ -302,6 +304,8 @@ async fn assets(State(state): Shared, headers: HeaderMap, Query(query): Query<Se
 struct AssetQuery {
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    decided: String,
 }
 
 async fn asset(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Query(query): Query<AssetQuery>) -> Response {
@@ -319,6 +323,14 @@ async fn asset(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Qu
             "<p class=\"flash\" id=\"message\">{}</p>",
             esc(&state.texts.cleared(&detail.summary.asset.prompt, outcome))
         );
+    }
+    if let Some(pressed) = pressed_from(&query.decided) {
+        let text = match pressed {
+            Pressed::Decided(decided) => state.texts.approval_done(decided),
+            Pressed::Already(decided) => state.texts.approval_already_decided(decided),
+            Pressed::NotAllowed | Pressed::Nothing => state.texts.approval_nothing_pending(),
+        };
+        let _ = write!(body, "<p class=\"flash\" id=\"message\">{}</p>", esc(&text));
     }
     body.push_str(&asset_body(&state, &session, &detail));
     state.html(&session, &format!("{} {}", c.asset, id), &body)
@@ -351,8 +363,7 @@ fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> 
         esc(c.clear),
         esc(c.clear_hint)
     );
-    // Pending approvals (#13) belong here once that table exists: a section
-    // listing them, each with its decision form carrying `session.csrf`.
+    body.push_str(&approvals_section(state, session, detail));
     let requests: Vec<Vec<String>> = detail
         .requests
         .iter()
@@ -427,6 +438,123 @@ fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> 
         table(&[c.action, c.operator, c.created], &actions, c.none)
     );
     body
+}
+
+/// The asset's approvals; the pending ones with approve/reject buttons
+/// (one form each, carrying the session's CSRF value).
+fn approvals_section(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> String {
+    let c = state.labels();
+    let texts = state.texts;
+    let asset = detail.summary.asset.id;
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let rows: Vec<Vec<String>> = detail
+        .approvals
+        .iter()
+        .map(|a| {
+            let approver = match a.approver_user_id {
+                Some(user) => format!("<a href=\"/users/{user}\">{user}</a>"),
+                None => esc(c.operators),
+            };
+            let decided = match (a.decided_at, a.decided_by) {
+                (Some(when), Some(by)) => format!("{} (<a href=\"/users/{by}\">{by}</a>)", at(when)),
+                (Some(when), None) => at(when),
+                (None, _) => String::new(),
+            };
+            let buttons = if a.state == ApprovalState::Pending {
+                format!(
+                    "<form method=\"post\" action=\"/assets/{asset}/approvals/{id}\" id=\"decide-{id}\">\
+                     <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                     <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve-{id}\">✅ {approve}</button> \
+                     <button type=\"submit\" name=\"decision\" value=\"reject\" id=\"reject-{id}\">❌ {reject}</button></form>",
+                    id = a.id,
+                    csrf = esc(&session.csrf),
+                    approve = esc(c.approve),
+                    reject = esc(c.reject),
+                )
+            } else {
+                String::new()
+            };
+            vec![
+                esc(&texts.gate_name(a.gate)),
+                a.generation.to_string(),
+                format!("<span class=\"approval-state\" id=\"approval-{}\">{}</span>", a.id, esc(&texts.decided_button(a.state))),
+                approver,
+                at(a.prompted_at.unwrap_or(a.created_at)),
+                at(a.deadline),
+                decided,
+                buttons,
+            ]
+        })
+        .collect();
+    format!(
+        "<h2>{}</h2><p><small>{}</small></p><div id=\"approvals\">{}</div>",
+        esc(c.approvals),
+        esc(c.approvals_hint),
+        table(&[c.gate, c.generation, c.state, c.approver, c.asked_at, c.deadline, c.decided, ""], &rows, c.none)
+    )
+}
+
+/// `?decided=` after a decision: what the press did.
+fn pressed_from(code: &str) -> Option<Pressed> {
+    let state = |name: &str| match name {
+        "approved" => Some(ApprovalState::Approved),
+        "rejected" => Some(ApprovalState::Rejected),
+        "timed_out" => Some(ApprovalState::TimedOut),
+        "pending" => Some(ApprovalState::Pending),
+        _ => None,
+    };
+    match code.split_once(':') {
+        Some(("now", s)) => state(s).map(Pressed::Decided),
+        Some(("already", s)) => state(s).map(Pressed::Already),
+        _ if code == "nothing" => Some(Pressed::Nothing),
+        _ => None,
+    }
+}
+
+fn pressed_code(pressed: Pressed) -> String {
+    let state = |s: ApprovalState| match s {
+        ApprovalState::Approved => "approved",
+        ApprovalState::Rejected => "rejected",
+        ApprovalState::TimedOut => "timed_out",
+        ApprovalState::Pending => "pending",
+    };
+    match pressed {
+        Pressed::Decided(s) => format!("now:{}", state(s)),
+        Pressed::Already(s) => format!("already:{}", state(s)),
+        Pressed::NotAllowed | Pressed::Nothing => "nothing".to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// An approve/reject button: the Telegram ✅/❌, recorded with the operator.
+async fn decide(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path((id, approval)): Path<(i64, i64)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let session = match checked_post(&state, &headers, &form.csrf) {
+        Ok(session) => session,
+        Err(refused) => return refused,
+    };
+    let decision = match form.decision.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
+        _ => return state.message(StatusCode::BAD_REQUEST, Some(&session), state.labels().bad_form),
+    };
+    let by = Actor::Console(session.name.clone());
+    match state.console.decide(AssetId(id), ApprovalId(approval), decision, &by).await {
+        Ok(Some(pressed)) => see_other(&format!("/assets/{id}?decided={}", query_value(&pressed_code(pressed)))),
+        Ok(None) => state.message(StatusCode::NOT_FOUND, Some(&session), state.labels().not_found),
+        Err(err) => state.failure(&session, err),
+    }
 }
 
 fn outcome_from(code: &str) -> Option<ClearOutcome> {
