@@ -336,7 +336,9 @@ async fn two_operators_racing_on_one_approval_decide_it_once() {
     h.set("APPROVAL_STAGES", "script");
     h.set("ADMIN_USER_IDS", &format!("{ADMIN},{SECOND_ADMIN}"));
     let service = h.spawn();
-    // the operators have talked to the bot (Telegram only lets bots write to those)
+    // the operators have talked to the bot (Telegram only lets bots write to
+    // those); the second one's Telegram speaks Russian
+    h.fake.set_user_language(SECOND_ADMIN, Some("ru"));
     for admin in [ADMIN, SECOND_ADMIN] {
         h.fake.push_text(admin, admin, "/start");
         h.text_for(admin, 0).await;
@@ -346,6 +348,11 @@ async fn two_operators_racing_on_one_approval_decide_it_once() {
     let first = keyboard(&h, ADMIN, 0).await;
     let second = keyboard(&h, SECOND_ADMIN, 0).await;
     assert_eq!(first.approve, second.approve, "both operators decide the same approval");
+    // each operator is asked in their own language
+    assert_eq!((first.approve_text.as_str(), first.reject_text.as_str()), ("✅ Approve", "❌ Reject"));
+    assert_eq!((second.approve_text.as_str(), second.reject_text.as_str()), ("✅ Одобрить", "❌ Отклонить"));
+    assert!(texts_to(&h.fake.sent(), SECOND_ADMIN).iter().any(|t| t.starts_with("📝 Сценарий для «race me»")));
+    assert!(texts_to(&h.fake.sent(), ADMIN).iter().any(|t| t.starts_with("📝 The script for “")));
     assert!(keyboards_to(&h.fake.sent(), user).is_empty(), "the requester was asked in operators mode");
 
     // a user who is no operator presses first: refused, nothing changes
@@ -361,13 +368,22 @@ async fn two_operators_racing_on_one_approval_decide_it_once() {
     assert!(answered, "both presses must be answered\n{}", h.logs());
     let answers =
         [h.fake.callback_answer(&a).flatten().unwrap_or_default(), h.fake.callback_answer(&b).flatten().unwrap_or_default()];
-    let decided = answers.iter().filter(|n| n.contains("Approved —") || n.contains("Rejected —")).count();
-    let refused = answers.iter().filter(|n| n.contains("already")).count();
+    // each press answered in the presser's language
+    let decided = ["Approved —", "Rejected —", "Одобрено —", "Отклонено —"];
+    let decided = answers.iter().filter(|n| decided.iter().any(|d| n.contains(d))).count();
+    let refused = answers.iter().filter(|n| n.contains("already") || n.contains("ничего не изменилось")).count();
+    assert!(!answers[0].chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c)), "{answers:?}");
+    assert!(answers[1].chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c)), "{answers:?}");
     assert_eq!((decided, refused), (1, 1), "{answers:?}");
     let approval = approvals_of(&h).await.pop().expect("approval");
     let shown = decision_shown(&h, ADMIN, first.message_id).await;
     let shown_too = decision_shown(&h, SECOND_ADMIN, second.message_id).await;
-    assert_eq!(shown, shown_too, "the operators' keyboards disagree");
+    assert_eq!(shown.chars().next(), shown_too.chars().next(), "the operators' keyboards disagree: {shown} / {shown_too}");
+    let (en, ru) = match approval.state {
+        ApprovalState::Approved => ("✅ Approved", "✅ Одобрено"),
+        _ => ("❌ Rejected", "❌ Отклонено"),
+    };
+    assert_eq!((shown.as_str(), shown_too.as_str()), (en, ru), "each keyboard in its reader's language");
     match approval.state {
         ApprovalState::Approved => {
             assert_eq!(approval.decided_by, Some(ADMIN));
@@ -416,5 +432,36 @@ async fn the_reply_keyboard_approves_the_oldest_pending_gate() {
     h.fake.push_text(user, user, "✅ Approve");
     let ok = h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("Nothing is waiting")), LONG).await;
     assert!(ok);
+    service.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_russian_requester_is_asked_in_russian() {
+    let mut h = Harness::new().await;
+    h.set("APPROVALS", "requester");
+    h.set("APPROVAL_STAGES", "script");
+    let service = h.spawn();
+    let user = 1101;
+    h.fake.set_user_language(user, Some("ru"));
+    h.fake.push_text(user, user, "Поздравление для Маши");
+    let k = keyboard(&h, user, 0).await;
+    assert_eq!((k.approve_text.as_str(), k.reject_text.as_str()), ("✅ Одобрить", "❌ Отклонить"));
+    let texts = texts_to(&h.fake.sent(), user);
+    assert!(texts.iter().any(|t| t.starts_with("📝 Сценарий для «Поздравление для Маши»")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.starts_with("Продолжать «Поздравление для Маши» после этапа «сценарий»?")),
+        "{texts:?}"
+    );
+    // the reply keyboard offers the Russian buttons
+    let reply_keyboard = h.fake.sent_to(user).into_iter().filter_map(|s| s.reply_markup?.get("keyboard").cloned()).last();
+    let reply_keyboard = reply_keyboard.map(|k| k.to_string()).unwrap_or_default();
+    assert!(reply_keyboard.contains("✅ Одобрить") && reply_keyboard.contains("❌ Отклонить"), "{reply_keyboard}");
+
+    let notice = press(&h, user, user, k.message_id, &k.approve).await;
+    assert_eq!(notice.as_deref(), Some("✅ Одобрено — видео делается дальше."));
+    assert_eq!(decision_shown(&h, user, k.message_id).await, "✅ Одобрено");
+    h.video_for(user, 0).await;
+    let late = press(&h, user, user, k.message_id, &k.reject).await;
+    assert_eq!(late.as_deref(), Some("Это уже одобрено; ничего не изменилось."));
     service.kill9().await;
 }

@@ -18,6 +18,7 @@ mod m20261202_000011_add_request_language;
 mod m20261202_000013_create_approvals;
 mod m20261202_000015_add_asset_extensions;
 mod m20261202_000016_create_pending_extensions;
+mod m20261202_000017_create_user_languages;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_create_approvals::Migration),
             Box::new(m20261202_000015_add_asset_extensions::Migration),
             Box::new(m20261202_000016_create_pending_extensions::Migration),
+            Box::new(m20261202_000017_create_user_languages::Migration),
         ]
     }
 }

@@ -194,7 +194,9 @@ impl UpdateHandler {
     #[tracing::instrument(skip_all, fields(user = query.from.id.0))]
     async fn on_callback(&self, query: CallbackQuery) {
         let user = UserId(query.from.id.0 as i64);
-        let texts = Lang::for_code(query.from.language_code.as_deref()).texts();
+        let lang = Lang::for_code(query.from.language_code.as_deref());
+        let texts = lang.texts();
+        self.approvals.seen(user, lang).await;
         let chat = match &query.message {
             Some(MaybeInaccessibleMessage::Regular(message)) => ChatId(message.chat.id.0),
             Some(MaybeInaccessibleMessage::Inaccessible(message)) => ChatId(message.chat.id.0),
@@ -297,6 +299,7 @@ impl UpdateHandler {
         let incoming = Incoming { message: &message, chat, user, lang, texts };
         if from.is_some_and(|u| !u.is_bot) {
             self.credits.first_contact(user).await;
+            self.approvals.seen(user, lang).await;
         }
         if self.on_payment(&incoming).await {
             return;

@@ -11,6 +11,7 @@ pub mod console;
 pub mod credits;
 pub mod entities;
 pub mod extensions;
+pub mod languages;
 pub mod recorder;
 pub mod requests;
 mod retry;

@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::{Delivery, Dispatcher, Generations};
 use crate::config::{ApprovalMode, ApprovalSettings};
 use crate::db::approvals::{self, Approval, Decided};
-use crate::db::assets;
+use crate::db::{assets, languages};
 use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
 use crate::domain::{
     Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, REJECTED_REASON, Stage, TIMED_OUT_REASON, UserId,
@@ -69,6 +69,16 @@ pub fn callback_data(id: ApprovalId, what: char) -> String {
     format!("ap:{id}:{what}")
 }
 
+/// One person asked to decide, in their language, with the prompt as they
+/// read it.
+#[derive(Debug, Clone)]
+struct Recipient {
+    chat: ChatId,
+    user: UserId,
+    lang: Lang,
+    prompt: String,
+}
+
 pub struct Approvals {
     db: DatabaseConnection,
     sender: Sender,
@@ -76,6 +86,8 @@ pub struct Approvals {
     delivery: Arc<Delivery>,
     settings: Option<ApprovalSettings>,
     admins: HashSet<UserId>,
+    /// Operators' languages as last recorded by this process.
+    languages: moka::sync::Cache<UserId, Lang>,
 }
 
 impl Approvals {
@@ -87,7 +99,8 @@ impl Approvals {
         settings: Option<ApprovalSettings>,
         admins: HashSet<UserId>,
     ) -> Self {
-        Self { db, sender, dispatcher, delivery, settings, admins }
+        let languages = moka::sync::Cache::builder().max_capacity(10_000).build();
+        Self { db, sender, dispatcher, delivery, settings, admins, languages }
     }
 
     /// True when approvals are on (any gate asks).
@@ -95,8 +108,18 @@ impl Approvals {
         self.settings.is_some()
     }
 
-    fn texts(&self) -> &'static dyn Texts {
-        Lang::default().texts()
+    /// Notes `user`'s language from a message or press of theirs, for
+    /// the prompts sent to operators. Only operators' languages are kept
+    /// (a requester is asked in the language of their request), and a
+    /// row is written only when it changed since this process last saw it.
+    pub async fn seen(&self, user: UserId, lang: Lang) {
+        if !self.admins.contains(&user) || self.languages.get(&user) == Some(lang) {
+            return;
+        }
+        match languages::remember(&self.db, user, lang).await {
+            Ok(()) => self.languages.insert(user, lang),
+            Err(err) => tracing::debug!(%user, error = %err, "could not record an operator's language"),
+        }
     }
 
     /// May `job` go on past `gate`? Yes when that gate does not ask, when
@@ -141,15 +164,36 @@ impl Approvals {
     }
 
     /// Who is asked: the requester's chat, or every operator's.
-    fn recipients(&self, approval: &Approval) -> Vec<ChatId> {
-        match approval.approver_chat_id {
-            Some(chat) => vec![ChatId(chat)],
-            None => {
+    fn recipients(&self, approval: &Approval) -> Vec<(ChatId, UserId)> {
+        match (approval.approver_chat_id, approval.approver_user_id) {
+            (Some(chat), Some(user)) => vec![(ChatId(chat), UserId(user))],
+            (Some(chat), None) => vec![(ChatId(chat), UserId(chat))],
+            _ => {
                 let mut ids: Vec<i64> = self.admins.iter().map(|u| u.0).collect();
                 ids.sort_unstable();
-                ids.into_iter().map(ChatId).collect()
+                ids.into_iter().map(|id| (ChatId(id), UserId(id))).collect()
             }
         }
+    }
+
+    /// Who is asked, each with their language and the prompt as they read
+    /// it: the requester in the language of their request, quoting it as
+    /// they typed it; an operator in their own language (from their last
+    /// message or request, else `DEFAULT_LANGUAGE`), quoting `typed`.
+    async fn audience(&self, approval: &Approval, typed: &str) -> Result<Vec<Recipient>, DbErr> {
+        let mut audience = Vec::new();
+        for (chat, user) in self.recipients(approval) {
+            let own = match approval.approver_user_id {
+                Some(_) => languages::request_for(&self.db, user, approval.asset_id).await?,
+                None => None,
+            };
+            let (lang, prompt) = match own {
+                Some(request) => (request.language, request.raw_text.trim().to_owned()),
+                None => (languages::of(&self.db, user).await?.unwrap_or_default(), typed.to_owned()),
+            };
+            audience.push(Recipient { chat, user, lang, prompt });
+        }
+        Ok(audience)
     }
 
     /// The reply keyboard of someone with a decision pending.
@@ -181,22 +225,23 @@ impl Approvals {
             return Ok(());
         }
         let Some(asset) = assets::find(&self.db, approval.asset_id).await? else { return Ok(()) };
-        let texts = self.texts();
+        let typed = asset.prompt.clone();
         let job = Generation { asset: approval.asset_id, number: approval.generation };
         let (script, media) = match approval.gate {
-            Gate::Script => (Some(self.script_text(job, &asset.prompt).await?), Vec::new()),
+            Gate::Script => (Some(self.script_text(job, &typed).await?), Vec::new()),
             Gate::Images => (None, self.step_files(job, StageKind::Image, IMAGES_SHOWN, MediaKind::Photo).await?),
             Gate::Clips => (None, self.step_files(job, StageKind::Clip, CLIPS_SHOWN, MediaKind::Video).await?),
         };
-        let buttons = vec![vec![
-            InlineButton { text: texts.approve_button(), data: callback_data(approval.id, 'y') },
-            InlineButton { text: texts.reject_button(), data: callback_data(approval.id, 'n') },
-        ]];
         let mut sent = Vec::new();
-        for chat in self.recipients(approval) {
+        for Recipient { chat, lang, prompt, .. } in self.audience(approval, &typed).await? {
+            let texts = lang.texts();
+            let buttons = vec![vec![
+                InlineButton { text: texts.approve_button(), data: callback_data(approval.id, 'y') },
+                InlineButton { text: texts.reject_button(), data: callback_data(approval.id, 'n') },
+            ]];
             let preview = match &script {
-                Some(text) => texts.approval_script(&asset.prompt, text),
-                None => texts.approval_media(&asset.prompt, approval.gate),
+                Some(text) => texts.approval_script(&prompt, text),
+                None => texts.approval_media(&prompt, approval.gate),
             };
             let first = self.sender.text(chat, &preview, None, Self::deciding_keyboard(texts), Priority::Interactive, None).await;
             if let Err(err) = first {
@@ -208,8 +253,8 @@ impl Approvals {
             {
                 tracing::warn!(%chat, error = %err, "could not send the approval album");
             }
-            let question = texts.approval_question(&asset.prompt, approval.gate);
-            match self.sender.text(chat, &question, None, Keyboard::Inline(buttons.clone()), Priority::Interactive, None).await {
+            let question = texts.approval_question(&prompt, approval.gate);
+            match self.sender.text(chat, &question, None, Keyboard::Inline(buttons), Priority::Interactive, None).await {
                 Ok(message) => sent.push((chat, message)),
                 Err(err) => tracing::warn!(%chat, error = %err, "could not send the approval buttons"),
             }
@@ -342,14 +387,7 @@ impl Approvals {
         resumed: Option<Generation>,
         failed: u64,
     ) -> Result<(), DbErr> {
-        let id = approval.id;
-        let texts = self.texts();
-        let shown = vec![vec![InlineButton { text: texts.decided_button(state), data: callback_data(id, 'd') }]];
-        for (chat, message) in approvals::messages(approval) {
-            if let Err(err) = self.sender.edit_keyboard(chat, message, &shown).await {
-                tracing::debug!(%chat, error = %err, "could not show the decision under an approval message");
-            }
-        }
+        let audience = self.show_decision(approval, state).await?;
         if let Some(job) = resumed {
             self.dispatcher.dispatch(job).await;
             if let Err(err) = self.delivery.update_progress_notes(job.asset, &Stage::Queued).await {
@@ -359,16 +397,39 @@ impl Approvals {
         if failed > 0 {
             self.delivery.notify_failures().await?;
         }
-        // the approvers' reply keyboards lose ✅/❌ once nothing is left for them
-        for chat in self.recipients(approval) {
-            let user = UserId(chat.0);
-            let keyboard = self.keyboard_for(user, texts).await;
-            let text = texts.approval_done(state);
-            if let Err(err) = self.sender.text(chat, &text, None, keyboard, Priority::Interactive, None).await {
-                tracing::debug!(%chat, error = %err, "could not confirm a decision");
+        self.confirm(&audience, state, None).await;
+        Ok(())
+    }
+
+    /// The keyboards under an approval's messages show how it ended, each
+    /// in its reader's language. Returns who was asked.
+    async fn show_decision(&self, approval: &Approval, state: ApprovalState) -> Result<Vec<Recipient>, DbErr> {
+        let typed = assets::find(&self.db, approval.asset_id).await?.map(|a| a.prompt).unwrap_or_default();
+        let audience = self.audience(approval, &typed).await?;
+        let lang_of = |chat: ChatId| audience.iter().find(|r| r.chat == chat).map_or_else(Lang::default, |r| r.lang);
+        for (chat, message) in approvals::messages(approval) {
+            let texts = lang_of(chat).texts();
+            let shown = vec![vec![InlineButton { text: texts.decided_button(state), data: callback_data(approval.id, 'd') }]];
+            if let Err(err) = self.sender.edit_keyboard(chat, message, &shown).await {
+                tracing::debug!(%chat, error = %err, "could not show the decision under an approval message");
             }
         }
-        Ok(())
+        Ok(audience)
+    }
+
+    /// Tells the approvers how it ended, each in their language, with a
+    /// reply keyboard that drops ✅/❌ once nothing is left for them —
+    /// except `quiet`, who is answered otherwise (the user whose /cancel
+    /// ended it).
+    async fn confirm(&self, audience: &[Recipient], state: ApprovalState, quiet: Option<UserId>) {
+        for recipient in audience.iter().filter(|r| Some(r.user) != quiet) {
+            let texts = recipient.lang.texts();
+            let keyboard = self.keyboard_for(recipient.user, texts).await;
+            let text = texts.approval_done(state);
+            if let Err(err) = self.sender.text(recipient.chat, &text, None, keyboard, Priority::Interactive, None).await {
+                tracing::debug!(chat = %recipient.chat, error = %err, "could not confirm a decision");
+            }
+        }
     }
 
     /// The reconciler's part: approvals past their deadline fail their

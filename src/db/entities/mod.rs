@@ -8,5 +8,6 @@ pub mod operator_actions;
 pub mod pending_extensions;
 pub mod provider_calls;
 pub mod star_payments;
+pub mod user_languages;
 pub mod user_requests;
 pub mod video_assets;
