@@ -448,10 +448,7 @@ async fn a_russian_requester_is_asked_in_russian() {
     assert_eq!((k.approve_text.as_str(), k.reject_text.as_str()), ("✅ Одобрить", "❌ Отклонить"));
     let texts = texts_to(&h.fake.sent(), user);
     assert!(texts.iter().any(|t| t.starts_with("📝 Сценарий для «Поздравление для Маши»")), "{texts:?}");
-    assert!(
-        texts.iter().any(|t| t.starts_with("Продолжать «Поздравление для Маши» после этапа «сценарий»?")),
-        "{texts:?}"
-    );
+    assert!(texts.iter().any(|t| t.starts_with("Продолжать «Поздравление для Маши» после этапа «сценарий»?")), "{texts:?}");
     // the reply keyboard offers the Russian buttons
     let reply_keyboard = h.fake.sent_to(user).into_iter().filter_map(|s| s.reply_markup?.get("keyboard").cloned()).last();
     let reply_keyboard = reply_keyboard.map(|k| k.to_string()).unwrap_or_default();
@@ -463,5 +460,79 @@ async fn a_russian_requester_is_asked_in_russian() {
     h.video_for(user, 0).await;
     let late = press(&h, user, user, k.message_id, &k.reject).await;
     assert_eq!(late.as_deref(), Some("Это уже одобрено; ничего не изменилось."));
+    service.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_waiting_for_approval_calls_the_generation_off() {
+    let mut h = Harness::new().await;
+    h.set("APPROVALS", "requester");
+    h.set("APPROVAL_STAGES", "script");
+    let service = h.spawn();
+    let user = 1201;
+    let prompt = "Stop me at the gate";
+    h.fake.push_text(user, user, prompt);
+    let k = keyboard(&h, user, 0).await;
+    assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting);
+
+    h.fake.push_text(user, user, "/cancel");
+    let ok = h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.starts_with("✖️ Cancelled:")), LONG).await;
+    assert!(ok, "/cancel was not answered: {:?}\n{}", texts_to(&h.fake.sent(), user), h.logs());
+    // the asset ends at once (no worker, no lease), the approval with it
+    let asset = h.assets().await.pop().expect("asset");
+    assert_eq!(asset.status, AssetStatus::Failed, "the generation waiting for approval goes on after /cancel");
+    assert_eq!(asset.last_error.as_deref(), Some("cancelled"));
+    assert!(asset.lease_owner.is_none());
+    let approval = approvals_of(&h).await.pop().expect("approval");
+    assert_eq!((approval.state, approval.decided_by), (ApprovalState::Cancelled, Some(user)));
+    assert!(decision_shown(&h, user, k.message_id).await.starts_with("✖️"));
+    // the /cancel answer's reply keyboard no longer offers ✅ / ❌
+    let cancel_answer = h.fake.sent_to(user).into_iter().rev().find(|s| s.text.as_deref().is_some_and(|t| t.starts_with("✖️")));
+    let reply_keyboard = cancel_answer.and_then(|s| s.reply_markup).map(|m| m.to_string()).unwrap_or_default();
+    assert!(reply_keyboard.contains("📊") && !reply_keyboard.contains("✅ Approve"), "{reply_keyboard}");
+
+    // a late ✅ changes nothing
+    let late = press(&h, user, user, k.message_id, &k.approve).await;
+    assert!(late.is_some_and(|n| n.contains("already cancelled")));
+    let asset = h.assets().await.pop().expect("asset");
+    assert_eq!((asset.status, asset.generation), (AssetStatus::Failed, 1), "a press after /cancel moved the asset");
+    assert!(videos_to(&h.fake.sent(), user).is_empty());
+    assert!(h.requests().await.iter().all(|r| r.status == RequestStatus::Cancelled));
+
+    // the next request for the prompt starts afresh and, approved, is made
+    h.fake.push_text(user, user, prompt);
+    let again = keyboard(&h, user, 1).await;
+    assert_ne!(again.approve, k.approve, "a new approval for the new generation");
+    assert_eq!(h.assets().await[0].generation, 2);
+    press(&h, user, user, again.message_id, &again.approve).await;
+    h.video_for(user, 0).await;
+    service.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_by_one_of_two_waiters_leaves_the_approval_pending() {
+    let mut h = Harness::new().await;
+    h.set("APPROVALS", "requester");
+    h.set("APPROVAL_STAGES", "script");
+    let service = h.spawn();
+    let (user, other) = (1301, 1302);
+    h.fake.push_text(user, user, "Two of us wait");
+    let k = keyboard(&h, user, 0).await;
+    h.fake.push_text(other, other, "two of us   WAIT");
+    let ok = h.fake.wait_for(move |s| texts_to(s, other).iter().any(|t| t.contains("waiting for approval")), LONG).await;
+    assert!(ok, "the second waiter's note: {:?}", h.fake.sent_to(other));
+
+    h.fake.push_text(other, other, "/cancel");
+    let ok = h.fake.wait_for(move |s| texts_to(s, other).iter().any(|t| t.starts_with("✖️ Cancelled:")), LONG).await;
+    assert!(ok, "/cancel was not answered: {:?}", texts_to(&h.fake.sent(), other));
+    assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting, "the generation stopped though someone else waits");
+    assert_eq!(approvals_of(&h).await[0].state, ApprovalState::Pending);
+
+    let notice = press(&h, user, user, k.message_id, &k.approve).await;
+    assert!(notice.is_some_and(|n| n.contains("Approved")));
+    h.video_for(user, 0).await;
+    let statuses: Vec<_> = h.requests().await.into_iter().map(|r| (r.telegram_user_id.0, r.status)).collect();
+    assert!(statuses.contains(&(other, RequestStatus::Cancelled)), "{statuses:?}");
+    assert!(videos_to(&h.fake.sent(), other).is_empty(), "the waiter who cancelled got the video");
     service.kill9().await;
 }

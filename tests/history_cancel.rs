@@ -168,6 +168,12 @@ async fn cancel_withdraws_requests_and_calls_off_a_queued_generation_nobody_else
     // Asking again starts afresh.
     h.fake.push_text(alone, alone, "withdrawn clip");
     h.video_for(alone, 0).await;
+    // the video reaches Telegram a moment before the asset is marked available
+    let available = support::eventually(Duration::from_secs(10), || async {
+        h.assets().await.iter().any(|a| a.prompt == "withdrawn clip" && a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(available, "{}", h.logs());
     let withdrawn = h.assets().await.into_iter().find(|a| a.prompt == "withdrawn clip").expect("asset");
     assert_eq!((withdrawn.status, withdrawn.attempts), (AssetStatus::Available, 1));
     assert_eq!(h.jobs().await, 4, "blocker, withdrawn (called off), shared, withdrawn again");

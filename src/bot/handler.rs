@@ -356,7 +356,12 @@ impl UpdateHandler {
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
             Input::Command(Command::History) => return self.history(&incoming).await,
-            Input::Command(Command::Cancel) => self.withdraw(chat, user, texts).await,
+            Input::Command(Command::Cancel) => {
+                let answer = self.withdraw(chat, user, texts).await;
+                // ✅/❌ leave the reply keyboard when the gate they acted on is gone
+                let menu = self.menu(user, texts).await;
+                return self.reply(&incoming, &answer, menu).await;
+            }
             Input::Command(Command::Balance) => self.credits.balance_text(user, texts).await.unwrap_or_else(|err| {
                 tracing::error!(error = %err, "balance failed");
                 texts.try_again()
@@ -508,8 +513,10 @@ impl UpdateHandler {
         self.reply(incoming, &texts.history(&prompts), Keyboard::Inline(buttons)).await;
     }
 
-    /// /cancel: withdraws the user's waiting requests and stops the wait
-    /// for an extension's continuation.
+    /// /cancel: withdraws the user's waiting requests (a generation nobody
+    /// else waits for is called off while queued or waiting for approval,
+    /// its approval keyboards showing it) and stops the wait for an
+    /// extension's continuation.
     async fn withdraw(&self, chat: ChatId, user: UserId, texts: &dyn Texts) -> String {
         let extension = match self.extensions.cancel(chat, user).await {
             Ok(stopped) => stopped,
@@ -518,7 +525,11 @@ impl UpdateHandler {
                 return texts.try_again();
             }
         };
-        match self.cancel.withdraw(user).await {
+        let withdrawn = self.cancel.withdraw(user).await;
+        if let Ok(withdrawn) = &withdrawn {
+            self.approvals.withdrawn(&withdrawn.approvals, user).await;
+        }
+        match withdrawn {
             Ok(withdrawn) if withdrawn.requests.is_empty() && extension => texts.extend_cancelled(),
             Ok(withdrawn) if withdrawn.requests.is_empty() => texts.cancel_nothing(),
             Ok(withdrawn) => {

@@ -261,7 +261,7 @@ pub async fn decide(
             let verb = match state {
                 ApprovalState::Approved => Some("approve"),
                 ApprovalState::Rejected => Some("reject"),
-                ApprovalState::Pending | ApprovalState::TimedOut => None,
+                ApprovalState::Pending | ApprovalState::TimedOut | ApprovalState::Cancelled => None,
             };
             if let (Some(operator), Some(verb)) = (operator, verb) {
                 operator_actions::ActiveModel {

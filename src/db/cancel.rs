@@ -1,14 +1,16 @@
 //! /cancel: a user withdraws their waiting requests, and a generation
-//! nobody waits for any more is called off while it is still queued.
+//! nobody waits for any more is called off while it is still queued or
+//! waiting for approval.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
-use super::entities::{user_requests, video_assets};
+use super::approvals::Approval;
+use super::entities::{approvals, user_requests, video_assets};
 use super::requests::Request;
 use super::retry::serializable;
-use crate::domain::{AssetId, AssetStatus, HoldState, RequestStatus, UserId};
+use crate::domain::{ApprovalState, AssetId, AssetStatus, HoldState, RequestStatus, UserId};
 
 /// The reason recorded on a request the user withdrew, and on an asset
 /// whose generation was called off because nobody waited for it any more.
@@ -19,18 +21,25 @@ pub const CANCELLED: &str = "cancelled";
 pub struct Withdrawn {
     /// The user's requests that were waiting, now cancelled (oldest first).
     pub requests: Vec<Request>,
-    /// Assets whose queued generation was called off: nobody else waited.
+    /// Assets whose queued or awaiting generation was called off: nobody
+    /// else waited.
     pub called_off: Vec<AssetId>,
+    /// The approvals those generations were waiting for, now `cancelled`:
+    /// their keyboards are to show it.
+    pub approvals: Vec<Approval>,
 }
 
 /// Cancels every waiting request of `user` (their held credits are
-/// released). An asset left without waiters
-/// whose generation has not started yet (still `pending`) fails as
-/// "cancelled", so its queued job finds nothing to do and the next request
-/// for the prompt starts afresh; one being generated goes on (its video is
-/// kept for the next request). One serializable transaction: a request
-/// for the same prompt recorded at the same time either counts as a waiter
-/// (the generation goes on for it) or comes after and starts a new one.
+/// released). An asset left without waiters whose generation has not
+/// started yet (still `pending`) or is stopped at a gate (`awaiting`)
+/// fails as "cancelled", so its queued job finds nothing to do and the
+/// next request for the prompt starts afresh; the approval it waited for
+/// ends `cancelled` (a later press changes nothing). One being generated
+/// goes on (its video is kept for the next request). One serializable
+/// transaction: a request for the same prompt recorded at the same time
+/// either counts as a waiter (the generation goes on for it) or comes
+/// after and starts a new one; a decision racing with it is a conditional
+/// update of the same rows, so only one of them takes effect.
 #[tracing::instrument(skip(db))]
 pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn, DbErr> {
     serializable(db, move |txn| {
@@ -60,6 +69,7 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
             assets.sort();
             assets.dedup();
             let mut called_off = Vec::new();
+            let mut ended = Vec::new();
             for asset_id in assets {
                 let waiting = user_requests::Entity::find()
                     .filter(user_requests::Column::AssetId.eq(asset_id))
@@ -75,14 +85,37 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
                     .col_expr(video_assets::Column::Stage, Expr::value(Option::<crate::domain::Stage>::None))
                     .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
                     .filter(video_assets::Column::Id.eq(asset_id))
-                    .filter(video_assets::Column::Status.eq(AssetStatus::Pending))
+                    .filter(video_assets::Column::Status.is_in([AssetStatus::Pending, AssetStatus::Awaiting]))
                     .exec(txn)
                     .await?;
-                if stopped.rows_affected > 0 {
-                    called_off.push(asset_id);
+                if stopped.rows_affected == 0 {
+                    continue;
                 }
+                called_off.push(asset_id);
+                let pending = approvals::Entity::find()
+                    .filter(approvals::Column::AssetId.eq(asset_id))
+                    .filter(approvals::Column::State.eq(ApprovalState::Pending))
+                    .all(txn)
+                    .await?;
+                if pending.is_empty() {
+                    continue;
+                }
+                approvals::Entity::update_many()
+                    .col_expr(approvals::Column::State, Expr::value(ApprovalState::Cancelled))
+                    .col_expr(approvals::Column::DecidedBy, Expr::value(Some(user.0)))
+                    .col_expr(approvals::Column::DecidedAt, Expr::value(now))
+                    .filter(approvals::Column::Id.is_in(pending.iter().map(|a| a.id)))
+                    .filter(approvals::Column::State.eq(ApprovalState::Pending))
+                    .exec(txn)
+                    .await?;
+                ended.extend(pending.into_iter().map(|a| Approval {
+                    state: ApprovalState::Cancelled,
+                    decided_by: Some(user.0),
+                    decided_at: Some(now),
+                    ..a
+                }));
             }
-            Ok(Withdrawn { requests, called_off })
+            Ok(Withdrawn { requests, called_off, approvals: ended })
         })
     })
     .await

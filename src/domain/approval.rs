@@ -59,7 +59,8 @@ impl FromStr for Gate {
     }
 }
 
-/// Where an approval is: pending → approved | rejected | timed out.
+/// Where an approval is: pending → approved | rejected | timed out |
+/// cancelled (its requester withdrew with /cancel and nobody else waited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum ApprovalState {
@@ -71,6 +72,8 @@ pub enum ApprovalState {
     Rejected,
     #[sea_orm(string_value = "timed_out")]
     TimedOut,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
 }
 
 /// What a person decided at a gate.

@@ -24,8 +24,8 @@ use serde_json::Value;
 use super::{Delivery, Dispatcher, Generations};
 use crate::config::{ApprovalMode, ApprovalSettings};
 use crate::db::approvals::{self, Approval, Decided};
-use crate::db::{assets, languages};
 use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
+use crate::db::{assets, languages};
 use crate::domain::{
     Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, REJECTED_REASON, Stage, TIMED_OUT_REASON, UserId,
 };
@@ -112,6 +112,7 @@ impl Approvals {
     /// the prompts sent to operators. Only operators' languages are kept
     /// (a requester is asked in the language of their request), and a
     /// row is written only when it changed since this process last saw it.
+    #[tracing::instrument(skip(self))]
     pub async fn seen(&self, user: UserId, lang: Lang) {
         if !self.admins.contains(&user) || self.languages.get(&user) == Some(lang) {
             return;
@@ -428,6 +429,20 @@ impl Approvals {
             let text = texts.approval_done(state);
             if let Err(err) = self.sender.text(recipient.chat, &text, None, keyboard, Priority::Interactive, None).await {
                 tracing::debug!(chat = %recipient.chat, error = %err, "could not confirm a decision");
+            }
+        }
+    }
+
+    /// Approvals ended by `by`'s /cancel (their generation was called off:
+    /// nobody else waited): the keyboards show it, and the other approvers
+    /// (operators) are told; `by` is answered by /cancel itself.
+    #[tracing::instrument(skip_all, fields(by = %by))]
+    pub async fn withdrawn(&self, ended: &[Approval], by: UserId) {
+        for approval in ended {
+            tracing::info!(approval_id = %approval.id, asset_id = %approval.asset_id, "approval cancelled with its request");
+            match self.show_decision(approval, approval.state).await {
+                Ok(audience) => self.confirm(&audience, approval.state, Some(by)).await,
+                Err(err) => tracing::warn!(approval_id = %approval.id, error = %err, "could not show a cancelled approval"),
             }
         }
     }

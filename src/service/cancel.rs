@@ -1,7 +1,8 @@
 //! /cancel: a user withdraws the requests they are waiting for. They will
 //! not get those videos (and are not charged for them); a generation
-//! nobody else waits for is called off while it is still queued, and goes
-//! on for the others otherwise.
+//! nobody else waits for is called off while it is still queued or waiting
+//! for approval (the approval ends `cancelled`), and goes on for the
+//! others otherwise.
 
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -25,6 +26,7 @@ impl Cancel {
             tracing::info!(
                 requests = withdrawn.requests.len(),
                 called_off = withdrawn.called_off.len(),
+                approvals_cancelled = withdrawn.approvals.len(),
                 "requests withdrawn by their user"
             );
         }

@@ -420,6 +420,7 @@ impl Texts for English {
             ApprovalState::Approved => "✅ Approved",
             ApprovalState::Rejected => "❌ Rejected",
             ApprovalState::TimedOut => "⌛ No answer in time",
+            ApprovalState::Cancelled => "✖️ Cancelled",
             ApprovalState::Pending => "⏳ Waiting",
         }
         .to_owned()
@@ -430,6 +431,7 @@ impl Texts for English {
             ApprovalState::Approved => "✅ Approved — the video goes on.",
             ApprovalState::Rejected => "❌ Rejected — the video is cancelled.",
             ApprovalState::TimedOut => "⌛ Nobody decided in time — the video is cancelled.",
+            ApprovalState::Cancelled => "✖️ Cancelled — the request was withdrawn; nothing more is made.",
             ApprovalState::Pending => "⏳ Still waiting for a decision.",
         }
         .to_owned()
@@ -440,6 +442,7 @@ impl Texts for English {
             ApprovalState::Approved => "approved",
             ApprovalState::Rejected => "rejected",
             ApprovalState::TimedOut => "closed: nobody answered in time",
+            ApprovalState::Cancelled => "cancelled: the request was withdrawn",
             ApprovalState::Pending => "not decided yet",
         };
         format!("This was already {how}; nothing changed.")

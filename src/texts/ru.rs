@@ -552,6 +552,7 @@ impl Texts for Russian {
             ApprovalState::Approved => "✅ Одобрено",
             ApprovalState::Rejected => "❌ Отклонено",
             ApprovalState::TimedOut => "⌛ Нет ответа вовремя",
+            ApprovalState::Cancelled => "✖️ Отменено",
             ApprovalState::Pending => "⏳ Ждёт решения",
         }
         .to_owned()
@@ -562,6 +563,7 @@ impl Texts for Russian {
             ApprovalState::Approved => "✅ Одобрено — видео делается дальше.",
             ApprovalState::Rejected => "❌ Отклонено — видео отменено.",
             ApprovalState::TimedOut => "⌛ Никто не ответил вовремя — видео отменено.",
+            ApprovalState::Cancelled => "✖️ Отменено — запрос отозван, видео больше не делается.",
             ApprovalState::Pending => "⏳ Решение ещё не принято.",
         }
         .to_owned()
@@ -572,6 +574,7 @@ impl Texts for Russian {
             ApprovalState::Approved => "уже одобрено",
             ApprovalState::Rejected => "уже отклонено",
             ApprovalState::TimedOut => "уже закрыто: никто не ответил вовремя",
+            ApprovalState::Cancelled => "уже отменено: запрос отозван",
             ApprovalState::Pending => "ещё не решено",
         };
         format!("Это {how}; ничего не изменилось.")

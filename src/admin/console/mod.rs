@@ -500,6 +500,7 @@ fn pressed_from(code: &str) -> Option<Pressed> {
         "approved" => Some(ApprovalState::Approved),
         "rejected" => Some(ApprovalState::Rejected),
         "timed_out" => Some(ApprovalState::TimedOut),
+        "cancelled" => Some(ApprovalState::Cancelled),
         "pending" => Some(ApprovalState::Pending),
         _ => None,
     };
@@ -516,6 +517,7 @@ fn pressed_code(pressed: Pressed) -> String {
         ApprovalState::Approved => "approved",
         ApprovalState::Rejected => "rejected",
         ApprovalState::TimedOut => "timed_out",
+        ApprovalState::Cancelled => "cancelled",
         ApprovalState::Pending => "pending",
     };
     match pressed {
