@@ -281,8 +281,9 @@ async fn no_answer_in_time_cancels_the_generation() {
     let user = 701;
     h.fake.push_text(user, user, "Nobody will answer");
     let k = keyboard(&h, user, 0).await;
-    // the local renderer's script gate shows the text it will render
-    assert!(texts_to(&h.fake.sent(), user).iter().any(|t| t.contains("📝") && t.contains("nobody will answer")));
+    // the local renderer's script gate shows the text it will render: as typed
+    let texts = texts_to(&h.fake.sent(), user);
+    assert!(texts.iter().any(|t| t == "📝 The script for “Nobody will answer”:\n\nNobody will answer"), "{texts:?}");
     let ok = h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("nobody approved it in time")), LONG).await;
     assert!(ok, "the waiter was not told: {:?}\n{}", texts_to(&h.fake.sent(), user), h.logs());
     assert!(decision_shown(&h, user, k.message_id).await.starts_with("⌛"));
@@ -351,7 +352,7 @@ async fn two_operators_racing_on_one_approval_decide_it_once() {
     // each operator is asked in their own language
     assert_eq!((first.approve_text.as_str(), first.reject_text.as_str()), ("✅ Approve", "❌ Reject"));
     assert_eq!((second.approve_text.as_str(), second.reject_text.as_str()), ("✅ Одобрить", "❌ Отклонить"));
-    assert!(texts_to(&h.fake.sent(), SECOND_ADMIN).iter().any(|t| t.starts_with("📝 Сценарий для «race me»")));
+    assert!(texts_to(&h.fake.sent(), SECOND_ADMIN).iter().any(|t| t.starts_with("📝 Сценарий для «Race me»:\n\nRace me")));
     assert!(texts_to(&h.fake.sent(), ADMIN).iter().any(|t| t.starts_with("📝 The script for “")));
     assert!(keyboards_to(&h.fake.sent(), user).is_empty(), "the requester was asked in operators mode");
 

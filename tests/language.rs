@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fakes::telegram::Faults;
 use serde_json::Value;
-use support::{Harness, texts_to};
+use support::{Harness, texts_to, videos_to};
 
 fn has_cyrillic(text: &str) -> bool {
     text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
@@ -145,5 +145,44 @@ async fn every_waiter_gets_notes_and_the_caption_in_their_language_with_the_prom
         )
         .await;
     assert!(told, "201: {:?}\n202: {:?}\n{}", texts_to(&h.fake.sent(), 201), texts_to(&h.fake.sent(), 202), h.logs());
+    service.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_video_is_made_of_the_prompt_as_typed_and_keyed_by_the_normalized_one() {
+    const CACHE_CHAT: i64 = 299;
+    let mut h = Harness::new().await;
+    h.set("CACHE_CHAT_ID", &CACHE_CHAT.to_string());
+    h.set("LOCAL_GENERATOR_DELAY_MS", "1500");
+    let service = h.spawn();
+    h.wait_polling().await;
+    // the cache chat is known to the (fake) Telegram
+    h.fake.push_text(CACHE_CHAT, CACHE_CHAT, "/start");
+    h.text_for(CACHE_CHAT, 0).await;
+    h.fake.set_user_language(211, Some("ru"));
+    h.fake.push_text(211, 211, "  Поздравление для Маши ");
+    let first = h.video_for(211, 0).await;
+    assert_eq!(captions_to(&h, 211), ["Поздравление для Маши"], "the caption is the prompt as typed, not lower-cased");
+    h.fake.push_text(212, 212, "поздравление  для маши");
+    assert_eq!(h.video_for(212, 0).await, first, "the same video for the same normalized prompt");
+    assert_eq!(captions_to(&h, 212), ["поздравление  для маши"]);
+    assert_eq!(h.fake.uploads(), 1);
+    let asset = h.assets().await.pop().expect("asset");
+    assert_eq!(asset.prompt, "поздравление для маши", "the key's text stays normalized");
+    assert_eq!(asset.typed_prompt.as_deref(), Some("Поздравление для Маши"), "what the renderer drew");
+
+    // Nobody waits by the time it is made: the cache chat's upload quotes
+    // the text as its requester typed it.
+    h.fake.push_text(213, 213, "Открытка для Пети");
+    let making = support::eventually(Duration::from_secs(20), || async {
+        h.assets().await.iter().any(|a| a.prompt == "открытка для пети" && a.status == vidcache::domain::AssetStatus::Generating)
+    })
+    .await;
+    assert!(making, "the second prompt never started\n{}", h.logs());
+    h.fake.push_text(213, 213, "/cancel");
+    let ok = h.fake.wait_for(|sent| !videos_to(sent, CACHE_CHAT).is_empty(), Duration::from_secs(30)).await;
+    assert!(ok, "nothing was uploaded to the cache chat\n{}", h.logs());
+    assert_eq!(captions_to(&h, CACHE_CHAT), ["Открытка для Пети"]);
+    assert!(videos_to(&h.fake.sent(), 213).is_empty());
     service.terminate().await;
 }

@@ -116,6 +116,7 @@ impl Env {
             updated_at: Set(now),
             parent_id: Set(None),
             extension_depth: Set(0),
+            typed_prompt: Set(None),
         };
         asset.insert(&self.db).await.expect("asset row").id
     }

@@ -628,6 +628,7 @@ async fn seed_assets(database_url: &str, n: usize) -> anyhow::Result<()> {
             updated_at: Set(now),
             parent_id: Set(None),
             extension_depth: Set(0),
+            typed_prompt: Set(None),
         });
         if batch.len() == 500 {
             video_assets::Entity::insert_many(std::mem::take(&mut batch)).exec(&db).await?;

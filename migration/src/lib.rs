@@ -19,6 +19,7 @@ mod m20261202_000013_create_approvals;
 mod m20261202_000015_add_asset_extensions;
 mod m20261202_000016_create_pending_extensions;
 mod m20261202_000017_create_user_languages;
+mod m20261202_000018_add_asset_typed_prompt;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_add_asset_extensions::Migration),
             Box::new(m20261202_000016_create_pending_extensions::Migration),
             Box::new(m20261202_000017_create_user_languages::Migration),
+            Box::new(m20261202_000018_add_asset_typed_prompt::Migration),
         ]
     }
 }

@@ -328,6 +328,7 @@ async fn submit_in(
                     updated_at: Set(now),
                     parent_id: Set(wanted.extends.as_ref().map(|e| e.parent)),
                     extension_depth: Set(wanted.extends.as_ref().map_or(0, |e| e.depth)),
+                    typed_prompt: Set(Some(new.raw_text.trim().to_owned())),
                 }
                 .insert(txn)
                 .await?;
@@ -345,6 +346,8 @@ async fn submit_in(
                 active.lease_owner = Set(None);
                 active.lease_until = Set(None);
                 active.updated_at = Set(now);
+                // made anew: drawn as the request that starts it typed it
+                active.typed_prompt = Set(Some(new.raw_text.trim().to_owned()));
                 let asset = active.update(txn).await?;
                 let job = Generation { asset: asset.id, number: generation };
                 assets.insert(key.clone(), asset);

@@ -27,7 +27,10 @@ pub struct GenerationRequest {
     /// over from a worker that died, when the steps it carried over into
     /// this generation are (see the pipeline's module docs).
     pub job: Generation,
-    /// The normalized prompt.
+    /// The prompt as the request that started this generation typed it
+    /// (trimmed, with the user's casing): drawn by the local renderer and
+    /// given to the providers. Its identity is the asset (`job`), keyed by
+    /// the normalized text.
     pub prompt: String,
     /// Where the finished MP4 must be written.
     pub output: PathBuf,
@@ -47,7 +50,7 @@ pub struct GenerationRequest {
 pub struct ExtendPart {
     /// The video being continued, on this machine.
     pub parent_video: PathBuf,
-    /// The prompt of the original video (the root of the chain), for context.
+    /// The prompt of the original video (the root of the chain), as typed, for context.
     pub original_prompt: String,
     /// Length of the new part (`EXTEND_SECONDS`).
     pub seconds: u32,

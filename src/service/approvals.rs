@@ -226,7 +226,7 @@ impl Approvals {
             return Ok(());
         }
         let Some(asset) = assets::find(&self.db, approval.asset_id).await? else { return Ok(()) };
-        let typed = asset.prompt.clone();
+        let typed = asset.typed().to_owned();
         let job = Generation { asset: approval.asset_id, number: approval.generation };
         let (script, media) = match approval.gate {
             Gate::Script => (Some(self.script_text(job, &typed).await?), Vec::new()),
@@ -405,7 +405,7 @@ impl Approvals {
     /// The keyboards under an approval's messages show how it ended, each
     /// in its reader's language. Returns who was asked.
     async fn show_decision(&self, approval: &Approval, state: ApprovalState) -> Result<Vec<Recipient>, DbErr> {
-        let typed = assets::find(&self.db, approval.asset_id).await?.map(|a| a.prompt).unwrap_or_default();
+        let typed = assets::find(&self.db, approval.asset_id).await?.map(|a| a.typed().to_owned()).unwrap_or_default();
         let audience = self.audience(approval, &typed).await?;
         let lang_of = |chat: ChatId| audience.iter().find(|r| r.chat == chat).map_or_else(Lang::default, |r| r.lang);
         for (chat, message) in approvals::messages(approval) {

@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::config::ExtendSettings;
 use crate::db::assets::{self, Asset};
-use crate::db::extensions;
+use crate::db::{extensions, languages};
 use crate::domain::{AssetId, AssetStatus, ChatId, Extends, Prompt, Stage, UserId, Wanted};
 use crate::telegram::api::BotApi;
 
@@ -84,7 +84,10 @@ impl Extensions {
             return Ok(Pressed::Refused(refusal));
         }
         extensions::await_continuation(&self.db, chat, user, parent).await?;
-        Ok(Pressed::Waiting { prompt: asset.map(|a| a.prompt).unwrap_or_default() })
+        // quoted as this user typed it when it was their request, else as its first requester did
+        let own = languages::request_for(&self.db, user, parent).await?.map(|r| r.raw_text.trim().to_owned());
+        let prompt = own.or_else(|| asset.map(|a| a.typed().to_owned())).unwrap_or_default();
+        Ok(Pressed::Waiting { prompt })
     }
 
     /// The video whose continuation the bot waits for from `user` in `chat`.
@@ -128,7 +131,8 @@ impl Extensions {
                 None => break,
             }
         }
-        Ok(Some((parent, root.prompt)))
+        let original = root.typed().to_owned();
+        Ok(Some((parent, original)))
     }
 
     /// The parent's video on this machine: the file kept when it was made,

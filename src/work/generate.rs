@@ -361,7 +361,7 @@ impl GenerationJob {
             self.generations.set_stage(job, Stage::Generating { attempt, of: attempts }).await;
             let request = GenerationRequest {
                 job,
-                prompt: asset.prompt.clone(),
+                prompt: asset.typed().to_owned(),
                 output: part.clone(),
                 progress: self.generations.progress(job),
                 extend: extend.clone(),
@@ -418,7 +418,7 @@ impl GenerationJob {
         self.generations.set_stage(job, Stage::Uploading).await;
         tracing::debug!("uploading");
         let started = Instant::now();
-        let uploaded = self.delivery.upload_once(asset.id, path, &asset.prompt).await;
+        let uploaded = self.delivery.upload_once(asset.id, path, asset.typed()).await;
         if !matches!(uploaded, Ok(Uploaded::NobodyWaiting)) {
             measure::stage("upload", uploaded.is_ok(), started.elapsed());
         }

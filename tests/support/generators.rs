@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use vidcache::domain::Prompt;
 use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator};
 
 /// Fails for prompts in `failing` (until removed), hangs for prompts in
-/// `hanging`, renders the rest with the local generator. Counts calls.
+/// `hanging` (both by their normalized text), renders the rest with the local generator. Counts calls.
 #[derive(Default)]
 pub struct Scripted {
     pub failing: Mutex<HashSet<String>>,
@@ -39,8 +40,10 @@ impl Scripted {
 impl Generator for Scripted {
     fn generate(&self, request: GenerationRequest) -> BoxFuture<'static, Result<(), GenerateError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let fails = self.failing.lock().expect("lock").contains(&request.prompt);
-        let hangs = self.hanging.lock().expect("lock").contains(&request.prompt);
+        // the generator gets the prompt as typed; the test names it normalized
+        let prompt = Prompt::parse(&request.prompt, usize::MAX).map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let fails = self.failing.lock().expect("lock").contains(&prompt);
+        let hangs = self.hanging.lock().expect("lock").contains(&prompt);
         let render = self.local.generate(request);
         async move {
             if hangs {

@@ -11,6 +11,7 @@ pub struct Model {
     /// Hex SHA-256 of the normalized prompt.
     #[sea_orm(unique)]
     pub prompt_key: PromptKey,
+    /// The normalized prompt (the text behind `prompt_key`).
     pub prompt: String,
     pub status: AssetStatus,
     /// Bumped every time the asset moves into `pending`.
@@ -33,6 +34,10 @@ pub struct Model {
     pub parent_id: Option<AssetId>,
     /// 0 for a prompt's own video; the parent's depth + 1 for an extension.
     pub extension_depth: i32,
+    /// The prompt (an extension: the continuation) as the request that
+    /// started its generation typed it, trimmed; `prompt` is the
+    /// normalized text behind the key.
+    pub typed_prompt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -50,6 +55,13 @@ impl Related<super::user_requests::Entity> for Entity {
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
+    /// The text as typed: drawn in the video, given to the providers, and
+    /// quoted where no requester's own text is at hand (the normalized
+    /// text for a row older than the column).
+    pub fn typed(&self) -> &str {
+        self.typed_prompt.as_deref().filter(|t| !t.trim().is_empty()).unwrap_or(&self.prompt)
+    }
+
     /// The generation this row is on now.
     pub fn current_generation(&self) -> Generation {
         Generation { asset: self.id, number: self.generation }
