@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fakes::telegram::Faults;
 use serde_json::Value;
-use support::{Harness, texts_to, videos_to};
+use support::{Harness, frames, texts_to, videos_to};
 
 fn has_cyrillic(text: &str) -> bool {
     text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
@@ -184,5 +184,50 @@ async fn the_video_is_made_of_the_prompt_as_typed_and_keyed_by_the_normalized_on
     assert!(ok, "nothing was uploaded to the cache chat\n{}", h.logs());
     assert_eq!(captions_to(&h, CACHE_CHAT), ["Открытка для Пети"]);
     assert!(videos_to(&h.fake.sent(), 213).is_empty());
+    service.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_of_a_cyrillic_prompts_video_shows_cyrillic() {
+    if !frames::have_ffmpeg() {
+        return;
+    }
+    let h = Harness::new().await;
+    let service = h.spawn();
+    h.wait_polling().await;
+    let typed = "Поздравление для Маши с днём рождения";
+    h.fake.set_user_language(221, Some("ru"));
+    h.fake.push_text(221, 221, typed);
+    let file_id = h.video_for(221, 0).await;
+    // the bytes the bot uploaded to (the fake) Telegram
+    let bytes = h.fake.file_bytes(&file_id).expect("the uploaded video's bytes");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sent_path = dir.path().join("sent.mp4");
+    std::fs::write(&sent_path, &bytes).expect("write the video");
+    const FRAME: u32 = 20;
+    let sent = tokio::task::spawn_blocking(move || frames::grey_frame(&sent_path, FRAME)).await.expect("decode");
+
+    let cyrillic = |c: char| ('\u{0400}'..='\u{04FF}').contains(&c);
+    let questioned: String = typed.chars().map(|c| if cyrillic(c) { '?' } else { c }).collect();
+    let lowered = typed.to_lowercase();
+    let (same, questioned, lowered) = tokio::task::spawn_blocking(move || {
+        (
+            frames::rendered_frame(typed, FRAME),
+            frames::rendered_frame(&questioned, FRAME),
+            frames::rendered_frame(&lowered, FRAME),
+        )
+    })
+    .await
+    .expect("render");
+
+    let shown = frames::text_mask(&sent);
+    assert!(frames::lit(&shown) > 2_000, "the frame shows hardly any text: {} pixels", frames::lit(&shown));
+    let to_same = frames::mask_difference(&shown, &frames::text_mask(&same));
+    let to_questioned = frames::mask_difference(&shown, &frames::text_mask(&questioned));
+    let to_lowered = frames::mask_difference(&shown, &frames::text_mask(&lowered));
+    eprintln!("text mask difference: same text {to_same:.3}, Cyrillic as '?' {to_questioned:.3}, lower-cased {to_lowered:.3}");
+    assert!(to_same < 0.05, "the frame is not the typed text's: {to_same:.3}");
+    assert!(to_questioned > 0.5, "the frame looks like question marks: {to_questioned:.3}");
+    assert!(to_lowered > 0.1, "the frame shows the lower-cased text: {to_lowered:.3}");
     service.terminate().await;
 }

@@ -3,6 +3,7 @@
 //! process with an injected generator.
 #![allow(dead_code)]
 
+pub mod frames;
 pub mod generators;
 
 use std::collections::HashMap;
