@@ -85,6 +85,15 @@ async fn history_sends_a_video_again_by_file_id_without_uploading() {
     let resent = h.fake.sent_to(user).into_iter().filter(|s| s.method == "sendVideo").nth(3).expect("re-sent video");
     assert!(!resent.uploaded, "re-sent by file_id, not uploaded");
     assert_eq!(resent.caption.as_deref(), Some("Second clip"));
+    // like every video the bot sends, it carries the "➕ Extend" button
+    let extend = resent.reply_markup.as_ref().and_then(|m| m.pointer("/inline_keyboard/0/0")).cloned().unwrap_or_default();
+    assert!(extend["text"].as_str().is_some_and(|t| t.starts_with('➕')), "{:?}", resent.reply_markup);
+    let original = h.fake.sent_to(user).into_iter().filter(|s| s.method == "sendVideo").nth(1).expect("the first send");
+    assert_eq!(
+        extend["callback_data"],
+        original.reply_markup.as_ref().and_then(|m| m.pointer("/inline_keyboard/0/0/callback_data")).cloned().unwrap_or_default(),
+        "the same ➕ as when the video was first sent"
+    );
     assert_eq!(h.fake.uploads(), 2, "nothing uploaded");
     assert_eq!(h.jobs().await, 2, "nothing generated");
 

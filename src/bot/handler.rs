@@ -14,6 +14,7 @@ use crate::domain::{
     StarsPackage, UserId,
 };
 use crate::service::credits::Paid;
+use crate::service::delivery::extend_keyboard;
 use crate::service::extend::{Pressed as ExtendPressed, Refusal as ExtendRefusal};
 use crate::service::history::Again;
 use crate::service::intake::{Admitted, NewRequest, Refusal};
@@ -214,7 +215,7 @@ impl UpdateHandler {
                 },
                 None => Some(texts.button_expired()),
             },
-            Some(CallbackData::History(request)) => self.again(user, chat, request, texts).await,
+            Some(CallbackData::History(request)) => self.again(user, chat, request, lang).await,
             Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
                 Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
                 Err(err) => {
@@ -545,13 +546,15 @@ impl UpdateHandler {
     }
 
     /// A press on a /history button: the video again, by its `file_id`
-    /// (nothing generated, nothing uploaded); a notice when it can't be.
-    async fn again(&self, user: UserId, chat: ChatId, request: RequestId, texts: &dyn Texts) -> Option<String> {
+    /// (nothing generated, nothing uploaded), with its "➕ Extend" button
+    /// like every video the bot sends; a notice when it can't be.
+    async fn again(&self, user: UserId, chat: ChatId, request: RequestId, lang: Lang) -> Option<String> {
+        let texts = lang.texts();
         match self.history.again(user, request).await {
             Ok(Again::Video { file_id, request }) => {
                 let caption = texts.caption(request.raw_text.trim());
-                match self.sender.video_by_id(chat, &file_id, &caption, None, &Keyboard::None, Priority::Interactive, None).await
-                {
+                let keyboard = extend_keyboard(request.asset_id, lang);
+                match self.sender.video_by_id(chat, &file_id, &caption, None, &keyboard, Priority::Interactive, None).await {
                     Ok(_) => None,
                     Err(err) => {
                         tracing::warn!(error = %err, "could not send a video from the history again");
