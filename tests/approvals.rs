@@ -511,29 +511,50 @@ async fn cancel_while_waiting_for_approval_calls_the_generation_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_by_one_of_two_waiters_leaves_the_approval_pending() {
+async fn cancel_by_one_of_several_waiters_leaves_the_approval_pending() {
     let mut h = Harness::new().await;
     h.set("APPROVALS", "requester");
     h.set("APPROVAL_STAGES", "script");
     let service = h.spawn();
-    let (user, other) = (1301, 1302);
+    let (user, other, third) = (1301, 1302, 1303);
     h.fake.push_text(user, user, "Two of us wait");
     let k = keyboard(&h, user, 0).await;
-    h.fake.push_text(other, other, "two of us   WAIT");
+    h.fake.set_user_language(third, Some("ru"));
+    for (waiter, text) in [(other, "two of us   WAIT"), (third, "Two Of Us Wait")] {
+        h.fake.push_text(waiter, waiter, text);
+    }
     let ok = h.fake.wait_for(move |s| texts_to(s, other).iter().any(|t| t.contains("waiting for approval")), LONG).await;
     assert!(ok, "the second waiter's note: {:?}", h.fake.sent_to(other));
 
+    // a waiter who is not asked withdraws: nothing else changes
     h.fake.push_text(other, other, "/cancel");
     let ok = h.fake.wait_for(move |s| texts_to(s, other).iter().any(|t| t.starts_with("✖️ Cancelled:")), LONG).await;
     assert!(ok, "/cancel was not answered: {:?}", texts_to(&h.fake.sent(), other));
-    assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting, "the generation stopped though someone else waits");
-    assert_eq!(approvals_of(&h).await[0].state, ApprovalState::Pending);
+    assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting, "the generation stopped though others wait");
+    let approval = approvals_of(&h).await.pop().expect("approval");
+    assert_eq!((approval.state, approval.approver_user_id), (ApprovalState::Pending, Some(user)));
 
-    let notice = press(&h, user, user, k.message_id, &k.approve).await;
-    assert!(notice.is_some_and(|n| n.contains("Approved")));
-    h.video_for(user, 0).await;
+    // the requester who was asked withdraws: the approval passes to the
+    // next waiter, asked anew in their language; the old buttons do nothing
+    h.fake.push_text(user, user, "/cancel");
+    let passed = keyboard(&h, third, 0).await;
+    assert_eq!(passed.approve, k.approve, "the same approval, asked of the next requester");
+    assert_eq!(passed.approve_text, "✅ Одобрить");
+    assert!(texts_to(&h.fake.sent(), third).iter().any(|t| t.starts_with("📝 Сценарий для «Two Of Us Wait»")));
+    assert!(decision_shown(&h, user, k.message_id).await.starts_with("✖️"));
+    let approval = approvals_of(&h).await.pop().expect("approval");
+    assert_eq!((approval.state, approval.approver_user_id), (ApprovalState::Pending, Some(third)));
+    let refused = press(&h, user, user, k.message_id, &k.approve).await;
+    assert!(refused.is_some_and(|n| n.contains("nothing changed")));
+    assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting);
+
+    let notice = press(&h, third, third, passed.message_id, &passed.approve).await;
+    assert_eq!(notice.as_deref(), Some("✅ Одобрено — видео делается дальше."));
+    h.video_for(third, 0).await;
     let statuses: Vec<_> = h.requests().await.into_iter().map(|r| (r.telegram_user_id.0, r.status)).collect();
-    assert!(statuses.contains(&(other, RequestStatus::Cancelled)), "{statuses:?}");
-    assert!(videos_to(&h.fake.sent(), other).is_empty(), "the waiter who cancelled got the video");
+    for withdrawn in [user, other] {
+        assert!(statuses.contains(&(withdrawn, RequestStatus::Cancelled)), "{statuses:?}");
+        assert!(videos_to(&h.fake.sent(), withdrawn).is_empty(), "a waiter who cancelled got the video");
+    }
     service.kill9().await;
 }

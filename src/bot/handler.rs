@@ -529,6 +529,7 @@ impl UpdateHandler {
         let withdrawn = self.cancel.withdraw(user).await;
         if let Ok(withdrawn) = &withdrawn {
             self.approvals.withdrawn(&withdrawn.approvals, user).await;
+            self.approvals.handed_over(&withdrawn.handed_over, user).await;
         }
         match withdrawn {
             Ok(withdrawn) if withdrawn.requests.is_empty() && extension => texts.extend_cancelled(),

@@ -2,9 +2,11 @@
 //! nobody waits for any more is called off while it is still queued or
 //! waiting for approval.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
 use super::approvals::Approval;
 use super::entities::{approvals, user_requests, video_assets};
@@ -27,6 +29,66 @@ pub struct Withdrawn {
     /// The approvals those generations were waiting for, now `cancelled`:
     /// their keyboards are to show it.
     pub approvals: Vec<Approval>,
+    /// Approvals the user was asked as requester of a generation others
+    /// still wait for: passed on to the oldest of them, to be asked anew.
+    pub handed_over: Vec<HandedOver>,
+}
+
+/// An approval passed from a requester who withdrew to the next one.
+#[derive(Debug, Clone)]
+pub struct HandedOver {
+    /// As it was: the withdrawn requester's keyboard messages.
+    pub before: Approval,
+    /// As it is now: asked of the next requester, not yet prompted.
+    pub now: Approval,
+}
+
+/// Passes `user`'s pending approvals of `asset` (they were asked as its
+/// requester) to the oldest request still waiting for it, with a fresh
+/// deadline as long as the first; the prompt goes out anew (its messages
+/// and claim are cleared). Conditional on the approval still pending.
+async fn hand_over(
+    txn: &DatabaseTransaction,
+    asset: AssetId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<Vec<HandedOver>, DbErr> {
+    let mine = approvals::Entity::find()
+        .filter(approvals::Column::AssetId.eq(asset))
+        .filter(approvals::Column::State.eq(ApprovalState::Pending))
+        .filter(approvals::Column::ApproverUserId.eq(user.0))
+        .all(txn)
+        .await?;
+    if mine.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(next) = super::approvals::requester(txn, asset).await? else { return Ok(Vec::new()) };
+    let mut handed = Vec::new();
+    for before in mine {
+        let deadline = now + (before.deadline - before.created_at).max(chrono::Duration::zero());
+        let moved = approvals::Entity::update_many()
+            .col_expr(approvals::Column::ApproverUserId, Expr::value(Some(next.user.0)))
+            .col_expr(approvals::Column::ApproverChatId, Expr::value(Some(next.chat.0)))
+            .col_expr(approvals::Column::Messages, Expr::value(Option::<String>::None))
+            .col_expr(approvals::Column::PromptedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(approvals::Column::Deadline, Expr::value(deadline))
+            .filter(approvals::Column::Id.eq(before.id))
+            .filter(approvals::Column::State.eq(ApprovalState::Pending))
+            .exec(txn)
+            .await?;
+        if moved.rows_affected == 1 {
+            let now = Approval {
+                approver_user_id: Some(next.user.0),
+                approver_chat_id: Some(next.chat.0),
+                messages: None,
+                prompted_at: None,
+                deadline,
+                ..before.clone()
+            };
+            handed.push(HandedOver { before, now });
+        }
+    }
+    Ok(handed)
 }
 
 /// Cancels every waiting request of `user` (their held credits are
@@ -35,7 +97,9 @@ pub struct Withdrawn {
 /// fails as "cancelled", so its queued job finds nothing to do and the
 /// next request for the prompt starts afresh; the approval it waited for
 /// ends `cancelled` (a later press changes nothing). One being generated
-/// goes on (its video is kept for the next request). One serializable
+/// goes on (its video is kept for the next request). One others still wait
+/// for goes on too, and an approval `user` was asked as its requester
+/// passes to the oldest of them. One serializable
 /// transaction: a request for the same prompt recorded at the same time
 /// either counts as a waiter (the generation goes on for it) or comes
 /// after and starts a new one; a decision racing with it is a conditional
@@ -70,6 +134,7 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
             assets.dedup();
             let mut called_off = Vec::new();
             let mut ended = Vec::new();
+            let mut handed_over = Vec::new();
             for asset_id in assets {
                 let waiting = user_requests::Entity::find()
                     .filter(user_requests::Column::AssetId.eq(asset_id))
@@ -77,6 +142,7 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
                     .count(txn)
                     .await?;
                 if waiting > 0 {
+                    handed_over.extend(hand_over(txn, asset_id, user, now).await?);
                     continue;
                 }
                 let stopped = video_assets::Entity::update_many()
@@ -115,7 +181,7 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
                     ..a
                 }));
             }
-            Ok(Withdrawn { requests, called_off, approvals: ended })
+            Ok(Withdrawn { requests, called_off, approvals: ended, handed_over })
         })
     })
     .await

@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::{Delivery, Dispatcher, Generations};
 use crate::config::{ApprovalMode, ApprovalSettings};
 use crate::db::approvals::{self, Approval, Decided};
+use crate::db::cancel::HandedOver;
 use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
 use crate::db::{assets, languages};
 use crate::domain::{
@@ -443,6 +444,23 @@ impl Approvals {
             match self.show_decision(approval, approval.state).await {
                 Ok(audience) => self.confirm(&audience, approval.state, Some(by)).await,
                 Err(err) => tracing::warn!(approval_id = %approval.id, error = %err, "could not show a cancelled approval"),
+            }
+        }
+    }
+
+    /// Approvals passed on by `by`'s /cancel to the next requester waiting
+    /// for the same video: the withdrawn requester's keyboard shows
+    /// `✖️ Cancelled` (their press would change nothing now), and the next
+    /// one is asked — the preview and the buttons, in their language.
+    #[tracing::instrument(skip_all, fields(by = %by))]
+    pub async fn handed_over(&self, handed: &[HandedOver], by: UserId) {
+        for HandedOver { before, now } in handed {
+            tracing::info!(approval_id = %now.id, to = ?now.approver_user_id, "approval passed to the next requester");
+            if let Err(err) = self.show_decision(before, ApprovalState::Cancelled).await {
+                tracing::debug!(approval_id = %before.id, error = %err, "could not close the withdrawn requester's keyboard");
+            }
+            if let Err(err) = self.prompt(now).await {
+                tracing::warn!(approval_id = %now.id, error = %err, "could not ask the next requester; the reconciler will");
             }
         }
     }
