@@ -206,8 +206,14 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
     browser.type_into("#q", "BIRTHDAY").await;
     browser.click("#search-button").await;
     let page = browser.source_when(|p| p.contains("value=\"BIRTHDAY\"")).await;
-    assert!(page.contains("happy birthday zoë"), "{page}");
+    assert!(
+        page.contains("title=\"happy birthday zoë\">Happy birthday Zoë</a>"),
+        "the list shows the prompt as typed, the normalized one as its tooltip: {page}"
+    );
     assert!(!page.contains("red sneakers ad"), "{page}");
+    // The typed text finds it too, and the overview's lists show typed text.
+    browser.go(&format!("{base}/assets?q=Zo%C3%AB")).await;
+    assert!(browser.source().await.contains(">Happy birthday Zoë</a>"));
     browser.go(&format!("{base}/assets?q=&state=failed")).await;
     assert!(!browser.source().await.contains("happy birthday zoë"));
     browser.go(&format!("{base}/assets?q=birthday&state=available")).await;
@@ -217,6 +223,8 @@ async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
     let page = browser.source_when(|p| p.contains("id=\"clear\"")).await;
     assert!(browser.url().await.contains("/assets/"));
     assert!(page.contains("id=\"state\">available"), "{page}");
+    assert!(page.contains("id=\"prompt\">Happy birthday Zoë<"), "the asset page shows the typed prompt: {page}");
+    assert!(page.contains("id=\"normalized\">happy birthday zoë<"), "and the normalized one under it: {page}");
     assert!(page.contains("Happy birthday Zoë"), "the request's own text is listed: {page}");
     let playable = support::eventually(Duration::from_secs(15), || async {
         browser.script("const v = document.querySelector('video'); return v ? v.readyState : -1").await.as_i64().unwrap_or(-1)

@@ -4,7 +4,7 @@
 
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::assets::Asset;
 use super::entities::{operator_actions, provider_calls, user_requests, video_assets};
@@ -29,20 +29,30 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// Assets whose normalized prompt contains `text` (already normalized the
-/// same way: case-folded, so the match ignores case) and, if given, in
-/// `state`; most recently changed first.
+/// same way: case-folded, so the match ignores case) or whose prompt as
+/// typed contains `typed` (as the operator typed it, trimmed) and, if
+/// given, in `state`; most recently changed first.
 #[tracing::instrument(skip(db))]
 pub async fn search_assets(
     db: &DatabaseConnection,
     text: Option<&str>,
+    typed: Option<&str>,
     state: Option<AssetStatus>,
     limit: u64,
 ) -> Result<Vec<Asset>, DbErr> {
     let mut query = video_assets::Entity::find();
+    let like = |column: video_assets::Column, text: &str| {
+        Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(contains_pattern(text)).escape('\\'))
+    };
+    let mut any = Condition::any();
     if let Some(text) = text.filter(|t| !t.is_empty()) {
-        let like =
-            Expr::col(video_assets::Column::Prompt).like(sea_orm::sea_query::LikeExpr::new(contains_pattern(text)).escape('\\'));
-        query = query.filter(like);
+        any = any.add(like(video_assets::Column::Prompt, text));
+    }
+    if let Some(typed) = typed.filter(|t| !t.is_empty()) {
+        any = any.add(like(video_assets::Column::TypedPrompt, typed));
+    }
+    if !any.is_empty() {
+        query = query.filter(any);
     }
     if let Some(state) = state {
         query = query.filter(video_assets::Column::Status.eq(state));

@@ -87,18 +87,20 @@ impl Console {
     #[tracing::instrument(skip(self))]
     pub async fn overview(&self) -> Result<Overview, DbErr> {
         let stats = self.operator.stats_report().await?;
-        let running = queries::search_assets(&self.db, None, Some(AssetStatus::Generating), LIST_LIMIT).await?;
+        let running = queries::search_assets(&self.db, None, None, Some(AssetStatus::Generating), LIST_LIMIT).await?;
         let running = self.summaries(running).await?;
         let waiting = queries::waiting_requests(&self.db, LIST_LIMIT).await?;
         Ok(Overview { stats, running, waiting })
     }
 
-    /// Assets whose prompt contains `text` (normalized like a request, so
-    /// case and spacing don't matter), in `state` if given.
+    /// Assets whose prompt contains `text`: the normalized prompt (`text`
+    /// normalized like a request, so case and spacing don't matter) or the
+    /// prompt as typed (`text` as given); in `state` if given.
     #[tracing::instrument(skip(self))]
     pub async fn search(&self, text: &str, state: Option<AssetStatus>) -> Result<Vec<AssetSummary>, DbErr> {
         let normalized = Prompt::parse(text, usize::MAX).ok().map(|p| p.as_str().to_owned());
-        let found = queries::search_assets(&self.db, normalized.as_deref(), state, LIST_LIMIT).await?;
+        let typed = text.trim();
+        let found = queries::search_assets(&self.db, normalized.as_deref(), Some(typed), state, LIST_LIMIT).await?;
         self.summaries(found).await
     }
 
@@ -122,15 +124,15 @@ impl Console {
         Ok((requests, credits::balance(&self.db, user).await?))
     }
 
-    /// The Clear button: `/clear` of the asset's prompt, recorded with `by`.
-    /// `None` when there is no such asset.
+    /// The Clear button: `/clear` of the asset's prompt, recorded with `by`;
+    /// with the prompt as typed. `None` when there is no such asset.
     #[tracing::instrument(skip(self), fields(by = %by))]
     pub async fn clear(&self, id: AssetId, by: &Actor) -> Result<Option<(String, ClearOutcome)>, DbErr> {
         let Some(asset) = assets::find(&self.db, id).await? else { return Ok(None) };
         // The stored prompt is normalized already; parsing it again keeps it.
         let Ok(prompt) = Prompt::parse(&asset.prompt, usize::MAX) else { return Ok(None) };
         let outcome = self.operator.clear(by, &prompt).await?;
-        Ok(Some((asset.prompt, outcome)))
+        Ok(Some((asset.typed().to_owned(), outcome)))
     }
 
     /// An approve/reject button of the asset page: the decision a press of

@@ -75,7 +75,8 @@ impl Operator {
         let progress = stages::progress_summary(&self.db, asset.id, asset.generation).await?;
         let costs = stages::costs_for_asset(&self.db, asset.id).await?.describe();
         let report = AssetReport {
-            prompt: &asset.prompt,
+            prompt: asset.typed(),
+            normalized: (asset.typed() != asset.prompt).then_some(asset.prompt.as_str()),
             asset_id: asset.id.0,
             status: asset.status,
             generation: asset.generation,

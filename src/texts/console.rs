@@ -26,6 +26,8 @@ pub struct ConsoleTexts {
     pub any_state: &'static str,
     pub asset: &'static str,
     pub prompt: &'static str,
+    /// The normalized prompt behind the cache key (under the typed one).
+    pub normalized: &'static str,
     pub state: &'static str,
     pub generation: &'static str,
     pub requests: &'static str,

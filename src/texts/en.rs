@@ -36,6 +36,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     any_state: "any state",
     asset: "Asset",
     prompt: "Prompt",
+    normalized: "Normalized",
     state: "State",
     generation: "Generation",
     requests: "Requests",
@@ -286,11 +287,14 @@ impl Texts for English {
     }
 
     fn asset_report(&self, r: &AssetReport<'_>) -> String {
-        let mut lines = vec![
-            format!("“{}” (asset {})", self.caption(r.prompt), r.asset_id),
+        let mut lines = vec![format!("“{}” (asset {})", self.caption(r.prompt), r.asset_id)];
+        if let Some(normalized) = r.normalized {
+            lines.push(format!("normalized: “{}”", self.caption(normalized)));
+        }
+        lines.extend([
             format!("state: {:?}, generation {}, {} generation attempts", r.status, r.generation, r.attempts),
             format!("requests: {}", r.requests),
-        ];
+        ]);
         if let Some(stage) = &r.stage {
             lines.push(format!("progress: {}", self.stage(stage)));
         }

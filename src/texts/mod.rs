@@ -47,7 +47,10 @@ pub struct StatusLine<'a> {
 /// The facts of an operator's `/status <prompt>`.
 #[derive(Debug, Clone)]
 pub struct AssetReport<'a> {
+    /// The prompt as the first requester typed it.
     pub prompt: &'a str,
+    /// The normalized prompt behind the cache key, when it reads otherwise.
+    pub normalized: Option<&'a str>,
     pub asset_id: i64,
     pub status: AssetStatus,
     pub generation: i64,

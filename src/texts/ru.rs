@@ -46,6 +46,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     any_state: "любое состояние",
     asset: "Видео",
     prompt: "Запрос",
+    normalized: "Нормализованный",
     state: "Состояние",
     generation: "Поколение",
     requests: "Запросы",
@@ -300,11 +301,14 @@ impl Texts for Russian {
     }
 
     fn asset_report(&self, r: &AssetReport<'_>) -> String {
-        let mut lines = vec![
-            format!("«{}» (ассет {})", self.caption(r.prompt), r.asset_id),
+        let mut lines = vec![format!("«{}» (ассет {})", self.caption(r.prompt), r.asset_id)];
+        if let Some(normalized) = r.normalized {
+            lines.push(format!("нормализованный: «{}»", self.caption(normalized)));
+        }
+        lines.extend([
             format!("состояние: {}, поколение {}, попыток генерации: {}", asset_status(r.status), r.generation, r.attempts),
             format!("запросов: {}", r.requests),
-        ];
+        ]);
         if let Some(stage) = &r.stage {
             lines.push(format!("ход работы: {}", self.stage(stage)));
         }

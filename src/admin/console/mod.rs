@@ -24,6 +24,7 @@ use serde::Deserialize;
 use self::auth::{Keys, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS, Session, cross_site, set_cookie};
 use self::html::{esc, page, query_value, table};
 use crate::config::Secret;
+use crate::db::assets::Asset;
 use crate::db::stages::dollars;
 use crate::domain::{Actor, ApprovalId, ApprovalState, AssetId, AssetStatus, ConsoleName, Decision, UserId};
 use crate::service::console::{AssetDetail, AssetSummary, LIST_LIMIT, VideoSource};
@@ -128,7 +129,7 @@ impl ConsoleState {
             .map(|s| {
                 let id = s.asset.id;
                 vec![
-                    format!("<a href=\"/assets/{id}\" class=\"asset\">{}</a>", esc(&s.asset.prompt)),
+                    asset_link(&s.asset, "asset"),
                     format!("<span class=\"state\">{}</span>", Self::state_name(s.asset.status)),
                     s.requests.to_string(),
                     s.asset.attempts.to_string(),
@@ -245,9 +246,9 @@ async fn overview(State(state): Shared, headers: HeaderMap) -> Response {
                 request.id.to_string(),
                 format!("<a href=\"/users/{0}\">{0}</a>", request.telegram_user_id),
                 esc(&request.raw_text),
-                asset.as_ref().map_or_else(String::new, |a| {
-                    format!("<a href=\"/assets/{}\">{}</a> ({})", a.id, esc(&a.prompt), ConsoleState::state_name(a.status))
-                }),
+                asset
+                    .as_ref()
+                    .map_or_else(String::new, |a| format!("{} ({})", asset_link(a, ""), ConsoleState::state_name(a.status))),
                 request.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             ]
         })
@@ -321,7 +322,7 @@ async fn asset(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Qu
         let _ = write!(
             body,
             "<p class=\"flash\" id=\"message\">{}</p>",
-            esc(&state.texts.cleared(&detail.summary.asset.prompt, outcome))
+            esc(&state.texts.cleared(detail.summary.asset.typed(), outcome))
         );
     }
     if let Some(pressed) = pressed_from(&query.decided) {
@@ -336,14 +337,24 @@ async fn asset(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Qu
     state.html(&session, &format!("{} {}", c.asset, id), &body)
 }
 
+/// A link to the asset page, showing the prompt as typed; the normalized
+/// prompt (what `/status` and `/clear` match) is its tooltip.
+fn asset_link(a: &Asset, class: &str) -> String {
+    let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
+    format!("<a href=\"/assets/{}\"{class} title=\"{}\">{}</a>", a.id, esc(&a.prompt), esc(a.typed()))
+}
+
 fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> String {
     let c = state.labels();
     let texts = state.texts;
     let s = &detail.summary;
     let a = &s.asset;
     let mut body = String::new();
-    let facts = vec![
-        vec![esc(c.prompt), format!("<span id=\"prompt\">{}</span>", esc(&a.prompt))],
+    let mut facts = vec![vec![esc(c.prompt), format!("<span id=\"prompt\">{}</span>", esc(a.typed()))]];
+    if a.typed() != a.prompt {
+        facts.push(vec![esc(c.normalized), format!("<span id=\"normalized\">{}</span>", esc(&a.prompt))]);
+    }
+    facts.extend([
         vec![esc(c.state), format!("<span id=\"state\">{}</span>", ConsoleState::state_name(a.status))],
         vec![esc(c.generation), a.generation.to_string()],
         vec![esc(c.attempts), a.attempts.to_string()],
@@ -352,7 +363,7 @@ fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> 
         vec![esc(c.cost), format!("<pre>{}</pre>", esc(&s.costs.describe()))],
         vec![esc(c.last_error), a.last_error.as_deref().map(esc).unwrap_or_default()],
         vec![esc(c.video), state.video_tag(a.id, s.has_video)],
-    ];
+    ]);
     body.push_str(&table(&["", ""], &facts, c.none));
     let _ = write!(
         body,
@@ -614,9 +625,9 @@ async fn user(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) -> 
             vec![
                 r.id.to_string(),
                 esc(&r.raw_text),
-                asset.as_ref().map_or_else(String::new, |a| {
-                    format!("<a href=\"/assets/{}\">{}</a> ({})", a.id, esc(&a.prompt), ConsoleState::state_name(a.status))
-                }),
+                asset
+                    .as_ref()
+                    .map_or_else(String::new, |a| format!("{} ({})", asset_link(a, ""), ConsoleState::state_name(a.status))),
                 format!("{:?}", r.status).to_lowercase(),
                 r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 r.error.as_deref().map(esc).unwrap_or_default(),
