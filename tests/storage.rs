@@ -29,6 +29,8 @@ use object_store::ObjectStore;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use support::{ADMIN, Harness, eventually, free_port, videos_to};
 use vidcache::domain::{AssetStatus, Prompt, RequestStatus};
+use vidcache::service::Housekeeping;
+use vidcache::storage::VideoStore;
 
 const KEY_ID: &str = "AKIDTESTSTORAGE";
 const SECRET: &str = "test-secret-never-logged";
@@ -458,4 +460,60 @@ async fn the_console_plays_a_video_from_storage_when_this_machine_has_no_copy() 
     let response = http.get(&url).header("cookie", &session).send().await.expect("answers");
     assert_eq!(response.status().as_u16(), 404);
     assert_eq!(service.terminate().await.0, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_deletes_old_stored_videos_no_asset_refers_to_and_keeps_the_rest() {
+    let Some(s3) = S3Server::start("vidcache-orphans").await else { return };
+    let mut h = Harness::new().await;
+    s3.configure(&mut h, "orph");
+    let prompt = "a kite over the dunes";
+    let prefix = file_prefix(prompt);
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(1, 1, prompt);
+    h.video_for(1, 0).await;
+    assert_eq!(service.terminate().await.0, Some(0));
+    let referenced = format!("orph/{prefix}-g1.mp4");
+    assert_eq!(s3.objects("orph").await, vec![referenced.clone()], "the video is in the bucket");
+
+    // an older generation's video, a cleared asset's video, and something not a video
+    let client = s3.client();
+    let older = format!("orph/{prefix}-g0.mp4");
+    let cleared = "orph/0123456789abcdef-g1.mp4".to_owned();
+    let other = "orph/notes.txt".to_owned();
+    for name in [&older, &cleared, &other] {
+        client.put(&object_store::path::Path::from(name.as_str()), b"left over".to_vec().into()).await.expect("put");
+    }
+    let mut everything = vec![referenced.clone(), older.clone(), cleared.clone(), other.clone()];
+    everything.sort();
+    let listed = || async {
+        let mut names = s3.objects("orph").await;
+        names.sort();
+        names
+    };
+
+    let settings = h.settings();
+    let store = VideoStore::from_settings(&settings.storage, h.data_dir().join("videos")).expect("store");
+    let db = h.db().await;
+    let sweeper = |keep: Duration| Housekeeping::new(db.clone(), store.clone(), h.data_dir().join("work"), keep);
+
+    // just written: kept whatever the keep time says (an upload whose asset is not written yet)
+    let swept = sweeper(Duration::ZERO).sweep().await.expect("sweep");
+    assert_eq!(swept.stored, 0);
+    assert_eq!(listed().await, everything, "a fresh unreferenced object stays");
+    // two hours on, but the keep time is three
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    assert_eq!(sweeper(Duration::from_secs(3 * 3600)).sweep_store_at(later).await.expect("sweep").stored, 0);
+    assert_eq!(listed().await, everything, "kept for the keep time");
+
+    // older than the keep time: the unreferenced videos go, the asset's video and the other object stay
+    let swept = sweeper(Duration::from_secs(3600)).sweep_store_at(later).await.expect("sweep");
+    assert_eq!(swept.stored, 2);
+    let mut left = vec![referenced.clone(), other.clone()];
+    left.sort();
+    assert_eq!(listed().await, left);
+    let asset = h.assets().await.remove(0);
+    assert_eq!(asset.status, AssetStatus::Available);
+    assert!(store.contains(&format!("{prefix}-g1.mp4")).await.expect("head"));
 }

@@ -5,9 +5,13 @@
 //! of a cleared asset on another machine) are swept. With object storage
 //! (`STORAGE_URL=s3://…`) the object is the truth: this machine's copy of
 //! a finished asset's video goes after the same time too, once the store
-//! is seen to hold it (whoever needs it again fetches it back). A file of
-//! an asset being generated or waiting for an approval is never touched:
-//! its generation may be writing it, or (after a takeover or an approval)
+//! is seen to hold it (whoever needs it again fetches it back), and the
+//! bucket's videos no asset refers to (an older generation's video, a
+//! cleared asset's whose delete failed) are deleted once older than the
+//! same time — and never younger than [`STORED_GRACE`], so a video being
+//! uploaded before its asset row points at it is safe. A file of an asset
+//! being generated or waiting for an approval is never touched: its
+//! generation may be writing it, or (after a takeover or an approval)
 //! reuse it. Also reports the disk the data dir uses.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +34,8 @@ pub struct Swept {
     pub orphans: usize,
     /// This machine's copies of finished videos the object store holds.
     pub local_copies: usize,
+    /// Objects of the store no asset refers to.
+    pub stored: usize,
     pub bytes: u64,
 }
 
@@ -47,6 +53,11 @@ const PART_GRACE: Duration = Duration::from_secs(3600);
 /// this ago stays whatever `keep` says: whoever fetched it is about to
 /// upload it.
 const LOCAL_COPY_GRACE: Duration = Duration::from_secs(120);
+
+/// An object of the store no asset refers to stays at least this long
+/// after it was written, whatever `keep` says: its asset row may not point
+/// at it yet.
+pub const STORED_GRACE: Duration = Duration::from_secs(15 * 60);
 
 /// Whether a generation of the asset may still write or reuse its files.
 fn in_progress(status: AssetStatus) -> bool {
@@ -91,7 +102,50 @@ impl Housekeeping {
         let mut swept = Swept::default();
         self.sweep_intermediates(&mut swept).await?;
         self.sweep_videos(&mut swept).await?;
+        self.sweep_stored(Utc::now(), &mut swept).await?;
         Ok(swept)
+    }
+
+    /// The store's part of a sweep as if it ran at `now` (a test's later
+    /// time): deletes the objects no asset refers to that were written
+    /// before `now` less `keep` (at least [`STORED_GRACE`]). Nothing with
+    /// the data dir.
+    #[tracing::instrument(skip(self))]
+    pub async fn sweep_store_at(&self, now: chrono::DateTime<Utc>) -> Result<Swept, DbErr> {
+        let mut swept = Swept::default();
+        self.sweep_stored(now, &mut swept).await?;
+        Ok(swept)
+    }
+
+    async fn sweep_stored(&self, now: chrono::DateTime<Utc>, swept: &mut Swept) -> Result<(), DbErr> {
+        if !self.store.is_remote() {
+            return Ok(());
+        }
+        let objects = match self.store.list_stored().await {
+            Ok(objects) => objects,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not list the stored videos; will try again");
+                return Ok(());
+            }
+        };
+        let cutoff = chrono::Duration::from_std(self.keep.max(STORED_GRACE))
+            .ok()
+            .and_then(|keep| now.checked_sub_signed(keep))
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        for object in objects {
+            if object.last_modified > cutoff || !matches!(self.video_use(&object.key).await?, VideoUse::Unreferenced) {
+                continue;
+            }
+            match self.store.delete_stored(&object.key).await {
+                Ok(()) => {
+                    tracing::info!(key = %object.key, "deleted a stored video no asset refers to");
+                    swept.stored += 1;
+                    swept.bytes += object.size;
+                }
+                Err(err) => tracing::warn!(key = %object.key, error = %err, "could not delete a stored video no asset refers to"),
+            }
+        }
+        Ok(())
     }
 
     /// When an asset must have finished for its files to go.

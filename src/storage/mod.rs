@@ -44,6 +44,15 @@ pub fn key_of(path: &Path) -> Option<&str> {
     (!name.is_empty() && !name.starts_with('.')).then_some(name)
 }
 
+/// An object of the store (`STORAGE_URL=s3://…`) named like a video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// The video's name (`<key>-g<n>.mp4`), without the storage prefix.
+    pub key: String,
+    pub size: u64,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
 /// A stored video being read from the store.
 pub struct StoredRead {
     /// The whole object's size.
@@ -232,6 +241,44 @@ impl VideoStore {
         let (size, range) = (got.meta.size, got.range.clone());
         let stream = got.into_stream().map(|chunk| chunk.map_err(StorageError::from)).boxed();
         Ok(Some(StoredRead { size, range, stream }))
+    }
+
+    /// The objects right under the storage prefix whose names are videos'
+    /// (plain `….mp4` names; anything else there is not this service's).
+    /// None with the data dir.
+    #[tracing::instrument(skip(self), fields(store = %self.describe()))]
+    pub async fn list_stored(&self) -> Result<Vec<StoredObject>, StorageError> {
+        let Backend::S3 { store, prefix, .. } = &self.backend else { return Ok(Vec::new()) };
+        let under = (!prefix.is_empty()).then(|| ObjectPath::from(prefix.as_str()));
+        let mut listed = store.list(under.as_ref());
+        let mut out = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = meta?;
+            let location = meta.location.as_ref();
+            let name = match under {
+                Some(ref under) => location.strip_prefix(under.as_ref()).and_then(|rest| rest.strip_prefix('/')),
+                None => Some(location),
+            };
+            let Some(name) = name.filter(|n| !n.contains('/') && n.ends_with(".mp4") && key_of(Path::new(n)) == Some(*n)) else {
+                continue;
+            };
+            out.push(StoredObject { key: name.to_owned(), size: meta.size, last_modified: meta.last_modified });
+        }
+        Ok(out)
+    }
+
+    /// Deletes the object stored as `key` from the store only (this
+    /// machine's copy, if any, is left); gone already is not an error.
+    #[tracing::instrument(skip(self), fields(store = %self.describe()))]
+    pub async fn delete_stored(&self, key: &str) -> Result<(), StorageError> {
+        let Backend::S3 { store, prefix, .. } = &self.backend else { return Ok(()) };
+        if key_of(Path::new(key)) != Some(key) {
+            return Err(StorageError::BadName(key.to_owned()));
+        }
+        match store.delete(&Self::object(prefix, key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Whether the store holds `key` (the local copy is not asked).
