@@ -451,7 +451,7 @@ async fn a_russian_requester_is_asked_in_russian() {
     assert!(texts.iter().any(|t| t.starts_with("📝 Сценарий для «Поздравление для Маши»")), "{texts:?}");
     assert!(texts.iter().any(|t| t.starts_with("Продолжать «Поздравление для Маши» после этапа «сценарий»?")), "{texts:?}");
     // the reply keyboard offers the Russian buttons
-    let reply_keyboard = h.fake.sent_to(user).into_iter().filter_map(|s| s.reply_markup?.get("keyboard").cloned()).last();
+    let reply_keyboard = h.fake.sent_to(user).into_iter().filter_map(|s| s.reply_markup?.get("keyboard").cloned()).next_back();
     let reply_keyboard = reply_keyboard.map(|k| k.to_string()).unwrap_or_default();
     assert!(reply_keyboard.contains("✅ Одобрить") && reply_keyboard.contains("❌ Отклонить"), "{reply_keyboard}");
 

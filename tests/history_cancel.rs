@@ -11,8 +11,11 @@ use serde_json::Value;
 use support::{ADMIN, Harness, texts_to, videos_to};
 use vidcache::domain::{AssetStatus, RequestStatus};
 
+/// A message's id, text and inline buttons (label, callback data).
+type KeyboardMessage = (i64, String, Vec<(String, String)>);
+
 /// The last message to `chat` with an inline keyboard: (message_id, text, buttons as (label, data)).
-fn inline_keyboard(sent: &[Sent], chat: i64) -> Option<(i64, String, Vec<(String, String)>)> {
+fn inline_keyboard(sent: &[Sent], chat: i64) -> Option<KeyboardMessage> {
     let message = sent
         .iter()
         .rev()

@@ -44,6 +44,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
+#[allow(clippy::enum_variant_names, reason = "each variant is a column's name; `hold` is the column")]
 enum Hold {
     Price,
     Hold,

@@ -67,11 +67,11 @@ impl Stream for WakeStream {
             self.echo = Some(Box::pin(tokio::time::sleep(ECHO)));
             return Poll::Ready(Some(()));
         }
-        if let Some(echo) = self.echo.as_mut() {
-            if echo.as_mut().poll(cx).is_ready() {
-                self.echo = None;
-                return Poll::Ready(Some(()));
-            }
+        if let Some(echo) = self.echo.as_mut()
+            && echo.as_mut().poll(cx).is_ready()
+        {
+            self.echo = None;
+            return Poll::Ready(Some(()));
         }
         match self.interval.poll_tick(cx) {
             Poll::Ready(_) => Poll::Ready(Some(())),

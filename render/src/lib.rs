@@ -717,10 +717,9 @@ fn encode_frames_on(scene: &Scene, opts: &RenderOptions, frame_count: u32, threa
                 .collect();
             workers
                 .into_iter()
-                .map(|worker| {
+                .flat_map(|worker| {
                     worker.join().unwrap_or_else(|_| vec![(0, Err(RenderError::Encoder("an encoder thread panicked".into())))])
                 })
-                .flatten()
                 .collect()
         })
     };

@@ -54,7 +54,7 @@ pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Inpu
             Ok(command) => Input::Command(command),
             Err(ParseError::WrongBotName(_)) => Input::OtherBot,
             Err(_) => {
-                let word: String = text.trim_start().split_whitespace().next().unwrap_or("/").chars().take(64).collect();
+                let word: String = text.split_whitespace().next().unwrap_or("/").chars().take(64).collect();
                 Input::UnknownCommand(word)
             }
         };
@@ -424,10 +424,10 @@ impl UpdateHandler {
                 Ok(Ok(wanted)) => {
                     let admitted = self.intake.request_video(new, wanted).await;
                     // refused (credits, limits): the wait stays, to try again
-                    if matches!(admitted, Ok(Admitted::Recorded)) {
-                        if let Err(err) = self.extensions.done(incoming.chat, incoming.user, parent).await {
-                            tracing::warn!(error = %err, "could not close a pending extension");
-                        }
+                    if matches!(admitted, Ok(Admitted::Recorded))
+                        && let Err(err) = self.extensions.done(incoming.chat, incoming.user, parent).await
+                    {
+                        tracing::warn!(error = %err, "could not close a pending extension");
                     }
                     admitted
                 }

@@ -34,7 +34,7 @@ pub struct RateWindow {
 }
 
 /// Limits that hold whether credits are on or off. Operators are exempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FairUse {
     /// Requests that start or join a generation, per user (empty: none).
     pub rate: Vec<RateWindow>,
@@ -42,12 +42,6 @@ pub struct FairUse {
     pub max_waiting: u32,
     /// Generations running at once across every worker (0: no limit).
     pub max_active_generations: u32,
-}
-
-impl Default for FairUse {
-    fn default() -> Self {
-        Self { rate: Vec::new(), max_waiting: 0, max_active_generations: 0 }
-    }
 }
 
 /// Parses `5/min,20/h` (units `s`, `min`, `h`, `d`); `off` for none.

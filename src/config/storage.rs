@@ -45,13 +45,10 @@ impl StorageSettings {
             return Err(invalid(format!("`{bucket}` is not a bucket name (3-63 of a-z 0-9 . -)")));
         }
         let endpoint = get(lookup, "AWS_ENDPOINT_URL_S3").or_else(|| get(lookup, "AWS_ENDPOINT_URL"));
-        if let Some(endpoint) = &endpoint {
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                return Err(ConfigError::Invalid {
-                    name: "AWS_ENDPOINT_URL",
-                    reason: format!("`{endpoint}` is not an http(s) URL"),
-                });
-            }
+        if let Some(endpoint) = &endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid { name: "AWS_ENDPOINT_URL", reason: format!("`{endpoint}` is not an http(s) URL") });
         }
         let access_key_id = get(lookup, "AWS_ACCESS_KEY_ID").map(Secret::new);
         let secret_access_key = get(lookup, "AWS_SECRET_ACCESS_KEY").map(Secret::new);

@@ -63,6 +63,7 @@ pub async fn undispatched(db: &DatabaseConnection) -> Result<Vec<Generation>, Db
 
 /// What asking for a generation's lease came to.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "a return value matched once by its caller; boxing would only add an allocation")]
 pub enum Claimed {
     /// This worker owns the generation now.
     Taken(Asset),

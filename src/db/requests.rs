@@ -62,6 +62,7 @@ pub enum Refusal {
 
 /// The outcome of recording a request.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "a return value matched once by its caller; boxing would only add an allocation")]
 pub enum Submitted {
     /// Telegram delivered this message before; it is already recorded.
     Duplicate(Request),
@@ -294,10 +295,11 @@ async fn submit_in(
             let price = if starts { pricing.new } else { pricing.cached };
             let balance = balances.get(&user).copied().unwrap_or_default();
             if balance < price {
-                if !hit && limits_on {
-                    if let Some(past) = history.get_mut(&user) {
-                        past.pop();
-                    }
+                if !hit
+                    && limits_on
+                    && let Some(past) = history.get_mut(&user)
+                {
+                    past.pop();
                 }
                 plan.push(Plan::Refused(Refusal::Credits { price, balance }));
                 continue;

@@ -21,6 +21,9 @@ use crate::domain::{Actor, ApprovalId, AssetId, AssetStatus, Decision, Prompt, S
 use crate::storage::{VideoStore, key_of};
 use crate::texts::{ClearOutcome, StatsReport};
 
+/// A request with its asset (none when it never got one).
+pub type RequestWithAsset = (Request, Option<Asset>);
+
 /// How many rows a list shows at most.
 pub const LIST_LIMIT: u64 = 100;
 
@@ -71,7 +74,7 @@ pub struct AssetDetail {
 pub struct Overview {
     pub stats: StatsReport,
     pub running: Vec<AssetSummary>,
-    pub waiting: Vec<(Request, Option<Asset>)>,
+    pub waiting: Vec<RequestWithAsset>,
 }
 
 impl Console {
@@ -119,7 +122,7 @@ impl Console {
     /// A user's requests with their assets, newest first, and their credit
     /// balance (`None`: no credit account — credits off or never used).
     #[tracing::instrument(skip(self))]
-    pub async fn user(&self, user: UserId) -> Result<(Vec<(Request, Option<Asset>)>, Option<i64>), DbErr> {
+    pub async fn user(&self, user: UserId) -> Result<(Vec<RequestWithAsset>, Option<i64>), DbErr> {
         let requests = requests::recent_for_user(&self.db, user, LIST_LIMIT).await?;
         Ok((requests, credits::balance(&self.db, user).await?))
     }

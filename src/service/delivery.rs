@@ -170,6 +170,7 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    #[allow(clippy::too_many_arguments, reason = "the distinct services and settings it is wired from, once, in app.rs")]
     pub fn new(
         db: DatabaseConnection,
         sender: Sender,
@@ -594,12 +595,11 @@ impl Delivery {
                     tracing::debug!(error = %err, "could not record the progress note; it will not be updated");
                 }
                 // It went to wait for a slot while the note was in line: say so.
-                if place.is_none() {
-                    if let Some(ahead) = self.place_in_line(request.asset_id).await {
-                        if let Err(err) = self.sender.edit(request.chat_id, note, &texts.waiting_in_line(ahead)).await {
-                            tracing::debug!(error = %err, "could not tell the place in line");
-                        }
-                    }
+                if place.is_none()
+                    && let Some(ahead) = self.place_in_line(request.asset_id).await
+                    && let Err(err) = self.sender.edit(request.chat_id, note, &texts.waiting_in_line(ahead)).await
+                {
+                    tracing::debug!(error = %err, "could not tell the place in line");
                 }
             }
             Err(err) => tracing::warn!(error = %err, "could not send the progress note"),

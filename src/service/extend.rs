@@ -140,10 +140,10 @@ impl Extensions {
     /// to 20 MB) into `dir`.
     #[tracing::instrument(skip_all, fields(asset_id = %parent.id))]
     pub async fn parent_video(&self, parent: &Asset, dir: &Path) -> Result<PathBuf, String> {
-        if let Some(path) = parent.file_path.as_deref().map(PathBuf::from) {
-            if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file() && m.len() > 0) {
-                return Ok(path);
-            }
+        if let Some(path) = parent.file_path.as_deref().map(PathBuf::from)
+            && tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file() && m.len() > 0)
+        {
+            return Ok(path);
         }
         let Some(file_id) = &parent.file_id else {
             return Err("the video to extend is no longer available".to_owned());

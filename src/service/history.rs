@@ -12,6 +12,7 @@ pub const HISTORY_LEN: usize = 10;
 
 /// What a press on a history button finds.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "a return value matched once by its caller; boxing would only add an allocation")]
 pub enum Again {
     /// Send this file again; the request it was delivered for (its prompt
     /// as typed, its language).

@@ -69,7 +69,7 @@ enum VideoUse {
     /// An asset being generated may write or reuse it.
     Live,
     /// A finished asset's video (its `file_path`).
-    Finished(Asset),
+    Finished(Box<Asset>),
     /// No asset refers to it.
     Unreferenced,
 }
@@ -285,7 +285,7 @@ impl Housekeeping {
                 finished = Some(asset);
             }
         }
-        Ok(finished.map_or(VideoUse::Unreferenced, VideoUse::Finished))
+        Ok(finished.map_or(VideoUse::Unreferenced, |asset| VideoUse::Finished(Box::new(asset))))
     }
 }
 

@@ -91,13 +91,13 @@ impl Intake {
             return Ok(Admitted::Recorded);
         }
         // Cache hits are never limited; what may start or join a generation is.
-        if let (None, Some(limit)) = (&hit, &self.shared_rate) {
-            if !self.exempt.contains(&new.user_id) {
-                match limit.check(new.user_id).await {
-                    Ok(None) => {}
-                    Ok(Some(retry_after)) => return Ok(Admitted::Refused(Refusal::Rate { retry_after })),
-                    Err(err) => tracing::warn!(error = %err, "Redis did not answer the rate limit; letting the request in"),
-                }
+        if let (None, Some(limit)) = (&hit, &self.shared_rate)
+            && !self.exempt.contains(&new.user_id)
+        {
+            match limit.check(new.user_id).await {
+                Ok(None) => {}
+                Ok(Some(retry_after)) => return Ok(Admitted::Refused(Refusal::Rate { retry_after })),
+                Err(err) => tracing::warn!(error = %err, "Redis did not answer the rate limit; letting the request in"),
             }
         }
         let (request, asset, dispatch) = match self.recorder.submit(new, wanted).await? {

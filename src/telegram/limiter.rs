@@ -140,12 +140,12 @@ impl FloodLimiter {
     /// Waits until a message to `chat_id` may be sent, and takes the slot.
     pub async fn acquire(&self, chat_id: i64, priority: Priority) {
         self.acquire_chat(chat_id).await;
-        if priority == Priority::Broadcast {
-            if let Some(paid) = &self.inner.paid {
-                let at = lock(paid).reserve(Instant::now());
-                tokio::time::sleep_until(at).await;
-                return;
-            }
+        if priority == Priority::Broadcast
+            && let Some(paid) = &self.inner.paid
+        {
+            let at = lock(paid).reserve(Instant::now());
+            tokio::time::sleep_until(at).await;
+            return;
         }
         // Without a paid budget a broadcast is an ordinary bulk send.
         let priority = if priority == Priority::Broadcast { Priority::Bulk } else { priority };
@@ -184,10 +184,10 @@ impl FloodLimiter {
 
     /// Telegram said 429: stop every send (of every process) for `retry_after`.
     pub async fn freeze(&self, retry_after: Duration) {
-        if let Some(shared) = &self.inner.shared {
-            if let Err(err) = shared.freeze(retry_after).await {
-                tracing::warn!(error = %err, "could not pause the shared flood budget");
-            }
+        if let Some(shared) = &self.inner.shared
+            && let Err(err) = shared.freeze(retry_after).await
+        {
+            tracing::warn!(error = %err, "could not pause the shared flood budget");
         }
         let mut state = lock(&self.inner.state);
         let until = Instant::now() + retry_after;

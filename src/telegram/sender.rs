@@ -74,10 +74,10 @@ impl Sender {
         let mut flood_waits = 0u32;
         loop {
             self.limiter.acquire(chat_id.0, priority).await;
-            if let Some(gate) = gate {
-                if !gate.pass().await {
-                    return Err(SendError::Skipped);
-                }
+            if let Some(gate) = gate
+                && !gate.pass().await
+            {
+                return Err(SendError::Skipped);
             }
             let err = match op().await {
                 Ok(value) => {
@@ -156,6 +156,7 @@ impl Sender {
 
     /// Re-sends a cached video; `gate` (if any) is asked before every
     /// attempt. `Priority::Broadcast` sends it as a paid broadcast.
+    #[allow(clippy::too_many_arguments, reason = "the parts of one Bot API call, plus its priority and gate")]
     pub async fn video_by_id(
         &self,
         chat_id: ChatId,
@@ -174,6 +175,7 @@ impl Sender {
     }
 
     /// Uploads a file; `gate` (if any) is asked before every attempt.
+    #[allow(clippy::too_many_arguments, reason = "the parts of one Bot API call, plus its priority and gate")]
     pub async fn upload(
         &self,
         chat_id: ChatId,

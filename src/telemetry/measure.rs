@@ -40,7 +40,7 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
     let handle = recorder.handle();
     // Two tasks racing here: the loser's recorder is dropped, the winner's handle kept.
     if HANDLE.set(handle.clone()).is_ok() {
-        metrics::set_global_recorder(recorder).map_err(|e| BuildError::FailedToSetGlobalRecorder(e))?;
+        metrics::set_global_recorder(recorder).map_err(BuildError::FailedToSetGlobalRecorder)?;
         describe();
     }
     Ok(HANDLE.get().cloned().unwrap_or(handle))

@@ -89,6 +89,7 @@ impl From<sea_orm::DbErr> for Outcome {
 }
 
 impl GenerationJob {
+    #[allow(clippy::too_many_arguments, reason = "the distinct services and settings it is wired from, once, in app.rs")]
     pub fn new(
         generations: Arc<Generations>,
         delivery: Arc<Delivery>,

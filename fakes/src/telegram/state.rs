@@ -754,10 +754,10 @@ impl State {
         if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
             return Err(bad("MESSAGE_TOO_LONG").into());
         }
-        if let Some(url) = p.str("url") {
-            if !url.is_empty() {
-                return Err(bad("URL_INVALID").into());
-            }
+        if let Some(url) = p.str("url")
+            && !url.is_empty()
+        {
+            return Err(bad("URL_INVALID").into());
         }
         self.callback_ids.remove(id);
         self.callback_answers.push(CallbackAnswer {

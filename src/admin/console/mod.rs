@@ -163,6 +163,7 @@ macro_rules! signed_in {
 
 /// A POST's session with its form's CSRF value checked: 401 without a
 /// session, 403 for a form from elsewhere. Nothing is changed in either case.
+#[allow(clippy::result_large_err, reason = "the error is the page to answer with, returned at once, as axum handlers do")]
 fn checked_post(state: &ConsoleState, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
     let Some(session) = state.keys.session(headers) else {
         return Err(state.sign_in(StatusCode::UNAUTHORIZED, Some(state.labels().sign_in_first)));
