@@ -111,3 +111,34 @@ async fn concurrent_batches_dispatch_exactly_once_per_prompt() {
         assert_eq!(video_assets::Entity::find().count(&db).await.expect("count"), prompts.len() as u64);
     }
 }
+
+/// A message repeated within one batch whose first copy is refused (not
+/// enough credits) is refused the same way, and the rest of the batch is
+/// recorded in the same transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_of_a_refused_message_in_one_batch_is_refused_alike() {
+    use std::sync::Arc;
+    use vidcache::db::credits::Pricing;
+    use vidcache::db::requests::{Admission, Refusal, submit_many_admitted};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    for db in databases(&dir).await {
+        let admission = Admission { pricing: Some(Pricing { free: 5, new: 5, cached: 1 }), ..Admission::default() };
+        let batch = vec![
+            request(1, 10, "a new video"),
+            request(1, 11, "another new video"),
+            request(2, 20, "a kite"),
+            request(1, 11, "another new video"), // the refused message again
+        ];
+        let batch: Vec<(NewRequest, Wanted)> = batch.into_iter().map(|(new, prompt)| (new, prompt.into())).collect();
+        let outcomes = submit_many_admitted(&db, batch.into(), ChronoDuration::seconds(60), Arc::new(admission))
+            .await
+            .expect("the batch is recorded in one go");
+        let refused = Refusal::Credits { price: 5, balance: 0 };
+        assert!(matches!(outcomes[0], Submitted::Recorded { .. }), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Submitted::Refused(r) if r == refused), "{outcomes:?}");
+        assert!(matches!(outcomes[2], Submitted::Recorded { .. }), "{outcomes:?}");
+        assert!(matches!(outcomes[3], Submitted::Refused(r) if r == refused), "{outcomes:?}");
+        assert_eq!(user_requests::Entity::find().count(&db).await.expect("count"), 2);
+    }
+}

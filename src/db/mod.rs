@@ -23,7 +23,7 @@ use crate::config::DataStore;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 
-pub use retry::serializable;
+pub use retry::{is_retryable, serializable};
 
 /// Opens the database `store` (SQLite or PostgreSQL) and applies pending migrations.
 ///

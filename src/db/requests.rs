@@ -271,13 +271,23 @@ async fn submit_in(
     let mut history = if limits_on { limited_history(txn, &users, now - longest).await? } else { HashMap::new() };
     // Per item: the asset it links to, the job it must push, what it holds.
     let mut plan: Vec<Plan> = Vec::with_capacity(items.len());
-    let mut seen: HashSet<(ChatId, MessageId)> = HashSet::new();
+    // The first copy of each message in this batch: a repeat is answered
+    // the way the first copy was (recorded, or refused for the same reason).
+    let mut seen: HashMap<(ChatId, MessageId), usize> = HashMap::new();
     for ((new, wanted), key) in items.iter().zip(&keys) {
         let message = (new.chat_id, new.message_id);
-        if recorded.contains_key(&message) || !seen.insert(message) {
+        if recorded.contains_key(&message) {
             plan.push(Plan::Duplicate);
             continue;
         }
+        if let Some(&first) = seen.get(&message) {
+            plan.push(match plan.get(first) {
+                Some(Plan::Refused(refusal)) => Plan::Refused(*refusal),
+                _ => Plan::Duplicate,
+            });
+            continue;
+        }
+        seen.insert(message, plan.len());
         let existing = assets.get(key);
         let hit = existing.is_some_and(|a| a.status == AssetStatus::Available && a.file_id.is_some());
         let starts = existing.is_none_or(needs_generation);

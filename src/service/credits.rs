@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::config::CreditSettings;
+use crate::config::{CreditSettings, RetryPolicy};
 pub use crate::db::credits::Refunded;
 use crate::db::credits::{self, Adjusted, Payment, Purchase, Refundable};
+use crate::db::is_retryable;
 use crate::domain::{ChargeId, ChatId, RequestId, StarsPackage, UserId};
 use crate::telegram::api::StarsInvoice;
 use crate::telegram::sender::{SendError, Sender};
@@ -133,7 +134,22 @@ impl Credits {
         };
         let payment =
             Payment { user, charge, stars: i64::from(package.stars), credits: package.credits, payload: payload.to_owned() };
-        Ok(match credits::credit_purchase(&self.db, payment, self.free()).await? {
+        // Paid money is never dropped for a passing database failure: the
+        // crediting (idempotent by charge id) is tried again for about half
+        // a minute before the operator is left to /grant it.
+        let retry = RetryPolicy::new(8, Duration::from_millis(250), Duration::from_secs(8));
+        let mut failures = 0;
+        let purchase = loop {
+            match credits::credit_purchase(&self.db, payment.clone(), self.free()).await {
+                Err(err) if is_retryable(&err) && retry.retries_after(failures + 1) => {
+                    failures += 1;
+                    tracing::warn!(error = %err, failures, "crediting a payment failed; trying again");
+                    tokio::time::sleep(retry.backoff(failures)).await;
+                }
+                other => break other?,
+            }
+        };
+        Ok(match purchase {
             Purchase::Credited { credits, balance } => {
                 self.known.insert(user, ());
                 Paid::Credited { credits, balance }
