@@ -261,7 +261,13 @@ impl Approvals {
                 Err(err) => tracing::warn!(%chat, error = %err, "could not send the approval buttons"),
             }
         }
-        approvals::set_messages(&self.db, approval.id, &sent).await
+        approvals::set_messages(&self.db, approval.id, &sent).await?;
+        // A press decided before the messages above were recorded found no
+        // message to show the decision under: show it now.
+        if let Some(decided) = approvals::find(&self.db, approval.id).await?.filter(|a| a.state != ApprovalState::Pending) {
+            self.show_decision(&decided, decided.state).await?;
+        }
+        Ok(())
     }
 
     /// The script as the approver reads it; with no script step (the local
