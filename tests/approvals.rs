@@ -20,12 +20,12 @@ mod support;
 use std::time::Duration;
 
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, TaskKind};
-use fakes::telegram::Sent;
+use fakes::telegram::{Faults, Sent};
 use sea_orm::EntityTrait;
 use serde_json::Value;
 use support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use vidcache::db::entities::{approvals, operator_actions};
-use vidcache::domain::{ApprovalState, AssetStatus, Gate, RequestStatus};
+use vidcache::domain::{ApprovalState, AssetStatus, Failure, Gate, RequestStatus};
 use vidcache::generator::ffmpeg;
 
 const SEGMENTS: usize = 6;
@@ -237,8 +237,8 @@ async fn reject_at(gate: Gate) {
     }
     let asset = h.assets().await.pop().expect("asset");
     assert_eq!(asset.status, AssetStatus::Failed);
-    assert_eq!(asset.last_error.as_deref(), Some("rejected"));
-    assert!(h.requests().await.iter().all(|r| r.status == RequestStatus::Failed && r.error.as_deref() == Some("rejected")));
+    assert_eq!(asset.last_error, Some(Failure::Rejected));
+    assert!(h.requests().await.iter().all(|r| r.status == RequestStatus::Failed && r.error == Some(Failure::Rejected)));
     // nothing after the gate was paid for
     let images = fake.tasks_created(TaskKind::TextToImage);
     let clips = fake.tasks_created(TaskKind::ImageToVideo);
@@ -289,7 +289,7 @@ async fn no_answer_in_time_cancels_the_generation() {
     assert!(decision_shown(&h, user, k.message_id).await.starts_with("⌛"));
     let asset = h.assets().await.pop().expect("asset");
     assert_eq!(asset.status, AssetStatus::Failed);
-    assert_eq!(asset.last_error.as_deref(), Some("no answer in time"));
+    assert_eq!(asset.last_error, Some(Failure::TimedOut));
     assert_eq!(approvals_of(&h).await[0].state, ApprovalState::TimedOut);
     let late = press(&h, user, user, k.message_id, &k.approve).await;
     assert!(late.is_some_and(|n| n.contains("already")));
@@ -482,7 +482,7 @@ async fn cancel_while_waiting_for_approval_calls_the_generation_off() {
     // the asset ends at once (no worker, no lease), the approval with it
     let asset = h.assets().await.pop().expect("asset");
     assert_eq!(asset.status, AssetStatus::Failed, "the generation waiting for approval goes on after /cancel");
-    assert_eq!(asset.last_error.as_deref(), Some("cancelled"));
+    assert_eq!(asset.last_error, Some(Failure::Cancelled));
     assert!(asset.lease_owner.is_none());
     let approval = approvals_of(&h).await.pop().expect("approval");
     assert_eq!((approval.state, approval.decided_by), (ApprovalState::Cancelled, Some(user)));
@@ -556,5 +556,100 @@ async fn cancel_by_one_of_several_waiters_leaves_the_approval_pending() {
         assert!(statuses.contains(&(withdrawn, RequestStatus::Cancelled)), "{statuses:?}");
         assert!(videos_to(&h.fake.sent(), withdrawn).is_empty(), "a waiter who cancelled got the video");
     }
+    service.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_prompt_that_could_not_be_sent_is_sent_again() {
+    let mut h = Harness::new().await;
+    h.set("APPROVALS", "operators");
+    h.set("APPROVAL_STAGES", "script");
+    h.set("JOB_LEASE_SECS", "2");
+    let service = h.spawn();
+    h.fake.push_text(ADMIN, ADMIN, "/start");
+    h.text_for(ADMIN, 0).await;
+    // every send to the only operator fails for a while
+    h.fake.set_faults(Faults { blocked_chats: [ADMIN].into_iter().collect(), ..Faults::default() });
+    let user = 1101;
+    h.fake.push_text(user, user, "Ask me later");
+    let failed = eventually(LONG, || async { h.logs().contains("no approval prompt could be sent") }).await;
+    assert!(failed, "the blocked prompt was never tried\n{}", h.logs());
+    let approval = approvals_of(&h).await.pop().expect("an approval");
+    assert_eq!(approval.state, ApprovalState::Pending);
+    assert!(approval.messages.is_none(), "a prompt nobody got was recorded as sent: {:?}", approval.messages);
+    assert!(keyboards_to(&h.fake.sent(), ADMIN).is_empty());
+
+    // the operator can be reached again: the reconciler's next sweep asks
+    h.fake.set_faults(Faults::default());
+    let k = keyboard(&h, ADMIN, 0).await;
+    assert_eq!(keyboards_to(&h.fake.sent(), ADMIN).len(), 1, "asked once, not at every sweep");
+    let recorded = approvals_of(&h).await.pop().and_then(|a| a.messages).unwrap_or_default();
+    assert!(recorded.contains(&k.message_id.to_string()), "{recorded}");
+    press(&h, ADMIN, ADMIN, k.message_id, &k.approve).await;
+    h.video_for(user, 0).await;
+    service.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presses_racing_on_one_approval_message_decide_it_once() {
+    let mut h = Harness::new().await;
+    h.set("APPROVALS", "requester");
+    h.set("APPROVAL_STAGES", "script");
+    let service = h.spawn();
+    let (user, stranger) = (1201, 1202);
+    h.fake.push_text(stranger, stranger, "/start");
+    h.text_for(stranger, 0).await;
+    h.fake.push_text(user, user, "Make up your mind");
+    let k = keyboard(&h, user, 0).await;
+    let recorded = eventually(LONG, || async { approvals_of(&h).await.iter().all(|a| a.messages.is_some()) }).await;
+    assert!(recorded, "the keyboard message was never recorded");
+
+    // the requester presses ✅ and ❌ at once, and a stranger presses the same message meanwhile
+    let yes = h.fake.push_callback(user, user, k.message_id, &k.approve);
+    let no = h.fake.push_callback(user, user, k.message_id, &k.reject);
+    let theirs = h.fake.push_callback(stranger, user, k.message_id, &k.approve);
+    let ids = [yes.clone(), no.clone(), theirs.clone()];
+    let probe = ids.clone();
+    let answered = h.fake.wait_until(move |f| probe.iter().all(|id| f.callback_answer(id).is_some()), LONG).await;
+    assert!(answered, "every press must be answered\n{}", h.logs());
+    let answer = |id: &str| h.fake.callback_answer(id).flatten().unwrap_or_default();
+    let (a_yes, a_no, a_theirs) = (answer(&yes), answer(&no), answer(&theirs));
+    for id in &ids {
+        let answers = h.fake.callback_answers().into_iter().filter(|a| &a.callback_query_id == id).count();
+        assert_eq!(answers, 1, "press {id} answered {answers} times");
+    }
+    assert!(a_theirs.contains("nothing changed"), "the stranger's press: {a_theirs}");
+    let won_yes = a_yes.starts_with("✅ Approved —");
+    let won_no = a_no.starts_with("❌ Rejected —");
+    assert!(won_yes != won_no, "exactly one press decides: {a_yes:?} / {a_no:?}");
+    let loser = if won_yes { &a_no } else { &a_yes };
+    assert!(loser.contains("already") && loser.contains("nothing changed"), "the losing press: {loser}");
+
+    let approval = approvals_of(&h).await.pop().expect("approval");
+    let expected = if won_yes { ApprovalState::Approved } else { ApprovalState::Rejected };
+    assert_eq!((approval.state, approval.decided_by), (expected, Some(user)));
+    let shown = decision_shown(&h, user, k.message_id).await;
+    assert!(shown.starts_with(if won_yes { '✅' } else { '❌' }), "{shown}");
+    if won_yes {
+        h.video_for(user, 0).await;
+        assert_eq!(h.assets().await[0].status, AssetStatus::Available);
+    } else {
+        let ok = h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("rejected at an approval step")), LONG).await;
+        assert!(ok, "{:?}", texts_to(&h.fake.sent(), user));
+        assert!(videos_to(&h.fake.sent(), user).is_empty(), "a rejected video was sent");
+        assert_eq!(h.assets().await[0].last_error, Some(Failure::Rejected));
+    }
+    // the loser changed nothing: one decision, one keyboard edit showing it, no second generation
+    let after = approvals_of(&h).await.pop().expect("approval");
+    assert_eq!((after.state, after.decided_by, after.decided_at), (approval.state, approval.decided_by, approval.decided_at));
+    let edits = h
+        .fake
+        .sent()
+        .iter()
+        .filter(|s| s.chat_id == user && s.message_id == k.message_id && s.method == "editMessageReplyMarkup")
+        .count();
+    assert_eq!(edits, 1, "the keyboard was edited {edits} times");
+    assert_eq!(approvals_of(&h).await.len(), 1);
+    assert_eq!(h.jobs().await, if won_yes { 2 } else { 1 }, "one job per generation, the decision's one at most");
     service.kill9().await;
 }

@@ -3,7 +3,9 @@
 //! the official method list). An extension and an extension of it last
 //! parent + part − 1 s (a 1 s crossfade), are uploaded once each, and a
 //! second user asking the same continuation gets the same file; chains stop
-//! at MAX_EXTENSIONS; the wait for a continuation survives a restart.
+//! at MAX_EXTENSIONS; the wait for a continuation survives a restart;
+//! clearing a video clears its extensions (recursively), so the same
+//! continuation of the video made again is made again, once.
 
 mod support;
 
@@ -188,7 +190,7 @@ async fn chains_stop_at_max_extensions_and_the_wait_survives_a_restart() {
     // one extension is the most: the next press is refused, in the answer and in a message
     let before = texts(&h, alice);
     let notice = press(&h, alice, &first).await.expect("a refused press says why");
-    assert!(notice.contains("1 extensions in a row"), "{notice}");
+    assert!(notice.contains(": 1 extension in a row is the most allowed"), "{notice}");
     assert!(notice.chars().count() <= 200);
     let message = h.text_for(alice, before).await;
     assert_eq!(message, notice);
@@ -204,4 +206,88 @@ async fn chains_stop_at_max_extensions_and_the_wait_survives_a_restart() {
 
     let (code, _) = service.terminate().await;
     assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearing_a_video_clears_its_extensions_so_the_new_video_is_extended_anew() {
+    use sea_orm::EntityTrait;
+    use vidcache::db::entities::operator_actions;
+    use vidcache::domain::{AssetStatus, Failure};
+
+    if !ffprobe_available() {
+        return;
+    }
+    let mut h = Harness::new().await;
+    h.set("EXTEND_SECONDS", "2");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let (alice, bob, admin) = (401, 402, support::ADMIN);
+    h.fake.push_text(admin, admin, "/start");
+    h.text_for(admin, 0).await;
+
+    // a video, its extension and the extension's extension
+    h.fake.push_text(alice, alice, "Snow on the roofs");
+    let parent = video_message(&h, alice, 0).await;
+    press(&h, alice, &parent).await;
+    h.fake.push_text(alice, alice, "A cat walks across");
+    let first = video_message(&h, alice, 1).await;
+    press(&h, alice, &first).await;
+    h.fake.push_text(alice, alice, "It jumps down");
+    let second = video_message(&h, alice, 2).await;
+    assert_eq!(h.fake.uploads(), 3);
+    let old = [&parent, &first, &second].map(|v| v.video_file_id.clone().expect("file id"));
+    let files_before: Vec<_> = h.assets().await.iter().filter_map(|a| a.file_path.clone()).collect();
+    assert_eq!(files_before.len(), 3, "each video kept on disk");
+    assert!(files_before.iter().all(|f| Path::new(f).exists()));
+
+    // the operator clears the video: its extensions go with it, in one transaction
+    let before = texts(&h, admin);
+    h.fake.push_text(admin, admin, "/clear snow on the roofs");
+    let answer = h.text_for(admin, before).await;
+    assert!(answer.contains("Snow on the roofs"), "{answer}");
+    let assets = h.assets().await;
+    assert_eq!(assets.len(), 3);
+    for asset in &assets {
+        assert_eq!(asset.status, AssetStatus::Failed, "{asset:?}");
+        assert_eq!(asset.last_error, Some(Failure::Cleared));
+        assert!(asset.file_id.is_none() && asset.file_path.is_none(), "{asset:?}");
+    }
+    for file in &files_before {
+        assert!(!Path::new(file).exists(), "a cleared video's file stayed: {file}");
+    }
+    let actions = operator_actions::Entity::find().all(&h.db().await).await.expect("operator actions");
+    let mut recorded: Vec<_> = actions.iter().map(|a| (a.asset_id, a.action.clone(), a.operator.clone())).collect();
+    recorded.sort();
+    let by = format!("telegram:{admin}");
+    let mut expected: Vec<_> = assets
+        .iter()
+        .map(|a| (a.id, if a.parent_id.is_none() { "clear" } else { "clear:parent" }.to_owned(), by.clone()))
+        .collect();
+    expected.sort();
+    assert_eq!(recorded, expected);
+
+    // the video is made again; the same continuation of the new video is a new extension
+    h.fake.push_text(bob, bob, "snow on the ROOFS");
+    let remade = video_message(&h, bob, 0).await;
+    assert!(remade.uploaded, "the cleared video is made again");
+    assert_ne!(remade.video_file_id.as_deref(), Some(old[0].as_str()));
+    press(&h, bob, &remade).await;
+    h.fake.push_text(bob, bob, "a cat walks ACROSS");
+    let extended = video_message(&h, bob, 1).await;
+    assert!(extended.uploaded, "the old extension was sent instead of extending the new video");
+    assert!(!old.contains(&extended.video_file_id.clone().expect("file id")));
+    assert_eq!(h.fake.uploads(), 5);
+    // and it is made once for everyone: alice's same continuation of the new video is the same file
+    h.fake.push_text(alice, alice, "Snow on the roofs");
+    let alices = video_message(&h, alice, 3).await;
+    assert_eq!(alices.video_file_id, remade.video_file_id);
+    press(&h, alice, &alices).await;
+    h.fake.push_text(alice, alice, "A cat walks across");
+    let alices_ext = video_message(&h, alice, 4).await;
+    assert_eq!(alices_ext.video_file_id, extended.video_file_id);
+    assert!(!alices_ext.uploaded);
+    assert_eq!(h.fake.uploads(), 5, "nothing made twice");
+    assert_eq!(h.assets().await.len(), 3, "the extension asset is reused, keyed as before");
+
+    service.kill9().await;
 }

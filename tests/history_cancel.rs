@@ -162,7 +162,7 @@ async fn cancel_withdraws_requests_and_calls_off_a_queued_generation_nobody_else
     let assets = h.assets().await;
     let withdrawn = assets.iter().find(|a| a.prompt == "withdrawn clip").expect("asset");
     assert_eq!(withdrawn.status, AssetStatus::Failed);
-    assert_eq!(withdrawn.last_error.as_deref(), Some("cancelled"));
+    assert_eq!(withdrawn.last_error, Some(vidcache::domain::Failure::Cancelled));
     // "shared clip" goes on for the user still waiting.
     let shared = assets.iter().find(|a| a.prompt == "shared clip").expect("asset");
     assert_ne!(shared.status, AssetStatus::Failed);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fakes::telegram::Faults;
 use serde_json::Value;
-use support::{Harness, frames, texts_to, videos_to};
+use support::{ADMIN, Harness, frames, texts_to, videos_to};
 
 fn has_cyrillic(text: &str) -> bool {
     text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
@@ -230,4 +230,187 @@ async fn a_frame_of_a_cyrillic_prompts_video_shows_cyrillic() {
     assert!(to_questioned > 0.5, "the frame looks like question marks: {to_questioned:.3}");
     assert!(to_lowered > 0.1, "the frame shows the lower-cased text: {to_lowered:.3}");
     service.terminate().await;
+}
+
+/// Inserts a failed asset and, for `user`, a failed request for it whose
+/// user has not been told yet, stored with `reason` (a token, or the free
+/// text of an older row) and the user's `language`.
+async fn failed_request(
+    db: &sea_orm::DatabaseConnection,
+    user: i64,
+    n: usize,
+    prompt: &str,
+    language: vidcache::domain::Lang,
+    reason: &str,
+) {
+    use chrono::Utc;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, NotSet, QueryFilter, Set};
+    use vidcache::db::entities::{user_requests, video_assets};
+    use vidcache::domain::{AssetStatus, ChatId, MessageId, Prompt, RequestStatus, UserId};
+
+    let now = Utc::now();
+    let asset = video_assets::ActiveModel {
+        id: NotSet,
+        prompt_key: Set(Prompt::parse(prompt, 1000).expect("a prompt").key()),
+        prompt: Set(prompt.to_lowercase()),
+        status: Set(AssetStatus::Failed),
+        generation: Set(1),
+        dispatched_generation: Set(1),
+        dispatched_at: Set(None),
+        file_id: Set(None),
+        file_unique_id: Set(None),
+        file_path: Set(None),
+        last_error: Set(None),
+        attempts: Set(1),
+        stage: Set(None),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        parent_id: Set(None),
+        extension_depth: Set(0),
+        typed_prompt: Set(Some(prompt.to_owned())),
+    }
+    .insert(db)
+    .await
+    .expect("asset row");
+    let request = user_requests::ActiveModel {
+        id: NotSet,
+        telegram_user_id: Set(UserId(user)),
+        chat_id: Set(ChatId(user)),
+        message_id: Set(MessageId(1000 + i64::try_from(n).unwrap_or_default())),
+        raw_text: Set(prompt.to_owned()),
+        asset_id: Set(asset.id),
+        status: Set(RequestStatus::Failed),
+        error: Set(None),
+        claimed_until: Set(None),
+        created_at: Set(now + chrono::Duration::milliseconds(i64::try_from(n).unwrap_or_default())),
+        updated_at: Set(now),
+        delivered_at: Set(None),
+        notified_at: Set(None),
+        progress_message_id: Set(None),
+        paid_broadcast: Set(false),
+        price: Set(0),
+        hold: Set(None),
+        limited: Set(false),
+        language: Set(language),
+    }
+    .insert(db)
+    .await
+    .expect("request row");
+    // the reason as stored text, exactly as a row of this or an older version holds it
+    for (table, id) in [("asset", asset.id.0), ("request", request.id.0)] {
+        let updated = match table {
+            "asset" => video_assets::Entity::update_many()
+                .col_expr(video_assets::Column::LastError, Expr::value(reason))
+                .filter(video_assets::Column::Id.eq(id))
+                .exec(db)
+                .await,
+            _ => user_requests::Entity::update_many()
+                .col_expr(user_requests::Column::Error, Expr::value(reason))
+                .filter(user_requests::Column::Id.eq(id))
+                .exec(db)
+                .await,
+        };
+        updated.expect("reason stored");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_reason_reaches_each_user_in_their_language() {
+    use vidcache::domain::{Failure, Lang};
+
+    let mut h = Harness::new().await;
+    h.set("JOB_LEASE_SECS", "2");
+    let service = h.spawn();
+    h.wait_polling().await;
+    // every kind, and two rows of an older version (free English text)
+    let mut reasons: Vec<(String, Failure)> = Failure::examples().into_iter().map(|f| (f.to_string(), f)).collect();
+    let legacy_refusal = "the generator refused the prompt (SAFETY.INPUT.TEXT)";
+    let legacy_other = "Telegram refused the upload (Bad Request: wrong file type)";
+    reasons.push((legacy_refusal.to_owned(), Failure::Refused("SAFETY.INPUT.TEXT".to_owned())));
+    reasons.push((legacy_other.to_owned(), Failure::Other(legacy_other.to_owned())));
+    // /status lists ten requests: the reasons are shared between two users per language
+    let half = reasons.len().div_ceil(2);
+    let users = [(301, Lang::Ru, "ru"), (302, Lang::Ru, "ru"), (303, Lang::En, "en"), (304, Lang::En, "en")];
+    for (user, _, code) in users {
+        h.fake.set_user_language(user, Some(code));
+        h.fake.push_text(user, user, "/start");
+        h.text_for(user, 0).await;
+    }
+    let db = h.db().await;
+    let mut expected: Vec<(i64, Lang, String, Failure)> = Vec::new();
+    for (i, (stored, failure)) in reasons.iter().enumerate() {
+        for (user, lang, _) in users {
+            let first_half = matches!(user, 301 | 303);
+            if (i < half) != first_half {
+                continue;
+            }
+            let prompt = format!("{} {i} {user}", if lang == Lang::Ru { "Открытка" } else { "Card" });
+            failed_request(&db, user, i, &prompt, lang, stored).await;
+            expected.push((user, lang, prompt, failure.clone()));
+        }
+    }
+    // the reconciler tells every user, in the language of their request
+    for (user, lang, prompt, failure) in &expected {
+        let (user, reason) = (*user, lang.texts().failure(failure));
+        let notice = lang.texts().generation_failed(prompt, failure);
+        let probe = notice.clone();
+        let told = h.fake.wait_for(move |s| texts_to(s, user).contains(&probe), Duration::from_secs(30)).await;
+        assert!(told, "{user} was not told {notice:?}; got {:?}\n{}", texts_to(&h.fake.sent(), user), h.logs());
+        match lang {
+            Lang::Ru => {
+                assert!(has_cyrillic(&reason), "{reason}");
+                assert!(notice.starts_with("😞 Извините"), "{notice}");
+            }
+            Lang::En => assert!(!has_cyrillic(&notice), "{notice}"),
+        }
+        if let Some(detail) = failure.detail() {
+            assert!(!notice.contains(detail), "the operator's detail reached {user}: {notice}");
+        }
+    }
+    // the exact Russian words of a few, as a person reads them
+    let ru_texts: Vec<String> = [301, 302].into_iter().flat_map(|u| texts_to(&h.fake.sent(), u)).collect();
+    for words in ["его отклонили при одобрении", "его никто не одобрил вовремя", "ничего не вышло за 3 попытки", "что-то пошло не так"] {
+        assert!(ru_texts.iter().any(|t| t.contains(words)), "no Russian notice says {words:?}: {ru_texts:#?}");
+    }
+    assert!(!ru_texts.iter().any(|t| t.contains("rejected") || t.contains("no answer in time") || t.contains("attempts")));
+
+    // /status: each failed line in the user's language, the detail nowhere
+    for (user, lang, _) in users {
+        h.fake.push_text(user, user, "/status");
+        let header = lang.texts().status_header();
+        let probe = header.clone();
+        let ok = h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.starts_with(&probe)), Duration::from_secs(10)).await;
+        assert!(ok, "/status of {user}: {:?}", texts_to(&h.fake.sent(), user));
+        let status = texts_to(&h.fake.sent(), user).into_iter().rev().find(|t| t.starts_with(&header)).unwrap_or_default();
+        let mine: Vec<_> = expected.iter().filter(|(u, ..)| *u == user).collect();
+        assert!(!mine.is_empty());
+        for (_, lang, prompt, failure) in mine {
+            let failed = match lang {
+                Lang::Ru => format!("• «{prompt}» — ❌ не удалось: {}", lang.texts().failure(failure)),
+                Lang::En => format!("• “{prompt}” — ❌ failed: {}", lang.texts().failure(failure)),
+            };
+            assert!(status.lines().any(|l| l == failed), "{user}'s /status lacks {failed:?}:\n{status}");
+            if let Some(detail) = failure.detail() {
+                assert!(!status.contains(detail), "{status}");
+            }
+        }
+        if lang == Lang::Ru {
+            assert!(!status.contains("rejected") && !status.contains("failed"), "{status}");
+        }
+    }
+
+    // an operator's /status <prompt> shows the stored detail of an old row
+    h.fake.push_text(ADMIN, ADMIN, "/start");
+    h.text_for(ADMIN, 0).await;
+    let (_, _, legacy_prompt, _) = expected.iter().find(|(.., f)| *f == Failure::Other(legacy_other.to_owned())).expect("legacy");
+    h.fake.push_text(ADMIN, ADMIN, &format!("/status {legacy_prompt}"));
+    let ok = h
+        .fake
+        .wait_for(move |s| texts_to(s, ADMIN).iter().any(|t| t.contains(&format!("[error: {legacy_other}]"))), Duration::from_secs(10))
+        .await;
+    assert!(ok, "the operator's report: {:?}", texts_to(&h.fake.sent(), ADMIN));
+    service.kill9().await;
 }

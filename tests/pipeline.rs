@@ -527,7 +527,7 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     .await
     .expect("bumped");
     let cleared = assets::find(&env.db, asset).await.expect("asset").expect("exists");
-    assert_eq!(cleared.last_error.as_deref(), Some(assets::CLEARED_REASON));
+    assert_eq!(cleared.last_error, Some(vidcache::domain::Failure::Cleared));
     assert!(stages::for_generation(&env.db, asset, 3).await.expect("stages").is_empty(), "nothing carried after a clear");
     env.generator()
         .generate(request_for(Generation { asset, number: 3 }, prompt, &output(3), &no_progress()))
@@ -682,7 +682,7 @@ async fn a_refused_clip_fails_the_asset_once_and_tells_the_user() {
     assert!(told, "the user is told: {:?}", h.fake.sent_to(71));
     let asset = h.assets().await.pop().expect("asset");
     assert_eq!(asset.status, AssetStatus::Failed);
-    let error = asset.last_error.unwrap_or_default();
+    let error = asset.last_error.map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("refused") && error.contains("SAFETY.INPUT.TEXT"), "{error}");
     assert!(env.fake.tasks_created(TaskKind::ImageToVideo) <= 2, "a refusal is not retried");
     assert_eq!(env.fake.calls(Endpoint::Speech), 1);

@@ -16,7 +16,7 @@ use super::entities::{approvals, operator_actions, user_requests, video_assets};
 use super::retry::serializable;
 use super::stages;
 use crate::domain::{
-    Actor, ApprovalId, ApprovalState, AssetStatus, ChatId, Gate, Generation, MessageId, RequestStatus, Stage, UserId,
+    Actor, ApprovalId, ApprovalState, AssetStatus, ChatId, Failure, Gate, Generation, MessageId, RequestStatus, Stage, UserId,
 };
 
 pub type Approval = approvals::Model;
@@ -145,6 +145,18 @@ pub async fn claim_prompt(db: &DatabaseConnection, id: ApprovalId, stale_before:
     Ok(updated.rows_affected == 1)
 }
 
+/// Gives back the right to send an approval's prompt when no message went
+/// out: the next sweep of [`unprompted`] asks again.
+pub async fn release_prompt(db: &DatabaseConnection, id: ApprovalId) -> Result<(), DbErr> {
+    approvals::Entity::update_many()
+        .col_expr(approvals::Column::PromptedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(approvals::Column::Id.eq(id))
+        .filter(approvals::Column::Messages.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Records the messages carrying the approval's keyboard.
 pub async fn set_messages(db: &DatabaseConnection, id: ApprovalId, messages: &[(ChatId, MessageId)]) -> Result<(), DbErr> {
     let list: Vec<[i64; 2]> = messages.iter().map(|(c, m)| [c.0, m.0]).collect();
@@ -225,8 +237,8 @@ pub enum Decided {
 /// - approved: awaiting → pending on the next generation number, carrying
 ///   over the finished steps and the approvals given (as a takeover does),
 ///   so the re-dispatched job resumes where it stopped;
-/// - otherwise: awaiting → failed with `reason`, and every waiting request
-///   fails with it.
+/// - otherwise: awaiting → failed with the state's reason (rejected, no
+///   answer in time, cancelled), and every waiting request fails with it.
 ///
 /// A decision by an operator (`operator`: `telegram:<id>` or
 /// `console:<name>`) is recorded in `operator_actions` as
@@ -236,10 +248,13 @@ pub async fn decide(
     id: ApprovalId,
     state: ApprovalState,
     by: Option<UserId>,
-    reason: &str,
     operator: Option<&Actor>,
 ) -> Result<Decided, DbErr> {
-    let reason = reason.to_owned();
+    let reason = match state {
+        ApprovalState::TimedOut => Failure::TimedOut,
+        ApprovalState::Cancelled => Failure::Cancelled,
+        ApprovalState::Pending | ApprovalState::Approved | ApprovalState::Rejected => Failure::Rejected,
+    };
     let operator = operator.map(ToString::to_string);
     serializable(db, move |txn| {
         let reason = reason.clone();

@@ -11,7 +11,7 @@ use sea_orm::{
 use super::entities::{operator_actions, user_requests, video_assets};
 use super::retry::serializable;
 use super::stages::{self, Carried};
-use crate::domain::{Actor, AssetId, AssetStatus, FileId, Generation, PromptKey, RequestId, RequestStatus, Stage};
+use crate::domain::{Actor, AssetId, AssetStatus, Failure, FileId, Generation, PromptKey, RequestId, RequestStatus, Stage};
 
 pub type Asset = video_assets::Model;
 
@@ -375,9 +375,9 @@ pub async fn mark_available(
 /// generating → failed: every request still waiting fails with `reason`.
 /// Returns how many requests failed, or `None` if this worker no longer
 /// owned the generation.
-pub async fn mark_failed(db: &DatabaseConnection, job: Generation, owner: &str, reason: &str) -> Result<Option<u64>, DbErr> {
+pub async fn mark_failed(db: &DatabaseConnection, job: Generation, owner: &str, reason: &Failure) -> Result<Option<u64>, DbErr> {
     let owner = owner.to_owned();
-    let reason = reason.to_owned();
+    let reason = reason.clone();
     serializable(db, move |txn| {
         let owner = owner.clone();
         let reason = reason.clone();
@@ -414,19 +414,64 @@ pub async fn mark_failed(db: &DatabaseConnection, job: Generation, owner: &str, 
 /// Result of an operator's /clear.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cleared {
-    /// The cached video was dropped; the next request regenerates it.
-    Cleared { asset_id: AssetId, file_path: Option<String> },
+    /// The cached video was dropped, with every extension made of it; the
+    /// next request regenerates it.
+    Cleared { asset_id: AssetId, cleared: Vec<ClearedAsset> },
     /// Nothing cached under that prompt.
     Unknown,
-    /// A generation is running; clearing now would race it.
+    /// A generation of it, or of an extension of it, is running; clearing
+    /// now would race it.
     InProgress,
-    /// Already failed or cleared: the next request regenerates anyway.
+    /// Already failed or cleared, and so is every extension of it: the next
+    /// request regenerates anyway.
     AlreadyClear,
 }
 
+/// One asset a clear dropped: its cache key and the file to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearedAsset {
+    pub id: AssetId,
+    pub key: PromptKey,
+    pub file_path: Option<String>,
+}
+
+/// Whether a generation of the asset may be running or resume.
+fn in_progress(asset: &Asset) -> bool {
+    matches!(asset.status, AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting)
+}
+
+/// Whether the asset still has a video to drop.
+fn has_video(asset: &Asset) -> bool {
+    asset.status == AssetStatus::Available || asset.file_id.is_some() || asset.file_path.is_some()
+}
+
+/// Every extension made of `root`'s video, and of those, recursively.
+async fn descendants<C: ConnectionTrait>(txn: &C, root: AssetId) -> Result<Vec<Asset>, DbErr> {
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    // A chain is at most MAX_EXTENSIONS (≤ 100) long; the bound guards against a cycle.
+    for _ in 0..128 {
+        if frontier.is_empty() {
+            break;
+        }
+        let children = video_assets::Entity::find()
+            .filter(video_assets::Column::ParentId.is_in(frontier.iter().copied()))
+            .order_by_asc(video_assets::Column::Id)
+            .all(txn)
+            .await?;
+        frontier = children.iter().map(|c| c.id).filter(|id| *id != root).collect();
+        found.extend(children.into_iter().filter(|c| c.id != root));
+    }
+    Ok(found)
+}
+
 /// Drops the cached `file_id` and file of an asset so that the next request
-/// regenerates it. History rows stay.
-/// The clear is recorded in `operator_actions` with `by`, in the same transaction.
+/// regenerates it — and of every extension made of its video (recursively),
+/// so that the same continuation of the new video is made anew rather than
+/// answered with the old video's extension. History rows stay.
+/// Each asset cleared is recorded in `operator_actions` with `by`, in the
+/// same transaction (`clear`; `clear:parent` on an extension cleared with
+/// the video it continues).
 pub async fn clear(db: &DatabaseConnection, key: &PromptKey, by: &Actor) -> Result<Cleared, DbErr> {
     let key = key.clone();
     let by = by.to_string();
@@ -435,44 +480,50 @@ pub async fn clear(db: &DatabaseConnection, key: &PromptKey, by: &Actor) -> Resu
         let by = by.clone();
         Box::pin(async move {
             let Some(asset) = find_by_key(txn, &key).await? else { return Ok(Cleared::Unknown) };
-            match asset.status {
-                AssetStatus::Pending | AssetStatus::Generating | AssetStatus::Awaiting => return Ok(Cleared::InProgress),
-                AssetStatus::Failed if asset.file_id.is_none() && asset.file_path.is_none() => {
-                    return Ok(Cleared::AlreadyClear);
-                }
-                AssetStatus::Failed | AssetStatus::Available => {}
-            }
-            // Someone may be receiving the old video right now; their request
-            // is served from the old file_id, which stays valid on Telegram.
             let asset_id = asset.id;
-            let file_path = asset.file_path.clone();
-            let mut active: video_assets::ActiveModel = asset.into();
-            active.status = Set(AssetStatus::Failed);
-            active.file_id = Set(None);
-            active.file_unique_id = Set(None);
-            active.file_path = Set(None);
-            active.last_error = Set(Some(CLEARED_REASON.to_owned()));
-            active.stage = Set(None);
-            let now = Utc::now();
-            active.updated_at = Set(now);
-            active.update(txn).await?;
-            operator_actions::ActiveModel {
-                asset_id: Set(asset_id),
-                action: Set("clear".to_owned()),
-                operator: Set(by),
-                created_at: Set(now),
-                ..Default::default()
+            let extensions = descendants(txn, asset_id).await?;
+            if in_progress(&asset) || extensions.iter().any(in_progress) {
+                return Ok(Cleared::InProgress);
             }
-            .insert(txn)
-            .await?;
-            Ok(Cleared::Cleared { asset_id, file_path })
+            let mut targets: Vec<(Asset, &str)> = Vec::new();
+            if has_video(&asset) {
+                targets.push((asset, "clear"));
+            }
+            targets.extend(extensions.into_iter().filter(has_video).map(|e| (e, "clear:parent")));
+            if targets.is_empty() {
+                return Ok(Cleared::AlreadyClear);
+            }
+            let now = Utc::now();
+            let mut cleared = Vec::new();
+            for (asset, action) in targets {
+                // Someone may be receiving the old video right now; their request
+                // is served from the old file_id, which stays valid on Telegram.
+                cleared.push(ClearedAsset { id: asset.id, key: asset.prompt_key.clone(), file_path: asset.file_path.clone() });
+                let id = asset.id;
+                let mut active: video_assets::ActiveModel = asset.into();
+                active.status = Set(AssetStatus::Failed);
+                active.file_id = Set(None);
+                active.file_unique_id = Set(None);
+                active.file_path = Set(None);
+                active.last_error = Set(Some(Failure::Cleared));
+                active.stage = Set(None);
+                active.updated_at = Set(now);
+                active.update(txn).await?;
+                operator_actions::ActiveModel {
+                    asset_id: Set(id),
+                    action: Set(action.to_owned()),
+                    operator: Set(by.clone()),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+            }
+            Ok(Cleared::Cleared { asset_id, cleared })
         })
     })
     .await
 }
-
-/// The `last_error` of an asset an operator cleared.
-pub const CLEARED_REASON: &str = "cleared by an operator";
 
 /// Generations whose worker died: the lease ran out long ago. Each is moved
 /// to a new generation (so a stale job of the dead worker cannot run it

@@ -12,11 +12,7 @@ use super::approvals::Approval;
 use super::entities::{approvals, user_requests, video_assets};
 use super::requests::Request;
 use super::retry::serializable;
-use crate::domain::{ApprovalState, AssetId, AssetStatus, HoldState, RequestStatus, UserId};
-
-/// The reason recorded on a request the user withdrew, and on an asset
-/// whose generation was called off because nobody waited for it any more.
-pub const CANCELLED: &str = "cancelled";
+use crate::domain::{ApprovalState, AssetId, AssetStatus, Failure, HoldState, RequestStatus, UserId};
 
 /// What one /cancel did.
 #[derive(Debug, Default)]
@@ -121,7 +117,7 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
             let ids: Vec<_> = requests.iter().map(|r| r.id).collect();
             user_requests::Entity::update_many()
                 .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Cancelled))
-                .col_expr(user_requests::Column::Error, Expr::value(CANCELLED))
+                .col_expr(user_requests::Column::Error, Expr::value(Failure::Cancelled))
                 .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
                 .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
                 .filter(user_requests::Column::Id.is_in(ids.clone()))
@@ -147,7 +143,7 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
                 }
                 let stopped = video_assets::Entity::update_many()
                     .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Failed))
-                    .col_expr(video_assets::Column::LastError, Expr::value(CANCELLED))
+                    .col_expr(video_assets::Column::LastError, Expr::value(Failure::Cancelled))
                     .col_expr(video_assets::Column::Stage, Expr::value(Option::<crate::domain::Stage>::None))
                     .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
                     .filter(video_assets::Column::Id.eq(asset_id))

@@ -16,6 +16,7 @@ use super::credits::{self, Movement, Pricing};
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
 use crate::domain::{
+    Failure,
     AssetId, AssetStatus, ChatId, Generation, HoldState, Lang, LedgerKind, MessageId, PromptKey, RequestId, RequestStatus, Stage,
     UserId, Wanted,
 };
@@ -466,11 +467,11 @@ pub async fn mark_delivered(db: &DatabaseConnection, request_id: RequestId, paid
 
 /// The request cannot be delivered (e.g. the user blocked the bot); the
 /// user is not told, since they cannot be reached.
-pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: RequestId, reason: &str) -> Result<(), DbErr> {
+pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: RequestId, reason: &Failure) -> Result<(), DbErr> {
     let now = Utc::now();
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
-        .col_expr(user_requests::Column::Error, Expr::value(reason))
+        .col_expr(user_requests::Column::Error, Expr::value(reason.clone()))
         .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user_requests::Column::NotifiedAt, Expr::value(now))
         .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
@@ -483,10 +484,10 @@ pub async fn mark_undeliverable(db: &DatabaseConnection, request_id: RequestId, 
 
 /// The video can't be sent after all: the request fails with `reason`, and
 /// its user is told (a failure notice is due).
-pub async fn mark_failed_to_notify(db: &DatabaseConnection, request_id: RequestId, reason: &str) -> Result<(), DbErr> {
+pub async fn mark_failed_to_notify(db: &DatabaseConnection, request_id: RequestId, reason: &Failure) -> Result<(), DbErr> {
     user_requests::Entity::update_many()
         .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
-        .col_expr(user_requests::Column::Error, Expr::value(reason))
+        .col_expr(user_requests::Column::Error, Expr::value(reason.clone()))
         .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user_requests::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(user_requests::Column::Id.eq(request_id))

@@ -93,11 +93,6 @@ impl Decision {
     }
 }
 
-/// The asset's failure reason when a person said no.
-pub const REJECTED_REASON: &str = "rejected";
-/// The asset's failure reason when nobody decided in time.
-pub const TIMED_OUT_REASON: &str = "no answer in time";
-
 #[cfg(test)]
 mod tests {
     use super::*;

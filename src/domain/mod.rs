@@ -6,6 +6,7 @@ mod actor;
 mod approval;
 mod callback;
 mod credits;
+mod failure;
 mod ids;
 mod lang;
 mod prompt;
@@ -14,8 +15,9 @@ mod status;
 mod wanted;
 
 pub use actor::{Actor, ConsoleName};
-pub use approval::{ApprovalState, Decision, Gate, REJECTED_REASON, TIMED_OUT_REASON, UnknownGate};
+pub use approval::{ApprovalState, Decision, Gate, UnknownGate};
 pub use callback::{CallbackData, MAX_CALLBACK_DATA};
+pub use failure::Failure;
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
 pub use lang::Lang;

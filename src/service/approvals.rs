@@ -28,7 +28,7 @@ use crate::db::cancel::HandedOver;
 use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
 use crate::db::{assets, languages};
 use crate::domain::{
-    Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, REJECTED_REASON, Stage, TIMED_OUT_REASON, UserId,
+    Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, Stage, UserId,
 };
 use crate::telegram::api::{InlineButton, Keyboard, MediaKind};
 use crate::telegram::limiter::Priority;
@@ -54,14 +54,6 @@ pub enum Pressed {
     NotAllowed,
     /// Nothing to decide (unknown approval, or none pending for the user).
     Nothing,
-}
-
-/// The failure reason a decision gives the asset (none when approved).
-fn reason_of(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Approve => "",
-        Decision::Reject => REJECTED_REASON,
-    }
 }
 
 /// The approval button data: `ap:<id>:<y|n|d>` (at most 64 bytes; the
@@ -235,7 +227,9 @@ impl Approvals {
             Gate::Clips => (None, self.step_files(job, StageKind::Clip, CLIPS_SHOWN, MediaKind::Video).await?),
         };
         let mut sent = Vec::new();
-        for Recipient { chat, lang, prompt, .. } in self.audience(approval, &typed).await? {
+        let audience = self.audience(approval, &typed).await?;
+        let asked = audience.len();
+        for Recipient { chat, lang, prompt, .. } in audience {
             let texts = lang.texts();
             let buttons = vec![vec![
                 InlineButton { text: texts.approve_button(), data: callback_data(approval.id, 'y') },
@@ -260,6 +254,13 @@ impl Approvals {
                 Ok(message) => sent.push((chat, message)),
                 Err(err) => tracing::warn!(%chat, error = %err, "could not send the approval buttons"),
             }
+        }
+        if sent.is_empty() && asked > 0 {
+            // Nobody got the buttons: record nothing, so the reconciler's
+            // next sweep asks again (until the deadline decides).
+            tracing::warn!(asked, "no approval prompt could be sent; asking again at the next sweep");
+            approvals::release_prompt(&self.db, approval.id).await?;
+            return Ok(());
         }
         approvals::set_messages(&self.db, approval.id, &sent).await?;
         // A press decided before the messages above were recorded found no
@@ -331,7 +332,7 @@ impl Approvals {
         }
         // an operator deciding in operators mode is recorded like a /clear
         let operator = approval.approver_user_id.is_none().then_some(Actor::Telegram(user));
-        self.settle(id, decision.state(), Some(user), reason_of(decision), operator.as_ref()).await
+        self.settle(id, decision.state(), Some(user), operator.as_ref()).await
     }
 
     /// An operator's decision from the console: the same as a press of
@@ -344,7 +345,7 @@ impl Approvals {
             Actor::Telegram(user) => Some(*user),
             Actor::Console(_) => None,
         };
-        self.settle(id, decision.state(), user, reason_of(decision), Some(by)).await
+        self.settle(id, decision.state(), user, Some(by)).await
     }
 
     /// ✅ / ❌ on the reply keyboard: acts on the user's oldest pending gate.
@@ -370,10 +371,9 @@ impl Approvals {
         id: ApprovalId,
         state: ApprovalState,
         by: Option<UserId>,
-        reason: &str,
         operator: Option<&Actor>,
     ) -> Result<Pressed, DbErr> {
-        let (approval, resumed, failed) = match approvals::decide(&self.db, id, state, by, reason, operator).await? {
+        let (approval, resumed, failed) = match approvals::decide(&self.db, id, state, by, operator).await? {
             Decided::Now { approval, resumed, failed } => (approval, resumed, failed),
             Decided::Already(state) => return Ok(Pressed::Already(state)),
             Decided::Unknown => return Ok(Pressed::Nothing),
@@ -479,7 +479,7 @@ impl Approvals {
         }
         let mut done = 0;
         for approval in approvals::overdue(&self.db, Utc::now()).await? {
-            if let Pressed::Decided(_) = self.settle(approval.id, ApprovalState::TimedOut, None, TIMED_OUT_REASON, None).await? {
+            if let Pressed::Decided(_) = self.settle(approval.id, ApprovalState::TimedOut, None, None).await? {
                 tracing::info!(approval_id = %approval.id, "no answer in time; the generation is cancelled");
                 done += 1;
             }

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{CachedVideo, VideoCache};
 use crate::db::requests::{self, Errand, Request};
 use crate::db::{assets, credits};
-use crate::domain::{AssetId, AssetStatus, CallbackData, ChatId, FileId, HoldState, MessageId, RequestId, Stage};
+use crate::domain::{AssetId, AssetStatus, CallbackData, ChatId, Failure, FileId, HoldState, MessageId, RequestId, Stage};
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::api::{InlineButton, Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
@@ -69,9 +69,6 @@ impl From<DbErr> for UploadError {
         UploadError::Later(format!("database: {err}"))
     }
 }
-
-/// Why a request fails when Telegram refused the cached video and no copy is stored.
-const NOT_STORED: &str = "the video is no longer stored (Telegram refused its cached copy)";
 
 /// A claim on one request, held by this sender: the token is the deadline
 /// it set last. Asked before every attempt of a send.
@@ -287,7 +284,7 @@ impl Delivery {
             (AssetStatus::Available, None) => {
                 // its file was found gone by another sender: the next request makes it anew
                 self.cache.invalidate(&asset.prompt_key).await;
-                match requests::mark_failed_to_notify(&self.db, request.id, NOT_STORED).await {
+                match requests::mark_failed_to_notify(&self.db, request.id, &Failure::NotStored).await {
                     Ok(()) => self.settle(request.id, held, false).await,
                     Err(err) => tracing::warn!(error = %err, "could not record a failed delivery"),
                 }
@@ -320,7 +317,7 @@ impl Delivery {
                     tracing::warn!(error = %err, "could not drop the refused file_id");
                 }
                 self.cache.invalidate(&asset.prompt_key).await;
-                match requests::mark_failed_to_notify(&self.db, request.id, NOT_STORED).await {
+                match requests::mark_failed_to_notify(&self.db, request.id, &Failure::NotStored).await {
                     Ok(()) => self.settle(request.id, held, false).await,
                     Err(err) => tracing::warn!(error = %err, "could not record a failed delivery"),
                 }
@@ -375,7 +372,7 @@ impl Delivery {
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
                 measure::requests(RequestOutcome::Failed, 1);
-                let recorded = requests::mark_undeliverable(&self.db, request, &reason).await;
+                let recorded = requests::mark_undeliverable(&self.db, request, &Failure::Unreachable(reason.clone())).await;
                 if recorded.is_ok() {
                     self.settle(request, held, false).await;
                 }
@@ -445,7 +442,7 @@ impl Delivery {
                 }
                 Err(SendError::Unreachable(reason)) => {
                     measure::requests(RequestOutcome::Failed, 1);
-                    requests::mark_undeliverable(&self.db, request.id, &reason).await?;
+                    requests::mark_undeliverable(&self.db, request.id, &Failure::Unreachable(reason.clone())).await?;
                     self.settle(request.id, request.hold == Some(HoldState::Held), false).await;
                 }
                 Err(SendError::Rejected(reason) | SendError::UnknownFile(reason)) => {
@@ -534,8 +531,8 @@ impl Delivery {
 
     async fn failure_notice(&self, request: &Request) -> bool {
         let claim = Claim::new(self, request.id, Errand::FailureNotice, None);
-        let reason = request.error.as_deref().unwrap_or("something went wrong");
-        let text = request.language.texts().generation_failed(request.raw_text.trim(), reason);
+        let reason = request.error.clone().unwrap_or(Failure::Other(String::new()));
+        let text = request.language.texts().generation_failed(request.raw_text.trim(), &reason);
         let sent = self
             .sender
             .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Bulk, Some(&claim as &dyn Gate))

@@ -14,7 +14,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::config::ExtendSettings;
 use crate::db::assets::{self, Asset};
 use crate::db::{extensions, languages};
-use crate::domain::{AssetId, AssetStatus, ChatId, Extends, Prompt, Stage, UserId, Wanted};
+use crate::domain::{AssetId, AssetStatus, ChatId, Extends, Failure, FileId, Prompt, PromptKey, Stage, UserId, Wanted};
 use crate::telegram::api::BotApi;
 
 /// Telegram lets bots download files of up to 20 MB (getFile).
@@ -139,15 +139,20 @@ impl Extensions {
     /// else downloaded from Telegram by its `file_id` (bots may download up
     /// to 20 MB) into `dir`.
     #[tracing::instrument(skip_all, fields(asset_id = %parent.id))]
-    pub async fn parent_video(&self, parent: &Asset, dir: &Path) -> Result<PathBuf, String> {
+    pub async fn parent_video(&self, parent: &Asset, dir: &Path) -> Result<PathBuf, Failure> {
         if let Some(path) = parent.file_path.as_deref().map(PathBuf::from)
             && tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file() && m.len() > 0)
         {
             return Ok(path);
         }
         let Some(file_id) = &parent.file_id else {
-            return Err("the video to extend is no longer available".to_owned());
+            return Err(Failure::ParentGone);
         };
+        self.download_parent(file_id, &parent.prompt_key, dir).await.map_err(Failure::Other)
+    }
+
+    /// Downloads the parent's video from Telegram by `file_id` (up to 20 MB).
+    async fn download_parent(&self, file_id: &FileId, key: &PromptKey, dir: &Path) -> Result<PathBuf, String> {
         let file = self.api.get_file(file_id.as_str()).await.map_err(|e| format!("cannot fetch the video to extend: {e}"))?;
         if file.file_size.is_some_and(|size| size > MAX_DOWNLOAD_BYTES) {
             return Err("the video to extend is over the 20 MB Telegram lets bots download".to_owned());
@@ -160,7 +165,7 @@ impl Extensions {
             .download(&remote, MAX_DOWNLOAD_BYTES)
             .await
             .map_err(|e| format!("cannot download the video to extend: {e}"))?;
-        let key = parent.prompt_key.as_str();
+        let key = key.as_str();
         let path = dir.join(format!("{}-parent.mp4", &key[..16.min(key.len())]));
         tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         tokio::fs::write(&path, &bytes).await.map_err(|e| format!("cannot write {}: {e}", path.display()))?;

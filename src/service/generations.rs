@@ -12,7 +12,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::db::approvals::{self, Approval, Requester};
 pub use crate::db::assets::Claimed;
 use crate::db::assets::{self, Finished};
-use crate::domain::{AssetStatus, FileId, Gate, Generation, Stage, StageSink};
+use crate::domain::{AssetStatus, Failure, FileId, Gate, Generation, Stage, StageSink};
 use crate::telemetry::measure::{self, RequestOutcome};
 
 pub use crate::db::assets::Asset;
@@ -118,7 +118,7 @@ impl Generations {
     }
 
     /// generating → failed: every waiting request fails with `reason`.
-    pub async fn mark_failed(&self, job: Generation, reason: &str) -> Result<Option<u64>, DbErr> {
+    pub async fn mark_failed(&self, job: Generation, reason: &Failure) -> Result<Option<u64>, DbErr> {
         let failed = assets::mark_failed(&self.db, job, &self.owner, reason).await?;
         if let Some(n) = failed {
             measure::generation_ended("failed");

@@ -44,9 +44,11 @@ impl Operator {
     pub async fn clear(&self, by: &Actor, prompt: &Prompt) -> Result<ClearOutcome, DbErr> {
         let key = prompt.key();
         Ok(match assets::clear(&self.db, &key, by).await? {
-            Cleared::Cleared { asset_id, file_path } => {
+            Cleared::Cleared { asset_id, cleared } => {
                 self.cache.invalidate(&key).await;
-                if let Some(path) = file_path {
+                for gone in &cleared {
+                    self.cache.invalidate(&gone.key).await;
+                    let Some(path) = &gone.file_path else { continue };
                     let path = std::path::Path::new(&path);
                     if let Err(err) = tokio::fs::remove_file(path).await {
                         tracing::debug!(error = %err, path = %path.display(), "cleared asset's file was already gone");
@@ -58,7 +60,7 @@ impl Operator {
                         tracing::warn!(error = %err, key, "could not delete the cleared video from storage");
                     }
                 }
-                tracing::info!(%asset_id, "asset cleared by an operator");
+                tracing::info!(%asset_id, extensions = cleared.iter().filter(|c| c.id != asset_id).count(), "asset cleared by an operator");
                 ClearOutcome::Cleared
             }
             Cleared::Unknown => ClearOutcome::Unknown,
@@ -83,7 +85,7 @@ impl Operator {
             attempts: asset.attempts,
             requests: requests::count_for_asset(&self.db, asset.id).await?,
             stage: progress.or(asset.stage),
-            last_error: asset.last_error.as_deref(),
+            last_error: asset.last_error.as_ref(),
             costs: &costs,
         };
         Ok(texts.asset_report(&report))

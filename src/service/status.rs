@@ -24,7 +24,7 @@ impl UserStatus {
         let mut lines = vec![texts.status_header()];
         for (request, asset) in &rows {
             let prompt = request.raw_text.trim();
-            let error = request.error.as_deref().or_else(|| asset.as_ref().and_then(|a| a.last_error.as_deref()));
+            let error = request.error.as_ref().or_else(|| asset.as_ref().and_then(|a| a.last_error.as_ref()));
             lines.push(texts.status_line(&StatusLine {
                 prompt,
                 request: request.status,

@@ -2,11 +2,22 @@
 
 use std::time::Duration;
 
-use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
-use crate::domain::{
-    ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
-    TIMED_OUT_REASON, UserId,
+use super::{
+    AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, en_count, shorten,
 };
+use crate::domain::{
+    ApprovalState, AssetStatus, Failure, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId,
+};
+
+/// A credit amount: "1 credit", "20 credits".
+fn credits(n: i64) -> String {
+    en_count(n, "credit", "credits")
+}
+
+/// A signed credit amount for operators: "+1 credit", "-20 credits".
+fn signed_credits(n: i64) -> String {
+    format!("{n:+} {}", if n.abs() == 1 { "credit" } else { "credits" })
+}
 
 pub struct English;
 
@@ -89,11 +100,12 @@ impl Texts for English {
             "🎬 I turn a text into a short video.\n\n\
              Send me a prompt — a name for a greeting, a product for an ad — and I'll send the video back. \
              If someone asked for the same thing before, you get it at once.\n\n\
-             • Just type your prompt (up to {max_prompt_chars} characters).\n\
+             • Just type your prompt (up to {}).\n\
              • /status — your recent requests.\n\
              • /history — your last videos, to get one again.\n\
              • /cancel — withdraw the requests you are waiting for.\n\
-             • /help — this message."
+             • /help — this message.",
+            en_count(i64::try_from(max_prompt_chars).unwrap_or(i64::MAX), "character", "characters")
         )
     }
 
@@ -114,7 +126,8 @@ impl Texts for English {
 
     fn extend_limit(&self, max: i32) -> String {
         format!(
-            "This video can't be extended further: {max} extensions in a row is the most allowed. Extend an earlier one, or send a new prompt."
+            "This video can't be extended further: {} in a row is the most allowed. Extend an earlier one, or send a new prompt.",
+            en_count(i64::from(max), "extension", "extensions")
         )
     }
 
@@ -136,7 +149,10 @@ impl Texts for English {
                 "That message has no text I can use. Send me a prompt, for example: Happy birthday Zoë".to_owned()
             }
             PromptError::TooLong { chars, max } => {
-                format!("That prompt is {chars} characters long; the limit is {max}. Please send a shorter one.")
+                format!(
+                    "That prompt is {} long; the limit is {max}. Please send a shorter one.",
+                    en_count(i64::try_from(*chars).unwrap_or(i64::MAX), "character", "characters")
+                )
             }
         }
     }
@@ -247,15 +263,31 @@ impl Texts for English {
         shorten(prompt, 1000)
     }
 
-    fn generation_failed(&self, prompt: &str, reason: &str) -> String {
-        let reason = match reason {
-            REJECTED_REASON => "it was rejected at an approval step",
-            TIMED_OUT_REASON => "nobody approved it in time",
-            other => other,
-        };
+    fn failure(&self, reason: &Failure) -> String {
+        match reason {
+            Failure::Rejected => "it was rejected at an approval step".to_owned(),
+            Failure::TimedOut => "nobody approved it in time".to_owned(),
+            Failure::Cancelled => "it was cancelled".to_owned(),
+            Failure::Cleared => "an operator removed it".to_owned(),
+            Failure::NotStored => "the video is no longer stored".to_owned(),
+            Failure::ParentGone => "the video to extend is no longer available".to_owned(),
+            Failure::Refused(_) => "the video service refused this prompt".to_owned(),
+            Failure::CannotRun(_) => "this kind of video can't be made here right now".to_owned(),
+            Failure::Attempts { attempts, .. } => {
+                format!("it failed after {}", en_count(i64::from(*attempts), "attempt", "attempts"))
+            }
+            Failure::TooBig { .. } => "the video came out larger than Telegram lets bots send (50 MB)".to_owned(),
+            Failure::Upload(_) => "Telegram did not accept the video".to_owned(),
+            Failure::Unreachable(_) => "Telegram could not deliver it to this chat".to_owned(),
+            Failure::Other(_) => "something went wrong".to_owned(),
+        }
+    }
+
+    fn generation_failed(&self, prompt: &str, reason: &Failure) -> String {
         format!(
-            "😞 Sorry, I couldn't make the video for “{}”: {reason}.\nSend the prompt again to try once more.",
-            self.caption(prompt)
+            "😞 Sorry, I couldn't make the video for “{}”: {}.\nSend the prompt again to try once more.",
+            self.caption(prompt),
+            self.failure(reason)
         )
     }
 
@@ -275,7 +307,9 @@ impl Texts for English {
         let short = shorten(line.prompt, 60);
         let state = match (line.request, line.asset) {
             (RequestStatus::Completed, _) => "✅ sent".to_owned(),
-            (RequestStatus::Failed, _) => format!("❌ failed{}", line.error.map(|e| format!(": {e}")).unwrap_or_default()),
+            (RequestStatus::Failed, _) => {
+                format!("❌ failed{}", line.error.map(|e| format!(": {}", self.failure(e))).unwrap_or_default())
+            }
             (RequestStatus::Pending, Some(AssetStatus::Generating | AssetStatus::Awaiting)) => {
                 format!("⏳ being made{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
             }
@@ -299,7 +333,7 @@ impl Texts for English {
             lines.push(format!("progress: {}", self.stage(stage)));
         }
         if let Some(error) = r.last_error {
-            lines.push(format!("last error: {error}"));
+            lines.push(format!("last error: {} [{}]", self.failure(error), shorten(&error.to_string(), 500)));
         }
         lines.push(format!("provider calls: {}", r.costs));
         lines.join("\n")
@@ -465,7 +499,7 @@ impl Texts for English {
     }
 
     fn balance(&self, balance: i64, movements: &[Movement]) -> String {
-        let mut lines = vec![format!("💰 Your balance: {balance} credits.")];
+        let mut lines = vec![format!("💰 Your balance: {}.", credits(balance))];
         if !movements.is_empty() {
             lines.push("Last movements:".to_owned());
         }
@@ -486,23 +520,23 @@ impl Texts for English {
     }
 
     fn buy_intro(&self, balance: i64) -> String {
-        format!("💰 Your balance: {balance} credits. Choose a package, paid in Telegram Stars:")
+        format!("💰 Your balance: {}. Choose a package, paid in Telegram Stars:", credits(balance))
     }
 
     fn package_button(&self, p: &StarsPackage) -> String {
-        format!("{} credits for {} ⭐", p.credits, p.stars)
+        format!("{} for {} ⭐", credits(p.credits), p.stars)
     }
 
     fn invoice_title(&self, p: &StarsPackage) -> String {
-        format!("{} credits", p.credits)
+        credits(p.credits)
     }
 
     fn invoice_description(&self, p: &StarsPackage) -> String {
-        format!("{} credits for making videos, for {} Telegram Stars.", p.credits, p.stars)
+        format!("{} for making videos, for {}.", credits(p.credits), en_count(i64::from(p.stars), "Telegram Star", "Telegram Stars"))
     }
 
     fn invoice_label(&self, p: &StarsPackage) -> String {
-        format!("{} credits", p.credits)
+        credits(p.credits)
     }
 
     fn invoice_sent(&self) -> String {
@@ -518,24 +552,29 @@ impl Texts for English {
     }
 
     fn purchased(&self, credits: i64, balance: i64) -> String {
-        format!("✅ Thank you! {credits} credits added. Your balance: {balance} credits.")
+        format!("✅ Thank you! {} added. Your balance: {}.", self::credits(credits), self::credits(balance))
     }
 
     fn refund_notice(&self, taken: i64, balance: i64) -> String {
-        format!("↩️ A purchase was refunded: {taken} credits taken off. Your balance: {balance} credits.")
+        format!("↩️ A purchase was refunded: {} taken off. Your balance: {}.", credits(taken), credits(balance))
     }
 
     fn not_enough_credits(&self, price: i64, balance: i64) -> String {
-        format!("💰 This video costs {price} credits and your balance is {balance}. Buy credits to ask for it:")
+        format!("💰 This video costs {} and your balance is {balance}. Buy credits to ask for it:", credits(price))
     }
 
     fn too_many_waiting(&self, max: u32) -> String {
-        format!("⏳ You already have {max} videos on the way. Please wait until one of them arrives, then ask again.")
+        format!("⏳ You already have {} on the way. Please wait until one of them arrives, then ask again.", en_count(i64::from(max), "video", "videos"))
     }
 
     fn rate_limited(&self, retry_after: Duration) -> String {
         let secs = retry_after.as_secs().max(1);
-        let when = if secs < 90 { format!("{secs} seconds") } else { format!("{} minutes", secs.div_ceil(60)) };
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let when = if secs < 90 {
+            en_count(count(secs), "second", "seconds")
+        } else {
+            en_count(count(secs.div_ceil(60)), "minute", "minutes")
+        };
         format!("🐢 You're asking faster than I can make videos. Please ask again in {when}.")
     }
 
@@ -552,11 +591,11 @@ impl Texts for English {
     }
 
     fn granted(&self, user: UserId, amount: i64, balance: i64) -> String {
-        format!("Done: {amount:+} credits for user {user}. Their balance: {balance}.")
+        format!("Done: {} for user {user}. Their balance: {balance}.", signed_credits(amount))
     }
 
     fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String {
-        format!("Refused: {amount:+} credits would take user {user}'s balance ({balance}) below zero.")
+        format!("Refused: {} would take user {user}'s balance ({balance}) below zero.", signed_credits(amount))
     }
 
     fn refund_usage(&self) -> String {
@@ -564,7 +603,11 @@ impl Texts for English {
     }
 
     fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String {
-        format!("Refunded {stars} Stars to user {user}; {taken} credits taken off. Their balance: {balance}.")
+        format!(
+            "Refunded {} to user {user}; {} taken off. Their balance: {balance}.",
+            en_count(stars, "Star", "Stars"),
+            credits(taken)
+        )
     }
 
     fn refund_refused(&self, refusal: &RefundRefusal) -> String {
@@ -573,7 +616,7 @@ impl Texts for English {
             RefundRefusal::OtherUser => "Refused: that purchase belongs to another user.".to_owned(),
             RefundRefusal::AlreadyRefunded => "Refused: that purchase was refunded already.".to_owned(),
             RefundRefusal::Spent { credits, balance } => {
-                format!("Refused: the purchase's {credits} credits were already spent (balance {balance}).")
+                format!("Refused: the purchase's {} were already spent (balance {balance}).", self::credits(*credits))
             }
             RefundRefusal::Telegram(reason) => format!("Refused by Telegram: {reason}"),
         }

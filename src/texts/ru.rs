@@ -1,12 +1,21 @@
-//! Русский. Counts are written "что: N", so no plural forms are needed.
+//! Русский. Counts are mostly written "что: N", which needs no plural
+//! form; where a number stands before its noun, `ru_count`/`ru_form` pick
+//! the form (1 продолжение, 2 продолжения, 5 продолжений).
 
 use std::time::Duration;
 
-use super::{AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, shorten};
-use crate::domain::{
-    ApprovalState, AssetStatus, Gate, LedgerKind, PromptError, REJECTED_REASON, RequestStatus, Stage, StarsPackage,
-    TIMED_OUT_REASON, UserId,
+use super::{
+    AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, ru_count, ru_form,
+    shorten,
 };
+use crate::domain::{
+    ApprovalState, AssetStatus, Failure, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId,
+};
+
+/// A signed credit amount for operators: "+1 кредит", "-3 кредита", "+20 кредитов".
+fn signed_credits(n: i64) -> String {
+    format!("{n:+} {}", ru_form(n, "кредит", "кредита", "кредитов"))
+}
 
 pub struct Russian;
 
@@ -99,11 +108,13 @@ impl Texts for Russian {
             "🎬 Я превращаю текст в короткое видео.\n\n\
              Пришлите мне запрос — имя для поздравления, товар для рекламы — и я пришлю видео. \
              Если кто-то уже просил то же самое, вы получите его сразу.\n\n\
-             • Просто напишите запрос (до {max_prompt_chars} символов).\n\
+             • Просто напишите запрос (до {max_prompt_chars} {}).\n\
              • /status — ваши последние запросы.\n\
              • /history — ваши последние видео, чтобы получить любое ещё раз.\n\
              • /cancel — отменить запросы, которые ещё ждут видео.\n\
-             • /help — это сообщение."
+             • /help — это сообщение.",
+            // «до» takes the genitive: до 1 символа, до 2 символов, до 1000 символов
+            ru_form(i64::try_from(max_prompt_chars).unwrap_or(i64::MAX), "символа", "символов", "символов")
         )
     }
 
@@ -123,7 +134,8 @@ impl Texts for Russian {
 
     fn extend_limit(&self, max: i32) -> String {
         format!(
-            "Это видео уже нельзя продолжить: больше {max} продолжений подряд не бывает. Продолжите более раннее или пришлите новый запрос."
+            "Это видео уже нельзя продолжить: {} подряд — это предел. Продолжите более раннее или пришлите новый запрос.",
+            ru_count(i64::from(max), "продолжение", "продолжения", "продолжений")
         )
     }
 
@@ -146,7 +158,10 @@ impl Texts for Russian {
                     .to_owned()
             }
             PromptError::TooLong { chars, max } => {
-                format!("Длина запроса — {chars} символов, а можно не больше {max}. Пришлите, пожалуйста, покороче.")
+                format!(
+                    "Длина запроса — {}, а можно не больше {max}. Пришлите, пожалуйста, покороче.",
+                    ru_count(i64::try_from(*chars).unwrap_or(i64::MAX), "символ", "символа", "символов")
+                )
             }
         }
     }
@@ -259,15 +274,31 @@ impl Texts for Russian {
         shorten(prompt, 1000)
     }
 
-    fn generation_failed(&self, prompt: &str, reason: &str) -> String {
-        let reason = match reason {
-            REJECTED_REASON => "его отклонили при одобрении",
-            TIMED_OUT_REASON => "его никто не одобрил вовремя",
-            other => other,
-        };
+    fn failure(&self, reason: &Failure) -> String {
+        match reason {
+            Failure::Rejected => "его отклонили при одобрении".to_owned(),
+            Failure::TimedOut => "его никто не одобрил вовремя".to_owned(),
+            Failure::Cancelled => "его отменили".to_owned(),
+            Failure::Cleared => "его удалил оператор".to_owned(),
+            Failure::NotStored => "видео больше не хранится".to_owned(),
+            Failure::ParentGone => "видео, которое нужно продолжить, больше недоступно".to_owned(),
+            Failure::Refused(_) => "сервис генерации отказался делать видео по этому запросу".to_owned(),
+            Failure::CannotRun(_) => "такое видео здесь сейчас сделать нельзя".to_owned(),
+            Failure::Attempts { attempts, .. } => {
+                format!("ничего не вышло за {}", ru_count(i64::from(*attempts), "попытку", "попытки", "попыток"))
+            }
+            Failure::TooBig { .. } => "видео получилось больше, чем Telegram разрешает ботам (50 МБ)".to_owned(),
+            Failure::Upload(_) => "Telegram не принял видео".to_owned(),
+            Failure::Unreachable(_) => "Telegram не смог доставить его в этот чат".to_owned(),
+            Failure::Other(_) => "что-то пошло не так".to_owned(),
+        }
+    }
+
+    fn generation_failed(&self, prompt: &str, reason: &Failure) -> String {
         format!(
-            "😞 Извините, не получилось сделать видео для «{}»: {reason}.\nПришлите запрос ещё раз, чтобы попробовать снова.",
-            self.caption(prompt)
+            "😞 Извините, не получилось сделать видео для «{}»: {}.\nПришлите запрос ещё раз, чтобы попробовать снова.",
+            self.caption(prompt),
+            self.failure(reason)
         )
     }
 
@@ -288,7 +319,7 @@ impl Texts for Russian {
         let state = match (line.request, line.asset) {
             (RequestStatus::Completed, _) => "✅ отправлено".to_owned(),
             (RequestStatus::Failed, _) => {
-                format!("❌ не удалось{}", line.error.map(|e| format!(": {e}")).unwrap_or_default())
+                format!("❌ не удалось{}", line.error.map(|e| format!(": {}", self.failure(e))).unwrap_or_default())
             }
             (RequestStatus::Pending, Some(AssetStatus::Generating | AssetStatus::Awaiting)) => {
                 format!("⏳ создаётся{}", line.stage.map(|s| format!(" ({})", self.stage(&s))).unwrap_or_default())
@@ -313,7 +344,7 @@ impl Texts for Russian {
             lines.push(format!("ход работы: {}", self.stage(stage)));
         }
         if let Some(error) = r.last_error {
-            lines.push(format!("последняя ошибка: {error}"));
+            lines.push(format!("последняя ошибка: {} [{}]", self.failure(error), shorten(&error.to_string(), 500)));
         }
         lines.push(format!("вызовы провайдеров: {}", r.costs));
         lines.join("\n")
@@ -470,8 +501,14 @@ impl Texts for Russian {
 
     fn rate_limited(&self, retry_after: Duration) -> String {
         let secs = retry_after.as_secs().max(1);
-        let when = if secs < 90 { format!("секунд: {secs}") } else { format!("минут: {}", secs.div_ceil(60)) };
-        format!("🐢 Вы просите быстрее, чем я успеваю делать видео. Попробуйте снова через некоторое время ({when}).")
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        // «через» takes the accusative: через 1 секунду, 2 секунды, 5 секунд
+        let when = if secs < 90 {
+            ru_count(count(secs), "секунду", "секунды", "секунд")
+        } else {
+            ru_count(count(secs.div_ceil(60)), "минуту", "минуты", "минут")
+        };
+        format!("🐢 Вы просите быстрее, чем я успеваю делать видео. Попробуйте снова через {when}.")
     }
 
     fn waiting_in_line(&self, ahead: u64) -> String {
@@ -486,11 +523,14 @@ impl Texts for Russian {
     }
 
     fn granted(&self, user: UserId, amount: i64, balance: i64) -> String {
-        format!("Готово: {amount:+} кредитов пользователю {user}. Его баланс: {balance}.")
+        format!("Готово: {} пользователю {user}. Его баланс: {balance}.", signed_credits(amount))
     }
 
     fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String {
-        format!("Отказано: {amount:+} кредитов опустили бы баланс пользователя {user} ({balance}) ниже нуля.")
+        format!(
+            "Отказано: изменение на {} опустило бы баланс пользователя {user} ({balance}) ниже нуля.",
+            signed_credits(amount)
+        )
     }
 
     fn refund_usage(&self) -> String {

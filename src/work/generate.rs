@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
-use crate::domain::{Gate, Generation, Stage};
+use crate::domain::{Failure, Gate, Generation, Stage};
 use crate::generator::crossfade;
 use crate::generator::ffmpeg::FfmpegError;
 use crate::generator::{ExtendPart, Gates, GenerateError, GenerationRequest, Generator};
@@ -74,7 +74,7 @@ impl Gates for ApprovalGates {
 /// Why a generation ended without a video.
 enum Outcome {
     /// Recorded as failed; users are told.
-    Failed(String),
+    Failed(Failure),
     /// Shutdown, lost lease or a passing fault: someone picks it up again.
     HandedBack,
     /// Stopped at a gate: the job ends, the approval resumes it.
@@ -268,7 +268,7 @@ impl GenerationJob {
             return Ok(None);
         }
         let Some((parent, original_prompt)) = self.extensions.lineage(asset).await? else {
-            return Err(Outcome::Failed("the video to extend is no longer available".to_owned()));
+            return Err(Outcome::Failed(Failure::ParentGone));
         };
         // the parent's file: on this machine or in storage, else from Telegram
         let parent_video = match self.reusable_file(&parent).await {
@@ -347,7 +347,7 @@ impl GenerationJob {
         let settings = &self.settings;
         let path = self.output_path(asset, job);
         if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::Failed(format!("cannot create {}: {e}", dir.display())))?;
+            tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::Failed(Failure::Other(format!("cannot create {}: {e}", dir.display()))))?;
         }
         let extend = self.extension(asset).await?;
         // An extension's generator writes the new part; the crossfade writes `path`.
@@ -381,9 +381,9 @@ impl GenerationJob {
                     self.generations.set_file(job, &path.to_string_lossy()).await;
                     return Ok(path);
                 }
-                Ok(Err(GenerateError::CannotRun(reason))) => return Err(Outcome::Failed(reason)),
+                Ok(Err(GenerateError::CannotRun(reason))) => return Err(Outcome::Failed(Failure::CannotRun(reason))),
                 Ok(Err(GenerateError::Refused(reason))) => {
-                    return Err(Outcome::Failed(format!("the generator refused the prompt ({reason})")));
+                    return Err(Outcome::Failed(Failure::Refused(reason)));
                 }
                 Ok(Err(GenerateError::AwaitingApproval(gate))) => return Err(Outcome::Paused(gate)),
                 Ok(Err(GenerateError::Failed(reason))) => last_error = reason,
@@ -397,7 +397,7 @@ impl GenerationJob {
                 }
             }
         }
-        Err(Outcome::Failed(format!("generation failed after {attempts} attempts ({last_error})")))
+        Err(Outcome::Failed(Failure::Attempts { attempts, last: last_error }))
     }
 
     /// Uploads the file once, marks the asset available with its `file_id`
@@ -406,12 +406,9 @@ impl GenerationJob {
         let size = tokio::fs::metadata(path)
             .await
             .map(|m| m.len())
-            .map_err(|e| Outcome::Failed(format!("the rendered file is missing ({e})")))?;
+            .map_err(|e| Outcome::Failed(Failure::Other(format!("the rendered file is missing ({e})"))))?;
         if size > MAX_UPLOAD_BYTES {
-            return Err(Outcome::Failed(format!(
-                "the video is {} MB, above Telegram's 50 MB limit for bots",
-                size / (1024 * 1024)
-            )));
+            return Err(Outcome::Failed(Failure::TooBig { megabytes: size / (1024 * 1024) }));
         }
         if self.shutdown.is_cancelled() {
             return Err(Outcome::HandedBack);
@@ -436,7 +433,7 @@ impl GenerationJob {
                 tracing::warn!(%reason, "upload failed for now; handing the job back");
                 return Err(Outcome::HandedBack);
             }
-            Err(err) => return Err(Outcome::Failed(err.to_string())),
+            Err(err) => return Err(Outcome::Failed(Failure::Upload(err.to_string()))),
         };
         let Some(finished) = self.generations.mark_available(job, Some((&video.file_id, &video.file_unique_id))).await? else {
             tracing::warn!("uploaded, but the generation was taken over meanwhile");

@@ -26,7 +26,7 @@ use self::html::{esc, page, query_value, table};
 use crate::config::Secret;
 use crate::db::assets::Asset;
 use crate::db::stages::dollars;
-use crate::domain::{Actor, ApprovalId, ApprovalState, AssetId, AssetStatus, ConsoleName, Decision, UserId};
+use crate::domain::{Actor, ApprovalId, ApprovalState, AssetId, AssetStatus, ConsoleName, Decision, Failure, UserId};
 use crate::service::console::{AssetDetail, AssetSummary, LIST_LIMIT, VideoSource};
 use crate::service::{Console, Pressed};
 use crate::texts::{ClearOutcome, ConsoleTexts, Lang, Texts};
@@ -362,7 +362,7 @@ fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> 
         vec![esc(c.requests), s.requests.to_string()],
         vec![esc(c.progress), s.progress.as_ref().map(|p| esc(&texts.stage(p))).unwrap_or_default()],
         vec![esc(c.cost), format!("<pre>{}</pre>", esc(&s.costs.describe()))],
-        vec![esc(c.last_error), a.last_error.as_deref().map(esc).unwrap_or_default()],
+        vec![esc(c.last_error), a.last_error.as_ref().map(|e| failure_cell(texts, e)).unwrap_or_default()],
         vec![esc(c.video), state.video_tag(a.id, s.has_video)],
     ]);
     body.push_str(&table(&["", ""], &facts, c.none));
@@ -387,7 +387,7 @@ fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> 
                 esc(&r.raw_text),
                 format!("{:?}", r.status).to_lowercase(),
                 r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                r.error.as_deref().map(esc).unwrap_or_default(),
+                r.error.as_ref().map(|e| failure_cell(texts, e)).unwrap_or_default(),
             ]
         })
         .collect();
@@ -631,7 +631,7 @@ async fn user(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) -> 
                     .map_or_else(String::new, |a| format!("{} ({})", asset_link(a, ""), ConsoleState::state_name(a.status))),
                 format!("{:?}", r.status).to_lowercase(),
                 r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                r.error.as_deref().map(esc).unwrap_or_default(),
+                r.error.as_ref().map(|e| failure_cell(state.texts, e)).unwrap_or_default(),
             ]
         })
         .collect();
@@ -641,4 +641,10 @@ async fn user(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) -> 
     }
     body.push_str(&table(&["#", c.text, c.asset, c.state, c.created, c.error], &rows, c.none));
     state.html(&session, &format!("{} {id}", c.user_requests), &body)
+}
+
+/// A failure as operators read it: the reason users are given, then the
+/// stored token with its technical detail.
+fn failure_cell(texts: &dyn Texts, failure: &Failure) -> String {
+    esc(&format!("{} [{failure}]", texts.failure(failure)))
 }

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, ChatId, HoldState, Lang, MessageId, RequestId, RequestStatus, UserId};
+use crate::domain::{AssetId, ChatId, Failure, HoldState, Lang, MessageId, RequestId, RequestStatus, UserId};
 
 /// One row per user message that asked for a video.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -14,7 +14,7 @@ pub struct Model {
     pub raw_text: String,
     pub asset_id: AssetId,
     pub status: RequestStatus,
-    pub error: Option<String>,
+    pub error: Option<Failure>,
     /// A sender holds this request until then; a crashed sender's claim expires.
     pub claimed_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

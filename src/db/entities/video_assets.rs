@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, AssetStatus, FileId, Generation, PromptKey, Stage};
+use crate::domain::{AssetId, AssetStatus, Failure, FileId, Generation, PromptKey, Stage};
 
 /// One row per distinct normalized prompt.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -23,7 +23,7 @@ pub struct Model {
     pub file_id: Option<FileId>,
     pub file_unique_id: Option<String>,
     pub file_path: Option<String>,
-    pub last_error: Option<String>,
+    pub last_error: Option<Failure>,
     pub attempts: i32,
     pub stage: Option<Stage>,
     pub lease_owner: Option<String>,
