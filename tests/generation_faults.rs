@@ -77,11 +77,15 @@ async fn a_hung_generator_times_out_without_blocking_other_prompts() {
     h.video_for(51, 0).await;
     let ok = h
         .fake
-        .wait_for(|sent| support::texts_to(sent, 50).iter().any(|t| t.contains("did not finish")), Duration::from_secs(30))
+        .wait_for(|sent| support::texts_to(sent, 50).iter().any(|t| t.contains("it failed after 2 attempts")), Duration::from_secs(30))
         .await;
     assert!(ok, "the user of the hung prompt is told: {:?}", h.fake.sent_to(50));
     let frozen = h.assets().await.into_iter().find(|a| a.prompt == "frozen").expect("asset");
     assert_eq!(frozen.status, AssetStatus::Failed);
+    // the technical reason is kept for operators, not shown to the user
+    let stored = frozen.last_error.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(stored.starts_with("attempts 2: ") && stored.contains("did not finish"), "{stored}");
+    assert!(!support::texts_to(&h.fake.sent(), 50).iter().any(|t| t.contains("did not finish")));
     stop.cancel();
     running.await.expect("joins").expect("clean stop");
 }
