@@ -244,7 +244,7 @@ async fn clearing_a_video_clears_its_extensions_so_the_new_video_is_extended_ane
     let before = texts(&h, admin);
     h.fake.push_text(admin, admin, "/clear snow on the roofs");
     let answer = h.text_for(admin, before).await;
-    assert!(answer.contains("Snow on the roofs"), "{answer}");
+    assert!(answer.starts_with("Cleared “") && answer.to_lowercase().contains("snow on the roofs"), "{answer}");
     let assets = h.assets().await;
     assert_eq!(assets.len(), 3);
     for asset in &assets {
