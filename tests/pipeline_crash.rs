@@ -326,7 +326,8 @@ async fn crash_at(point: Point) {
             prompt_chats += calls;
         }
         let finished_before = of_kind(&dead, kind).filter(|s| s.status == StageStatus::Done).count();
-        if matches!(point, Point::Clips | Point::Voice | Point::Assembly) || (point == Point::Images && kind == StageKind::ImagePrompt) {
+        // the voice-over runs alongside the segments: at its kill the prompts may be anywhere
+        if matches!(point, Point::Clips | Point::Assembly) || (point == Point::Images && kind == StageKind::ImagePrompt) {
             assert_eq!(finished_before, SEGMENTS, "{kind:?}: every prompt was written before the kill at {point:?}: {dead:?}");
         }
     }
