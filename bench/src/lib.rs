@@ -140,6 +140,8 @@ impl Run {
         if self.keep_logs {
             let dir = self.dir.keep();
             eprintln!("kept {}", dir.join("service.log").display());
+        } else if let Err(err) = drop_database(&self.database_url).await {
+            eprintln!("could not drop the scenario's database: {err:#}");
         }
     }
 
@@ -592,6 +594,18 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
 
 fn database_url_of(run: &Run, _opts: &BenchOptions) -> String {
     run.database_url.clone()
+}
+
+/// Drops a scenario's own PostgreSQL database (see [`fresh_backends`]).
+async fn drop_database(url: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let Some((server, name)) = url.rsplit_once('/').filter(|(_, name)| name.starts_with("vidcache_bench_")) else {
+        return Ok(());
+    };
+    let admin = sea_orm::Database::connect(format!("{server}/postgres")).await?;
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    admin.close().await?;
+    Ok(())
 }
 
 /// Every scenario starts empty: on PostgreSQL a new database on the same
