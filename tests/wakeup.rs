@@ -209,7 +209,7 @@ async fn pushed_but_not_run(h: &Harness, first_chat: i64) -> Vec<i64> {
 
 fn stuck_of(job_key: &str, assets: &[vidcache::db::entities::video_assets::Model]) -> Stuck {
     let asset = assets.iter().find(|a| job_key == format!("asset:{}:generation:{}", a.id.0, a.generation)).expect("a job of ours");
-    let i = STUCK.iter().position(|s| asset.prompt_key.as_str().ends_with(&format!("{s:?}").to_lowercase())).expect("prompt");
+    let i = STUCK.iter().position(|s| asset.prompt.to_lowercase().ends_with(&format!("{s:?}").to_lowercase())).expect("prompt");
     STUCK[i]
 }
 
