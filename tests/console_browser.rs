@@ -1,6 +1,7 @@
 //! The operator console in a real browser: Debian's headless Chromium,
 //! driven through chromedriver (WebDriver over plain HTTP), against the
-//! real binary — sign in with the token, search, open an asset, see its
+//! real binary (`.ci/run` runs it again against the release binary with
+//! `VIDCACHE_BIN=target/release/vidcache`) — sign in with the token, search, open an asset, see its
 //! video play, clear it — then the page and the database are checked.
 //!
 //! Chromium and chromedriver are required (`.ci/run` installs Debian's
@@ -160,6 +161,9 @@ impl Drop for Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_signs_in_searches_plays_and_clears_in_chromium() {
     let Some(browser) = Browser::start().await else { return };
+    let binary = support::binary();
+    assert!(binary.is_file(), "no service binary at {}", binary.display());
+    eprintln!("driving the console of {}", binary.display());
     let mut h = Harness::new().await;
     let port = free_port();
     h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));

@@ -558,13 +558,20 @@ pub async fn count_by_status(db: &DatabaseConnection, status: AssetStatus) -> Re
     video_assets::Entity::find().filter(video_assets::Column::Status.eq(status)).count(db).await
 }
 
-/// Available assets that have a Telegram file_id, for warming the cache.
-pub async fn recent_available(db: &DatabaseConnection, limit: u64) -> Result<Vec<Asset>, DbErr> {
+/// The most recently finished videos, for warming the cache: only the three
+/// columns the cache holds (prompts and errors of 10,000 rows would be read,
+/// sorted and dropped for nothing).
+pub async fn recent_available(db: &DatabaseConnection, limit: u64) -> Result<Vec<(AssetId, PromptKey, FileId)>, DbErr> {
     video_assets::Entity::find()
+        .select_only()
+        .column(video_assets::Column::Id)
+        .column(video_assets::Column::PromptKey)
+        .column(video_assets::Column::FileId)
         .filter(video_assets::Column::Status.eq(AssetStatus::Available))
         .filter(video_assets::Column::FileId.is_not_null())
         .order_by_desc(video_assets::Column::UpdatedAt)
         .limit(limit)
+        .into_tuple()
         .all(db)
         .await
 }

@@ -12,10 +12,8 @@ use crate::db::assets;
 
 /// Fills the cache with the most recently finished videos.
 pub async fn warm(db: &DatabaseConnection, cache: &VideoCache, limit: u64) -> Result<(), DbErr> {
-    for asset in assets::recent_available(db, limit).await? {
-        if let Some(file_id) = asset.file_id {
-            cache.insert(asset.prompt_key, CachedVideo { asset_id: asset.id, file_id }).await;
-        }
+    for (asset_id, key, file_id) in assets::recent_available(db, limit).await? {
+        cache.insert(key, CachedVideo { asset_id, file_id }).await;
     }
     Ok(())
 }

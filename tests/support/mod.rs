@@ -1,6 +1,7 @@
 //! Shared test harness: a fake Telegram on loopback, a data directory, and
-//! the real service — as the release binary in a child process, or in this
-//! process with an injected generator.
+//! the real service — as the built binary in a child process (cargo's
+//! `vidcache` of this test build, or the one `VIDCACHE_BIN` names, e.g. the
+//! release binary), or in this process with an injected generator.
 #![allow(dead_code)]
 
 pub mod frames;
@@ -80,7 +81,7 @@ impl Harness {
         Settings::from_lookup(&move |name| env.get(name).cloned()).expect("valid test settings")
     }
 
-    /// Starts the real binary; its log goes to `<data dir>/service-<n>.log`.
+    /// Starts the real binary ([`binary`]); its log goes to `<data dir>/service-<n>.log`.
     pub fn spawn(&self) -> Service {
         self.spawn_with("serve", &[])
     }
@@ -90,7 +91,7 @@ impl Harness {
         let n = std::fs::read_dir(self.data_dir()).map(|d| d.count()).unwrap_or(0);
         let log = self.data_dir().join(format!("service-{n}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vidcache"))
+        let child = tokio::process::Command::new(binary())
             .arg(role)
             .env_clear()
             .envs(&self.env)
@@ -247,4 +248,11 @@ pub async fn scale_backends(redis_db: u8) -> Option<(String, String)> {
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// The service binary the black-box tests start: `VIDCACHE_BIN` when set
+/// (`.ci/run` points it at `target/release/vidcache` for the browser test),
+/// else the binary cargo built with these tests.
+pub fn binary() -> PathBuf {
+    std::env::var_os("VIDCACHE_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vidcache")), PathBuf::from)
 }
