@@ -424,14 +424,27 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
 
     // Paid broadcast: the fan-out pays past the free 30/s.
     if opts.wants("paid") {
+        // The video must be made after every subscriber is recorded, or the
+        // late ones are cache hits and the figure measures ingest instead.
         let env = [
-            ("LOCAL_GENERATOR_DELAY_MS", "3000".to_owned()),
+            ("LOCAL_GENERATOR_DELAY_MS", "10000".to_owned()),
             ("PAID_BROADCAST", "on".to_owned()),
             ("PAID_BROADCAST_RATE", "1000".to_owned()),
         ];
         let run = Run::start(&opts, &env, async |_, _| Ok(())).await?;
+        let db = connect(&database_url_of(&run, &opts)).await?;
         for i in 0..opts.paid_fanout {
             run.push(7_000_000 + i as i64, "a video worth paying for");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (user_requests::Entity::find().count(&db).await? as usize) < opts.paid_fanout {
+            if Instant::now() > deadline {
+                bail!("paid fan-out: the subscribers were not recorded within a minute");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if run.fake.sent().iter().any(|s| s.method == "sendVideo") {
+            bail!("paid fan-out: the video was made before every subscriber was recorded");
         }
         if !run.wait_videos(opts.paid_fanout, Duration::from_secs(300)).await {
             bail!("paid fan-out incomplete");

@@ -99,13 +99,20 @@ impl JobQueue {
 
     /// Opens the queue in a PostgreSQL database (schema `apalis`).
     pub async fn open_postgres(url: &str, heartbeat: Duration) -> Result<Self, QueueError> {
+        // Lazy: the set-up below opens the first connection (and fails
+        // there if the server does not answer); the second is opened beside
+        // the start-up instead of before it.
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
             .min_connections(2)
-            .connect(url)
-            .await
+            .connect_lazy(url)
             .map_err(|e| open_err("postgres", e))?;
         PostgresStorage::setup(&pool).await.map_err(|e| open_err("postgres", e))?;
+        let warm = pool.clone();
+        tokio::spawn(async move {
+            let opened = futures::future::join_all((0..2).map(|_| warm.acquire())).await;
+            drop(opened);
+        });
         Ok(Self::new(Store::Postgres { pool }, heartbeat))
     }
 
