@@ -72,6 +72,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     tokio::fs::create_dir_all(settings.videos_dir()).await.context("cannot create the videos directory")?;
     let database = db::connect(&settings.data).await.context("cannot open the database (DATABASE_URL)")?;
+    let warming = tokio::spawn(db::warm(database.clone()));
     let queue = open_queue(&settings).await?;
     let api =
         BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60)).context("cannot build the Telegram client")?;
@@ -161,6 +162,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.admin_user_ids.clone(),
     ));
     let services = Services::new(intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions);
+    if let Err(err) = warming.await {
+        tracing::warn!(error = %err, "warming the database pool stopped");
+    }
     Ok(App { settings, db: database, cache, sender, services })
 }
 
@@ -231,6 +235,9 @@ pub fn generator_for(settings: &Settings, db: sea_orm::DatabaseConnection) -> an
     let local = LocalGenerator { delay: settings.local_generator_delay, ..Default::default() };
     let generator =
         crate::generator::build_generator(settings.providers.generator, &settings.providers, db, settings.work_dir(), local)?;
+    for note in crate::generator::clip_length_notes(&settings.providers, settings.extend.seconds) {
+        tracing::warn!("{note}");
+    }
     Ok(generator)
 }
 

@@ -875,3 +875,51 @@ async fn build_generator_names_what_is_missing() {
     assert!(err.contains("VERTEX_PROJECT"), "{err}");
     assert!(build(&[("GENERATOR", "local"), ("OPENAI_API_KEY", "")]).is_none());
 }
+
+/// Clips are asked for a length the video model takes — the shortest that
+/// covers the segment — and cut to the segment by the assembly: 1 s
+/// segments with gen4_turbo (2–10 s) ask for 2 s clips and make a 2 s
+/// video; a 12 s segment asks for gen4_turbo's longest, 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clip_lengths_fit_the_model_and_are_cut_to_the_segment() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "1")]).await;
+    let asset = env.asset("tin soldiers").await;
+    env.generator().generate(request(asset, "tin soldiers", &env.output(), &no_progress())).await.expect("succeeds");
+    let clips = env.fake.requests(Endpoint::ImageToVideo);
+    assert_eq!(clips.len(), 2);
+    assert!(clips.iter().all(|c| c["duration"] == 2 && c["model"] == "gen4_turbo" && c["ratio"] == "1280:720"), "{clips:?}");
+    let (duration, _) = probe(&env.output()).await;
+    assert!((duration - 2.0).abs() < 0.15, "two 1 s segments, cut from 2 s clips: {duration}");
+
+    let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "1"), ("SEGMENT_SECONDS", "12")]).await;
+    let asset = env.asset("a long pan").await;
+    env.generator().generate(request(asset, "a long pan", &env.output(), &no_progress())).await.expect("succeeds");
+    let clips = env.fake.requests(Endpoint::ImageToVideo);
+    assert_eq!(clips.iter().map(|c| c["duration"].clone()).collect::<Vec<_>>(), [serde_json::json!(10)], "the longest clip");
+    let (duration, _) = probe(&env.output()).await;
+    assert!((duration - 12.0).abs() < 0.15, "the 10 s clip held to the 12 s segment: {duration}");
+}
+
+/// Settings the providers' APIs would refuse stop the start, saying what
+/// they take — before anything is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_the_apis_refuse_stop_the_start() {
+    for (vars, needle) in [
+        (&[("RUNWAY_RATIO", "1024:1024")][..], "RUNWAY_RATIO=`1024:1024` is not a ratio gen4_turbo takes"),
+        (&[("RUNWAY_VIDEO_MODEL", "gen3a_turbo")][..], "RUNWAY_VIDEO_MODEL=`gen3a_turbo`"),
+        (&[("RUNWAY_IMAGE_MODEL", "gen4_image_turbo")][..], "RUNWAY_IMAGE_MODEL=`gen4_image_turbo`"),
+        (&[("GENERATOR", "veo"), ("VERTEX_ASPECT_RATIO", "1:1")][..], "VERTEX_ASPECT_RATIO=`1:1`"),
+        (&[("GENERATOR", "veo"), ("VERTEX_MODEL", "imagen-3.0-generate-002")][..], "VERTEX_MODEL=`imagen-3.0-generate-002`"),
+    ] {
+        let env = Env::new(FakeProvidersConfig::default(), vars).await;
+        let settings = env.settings();
+        let err = build_generator(settings.generator, &settings, env.db.clone(), env.dir.path().join("w"), LocalGenerator::default())
+            .err()
+            .unwrap_or_else(|| panic!("{vars:?} must not build"));
+        assert!(err.to_string().contains(needle), "{vars:?}: {err}");
+        assert_eq!(env.fake.calls(Endpoint::ImageToVideo) + env.fake.calls(Endpoint::VeoPredict), 0);
+    }
+}

@@ -18,7 +18,10 @@
 //! step was in flight at the kill); in total, tasks created ≤ segments +
 //! steps in flight; every task the fake created and nobody recorded is one
 //! of those; the script is written once (it was done before every kill)
-//! and the voice-over asked for at most 1 + (1 if it was in flight).
+//! and the voice-over asked for at most 1 + (1 if it was in flight); each
+//! segment's chat calls (its image prompt and its animation prompt, paid
+//! calls of their own) are made once, or twice where that step was in
+//! flight at the kill — finished ones are carried over to the takeover.
 //!
 //! The points are hit by waiting on conditions (rows of `generation_stages`,
 //! the fake's counters, the service's ffmpeg child), never on sleeps: the
@@ -305,8 +308,43 @@ async fn crash_at(point: Point) {
         }
         report.push(format!("{task:?} {} tasks ({lost} lost, {in_flight_at_kill} in flight)", created.len()));
     }
-    let script_calls = fake.requests(Endpoint::Chat).iter().filter(|r| r["response_format"]["type"] == "json_object").count();
+    let chats = fake.requests(Endpoint::Chat);
+    let script_calls = chats.iter().filter(|r| r["response_format"]["type"] == "json_object").count();
     assert_eq!(script_calls, 1, "the script was written once");
+    // the per-segment chat calls (image prompts, animation prompts): paid once per
+    // segment, but for one in flight at the kill (its answer never recorded)
+    let mut prompt_chats = 0;
+    for kind in [StageKind::ImagePrompt, StageKind::AnimationPrompt] {
+        let flying: BTreeMap<i32, bool> = of_kind(&dead, kind).map(|s| (s.segment, s.status == StageStatus::Running)).collect();
+        let rows: Vec<&Stage> = of_kind(&last, kind).collect();
+        assert_eq!(rows.len(), SEGMENTS, "{kind:?}: a step per segment in the last generation: {last:?}");
+        for row in rows {
+            let input = row.input.as_deref().expect("the step's input");
+            let calls = chats.iter().filter(|r| r["messages"][1]["content"] == input).count();
+            let bound = 1 + usize::from(flying.get(&row.segment).copied().unwrap_or(false));
+            assert!(calls >= 1 && calls <= bound, "{kind:?} segment {}: {calls} chat calls, at most {bound}", row.segment);
+            prompt_chats += calls;
+        }
+        let finished_before = of_kind(&dead, kind).filter(|s| s.status == StageStatus::Done).count();
+        // the voice-over runs alongside the segments: at its kill the prompts may be anywhere
+        if matches!(point, Point::Clips | Point::Assembly) || (point == Point::Images && kind == StageKind::ImagePrompt) {
+            assert_eq!(finished_before, SEGMENTS, "{kind:?}: every prompt was written before the kill at {point:?}: {dead:?}");
+        }
+    }
+    let chat_in_flight =
+        dead.iter().filter(|s| matches!(s.kind, StageKind::ImagePrompt | StageKind::AnimationPrompt) && s.status == StageStatus::Running).count();
+    assert!(
+        prompt_chats <= 2 * SEGMENTS + chat_in_flight,
+        "{prompt_chats} prompt chats for {SEGMENTS} segments and {chat_in_flight} in flight at the kill"
+    );
+    assert_eq!(chats.len(), 1 + prompt_chats, "every chat call is the script or a segment's prompt");
+    // every clip was asked for a length the model takes: gen4_turbo's shortest (2 s)
+    // for the 1 s segments, cut to 1 s by the assembly
+    assert!(
+        fake.requests(Endpoint::ImageToVideo).iter().all(|b| b["duration"] == 2 && b["model"] == "gen4_turbo"),
+        "{:?}",
+        fake.requests(Endpoint::ImageToVideo)
+    );
     let voice_in_flight = step(&dead, StageKind::Voice).is_some_and(|s| s.status == StageStatus::Running);
     let speech = fake.arrived(Endpoint::Speech);
     let bound = 1 + usize::from(voice_in_flight);
@@ -324,5 +362,6 @@ async fn crash_at(point: Point) {
         finished.generation,
         report.join(", ")
     );
+    eprintln!("{point:?}: {prompt_chats} prompt chats ({chat_in_flight} in flight at the kill)");
     service.terminate().await;
 }

@@ -164,3 +164,290 @@ async fn a_redis_queue_that_restarts_empty_strands_nothing() {
     service.terminate().await;
     redis.kill();
 }
+
+/// How the queue may leave a job no worker will take while the database
+/// still holds its generation pending, never started.
+#[derive(Debug, Clone, Copy)]
+enum Stuck {
+    /// apalis gave up on it (the claim's errors were returned, retried, failed).
+    Failed,
+    Done,
+    Killed,
+    /// Fetched by a worker that died before it took the lease (whose
+    /// heartbeat apalis still trusts).
+    RunningForADeadWorker,
+}
+
+const STUCK: [Stuck; 4] = [Stuck::Failed, Stuck::Done, Stuck::Killed, Stuck::RunningForADeadWorker];
+
+/// Short leases: a job that has not started is stalled after 2 × 2 s.
+fn short_leases(h: &mut Harness) {
+    h.set("JOB_LEASE_SECS", "2");
+    h.set("QUEUE_POLL_INTERVAL_MS", "200");
+    h.set("LOCAL_GENERATOR_DELAY_MS", "0");
+}
+
+/// The bot role alone records and pushes one prompt per [`STUCK`] state
+/// (two users each); nothing runs them. Returns the chats.
+async fn pushed_but_not_run(h: &Harness, first_chat: i64) -> Vec<i64> {
+    let mut chats = Vec::new();
+    for (i, stuck) in STUCK.iter().enumerate() {
+        for user in 0..2 {
+            let chat = first_chat + (i as i64) * 10 + user;
+            h.fake.push_text(chat, chat, &format!("a job left {stuck:?}"));
+            chats.push(chat);
+        }
+    }
+    let pushed = support::eventually(Duration::from_secs(30), || async {
+        let assets = h.assets().await;
+        assets.len() == STUCK.len() && assets.iter().all(|a| a.dispatched_generation == a.generation)
+    })
+    .await;
+    assert!(pushed, "the prompts were never pushed\n{}", h.logs());
+    chats
+}
+
+fn stuck_of(job_key: &str, assets: &[vidcache::db::entities::video_assets::Model]) -> Stuck {
+    let asset = assets.iter().find(|a| job_key == format!("asset:{}:generation:{}", a.id.0, a.generation)).expect("a job of ours");
+    let i = STUCK.iter().position(|s| asset.prompt.to_lowercase().ends_with(&format!("{s:?}").to_lowercase())).expect("prompt");
+    STUCK[i]
+}
+
+/// Every chat gets its video once, and each prompt was generated once.
+async fn each_delivered_once(h: &Harness, chats: &[i64], within: Duration) {
+    let all = chats.to_vec();
+    let delivered = h.fake.wait_for(move |sent| all.iter().all(|chat| !videos_to(sent, *chat).is_empty()), within).await;
+    assert!(delivered, "some stuck jobs were never run again within {within:?}\n{}", h.logs());
+    let sent = h.fake.sent();
+    for chat in chats {
+        assert_eq!(videos_to(&sent, *chat).len(), 1, "chat {chat} got its video exactly once");
+    }
+    let assets = h.assets().await;
+    let generations: i32 = assets.iter().map(|a| a.attempts).sum();
+    assert_eq!(generations, assets.len() as i32, "one generation per prompt");
+}
+
+/// Stalled (2 × lease) plus a reconciler pass (lease / 2) and the worker's start, with room.
+const STALL_BOUND: Duration = Duration::from_secs(20);
+
+/// SQL-backed queues: each job row is left in a [`Stuck`] state.
+async fn stuck_rows(h: &Harness, queue: &sea_orm::DatabaseConnection, postgres: bool) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let (jobs, workers, now) =
+        if postgres { ("apalis.jobs", "apalis.workers", "now()") } else { ("Jobs", "Workers", "strftime('%s', 'now')") };
+    // a worker apalis still believes alive
+    queue
+        .execute_unprepared(&format!(
+            "INSERT INTO {workers} (id, worker_type, storage_name, layers, last_seen) \
+             VALUES ('a-dead-worker', '{QUEUE}', 'test', '', {now})",
+            QUEUE = queue::QUEUE_NAME
+        ))
+        .await
+        .expect("a worker row");
+    let assets = h.assets().await;
+    let keys = queue
+        .query_all_raw(Statement::from_string(queue.get_database_backend(), format!("SELECT idempotency_key FROM {jobs}")))
+        .await
+        .expect("job keys");
+    assert_eq!(keys.len(), STUCK.len(), "one job per prompt");
+    for row in keys {
+        let key: String = row.try_get("", "idempotency_key").expect("key");
+        let set = match stuck_of(&key, &assets) {
+            Stuck::Failed => format!("status = 'Failed', attempts = max_attempts, done_at = {now}"),
+            Stuck::Done => format!("status = 'Done', attempts = 1, done_at = {now}"),
+            Stuck::Killed => format!("status = 'Killed', attempts = 1, done_at = {now}"),
+            Stuck::RunningForADeadWorker => format!("status = 'Running', lock_by = 'a-dead-worker', lock_at = {now}"),
+        };
+        queue.execute_unprepared(&format!("UPDATE {jobs} SET {set} WHERE idempotency_key = '{key}'")).await.expect("job left stuck");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_left_failed_done_killed_or_running_is_run_again_on_sqlite() {
+    let mut h = Harness::new().await;
+    short_leases(&mut h);
+    let bot = h.spawn_with("bot", &[]);
+    h.wait_polling().await;
+    let chats = pushed_but_not_run(&h, 7_000).await;
+    let file = h.data_dir().join("queue.sqlite");
+    let queue = sea_orm::Database::connect(format!("sqlite://{}", file.display())).await.expect("the queue file opens");
+    stuck_rows(&h, &queue, false).await;
+    let worker = h.spawn_with("worker", &[]);
+    each_delivered_once(&h, &chats, STALL_BOUND).await;
+    worker.terminate().await;
+    bot.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_left_failed_done_killed_or_running_is_run_again_on_postgres() {
+    let Some((database_url, _)) = scale_backends(8).await else { return };
+    let mut h = Harness::new().await;
+    short_leases(&mut h);
+    h.set("DATABASE_URL", &database_url);
+    let bot = h.spawn_with("bot", &[]);
+    h.wait_polling().await;
+    let chats = pushed_but_not_run(&h, 7_100).await;
+    stuck_rows(&h, &h.db().await, true).await;
+    let worker = h.spawn_with("worker", &[]);
+    each_delivered_once(&h, &chats, STALL_BOUND).await;
+    worker.terminate().await;
+    bot.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_left_failed_done_killed_or_running_is_run_again_on_redis() {
+    let port = free_port();
+    let Some(redis) = OwnRedis::start(port) else { return };
+    redis.wait_ready().await;
+    let mut h = Harness::new().await;
+    short_leases(&mut h);
+    let url = format!("redis://127.0.0.1:{port}");
+    h.set("QUEUE_URL", &url);
+    let bot = h.spawn_with("bot", &[]);
+    h.wait_polling().await;
+    let chats = pushed_but_not_run(&h, 7_200).await;
+
+    // apalis-redis 1.0's layout: a task waits in `scheduled` (due) or `active`;
+    // a finished one sits in `done` or `dead`; a fetched one in a worker's `inflight` set.
+    let q = queue::QUEUE_NAME;
+    let mut conn = redis::Client::open(url.as_str()).expect("url").get_multiplexed_async_connection().await.expect("redis");
+    let assets = h.assets().await;
+    let tasks: Vec<String> = redis::cmd("HKEYS").arg(format!("{q}:data")).query_async(&mut conn).await.expect("tasks");
+    assert_eq!(tasks.len(), STUCK.len(), "one task per prompt");
+    for task in tasks {
+        let meta = format!("{q}:meta:{task}");
+        let key: String = redis::cmd("HGET").arg(&meta).arg("idempotency_key").query_async(&mut conn).await.expect("key");
+        let stuck = stuck_of(&key, &assets);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("ZREM")
+            .arg(format!("{q}:scheduled"))
+            .arg(&task)
+            .cmd("LREM")
+            .arg(format!("{q}:active"))
+            .arg(0)
+            .arg(&task);
+        match stuck {
+            Stuck::Failed | Stuck::Killed => {
+                pipe.cmd("SADD").arg(format!("{q}:dead")).arg(&task).cmd("HSET").arg(&meta).arg("status").arg(format!("{stuck:?}"))
+            }
+            Stuck::Done => pipe.cmd("SADD").arg(format!("{q}:done")).arg(&task).cmd("HSET").arg(&meta).arg("status").arg("Done"),
+            Stuck::RunningForADeadWorker => pipe
+                .cmd("SADD")
+                .arg(format!("{q}:inflight:a-dead-worker"))
+                .arg(&task)
+                .cmd("HSET")
+                .arg(&meta)
+                .arg("status")
+                .arg("Running"),
+        };
+        let () = pipe.query_async(&mut conn).await.expect("task left stuck");
+    }
+    let worker = h.spawn_with("worker", &[]);
+    each_delivered_once(&h, &chats, STALL_BOUND).await;
+    worker.terminate().await;
+    bot.terminate().await;
+    drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_sqlite_job_table_strands_nothing() {
+    let mut h = Harness::new().await;
+    h.set("LOCAL_GENERATOR_DELAY_MS", "1500");
+    h.set("WORKER_CONCURRENCY", "1");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let prompts: Vec<String> = (0..8).map(|i| format!("wiped queue prompt {i}")).collect();
+    let mut chats = Vec::new();
+    for (i, prompt) in prompts.iter().enumerate() {
+        for user in 0..3 {
+            let chat = 7_500 + (i as i64) * 10 + user;
+            h.fake.push_text(chat, chat, prompt);
+            chats.push(chat);
+        }
+    }
+    let pushed = support::eventually(Duration::from_secs(30), || async {
+        let assets = h.assets().await;
+        assets.len() == prompts.len() && assets.iter().all(|a| a.dispatched_generation == a.generation)
+    })
+    .await;
+    assert!(pushed, "the burst was never fully dispatched\n{}", h.logs());
+    // the job table is wiped while one job runs and the rest wait
+    let file = h.data_dir().join("queue.sqlite");
+    let queue = sea_orm::Database::connect(format!("sqlite://{}", file.display())).await.expect("the queue file opens");
+    use sea_orm::ConnectionTrait;
+    let wiped = queue.execute_unprepared("DELETE FROM Jobs").await.expect("jobs deleted");
+    assert!(wiped.rows_affected() >= 1, "there were jobs to wipe");
+    let delivered = h.assets().await.iter().filter(|a| a.file_id.is_some()).count();
+    assert!(delivered < prompts.len(), "the burst was over before the wipe");
+    each_delivered_once(&h, &chats, Duration::from_secs(90)).await;
+    assert_eq!(h.fake.uploads(), prompts.len(), "one upload per prompt");
+    service.terminate().await;
+}
+
+async fn livez(port: u16) -> Option<u16> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("client");
+    let response = client.get(format!("http://127.0.0.1:{port}/livez")).send().await.ok()?;
+    Some(response.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_is_ridden_out_and_what_waited_is_delivered_once() {
+    let port = free_port();
+    let Some(mut redis) = OwnRedis::start(port) else { return };
+    redis.wait_ready().await;
+    let admin = free_port();
+    let mut h = Harness::new().await;
+    h.set("QUEUE_URL", &format!("redis://127.0.0.1:{port}"));
+    h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{admin}"));
+    h.set("LOCAL_GENERATOR_DELAY_MS", "0");
+    let mut service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(1, 1, "made before the outage");
+    h.video_for(1, 0).await;
+
+    // Redis dies (SIGKILL) and stays away for about five seconds
+    redis.kill();
+    let down = Instant::now();
+    let waiting: Vec<i64> = (0..6).map(|i| 8_000 + i).collect();
+    for (i, chat) in waiting.iter().enumerate() {
+        h.fake.push_text(*chat, *chat, &format!("asked during the outage {}", i % 3));
+    }
+    // a cache hit needs no Redis: answered during the outage
+    h.fake.push_text(2, 2, "made before the outage");
+    let hit = h.fake.wait_for(|sent| !videos_to(sent, 2).is_empty(), Duration::from_secs(4)).await;
+    assert!(hit, "a cache hit was not answered during the outage\n{}", h.logs());
+    assert_eq!(livez(admin).await, Some(200), "the process stopped answering /livez during the outage");
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(down.elapsed())).await;
+    assert!(service.child.try_wait().expect("status").is_none(), "the process exited during the outage\n{}", h.logs());
+    assert!(waiting.iter().all(|chat| videos_to(&h.fake.sent(), *chat).is_empty()), "a generation ran without its queue");
+
+    // Redis comes back empty
+    let mut redis = OwnRedis::start(port).expect("redis-server restarts");
+    redis.wait_ready().await;
+    each_delivered_once(&h, &waiting, Duration::from_secs(60)).await;
+    assert_eq!(h.fake.uploads(), 4, "one upload per prompt");
+    let log = h.logs();
+    let restarts = log.matches("restarting it with backoff").count();
+    assert!(restarts <= 3, "{restarts} lines about restarting the worker in a five-second outage\n{log}");
+    assert_eq!(livez(admin).await, Some(200));
+    service.terminate().await;
+    redis.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_starts_while_redis_is_away_and_works_once_it_is_back() {
+    let port = free_port();
+    let mut h = Harness::new().await;
+    h.set("QUEUE_URL", &format!("redis://127.0.0.1:{port}"));
+    h.set("LOCAL_GENERATOR_DELAY_MS", "0");
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(3, 3, "asked before Redis was up");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let Some(mut redis) = OwnRedis::start(port) else { return };
+    redis.wait_ready().await;
+    each_delivered_once(&h, &[3], Duration::from_secs(30)).await;
+    service.terminate().await;
+    redis.kill();
+}

@@ -140,6 +140,8 @@ impl Run {
         if self.keep_logs {
             let dir = self.dir.keep();
             eprintln!("kept {}", dir.join("service.log").display());
+        } else if let Err(err) = drop_database(&self.database_url).await {
+            eprintln!("could not drop the scenario's database: {err:#}");
         }
     }
 
@@ -424,14 +426,27 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
 
     // Paid broadcast: the fan-out pays past the free 30/s.
     if opts.wants("paid") {
+        // The video must be made after every subscriber is recorded, or the
+        // late ones are cache hits and the figure measures ingest instead.
         let env = [
-            ("LOCAL_GENERATOR_DELAY_MS", "3000".to_owned()),
+            ("LOCAL_GENERATOR_DELAY_MS", "10000".to_owned()),
             ("PAID_BROADCAST", "on".to_owned()),
             ("PAID_BROADCAST_RATE", "1000".to_owned()),
         ];
         let run = Run::start(&opts, &env, async |_, _| Ok(())).await?;
+        let db = connect(&database_url_of(&run, &opts)).await?;
         for i in 0..opts.paid_fanout {
             run.push(7_000_000 + i as i64, "a video worth paying for");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (user_requests::Entity::find().count(&db).await? as usize) < opts.paid_fanout {
+            if Instant::now() > deadline {
+                bail!("paid fan-out: the subscribers were not recorded within a minute");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if run.fake.sent().iter().any(|s| s.method == "sendVideo") {
+            bail!("paid fan-out: the video was made before every subscriber was recorded");
         }
         if !run.wait_videos(opts.paid_fanout, Duration::from_secs(300)).await {
             bail!("paid fan-out incomplete");
@@ -579,6 +594,18 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
 
 fn database_url_of(run: &Run, _opts: &BenchOptions) -> String {
     run.database_url.clone()
+}
+
+/// Drops a scenario's own PostgreSQL database (see [`fresh_backends`]).
+async fn drop_database(url: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let Some((server, name)) = url.rsplit_once('/').filter(|(_, name)| name.starts_with("vidcache_bench_")) else {
+        return Ok(());
+    };
+    let admin = sea_orm::Database::connect(format!("{server}/postgres")).await?;
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    admin.close().await?;
+    Ok(())
 }
 
 /// Every scenario starts empty: on PostgreSQL a new database on the same

@@ -22,6 +22,21 @@ pub enum QueueError {
     Ping(String),
 }
 
+/// A Redis connection that is opened on first use, not now (so a process
+/// starts while Redis is away), and opened again after a loss. A command
+/// while Redis is away fails within about a second instead of waiting
+/// through a long series of reconnection attempts.
+pub fn lazy_redis(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(2)
+        .set_min_delay(Duration::from_millis(100))
+        .set_max_delay(Duration::from_millis(500))
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    ConnectionManager::new_lazy_with_config(client, config)
+}
+
 /// apalis heartbeats only while a worker has a free slot, so a worker busy
 /// with long jobs looks dead to the others after a few missed beats and is
 /// dropped. Abandoned generations are recovered by the service's own lease
@@ -84,19 +99,28 @@ impl JobQueue {
 
     /// Opens the queue in a PostgreSQL database (schema `apalis`).
     pub async fn open_postgres(url: &str, heartbeat: Duration) -> Result<Self, QueueError> {
+        // Lazy: the set-up below opens the first connection (and fails
+        // there if the server does not answer); the second is opened beside
+        // the start-up instead of before it.
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
             .min_connections(2)
-            .connect(url)
-            .await
+            .connect_lazy(url)
             .map_err(|e| open_err("postgres", e))?;
         PostgresStorage::setup(&pool).await.map_err(|e| open_err("postgres", e))?;
+        let warm = pool.clone();
+        tokio::spawn(async move {
+            let opened = futures::future::join_all((0..2).map(|_| warm.acquire())).await;
+            drop(opened);
+        });
         Ok(Self::new(Store::Postgres { pool }, heartbeat))
     }
 
-    /// Opens the queue in Redis.
+    /// Opens the queue in Redis. Redis need not be up: the connection is
+    /// made on first use and made again after every loss, and the worker
+    /// waits (backing off) until Redis answers; the database is the truth.
     pub async fn open_redis(url: &str, heartbeat: Duration) -> Result<Self, QueueError> {
-        let conn = apalis_redis::connect(url).await.map_err(|e| open_err("redis", e))?;
+        let conn = lazy_redis(url).map_err(|e| open_err("redis", e))?;
         let client = redis::Client::open(url).map_err(|e| open_err("redis", e))?;
         Ok(Self::new(Store::Redis { conn, client }, heartbeat))
     }
@@ -135,15 +159,18 @@ impl JobQueue {
     }
 
     pub(crate) fn redis(&self, conn: &ConnectionManager) -> RedisStorage<GenerateVideo, ConnectionManager> {
+        RedisStorage::new(conn.clone()).with_config(self.redis_config())
+    }
+
+    pub(crate) fn redis_config(&self) -> apalis_redis::Config {
         // apalis-redis passes a TTL of 0 ("forever") to EXPIRE, which deletes
         // the idempotency key at once; a long TTL keeps it. Keys name a
         // generation, so they never need to be reused.
-        let config = apalis_redis::Config::default()
+        apalis_redis::Config::default()
             .queue(QUEUE_NAME)
             .heartbeat_interval(self.heartbeat())
             .missed_heartbeats(MISSED_HEARTBEATS)
-            .idempotency_ttl(Some(Duration::from_secs(90 * 24 * 3600)));
-        RedisStorage::new(conn.clone()).with_config(config)
+            .idempotency_ttl(Some(Duration::from_secs(90 * 24 * 3600)))
     }
 
     /// Pushes `job` unless a job with the same idempotency key already

@@ -5,16 +5,20 @@
 //! "generate asset N, generation G" message from the process that decided it
 //! to a worker that runs it. Every job carries an idempotency key derived
 //! from (asset id, generation), so pushing the same generation twice, from a
-//! retry or from the start-up reconciler, never makes a second job.
+//! retry or from the start-up reconciler, never makes a second job; a
+//! generation that stalled is pushed *again* ([`JobQueue::push_again`]),
+//! which puts its stuck job back in line.
 
 mod backend;
 mod generate_video;
 mod listen;
+mod revive;
 mod wake;
 mod worker;
 
-pub use backend::{JobQueue, QueueError};
+pub use backend::{JobQueue, QueueError, lazy_redis};
 pub use generate_video::{GenerateVideo, QUEUE_NAME};
+pub use revive::PushedAgain;
 pub use worker::{JobHandler, WorkerOptions, run_worker};
 
 /// The error type job handlers return to apalis.

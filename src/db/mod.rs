@@ -36,7 +36,29 @@ pub async fn connect(store: &DataStore) -> Result<DatabaseConnection, DbErr> {
     let migrator = Database::connect(options(store).max_connections(1).to_owned()).await?;
     migrate(&migrator).await?;
     migrator.close().await?;
-    Database::connect(options(store)).await
+    // The migration just proved the server answers; the pool's kept
+    // connections are opened by [`warm`], beside the rest of the start-up
+    // (eight fresh PostgreSQL connections one after another took ~0.8 s).
+    Database::connect(options(store).connect_lazy(true).to_owned()).await
+}
+
+/// Opens the connections the pool keeps, all at once, and returns when
+/// they are open (or failed: the pool then opens them on demand). The
+/// service starts this right after [`connect`] and waits for it last, so the
+/// first requests don't wait for a connection.
+pub async fn warm(db: DatabaseConnection) {
+    async fn open_all<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) {
+        let kept = pool.options().get_min_connections();
+        let opened = futures::future::join_all((0..kept).map(|_| pool.acquire())).await;
+        if let Some(Err(err)) = opened.iter().find(|c| c.is_err()) {
+            tracing::debug!(error = %err, "could not open every kept connection; the pool opens them on demand");
+        }
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => open_all(db.get_postgres_connection_pool()).await,
+        DbBackend::Sqlite => open_all(db.get_sqlite_connection_pool()).await,
+        _ => {}
+    }
 }
 
 fn options(store: &DataStore) -> ConnectOptions {

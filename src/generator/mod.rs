@@ -14,7 +14,9 @@ use std::sync::Arc;
 use crate::domain::{Gate, Generation, StageSink};
 
 pub use local::LocalGenerator;
-pub use pipeline::{BuildError, PipelineGenerator, Script, ScriptError, ScriptSegment, build_generator, script_instructions};
+pub use pipeline::{
+    BuildError, PipelineGenerator, Script, ScriptError, ScriptSegment, build_generator, clip_length_notes, script_instructions,
+};
 pub use render::{RenderError, RenderOptions, render_mp4};
 pub use veo::{VeoGenerator, veo_seconds};
 

@@ -135,6 +135,30 @@ pub fn build_generator(
     }
 }
 
+/// What start-up should warn about: a segment (`SEGMENT_SECONDS`) or an
+/// extension's part (`EXTEND_SECONDS`) longer than the longest clip the
+/// video model makes — the clip's last frame is then held to fill it.
+pub fn clip_length_notes(settings: &ProviderSettings, extend_seconds: u32) -> Vec<String> {
+    let (model, longest) = match settings.generator {
+        GeneratorKind::Local => return Vec::new(),
+        GeneratorKind::Pipeline => match crate::providers::runway::video_model(&settings.runway.video_model) {
+            Some(model) => (model.name, model.durations.max()),
+            None => return Vec::new(),
+        },
+        GeneratorKind::Veo => (settings.vertex.model.as_str(), super::veo::veo_seconds(&settings.vertex.model, u32::MAX)),
+    };
+    [("SEGMENT_SECONDS", settings.pipeline.segment_seconds), ("EXTEND_SECONDS", extend_seconds)]
+        .into_iter()
+        .filter(|(_, seconds)| *seconds > longest)
+        .map(|(name, seconds)| {
+            format!(
+                "{name}={seconds} is longer than the longest clip {model} makes ({longest} s): each such clip is asked \
+                 for {longest} s and its last frame is held for the rest"
+            )
+        })
+        .collect()
+}
+
 /// The staged generator; see the module docs.
 #[derive(Clone)]
 pub struct PipelineGenerator {

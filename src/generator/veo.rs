@@ -18,19 +18,14 @@ use super::{ExtendPart, GenerateError, GenerationRequest, Generator};
 use crate::config::PipelineSettings;
 use crate::db::stages::{self, StageKind};
 use crate::domain::Gate;
-use crate::providers::vertex::VEO_EXTENSION_SECONDS;
+use crate::providers::vertex::{VEO_EXTENSION_SECONDS, VeoFamily};
 use crate::providers::{Meter, ProviderError, VertexClient};
 
 /// A duration the model accepts, at least `wanted` where it can: Veo 3
-/// takes 4, 6 or 8 seconds, Veo 2 five to eight.
+/// takes 4, 6 or 8 seconds, Veo 2 five to eight. (Other models are refused
+/// at start-up; for them the longest Veo clip, 8 s, is assumed.)
 pub fn veo_seconds(model: &str, wanted: u32) -> u32 {
-    if model.starts_with("veo-3") {
-        [4, 6, 8].into_iter().find(|s| *s >= wanted).unwrap_or(8)
-    } else if model.starts_with("veo-2") {
-        wanted.clamp(5, 8)
-    } else {
-        wanted
-    }
+    VeoFamily::of(model).map_or(wanted.clamp(1, 8), |family| family.seconds(wanted))
 }
 
 /// One Veo video from the prompt alone.
@@ -188,6 +183,7 @@ mod tests {
         assert_eq!(veo_seconds("veo-3.0-generate-001", 5), 6);
         assert_eq!(veo_seconds("veo-3.0-fast-generate-001", 9), 8);
         assert_eq!(veo_seconds("veo-2.0-generate-001", 3), 5);
-        assert_eq!(veo_seconds("other", 3), 3);
+        assert_eq!(veo_seconds("veo-3.1-fast-generate-001", 1), 4);
+        assert_eq!(veo_seconds("veo-2.0-generate-001", 60), 8);
     }
 }

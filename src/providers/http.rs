@@ -65,6 +65,9 @@ pub enum SetupError {
     Missing(&'static str),
     #[error("{name} is invalid: `{value}`")]
     Invalid { name: &'static str, value: String },
+    /// A setting names something the provider's API would refuse.
+    #[error("{0}")]
+    Unsupported(String),
     #[error(transparent)]
     Client(#[from] ProviderError),
 }

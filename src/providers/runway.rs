@@ -15,14 +15,141 @@ use crate::config::RunwaySettings;
 /// The API version this client speaks (`X-Runway-Version`).
 pub const API_VERSION: &str = "2024-11-06";
 
-/// The longest `promptText` Runway accepts.
-pub const MAX_PROMPT_CHARS: usize = 1000;
+/// The longest `promptText` Runway accepts, in UTF-16 code units (the
+/// SDK's "up to 1000 characters (measured in UTF-16 code units)").
+pub const MAX_PROMPT_UNITS: usize = 1000;
+
+/// The clip lengths an image-to-video model takes, in whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durations {
+    /// Every whole second from the first to the second.
+    Range(u32, u32),
+    /// Only these, in ascending order.
+    Only(&'static [u32]),
+}
+
+impl Durations {
+    pub fn allows(self, seconds: u32) -> bool {
+        match self {
+            Self::Range(min, max) => (min..=max).contains(&seconds),
+            Self::Only(set) => set.contains(&seconds),
+        }
+    }
+
+    /// The longest clip the model makes.
+    pub fn max(self) -> u32 {
+        match self {
+            Self::Range(_, max) => max,
+            Self::Only(set) => set.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// The shortest allowed length of at least `wanted` seconds, else the
+    /// longest allowed: the clip is then cut (or its last frame held) to
+    /// `wanted` by the assembly.
+    pub fn fit(self, wanted: u32) -> u32 {
+        match self {
+            Self::Range(min, max) => wanted.clamp(min, max),
+            Self::Only(set) => set.iter().copied().find(|s| *s >= wanted).unwrap_or_else(|| self.max()),
+        }
+    }
+}
+
+impl std::fmt::Display for Durations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Range(min, max) => write!(f, "{min}–{max} s"),
+            Self::Only(set) => {
+                let list: Vec<String> = set.iter().map(u32::to_string).collect();
+                write!(f, "{} s", list.join(", "))
+            }
+        }
+    }
+}
+
+/// One model of `POST /v1/image_to_video` as Runway's SDK types describe
+/// it (runwayml/sdk-node `src/resources/image-to-video.ts`,
+/// sdk-python `types/image_to_video_create_params.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoModel {
+    pub name: &'static str,
+    pub durations: Durations,
+    pub ratios: &'static [&'static str],
+}
+
+const GEN4_VIDEO_RATIOS: &[&str] = &["1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"];
+const VEO_VIDEO_RATIOS: &[&str] = &["1280:720", "720:1280", "1080:1920", "1920:1080"];
+
+/// The image-to-video models this client speaks. `gen4_turbo`'s 2–10 s is
+/// from the SDK of 2025-10 ("gen4_turbo must specify a duration of 2-10
+/// seconds"); the newer types say only "a number". Models whose lengths the
+/// SDK leaves open (`seedance2*`, `happyhorse_1_0`) are not offered.
+pub const VIDEO_MODELS: &[VideoModel] = &[
+    VideoModel { name: "gen4_turbo", durations: Durations::Range(2, 10), ratios: GEN4_VIDEO_RATIOS },
+    VideoModel { name: "gen4.5", durations: Durations::Range(2, 10), ratios: GEN4_VIDEO_RATIOS },
+    VideoModel { name: "veo3.1", durations: Durations::Only(&[4, 6, 8]), ratios: VEO_VIDEO_RATIOS },
+    VideoModel { name: "veo3.1_fast", durations: Durations::Only(&[4, 6, 8]), ratios: VEO_VIDEO_RATIOS },
+    VideoModel { name: "veo3", durations: Durations::Only(&[8]), ratios: VEO_VIDEO_RATIOS },
+    VideoModel { name: "gemini_omni_flash", durations: Durations::Range(3, 10), ratios: &["1280:720", "720:1280"] },
+];
+
+/// One model of `POST /v1/text_to_image` that makes an image from text
+/// alone (`gen4_image_turbo` needs reference images: not offered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageModel {
+    pub name: &'static str,
+    pub ratios: &'static [&'static str],
+}
+
+pub const IMAGE_MODELS: &[ImageModel] = &[ImageModel {
+    name: "gen4_image",
+    ratios: &[
+        "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768", "1920:1080", "1080:1920",
+        "2112:912", "1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720",
+    ],
+}];
+
+pub fn video_model(name: &str) -> Option<&'static VideoModel> {
+    VIDEO_MODELS.iter().find(|m| m.name == name)
+}
+
+pub fn image_model(name: &str) -> Option<&'static ImageModel> {
+    IMAGE_MODELS.iter().find(|m| m.name == name)
+}
+
+/// Why the Runway settings name something the API would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunwayConfigError {
+    #[error("RUNWAY_VIDEO_MODEL=`{0}` is not an image-to-video model vidcache can use; use one of {models}", models = names(VIDEO_MODELS.iter().map(|m| m.name)))]
+    VideoModel(String),
+    #[error("RUNWAY_IMAGE_MODEL=`{0}` is not a text-to-image model vidcache can use; use one of {models}", models = names(IMAGE_MODELS.iter().map(|m| m.name)))]
+    ImageModel(String),
+    #[error("RUNWAY_RATIO=`{ratio}` is not a ratio {model} takes; use one of {allowed}")]
+    Ratio { ratio: String, model: &'static str, allowed: String },
+}
+
+fn names(names: impl Iterator<Item = &'static str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
+}
+
+/// The models and ratio of `settings`, checked against what the API takes.
+pub fn check_settings(settings: &RunwaySettings) -> Result<(&'static ImageModel, &'static VideoModel), RunwayConfigError> {
+    let video = video_model(&settings.video_model).ok_or_else(|| RunwayConfigError::VideoModel(settings.video_model.clone()))?;
+    let image = image_model(&settings.image_model).ok_or_else(|| RunwayConfigError::ImageModel(settings.image_model.clone()))?;
+    for (model, ratios) in [(image.name, image.ratios), (video.name, video.ratios)] {
+        if !ratios.contains(&settings.ratio.as_str()) {
+            return Err(RunwayConfigError::Ratio { ratio: settings.ratio.clone(), model, allowed: ratios.join(", ") });
+        }
+    }
+    Ok((image, video))
+}
 
 #[derive(Debug, Clone)]
 pub struct RunwayClient {
     http: Http,
     secret: Secret,
     settings: RunwaySettings,
+    video: &'static VideoModel,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,20 +205,45 @@ pub struct Task {
     pub progress: Option<f64>,
 }
 
-/// Cuts `text` to `max` characters.
-pub fn clip_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => &text[..cut],
-        None => text,
+/// Cuts `text` to at most `max` UTF-16 code units, at a character boundary.
+pub fn clip_utf16(text: &str, max: usize) -> &str {
+    let mut units = 0;
+    for (at, c) in text.char_indices() {
+        units += c.len_utf16();
+        if units > max {
+            return &text[..at];
+        }
     }
+    text
+}
+
+/// A `promptText` Runway takes: non-empty (a blank prompt becomes a
+/// neutral one) and at most [`MAX_PROMPT_UNITS`] UTF-16 code units.
+fn prompt_text(prompt: &str) -> &str {
+    let prompt = clip_utf16(prompt.trim(), MAX_PROMPT_UNITS);
+    if prompt.is_empty() { "A gently moving cinematic shot." } else { prompt }
 }
 
 impl RunwayClient {
-    /// A client for `settings`; fails without `RUNWAYML_API_SECRET`.
+    /// A client for `settings`; fails without `RUNWAYML_API_SECRET`, and
+    /// when the models or the ratio are ones the API would refuse.
     pub fn new(settings: &RunwaySettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, SetupError> {
         let secret = settings.api_secret.clone().ok_or(SetupError::Missing("RUNWAYML_API_SECRET is not set"))?;
+        let (_, video) = check_settings(settings).map_err(|e| SetupError::Unsupported(e.to_string()))?;
         let http = Http::new(timeout, retry, vec![secret.clone()])?;
-        Ok(Self { http, secret, settings: settings.clone() })
+        Ok(Self { http, secret, settings: settings.clone(), video })
+    }
+
+    /// The image-to-video model in use.
+    pub fn video_model(&self) -> &'static VideoModel {
+        self.video
+    }
+
+    /// The clip length to ask for so that a clip covers `wanted` seconds:
+    /// the shortest the model takes that is at least as long, else its
+    /// longest.
+    pub fn clip_seconds(&self, wanted: u32) -> u32 {
+        self.video.durations.fit(wanted)
     }
 
     fn api(&self, client: &reqwest::Client, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -112,21 +264,22 @@ impl RunwayClient {
     pub async fn text_to_image(&self, prompt: &str) -> Result<String, ProviderError> {
         let body = TextToImage {
             model: &self.settings.image_model,
-            prompt_text: clip_chars(prompt, MAX_PROMPT_CHARS),
+            prompt_text: prompt_text(prompt),
             ratio: &self.settings.ratio,
         };
         self.submit("runway text_to_image", "text_to_image", &body).await
     }
 
     /// Starts an image-to-video task from `image` (an HTTPS URL or a
-    /// `data:` URI); returns its id.
+    /// `data:` URI) of at least `seconds` where the model can (see
+    /// [`clip_seconds`](Self::clip_seconds)); returns its id.
     pub async fn image_to_video(&self, image: &str, prompt: &str, seconds: u32) -> Result<String, ProviderError> {
         let body = ImageToVideo {
             model: &self.settings.video_model,
             prompt_image: image,
-            prompt_text: clip_chars(prompt, MAX_PROMPT_CHARS),
+            prompt_text: prompt_text(prompt),
             ratio: &self.settings.ratio,
-            duration: seconds,
+            duration: self.clip_seconds(seconds),
         };
         self.submit("runway image_to_video", "image_to_video", &body).await
     }
@@ -224,6 +377,57 @@ mod tests {
     fn ids_and_prompts_are_checked() {
         assert!(check_id("t", "17f20503-6c24-4c16-946b-35dbbce2af2f").is_ok());
         assert!(check_id("t", "../secrets").is_err());
-        assert_eq!(clip_chars("héllo", 2), "hé");
+        assert_eq!(clip_utf16("héllo", 2), "hé");
+        // an emoji is two UTF-16 units: it does not fit in the one left
+        assert_eq!(clip_utf16("ab😀", 3), "ab");
+        assert_eq!(clip_utf16("ab😀", 4), "ab😀");
+        let long = "😀".repeat(600);
+        assert_eq!(prompt_text(&long).encode_utf16().count(), 1000);
+        assert_eq!(prompt_text("   "), "A gently moving cinematic shot.");
+    }
+
+    #[test]
+    fn durations_fit_each_model() {
+        let turbo = video_model("gen4_turbo").expect("known");
+        assert_eq!(turbo.durations.fit(1), 2, "below the shortest: the shortest");
+        assert_eq!(turbo.durations.fit(5), 5);
+        assert_eq!(turbo.durations.fit(60), 10, "above the longest: the longest");
+        let veo = video_model("veo3.1").expect("known");
+        assert_eq!(veo.durations.fit(1), 4);
+        assert_eq!(veo.durations.fit(5), 6);
+        assert_eq!(veo.durations.fit(9), 8);
+        assert_eq!(video_model("veo3").expect("known").durations.fit(2), 8);
+        for model in VIDEO_MODELS {
+            for wanted in 1..=60 {
+                let got = model.durations.fit(wanted);
+                assert!(model.durations.allows(got), "{} asked {wanted} got {got}", model.name);
+                assert!(got >= wanted || got == model.durations.max(), "{} asked {wanted} got {got}", model.name);
+            }
+        }
+    }
+
+    fn settings(image: &str, video: &str, ratio: &str) -> RunwaySettings {
+        RunwaySettings {
+            api_secret: None,
+            base_url: "http://x".to_owned(),
+            image_model: image.to_owned(),
+            video_model: video.to_owned(),
+            ratio: ratio.to_owned(),
+        }
+    }
+
+    #[test]
+    fn settings_the_api_refuses_are_named() {
+        assert!(check_settings(&settings("gen4_image", "gen4_turbo", "1280:720")).is_ok());
+        let err = check_settings(&settings("gen4_image", "gen3a_turbo", "1280:720")).unwrap_err().to_string();
+        assert!(err.contains("RUNWAY_VIDEO_MODEL=`gen3a_turbo`") && err.contains("gen4_turbo"), "{err}");
+        let err = check_settings(&settings("gen4_image_turbo", "gen4_turbo", "1280:720")).unwrap_err().to_string();
+        assert!(err.contains("RUNWAY_IMAGE_MODEL"), "{err}");
+        // 1024:1024 is an image ratio, not a gen4_turbo one
+        let err = check_settings(&settings("gen4_image", "gen4_turbo", "1024:1024")).unwrap_err().to_string();
+        assert!(err.contains("RUNWAY_RATIO=`1024:1024`") && err.contains("gen4_turbo"), "{err}");
+        // 1920:1080 is a Veo ratio, not a gen4_turbo one
+        assert!(check_settings(&settings("gen4_image", "veo3.1", "1920:1080")).is_ok());
+        assert!(check_settings(&settings("gen4_image", "gen4_turbo", "1920:1080")).is_err());
     }
 }

@@ -123,10 +123,65 @@ pub struct Video {
     pub mime_type: Option<String>,
 }
 
+/// The aspect ratios `parameters.aspectRatio` takes (Vertex AI's Veo
+/// reference: "16:9" and "9:16").
+pub const ASPECT_RATIOS: [&str; 2] = ["16:9", "9:16"];
+
+/// The Veo generation a model belongs to: what its requests may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VeoFamily {
+    /// `veo-2.0-*`: 5–8 s, no `generateAudio`.
+    Veo2,
+    /// `veo-3.0-*`, `veo-3.1-*`: 4, 6 or 8 s, `generateAudio` required.
+    Veo3,
+}
+
+impl VeoFamily {
+    pub fn of(model: &str) -> Option<Self> {
+        if model.starts_with("veo-2.0-") {
+            Some(Self::Veo2)
+        } else if model.starts_with("veo-3.0-") || model.starts_with("veo-3.1-") {
+            Some(Self::Veo3)
+        } else {
+            None
+        }
+    }
+
+    /// The `durationSeconds` to ask for so that a clip covers `wanted`
+    /// seconds: the shortest the model takes that is at least as long,
+    /// else its longest (the assembly cuts or holds the clip).
+    pub fn seconds(self, wanted: u32) -> u32 {
+        match self {
+            Self::Veo3 => [4, 6, 8].into_iter().find(|s| *s >= wanted).unwrap_or(8),
+            Self::Veo2 => wanted.clamp(5, 8),
+        }
+    }
+}
+
+/// Checks the model and aspect ratio against what Vertex takes.
+pub fn check_settings(settings: &VertexSettings) -> Result<VeoFamily, SetupError> {
+    let family = VeoFamily::of(&settings.model).ok_or_else(|| {
+        SetupError::Unsupported(format!(
+            "VERTEX_MODEL=`{}` is not a Veo model vidcache can use; use a veo-2.0-*, veo-3.0-* or veo-3.1-* model \
+             (e.g. veo-3.0-generate-001)",
+            settings.model
+        ))
+    })?;
+    if !ASPECT_RATIOS.contains(&settings.aspect_ratio.as_str()) {
+        return Err(SetupError::Unsupported(format!(
+            "VERTEX_ASPECT_RATIO=`{}` is not an aspect ratio Veo takes; use 16:9 or 9:16",
+            settings.aspect_ratio
+        )));
+    }
+    Ok(family)
+}
+
 impl VertexClient {
     /// A client for `settings`: needs a project and either
-    /// `VERTEX_ACCESS_TOKEN` or `GOOGLE_APPLICATION_CREDENTIALS`.
+    /// `VERTEX_ACCESS_TOKEN` or `GOOGLE_APPLICATION_CREDENTIALS`, and a
+    /// model and aspect ratio Veo takes.
     pub fn new(settings: &VertexSettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, SetupError> {
+        check_settings(settings)?;
         let mut secrets = Vec::new();
         if let Some(token) = &settings.access_token {
             secrets.push(token.clone());
@@ -200,7 +255,8 @@ impl VertexClient {
                 aspect_ratio: &self.settings.aspect_ratio,
                 duration_seconds: seconds,
                 sample_count: 1,
-                generate_audio: self.settings.model.starts_with("veo-3").then_some(audio),
+                // required by Veo 3 models, not taken by Veo 2
+                generate_audio: (VeoFamily::of(&self.settings.model) == Some(VeoFamily::Veo3)).then_some(audio),
             },
         };
         let url = self.model_url("predictLongRunning");
@@ -339,6 +395,29 @@ mod tests {
         );
         assert_eq!(gcs_url("http://x", "s3://b/o"), None);
         assert_eq!(gcs_url("http://x", "gs://bucket"), None);
+    }
+
+    #[test]
+    fn models_and_ratios_veo_refuses_are_named() {
+        let settings = |model: &str, ratio: &str| VertexSettings {
+            project: None,
+            location: "us-central1".to_owned(),
+            model: model.to_owned(),
+            base_url: "http://x".to_owned(),
+            access_token: None,
+            credentials_file: None,
+            storage_base_url: "http://x".to_owned(),
+            aspect_ratio: ratio.to_owned(),
+        };
+        assert_eq!(check_settings(&settings("veo-3.0-generate-001", "16:9")).ok(), Some(VeoFamily::Veo3));
+        assert_eq!(check_settings(&settings("veo-3.1-fast-generate-001", "9:16")).ok(), Some(VeoFamily::Veo3));
+        assert_eq!(check_settings(&settings("veo-2.0-generate-001", "16:9")).ok(), Some(VeoFamily::Veo2));
+        let err = check_settings(&settings("veo-3.0-generate-001", "1:1")).unwrap_err().to_string();
+        assert!(err.contains("VERTEX_ASPECT_RATIO=`1:1`") && err.contains("16:9 or 9:16"), "{err}");
+        assert!(check_settings(&settings("imagen-3.0-generate-002", "16:9")).unwrap_err().to_string().contains("VERTEX_MODEL"));
+        assert_eq!(VeoFamily::Veo3.seconds(5), 6);
+        assert_eq!(VeoFamily::Veo3.seconds(60), 8);
+        assert_eq!(VeoFamily::Veo2.seconds(1), 5);
     }
 
     #[test]

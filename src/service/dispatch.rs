@@ -2,7 +2,7 @@
 //! job, and the push is recorded (the outbox marker). The queue's message
 //! type is converted here and nowhere else.
 
-use queue::{GenerateVideo, JobQueue};
+use queue::{GenerateVideo, JobQueue, PushedAgain};
 use sea_orm::DatabaseConnection;
 
 use crate::db::assets;
@@ -47,5 +47,24 @@ impl Dispatcher {
         if let Err(err) = assets::mark_dispatched(&self.db, job).await {
             tracing::warn!(error = %err, "could not mark a job dispatched; it will be pushed again (idempotently)");
         }
+    }
+
+    /// Pushes `job` again because it was pushed long ago and never started
+    /// (the database holds it pending, with no lease): its job is put back
+    /// in line whatever state the queue left it in, or created again when
+    /// the queue lost it. A failure is logged; the next pass tries again.
+    #[tracing::instrument(skip(self), fields(asset_id = %job.asset, generation = job.number))]
+    pub async fn redispatch(&self, job: Generation) -> Option<PushedAgain> {
+        let pushed = match self.queue.push_again(job.into()).await {
+            Ok(pushed) => pushed,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not push a stalled generation again; the reconciler will retry");
+                return None;
+            }
+        };
+        if let Err(err) = assets::mark_dispatched(&self.db, job).await {
+            tracing::warn!(error = %err, "could not record a push again; it will be pushed again");
+        }
+        Some(pushed)
     }
 }

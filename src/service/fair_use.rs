@@ -57,8 +57,8 @@ impl std::fmt::Debug for SharedRateLimit {
 impl SharedRateLimit {
     /// `bot_id` keys the log: every process of one bot shares it.
     pub async fn connect(url: &str, bot_id: i64, windows: Vec<RateWindow>) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        // Opened on first use: the process starts while Redis is away.
+        let conn = queue::lazy_redis(url)?;
         Ok(Self { conn, prefix: format!("vidcache:rate:{bot_id}"), windows, script: Script::new(CHECK) })
     }
 

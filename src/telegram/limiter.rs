@@ -5,9 +5,12 @@
 //! there is budget, later past it. Nothing polls and nothing waits when
 //! there is budget, so a cache hit is not delayed (unlike teloxide's
 //! `Throttle`, whose worker wakes every 250 ms). A 429 from Telegram
-//! freezes the global schedule for `retry_after`.
+//! freezes the global schedule and the paid broadcast lane for
+//! `retry_after`, no longer. While the shared budget's Redis is away, this
+//! process limits on its own and asks Redis again a second later.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,14 +94,53 @@ impl State {
     }
 }
 
+/// The paid broadcast lane: its own schedule, paused by a 429 like the rest.
+#[derive(Debug)]
+struct Paid {
+    schedule: Gcra,
+    frozen_until: Instant,
+}
+
 #[derive(Debug)]
 struct Inner {
     state: Mutex<State>,
     /// The paid broadcast budget, when it is on.
-    paid: Option<Mutex<Gcra>>,
+    paid: Option<Mutex<Paid>>,
     chats: moka::sync::Cache<i64, Arc<Mutex<Gcra>>>,
     chat_burst: u32,
     shared: Option<SharedBudget>,
+    /// Until when the shared budget is not asked (Redis failed just now).
+    shared_down_until: Mutex<Option<Instant>>,
+    /// Whether the outage was logged (once per outage, not once per send).
+    shared_down_logged: AtomicBool,
+}
+
+/// How long, after Redis failed, sends use this process's own budget
+/// without asking Redis (each ask would wait for it to time out).
+const SHARED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+impl Inner {
+    /// The shared budget, unless Redis failed within the last second.
+    fn shared(&self) -> Option<&SharedBudget> {
+        let shared = self.shared.as_ref()?;
+        match *lock(&self.shared_down_until) {
+            Some(until) if Instant::now() < until => None,
+            _ => Some(shared),
+        }
+    }
+
+    fn shared_failed(&self, err: &redis::RedisError) {
+        *lock(&self.shared_down_until) = Some(Instant::now() + SHARED_RETRY_AFTER);
+        if !self.shared_down_logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %err, "shared flood budget unavailable (Redis); limiting locally until it answers");
+        }
+    }
+
+    fn shared_answered(&self) {
+        if self.shared_down_logged.swap(false, Ordering::Relaxed) {
+            tracing::info!("shared flood budget available again");
+        }
+    }
 }
 
 /// The flood limiter shared by every sender of one process; with a
@@ -133,8 +175,18 @@ impl FloodLimiter {
             pacing: false,
         };
         let chats = moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(60)).build();
-        let paid = paid_per_second.map(|rate| Mutex::new(Gcra::new(f64::from(rate), 1, now)));
-        Self { inner: Arc::new(Inner { state: Mutex::new(state), paid, chats, chat_burst, shared }) }
+        let paid = paid_per_second.map(|rate| Mutex::new(Paid { schedule: Gcra::new(f64::from(rate), 1, now), frozen_until: now }));
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                paid,
+                chats,
+                chat_burst,
+                shared,
+                shared_down_until: Mutex::new(None),
+                shared_down_logged: AtomicBool::new(false),
+            }),
+        }
     }
 
     /// Waits until a message to `chat_id` may be sent, and takes the slot.
@@ -143,7 +195,11 @@ impl FloodLimiter {
         if priority == Priority::Broadcast
             && let Some(paid) = &self.inner.paid
         {
-            let at = lock(paid).reserve(Instant::now());
+            let at = {
+                let mut paid = lock(paid);
+                let frozen_until = paid.frozen_until;
+                paid.schedule.reserve(Instant::now().max(frozen_until))
+            };
             tokio::time::sleep_until(at).await;
             return;
         }
@@ -154,7 +210,7 @@ impl FloodLimiter {
             let mut state = lock(&self.inner.state);
             let now = Instant::now();
             // Nobody waits, the budget has room now and nothing is frozen: go at once.
-            if self.inner.shared.is_none() && !state.is_waiting() && state.frozen_until <= now && state.global.tat <= now {
+            if self.inner.shared().is_none() && !state.is_waiting() && state.frozen_until <= now && state.global.tat <= now {
                 state.global.reserve(now);
                 return;
             }
@@ -169,11 +225,14 @@ impl FloodLimiter {
     }
 
     async fn acquire_chat(&self, chat_id: i64) {
-        if let Some(shared) = &self.inner.shared {
+        if let Some(shared) = self.inner.shared() {
             match shared.acquire_chat(chat_id).await {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.inner.shared_answered();
+                    return;
+                }
                 // Redis away: fall back to this process's own budget.
-                Err(err) => tracing::warn!(error = %err, "shared flood budget unavailable; limiting locally"),
+                Err(err) => self.inner.shared_failed(&err),
             }
         }
         let chat =
@@ -182,15 +241,24 @@ impl FloodLimiter {
         tokio::time::sleep_until(chat_at).await;
     }
 
-    /// Telegram said 429: stop every send (of every process) for `retry_after`.
+    /// Telegram said 429: stop every send (of every process) for
+    /// `retry_after` — the free budget and the paid broadcast lane alike,
+    /// whichever of them the refused send went by, and no longer than that.
     pub async fn freeze(&self, retry_after: Duration) {
-        if let Some(shared) = &self.inner.shared
-            && let Err(err) = shared.freeze(retry_after).await
-        {
-            tracing::warn!(error = %err, "could not pause the shared flood budget");
+        if let Some(shared) = self.inner.shared() {
+            match shared.freeze(retry_after).await {
+                Ok(()) => self.inner.shared_answered(),
+                Err(err) => self.inner.shared_failed(&err),
+            }
+        }
+        let until = Instant::now() + retry_after;
+        if let Some(paid) = &self.inner.paid {
+            let mut paid = lock(paid);
+            paid.frozen_until = paid.frozen_until.max(until);
+            // The paid backlog resumes at its rate after the pause, not in one burst.
+            paid.schedule.tat = paid.schedule.tat.max(until);
         }
         let mut state = lock(&self.inner.state);
-        let until = Instant::now() + retry_after;
         if until > state.frozen_until {
             state.frozen_until = until;
             tracing::warn!(retry_after_secs = retry_after.as_secs_f64(), "Telegram flood control: pausing all sends");
@@ -217,10 +285,17 @@ async fn pace(inner: Arc<Inner>) {
             tokio::time::sleep_until(until).await;
             continue;
         }
-        let shared = match &inner.shared {
-            Some(shared) => shared.acquire_global().await.map_err(|err| {
-                tracing::warn!(error = %err, "shared flood budget unavailable; limiting locally");
-            }),
+        let shared = match inner.shared() {
+            Some(shared) => match shared.acquire_global().await {
+                Ok(()) => {
+                    inner.shared_answered();
+                    Ok(())
+                }
+                Err(err) => {
+                    inner.shared_failed(&err);
+                    Err(())
+                }
+            },
             None => Err(()),
         };
         if shared.is_err() {
@@ -344,6 +419,50 @@ mod tests {
         let asked = Instant::now();
         limiter.acquire(5_000, Priority::Interactive).await;
         assert_eq!(Instant::now(), asked);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_the_paid_lane_and_the_free_budget_for_exactly_retry_after() {
+        let limiter = FloodLimiter::with_paid_broadcast(30, 2, None, Some(1000));
+        limiter.acquire(1, Priority::Broadcast).await;
+        // that paid send came back 429, retry after 3 s
+        let frozen = Instant::now();
+        limiter.freeze(Duration::from_secs(3)).await;
+        let paid = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                limiter.acquire(2, Priority::Broadcast).await;
+                Instant::now()
+            })
+        };
+        let free = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                limiter.acquire(3, Priority::Interactive).await;
+                Instant::now()
+            })
+        };
+        let (paid, free) = (paid.await.expect("task") - frozen, free.await.expect("task") - frozen);
+        assert!(paid >= Duration::from_secs(3), "the paid lane went on during the pause, after {paid:?}");
+        assert!(free >= Duration::from_secs(3), "a free send went on during the pause, after {free:?}");
+        assert!(free <= Duration::from_secs(3) + Duration::from_millis(40), "the free budget stayed frozen for {free:?}");
+        // the paid backlog resumes at its own rate, not in one burst
+        let resumed = Instant::now();
+        let mut sends = Vec::new();
+        for chat in 100..200 {
+            let limiter = limiter.clone();
+            sends.push(tokio::spawn(async move {
+                limiter.acquire(chat, Priority::Broadcast).await;
+                Instant::now()
+            }));
+        }
+        let mut last = resumed;
+        for send in sends {
+            last = last.max(send.await.expect("task"));
+        }
+        let took = last - resumed;
+        assert!(took >= Duration::from_millis(98), "100 paid sends after the pause took {took:?} (1,000/s at most)");
+        assert!(took <= Duration::from_millis(150), "100 paid sends after the pause took {took:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -64,8 +64,8 @@ impl std::fmt::Debug for SharedBudget {
 impl SharedBudget {
     /// `bot_id` keys the budget: every process of one bot shares it.
     pub async fn connect(url: &str, bot_id: i64, global_per_second: u32, chat_burst: u32) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        // Opened on first use: the process starts while Redis is away.
+        let conn = queue::lazy_redis(url)?;
         Ok(Self {
             conn,
             prefix: format!("vidcache:flood:{bot_id}"),

@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-const DEFAULT_FILTER: &str = "info,sqlx=warn,sqlx::postgres::notice=error,sea_orm=warn,apalis=warn";
+/// apalis's monitor logs every worker restart; the worker logs its own, rate-limited.
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sqlx::postgres::notice=error,sea_orm=warn,apalis=warn,apalis_core::monitor=error";
 
 /// Installs the log subscriber once; later calls do nothing.
 pub fn init(format: LogFormat) {

@@ -134,7 +134,8 @@ impl GenerationJob {
 
     #[tracing::instrument(name = "job", skip(self), fields(asset_id = %job.asset, generation = job.number))]
     async fn run(self: Arc<Self>, job: Generation) -> Result<(), BoxError> {
-        let asset = match self.generations.claim(job).await? {
+        let Some(claimed) = self.claim(job).await else { return Ok(()) };
+        let asset = match claimed {
             Claimed::Taken(asset) => asset,
             Claimed::Stale => {
                 tracing::debug!("job is stale or taken; skipping");
@@ -188,6 +189,36 @@ impl GenerationJob {
                 self.generations.mark_failed(job, &reason).await?;
                 self.delivery.notify_failures().await?;
                 Ok(())
+            }
+        }
+    }
+
+    /// Takes the generation's lease. A database that does not answer is
+    /// asked again, backing off, for about a third of the lease; then the
+    /// job ends quietly (`None`): the generation is still pending in the
+    /// database, so the reconciler pushes it again once it has stalled for
+    /// twice the lease, putting this job back in line. Returning the error
+    /// to apalis would only re-run the job a few times at once and then
+    /// leave it failed.
+    async fn claim(&self, job: Generation) -> Option<Claimed> {
+        let policy = RetryPolicy::new(u32::MAX, Duration::from_millis(100), Duration::from_secs(2));
+        let give_up = Instant::now() + self.settings.lease / 3;
+        let mut failures = 0;
+        loop {
+            let err = match self.generations.claim(job).await {
+                Ok(claimed) => return Some(claimed),
+                Err(err) => err,
+            };
+            failures += 1;
+            let wait = policy.backoff(failures);
+            if Instant::now() + wait > give_up || self.shutdown.is_cancelled() {
+                tracing::warn!(error = %err, failures, "could not take the generation's lease; the reconciler will push it again");
+                return None;
+            }
+            tracing::debug!(error = %err, failures, "could not take the generation's lease; trying again");
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -3,8 +3,11 @@
 //! periodically in every worker:
 //! - a generation recorded as needed but never pushed is pushed (the outbox);
 //! - a pushed generation whose job has not started within twice the lease
-//!   is pushed again with the same idempotency key (the queue is only a way
-//!   to wake workers: a Redis restart or a wiped job table loses nothing);
+//!   is pushed again with the same idempotency key, and a job of that key
+//!   the queue keeps but no worker will take (failed, done, killed, locked
+//!   by a worker that died before taking the lease) is put back in line
+//!   (the queue is only a way to wake workers: a Redis restart, a wiped
+//!   job table or a job apalis gave up on loses nothing);
 //! - a generation whose worker died (lease run out) is queued again;
 //! - requests still waiting on an available asset are delivered;
 //! - users whose request failed are told, and credits still held for a
@@ -16,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use queue::PushedAgain;
 use sea_orm::DbErr;
 use tokio_util::sync::CancellationToken;
 
@@ -69,8 +73,19 @@ impl Reconciler {
             pass.dispatched += 1;
         }
         for job in self.generations.stalled_dispatches(Utc::now() - self.stall).await? {
-            tracing::info!(asset_id = %job.asset, generation = job.number, "a queued generation never started; pushing it again");
-            self.dispatcher.dispatch(job).await;
+            match self.dispatcher.redispatch(job).await {
+                Some(PushedAgain::Revived) => tracing::info!(
+                    asset_id = %job.asset,
+                    generation = job.number,
+                    "a queued generation never started and its job was stuck; put it back in line"
+                ),
+                Some(PushedAgain::Pushed) => tracing::info!(
+                    asset_id = %job.asset,
+                    generation = job.number,
+                    "a queued generation never started; pushed it again"
+                ),
+                None => continue,
+            }
             pass.repushed += 1;
         }
         pass.approvals = self.approvals.sweep().await?;

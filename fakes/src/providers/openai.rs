@@ -26,6 +26,100 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         .into_response())
 }
 
+/// A 400 as OpenAI answers a request its API refuses.
+fn invalid(param: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": null}})),
+    )
+        .into_response()
+}
+
+/// What the OpenAPI spec (openai/openai-openapi `openapi.yaml`) and the API
+/// refuse in a chat completion: unknown message roles, and JSON mode
+/// without the word "json" in the messages (the API's own 400).
+fn check_chat(body: &Value) -> Result<(), Response> {
+    let messages = body["messages"].as_array().filter(|m| !m.is_empty()).ok_or_else(|| invalid("messages", "`messages` must be a non-empty array"))?;
+    for (i, message) in messages.iter().enumerate() {
+        if !message["role"].as_str().is_some_and(|r| ["system", "developer", "user", "assistant", "tool"].contains(&r)) {
+            return Err(invalid(&format!("messages[{i}].role"), "Invalid value for 'role'."));
+        }
+    }
+    if let Some(format) = body.get("response_format") {
+        match format["type"].as_str() {
+            Some("text" | "json_schema") => {}
+            Some("json_object") => {
+                let mentions_json =
+                    messages.iter().filter_map(|m| m["content"].as_str()).any(|c| c.to_ascii_lowercase().contains("json"));
+                if !mentions_json {
+                    return Err(invalid(
+                        "messages",
+                        "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+                    ));
+                }
+            }
+            _ => return Err(invalid("response_format.type", "Invalid value for 'response_format.type'.")),
+        }
+    }
+    Ok(())
+}
+
+/// `CreateSpeechRequest`: `response_format` one of six, `speed` 0.25–4,
+/// `instructions` not with `tts-1`/`tts-1-hd`, `input` up to 4096 characters.
+fn check_speech(body: &Value) -> Result<(), Response> {
+    for field in ["model", "input", "voice"] {
+        required_str(body, field)?;
+    }
+    if body["input"].as_str().is_some_and(|i| i.chars().count() > 4096) {
+        return Err(invalid("input", "`input` is longer than 4096 characters"));
+    }
+    if let Some(format) = body.get("response_format")
+        && !format.as_str().is_some_and(|f| ["mp3", "opus", "aac", "flac", "wav", "pcm"].contains(&f))
+    {
+        return Err(invalid("response_format", "Invalid value for 'response_format': use mp3, opus, aac, flac, wav or pcm."));
+    }
+    if let Some(speed) = body.get("speed")
+        && !speed.as_f64().is_some_and(|s| (0.25..=4.0).contains(&s))
+    {
+        return Err(invalid("speed", "'speed' must be between 0.25 and 4.0."));
+    }
+    if body.get("instructions").is_some() && body["model"].as_str().is_some_and(|m| m == "tts-1" || m == "tts-1-hd") {
+        return Err(invalid("instructions", "'instructions' is not supported with this model."));
+    }
+    Ok(())
+}
+
+/// `CreateTranscriptionRequest`: a file in one of the listed formats (by
+/// its name), `response_format` one of six, only `json` with the
+/// `gpt-4o(-mini)-transcribe` models.
+fn check_transcription(fields: &serde_json::Map<String, Value>, file_name: &str) -> Result<(), Response> {
+    let model = fields.get("model").and_then(Value::as_str).unwrap_or_default();
+    if model.is_empty() {
+        return Err(invalid("model", "`model` is required"));
+    }
+    let extension = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    if !["flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "oga", "ogg", "wav", "webm"].contains(&extension.as_str()) {
+        return Err(invalid(
+            "file",
+            "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']",
+        ));
+    }
+    if let Some(format) = fields.get("response_format").and_then(Value::as_str) {
+        if !["json", "text", "srt", "verbose_json", "vtt", "diarized_json"].contains(&format) {
+            return Err(invalid("response_format", "Invalid value for 'response_format'."));
+        }
+        let json_only =
+            (model.starts_with("gpt-4o-transcribe") && !model.contains("diarize")) || model.starts_with("gpt-4o-mini-transcribe");
+        if json_only && format != "json" {
+            return Err(invalid(
+                "response_format",
+                &format!("response_format '{format}' is not compatible with model '{model}'. Use 'json'."),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The number after "exactly " in `text`, as in "exactly 10 segments".
 fn segments_asked(text: &str) -> Option<usize> {
     let rest = &text[text.find("exactly ")? + "exactly ".len()..];
@@ -70,8 +164,8 @@ pub(super) async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, 
             Ok(model) => model.to_owned(),
             Err(bad) => return bad,
         };
-        if body["messages"].as_array().is_none_or(Vec::is_empty) {
-            return error(StatusCode::BAD_REQUEST, "`messages` must be a non-empty array");
+        if let Err(bad) = check_chat(&body) {
+            return bad;
         }
         let (refusal, default_segments) = {
             let mut st = shared.lock();
@@ -116,15 +210,10 @@ pub(super) async fn speech(State(shared): State<Arc<Shared>>, headers: HeaderMap
             Ok(body) => body,
             Err(bad) => return bad,
         };
-        for field in ["model", "input", "voice"] {
-            if let Err(bad) = required_str(&body, field) {
-                return bad;
-            }
+        if let Err(bad) = check_speech(&body) {
+            return bad;
         }
         let input = body["input"].as_str().unwrap_or_default();
-        if input.chars().count() > 4096 {
-            return error(StatusCode::BAD_REQUEST, "`input` is longer than 4096 characters");
-        }
         // about 14 characters a second, like a calm narrator
         let seconds = (input.chars().count() as f64 / 14.0).clamp(0.5, 300.0);
         let format = body["response_format"].as_str().unwrap_or("mp3").to_owned();
@@ -169,8 +258,8 @@ pub(super) async fn transcription(State(shared): State<Arc<Shared>>, headers: He
         let Some((file_name, size, content_type)) = file.filter(|f| f.1 > 0) else {
             return error(StatusCode::BAD_REQUEST, "`file` is required");
         };
-        if fields.get("model").and_then(Value::as_str).is_none_or(str::is_empty) {
-            return error(StatusCode::BAD_REQUEST, "`model` is required");
+        if let Err(bad) = check_transcription(&fields, &file_name) {
+            return bad;
         }
         fields.insert("file_name".into(), Value::String(file_name));
         fields.insert("file_bytes".into(), json!(size));
@@ -195,5 +284,41 @@ mod tests {
         assert_eq!(segments_asked("no number"), None);
         let parsed: Value = serde_json::from_str(&script("Zoë", 3)).expect("valid JSON");
         assert_eq!(parsed["segments"].as_array().map(Vec::len), Some(3));
+    }
+
+    fn refused(result: Result<(), Response>) -> bool {
+        result.err().is_some_and(|r| r.status() == StatusCode::BAD_REQUEST)
+    }
+
+    #[test]
+    fn requests_the_api_refuses_are_refused() {
+        let chat = |system: &str, format: Value| {
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "system", "content": system}, {"role": "user", "content": "hi"}], "response_format": format})
+        };
+        assert!(check_chat(&chat("Answer in JSON.", json!({"type": "json_object"}))).is_ok());
+        assert!(refused(check_chat(&chat("Answer with an object.", json!({"type": "json_object"})))));
+        assert!(refused(check_chat(&json!({"model": "m", "messages": [{"role": "narrator", "content": "x"}]}))));
+        let speech = |extra: Value| {
+            let mut b = json!({"model": "gpt-4o-mini-tts", "input": "hello", "voice": "alloy", "response_format": "wav"});
+            if let (Some(b), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+                b.extend(e.clone());
+            }
+            b
+        };
+        assert!(check_speech(&speech(json!({}))).is_ok());
+        assert!(refused(check_speech(&speech(json!({"response_format": "ogg"})))));
+        assert!(refused(check_speech(&speech(json!({"speed": 5.0})))));
+        assert!(refused(check_speech(&speech(json!({"model": "tts-1", "instructions": "calm"})))));
+        assert!(refused(check_speech(&speech(json!({"input": "a".repeat(4097)})))));
+        let form = |model: &str, format: &str| {
+            let mut m = serde_json::Map::new();
+            m.insert("model".into(), json!(model));
+            m.insert("response_format".into(), json!(format));
+            m
+        };
+        assert!(check_transcription(&form("gpt-4o-mini-transcribe", "json"), "voice.ogg").is_ok());
+        assert!(refused(check_transcription(&form("gpt-4o-mini-transcribe", "text"), "voice.ogg")));
+        assert!(check_transcription(&form("whisper-1", "text"), "voice.ogg").is_ok());
+        assert!(refused(check_transcription(&form("whisper-1", "json"), "voice.opus")));
     }
 }

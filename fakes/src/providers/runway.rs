@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Endpoint, RunwayTask, Shared, TaskKind, TaskOutcome, bearer, error, json_body, media, required_str, serve};
+use super::{Endpoint, RunwayTask, Shared, TaskKind, TaskOutcome, bearer, error, json_body, media, serve};
 
 const VERSION: &str = "2024-11-06";
 
@@ -27,10 +27,186 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn prompt_text(body: &Value) -> Result<(), Response> {
-    let text = required_str(body, "promptText")?;
-    if text.chars().count() > 1000 {
-        return Err(error(StatusCode::BAD_REQUEST, "`promptText` is longer than 1000 characters"));
+/// A 400 as Runway answers a body its schema refuses: a flat `error`
+/// string (as its 401 `{"error": "Unauthorized"}`) with the failed field.
+fn invalid(field: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": "Validation of body failed", "issues": [{"path": [field], "message": message}]})),
+    )
+        .into_response()
+}
+
+/// `promptText`: required unless `optional`, non-empty, at most 1000 UTF-16
+/// code units (the SDK's "measured in UTF-16 code units").
+fn prompt_text(body: &Value, optional: bool) -> Result<(), Response> {
+    match body.get("promptText") {
+        None if optional => Ok(()),
+        Some(Value::String(text)) if !text.is_empty() && text.encode_utf16().count() <= 1000 => Ok(()),
+        Some(Value::String(text)) if !text.is_empty() => {
+            Err(invalid("promptText", "String must contain at most 1000 UTF-16 code units"))
+        }
+        _ => Err(invalid("promptText", "Required: a non-empty string")),
+    }
+}
+
+const GEN4_VIDEO_RATIOS: &[&str] = &["1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"];
+const VEO_VIDEO_RATIOS: &[&str] = &["1280:720", "720:1280", "1080:1920", "1920:1080"];
+const GEN4_IMAGE_RATIOS: &[&str] = &[
+    "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768", "1920:1080", "1080:1920", "2112:912",
+    "1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720",
+];
+
+/// One image-to-video model of Runway's SDK types (runwayml/sdk-node
+/// `src/resources/image-to-video.ts`): its `duration` (allowed values,
+/// whether required, the length made when left out) and `ratio` literals.
+struct VideoModel {
+    name: &'static str,
+    durations: &'static [u32],
+    duration_required: bool,
+    default_duration: u32,
+    ratios: &'static [&'static str],
+    ratio_required: bool,
+    prompt_optional: bool,
+}
+
+const TWO_TO_TEN: &[u32] = &[2, 3, 4, 5, 6, 7, 8, 9, 10];
+
+const VIDEO_MODELS: &[VideoModel] = &[
+    VideoModel {
+        name: "gen4_turbo",
+        durations: TWO_TO_TEN,
+        duration_required: false,
+        default_duration: 5,
+        ratios: GEN4_VIDEO_RATIOS,
+        ratio_required: true,
+        prompt_optional: true,
+    },
+    VideoModel {
+        name: "gen4.5",
+        durations: TWO_TO_TEN,
+        duration_required: true,
+        default_duration: 5,
+        ratios: GEN4_VIDEO_RATIOS,
+        ratio_required: true,
+        prompt_optional: false,
+    },
+    VideoModel {
+        name: "veo3.1",
+        durations: &[4, 6, 8],
+        duration_required: false,
+        default_duration: 8,
+        ratios: VEO_VIDEO_RATIOS,
+        ratio_required: true,
+        prompt_optional: true,
+    },
+    VideoModel {
+        name: "veo3.1_fast",
+        durations: &[4, 6, 8],
+        duration_required: false,
+        default_duration: 8,
+        ratios: VEO_VIDEO_RATIOS,
+        ratio_required: true,
+        prompt_optional: true,
+    },
+    VideoModel {
+        name: "veo3",
+        durations: &[8],
+        duration_required: true,
+        default_duration: 8,
+        ratios: VEO_VIDEO_RATIOS,
+        ratio_required: true,
+        prompt_optional: true,
+    },
+    VideoModel {
+        name: "gemini_omni_flash",
+        durations: &[3, 4, 5, 6, 7, 8, 9, 10],
+        duration_required: false,
+        default_duration: 5,
+        ratios: &["1280:720", "720:1280"],
+        ratio_required: false,
+        prompt_optional: true,
+    },
+];
+
+fn literal(body: &Value, field: &str, allowed: &[&str], required: bool) -> Result<(), Response> {
+    match body.get(field) {
+        None if !required => Ok(()),
+        Some(Value::String(value)) if allowed.contains(&value.as_str()) => Ok(()),
+        other => Err(invalid(
+            field,
+            &format!(
+                "Invalid enum value. Expected {}, received {}",
+                allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" | "),
+                other.map_or_else(|| "undefined".to_owned(), Value::to_string)
+            ),
+        )),
+    }
+}
+
+/// `promptImage`: an HTTPS URL, a Runway upload URI or a base64 `data:`
+/// URI of an image (up to 5 MB), or a list of `{uri, position}`.
+fn prompt_image(body: &Value) -> Result<(), Response> {
+    let ok = |uri: &str| {
+        let inline =
+            ["data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,"].iter().any(|p| uri.starts_with(p));
+        (inline && uri.len() <= 5 * 1024 * 1024) || uri.starts_with("https://") || uri.starts_with("runway://")
+    };
+    let valid = match body.get("promptImage") {
+        Some(Value::String(uri)) => ok(uri),
+        Some(Value::Array(images)) => {
+            !images.is_empty()
+                && images.iter().all(|i| {
+                    i["uri"].as_str().is_some_and(ok) && i["position"].as_str().is_some_and(|p| p == "first" || p == "last")
+                })
+        }
+        _ => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid("promptImage", "must be an HTTPS URL, a Runway upload URI or a base64 data URI of an image up to 5 MB"))
+    }
+}
+
+/// The clip length a valid image-to-video body asks for.
+fn check_image_to_video(body: &Value) -> Result<u32, Response> {
+    let names: Vec<&str> = VIDEO_MODELS.iter().map(|m| m.name).collect();
+    literal(body, "model", &names, true)?;
+    let Some(model) = VIDEO_MODELS.iter().find(|m| body["model"] == m.name) else {
+        return Err(invalid("model", "unknown model"));
+    };
+    prompt_image(body)?;
+    prompt_text(body, model.prompt_optional)?;
+    literal(body, "ratio", model.ratios, model.ratio_required)?;
+    let asked = body.get("duration");
+    match asked.map(|d| d.as_u64().and_then(|s| u32::try_from(s).ok())) {
+        None if !model.duration_required => Ok(model.default_duration),
+        Some(Some(seconds)) if model.durations.contains(&seconds) => Ok(seconds),
+        _ => Err(invalid(
+            "duration",
+            &format!(
+                "{} takes a duration of {} seconds, received {}",
+                model.name,
+                model.durations.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+                asked.map_or_else(|| "undefined".to_owned(), Value::to_string)
+            ),
+        )),
+    }
+}
+
+/// A text-to-image body: `gen4_image` from text alone, or
+/// `gen4_image_turbo`, which needs one to three `referenceImages`.
+fn check_text_to_image(body: &Value) -> Result<(), Response> {
+    literal(body, "model", &["gen4_image", "gen4_image_turbo"], true)?;
+    prompt_text(body, false)?;
+    literal(body, "ratio", GEN4_IMAGE_RATIOS, true)?;
+    let references = body.get("referenceImages").and_then(Value::as_array).map_or(0, Vec::len);
+    if body["model"] == "gen4_image_turbo" && !(1..=3).contains(&references) {
+        return Err(invalid("referenceImages", "gen4_image_turbo needs one to three reference images"));
+    }
+    if references > 3 {
+        return Err(invalid("referenceImages", "Array must contain at most 3 element(s)"));
     }
     Ok(())
 }
@@ -53,10 +229,8 @@ pub(super) async fn text_to_image(State(shared): State<Arc<Shared>>, headers: He
             Ok(body) => body,
             Err(bad) => return bad,
         };
-        for check in [prompt_text(&body), required_str(&body, "model").map(|_| ()), required_str(&body, "ratio").map(|_| ())] {
-            if let Err(bad) = check {
-                return bad;
-            }
+        if let Err(bad) = check_text_to_image(&body) {
+            return bad;
         }
         create(&shared, TaskKind::TextToImage, 0, body)
     })
@@ -72,21 +246,9 @@ pub(super) async fn image_to_video(State(shared): State<Arc<Shared>>, headers: H
             Ok(body) => body,
             Err(bad) => return bad,
         };
-        for check in [prompt_text(&body), required_str(&body, "model").map(|_| ()), required_str(&body, "ratio").map(|_| ())] {
-            if let Err(bad) = check {
-                return bad;
-            }
-        }
-        let image = body["promptImage"].as_str().unwrap_or_default();
-        let inline =
-            ["data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,"].iter().any(|p| image.starts_with(p));
-        if !(inline || image.starts_with("https://") || image.starts_with("http://")) {
-            return error(StatusCode::BAD_REQUEST, "`promptImage` must be an HTTPS URL or a data URI of an image");
-        }
-        let seconds = match body.get("duration").map(Value::as_u64) {
-            None => 5,
-            Some(Some(s @ 1..=10)) => s as u32,
-            Some(_) => return error(StatusCode::BAD_REQUEST, "`duration` must be an integer number of seconds"),
+        let seconds = match check_image_to_video(&body) {
+            Ok(seconds) => seconds,
+            Err(bad) => return bad,
         };
         create(&shared, TaskKind::ImageToVideo, seconds, body)
     })
@@ -185,4 +347,51 @@ pub(super) async fn output(State(shared): State<Arc<Shared>>, headers: HeaderMap
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused<T>(result: Result<T, Response>) -> bool {
+        result.err().is_some_and(|r| r.status() == StatusCode::BAD_REQUEST)
+    }
+
+    fn body(extra: Value) -> Value {
+        let mut b =
+            json!({"model": "gen4_turbo", "promptImage": "data:image/png;base64,AAAA", "promptText": "a cat", "ratio": "1280:720"});
+        merge(&mut b, &extra);
+        b
+    }
+
+    #[test]
+    fn image_to_video_takes_only_what_the_sdk_types_allow() {
+        assert_eq!(check_image_to_video(&body(json!({"duration": 5}))).ok(), Some(5));
+        assert_eq!(check_image_to_video(&body(json!({}))).ok(), Some(5), "gen4_turbo's duration is optional");
+        for bad in [
+            json!({"duration": 1}),
+            json!({"duration": 11}),
+            json!({"duration": 60}),
+            json!({"duration": "5"}),
+            json!({"ratio": "1024:1024"}),
+            json!({"model": "gen3a_turbo"}),
+            json!({"promptImage": "http://example.com/a.png"}),
+            json!({"promptText": ""}),
+            json!({"promptText": "😀".repeat(501)}),
+        ] {
+            assert!(refused(check_image_to_video(&body(bad.clone()))), "{bad}");
+        }
+        assert_eq!(check_image_to_video(&body(json!({"promptText": "😀".repeat(500)}))).ok(), Some(5));
+        assert_eq!(check_image_to_video(&body(json!({"model": "veo3.1", "ratio": "1920:1080"}))).ok(), Some(8));
+        assert!(refused(check_image_to_video(&body(json!({"model": "veo3.1", "ratio": "1920:1080", "duration": 5})))));
+        assert!(refused(check_image_to_video(&body(json!({"model": "veo3", "ratio": "1280:720"})))), "veo3 requires its 8 s");
+    }
+
+    #[test]
+    fn text_to_image_takes_only_what_the_sdk_types_allow() {
+        assert!(check_text_to_image(&json!({"model": "gen4_image", "promptText": "a cat", "ratio": "1920:1080"})).is_ok());
+        assert!(refused(check_text_to_image(&json!({"model": "gen4_image", "promptText": "a cat", "ratio": "1584:672"}))));
+        assert!(refused(check_text_to_image(&json!({"model": "gen4_image_turbo", "promptText": "a cat", "ratio": "1280:720"}))));
+        assert!(refused(check_text_to_image(&json!({"model": "gen4_image", "ratio": "1280:720"}))));
+    }
 }

@@ -85,10 +85,9 @@ fn predict(shared: &Shared, project: &str, location: &str, model: &str, body: Va
             return google_error(StatusCode::BAD_REQUEST, "video.bytesBase64Encoded is not base64");
         }
     }
-    let seconds = match body["parameters"].get("durationSeconds").map(Value::as_u64) {
-        None => 8,
-        Some(Some(s @ 1..=8)) => s as u32,
-        Some(_) => return google_error(StatusCode::BAD_REQUEST, "durationSeconds must be between 1 and 8"),
+    let seconds = match check_parameters(model, &body["parameters"], instance.get("video").is_some()) {
+        Ok(seconds) => seconds,
+        Err(message) => return google_error(StatusCode::BAD_REQUEST, &message),
     };
     let mut st = shared.lock();
     let n = st.next_id();
@@ -96,6 +95,53 @@ fn predict(shared: &Shared, project: &str, location: &str, model: &str, body: Va
     st.record(Endpoint::VeoPredict, body);
     st.operations.insert(name.clone(), Operation { polls: 0, seconds, terminal: None });
     axum::Json(json!({"name": name})).into_response()
+}
+
+/// `parameters` as Vertex AI's Veo reference describes them: a required
+/// `durationSeconds` of 5–8 on Veo 2 and 4, 6 or 8 on Veo 3 (an extension
+/// of a video on Veo 3.1 adds 7 s and asks for 7); `aspectRatio` `16:9` or
+/// `9:16`; `sampleCount` 1–4; `generateAudio` required by Veo 3, unknown
+/// to Veo 2; `resolution` (Veo 3 only) `720p` or `1080p`. Returns the
+/// seconds of the video to make.
+fn check_parameters(model: &str, parameters: &Value, extends: bool) -> Result<u32, String> {
+    let veo3 = model.starts_with("veo-3.0-") || model.starts_with("veo-3.1-");
+    let veo2 = model.starts_with("veo-2.0-");
+    if !(veo2 || veo3) {
+        return Err(format!("Publisher model {model} is not found or is not a video generation model."));
+    }
+    let seconds = parameters.get("durationSeconds").and_then(Value::as_u64).and_then(|s| u32::try_from(s).ok());
+    let allowed = match seconds {
+        Some(7) if extends => true,
+        Some(s) if veo3 => [4, 6, 8].contains(&s),
+        Some(s) => (5..=8).contains(&s),
+        None => false,
+    };
+    let Some(seconds) = seconds.filter(|_| allowed) else {
+        let range = if veo3 { "4, 6 or 8" } else { "between 5 and 8" };
+        return Err(format!("durationSeconds is required and must be {range} for model {model}."));
+    };
+    if let Some(ratio) = parameters.get("aspectRatio")
+        && !ratio.as_str().is_some_and(|r| r == "16:9" || r == "9:16")
+    {
+        return Err(format!("Unsupported aspect ratio: {ratio}. Supported values are 16:9 and 9:16."));
+    }
+    if let Some(count) = parameters.get("sampleCount")
+        && !count.as_u64().is_some_and(|n| (1..=4).contains(&n))
+    {
+        return Err("sampleCount must be between 1 and 4.".to_owned());
+    }
+    match (parameters.get("generateAudio"), veo3) {
+        (Some(Value::Bool(_)), true) | (None, false) => {}
+        (None, true) => return Err(format!("generateAudio is required for model {model}.")),
+        (Some(_), true) => return Err("generateAudio must be a boolean.".to_owned()),
+        (Some(_), false) => return Err(format!("generateAudio is not supported by model {model}.")),
+    }
+    if let Some(resolution) = parameters.get("resolution")
+        && !(veo3 && resolution.as_str().is_some_and(|r| r == "720p" || r == "1080p"))
+    {
+        return Err(format!("Unsupported resolution {resolution} for model {model}."));
+    }
+    Ok(seconds)
 }
 
 async fn fetch(shared: &Shared, model: &str, body: Value) -> Response {
@@ -289,4 +335,31 @@ pub(super) async fn storage(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_follow_the_veo_reference() {
+        let v3 = "veo-3.0-generate-001";
+        assert_eq!(check_parameters(v3, &json!({"durationSeconds": 6, "aspectRatio": "16:9", "sampleCount": 1, "generateAudio": false}), false), Ok(6));
+        for bad in [
+            json!({"durationSeconds": 5, "generateAudio": true}),
+            json!({"durationSeconds": 7, "generateAudio": true}),
+            json!({"generateAudio": true}),
+            json!({"durationSeconds": 8}),
+            json!({"durationSeconds": 8, "generateAudio": true, "aspectRatio": "1:1"}),
+            json!({"durationSeconds": 8, "generateAudio": true, "sampleCount": 5}),
+        ] {
+            assert!(check_parameters(v3, &bad, false).is_err(), "{bad}");
+        }
+        assert_eq!(check_parameters("veo-3.1-generate-001", &json!({"durationSeconds": 7, "generateAudio": true}), true), Ok(7));
+        let v2 = "veo-2.0-generate-001";
+        assert_eq!(check_parameters(v2, &json!({"durationSeconds": 5}), false), Ok(5));
+        assert!(check_parameters(v2, &json!({"durationSeconds": 4}), false).is_err());
+        assert!(check_parameters(v2, &json!({"durationSeconds": 5, "generateAudio": false}), false).is_err());
+        assert!(check_parameters("imagen-3", &json!({"durationSeconds": 5}), false).is_err());
+    }
 }
