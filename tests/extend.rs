@@ -236,6 +236,13 @@ async fn clearing_a_video_clears_its_extensions_so_the_new_video_is_extended_ane
     let second = video_message(&h, alice, 2).await;
     assert_eq!(h.fake.uploads(), 3);
     let old = [&parent, &first, &second].map(|v| v.video_file_id.clone().expect("file id"));
+    // the upload reaches the user just before its asset is marked available;
+    // a clear while an extension is still being made is refused ("being made")
+    let done = support::eventually(Duration::from_secs(30), || async {
+        h.assets().await.iter().all(|a| a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(done, "{:?}", h.assets().await);
     let files_before: Vec<_> = h.assets().await.iter().filter_map(|a| a.file_path.clone()).collect();
     assert_eq!(files_before.len(), 3, "each video kept on disk");
     assert!(files_before.iter().all(|f| Path::new(f).exists()));
