@@ -110,7 +110,8 @@ impl JobQueue {
         PostgresStorage::setup(&pool).await.map_err(|e| open_err("postgres", e))?;
         let warm = pool.clone();
         tokio::spawn(async move {
-            let opened = futures::future::join_all((0..2).map(|_| warm.acquire())).await;
+            let kept = warm.options().get_min_connections();
+            let opened = futures::future::join_all((0..kept).map(|_| warm.acquire())).await;
             drop(opened);
         });
         Ok(Self::new(Store::Postgres { pool }, heartbeat))
