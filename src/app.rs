@@ -23,7 +23,7 @@ use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
     Approvals, Cancel, Console, Credits, Delivery, Dispatcher, Extensions, Generations, Health, History, Housekeeping, Intake,
-    Operator, Services, UserStatus, cache_sync,
+    Operator, Remixes, Services, UserStatus, cache_sync,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -72,6 +72,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     tokio::fs::create_dir_all(settings.videos_dir()).await.context("cannot create the videos directory")?;
     let database = db::connect(&settings.data).await.context("cannot open the database (DATABASE_URL)")?;
+    // Assets of the previous release become their prompts' videos of the
+    // default recipe (before the cache is warmed with their keys).
+    db::assets::rekey_legacy(&database, settings.default_choices, settings.providers.generator)
+        .await
+        .context("cannot re-key the previous release's assets")?;
     let warming = tokio::spawn(db::warm(database.clone()));
     let queue = open_queue(&settings).await?;
     let api =
@@ -112,7 +117,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         _ => None,
     };
     let admission = Admission {
-        pricing: settings.credits.as_ref().map(|c| Pricing { free: c.free, new: c.price_new, cached: c.price_cached }),
+        pricing: settings.credits.as_ref().map(|c| Pricing {
+            free: c.free,
+            new: c.price_new,
+            cached: c.price_cached,
+            quality_extra: c.price_quality_extra,
+            long_extra: c.price_long_extra,
+        }),
         max_waiting: settings.fair_use.max_waiting,
         rate: match shared_rate {
             Some(_) => Vec::new(),
@@ -138,11 +149,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     ));
     let dispatcher = Arc::new(Dispatcher::new(database.clone(), queue));
     let intake = Arc::new(
-        Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim).with_admission(
-            settings.credits.is_some(),
-            shared_rate,
-            settings.admin_user_ids.clone(),
-        ),
+        Intake::new(database.clone(), cache.clone(), recorder, dispatcher.clone(), delivery.clone(), claim)
+            .with_admission(settings.credits.is_some(), shared_rate, settings.admin_user_ids.clone())
+            .with_recipes(settings.default_choices, settings.providers.generator),
     );
     let operator = Arc::new(
         Operator::new(database.clone(), cache.clone(), store.clone(), settings.data_dir.clone())
@@ -161,7 +170,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.approvals.clone(),
         settings.admin_user_ids.clone(),
     ));
-    let services = Services::new(intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions);
+    let remixes = Arc::new(Remixes::new(database.clone(), sender.api().clone(), settings.data_dir.join("photos")));
+    let services =
+        Services::new(intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions, remixes);
     if let Err(err) = warming.await {
         tracing::warn!(error = %err, "warming the database pool stopped");
     }
@@ -298,6 +309,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             cache.clone(),
             generator,
             services.extensions().clone(),
+            services.remixes().clone(),
             job_settings,
             shutdown.clone(),
         )

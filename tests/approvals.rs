@@ -636,7 +636,8 @@ async fn presses_racing_on_one_approval_message_decide_it_once() {
         let available = eventually(LONG, || async { h.assets().await[0].status == AssetStatus::Available }).await;
         assert!(available, "{:?}", h.assets().await);
     } else {
-        let ok = h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("rejected at an approval step")), LONG).await;
+        let ok =
+            h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("rejected at an approval step")), LONG).await;
         assert!(ok, "{:?}", texts_to(&h.fake.sent(), user));
         assert!(videos_to(&h.fake.sent(), user).is_empty(), "a rejected video was sent");
         assert_eq!(h.assets().await[0].last_error, Some(Failure::Rejected));

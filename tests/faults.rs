@@ -91,7 +91,10 @@ async fn a_refused_upload_fails_the_asset_tells_users_and_the_next_request_retri
     h.fake.push_text(700, 700, "/status");
     let ok = h
         .fake
-        .wait_for(|sent| texts_to(sent, 700).iter().any(|t| t.contains("❌ failed: Telegram did not accept the video")), Duration::from_secs(10))
+        .wait_for(
+            |sent| texts_to(sent, 700).iter().any(|t| t.contains("❌ failed: Telegram did not accept the video")),
+            Duration::from_secs(10),
+        )
         .await;
     assert!(ok, "/status shows the reason");
 

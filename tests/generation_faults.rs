@@ -77,7 +77,10 @@ async fn a_hung_generator_times_out_without_blocking_other_prompts() {
     h.video_for(51, 0).await;
     let ok = h
         .fake
-        .wait_for(|sent| support::texts_to(sent, 50).iter().any(|t| t.contains("it failed after 2 attempts")), Duration::from_secs(30))
+        .wait_for(
+            |sent| support::texts_to(sent, 50).iter().any(|t| t.contains("it failed after 2 attempts")),
+            Duration::from_secs(30),
+        )
         .await;
     assert!(ok, "the user of the hung prompt is told: {:?}", h.fake.sent_to(50));
     let frozen = h.assets().await.into_iter().find(|a| a.prompt == "frozen").expect("asset");
@@ -118,7 +121,7 @@ async fn hundreds_of_concurrent_requests_enqueue_one_job_per_prompt() {
                 raw_text: text,
                 language: vidcache::domain::Lang::En,
             };
-            intake.request_video(new, prompt).await
+            intake.request_video(new, vidcache::domain::Wanted::new(prompt, vidcache::domain::Recipe::default())).await
         }));
     }
     for task in tasks {

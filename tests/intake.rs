@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::db::recorder::Recorder;
 use vidcache::db::requests::{NewRequest, Submitted, submit_many};
-use vidcache::domain::{ChatId, Lang, MessageId, Prompt, UserId, Wanted};
+use vidcache::domain::{ChatId, Lang, MessageId, Prompt, Recipe, UserId, Wanted};
 
 fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
     let new = NewRequest {
@@ -53,7 +53,8 @@ async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
             request(1, 10, "Happy birthday Zoë"), // the same message again
             request(3, 30, "a red kite"),
         ];
-        let batch: Vec<(NewRequest, Wanted)> = batch.into_iter().map(|(new, prompt)| (new, prompt.into())).collect();
+        let batch: Vec<(NewRequest, Wanted)> =
+            batch.into_iter().map(|(new, prompt)| (new, Wanted::new(prompt, Recipe::default()))).collect();
         let outcomes = submit_many(&db, batch.clone().into(), claim).await.expect("recorded");
         assert_eq!(outcomes.len(), 4);
         let recorded = |i: usize| match &outcomes[i] {
@@ -89,7 +90,7 @@ async fn concurrent_batches_dispatch_exactly_once_per_prompt() {
             let text = prompts[i as usize % prompts.len()];
             let text = if i % 2 == 0 { text.to_uppercase() } else { format!("  {text} ") };
             let (new, prompt) = request(1000 + i, 1, &text);
-            recorder.submit(new, prompt)
+            recorder.submit(new, Wanted::new(prompt, Recipe::default()))
         });
         let outcomes = join_all(submissions).await;
         let mut dispatched = HashSet::new();
@@ -123,14 +124,18 @@ async fn a_repeat_of_a_refused_message_in_one_batch_is_refused_alike() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     for db in databases(&dir).await {
-        let admission = Admission { pricing: Some(Pricing { free: 5, new: 5, cached: 1 }), ..Admission::default() };
+        let admission = Admission {
+            pricing: Some(Pricing { free: 5, new: 5, cached: 1, quality_extra: 0, long_extra: 0 }),
+            ..Admission::default()
+        };
         let batch = vec![
             request(1, 10, "a new video"),
             request(1, 11, "another new video"),
             request(2, 20, "a kite"),
             request(1, 11, "another new video"), // the refused message again
         ];
-        let batch: Vec<(NewRequest, Wanted)> = batch.into_iter().map(|(new, prompt)| (new, prompt.into())).collect();
+        let batch: Vec<(NewRequest, Wanted)> =
+            batch.into_iter().map(|(new, prompt)| (new, Wanted::new(prompt, Recipe::default()))).collect();
         let outcomes = submit_many_admitted(&db, batch.into(), ChronoDuration::seconds(60), Arc::new(admission))
             .await
             .expect("the batch is recorded in one go");

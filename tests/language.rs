@@ -247,30 +247,17 @@ async fn failed_request(
     use sea_orm::sea_query::Expr;
     use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, NotSet, QueryFilter, Set};
     use vidcache::db::entities::{user_requests, video_assets};
-    use vidcache::domain::{AssetStatus, ChatId, MessageId, Prompt, RequestStatus, UserId};
+    use vidcache::domain::{AssetStatus, ChatId, MessageId, Prompt, Recipe, RequestStatus, UserId, Wanted};
 
     let now = Utc::now();
-    let asset = video_assets::ActiveModel {
-        id: NotSet,
-        prompt_key: Set(Prompt::parse(prompt, 1000).expect("a prompt").key()),
-        prompt: Set(prompt.to_lowercase()),
-        status: Set(AssetStatus::Failed),
-        generation: Set(1),
-        dispatched_generation: Set(1),
-        dispatched_at: Set(None),
-        file_id: Set(None),
-        file_unique_id: Set(None),
-        file_path: Set(None),
-        last_error: Set(None),
-        attempts: Set(1),
-        stage: Set(None),
-        lease_owner: Set(None),
-        lease_until: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        parent_id: Set(None),
-        extension_depth: Set(0),
-        typed_prompt: Set(Some(prompt.to_owned())),
+    let asset = {
+        let wanted = Wanted::new(Prompt::parse(prompt, 1000).expect("a prompt"), Recipe::default());
+        let mut row = video_assets::ActiveModel::new_pending(wanted.key(), &wanted, Some(prompt.to_owned()), now);
+        row.status = Set(AssetStatus::Failed);
+        row.dispatched_generation = Set(1);
+        row.attempts = Set(1);
+        row.stage = Set(None);
+        row
     }
     .insert(db)
     .await
@@ -302,16 +289,20 @@ async fn failed_request(
     // the reason as stored text, exactly as a row of this or an older version holds it
     for (table, id) in [("asset", asset.id.0), ("request", request.id.0)] {
         let updated = match table {
-            "asset" => video_assets::Entity::update_many()
-                .col_expr(video_assets::Column::LastError, Expr::value(reason))
-                .filter(video_assets::Column::Id.eq(id))
-                .exec(db)
-                .await,
-            _ => user_requests::Entity::update_many()
-                .col_expr(user_requests::Column::Error, Expr::value(reason))
-                .filter(user_requests::Column::Id.eq(id))
-                .exec(db)
-                .await,
+            "asset" => {
+                video_assets::Entity::update_many()
+                    .col_expr(video_assets::Column::LastError, Expr::value(reason))
+                    .filter(video_assets::Column::Id.eq(id))
+                    .exec(db)
+                    .await
+            }
+            _ => {
+                user_requests::Entity::update_many()
+                    .col_expr(user_requests::Column::Error, Expr::value(reason))
+                    .filter(user_requests::Column::Id.eq(id))
+                    .exec(db)
+                    .await
+            }
         };
         updated.expect("reason stored");
     }
@@ -372,7 +363,9 @@ async fn every_failure_reason_reaches_each_user_in_their_language() {
     }
     // the exact Russian words of a few, as a person reads them
     let ru_texts: Vec<String> = [301, 302].into_iter().flat_map(|u| texts_to(&h.fake.sent(), u)).collect();
-    for words in ["его отклонили при одобрении", "его никто не одобрил вовремя", "ничего не вышло за 3 попытки", "что-то пошло не так"] {
+    for words in
+        ["его отклонили при одобрении", "его никто не одобрил вовремя", "ничего не вышло за 3 попытки", "что-то пошло не так"]
+    {
         assert!(ru_texts.iter().any(|t| t.contains(words)), "no Russian notice says {words:?}: {ru_texts:#?}");
     }
     assert!(!ru_texts.iter().any(|t| t.contains("rejected") || t.contains("no answer in time") || t.contains("attempts")));
@@ -409,7 +402,10 @@ async fn every_failure_reason_reaches_each_user_in_their_language() {
     h.fake.push_text(ADMIN, ADMIN, &format!("/status {legacy_prompt}"));
     let ok = h
         .fake
-        .wait_for(move |s| texts_to(s, ADMIN).iter().any(|t| t.contains(&format!("[error: {legacy_other}]"))), Duration::from_secs(10))
+        .wait_for(
+            move |s| texts_to(s, ADMIN).iter().any(|t| t.contains(&format!("[error: {legacy_other}]"))),
+            Duration::from_secs(10),
+        )
         .await;
     assert!(ok, "the operator's report: {:?}", texts_to(&h.fake.sent(), ADMIN));
     service.kill9().await;

@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome, VeoOutcome};
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use support::Harness;
 use vidcache::config::{DataStore, GeneratorKind, ProviderSettings, RetryPolicy};
 use vidcache::db::assets;
 use vidcache::db::entities::video_assets;
 use vidcache::db::stages::{self, StageKind, StageStatus};
 use vidcache::domain::AssetStatus;
-use vidcache::domain::{AssetId, Generation, Prompt};
+use vidcache::domain::{AssetId, Generation, Prompt, Recipe, Wanted};
 use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator, NoGates, build_generator, ffmpeg};
 use vidcache::providers::{OpenAiClient, ProviderError};
 use vidcache::service::Housekeeping;
@@ -96,27 +96,15 @@ impl Env {
 
     async fn asset(&self, prompt: &str) -> AssetId {
         let now = Utc::now();
-        let asset = video_assets::ActiveModel {
-            id: NotSet,
-            prompt_key: Set(Prompt::parse(prompt, 1000).expect("a prompt").key()),
-            prompt: Set(prompt.to_owned()),
-            status: Set(AssetStatus::Generating),
-            generation: Set(1),
-            dispatched_generation: Set(1),
-            dispatched_at: Set(None),
-            file_id: Set(None),
-            file_unique_id: Set(None),
-            file_path: Set(None),
-            last_error: Set(None),
-            attempts: Set(1),
-            stage: Set(None),
-            lease_owner: Set(Some("test".into())),
-            lease_until: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            parent_id: Set(None),
-            extension_depth: Set(0),
-            typed_prompt: Set(None),
+        let asset = {
+            let wanted = Wanted::new(Prompt::parse(prompt, 1000).expect("a prompt"), Recipe::default());
+            let mut row = video_assets::ActiveModel::new_pending(wanted.key(), &wanted, None, now);
+            row.status = Set(AssetStatus::Generating);
+            row.dispatched_generation = Set(1);
+            row.attempts = Set(1);
+            row.stage = Set(None);
+            row.lease_owner = Set(Some("test".into()));
+            row
         };
         asset.insert(&self.db).await.expect("asset row").id
     }
@@ -157,6 +145,8 @@ fn request_for(job: Generation, prompt: &str, output: &Path, log: &Arc<Mutex<Vec
         progress: Arc::new(move |stage| log.lock().expect("progress log").push(Lang::En.texts().stage(&stage))),
         extend: None,
         gates: Arc::new(NoGates),
+        recipe: Recipe::default(),
+        image: None,
     }
 }
 
@@ -511,7 +501,7 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     let swept = sweeper.sweep().await.expect("sweeps");
     assert_eq!(swept.intermediates, 2, "{swept:?}");
     assert!(dirs.iter().all(|d| !d.exists()), "intermediate files of an available asset are swept");
-    let key = Prompt::parse(prompt, 1000).expect("a prompt").key();
+    let key = vidcache::domain::PromptKey::of(&Prompt::parse(prompt, 1000).expect("a prompt"), &Recipe::default());
     assert!(matches!(
         assets::clear(&env.db, &key, &vidcache::domain::Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clears"),
         assets::Cleared::Cleared { .. }
@@ -916,9 +906,10 @@ async fn settings_the_apis_refuse_stop_the_start() {
     ] {
         let env = Env::new(FakeProvidersConfig::default(), vars).await;
         let settings = env.settings();
-        let err = build_generator(settings.generator, &settings, env.db.clone(), env.dir.path().join("w"), LocalGenerator::default())
-            .err()
-            .unwrap_or_else(|| panic!("{vars:?} must not build"));
+        let err =
+            build_generator(settings.generator, &settings, env.db.clone(), env.dir.path().join("w"), LocalGenerator::default())
+                .err()
+                .unwrap_or_else(|| panic!("{vars:?} must not build"));
         assert!(err.to_string().contains(needle), "{vars:?}: {err}");
         assert_eq!(env.fake.calls(Endpoint::ImageToVideo) + env.fake.calls(Endpoint::VeoPredict), 0);
     }

@@ -331,8 +331,10 @@ async fn crash_at(point: Point) {
             assert_eq!(finished_before, SEGMENTS, "{kind:?}: every prompt was written before the kill at {point:?}: {dead:?}");
         }
     }
-    let chat_in_flight =
-        dead.iter().filter(|s| matches!(s.kind, StageKind::ImagePrompt | StageKind::AnimationPrompt) && s.status == StageStatus::Running).count();
+    let chat_in_flight = dead
+        .iter()
+        .filter(|s| matches!(s.kind, StageKind::ImagePrompt | StageKind::AnimationPrompt) && s.status == StageStatus::Running)
+        .count();
     assert!(
         prompt_chats <= 2 * SEGMENTS + chat_in_flight,
         "{prompt_chats} prompt chats for {SEGMENTS} segments and {chat_in_flight} in flight at the kill"

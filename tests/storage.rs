@@ -110,7 +110,9 @@ impl Drop for S3Server {
 
 /// The first 16 characters of the prompt's key: a video's file name starts with them.
 fn file_prefix(prompt: &str) -> String {
-    Prompt::parse(prompt, 1000).expect("valid prompt").key().as_str()[..16].to_owned()
+    vidcache::domain::PromptKey::of(&Prompt::parse(prompt, 1000).expect("valid prompt"), &vidcache::domain::Recipe::default())
+        .as_str()[..16]
+        .to_owned()
 }
 
 /// Every file under `dir`, recursively.

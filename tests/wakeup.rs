@@ -208,7 +208,8 @@ async fn pushed_but_not_run(h: &Harness, first_chat: i64) -> Vec<i64> {
 }
 
 fn stuck_of(job_key: &str, assets: &[vidcache::db::entities::video_assets::Model]) -> Stuck {
-    let asset = assets.iter().find(|a| job_key == format!("asset:{}:generation:{}", a.id.0, a.generation)).expect("a job of ours");
+    let asset =
+        assets.iter().find(|a| job_key == format!("asset:{}:generation:{}", a.id.0, a.generation)).expect("a job of ours");
     let i = STUCK.iter().position(|s| asset.prompt.to_lowercase().ends_with(&format!("{s:?}").to_lowercase())).expect("prompt");
     STUCK[i]
 }
@@ -258,7 +259,10 @@ async fn stuck_rows(h: &Harness, queue: &sea_orm::DatabaseConnection, postgres: 
             Stuck::Killed => format!("status = 'Killed', attempts = 1, done_at = {now}"),
             Stuck::RunningForADeadWorker => format!("status = 'Running', lock_by = 'a-dead-worker', lock_at = {now}"),
         };
-        queue.execute_unprepared(&format!("UPDATE {jobs} SET {set} WHERE idempotency_key = '{key}'")).await.expect("job left stuck");
+        queue
+            .execute_unprepared(&format!("UPDATE {jobs} SET {set} WHERE idempotency_key = '{key}'"))
+            .await
+            .expect("job left stuck");
     }
 }
 
@@ -328,9 +332,14 @@ async fn a_job_left_failed_done_killed_or_running_is_run_again_on_redis() {
             .arg(0)
             .arg(&task);
         match stuck {
-            Stuck::Failed | Stuck::Killed => {
-                pipe.cmd("SADD").arg(format!("{q}:dead")).arg(&task).cmd("HSET").arg(&meta).arg("status").arg(format!("{stuck:?}"))
-            }
+            Stuck::Failed | Stuck::Killed => pipe
+                .cmd("SADD")
+                .arg(format!("{q}:dead"))
+                .arg(&task)
+                .cmd("HSET")
+                .arg(&meta)
+                .arg("status")
+                .arg(format!("{stuck:?}")),
             Stuck::Done => pipe.cmd("SADD").arg(format!("{q}:done")).arg(&task).cmd("HSET").arg(&meta).arg("status").arg("Done"),
             Stuck::RunningForADeadWorker => pipe
                 .cmd("SADD")

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use fakes::telegram::{FakeTelegram, FakeTelegramConfig};
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait, PaginatorTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 use vidcache::db::entities::{user_requests, video_assets};
-use vidcache::domain::{AssetStatus, Prompt};
+use vidcache::domain::{AssetStatus, Prompt, Recipe, Wanted};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -635,28 +635,15 @@ async fn seed_assets(database_url: &str, n: usize) -> anyhow::Result<()> {
     let mut batch = Vec::new();
     for i in 0..n {
         let prompt = Prompt::parse(&format!("seeded asset {i}"), usize::MAX)?;
-        batch.push(video_assets::ActiveModel {
-            id: NotSet,
-            prompt_key: Set(prompt.key()),
-            prompt: Set(prompt.as_str().to_owned()),
-            status: Set(AssetStatus::Available),
-            generation: Set(1),
-            dispatched_generation: Set(1),
-            dispatched_at: Set(None),
-            file_id: Set(Some(vidcache::domain::FileId(format!("SEEDED{i}")))),
-            file_unique_id: Set(Some(format!("U{i}"))),
-            file_path: Set(None),
-            last_error: Set(None),
-            attempts: Set(1),
-            stage: Set(None),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            parent_id: Set(None),
-            extension_depth: Set(0),
-            typed_prompt: Set(None),
-        });
+        let wanted = Wanted::new(prompt, Recipe::default());
+        let mut row = video_assets::ActiveModel::new_pending(wanted.key(), &wanted, None, now);
+        row.status = Set(AssetStatus::Available);
+        row.dispatched_generation = Set(1);
+        row.file_id = Set(Some(vidcache::domain::FileId(format!("SEEDED{i}"))));
+        row.file_unique_id = Set(Some(format!("U{i}")));
+        row.attempts = Set(1);
+        row.stage = Set(None);
+        batch.push(row);
         if batch.len() == 500 {
             video_assets::Entity::insert_many(std::mem::take(&mut batch)).exec(&db).await?;
         }

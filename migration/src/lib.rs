@@ -20,6 +20,7 @@ mod m20261202_000015_add_asset_extensions;
 mod m20261202_000016_create_pending_extensions;
 mod m20261202_000017_create_user_languages;
 mod m20261202_000018_add_asset_typed_prompt;
+mod m20261207_000019_add_recipe;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_create_pending_extensions::Migration),
             Box::new(m20261202_000017_create_user_languages::Migration),
             Box::new(m20261202_000018_add_asset_typed_prompt::Migration),
+            Box::new(m20261207_000019_add_recipe::Migration),
         ]
     }
 }

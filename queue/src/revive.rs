@@ -81,12 +81,7 @@ impl JobQueue {
         let failed = |e: &dyn std::fmt::Display| QueueError::Push { key: key.clone(), message: e.to_string() };
         let revived = match &self.store {
             Store::Sqlite { pool } => {
-                let done = sqlx::query(SQLITE_REVIVE)
-                    .bind(QUEUE_NAME)
-                    .bind(&key)
-                    .execute(pool)
-                    .await
-                    .map_err(|e| failed(&e))?;
+                let done = sqlx::query(SQLITE_REVIVE).bind(QUEUE_NAME).bind(&key).execute(pool).await.map_err(|e| failed(&e))?;
                 done.rows_affected() > 0
             }
             Store::Postgres { pool } => {

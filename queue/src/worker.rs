@@ -110,7 +110,9 @@ pub async fn run_worker(
             Report::Still(n) => {
                 tracing::warn!(error = %error, restarts = n, retry_in_ms = wait.as_millis() as u64, "the generation worker still fails; restarting it with backoff")
             }
-            Report::Quiet => tracing::debug!(error = %error, retry_in_ms = wait.as_millis() as u64, "restarting the generation worker"),
+            Report::Quiet => {
+                tracing::debug!(error = %error, retry_in_ms = wait.as_millis() as u64, "restarting the generation worker")
+            }
         }
         generation += 1;
         tokio::select! {

@@ -11,7 +11,7 @@ use super::commands::Command;
 use super::voice::{Transcriber, VoiceError};
 use crate::domain::{
     Actor, ApprovalState, AssetId, CallbackData, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, RequestId,
-    StarsPackage, UserId,
+    StarsPackage, UserId, Wanted,
 };
 use crate::service::credits::Paid;
 use crate::service::delivery::extend_keyboard;
@@ -133,7 +133,7 @@ impl UpdateHandler {
     /// this video can't be extended. Returns the press's notice.
     async fn extend_pressed(&self, user: UserId, chat: ChatId, asset: AssetId, texts: &dyn Texts) -> Option<String> {
         let (text, notice) = match self.extensions.press(chat, user, asset).await {
-            Ok(ExtendPressed::Waiting { prompt }) => (texts.extend_ask(&prompt), None),
+            Ok(ExtendPressed::Waiting { prompt, .. }) => (texts.extend_ask(&prompt), None),
             Ok(ExtendPressed::Refused(refusal)) => {
                 let text = Self::refusal(texts, &refusal);
                 (text.clone(), Some(text))
@@ -419,7 +419,10 @@ impl UpdateHandler {
             }
         };
         let admitted = match awaited {
-            None => self.intake.request_video(new, prompt).await,
+            None => match self.intake.recipe_for(incoming.user, None).await {
+                Ok(recipe) => self.intake.request_video(new, Wanted::new(prompt, recipe)).await,
+                Err(err) => Err(err),
+            },
             Some(parent) => match self.extensions.wanted(parent, prompt).await {
                 Ok(Ok(wanted)) => {
                     let admitted = self.intake.request_video(new, wanted).await;

@@ -15,6 +15,10 @@ pub struct CreditSettings {
     pub price_new: i64,
     /// A request answered from the cache or joining a generation under way.
     pub price_cached: i64,
+    /// Added to either price for Quality (`PRICE_QUALITY_EXTRA`).
+    pub price_quality_extra: i64,
+    /// Added to either price for Long (`PRICE_LONG_EXTRA`).
+    pub price_long_extra: i64,
     /// What `/buy` offers, in order.
     pub packages: Vec<StarsPackage>,
 }
@@ -101,6 +105,8 @@ pub fn credits_from(lookup: Lookup<'_>) -> Result<Option<CreditSettings>, Config
         free: non_negative("FREE_CREDITS", 20)?,
         price_new: non_negative("PRICE_NEW_VIDEO", 10)?,
         price_cached: non_negative("PRICE_CACHED_VIDEO", 1)?,
+        price_quality_extra: non_negative("PRICE_QUALITY_EXTRA", 0)?,
+        price_long_extra: non_negative("PRICE_LONG_EXTRA", 0)?,
         packages,
     }))
 }

@@ -26,7 +26,7 @@ pub use secret::{Secret, SecretUrl};
 pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
-use crate::domain::{ChatId, Lang, UserId};
+use crate::domain::{ChatId, Choices, Lang, UnknownChoice, UserId};
 
 /// The bot token. It never appears in `Debug` output or a log line.
 #[derive(Clone)]
@@ -224,6 +224,30 @@ pub struct Settings {
     /// The language of users whose Telegram profile has no language
     /// (`DEFAULT_LANGUAGE`).
     pub default_language: Lang,
+    /// The choices of a user who never changed them (`DEFAULT_QUALITY`,
+    /// `DEFAULT_FORMAT`, `DEFAULT_LENGTH`): the recipe old assets get.
+    pub default_choices: Choices,
+}
+
+/// `DEFAULT_QUALITY` (`fast`|`quality`), `DEFAULT_FORMAT` (`16:9`|`9:16`),
+/// `DEFAULT_LENGTH` (`short`|`long`).
+fn default_choices(lookup: Lookup<'_>) -> Result<Choices, ConfigError> {
+    fn one<T: std::str::FromStr<Err = UnknownChoice> + Default>(
+        lookup: Lookup<'_>,
+        name: &'static str,
+    ) -> Result<T, ConfigError> {
+        match get(lookup, name) {
+            None => Ok(T::default()),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: UnknownChoice| ConfigError::Invalid { name, reason: format!("`{raw}`: use one of {}", e.allowed) }),
+        }
+    }
+    Ok(Choices {
+        quality: one(lookup, "DEFAULT_QUALITY")?,
+        format: one(lookup, "DEFAULT_FORMAT")?,
+        length: one(lookup, "DEFAULT_LENGTH")?,
+    })
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -326,6 +350,7 @@ impl Settings {
             Some(raw) => Lang::parse(&raw)
                 .ok_or_else(|| ConfigError::Invalid { name: "DEFAULT_LANGUAGE", reason: format!("`{raw}`: use en or ru") })?,
         };
+        let default_choices = default_choices(lookup)?;
         let providers = ProviderSettings::from_lookup(lookup)?;
         let approvals = ApprovalSettings::from_lookup(lookup)?;
         if approvals.as_ref().is_some_and(|a| a.mode == ApprovalMode::Operators) && admin_user_ids.is_empty() {
@@ -341,6 +366,7 @@ impl Settings {
             cleanup: CleanupSettings::from_lookup(lookup)?,
             admin,
             default_language,
+            default_choices,
             token,
             providers,
             webhook,

@@ -9,44 +9,10 @@ use std::time::Duration;
 
 use super::{ConfigError, Secret, get};
 
-/// Which generator makes the videos (`GENERATOR`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum GeneratorKind {
-    /// The embedded renderer: no external service.
-    #[default]
-    Local,
-    /// OpenAI-compatible chat and speech, Runway images and clips, ffmpeg.
-    Pipeline,
-    /// Vertex AI Veo text-to-video; with an OpenAI key also a script,
-    /// several clips, a voice-over and ffmpeg assembly.
-    Veo,
-}
-
-impl FromStr for GeneratorKind {
-    type Err = ConfigError;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "" | "local" => Ok(Self::Local),
-            "pipeline" => Ok(Self::Pipeline),
-            "veo" => Ok(Self::Veo),
-            other => Err(invalid("GENERATOR", format!("`{other}`; use local, pipeline or veo"))),
-        }
-    }
-}
+pub use crate::domain::GeneratorKind;
 
 fn invalid(name: &'static str, reason: String) -> ConfigError {
     ConfigError::Invalid { name, reason }
-}
-
-impl fmt::Display for GeneratorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Local => "local",
-            Self::Pipeline => "pipeline",
-            Self::Veo => "veo",
-        })
-    }
 }
 
 /// An OpenAI-compatible API: chat for the script and prompts, speech for
@@ -210,7 +176,12 @@ fn size(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(u32, u32), ConfigErr
 impl ProviderSettings {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| get(lookup, name);
-        let generator = var("GENERATOR").map_or(Ok(GeneratorKind::Local), |raw| raw.parse())?;
+        let generator = match var("GENERATOR") {
+            None => GeneratorKind::Local,
+            Some(raw) => {
+                raw.parse().map_err(|_| invalid("GENERATOR", format!("`{}`; use local, pipeline or veo", raw.trim())))?
+            }
+        };
         let openai = OpenAiSettings {
             api_key: var("OPENAI_API_KEY").map(Secret::new),
             base_url: url(lookup, "OPENAI_BASE_URL", "https://api.openai.com/v1".to_owned())?,

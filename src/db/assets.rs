@@ -11,7 +11,10 @@ use sea_orm::{
 use super::entities::{operator_actions, user_requests, video_assets};
 use super::retry::serializable;
 use super::stages::{self, Carried};
-use crate::domain::{Actor, AssetId, AssetStatus, Failure, FileId, Generation, PromptKey, RequestId, RequestStatus, Stage};
+use crate::domain::{
+    Actor, AssetId, AssetStatus, Choices, Failure, FileId, Generation, GeneratorKind, KEY_VERSION, MadeWith, Prompt, PromptKey,
+    Recipe, RequestId, RequestStatus, Stage,
+};
 
 pub type Asset = video_assets::Model;
 
@@ -274,6 +277,19 @@ pub async fn set_stage(db: &DatabaseConnection, job: Generation, owner: &str, st
 pub async fn set_file_path(db: &DatabaseConnection, job: Generation, owner: &str, path: &str) -> Result<(), DbErr> {
     video_assets::Entity::update_many()
         .col_expr(video_assets::Column::FilePath, Expr::value(path))
+        .filter(held(job, owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records what the generation held by `owner` makes the video with.
+pub async fn set_made_with(db: &DatabaseConnection, job: Generation, owner: &str, made: &MadeWith) -> Result<(), DbErr> {
+    video_assets::Entity::update_many()
+        .col_expr(video_assets::Column::MadeModel, Expr::value(made.model.clone()))
+        .col_expr(video_assets::Column::MadeAspectRatio, Expr::value(made.aspect_ratio.clone()))
+        .col_expr(video_assets::Column::MadeDurationSecs, Expr::value(i32::try_from(made.duration_secs).unwrap_or(i32::MAX)))
+        .col_expr(video_assets::Column::MadeResolution, Expr::value(made.resolution.clone()))
         .filter(held(job, owner))
         .exec(db)
         .await?;
@@ -588,6 +604,105 @@ pub async fn with_key_prefix(db: &DatabaseConnection, prefix: &str) -> Result<Ve
         return Ok(Vec::new());
     }
     video_assets::Entity::find().filter(video_assets::Column::PromptKey.starts_with(prefix)).all(db).await
+}
+
+/// Assets whose video file is named `name` (a file named after a key the
+/// asset no longer has: written before the upgrade re-keyed it).
+pub async fn with_file_name(db: &DatabaseConnection, name: &str) -> Result<Vec<Asset>, DbErr> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)) {
+        return Ok(Vec::new());
+    }
+    let found = video_assets::Entity::find().filter(video_assets::Column::FilePath.ends_with(name)).all(db).await?;
+    let named =
+        |a: &Asset| a.file_path.as_deref().is_some_and(|p| std::path::Path::new(p).file_name().is_some_and(|f| f == name));
+    Ok(found.into_iter().filter(named).collect())
+}
+
+/// The assets of `prompt`'s own videos, one per recipe it was made with
+/// (not its extensions), oldest first.
+pub async fn of_prompt<C: ConnectionTrait>(db: &C, prompt: &Prompt) -> Result<Vec<Asset>, DbErr> {
+    video_assets::Entity::find()
+        .filter(video_assets::Column::PromptDigest.eq(prompt.legacy_key()))
+        .filter(video_assets::Column::ParentId.is_null())
+        .filter(video_assets::Column::Prompt.eq(prompt.as_str()))
+        .order_by_asc(video_assets::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Re-keys the rows the previous release wrote (key version 1: keyed by
+/// the normalized prompt alone) as videos of `defaults` made by
+/// `generator` — what that release made them with — so that every cached
+/// prompt stays a hit. Extensions follow their parents (their key covers
+/// the parent's). Idempotent: rows already re-keyed are left alone, so
+/// replicas starting together agree. Returns how many rows were re-keyed.
+#[tracing::instrument(skip(db))]
+pub async fn rekey_legacy(db: &DatabaseConnection, defaults: Choices, generator: GeneratorKind) -> Result<u64, DbErr> {
+    let mut done = 0;
+    loop {
+        // Parents before children: a child's key needs its parent's new key.
+        let batch = video_assets::Entity::find()
+            .filter(video_assets::Column::KeyVersion.lt(KEY_VERSION))
+            .order_by_asc(video_assets::Column::ExtensionDepth)
+            .order_by_asc(video_assets::Column::Id)
+            .limit(500)
+            .all(db)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        let rekeyed = serializable(db, |txn| {
+            let batch = batch.clone();
+            Box::pin(async move {
+                let mut rekeyed = 0u64;
+                for row in batch {
+                    let Ok(prompt) = Prompt::parse(&row.prompt, usize::MAX) else {
+                        return Err(DbErr::Custom(format!("asset {} has an empty prompt; cannot re-key it", row.id)));
+                    };
+                    let recipe = Recipe::new(defaults, generator);
+                    let key = match row.parent_id {
+                        None => PromptKey::of(&prompt, &recipe),
+                        Some(parent) => {
+                            let parent = video_assets::Entity::find_by_id(parent)
+                                .one(txn)
+                                .await?
+                                .ok_or_else(|| DbErr::Custom(format!("asset {}'s parent {parent} is gone", row.id)))?;
+                            if parent.key_version < KEY_VERSION {
+                                // its parent comes in a later batch (same depth order): next round
+                                continue;
+                            }
+                            PromptKey::extension(&parent.prompt_key, &prompt)
+                        }
+                    };
+                    let updated = video_assets::Entity::update_many()
+                        .col_expr(video_assets::Column::PromptKey, Expr::value(key))
+                        .col_expr(video_assets::Column::KeyVersion, Expr::value(KEY_VERSION))
+                        .col_expr(video_assets::Column::Quality, Expr::value(recipe.choices.quality.token()))
+                        .col_expr(video_assets::Column::Format, Expr::value(recipe.choices.format.token()))
+                        .col_expr(video_assets::Column::Length, Expr::value(recipe.choices.length.token()))
+                        .col_expr(video_assets::Column::Generator, Expr::value(recipe.generator.token()))
+                        .col_expr(video_assets::Column::PromptDigest, Expr::value(prompt.legacy_key()))
+                        .filter(video_assets::Column::Id.eq(row.id))
+                        .filter(video_assets::Column::KeyVersion.lt(KEY_VERSION))
+                        .exec(txn)
+                        .await?;
+                    rekeyed += updated.rows_affected;
+                }
+                Ok(rekeyed)
+            })
+        })
+        .await?;
+        if rekeyed == 0 {
+            // rows left whose parents can't be re-keyed: nothing more to do
+            tracing::warn!("some assets of the previous release could not be re-keyed");
+            break;
+        }
+        done += rekeyed;
+    }
+    if done > 0 {
+        tracing::info!(assets = done, "re-keyed the previous release's assets with the default recipe");
+    }
+    Ok(done)
 }
 
 /// Whether an extension of one of `parents` is pending, being generated or

@@ -7,12 +7,14 @@
 pub mod approvals;
 pub mod assets;
 pub mod cancel;
+pub mod choices;
 pub mod console;
 pub mod credits;
 pub mod entities;
 pub mod extensions;
 pub mod languages;
 pub mod recorder;
+pub mod remixes;
 pub mod requests;
 mod retry;
 pub mod stages;

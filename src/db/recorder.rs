@@ -53,10 +53,10 @@ impl Recorder {
 
     /// Records one request (see [`requests::submit`]); returns once it is
     /// committed, or with the error that kept it from being recorded.
-    pub async fn submit(&self, new: NewRequest, wanted: impl Into<Wanted>) -> Result<Submitted, DbErr> {
+    pub async fn submit(&self, new: NewRequest, wanted: Wanted) -> Result<Submitted, DbErr> {
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .send(Pending { new, wanted: wanted.into(), reply })
+            .send(Pending { new, wanted, reply })
             .await
             .map_err(|_| DbErr::Custom("the request recorder has stopped".to_owned()))?;
         outcome.await.map_err(|_| DbErr::Custom("the request recorder dropped a request".to_owned()))?

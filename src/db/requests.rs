@@ -16,9 +16,8 @@ use super::credits::{self, Movement, Pricing};
 use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
 use crate::domain::{
-    Failure,
-    AssetId, AssetStatus, ChatId, Generation, HoldState, Lang, LedgerKind, MessageId, PromptKey, RequestId, RequestStatus, Stage,
-    UserId, Wanted,
+    AssetId, AssetStatus, ChatId, Failure, Generation, HoldState, Lang, LedgerKind, MessageId, PromptKey, RequestId,
+    RequestStatus, Stage, UserId, Wanted,
 };
 
 pub type Request = user_requests::Model;
@@ -123,12 +122,7 @@ struct Charge {
 ///
 /// When the asset is already available with a `file_id`, the request is
 /// recorded as claimed by the caller for `claim`, who sends it at once.
-pub async fn submit(
-    db: &DatabaseConnection,
-    new: NewRequest,
-    wanted: impl Into<Wanted>,
-    claim: ChronoDuration,
-) -> Result<Submitted, DbErr> {
+pub async fn submit(db: &DatabaseConnection, new: NewRequest, wanted: Wanted, claim: ChronoDuration) -> Result<Submitted, DbErr> {
     submit_admitted(db, new, wanted, claim, Arc::new(Admission::default())).await
 }
 
@@ -136,11 +130,11 @@ pub async fn submit(
 pub async fn submit_admitted(
     db: &DatabaseConnection,
     new: NewRequest,
-    wanted: impl Into<Wanted>,
+    wanted: Wanted,
     claim: ChronoDuration,
     admission: Arc<Admission>,
 ) -> Result<Submitted, DbErr> {
-    let mut submitted = submit_many_admitted(db, Arc::from([(new, wanted.into())]), claim, admission).await?;
+    let mut submitted = submit_many_admitted(db, Arc::from([(new, wanted)]), claim, admission).await?;
     submitted.pop().ok_or_else(|| DbErr::Custom("a submitted batch came back empty".to_owned()))
 }
 
@@ -303,7 +297,7 @@ async fn submit_in(
         }
         let mut charge = Charge { limited: !hit, ..Charge::default() };
         if let Some(pricing) = admission.pricing {
-            let price = if starts { pricing.new } else { pricing.cached };
+            let price = pricing.price(starts, wanted.recipe.choices);
             let balance = balances.get(&user).copied().unwrap_or_default();
             if balance < price {
                 if !hit
@@ -321,30 +315,10 @@ async fn submit_in(
         }
         let dispatch = match existing {
             None => {
-                let asset = video_assets::ActiveModel {
-                    id: NotSet,
-                    prompt_key: Set(key.clone()),
-                    prompt: Set(wanted.prompt.as_str().to_owned()),
-                    status: Set(AssetStatus::Pending),
-                    generation: Set(1),
-                    dispatched_generation: Set(0),
-                    dispatched_at: Set(None),
-                    file_id: Set(None),
-                    file_unique_id: Set(None),
-                    file_path: Set(None),
-                    last_error: Set(None),
-                    attempts: Set(0),
-                    stage: Set(Some(Stage::Queued)),
-                    lease_owner: Set(None),
-                    lease_until: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    parent_id: Set(wanted.extends.as_ref().map(|e| e.parent)),
-                    extension_depth: Set(wanted.extends.as_ref().map_or(0, |e| e.depth)),
-                    typed_prompt: Set(Some(new.raw_text.trim().to_owned())),
-                }
-                .insert(txn)
-                .await?;
+                let asset =
+                    video_assets::ActiveModel::new_pending(key.clone(), wanted, Some(new.raw_text.trim().to_owned()), now)
+                        .insert(txn)
+                        .await?;
                 let job = asset.current_generation();
                 assets.insert(key.clone(), asset);
                 Some(job)

@@ -68,9 +68,12 @@ impl Failure {
     /// text, a legacy row's text); `None` when the kind says it all.
     pub fn detail(&self) -> Option<&str> {
         match self {
-            Self::Refused(d) | Self::CannotRun(d) | Self::Upload(d) | Self::Unreachable(d) | Self::Other(d) | Self::Attempts { last: d, .. } => {
-                Some(d.as_str()).filter(|d| !d.is_empty())
-            }
+            Self::Refused(d)
+            | Self::CannotRun(d)
+            | Self::Upload(d)
+            | Self::Unreachable(d)
+            | Self::Other(d)
+            | Self::Attempts { last: d, .. } => Some(d.as_str()).filter(|d| !d.is_empty()),
             _ => None,
         }
     }

@@ -1,6 +1,10 @@
 use std::fmt;
 
 use sea_orm::DeriveValueType;
+
+use super::recipe::{Choices, Recipe};
+
+const SEP: &[u8] = b"\x1f";
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
@@ -22,7 +26,8 @@ pub enum PromptError {
     TooLong { chars: usize, max: usize },
 }
 
-/// The stable key of a prompt: lowercase hex SHA-256 of its normalized text.
+/// The stable key of an asset: lowercase hex SHA-256 over what its video is
+/// made from (see [`PromptKey::of`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, DeriveValueType)]
 pub struct PromptKey(String);
 
@@ -45,12 +50,16 @@ impl Prompt {
         &self.0
     }
 
-    pub fn key(&self) -> PromptKey {
+    /// The digest of the normalized text alone: the key the previous
+    /// release (before the recipe was keyed) gave a prompt's asset, and the
+    /// indexed column by which operators find every recipe's asset of a
+    /// prompt.
+    pub fn legacy_key(&self) -> PromptKey {
         PromptKey(hex_sha256(&[self.0.as_bytes()]))
     }
 }
 
-fn hex_sha256(parts: &[&[u8]]) -> String {
+pub(super) fn hex_sha256(parts: &[&[u8]]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part);
@@ -69,7 +78,35 @@ impl fmt::Display for Prompt {
     }
 }
 
+/// Bumped when what the key covers changes on purpose (a re-key).
+pub const KEY_VERSION: i32 = 2;
+
 impl PromptKey {
+    /// The key of a prompt's own video made with `recipe`: the digest of
+    /// a version tag, the normalized prompt, quality, format, length, the
+    /// generator kind and (a remix) the photo's digest, separated by a
+    /// control character no normalized prompt holds. Same prompt and same
+    /// recipe: same key; any field changed: another key.
+    pub fn of(prompt: &Prompt, recipe: &Recipe) -> PromptKey {
+        let Choices { quality, format, length } = recipe.choices;
+        let image = recipe.image.as_ref().map_or("", |d| d.as_str());
+        PromptKey(hex_sha256(&[
+            b"vidcache-key/2",
+            SEP,
+            prompt.0.as_bytes(),
+            SEP,
+            quality.token().as_bytes(),
+            SEP,
+            format.token().as_bytes(),
+            SEP,
+            length.token().as_bytes(),
+            SEP,
+            recipe.generator.token().as_bytes(),
+            SEP,
+            image.as_bytes(),
+        ]))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -179,25 +216,85 @@ mod tests {
         assert!(Prompt::parse(&format!("  {}  ", "a".repeat(10)), 10).is_ok());
     }
 
+    fn key(prompt: &str) -> PromptKey {
+        PromptKey::of(&p(prompt), &Recipe::default())
+    }
+
     #[test]
-    fn key_is_hex_sha256_of_normalized_text() {
-        let key = p("Zoë").key();
-        assert_eq!(key.as_str().len(), 64);
-        assert!(key.as_str().chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_eq!(key, p(" ZOË ").key());
-        assert_ne!(key, p("zoe").key());
-        // sha256("abc")
-        assert_eq!(p("abc").key().as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    fn legacy_key_is_what_the_previous_release_stored() {
+        // The previous release keyed an asset by sha256 of the normalized prompt alone.
+        assert_eq!(p("abc").legacy_key().as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(p(" ABC ").legacy_key(), p("abc").legacy_key());
+        // The recipe's key never meets a legacy one.
+        assert_ne!(key("abc"), p("abc").legacy_key());
+    }
+
+    #[test]
+    fn key_is_lowercase_hex_and_normalized() {
+        let k = key("Zoë");
+        assert_eq!(k.as_str().len(), 64);
+        assert!(k.as_str().chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(k, key(" ZOË "));
+        assert_ne!(k, key("zoe"));
     }
 
     #[test]
     fn extension_keys_depend_on_parent_and_normalized_continuation() {
-        let parent = p("zoë").key();
-        let key = PromptKey::extension(&parent, &p("And Then  a Dragon"));
-        assert_eq!(key, PromptKey::extension(&parent, &p("and then a dragon")));
-        assert_ne!(key, PromptKey::extension(&p("zoe").key(), &p("and then a dragon")));
-        assert_ne!(key, p("and then a dragon").key());
-        assert_eq!(key.as_str().len(), 64);
+        let parent = key("zoë");
+        let k = PromptKey::extension(&parent, &p("And Then  a Dragon"));
+        assert_eq!(k, PromptKey::extension(&parent, &p("and then a dragon")));
+        assert_ne!(k, PromptKey::extension(&key("zoe"), &p("and then a dragon")));
+        assert_ne!(k, key("and then a dragon"));
+        assert_eq!(k.as_str().len(), 64);
+    }
+
+    fn recipes() -> impl Strategy<Value = Recipe> {
+        use crate::domain::{Format, GeneratorKind, ImageDigest, Length, Quality};
+        (
+            prop::sample::select(Quality::ALL),
+            prop::sample::select(Format::ALL),
+            prop::sample::select(Length::ALL),
+            prop::sample::select(GeneratorKind::ALL),
+            prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
+        )
+            .prop_map(|(quality, format, length, generator, image)| Recipe {
+                choices: Choices { quality, format, length },
+                generator,
+                image: image.map(|bytes| ImageDigest::of(&bytes)),
+            })
+    }
+
+    /// Every way to change one field of a recipe.
+    fn one_field_changed(r: &Recipe) -> Vec<Recipe> {
+        use crate::domain::{Format, GeneratorKind, ImageDigest, Length, Quality};
+        let c = r.choices;
+        let mut out = Vec::new();
+        out.extend(
+            Quality::ALL
+                .iter()
+                .filter(|q| **q != c.quality)
+                .map(|q| Recipe { choices: Choices { quality: *q, ..c }, ..r.clone() }),
+        );
+        out.extend(
+            Format::ALL.iter().filter(|f| **f != c.format).map(|f| Recipe { choices: Choices { format: *f, ..c }, ..r.clone() }),
+        );
+        out.extend(
+            Length::ALL.iter().filter(|l| **l != c.length).map(|l| Recipe { choices: Choices { length: *l, ..c }, ..r.clone() }),
+        );
+        out.extend(GeneratorKind::ALL.iter().filter(|g| **g != r.generator).map(|g| Recipe { generator: *g, ..r.clone() }));
+        out.push(Recipe {
+            image: match &r.image {
+                Some(_) => None,
+                None => Some(ImageDigest::of(b"x")),
+            },
+            ..r.clone()
+        });
+        if let Some(d) = &r.image {
+            let mut other = d.as_str().as_bytes().to_vec();
+            other.push(b'!');
+            out.push(Recipe { image: Some(ImageDigest::of(&other)), ..r.clone() });
+        }
+        out
     }
 
     proptest! {
@@ -227,8 +324,30 @@ mod tests {
             let a = Prompt::parse(&spaced, usize::MAX).expect("non-empty");
             let b = Prompt::parse(&upper, usize::MAX).expect("non-empty");
             let c = Prompt::parse(&lower, usize::MAX).expect("non-empty");
-            prop_assert_eq!(a.key(), c.key());
-            prop_assert_eq!(b.key(), c.key());
+            prop_assert_eq!(a.legacy_key(), c.legacy_key());
+            prop_assert_eq!(PromptKey::of(&a, &Recipe::default()), PromptKey::of(&c, &Recipe::default()));
+            prop_assert_eq!(PromptKey::of(&b, &Recipe::default()), PromptKey::of(&c, &Recipe::default()));
+        }
+
+        #[test]
+        fn same_inputs_same_key(s in "\\PC{1,40}", recipe in recipes()) {
+            if let Ok(prompt) = Prompt::parse(&s, usize::MAX) {
+                prop_assert_eq!(PromptKey::of(&prompt, &recipe), PromptKey::of(&prompt.clone(), &recipe.clone()));
+            }
+        }
+
+        #[test]
+        fn changing_any_one_field_changes_the_key(s in "[a-z ]{1,30}", other in "[a-z ]{1,30}", recipe in recipes()) {
+            if let (Ok(prompt), Ok(other)) = (Prompt::parse(&s, usize::MAX), Prompt::parse(&other, usize::MAX)) {
+                let key = PromptKey::of(&prompt, &recipe);
+                for changed in one_field_changed(&recipe) {
+                    prop_assert_ne!(&key, &PromptKey::of(&prompt, &changed), "{:?} vs {:?}", recipe, changed);
+                }
+                if other != prompt {
+                    prop_assert_ne!(&key, &PromptKey::of(&other, &recipe));
+                }
+                prop_assert_ne!(&key, &prompt.legacy_key());
+            }
         }
 
         #[test]

@@ -1,8 +1,9 @@
-//! What a request asks for: a prompt's own video, or the extension of
-//! another asset's video by a continuation. Both are assets, found or
-//! created by their key in the same transaction.
+//! What a request asks for: a prompt's own video made with a recipe, or
+//! the extension of another asset's video by a continuation (made with the
+//! parent's recipe). Both are assets, found or created by their key in the
+//! same transaction.
 
-use super::{AssetId, Prompt, PromptKey};
+use super::{AssetId, Prompt, PromptKey, Recipe};
 
 /// The video an extension continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,22 +19,24 @@ pub struct Extends {
 pub struct Wanted {
     /// The prompt, or for an extension the normalized continuation.
     pub prompt: Prompt,
+    /// How it is made: the user's choices (an extension: its parent's),
+    /// the generator kind and, for a remix, the photo.
+    pub recipe: Recipe,
     pub extends: Option<Extends>,
 }
 
 impl Wanted {
-    /// The asset's unique key: the prompt's, or one over the parent's key
-    /// and the continuation.
+    /// A prompt's own video.
+    pub fn new(prompt: Prompt, recipe: Recipe) -> Self {
+        Self { prompt, recipe, extends: None }
+    }
+
+    /// The asset's unique key: the prompt's with its recipe, or one over
+    /// the parent's key (which covers the recipe) and the continuation.
     pub fn key(&self) -> PromptKey {
         match &self.extends {
-            None => self.prompt.key(),
+            None => PromptKey::of(&self.prompt, &self.recipe),
             Some(extends) => PromptKey::extension(&extends.parent_key, &self.prompt),
         }
-    }
-}
-
-impl From<Prompt> for Wanted {
-    fn from(prompt: Prompt) -> Self {
-        Wanted { prompt, extends: None }
     }
 }

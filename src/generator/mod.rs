@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::domain::{Gate, Generation, StageSink};
+use crate::domain::{Gate, Generation, MadeWith, Recipe, StageSink};
 
 pub use local::LocalGenerator;
 pub use pipeline::{
@@ -45,6 +45,24 @@ pub struct GenerationRequest {
     /// Asked at each gate (after the script, the images, the clips)
     /// whether the generation may go on.
     pub gates: Arc<dyn Gates>,
+    /// How to make it: quality, format, length (an extension: its
+    /// parent's), the generator kind, and for a remix the photo's digest.
+    pub recipe: Recipe,
+    /// A remix: the photo to animate (its digest is `recipe.image`).
+    pub image: Option<SourceImage>,
+}
+
+/// The bytes of a photo to animate, with its type (`image/jpeg`, …).
+#[derive(Clone)]
+pub struct SourceImage {
+    pub bytes: Arc<Vec<u8>>,
+    pub mime: String,
+}
+
+impl std::fmt::Debug for SourceImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceImage").field("len", &self.bytes.len()).field("mime", &self.mime).finish()
+    }
 }
 
 /// The new part of an extension: what it continues and how long it is.
@@ -65,6 +83,8 @@ impl std::fmt::Debug for GenerationRequest {
             .field("prompt", &self.prompt)
             .field("output", &self.output)
             .field("extend", &self.extend)
+            .field("recipe", &self.recipe)
+            .field("image", &self.image)
             .finish()
     }
 }
@@ -116,4 +136,15 @@ impl Gates for NoGates {
 /// Turns a prompt into an MP4 file.
 pub trait Generator: Send + Sync + 'static {
     fn generate(&self, request: GenerationRequest) -> BoxFuture<'static, Result<(), GenerateError>>;
+
+    /// What a video of `recipe` is made with (model, aspect ratio, length,
+    /// resolution): recorded with the asset when its generation starts.
+    fn made_with(&self, recipe: &Recipe) -> MadeWith {
+        MadeWith {
+            model: recipe.generator.token().to_owned(),
+            aspect_ratio: recipe.choices.format.token().to_owned(),
+            duration_secs: 0,
+            resolution: String::new(),
+        }
+    }
 }

@@ -104,8 +104,22 @@ pub struct ImageModel {
 pub const IMAGE_MODELS: &[ImageModel] = &[ImageModel {
     name: "gen4_image",
     ratios: &[
-        "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768", "1920:1080", "1080:1920",
-        "2112:912", "1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720",
+        "1024:1024",
+        "1080:1080",
+        "1168:880",
+        "1360:768",
+        "1440:1080",
+        "1080:1440",
+        "1808:768",
+        "1920:1080",
+        "1080:1920",
+        "2112:912",
+        "1280:720",
+        "720:1280",
+        "720:720",
+        "960:720",
+        "720:960",
+        "1680:720",
     ],
 }];
 
@@ -262,11 +276,8 @@ impl RunwayClient {
 
     /// Starts a text-to-image task; returns its id.
     pub async fn text_to_image(&self, prompt: &str) -> Result<String, ProviderError> {
-        let body = TextToImage {
-            model: &self.settings.image_model,
-            prompt_text: prompt_text(prompt),
-            ratio: &self.settings.ratio,
-        };
+        let body =
+            TextToImage { model: &self.settings.image_model, prompt_text: prompt_text(prompt), ratio: &self.settings.ratio };
         self.submit("runway text_to_image", "text_to_image", &body).await
     }
 

@@ -27,9 +27,7 @@ use crate::db::approvals::{self, Approval, Decided};
 use crate::db::cancel::HandedOver;
 use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
 use crate::db::{assets, languages};
-use crate::domain::{
-    Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, Stage, UserId,
-};
+use crate::domain::{Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, Stage, UserId};
 use crate::telegram::api::{InlineButton, Keyboard, MediaKind};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;

@@ -127,14 +127,14 @@ impl Console {
         Ok((requests, credits::balance(&self.db, user).await?))
     }
 
-    /// The Clear button: `/clear` of the asset's prompt, recorded with `by`;
+    /// The Clear button: clears this asset (not the prompt's other
+    /// recipes), recorded with `by`;
     /// with the prompt as typed. `None` when there is no such asset.
     #[tracing::instrument(skip(self), fields(by = %by))]
     pub async fn clear(&self, id: AssetId, by: &Actor) -> Result<Option<(String, ClearOutcome)>, DbErr> {
         let Some(asset) = assets::find(&self.db, id).await? else { return Ok(None) };
-        // The stored prompt is normalized already; parsing it again keeps it.
-        let Ok(prompt) = Prompt::parse(&asset.prompt, usize::MAX) else { return Ok(None) };
-        let outcome = self.operator.clear(by, &prompt).await?;
+        // this asset: this recipe's video (or this extension), and its extensions
+        let outcome = self.operator.clear_key(by, &asset.prompt_key).await?;
         Ok(Some((asset.typed().to_owned(), outcome)))
     }
 

@@ -14,7 +14,9 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::config::ExtendSettings;
 use crate::db::assets::{self, Asset};
 use crate::db::{extensions, languages};
-use crate::domain::{AssetId, AssetStatus, ChatId, Extends, Failure, FileId, Prompt, PromptKey, Stage, UserId, Wanted};
+use crate::domain::{
+    AssetId, AssetStatus, ChatId, Choices, Extends, Failure, FileId, Prompt, PromptKey, Recipe, Stage, UserId, Wanted,
+};
 use crate::telegram::api::BotApi;
 
 /// Telegram lets bots download files of up to 20 MB (getFile).
@@ -37,6 +39,8 @@ pub enum Pressed {
     /// The bot now waits for the continuation of the video of `prompt`.
     Waiting {
         prompt: String,
+        /// How the video was made: its extension is made alike.
+        choices: Choices,
     },
     Refused(Refusal),
 }
@@ -86,8 +90,9 @@ impl Extensions {
         extensions::await_continuation(&self.db, chat, user, parent).await?;
         // quoted as this user typed it when it was their request, else as its first requester did
         let own = languages::request_for(&self.db, user, parent).await?.map(|r| r.raw_text.trim().to_owned());
+        let choices = asset.as_ref().map(|a| a.recipe().choices).unwrap_or_default();
         let prompt = own.or_else(|| asset.map(|a| a.typed().to_owned())).unwrap_or_default();
-        Ok(Pressed::Waiting { prompt })
+        Ok(Pressed::Waiting { prompt, choices })
     }
 
     /// The video whose continuation the bot waits for from `user` in `chat`.
@@ -103,8 +108,11 @@ impl Extensions {
             return Ok(Err(refusal));
         }
         let Some(asset) = asset else { return Ok(Err(Refusal::Unavailable)) };
+        // made as its parent was (a 9:16 video extends in 9:16); the photo of
+        // a remix is in the parent's video already
+        let recipe = Recipe { image: None, ..asset.recipe() };
         let extends = Extends { parent: asset.id, parent_key: asset.prompt_key, depth: asset.extension_depth + 1 };
-        Ok(Ok(Wanted { prompt: continuation, extends: Some(extends) }))
+        Ok(Ok(Wanted { prompt: continuation, recipe, extends: Some(extends) }))
     }
 
     /// The continuation of `parent` was taken (or refused): stop waiting.

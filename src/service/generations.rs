@@ -12,7 +12,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::db::approvals::{self, Approval, Requester};
 pub use crate::db::assets::Claimed;
 use crate::db::assets::{self, Finished};
-use crate::domain::{AssetStatus, Failure, FileId, Gate, Generation, Stage, StageSink};
+use crate::domain::{AssetStatus, Failure, FileId, Gate, Generation, MadeWith, Stage, StageSink};
 use crate::telemetry::measure::{self, RequestOutcome};
 
 pub use crate::db::assets::Asset;
@@ -96,6 +96,13 @@ impl Generations {
     pub async fn set_file(&self, job: Generation, path: &str) {
         if let Err(err) = assets::set_file_path(&self.db, job, &self.owner, path).await {
             tracing::warn!(error = %err, "could not record the rendered file; a resume renders again");
+        }
+    }
+
+    /// Records what this generation makes the video with.
+    pub async fn set_made_with(&self, job: Generation, made: &MadeWith) {
+        if let Err(err) = assets::set_made_with(&self.db, job, &self.owner, made).await {
+            tracing::warn!(error = %err, "could not record what the video is made with");
         }
     }
 

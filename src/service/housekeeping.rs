@@ -277,7 +277,12 @@ impl Housekeeping {
         }
         let Some((prefix, _)) = name.rsplit_once("-g") else { return Ok(VideoUse::Unreferenced) };
         let mut finished = None;
-        for asset in assets::with_key_prefix(&self.db, prefix).await? {
+        let mut named = assets::with_key_prefix(&self.db, prefix).await?;
+        if !named.iter().any(|a| a.file_path.as_deref().and_then(|p| key_of(Path::new(p))) == Some(name)) {
+            // a file named after the key its asset had before the upgrade re-keyed it
+            named.extend(assets::with_file_name(&self.db, name).await?);
+        }
+        for asset in named {
             if in_progress(asset.status) {
                 return Ok(VideoUse::Live);
             }

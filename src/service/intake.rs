@@ -15,11 +15,12 @@ use super::delivery::Delivery;
 use super::dispatch::Dispatcher;
 use super::fair_use::SharedRateLimit;
 use crate::cache::{CachedVideo, VideoCache};
+use crate::db::choices;
 use crate::db::recorder::Recorder;
 pub use crate::db::requests::NewRequest;
 pub use crate::db::requests::Refusal;
 use crate::db::requests::{self, Submitted};
-use crate::domain::{AssetStatus, UserId, Wanted};
+use crate::domain::{AssetStatus, Choices, GeneratorKind, ImageDigest, Recipe, UserId, Wanted};
 use crate::telegram::limiter::Priority;
 use crate::telemetry::measure::{self, RequestOutcome};
 
@@ -38,6 +39,10 @@ pub struct Intake {
     shared_rate: Option<SharedRateLimit>,
     /// Operators: never limited.
     exempt: HashSet<UserId>,
+    /// The choices of users who never changed theirs.
+    defaults: Choices,
+    /// The deployment's generator: part of every recipe.
+    generator: GeneratorKind,
 }
 
 /// What became of a request.
@@ -58,7 +63,34 @@ impl Intake {
         delivery: Arc<Delivery>,
         claim: ChronoDuration,
     ) -> Self {
-        Self { db, cache, recorder, dispatcher, delivery, claim, priced: false, shared_rate: None, exempt: HashSet::new() }
+        Self {
+            db,
+            cache,
+            recorder,
+            dispatcher,
+            delivery,
+            claim,
+            priced: false,
+            shared_rate: None,
+            exempt: HashSet::new(),
+            defaults: Choices::default(),
+            generator: GeneratorKind::default(),
+        }
+    }
+
+    /// The default choices (`DEFAULT_*`) and the generator kind (`GENERATOR`).
+    pub fn with_recipes(mut self, defaults: Choices, generator: GeneratorKind) -> Self {
+        self.defaults = defaults;
+        self.generator = generator;
+        self
+    }
+
+    /// The recipe of `user`'s next video: their choices (the defaults when
+    /// they never chose) with this deployment's generator, and for a remix
+    /// the photo.
+    pub async fn recipe_for(&self, user: UserId, image: Option<ImageDigest>) -> Result<Recipe, DbErr> {
+        let choices = choices::of(&self.db, user, self.defaults).await?;
+        Ok(Recipe { choices, generator: self.generator, image })
     }
 
     /// Credits on (`priced`), the Redis rate limit, and who is exempt from limits.
@@ -77,8 +109,7 @@ impl Intake {
     /// recorded: the caller tells the user to try again.
     #[tracing::instrument(skip_all, fields(chat_id = %new.chat_id, message_id = %new.message_id))]
     /// `wanted`: a prompt, or the extension of a video by a continuation.
-    pub async fn request_video(&self, new: NewRequest, wanted: impl Into<Wanted>) -> Result<Admitted, DbErr> {
-        let wanted = wanted.into();
+    pub async fn request_video(&self, new: NewRequest, wanted: Wanted) -> Result<Admitted, DbErr> {
         let key = wanted.key();
         let hit = self.cache.get(&key).await;
         if let Some(hit) = hit.as_ref().filter(|_| !self.priced) {

@@ -10,6 +10,7 @@
 //! - [`generations`]: a worker's lease-guarded lifecycle of a generation;
 //! - [`housekeeping`]: the sweep of files no asset needs, and the disk used;
 //! - [`operator`]: /clear, one asset's report, /stats;
+//! - [`remix`]: photos to animate — downloaded once, kept by digest;
 //! - [`status`]: a user's /status;
 //! - [`history`]: a user's /history and sending a video of it again;
 //! - [`cancel`]: a user's /cancel (their held credits go back);
@@ -35,6 +36,7 @@ pub mod history;
 pub mod housekeeping;
 pub mod intake;
 pub mod operator;
+pub mod remix;
 pub mod status;
 
 use std::sync::Arc;
@@ -52,6 +54,7 @@ pub use history::History;
 pub use housekeeping::Housekeeping;
 pub use intake::Intake;
 pub use operator::Operator;
+pub use remix::Remixes;
 pub use status::UserStatus;
 
 /// The services one process runs, built once at start (see `app`).
@@ -67,6 +70,7 @@ pub struct Services {
     approvals: Arc<Approvals>,
     credits: Arc<Credits>,
     extensions: Arc<Extensions>,
+    remixes: Arc<Remixes>,
 }
 
 impl Services {
@@ -82,8 +86,13 @@ impl Services {
         credits: Arc<Credits>,
         approvals: Arc<Approvals>,
         extensions: Arc<Extensions>,
+        remixes: Arc<Remixes>,
     ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions }
+        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions, remixes }
+    }
+
+    pub fn remixes(&self) -> &Arc<Remixes> {
+        &self.remixes
     }
 
     pub fn approvals(&self) -> &Arc<Approvals> {

@@ -9,7 +9,7 @@ use super::housekeeping;
 use crate::cache::VideoCache;
 use crate::db::assets::{self, Cleared};
 use crate::db::{credits, requests, stages};
-use crate::domain::{Actor, AssetStatus, Prompt, RequestStatus};
+use crate::domain::{Actor, AssetStatus, Prompt, PromptKey, RequestStatus};
 use crate::storage::{VideoStore, key_of};
 use crate::texts::{AssetReport, ClearOutcome, CreditFigures, StatsReport, Texts};
 
@@ -38,14 +38,33 @@ impl Operator {
         self
     }
 
-    /// `/clear <prompt>` (or the console's Clear button): drops the cached
-    /// video so the next request makes it again; recorded with `by`.
+    /// `/clear <prompt>`: drops the cached videos of `prompt` — one per
+    /// recipe it was made with (format, quality, length, generator) and
+    /// their extensions — so the next request makes it again; recorded with
+    /// `by`.
     #[tracing::instrument(skip(self, prompt), fields(by = %by))]
     pub async fn clear(&self, by: &Actor, prompt: &Prompt) -> Result<ClearOutcome, DbErr> {
-        let key = prompt.key();
-        Ok(match assets::clear(&self.db, &key, by).await? {
+        let found = assets::of_prompt(&self.db, prompt).await?;
+        let mut outcome = ClearOutcome::Unknown;
+        for asset in &found {
+            let one = self.clear_key(by, &asset.prompt_key).await?;
+            outcome = match (outcome, one) {
+                (ClearOutcome::Cleared, _) | (_, ClearOutcome::Cleared) => ClearOutcome::Cleared,
+                (ClearOutcome::InProgress, _) | (_, ClearOutcome::InProgress) => ClearOutcome::InProgress,
+                (ClearOutcome::AlreadyClear, _) | (_, ClearOutcome::AlreadyClear) => ClearOutcome::AlreadyClear,
+                _ => ClearOutcome::Unknown,
+            };
+        }
+        Ok(outcome)
+    }
+
+    /// The console's Clear button: drops one asset's video (that recipe,
+    /// or that extension) and its extensions.
+    #[tracing::instrument(skip(self, key), fields(by = %by))]
+    pub async fn clear_key(&self, by: &Actor, key: &PromptKey) -> Result<ClearOutcome, DbErr> {
+        Ok(match assets::clear(&self.db, key, by).await? {
             Cleared::Cleared { asset_id, cleared } => {
-                self.cache.invalidate(&key).await;
+                self.cache.invalidate(key).await;
                 for gone in &cleared {
                     self.cache.invalidate(&gone.key).await;
                     let Some(path) = &gone.file_path else { continue };
@@ -70,10 +89,20 @@ impl Operator {
     }
 
     /// `/status <prompt>`: state, progress, attempts, requests, costs.
+    /// One report per recipe the prompt was made with.
     pub async fn asset_report(&self, prompt: &Prompt, texts: &dyn Texts) -> Result<String, DbErr> {
-        let Some(asset) = assets::find_by_key(&self.db, &prompt.key()).await? else {
+        let found = assets::of_prompt(&self.db, prompt).await?;
+        if found.is_empty() {
             return Ok(texts.cleared(prompt.as_str(), ClearOutcome::Unknown));
-        };
+        }
+        let mut reports = Vec::with_capacity(found.len());
+        for asset in &found {
+            reports.push(self.one_report(asset, texts).await?);
+        }
+        Ok(reports.join("\n\n"))
+    }
+
+    async fn one_report(&self, asset: &assets::Asset, texts: &dyn Texts) -> Result<String, DbErr> {
         let progress = stages::progress_summary(&self.db, asset.id, asset.generation).await?;
         let costs = stages::costs_for_asset(&self.db, asset.id).await?.describe();
         let report = AssetReport {
@@ -87,6 +116,8 @@ impl Operator {
             stage: progress.or(asset.stage),
             last_error: asset.last_error.as_ref(),
             costs: &costs,
+            recipe: asset.recipe(),
+            made_with: asset.made_with(),
         };
         Ok(texts.asset_report(&report))
     }

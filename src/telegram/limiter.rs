@@ -175,7 +175,8 @@ impl FloodLimiter {
             pacing: false,
         };
         let chats = moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(60)).build();
-        let paid = paid_per_second.map(|rate| Mutex::new(Paid { schedule: Gcra::new(f64::from(rate), 1, now), frozen_until: now }));
+        let paid =
+            paid_per_second.map(|rate| Mutex::new(Paid { schedule: Gcra::new(f64::from(rate), 1, now), frozen_until: now }));
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),

@@ -325,6 +325,7 @@ impl Texts for English {
         if let Some(normalized) = r.normalized {
             lines.push(format!("normalized: “{}”", self.caption(normalized)));
         }
+        lines.push(format!("made: {}", super::recipe_line(&r.recipe, r.made_with.as_ref())));
         lines.extend([
             format!("state: {:?}, generation {}, {} generation attempts", r.status, r.generation, r.attempts),
             format!("requests: {}", r.requests),
@@ -532,7 +533,11 @@ impl Texts for English {
     }
 
     fn invoice_description(&self, p: &StarsPackage) -> String {
-        format!("{} for making videos, for {}.", credits(p.credits), en_count(i64::from(p.stars), "Telegram Star", "Telegram Stars"))
+        format!(
+            "{} for making videos, for {}.",
+            credits(p.credits),
+            en_count(i64::from(p.stars), "Telegram Star", "Telegram Stars")
+        )
     }
 
     fn invoice_label(&self, p: &StarsPackage) -> String {
@@ -564,7 +569,10 @@ impl Texts for English {
     }
 
     fn too_many_waiting(&self, max: u32) -> String {
-        format!("⏳ You already have {} on the way. Please wait until one of them arrives, then ask again.", en_count(i64::from(max), "video", "videos"))
+        format!(
+            "⏳ You already have {} on the way. Please wait until one of them arrives, then ask again.",
+            en_count(i64::from(max), "video", "videos")
+        )
     }
 
     fn rate_limited(&self, retry_after: Duration) -> String {

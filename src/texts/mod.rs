@@ -11,7 +11,10 @@ pub use console::ConsoleTexts;
 
 use std::time::Duration;
 
-use crate::domain::{ApprovalState, AssetStatus, Failure, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId};
+use crate::domain::{
+    ApprovalState, AssetStatus, Failure, Gate, LedgerKind, MadeWith, PromptError, Recipe, RequestStatus, Stage, StarsPackage,
+    UserId,
+};
 
 pub use crate::domain::Lang;
 
@@ -59,6 +62,35 @@ pub struct AssetReport<'a> {
     pub stage: Option<Stage>,
     pub last_error: Option<&'a Failure>,
     pub costs: &'a str,
+    /// What the video is made from besides the prompt.
+    pub recipe: Recipe,
+    /// What it was made with, once its generation started.
+    pub made_with: Option<MadeWith>,
+}
+
+/// An asset's recipe and what it was made with, in the tokens operators
+/// configure (`16:9`, `quality`, `long`, `veo`), for `/status <prompt>`
+/// and the console: `9:16 · quality · long · veo — veo-3.0-generate-001, 8 s, 720p`.
+pub fn recipe_line(recipe: &Recipe, made: Option<&MadeWith>) -> String {
+    let c = recipe.choices;
+    let mut line = format!("{} · {} · {} · {}", c.format, c.quality, c.length, recipe.generator);
+    if let Some(image) = &recipe.image {
+        line.push_str(&format!(" · remix of photo {}", &image.as_str()[..12.min(image.as_str().len())]));
+    }
+    if let Some(m) = made {
+        let mut parts = vec![m.model.clone()];
+        if m.aspect_ratio != c.format.token() {
+            parts.push(m.aspect_ratio.clone());
+        }
+        if m.duration_secs > 0 {
+            parts.push(format!("{} s", m.duration_secs));
+        }
+        if !m.resolution.is_empty() {
+            parts.push(m.resolution.clone());
+        }
+        line.push_str(&format!(" — {}", parts.join(", ")));
+    }
+    line
 }
 
 /// The figures of an operator's `/stats`.
@@ -381,6 +413,8 @@ mod tests {
                 stage: None,
                 last_error: Some(&failure),
                 costs: "",
+                recipe: crate::domain::Recipe::default(),
+                made_with: None,
             });
             assert!(report.contains(&lang.texts().failure(&failure)), "{report}");
             assert!(report.contains("[refused: SAFETY.INPUT.TEXT]"), "{report}");

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use super::{
-    AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, ru_count, ru_form,
-    shorten,
+    AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, ru_count, ru_form, shorten,
 };
 use crate::domain::{
     ApprovalState, AssetStatus, Failure, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId,
@@ -336,6 +335,7 @@ impl Texts for Russian {
         if let Some(normalized) = r.normalized {
             lines.push(format!("нормализованный: «{}»", self.caption(normalized)));
         }
+        lines.push(format!("как сделано: {}", super::recipe_line(&r.recipe, r.made_with.as_ref())));
         lines.extend([
             format!("состояние: {}, поколение {}, попыток генерации: {}", asset_status(r.status), r.generation, r.attempts),
             format!("запросов: {}", r.requests),
@@ -527,10 +527,7 @@ impl Texts for Russian {
     }
 
     fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String {
-        format!(
-            "Отказано: изменение на {} опустило бы баланс пользователя {user} ({balance}) ниже нуля.",
-            signed_credits(amount)
-        )
+        format!("Отказано: изменение на {} опустило бы баланс пользователя {user} ({balance}) ниже нуля.", signed_credits(amount))
     }
 
     fn refund_usage(&self) -> String {

@@ -17,10 +17,11 @@ use crate::config::RetryPolicy;
 use crate::domain::{Failure, Gate, Generation, Stage};
 use crate::generator::crossfade;
 use crate::generator::ffmpeg::FfmpegError;
-use crate::generator::{ExtendPart, Gates, GenerateError, GenerationRequest, Generator};
+use crate::generator::{ExtendPart, Gates, GenerateError, GenerationRequest, Generator, SourceImage};
 use crate::service::generations::Asset;
 use crate::service::generations::Claimed;
-use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, UploadError, Uploaded};
+use crate::service::remix::PhotoError;
+use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, Remixes, UploadError, Uploaded};
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::MAX_UPLOAD_BYTES;
 use crate::telemetry::measure;
@@ -45,6 +46,8 @@ pub struct GenerationJob {
     cache: VideoCache,
     generator: Arc<dyn Generator>,
     extensions: Arc<Extensions>,
+    /// A remix's photo, for the generator.
+    remixes: Arc<Remixes>,
     settings: Arc<JobSettings>,
     shutdown: CancellationToken,
     /// Pushes generations waiting for a slot when this one frees it.
@@ -97,6 +100,7 @@ impl GenerationJob {
         cache: VideoCache,
         generator: Arc<dyn Generator>,
         extensions: Arc<Extensions>,
+        remixes: Arc<Remixes>,
         settings: JobSettings,
         shutdown: CancellationToken,
     ) -> Self {
@@ -107,6 +111,7 @@ impl GenerationJob {
             cache,
             generator,
             extensions,
+            remixes,
             settings: Arc::new(settings),
             shutdown,
             dispatcher: None,
@@ -378,13 +383,29 @@ impl GenerationJob {
         let settings = &self.settings;
         let path = self.output_path(asset, job);
         if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| Outcome::Failed(Failure::Other(format!("cannot create {}: {e}", dir.display()))))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Outcome::Failed(Failure::Other(format!("cannot create {}: {e}", dir.display()))))?;
         }
         let extend = self.extension(asset).await?;
         // An extension's generator writes the new part; the crossfade writes `path`.
         let part = match &extend {
             Some(_) => path.with_extension("new-part.mp4"),
             None => path.clone(),
+        };
+        let recipe = asset.recipe();
+        self.generations.set_made_with(job, &self.generator.made_with(&recipe)).await;
+        let image = match &recipe.image {
+            None => None,
+            Some(digest) => match self.remixes.bytes(digest).await {
+                Ok(photo) => Some(SourceImage { bytes: photo.bytes, mime: photo.mime }),
+                // nothing paid yet: a photo no copy of exists can't be animated
+                Err(err @ PhotoError::Missing(_)) => return Err(Outcome::Failed(Failure::Other(err.to_string()))),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not fetch the photo to animate; handing the job back");
+                    return Err(Outcome::HandedBack);
+                }
+            },
         };
         let attempts = settings.retry.attempts;
         let mut last_error = String::new();
@@ -398,6 +419,8 @@ impl GenerationJob {
                 progress: self.generations.progress(job),
                 extend: extend.clone(),
                 gates: gates.clone(),
+                recipe: recipe.clone(),
+                image: image.clone(),
             };
             let run = tokio::time::timeout(settings.generation_timeout, self.attempt(request, &part, &path));
             let started = Instant::now();

@@ -39,7 +39,10 @@ fn invalid(param: &str, message: &str) -> Response {
 /// refuse in a chat completion: unknown message roles, and JSON mode
 /// without the word "json" in the messages (the API's own 400).
 fn check_chat(body: &Value) -> Result<(), Response> {
-    let messages = body["messages"].as_array().filter(|m| !m.is_empty()).ok_or_else(|| invalid("messages", "`messages` must be a non-empty array"))?;
+    let messages = body["messages"]
+        .as_array()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| invalid("messages", "`messages` must be a non-empty array"))?;
     for (i, message) in messages.iter().enumerate() {
         if !message["role"].as_str().is_some_and(|r| ["system", "developer", "user", "assistant", "tool"].contains(&r)) {
             return Err(invalid(&format!("messages[{i}].role"), "Invalid value for 'role'."));
@@ -292,9 +295,7 @@ mod tests {
 
     #[test]
     fn requests_the_api_refuses_are_refused() {
-        let chat = |system: &str, format: Value| {
-            json!({"model": "gpt-4o-mini", "messages": [{"role": "system", "content": system}, {"role": "user", "content": "hi"}], "response_format": format})
-        };
+        let chat = |system: &str, format: Value| json!({"model": "gpt-4o-mini", "messages": [{"role": "system", "content": system}, {"role": "user", "content": "hi"}], "response_format": format});
         assert!(check_chat(&chat("Answer in JSON.", json!({"type": "json_object"}))).is_ok());
         assert!(refused(check_chat(&chat("Answer with an object.", json!({"type": "json_object"})))));
         assert!(refused(check_chat(&json!({"model": "m", "messages": [{"role": "narrator", "content": "x"}]}))));

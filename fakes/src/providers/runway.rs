@@ -53,8 +53,22 @@ fn prompt_text(body: &Value, optional: bool) -> Result<(), Response> {
 const GEN4_VIDEO_RATIOS: &[&str] = &["1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"];
 const VEO_VIDEO_RATIOS: &[&str] = &["1280:720", "720:1280", "1080:1920", "1920:1080"];
 const GEN4_IMAGE_RATIOS: &[&str] = &[
-    "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768", "1920:1080", "1080:1920", "2112:912",
-    "1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720",
+    "1024:1024",
+    "1080:1080",
+    "1168:880",
+    "1360:768",
+    "1440:1080",
+    "1080:1440",
+    "1808:768",
+    "1920:1080",
+    "1080:1920",
+    "2112:912",
+    "1280:720",
+    "720:1280",
+    "720:720",
+    "960:720",
+    "720:960",
+    "1680:720",
 ];
 
 /// One image-to-video model of Runway's SDK types (runwayml/sdk-node
@@ -358,8 +372,7 @@ mod tests {
     }
 
     fn body(extra: Value) -> Value {
-        let mut b =
-            json!({"model": "gen4_turbo", "promptImage": "data:image/png;base64,AAAA", "promptText": "a cat", "ratio": "1280:720"});
+        let mut b = json!({"model": "gen4_turbo", "promptImage": "data:image/png;base64,AAAA", "promptText": "a cat", "ratio": "1280:720"});
         merge(&mut b, &extra);
         b
     }

@@ -344,7 +344,14 @@ mod tests {
     #[test]
     fn parameters_follow_the_veo_reference() {
         let v3 = "veo-3.0-generate-001";
-        assert_eq!(check_parameters(v3, &json!({"durationSeconds": 6, "aspectRatio": "16:9", "sampleCount": 1, "generateAudio": false}), false), Ok(6));
+        assert_eq!(
+            check_parameters(
+                v3,
+                &json!({"durationSeconds": 6, "aspectRatio": "16:9", "sampleCount": 1, "generateAudio": false}),
+                false
+            ),
+            Ok(6)
+        );
         for bad in [
             json!({"durationSeconds": 5, "generateAudio": true}),
             json!({"durationSeconds": 7, "generateAudio": true}),
