@@ -115,11 +115,11 @@ impl Picture {
             for (x, px) in out.chunks_exact_mut(3).enumerate() {
                 let (start, weights) = across.of(x);
                 let mut sum = [1i32 << (Taps::BITS - 1); 3];
-                for (k, &w) in weights.iter().enumerate() {
-                    let src = &row[(start + k) * 3..][..3];
-                    for c in 0..3 {
-                        sum[c] += w * i32::from(src[c]);
-                    }
+                let src = &row[start * 3..][..weights.len() * 3];
+                for (&w, s) in weights.iter().zip(src.chunks_exact(3)) {
+                    sum[0] += w * i32::from(s[0]);
+                    sum[1] += w * i32::from(s[1]);
+                    sum[2] += w * i32::from(s[2]);
                 }
                 for c in 0..3 {
                     px[c] = (sum[c] >> Taps::BITS).clamp(0, 255) as u8;
