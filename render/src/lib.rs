@@ -14,10 +14,16 @@
 //! are joined in order. Everything is integer / fixed-order arithmetic and
 //! the split depends only on the frame count, so the same text and options
 //! give byte-identical files whatever the number of cores.
+//!
+//! With a [`RenderOptions::background`] photo (a "remix" of a user's
+//! picture) the gradient gives way to the photo, cropped to cover the frame
+//! and slowly zoomed (see `background.rs`), and the text moves to the lower
+//! third over a translucent dark band so it stays readable on any photo.
 
 use std::fs::{self, File};
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::collections::HashMap;
@@ -31,7 +37,19 @@ use openh264::encoder::{
 };
 use openh264::formats::YUVSlices;
 
+mod background;
+mod picture;
+
+use background::PhotoBackdrop;
+pub use picture::{MAX_PICTURE_PIXELS, Picture};
+
 /// Options for rendering.
+///
+/// Build with `..Default::default()` so fields added later keep old callers
+/// compiling. Frames may be landscape or portrait (e.g. 640x360 or
+/// 360x640): the type size, wrapping and progress bar follow the width (a
+/// phone shows either orientation at its screen's width, so the text reads
+/// the same size), scrolling follows the height.
 #[derive(Debug, Clone)]
 pub struct RenderOptions {
     /// Frame width in pixels (even, 16..=3840).
@@ -42,11 +60,17 @@ pub struct RenderOptions {
     pub fps: u32,
     /// Clip length in whole seconds (1..=600).
     pub seconds: u32,
+    /// A photo to animate instead of the text-coloured gradient (None: the
+    /// gradient). It fills the frame, centre-cropped to the frame's aspect
+    /// ratio, zooms slowly from 100% to 110% over the clip, and the text
+    /// sits in the lower third over a dark band. Shared (`Arc`) so one
+    /// decoded photo can serve several renders without a copy.
+    pub background: Option<Arc<Picture>>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        Self { width: 640, height: 360, fps: 12, seconds: 3 }
+        Self { width: 640, height: 360, fps: 12, seconds: 3, background: None }
     }
 }
 
@@ -65,6 +89,10 @@ pub enum RenderError {
     /// The bundled font could not be read.
     #[error("font error: {0}")]
     Font(String),
+    /// A background picture could not be decoded: not a JPEG or PNG,
+    /// malformed or truncated, or too large (see [`Picture::decode`]).
+    #[error("image error: {0}")]
+    Image(String),
     /// Writing the output file failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -85,6 +113,9 @@ pub enum RenderError {
 ///
 /// Returns the number of bytes written.
 ///
+/// With [`RenderOptions::background`] set, the photo is the backdrop (see
+/// there); the same text, options and photo pixels give the same bytes.
+///
 /// # Errors
 ///
 /// [`RenderError::InvalidOptions`] for out-of-range options,
@@ -101,12 +132,33 @@ pub fn render_mp4(text: &str, path: &Path, opts: &RenderOptions) -> Result<u64, 
     Ok(mp4.len() as u64)
 }
 
+/// Frame `frame` (from 0) of the clip [`render_mp4`] would make of `text`,
+/// as RGB24 (`width * height * 3` bytes, row by row), before the colour
+/// conversion and compression: for tests that check what a frame shows
+/// without decoding H.264.
+///
+/// # Errors
+///
+/// [`RenderError::InvalidOptions`] for out-of-range options or a frame past
+/// the end of the clip.
+#[doc(hidden)]
+pub fn render_frame_rgb(text: &str, opts: &RenderOptions, frame: u32) -> Result<Vec<u8>, RenderError> {
+    validate(opts)?;
+    let scene = Scene::new(text, opts)?;
+    if frame >= scene.frames {
+        return Err(RenderError::InvalidOptions(format!("frame {frame} is past the clip's {} frames", scene.frames)));
+    }
+    let mut rgb = vec![0u8; (opts.width * opts.height * 3) as usize];
+    scene.draw_frame(frame, &mut rgb);
+    Ok(rgb)
+}
+
 // ---------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------
 
 fn validate(opts: &RenderOptions) -> Result<(), RenderError> {
-    let RenderOptions { width, height, fps, seconds } = *opts;
+    let RenderOptions { width, height, fps, seconds, .. } = *opts;
     let bad = |msg: String| Err(RenderError::InvalidOptions(msg));
     if width < 16 || height < 16 || width % 2 != 0 || height % 2 != 0 {
         return bad(format!("frame size {width}x{height} must be even and at least 16x16"));
@@ -148,6 +200,10 @@ const BAR_BOTTOM_GAP: i32 = 5;
 const SCROLL_LINES_PER_SEC_TENTHS: i32 = 18;
 /// Share of the clip (in tenths) spent scrolling; the rest holds still at both ends.
 const SCROLL_TENTHS: i32 = 7;
+/// Opacity (of 256) of the dark band behind the text over a photo: dark
+/// enough for white text on a white photo, light enough to see the photo.
+const BAND_ALPHA: u32 = 150;
+const BAND_COLOUR: [u8; 3] = [8, 8, 12];
 
 /// How wide characters are and which ones can be drawn.
 trait Measure {
@@ -402,13 +458,24 @@ fn lerp_rgb(a: Rgb, b: Rgb, num: u32, den: u32) -> Rgb {
     [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
 }
 
+/// What fills the frame behind the text.
+enum Backdrop {
+    /// The pre-rendered gradient (RGB24), the same every frame.
+    Gradient(Vec<u8>),
+    /// The user's photo, zooming slowly.
+    Photo(PhotoBackdrop),
+}
+
 /// Everything that stays the same from frame to frame.
 struct Scene {
     width: i32,
     height: i32,
     frames: u32,
-    /// Pre-rendered background (RGB24).
-    background: Vec<u8>,
+    backdrop: Backdrop,
+    /// Over a photo: the dark band's top row (it reaches the frame's
+    /// bottom) and the height of its soft upper edge. None without a photo
+    /// or without text.
+    band: Option<(i32, i32)>,
     lines: Vec<Vec<char>>,
     /// Width of each line, in pixels.
     line_widths: Vec<i32>,
@@ -448,13 +515,20 @@ impl Scene {
         let bottom = hsv(hue + 35, 200, 50);
         let accent = hsv(hue + 180, 110, 250);
 
-        let mut background = vec![0u8; (width * height * 3) as usize];
-        for (y, row) in background.chunks_exact_mut((width * 3) as usize).enumerate() {
-            let colour = lerp_rgb(top, bottom, y as u32, (height - 1).max(1) as u32);
-            for px in row.chunks_exact_mut(3) {
-                px.copy_from_slice(&colour);
+        let backdrop = match &opts.background {
+            Some(picture) => Backdrop::Photo(PhotoBackdrop::new(picture, width as usize, height as usize)),
+            None => {
+                let mut background = vec![0u8; (width * height * 3) as usize];
+                for (y, row) in background.chunks_exact_mut((width * 3) as usize).enumerate() {
+                    let colour = lerp_rgb(top, bottom, y as u32, (height - 1).max(1) as u32);
+                    for px in row.chunks_exact_mut(3) {
+                        px.copy_from_slice(&colour);
+                    }
+                }
+                Backdrop::Gradient(background)
             }
-        }
+        };
+        let photo = opts.background.is_some();
 
         // Text about a tenth of the frame's height: 36 px at 640x360.
         let font = font()?;
@@ -465,7 +539,9 @@ impl Scene {
         let line_h = glyph_h + line_gap;
         let measure = FontMeasure { font, scale };
 
-        let clip_top = MARGIN_TOP;
+        // Over a photo the text keeps to the lower third, leaving the photo
+        // itself in view; otherwise it has the whole frame.
+        let clip_top = if photo { (height - height / 3).max(MARGIN_TOP) } else { MARGIN_TOP };
         let clip_bottom = (height - MARGIN_BOTTOM).max(clip_top + 1);
         let visible_h = clip_bottom - clip_top;
         let visible_lines = ((visible_h + line_gap) / line_h).max(1);
@@ -476,14 +552,27 @@ impl Scene {
         let line_widths = lines.iter().map(|line| measure.width(line)).collect();
         let glyphs = rasterize(&lines, font, scale);
         let text_h = (lines.len() as i32 * line_h - line_gap).max(0);
-        let (static_top, scroll_px) =
-            if text_h <= visible_h { (clip_top + (visible_h - text_h) / 2, 0) } else { (clip_top, text_h - visible_h) };
+        // Text that fits is centred, or over a photo sits on the bottom
+        // margin like a subtitle.
+        let (static_top, scroll_px) = if text_h > visible_h {
+            (clip_top, text_h - visible_h)
+        } else if photo {
+            (clip_bottom - text_h, 0)
+        } else {
+            (clip_top + (visible_h - text_h) / 2, 0)
+        };
+        let band = (photo && !lines.is_empty()).then(|| {
+            let edge = (line_h / 3).max(2);
+            // A scrolling text starts at the clip's top, so this covers both.
+            (static_top - edge, edge)
+        });
 
         Ok(Self {
             width,
             height,
             frames,
-            background,
+            backdrop,
+            band,
             lines,
             line_widths,
             glyphs,
@@ -519,10 +608,22 @@ impl Scene {
     }
 
     fn draw_frame(&self, frame: u32, rgb: &mut [u8]) {
-        rgb.copy_from_slice(&self.background);
+        match &self.backdrop {
+            Backdrop::Gradient(background) => rgb.copy_from_slice(background),
+            Backdrop::Photo(photo) => photo.draw(frame, self.frames, rgb),
+        }
 
-        // Text, fading in over the first `fade_frames` frames.
+        // Text, fading in over the first `fade_frames` frames (and the band
+        // behind it with it).
         let alpha = ((frame + 1) * 256 / self.fade_frames).min(256);
+        if let Some((band_top, edge)) = self.band {
+            let full = (0, self.height);
+            for y in band_top.max(0)..self.height {
+                let ramp = ((y - band_top + 1) * 256 / (edge + 1)).min(256) as u32;
+                let a = BAND_ALPHA * ramp / 256 * alpha / 256;
+                self.fill(rgb, 0, y, self.width, 1, BAND_COLOUR, a, full);
+            }
+        }
         let top = self.static_top - self.scroll_offset(frame);
         for (i, (line, line_w)) in self.lines.iter().zip(&self.line_widths).enumerate() {
             let y = top + i as i32 * self.line_h;
@@ -1038,7 +1139,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn short_opts() -> RenderOptions {
-        RenderOptions { width: 160, height: 96, fps: 8, seconds: 2 }
+        RenderOptions { width: 160, height: 96, fps: 8, seconds: 2, ..RenderOptions::default() }
     }
 
     fn read_mp4(path: &Path) -> mp4::Mp4Reader<std::io::BufReader<File>> {
@@ -1242,11 +1343,61 @@ mod tests {
     fn tiny_and_odd_but_valid_sizes_render() {
         let dir = tempfile::tempdir().expect("tempdir");
         for (w, h) in [(16, 16), (18, 34), (642, 362), (180, 320)] {
-            let opts = RenderOptions { width: w, height: h, fps: 5, seconds: 1 };
+            let opts = RenderOptions { width: w, height: h, fps: 5, seconds: 1, ..RenderOptions::default() };
             let path = dir.path().join(format!("{w}x{h}.mp4"));
             render_mp4("Some text that needs wrapping on small frames", &path, &opts).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
             check_mp4(&path, &opts);
         }
+    }
+
+    /// Columns of `rgb` (a `width`-wide frame) holding the text's near-white
+    /// pixels, above the progress bar.
+    fn text_columns(rgb: &[u8], width: u32, height: u32) -> Vec<i32> {
+        let rows = (height as i32 - MARGIN_BOTTOM) as usize;
+        rgb.chunks_exact(width as usize * 3)
+            .take(rows)
+            .flat_map(|row| row.chunks_exact(3).enumerate().filter(|(_, px)| px.iter().all(|&v| v > 230)).map(|(x, _)| x as i32))
+            .collect()
+    }
+
+    #[test]
+    fn portrait_frames_render_with_the_text_inside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let portrait = RenderOptions { width: 360, height: 640, ..RenderOptions::default() };
+        let short = "Поздравление для Маши с днём рождения!";
+        let long = "The quick brown fox jumps over the lazy dog. ".repeat(30);
+        for (name, text) in [("short", short), ("long", long.as_str())] {
+            let path = dir.path().join(format!("{name}.mp4"));
+            render_mp4(text, &path, &portrait).unwrap_or_else(|e| panic!("{name}: {e}"));
+            check_mp4(&path, &portrait);
+
+            // Laid out for the narrow frame: every line fits between the margins...
+            let scene = Scene::new(text, &portrait).expect("scene");
+            assert!(scene.lines.len() > 1, "{name} wraps");
+            let room = portrait.width as i32 - 2 * MARGIN_X;
+            assert!(scene.line_widths.iter().all(|&w| w <= room), "{name}: {:?}", scene.line_widths);
+            // ...and so do the drawn pixels, on frames once the text has faded in.
+            for frame in [scene.fade_frames, scene.frames / 2, scene.frames - 1] {
+                let rgb = render_frame_rgb(text, &portrait, frame).expect("frame");
+                let columns = text_columns(&rgb, portrait.width, portrait.height);
+                assert!(!columns.is_empty(), "{name} frame {frame} shows text");
+                let (left, right) = (columns.iter().min().copied(), columns.iter().max().copied());
+                assert!(
+                    left >= Some(MARGIN_X - 2) && right < Some(portrait.width as i32 - MARGIN_X + 2),
+                    "{name} frame {frame}: {left:?}..{right:?}"
+                );
+            }
+        }
+        // The short text fits the tall frame without scrolling; the long one
+        // (more lines than the frame holds) scrolls through it.
+        assert_eq!(Scene::new(short, &portrait).expect("scene").scroll_px, 0);
+        let scrolling = Scene::new(&long, &portrait).expect("scene");
+        assert!(scrolling.scroll_px > 0);
+        assert!(scrolling.lines.len() as i32 * scrolling.line_h > portrait.height as i32);
+        // Type size follows the width: smaller in the narrow frame (a phone
+        // shows either at its screen's width, where they read the same).
+        let landscape = Scene::new(short, &RenderOptions { width: 640, height: 360, ..RenderOptions::default() }).expect("scene");
+        assert!(landscape.glyph_h > scrolling.glyph_h, "the narrower frame has smaller type");
     }
 
     /// A monospace stand-in: every drawable character one pixel wide; no
