@@ -182,6 +182,20 @@ impl Texts for English {
         format!("🎙 I heard: “{}”", shorten(text, 300))
     }
 
+    fn remix_ask(&self) -> String {
+        "📷 Nice photo! What should happen in it? Send me the words (for example: she waves and smiles), and I'll bring it to life. /cancel to stop."
+            .to_owned()
+    }
+
+    fn photo_too_big(&self) -> String {
+        "That photo is too big for me (over 20 MB). Please send a smaller one, or send it as a photo rather than a file."
+            .to_owned()
+    }
+
+    fn remix_cancelled(&self) -> String {
+        "OK, I'm no longer waiting for words for your photo.".to_owned()
+    }
+
     fn unknown_command(&self, command: &str) -> String {
         format!("I don't know the command {command}. Try /help.")
     }

@@ -169,6 +169,12 @@ pub trait Texts: Send + Sync {
     fn voice_failed(&self) -> String;
     fn voice_silent(&self) -> String;
     fn heard(&self, text: &str) -> String;
+    /// A photo sent without words: what should happen in it?
+    fn remix_ask(&self) -> String;
+    /// A photo over the 20 MB a bot may download.
+    fn photo_too_big(&self) -> String;
+    /// /cancel stopped the wait for a photo's words.
+    fn remix_cancelled(&self) -> String;
     fn unknown_command(&self, command: &str) -> String;
     fn addressed_to_another_bot(&self) -> String;
     fn clear_usage(&self) -> String;

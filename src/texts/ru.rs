@@ -192,6 +192,20 @@ impl Texts for Russian {
         format!("🎙 Я услышал: «{}»", shorten(text, 300))
     }
 
+    fn remix_ask(&self) -> String {
+        "📷 Отличное фото! Что должно на нём происходить? Пришлите описание (например: она машет рукой и улыбается) — и я его оживлю. /cancel — отменить."
+            .to_owned()
+    }
+
+    fn photo_too_big(&self) -> String {
+        "Это фото для меня слишком большое (больше 20 МБ). Пришлите фото поменьше или отправьте его как фото, а не как файл."
+            .to_owned()
+    }
+
+    fn remix_cancelled(&self) -> String {
+        "Хорошо, я больше не жду описания для вашего фото.".to_owned()
+    }
+
     fn unknown_command(&self, command: &str) -> String {
         format!("Я не знаю команду {command}. Попробуйте /help.")
     }
