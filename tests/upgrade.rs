@@ -264,5 +264,9 @@ async fn sqlite_database_of_the_previous_release_keeps_every_cached_video() {
 async fn postgres_database_of_the_previous_release_keeps_every_cached_video() {
     let Some(url) = fresh_postgres().await else { return };
     load(&url, POSTGRES_FIXTURE).await;
-    keeps_every_cached_video(Harness::new().await, url).await;
+    keeps_every_cached_video(Harness::new().await, url.clone()).await;
+    // passed: the database goes (a failed run leaves it for a look)
+    let (base, name) = url.rsplit_once('/').expect("a database url");
+    let admin = open(&format!("{base}/postgres")).await;
+    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
 }
