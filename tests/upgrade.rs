@@ -79,6 +79,24 @@ async fn rows(url: &str) -> BTreeMap<i64, Row> {
     out
 }
 
+/// The recipe each asset is keyed by, by id: [quality, format, length,
+/// generator] and `prompt_digest` (columns this release added).
+async fn recipes(url: &str) -> BTreeMap<i64, ([String; 4], Option<String>)> {
+    let db = open(url).await;
+    let backend = db.get_database_backend();
+    let sql = "SELECT CAST(id AS BIGINT) AS id, quality, format, length, generator, prompt_digest FROM video_assets";
+    let found = db.query_all_raw(Statement::from_string(backend, sql)).await.expect("recipes read");
+    let _ = db.close().await;
+    let text = |r: &sea_orm::QueryResult, c: &str| -> String { r.try_get("", c).unwrap_or_else(|e| panic!("{c}: {e}")) };
+    found
+        .iter()
+        .map(|r| {
+            let recipe = [text(r, "quality"), text(r, "format"), text(r, "length"), text(r, "generator")];
+            (r.try_get("", "id").expect("id"), (recipe, r.try_get("", "prompt_digest").expect("prompt_digest")))
+        })
+        .collect()
+}
+
 /// (asset id, status) of the requests sent from `chat`.
 async fn requests_of(url: &str, chat: i64) -> Vec<(i64, String)> {
     let db = open(url).await;
@@ -177,9 +195,16 @@ async fn extend(h: &Harness, video: &Sent, continuation: &str) -> Sent {
     video_message(h, chat, videos).await
 }
 
-/// The whole upgrade, on the database at `url` that holds the fixture.
-async fn keeps_every_cached_video(mut h: Harness, url: String) {
+/// The whole upgrade, on the database at `url` that holds the fixture, with
+/// the deployment's default recipe `defaults` ([quality, format, length];
+/// `None`: the variables unset, the built-in defaults).
+async fn keeps_every_cached_video(mut h: Harness, url: String, defaults: Option<[&str; 3]>) {
     h.set("DATABASE_URL", &url);
+    if let Some([quality, format, length]) = defaults {
+        h.set("DEFAULT_QUALITY", quality);
+        h.set("DEFAULT_FORMAT", format);
+        h.set("DEFAULT_LENGTH", length);
+    }
     for (_, file_id) in [KITE, CARD, ZOE, RAIN] {
         h.fake.register_file(file_id); // uploaded by this bot, under the previous release
     }
@@ -219,6 +244,15 @@ async fn keeps_every_cached_video(mut h: Harness, url: String) {
         assert_eq!((&row.prompt, &row.file_id, row.parent_id), (&old.prompt, &old.file_id, old.parent_id), "asset {id}");
     }
     assert_eq!(after[&DRAGON].status, "failed", "the failed asset stays failed until asked again");
+    let [quality, format, length] = defaults.unwrap_or(["fast", "16:9", "short"]);
+    for (id, (recipe, digest)) in recipes(&url).await {
+        assert_eq!(recipe, [quality, format, length, "local"], "asset {id} is not keyed as the deployment's default recipe");
+        let old = &before[&id];
+        assert_ne!(after[&id].prompt_key, old.prompt_key, "asset {id} kept its legacy key");
+        if old.parent_id.is_none() {
+            assert_eq!(digest.as_deref(), Some(old.prompt_key.as_str()), "asset {id}: prompt_digest is its legacy key");
+        }
+    }
     let parent_key = &after[&KITE.0].prompt_key;
     let expected = hex_sha256(&[b"extend\x1f", parent_key.as_bytes(), b"\x1f", CONTINUATION.as_bytes()]);
     assert_eq!(after[&RAIN.0].prompt_key, expected, "the extension's key is not over its parent's new key");
@@ -257,14 +291,15 @@ async fn sqlite_database_of_the_previous_release_keeps_every_cached_video() {
     let h = Harness::new().await;
     let url = format!("sqlite://{}?mode=rwc", h.data_dir().join("vidcache.sqlite").display());
     load(&url, SQLITE_FIXTURE).await;
-    keeps_every_cached_video(h, url).await;
+    keeps_every_cached_video(h, url, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_database_of_the_previous_release_keeps_every_cached_video() {
     let Some(url) = fresh_postgres().await else { return };
     load(&url, POSTGRES_FIXTURE).await;
-    keeps_every_cached_video(Harness::new().await, url.clone()).await;
+    // a deployment whose defaults are not the built-in ones: its old videos are of its defaults
+    keeps_every_cached_video(Harness::new().await, url.clone(), Some(["quality", "9:16", "long"])).await;
     // passed: the database goes (a failed run leaves it for a look)
     let (base, name) = url.rsplit_once('/').expect("a database url");
     let admin = open(&format!("{base}/postgres")).await;
