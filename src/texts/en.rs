@@ -48,6 +48,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     asset: "Asset",
     prompt: "Prompt",
     normalized: "Normalized",
+    made_with: "Made with",
     state: "State",
     generation: "Generation",
     requests: "Requests",

@@ -55,6 +55,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     asset: "Видео",
     prompt: "Запрос",
     normalized: "Нормализованный",
+    made_with: "Как сделано",
     state: "Состояние",
     generation: "Поколение",
     requests: "Запросы",
