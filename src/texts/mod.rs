@@ -158,6 +158,10 @@ pub trait Texts: Send + Sync {
     fn extend_limit(&self, max: i32) -> String;
     /// Extending is switched off (`MAX_EXTENSIONS=0`). ≤ 200 chars.
     fn extend_off(&self) -> String;
+    /// A ➕ of a video the presser never asked for (a forged or foreign button).
+    fn extend_not_yours(&self) -> String;
+    /// A text after the ➕ wait ran out (`EXTEND_WAIT_HOURS`): not taken as a continuation.
+    fn extend_expired(&self, prompt: &str, after: Duration) -> String;
     /// `/cancel` stopped the wait for a continuation.
     fn extend_cancelled(&self) -> String;
     /// `/cancel` with nothing to cancel.
