@@ -374,7 +374,14 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
                 tasks.spawn(server);
             }
             None => {
-                tasks.spawn(polling::run_polling(api.clone(), handler, settings.poll_timeout_secs, shutdown.clone()));
+                tasks.spawn(polling::run_polling(
+                    api.clone(),
+                    handler,
+                    db.clone(),
+                    settings.poll_timeout_secs,
+                    settings.shutdown_grace,
+                    shutdown.clone(),
+                ));
             }
         }
     }

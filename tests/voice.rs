@@ -126,3 +126,43 @@ async fn without_transcription_a_voice_message_is_answered_with_what_to_do() {
         running.await.expect("joins").expect("clean stop");
     }
 }
+
+/// A slow transcription holds up only its own chat: another user's cache
+/// hit, sent while a voice message is being transcribed (12 s), is answered
+/// before the transcription ends (before this, updates were handled one
+/// fetched batch at a time and the hit waited the whole 12 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_transcription_does_not_hold_up_another_users_cache_hit() {
+    let providers = FakeProviders::start(FakeProvidersConfig::default()).await.expect("fake providers");
+    let mut h = with_transcription(&providers).await;
+    h.set("PROVIDER_HTTP_TIMEOUT_S", "30");
+    let (stop, running) = serve(&h).await;
+
+    // the video exists: the next request for it is a cache hit
+    h.fake.push_text(90, 90, "a paper kite");
+    let video = h.video_for(90, 0).await;
+
+    providers.fail_always(Endpoint::Transcription, Some(Fault::AnswerLate(Duration::from_secs(12))));
+    h.fake.push_voice(91, 91, VoiceMessage::ogg(b"OggS\0slow voice".to_vec(), 3));
+    let listening = providers.clone();
+    assert!(
+        support::eventually(LONG, move || {
+            let p = listening.clone();
+            async move { !p.requests(Endpoint::Transcription).is_empty() }
+        })
+        .await,
+        "the voice message reached the transcription API"
+    );
+
+    // another user's hit while the transcription runs
+    h.fake.push_text(92, 92, "A PAPER KITE");
+    assert_eq!(h.video_for(92, 0).await, video);
+    let heard = texts_to(&h.fake.sent(), 91);
+    assert!(heard.is_empty(), "the hit was answered before the transcription ended, not after: {heard:?}");
+
+    // and the voice message is still handled, once it is transcribed
+    let heard = h.text_for(91, 0).await;
+    assert!(heard.starts_with("🎙"), "{heard}");
+    stop.cancel();
+    running.await.expect("joins").expect("clean stop");
+}

@@ -13,7 +13,7 @@ pub fn photo_of(message: &Message) -> Option<PhotoRef> {
         return Some(PhotoRef {
             file_id: largest.file.id.0.clone(),
             file_unique_id: largest.file.unique_id.0.clone(),
-            size: Some(u64::from(largest.file.size)).filter(|s| *s > 0),
+            size: known_size(largest.file.size),
             mime: "image/jpeg".to_owned(),
         });
     }
@@ -25,9 +25,14 @@ pub fn photo_of(message: &Message) -> Option<PhotoRef> {
     Some(PhotoRef {
         file_id: document.file.id.0.clone(),
         file_unique_id: document.file.unique_id.0.clone(),
-        size: Some(u64::from(document.file.size)).filter(|s| *s > 0),
+        size: known_size(document.file.size),
         mime: mime.essence_str().to_owned(),
     })
+}
+
+/// A declared file size; teloxide reads an absent `file_size` as `u32::MAX`.
+fn known_size(size: u32) -> Option<u64> {
+    (size > 0 && size != u32::MAX).then_some(u64::from(size))
 }
 
 /// The words sent with a photo, if any.

@@ -12,6 +12,7 @@ pub mod console;
 pub mod credits;
 pub mod entities;
 pub mod extensions;
+pub mod inbox;
 pub mod languages;
 pub mod recorder;
 pub mod remixes;

@@ -10,6 +10,7 @@ pub mod pending_remixes;
 pub mod photos;
 pub mod provider_calls;
 pub mod star_payments;
+pub mod update_inbox;
 pub mod user_choices;
 pub mod user_languages;
 pub mod user_requests;
