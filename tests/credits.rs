@@ -344,3 +344,38 @@ async fn max_active_generations_holds_with_more_prompts_than_slots() {
     token.cancel();
     handle.await.expect("joins").expect("stops cleanly");
 }
+
+/// A paid Stars purchase the database can't credit at once is kept and
+/// credited as soon as it can be — never lost (before, the update was
+/// confirmed to Telegram and the purchase dropped after half a minute of
+/// retries), never credited twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_whose_crediting_fails_is_credited_once_it_can_be() {
+    use sea_orm::ConnectionTrait;
+    let h = credits_harness().await;
+    let service = h.spawn();
+    h.wait_polling().await;
+    let user = 851;
+    h.fake.push_text(user, user, "/balance");
+    h.text_for(user, 0).await; // the account exists: 20 free credits
+    let db = h.db().await;
+
+    // the ledger is away: crediting fails (not a passing conflict, so at once)
+    db.execute_unprepared("ALTER TABLE credit_ledger RENAME TO credit_ledger_away").await.expect("rename");
+    h.fake.push_update(h.fake.successful_payment_update(user, user, 50, "pkg:50:60", "charge-late"));
+    assert!(
+        eventually(WAIT, || async { h.logs().contains("could not credit a payment yet") }).await,
+        "the crediting failed at least once\n{}",
+        h.logs()
+    );
+    assert!(!texts_to(&h.fake.sent(), user).iter().any(|t| t.contains("Thank you")));
+
+    // the ledger is back: the kept payment is credited, once
+    db.execute_unprepared("ALTER TABLE credit_ledger_away RENAME TO credit_ledger").await.expect("rename back");
+    assert!(eventually(Duration::from_secs(60), || async { balance(&db, user).await == 80 }).await, "{}", h.logs());
+    let thanks = h.text_for(user, 1).await;
+    assert!(thanks.contains("60 credits"), "{thanks}");
+    assert_eq!(star_payments::Entity::find().all(&db).await.expect("payments").len(), 1);
+    assert_balances_match_ledger(&db).await;
+    service.terminate().await;
+}

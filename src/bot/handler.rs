@@ -67,6 +67,15 @@ pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Inpu
     }
 }
 
+/// Whether an update is done with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Handled {
+    Done,
+    /// Keep it and hand it in again later (a paid purchase not credited yet).
+    Again,
+}
+
 /// What the update handler needs to know from the settings.
 #[derive(Debug, Clone)]
 pub struct HandlerSettings {
@@ -138,17 +147,26 @@ impl UpdateHandler {
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
-    /// propagates, so one bad update never stops the bot.
+    /// propagates, so one bad update never stops the bot. `Again` only
+    /// for what must not be dropped — a paid Stars purchase the database
+    /// could not credit yet: the caller keeps the update and hands it in
+    /// again (crediting is idempotent by charge id).
     #[tracing::instrument(name = "update", skip_all, fields(update_id = update.id.0))]
-    pub async fn handle(&self, update: Update) {
+    pub async fn handle(&self, update: Update) -> Handled {
         match update.kind {
-            UpdateKind::Message(message) => self.on_message(message).await,
+            UpdateKind::Message(message) => {
+                if let Some(handled) = self.payment_message(&message).await {
+                    return handled;
+                }
+                self.on_message(message).await
+            }
             UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
             UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
             other => {
                 tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring an update of a kind the bot does not handle")
             }
         }
+        Handled::Done
     }
 
     /// "➕ Extend" was pressed under a video of `asset`: the bot asks for
@@ -284,7 +302,22 @@ impl UpdateHandler {
     }
 
     /// A payment (`successful_payment`) or a refund (`refunded_payment`).
-    async fn on_payment(&self, incoming: &Incoming<'_>) -> bool {
+    /// A message that is a payment or a refund, handled; `None` for any other.
+    async fn payment_message(&self, message: &Message) -> Option<Handled> {
+        if message.successful_payment().is_none() && !matches!(message.kind, teloxide::types::MessageKind::RefundedPayment(_)) {
+            return None;
+        }
+        let chat = ChatId(message.chat.id.0);
+        let from = message.from.as_ref();
+        let user = from.map_or(UserId(chat.0), |u| UserId(u.id.0 as i64));
+        let lang = Lang::for_code(from.and_then(|u| u.language_code.as_deref()));
+        let incoming = Incoming { message, chat, user, lang, texts: lang.texts() };
+        self.on_payment(&incoming).await
+    }
+
+    /// A payment or a refund: `Some` when the message was one (`Again`
+    /// when a paid purchase could not be credited yet).
+    async fn on_payment(&self, incoming: &Incoming<'_>) -> Option<Handled> {
         let texts = incoming.texts;
         if let Some(payment) = incoming.message.successful_payment() {
             let charge = ChargeId(payment.telegram_payment_charge_id.0.clone());
@@ -295,12 +328,12 @@ impl UpdateHandler {
                 Ok(Paid::Already) => tracing::info!("a payment credited before; nothing more to do"),
                 Ok(Paid::Unrecognised) => {}
                 Err(err) => {
-                    // Not confirmed to Telegram as handled? It is: log loudly; the operator can /grant.
-                    tracing::error!(error = %err, "could not credit a payment");
-                    self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+                    // kept and tried again until credited: paid money is never dropped
+                    tracing::error!(error = %err, "could not credit a payment yet; it is kept and tried again");
+                    return Some(Handled::Again);
                 }
             }
-            return true;
+            return Some(Handled::Done);
         }
         if let teloxide::types::MessageKind::RefundedPayment(refund) = &incoming.message.kind {
             let charge = ChargeId(refund.refunded_payment.telegram_payment_charge_id.0.clone());
@@ -311,9 +344,9 @@ impl UpdateHandler {
                 Ok(_) => tracing::info!("a refund recorded before, or of no known payment"),
                 Err(err) => tracing::error!(error = %err, "could not record a refund"),
             }
-            return true;
+            return Some(Handled::Done);
         }
-        false
+        None
     }
 
     async fn reply(&self, to: &Incoming<'_>, text: &str, keyboard: Keyboard) {
@@ -334,9 +367,6 @@ impl UpdateHandler {
         if from.is_some_and(|u| !u.is_bot) {
             self.credits.first_contact(user).await;
             self.approvals.seen(user, lang).await;
-        }
-        if self.on_payment(&incoming).await {
-            return;
         }
         if message.chat.is_private()
             && let Some(photo) = remix::photo_of(&message)

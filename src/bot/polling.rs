@@ -7,7 +7,7 @@
 //! handled; what a crash left there is handled at the next start. Handling
 //! is idempotent per message.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::handler::UpdateHandler;
+use super::handler::{Handled, UpdateHandler};
 use crate::config::RetryPolicy;
 use crate::db::inbox;
 use crate::telegram::api::BotApi;
@@ -33,30 +33,6 @@ fn chat_of(update: &Update) -> i64 {
     }
 }
 
-/// Handles one batch of updates: each chat's in order, chats concurrently.
-pub async fn handle_batch(handler: &Arc<UpdateHandler>, updates: Vec<Update>) {
-    let mut by_chat: BTreeMap<i64, Vec<Update>> = BTreeMap::new();
-    for update in updates {
-        by_chat.entry(chat_of(&update)).or_default().push(update);
-    }
-    let tasks: Vec<_> = by_chat
-        .into_values()
-        .map(|updates| {
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                for update in updates {
-                    handler.handle(update).await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        if let Err(err) = task.await {
-            tracing::error!(error = %err, "an update handler panicked");
-        }
-    }
-}
-
 /// One lane per chat with updates in hand: updates of a chat are handled
 /// in order by its lane's task, which ends when the lane runs dry.
 #[derive(Clone)]
@@ -65,11 +41,33 @@ struct Lanes {
     db: DatabaseConnection,
     open: Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<Update>>>>,
     tasks: TaskTracker,
+    /// How often each update was handed in again (`Handled::Again`).
+    tries: Arc<Mutex<HashMap<i64, u32>>>,
 }
 
 impl Lanes {
     fn new(handler: Arc<UpdateHandler>, db: DatabaseConnection) -> Self {
-        Self { handler, db, open: Arc::new(Mutex::new(HashMap::new())), tasks: TaskTracker::new() }
+        Self {
+            handler,
+            db,
+            open: Arc::new(Mutex::new(HashMap::new())),
+            tasks: TaskTracker::new(),
+            tries: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Counts one more try of update `id`; returns the count.
+    fn again(&self, id: i64) -> u32 {
+        let Ok(mut tries) = self.tries.lock() else { return 1 };
+        let n = tries.entry(id).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn forget_tries(&self, id: i64) {
+        if let Ok(mut tries) = self.tries.lock() {
+            tries.remove(&id);
+        }
     }
 
     /// Hands `update` to its chat's lane, opening one if none is running.
@@ -115,10 +113,26 @@ impl Lanes {
             };
             let id = i64::from(update.id.0);
             let handler = self.handler.clone();
+            let kept = update.clone();
             // a panic in one update's handling is logged, and the lane goes on
-            if let Err(err) = tokio::spawn(async move { handler.handle(update).await }).await {
-                tracing::error!(error = %err, update_id = id, "an update handler panicked");
+            match tokio::spawn(async move { handler.handle(update).await }).await {
+                Ok(Handled::Done) => {}
+                Ok(Handled::Again) => {
+                    // kept in the inbox, handed in again after a pause (a
+                    // paid purchase is credited however long the database
+                    // takes to come back); the chat's lane goes on meanwhile
+                    let lanes = self.clone();
+                    let tries = self.again(id);
+                    let wait = RetryPolicy::new(u32::MAX, Duration::from_millis(500), Duration::from_secs(30)).backoff(tries);
+                    self.tasks.spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        lanes.route(kept);
+                    });
+                    continue;
+                }
+                Err(err) => tracing::error!(error = %err, update_id = id, "an update handler panicked"),
             }
+            self.forget_tries(id);
             if let Err(err) = inbox::done(&self.db, id).await {
                 tracing::warn!(error = %err, update_id = id, "could not take a handled update out of the inbox");
             }

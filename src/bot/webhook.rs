@@ -13,8 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use teloxide::types::Update;
 use tokio_util::sync::CancellationToken;
 
-use super::handler::UpdateHandler;
-use super::polling::handle_batch;
+use super::handler::{Handled, UpdateHandler};
 use crate::config::WebhookSettings;
 use crate::telegram::api::BotApi;
 
@@ -39,10 +38,11 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
         return StatusCode::UNAUTHORIZED;
     }
     match serde_json::from_slice::<Update>(&body) {
-        Ok(update) => {
-            handle_batch(&hook.handler, vec![update]).await;
-            StatusCode::OK
-        }
+        // a paid purchase not credited yet: 500, so Telegram delivers it again
+        Ok(update) => match hook.handler.handle(update).await {
+            Handled::Done => StatusCode::OK,
+            Handled::Again => StatusCode::INTERNAL_SERVER_ERROR,
+        },
         Err(err) => {
             // Telegram would re-send forever; an unreadable update is skipped.
             tracing::warn!(error = %err, "skipping a webhook update that does not parse");
