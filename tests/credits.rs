@@ -379,3 +379,43 @@ async fn a_payment_whose_crediting_fails_is_credited_once_it_can_be() {
     assert_balances_match_ledger(&db).await;
     service.terminate().await;
 }
+
+/// `/refund` takes the purchase's credits before it asks Telegram, so they
+/// can't be spent while Telegram answers; a refund Telegram refuses gives
+/// them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_holds_the_credits_first_and_a_refused_one_gives_them_back() {
+    use vidcache::domain::ChargeId;
+    let mut h = credits_harness().await;
+    h.set("FREE_CREDITS", "0");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let user = 861;
+    h.fake.push_update(h.fake.successful_payment_update(user, user, 50, "pkg:50:60", "charge-h1"));
+    let db = h.db().await;
+    assert!(eventually(WAIT, || async { balance(&db, user).await == 60 }).await, "{}", h.logs());
+
+    // held: the balance no longer holds them, and a second hold finds it refunded
+    let charge = ChargeId("charge-h1".to_owned());
+    assert_eq!(
+        credits::hold_refund(&db, UserId(user), &charge).await.expect("hold"),
+        credits::Refundable::Yes { stars: 50, credits: 60 }
+    );
+    assert_eq!(balance(&db, user).await, 0, "the credits can't be spent while Telegram answers");
+    assert_eq!(credits::hold_refund(&db, UserId(user), &charge).await.expect("hold"), credits::Refundable::AlreadyRefunded);
+    h.fake.push_text(user, user, "a prompt during the refund");
+    assert!(h.text_for(user, 1).await.contains("credits"), "refused for credits");
+    // Telegram refused: they come back
+    assert_eq!(credits::undo_refund(&db, &charge).await.expect("undo"), Some(60));
+    assert_eq!(balance(&db, user).await, 60);
+
+    // an operator's /refund: the held credits leave once, the other purchase stays
+    h.fake.push_update(h.fake.successful_payment_update(user, user, 50, "pkg:50:60", "charge-h2"));
+    assert!(eventually(WAIT, || async { balance(&db, user).await == 120 }).await);
+    h.fake.push_text(ADMIN, ADMIN, &format!("/refund {user} charge-h1"));
+    let done = h.text_for(ADMIN, 0).await;
+    assert!(done.contains("Refunded 50 Stars"), "{done}");
+    assert_eq!(balance(&db, user).await, 60);
+    assert_balances_match_ledger(&db).await;
+    service.terminate().await;
+}

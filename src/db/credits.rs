@@ -330,7 +330,7 @@ pub async fn credit_purchase(db: &DatabaseConnection, payment: Payment, free: i6
     .await
 }
 
-/// Whether a purchase may be refunded by an operator's `/refund`.
+/// Whether a purchase could be refunded by an operator's `/refund` ([`hold_refund`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refundable {
     Yes {
@@ -348,21 +348,72 @@ pub enum Refundable {
     },
 }
 
-pub async fn refundable(db: &DatabaseConnection, user: UserId, charge: &ChargeId) -> Result<Refundable, DbErr> {
-    let Some(payment) = star_payments::Entity::find_by_id(charge.0.clone()).one(db).await? else {
-        return Ok(Refundable::Unknown);
-    };
-    if payment.user_id != user {
-        return Ok(Refundable::OtherUser);
-    }
-    if payment.refunded_at.is_some() {
-        return Ok(Refundable::AlreadyRefunded);
-    }
-    let balance = balance(db, user).await?.unwrap_or_default();
-    if balance < payment.credits {
-        return Ok(Refundable::Spent { credits: payment.credits, balance });
-    }
-    Ok(Refundable::Yes { stars: payment.stars, credits: payment.credits })
+/// Takes a purchase's credits off the balance before an operator's
+/// `/refund` asks Telegram to return its Stars, so they can't be spent
+/// while Telegram answers: `Yes` when they were taken (the payment is
+/// marked refunded), else why not. [`undo_refund`] gives them back when
+/// Telegram refuses.
+#[tracing::instrument(skip(db))]
+pub async fn hold_refund(db: &DatabaseConnection, user: UserId, charge: &ChargeId) -> Result<Refundable, DbErr> {
+    let charge = charge.clone();
+    serializable(db, move |txn| {
+        let charge = charge.clone();
+        Box::pin(async move {
+            let Some(payment) = star_payments::Entity::find_by_id(charge.0.clone()).one(txn).await? else {
+                return Ok(Refundable::Unknown);
+            };
+            if payment.user_id != user {
+                return Ok(Refundable::OtherUser);
+            }
+            if payment.refunded_at.is_some() {
+                return Ok(Refundable::AlreadyRefunded);
+            }
+            let balance = open_accounts_in(txn, &[user], 0).await?.get(&user).copied().unwrap_or_default();
+            if balance < payment.credits {
+                return Ok(Refundable::Spent { credits: payment.credits, balance });
+            }
+            let mut active: star_payments::ActiveModel = payment.clone().into();
+            active.refunded_at = Set(Some(Utc::now()));
+            active.refunded_credits = Set(Some(payment.credits));
+            active.update(txn).await?;
+            let movement = Movement {
+                charge: Some(charge.clone()),
+                note: Some("refund by an operator".to_owned()),
+                ..Movement::new(user, LedgerKind::Refund, -payment.credits)
+            };
+            record_in(txn, &[movement]).await?;
+            Ok(Refundable::Yes { stars: payment.stars, credits: payment.credits })
+        })
+    })
+    .await
+}
+
+/// Telegram refused the refund [`hold_refund`] took the credits for: they
+/// go back and the payment is refundable again. Returns the balance.
+#[tracing::instrument(skip(db))]
+pub async fn undo_refund(db: &DatabaseConnection, charge: &ChargeId) -> Result<Option<i64>, DbErr> {
+    let charge = charge.clone();
+    serializable(db, move |txn| {
+        let charge = charge.clone();
+        Box::pin(async move {
+            let Some(payment) = star_payments::Entity::find_by_id(charge.0.clone()).one(txn).await? else { return Ok(None) };
+            let (Some(_), Some(taken)) = (payment.refunded_at, payment.refunded_credits) else { return Ok(None) };
+            let user = payment.user_id;
+            let before = open_accounts_in(txn, &[user], 0).await?.get(&user).copied().unwrap_or_default();
+            let mut active: star_payments::ActiveModel = payment.clone().into();
+            active.refunded_at = Set(None);
+            active.refunded_credits = Set(None);
+            active.update(txn).await?;
+            let movement = Movement {
+                charge: Some(charge.clone()),
+                note: Some("Telegram refused the refund: credits back".to_owned()),
+                ..Movement::new(user, LedgerKind::Refund, taken)
+            };
+            record_in(txn, &[movement]).await?;
+            Ok(Some(before + taken))
+        })
+    })
+    .await
 }
 
 /// What recording a refund did.

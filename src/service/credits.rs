@@ -197,8 +197,9 @@ impl Credits {
         };
         let Ok(user) = user.parse::<i64>() else { return Ok(texts.refund_usage()) };
         let (user, charge) = (UserId(user), ChargeId(charge.to_owned()));
-        let stars = match credits::refundable(&self.db, user, &charge).await? {
-            Refundable::Yes { stars, .. } => stars,
+        // the credits leave first, so they can't be spent while Telegram answers
+        let (stars, credits) = match credits::hold_refund(&self.db, user, &charge).await? {
+            Refundable::Yes { stars, credits } => (stars, credits),
             Refundable::Unknown => return Ok(texts.refund_refused(&RefundRefusal::Unknown)),
             Refundable::OtherUser => return Ok(texts.refund_refused(&RefundRefusal::OtherUser)),
             Refundable::AlreadyRefunded => return Ok(texts.refund_refused(&RefundRefusal::AlreadyRefunded)),
@@ -207,7 +208,9 @@ impl Credits {
             }
         };
         if let Err(err) = self.sender.api().refund_star_payment(user.0, &charge.0).await {
-            tracing::warn!(%user, error = %err, "Telegram refused a refund");
+            tracing::warn!(%user, error = %err, "Telegram refused a refund; the credits go back");
+            // (had Telegram refunded after all, its refunded_payment takes them again)
+            credits::undo_refund(&self.db, &charge).await?;
             let reason = match err {
                 crate::telegram::api::ApiError::Refused { description, .. } => description,
                 other => other.to_string(),
@@ -215,14 +218,7 @@ impl Credits {
             return Ok(texts.refund_refused(&RefundRefusal::Telegram(reason)));
         }
         tracing::info!(%user, %operator, "purchase refunded by an operator");
-        Ok(match credits::record_refund(&self.db, charge).await? {
-            Refunded::Taken { taken, balance, .. } => texts.refund_done(user, stars, taken, balance),
-            // Telegram's refunded_payment got here first: it took the credits.
-            Refunded::AlreadyRefunded => {
-                let balance = credits::balance(&self.db, user).await?.unwrap_or_default();
-                texts.refund_done(user, stars, 0, balance)
-            }
-            Refunded::Unknown => texts.refund_refused(&RefundRefusal::Unknown),
-        })
+        let balance = credits::balance(&self.db, user).await?.unwrap_or_default();
+        Ok(texts.refund_done(user, stars, credits, balance))
     }
 }
