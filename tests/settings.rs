@@ -276,7 +276,10 @@ async fn default_format_forged_presses_and_russian_labels() {
     press(&h, alice, alice, video.message_id, &data_of(&video, "➕ Extend")).await;
     let ask = message_starting(&h, alice, "➕", 0).await.text.unwrap_or_default();
     assert!(ask.contains("“A cat on a skateboard” go on? (9:16, Fast)"), "{ask}");
-    h.fake.push_text(alice, alice, "/cancel");
+    // 🎬 New video in the menu: the next text is a new video, not the continuation
+    press(&h, alice, alice, video.message_id, "m:").await;
+    let menu = message_starting(&h, alice, "🏠", 0).await;
+    press(&h, alice, alice, menu.message_id, "m:new").await;
 
     // bob's forged press on alice's settings message changes bob's choices only
     let edits = edits_of(&h, alice, screen.message_id).len();
@@ -295,6 +298,7 @@ async fn default_format_forged_presses_and_russian_labels() {
     let assets = h.assets().await;
     let dog: Vec<_> = assets.iter().filter(|a| a.typed() == "A dog on a skateboard").collect();
     assert_eq!(dog.len(), 2, "alice's and bob's recipes differ: {dog:?}");
+    assert!(dog.iter().all(|a| a.parent_id.is_none()), "new videos, not extensions: {dog:?}");
     assert!(dog.iter().any(|a| a.format == Format::Portrait && a.quality == Quality::Fast), "{dog:?}");
     assert!(dog.iter().any(|a| a.format == Format::Landscape && a.quality == Quality::Quality), "{dog:?}");
 

@@ -637,7 +637,13 @@ impl UpdateHandler {
     /// A press on a button of the menu: answered in its chat. Returns the press's notice.
     async fn open(&self, item: MenuItem, chat: ChatId, user: UserId, texts: &dyn Texts) -> Option<String> {
         let (text, keyboard, notice) = match item {
-            MenuItem::NewVideo => (texts.new_video_hint(), Keyboard::None, Some(texts.new_video_hint())),
+            MenuItem::NewVideo => {
+                // a new video, not the continuation of one: a pending ➕ wait ends
+                if let Err(err) = self.extensions.cancel(chat, user).await {
+                    tracing::warn!(error = %err, "could not stop the wait for a continuation");
+                }
+                (texts.new_video_hint(), Keyboard::None, Some(texts.new_video_hint()))
+            }
             MenuItem::Settings => match self.settings_screen(user, texts).await {
                 Ok((text, rows)) => (text, Keyboard::Inline(rows), None),
                 Err(err) => {
