@@ -159,6 +159,10 @@ pub trait Texts: Send + Sync {
     fn extend_limit(&self, max: i32) -> String;
     /// Extending is switched off (`MAX_EXTENSIONS=0`). ≤ 200 chars.
     fn extend_off(&self) -> String;
+    /// A ➕ of a video the presser never asked for (a forged or foreign button).
+    fn extend_not_yours(&self) -> String;
+    /// A text after the ➕ wait ran out (`EXTEND_WAIT_HOURS`): not taken as a continuation.
+    fn extend_expired(&self, prompt: &str, after: Duration) -> String;
     /// `/cancel` stopped the wait for a continuation.
     fn extend_cancelled(&self) -> String;
 
@@ -193,6 +197,12 @@ pub trait Texts: Send + Sync {
     fn voice_failed(&self) -> String;
     fn voice_silent(&self) -> String;
     fn heard(&self, text: &str) -> String;
+    /// A photo sent without words: what should happen in it?
+    fn remix_ask(&self) -> String;
+    /// A photo over the 20 MB a bot may download.
+    fn photo_too_big(&self) -> String;
+    /// /cancel stopped the wait for a photo's words.
+    fn remix_cancelled(&self) -> String;
     fn unknown_command(&self, command: &str) -> String;
     fn addressed_to_another_bot(&self) -> String;
     fn clear_usage(&self) -> String;
