@@ -7,6 +7,8 @@ use teloxide::utils::command::BotCommands;
 pub enum Command {
     Start,
     Help,
+    Settings,
+    Menu,
     Status(String),
     History,
     Cancel,

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use sea_orm::DbErr;
+
 use teloxide::types::{CallbackQuery, MaybeInaccessibleMessage, Message, PreCheckoutQuery, Update, UpdateKind, Voice};
 use teloxide::utils::command::{BotCommands, ParseError};
 
@@ -11,8 +13,8 @@ use super::commands::Command;
 use super::remix;
 use super::voice::{Transcriber, VoiceError};
 use crate::domain::{
-    Actor, ApprovalState, AssetId, CallbackData, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, RequestId,
-    StarsPackage, UserId, Wanted,
+    Actor, ApprovalState, AssetId, CallbackData, ChargeId, ChatId, Choice, Choices, Decision, Format, Length, MenuItem,
+    MessageId, Prompt, PromptError, Quality, RequestId, StarsPackage, UserId, Wanted,
 };
 use crate::service::credits::Paid;
 use crate::service::delivery::extend_keyboard;
@@ -25,7 +27,7 @@ use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
 use crate::telemetry::measure::{self, RequestOutcome};
-use crate::texts::{Lang, MenuButton, Texts, menu_labels};
+use crate::texts::{Lang, MenuButton, Texts, choice_label, menu_labels};
 
 /// What a text message asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,6 +49,7 @@ pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Inpu
         return match button {
             MenuButton::Status => Input::Command(Command::Status(String::new())),
             MenuButton::Help => Input::Command(Command::Help),
+            MenuButton::Settings => Input::Command(Command::Settings),
             MenuButton::Approve => Input::Decide(Decision::Approve),
             MenuButton::Reject => Input::Decide(Decision::Reject),
         };
@@ -174,7 +177,7 @@ impl UpdateHandler {
     /// this video can't be extended. Returns the press's notice.
     async fn extend_pressed(&self, user: UserId, chat: ChatId, asset: AssetId, texts: &dyn Texts) -> Option<String> {
         let (text, notice) = match self.extensions.press(chat, user, asset).await {
-            Ok(ExtendPressed::Waiting { prompt, .. }) => (texts.extend_ask(&prompt), None),
+            Ok(ExtendPressed::Waiting { prompt, choices }) => (texts.extend_ask(&prompt, choices), None),
             // a forged or foreign button: refused in the press's answer alone
             Ok(ExtendPressed::Refused(ExtendRefusal::NotYours)) => return Some(texts.extend_not_yours()),
             Ok(ExtendPressed::Refused(refusal)) => {
@@ -267,6 +270,13 @@ impl UpdateHandler {
                 None => Some(texts.button_expired()),
             },
             Some(CallbackData::History(request)) => self.again(user, chat, request, lang).await,
+            Some(CallbackData::Choose(choice)) => Some(self.choose_pressed(&query, user, choice, texts).await),
+            // a private chat is the presser's own (its id is theirs): what the menu shows is theirs alone
+            Some(CallbackData::Menu) => {
+                self.show_menu(Self::own_chat(chat, user), None, texts).await;
+                None
+            }
+            Some(CallbackData::Open(item)) => self.open(item, Self::own_chat(chat, user), user, texts).await,
             Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
                 Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
                 Err(err) => {
@@ -426,6 +436,20 @@ impl UpdateHandler {
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
             Input::Command(Command::History) => return self.history(&incoming).await,
+            Input::Command(Command::Settings) => {
+                let (text, keyboard) = match self.settings_screen(user, texts).await {
+                    Ok((text, rows)) => (text, Keyboard::Inline(rows)),
+                    Err(err) => {
+                        tracing::error!(error = %err, "could not read a user's choices");
+                        (texts.try_again(), Keyboard::None)
+                    }
+                };
+                return self.reply(&incoming, &text, keyboard).await;
+            }
+            Input::Command(Command::Menu) => {
+                let reply_to = MessageId(i64::from(message.id.0));
+                return self.show_menu(chat, Some(reply_to), texts).await;
+            }
             Input::Command(Command::Cancel) => {
                 let answer = self.withdraw(chat, user, texts).await;
                 // ✅/❌ leave the reply keyboard when the gate they acted on is gone
@@ -644,16 +668,24 @@ impl UpdateHandler {
 
     /// /history: the last videos, each with a button that sends it again.
     async fn history(&self, incoming: &Incoming<'_>) {
-        let texts = incoming.texts;
-        let videos = match self.history.recent(incoming.user).await {
+        let reply_to = MessageId(i64::from(incoming.message.id.0));
+        let (text, keyboard) = self.history_answer(incoming.user, incoming.texts).await;
+        if let Err(err) = self.sender.text(incoming.chat, &text, Some(reply_to), keyboard, Priority::Interactive, None).await {
+            tracing::warn!(error = %err, "could not answer a message");
+        }
+    }
+
+    /// What /history (and 📜 in the menu) answers: the list and its buttons.
+    async fn history_answer(&self, user: UserId, texts: &dyn Texts) -> (String, Keyboard) {
+        let videos = match self.history.recent(user).await {
             Ok(videos) => videos,
             Err(err) => {
                 tracing::error!(error = %err, "history failed");
-                return self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+                return (texts.try_again(), Keyboard::None);
             }
         };
         if videos.is_empty() {
-            return self.reply(incoming, &texts.history_empty(), Keyboard::None).await;
+            return (texts.history_empty(), Keyboard::None);
         }
         let prompts: Vec<&str> = videos.iter().map(|(request, _)| request.raw_text.trim()).collect();
         let buttons = videos
@@ -666,7 +698,128 @@ impl UpdateHandler {
                 }]
             })
             .collect();
-        self.reply(incoming, &texts.history(&prompts), Keyboard::Inline(buttons)).await;
+        (texts.history(&prompts), Keyboard::Inline(buttons))
+    }
+
+    /// The settings screen of `user`: their choices (and, with credits on,
+    /// what videos cost with them) above three rows of buttons.
+    async fn settings_screen(&self, user: UserId, texts: &dyn Texts) -> Result<(String, Vec<Vec<InlineButton>>), DbErr> {
+        let choices = self.intake.choices_of(user).await?;
+        Ok(self.settings_view(choices, texts))
+    }
+
+    fn settings_view(&self, choices: Choices, texts: &dyn Texts) -> (String, Vec<Vec<InlineButton>>) {
+        let row = |options: Vec<Choice>| -> Vec<InlineButton> {
+            options
+                .into_iter()
+                .map(|choice| {
+                    let label = choice_label(texts, choice);
+                    let text = if choices.has(choice) { format!("✅ {label}") } else { label };
+                    InlineButton { text, data: CallbackData::Choose(choice).encode() }
+                })
+                .collect()
+        };
+        let rows = vec![
+            row(Quality::ALL.iter().map(|q| Choice::Quality(*q)).collect()),
+            row(Format::ALL.iter().map(|f| Choice::Format(*f)).collect()),
+            row(Length::ALL.iter().map(|l| Choice::Length(*l)).collect()),
+        ];
+        (texts.settings(choices, self.credits.prices(choices)), rows)
+    }
+
+    /// A press on the settings screen: changes the presser's own choices
+    /// (never the message owner's: `user` is `query.from`), and shows them
+    /// on the message in place when it is the presser's own settings
+    /// message. Returns the press's notice.
+    async fn choose_pressed(&self, query: &CallbackQuery, user: UserId, choice: Choice, texts: &dyn Texts) -> String {
+        let choices = match self.intake.choose(user, choice).await {
+            Ok(choices) => choices,
+            Err(err) => {
+                tracing::error!(error = %err, "could not store a choice");
+                return texts.try_again();
+            }
+        };
+        if let Some(MaybeInaccessibleMessage::Regular(message)) = &query.message
+            && message.text().is_some()
+            && Self::shown_to(message, user)
+        {
+            let (text, rows) = self.settings_view(choices, texts);
+            let (chat, id) = (ChatId(message.chat.id.0), MessageId(i64::from(message.id.0)));
+            if let Err(err) = self.sender.edit_text_and_keyboard(chat, id, &text, &rows).await {
+                tracing::warn!(error = %err, "could not show the new choices on the settings message");
+            }
+        } else {
+            tracing::info!(%user, "a settings press on a message that is not the presser's: their choice is stored, the message left as it is");
+        }
+        texts.setting_chosen(choice)
+    }
+
+    /// True when `message` (the bot's) was shown to `user`: in their
+    /// private chat, or in a group as the answer to their own message.
+    fn shown_to(message: &Message, user: UserId) -> bool {
+        let own = |u: &teloxide::types::User| UserId(u.id.0 as i64) == user;
+        (message.chat.is_private() && message.chat.id.0 == user.0)
+            || message.reply_to_message().and_then(|m| m.from.as_ref()).is_some_and(own)
+    }
+
+    /// Where a menu press is answered: in a group, the group; else the
+    /// presser's private chat (private chats' ids are positive, their user's).
+    fn own_chat(chat: ChatId, user: UserId) -> ChatId {
+        if chat.0 > 0 { ChatId(user.0) } else { chat }
+    }
+
+    /// The menu (🏠 under a video, /menu): 🎬 ⚙️ 📜, and 💰 while credits are on.
+    async fn show_menu(&self, chat: ChatId, reply_to: Option<MessageId>, texts: &dyn Texts) {
+        let button = |text: String, item: MenuItem| InlineButton { text, data: CallbackData::Open(item).encode() };
+        let mut second = vec![button(texts.menu_history(), MenuItem::History)];
+        if self.credits.enabled() {
+            second.push(button(texts.menu_balance(), MenuItem::Balance));
+        }
+        let rows = vec![
+            vec![button(texts.menu_new_video(), MenuItem::NewVideo), button(texts.settings_button(), MenuItem::Settings)],
+            second,
+        ];
+        let sent =
+            self.sender.text(chat, &texts.main_menu(), reply_to, Keyboard::Inline(rows), Priority::Interactive, None).await;
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, "could not send the menu");
+        }
+    }
+
+    /// A press on a button of the menu: answered in its chat. Returns the press's notice.
+    async fn open(&self, item: MenuItem, chat: ChatId, user: UserId, texts: &dyn Texts) -> Option<String> {
+        let (text, keyboard, notice) = match item {
+            MenuItem::NewVideo => {
+                // a new video, not the continuation of one: a pending ➕ wait ends
+                if let Err(err) = self.extensions.cancel(chat, user).await {
+                    tracing::warn!(error = %err, "could not stop the wait for a continuation");
+                }
+                (texts.new_video_hint(), Keyboard::None, Some(texts.new_video_hint()))
+            }
+            MenuItem::Settings => match self.settings_screen(user, texts).await {
+                Ok((text, rows)) => (text, Keyboard::Inline(rows), None),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not read a user's choices");
+                    (texts.try_again(), Keyboard::None, Some(texts.try_again()))
+                }
+            },
+            MenuItem::History => {
+                let (text, keyboard) = self.history_answer(user, texts).await;
+                (text, keyboard, None)
+            }
+            MenuItem::Balance => {
+                let text = self.credits.balance_text(user, texts).await.unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "balance failed");
+                    texts.try_again()
+                });
+                (text, Keyboard::None, None)
+            }
+        };
+        if let Err(err) = self.sender.text(chat, &text, None, keyboard, Priority::Interactive, None).await {
+            tracing::warn!(error = %err, "could not answer a menu press");
+            return Some(texts.try_again());
+        }
+        notice
     }
 
     /// /cancel: withdraws the user's waiting requests (a generation nobody
@@ -764,6 +917,10 @@ mod tests {
         assert_eq!(classify("📊 Status", "bot", 10), Input::Command(Command::Status(String::new())));
         assert_eq!(classify("📊 Статус", "bot", 10), Input::Command(Command::Status(String::new())));
         assert_eq!(classify(" ❓ Помощь ", "bot", 10), Input::Command(Command::Help));
+        assert_eq!(classify("⚙️ Settings", "bot", 10), Input::Command(Command::Settings));
+        assert_eq!(classify("⚙️ Настройки", "bot", 10), Input::Command(Command::Settings));
+        assert_eq!(classify("/settings", "bot", 10), Input::Command(Command::Settings));
+        assert_eq!(classify("/menu", "bot", 10), Input::Command(Command::Menu));
         assert_eq!(classify("/frobnicate now", "bot", 10), Input::UnknownCommand("/frobnicate".into()));
         assert_eq!(classify("/start@otherbot", "bot", 10), Input::OtherBot);
         assert_eq!(classify("  Zoë ", "bot", 10), Input::Prompt(Prompt::parse("zoë", 10).expect("valid")));

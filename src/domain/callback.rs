@@ -5,7 +5,7 @@
 //! is at most 64 bytes (Telegram's limit), and anything else (an old or
 //! forged button) parses to `None` and is answered with a notice.
 
-use super::{ApprovalId, AssetId, Decision, RequestId};
+use super::{ApprovalId, AssetId, Choice, Decision, RequestId};
 
 /// Telegram's limit on `callback_data`.
 pub const MAX_CALLBACK_DATA: usize = 64;
@@ -24,6 +24,43 @@ pub enum CallbackData {
     /// The button left under an approval once it is decided (`ap:<id>:d`):
     /// pressing it only tells what was decided.
     Decided { id: ApprovalId },
+    /// A button of the settings screen (`s:<token>`, e.g. `s:qfast`,
+    /// `s:f9:16`, `s:llong`): the presser's own choice changes.
+    Choose(Choice),
+    /// "🏠 Menu" under a video (`m:`): shows the menu.
+    Menu,
+    /// A button of the menu (`m:new`, `m:set`, `m:hist`, `m:bal`).
+    Open(MenuItem),
+}
+
+/// What a button of the menu opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MenuItem {
+    /// 🎬 New video: a hint on what to send.
+    NewVideo,
+    /// ⚙️ Settings: the settings screen.
+    Settings,
+    /// 📜 History: as /history.
+    History,
+    /// 💰 Balance: as /balance (shown while credits are on).
+    Balance,
+}
+
+impl MenuItem {
+    pub const ALL: [MenuItem; 4] = [MenuItem::NewVideo, MenuItem::Settings, MenuItem::History, MenuItem::Balance];
+
+    fn token(self) -> &'static str {
+        match self {
+            MenuItem::NewVideo => "new",
+            MenuItem::Settings => "set",
+            MenuItem::History => "hist",
+            MenuItem::Balance => "bal",
+        }
+    }
+
+    fn parse(token: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|item| item.token() == token)
+    }
 }
 
 impl CallbackData {
@@ -36,6 +73,9 @@ impl CallbackData {
             CallbackData::Approval { id, decision: Decision::Approve } => format!("ap:{id}:y"),
             CallbackData::Approval { id, decision: Decision::Reject } => format!("ap:{id}:n"),
             CallbackData::Decided { id } => format!("ap:{id}:d"),
+            CallbackData::Choose(choice) => format!("s:{}", choice.token()),
+            CallbackData::Menu => "m:".to_owned(),
+            CallbackData::Open(item) => format!("m:{}", item.token()),
         }
     }
 
@@ -62,6 +102,10 @@ impl CallbackData {
                     _ => None,
                 }
             }
+            // only the exact tokens this bot writes (`Choice::parse` alone would take `QFAST`)
+            "s" => Choice::parse(rest).filter(|choice| choice.token() == rest).map(CallbackData::Choose),
+            "m" if rest.is_empty() => Some(CallbackData::Menu),
+            "m" => MenuItem::parse(rest).map(CallbackData::Open),
             _ => None,
         }
     }
@@ -119,7 +163,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn settings_and_menu_buttons_round_trip_within_64_bytes() {
+        let mut all: Vec<CallbackData> = Choice::all().map(CallbackData::Choose).collect();
+        all.push(CallbackData::Menu);
+        all.extend(MenuItem::ALL.map(CallbackData::Open));
+        for data in &all {
+            let raw = data.encode();
+            assert!(!raw.is_empty() && raw.len() <= MAX_CALLBACK_DATA, "{raw}");
+            assert_eq!(CallbackData::parse(&raw), Some(*data), "{raw}");
+        }
+        let raws: Vec<String> = all.iter().map(CallbackData::encode).collect();
+        assert_eq!(
+            raws,
+            ["s:qfast", "s:qquality", "s:f16:9", "s:f9:16", "s:lshort", "s:llong", "m:", "m:new", "m:set", "m:hist", "m:bal"]
+        );
+        for bad in ["s:", "s:q", "s:qslow", "s:f4:3", "s:QFAST", "s: qfast", "s:x9:16", "m:nope", "m:new:1", "m", "s"] {
+            assert_eq!(CallbackData::parse(bad), None, "{bad}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn every_settings_choice_round_trips(i in 0usize..6) {
+            let choice = Choice::all().nth(i).expect("six choices");
+            let data = CallbackData::Choose(choice);
+            let raw = data.encode();
+            prop_assert!(raw.len() <= MAX_CALLBACK_DATA);
+            prop_assert_eq!(CallbackData::parse(&raw), Some(data));
+        }
+
+        #[test]
+        fn only_encoded_settings_tokens_parse(rest in "\\PC{0,70}") {
+            if let Some(data) = CallbackData::parse(&format!("s:{rest}")) {
+                prop_assert_eq!(data.encode(), format!("s:{rest}"));
+            }
+        }
+
         #[test]
         fn parse_never_panics(data in "\\PC{0,80}") {
             let _ = CallbackData::parse(&data);

@@ -17,7 +17,7 @@ mod wanted;
 
 pub use actor::{Actor, ConsoleName};
 pub use approval::{ApprovalState, Decision, Gate, UnknownGate};
-pub use callback::{CallbackData, MAX_CALLBACK_DATA};
+pub use callback::{CallbackData, MAX_CALLBACK_DATA, MenuItem};
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use failure::Failure;
 pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};

@@ -192,7 +192,7 @@ impl Approvals {
     fn deciding_keyboard(texts: &dyn Texts) -> Keyboard {
         Keyboard::Persistent(vec![
             vec![texts.approve_button(), texts.reject_button()],
-            vec![texts.menu_status(), texts.menu_help()],
+            vec![texts.menu_status(), texts.settings_button(), texts.menu_help()],
         ])
     }
 
@@ -204,7 +204,7 @@ impl Approvals {
         };
         match pending {
             Some(_) => Self::deciding_keyboard(texts),
-            None => Keyboard::Persistent(vec![vec![texts.menu_status(), texts.menu_help()]]),
+            None => Keyboard::Persistent(vec![vec![texts.menu_status(), texts.settings_button(), texts.menu_help()]]),
         }
     }
 

@@ -10,9 +10,9 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::config::{CreditSettings, RetryPolicy};
 pub use crate::db::credits::Refunded;
-use crate::db::credits::{self, Adjusted, Payment, Purchase, Refundable};
+use crate::db::credits::{self, Adjusted, Payment, Pricing, Purchase, Refundable};
 use crate::db::is_retryable;
-use crate::domain::{ChargeId, ChatId, RequestId, StarsPackage, UserId};
+use crate::domain::{ChargeId, ChatId, Choices, RequestId, StarsPackage, UserId};
 use crate::telegram::api::StarsInvoice;
 use crate::telegram::sender::{SendError, Sender};
 use crate::texts::{Movement, RefundRefusal, Texts};
@@ -53,6 +53,19 @@ impl Credits {
 
     pub fn enabled(&self) -> bool {
         self.settings.is_some()
+    }
+
+    /// What a new video and a cached one cost with `choices` (`None` while
+    /// credits are off), for the settings screen.
+    pub fn prices(&self, choices: Choices) -> Option<(i64, i64)> {
+        let pricing = self.settings.as_ref().map(|c| Pricing {
+            free: c.free,
+            new: c.price_new,
+            cached: c.price_cached,
+            quality_extra: c.price_quality_extra,
+            long_extra: c.price_long_extra,
+        })?;
+        Some((pricing.price(true, choices), pricing.price(false, choices)))
     }
 
     fn free(&self) -> i64 {

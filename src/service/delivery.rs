@@ -109,10 +109,14 @@ impl Gate for Claim<'_> {
     }
 }
 
-/// The "➕ Extend" button every video carries, in `lang`.
+/// The buttons every video carries, in `lang`: one row of "➕ Extend"
+/// and "🏠 Menu".
 pub fn extend_keyboard(asset: AssetId, lang: Lang) -> Keyboard {
-    let text = lang.texts().extend_button();
-    Keyboard::Inline(vec![vec![InlineButton { text, data: CallbackData::Extend(asset).encode() }]])
+    let texts = lang.texts();
+    Keyboard::Inline(vec![vec![
+        InlineButton { text: texts.extend_button(), data: CallbackData::Extend(asset).encode() },
+        InlineButton { text: texts.menu_button(), data: CallbackData::Menu.encode() },
+    ]])
 }
 
 fn notes_cache() -> moka::sync::Cache<AssetId, CancellationToken> {

@@ -20,7 +20,7 @@ use crate::db::recorder::Recorder;
 pub use crate::db::requests::NewRequest;
 pub use crate::db::requests::Refusal;
 use crate::db::requests::{self, Submitted};
-use crate::domain::{AssetStatus, Choices, GeneratorKind, ImageDigest, Recipe, UserId, Wanted};
+use crate::domain::{AssetStatus, Choice, Choices, GeneratorKind, ImageDigest, Recipe, UserId, Wanted};
 use crate::telegram::limiter::Priority;
 use crate::telemetry::measure::{self, RequestOutcome};
 
@@ -91,6 +91,17 @@ impl Intake {
     pub async fn recipe_for(&self, user: UserId, image: Option<ImageDigest>) -> Result<Recipe, DbErr> {
         let choices = choices::of(&self.db, user, self.defaults).await?;
         Ok(Recipe { choices, generator: self.generator, image })
+    }
+
+    /// `user`'s choices (`/settings`): the defaults until they change one.
+    pub async fn choices_of(&self, user: UserId) -> Result<Choices, DbErr> {
+        choices::of(&self.db, user, self.defaults).await
+    }
+
+    /// A settings press: applies `choice` to `user`'s own choices (one
+    /// serializable transaction) and returns them; the next request uses them.
+    pub async fn choose(&self, user: UserId, choice: Choice) -> Result<Choices, DbErr> {
+        choices::choose(&self.db, user, choice, self.defaults).await
     }
 
     /// Credits on (`priced`), the Redis rate limit, and who is exempt from limits.

@@ -361,6 +361,25 @@ impl BotApi {
         Ok(())
     }
 
+    /// Edits a message's text and its inline keyboard together (one call).
+    pub async fn edit_message_text_and_keyboard(
+        &self,
+        chat_id: ChatId,
+        message_id: MessageId,
+        text: &str,
+        rows: &[Vec<InlineButton>],
+    ) -> Result<(), ApiError> {
+        let body = json!({
+            "chat_id": chat_id.0,
+            "message_id": message_id.0,
+            "text": text,
+            "link_preview_options": { "is_disabled": true },
+            "reply_markup": inline_markup(rows),
+        });
+        let _: Value = self.call("editMessageText", body, None).await?;
+        Ok(())
+    }
+
     /// Replaces the inline keyboard of a message (an empty list removes it).
     pub async fn edit_message_reply_markup(
         &self,

@@ -227,6 +227,26 @@ impl Sender {
         }
     }
 
+    /// Edits a message's text and inline keyboard in place, as an answer
+    /// to a press (counted like an edit). A message that already shows them is not an error.
+    pub async fn edit_text_and_keyboard(
+        &self,
+        chat_id: ChatId,
+        message_id: MessageId,
+        text: &str,
+        rows: &[Vec<InlineButton>],
+    ) -> Result<(), SendError> {
+        match self
+            .with_retries(chat_id, ("edit", Priority::Interactive), None, || {
+                self.api.edit_message_text_and_keyboard(chat_id, message_id, text, rows)
+            })
+            .await
+        {
+            Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
+            other => other,
+        }
+    }
+
     /// Answers a button press; Telegram does not count these against the
     /// flood limits. Passing faults are retried a few times.
     pub async fn answer_callback(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), SendError> {

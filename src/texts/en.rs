@@ -6,7 +6,8 @@ use super::{
     AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, en_count, shorten,
 };
 use crate::domain::{
-    ApprovalState, AssetStatus, Failure, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId,
+    ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality, RequestStatus, Stage,
+    StarsPackage, UserId,
 };
 
 /// A credit amount: "1 credit", "20 credits".
@@ -105,6 +106,8 @@ impl Texts for English {
              • /status — your recent requests.\n\
              • /history — your last videos, to get one again.\n\
              • /cancel — withdraw the requests you are waiting for.\n\
+             • /settings — quality, format (16:9 or 9:16) and length of your next videos.\n\
+             • /menu — the menu: new video, settings, history.\n\
              • /help — this message.",
             en_count(i64::try_from(max_prompt_chars).unwrap_or(i64::MAX), "character", "characters")
         )
@@ -114,9 +117,11 @@ impl Texts for English {
         "➕ Extend".to_owned()
     }
 
-    fn extend_ask(&self, prompt: &str) -> String {
+    fn extend_ask(&self, prompt: &str, choices: Choices) -> String {
+        let quality = self.quality_label(choices.quality);
         format!(
-            "➕ How should “{prompt}” go on? Send the continuation as your next message and I'll add it to the end of this video. /cancel to stop."
+            "➕ How should “{prompt}” go on? ({}, {quality}) Send the continuation as your next message and I'll add it to the end of this video. /cancel to stop.",
+            choices.format
         )
     }
 
@@ -155,6 +160,72 @@ impl Texts for English {
 
     fn extend_cancelled(&self) -> String {
         "OK, I won't extend the video. Send a prompt for a new one.".to_owned()
+    }
+
+    fn quality_label(&self, quality: Quality) -> String {
+        match quality {
+            Quality::Fast => "Fast",
+            Quality::Quality => "Quality",
+        }
+        .to_owned()
+    }
+
+    fn length_label(&self, length: Length) -> String {
+        match length {
+            Length::Short => "Short",
+            Length::Long => "Long",
+        }
+        .to_owned()
+    }
+
+    fn settings(&self, choices: Choices, prices: Option<(i64, i64)>) -> String {
+        let mut text = format!(
+            "⚙️ Your settings for new videos:\n• Mode: {}\n• Format: {}\n• Length: {}",
+            self.quality_label(choices.quality),
+            choices.format,
+            self.length_label(choices.length)
+        );
+        if let Some((new, cached)) = prices {
+            text.push_str(&format!(
+                "\n\n💰 With these, a new video costs {}; one made before, {}.",
+                credits(new),
+                credits(cached)
+            ));
+        }
+        text.push_str("\n\nTap a button to change a setting: it counts from your next video.");
+        text
+    }
+
+    fn setting_chosen(&self, choice: Choice) -> String {
+        format!("✅ {} — for your next videos.", super::choice_label(self, choice))
+    }
+
+    fn settings_button(&self) -> String {
+        "⚙️ Settings".to_owned()
+    }
+
+    fn menu_button(&self) -> String {
+        "🏠 Menu".to_owned()
+    }
+
+    fn main_menu(&self) -> String {
+        "🏠 Menu — what would you like to do?".to_owned()
+    }
+
+    fn menu_new_video(&self) -> String {
+        "🎬 New video".to_owned()
+    }
+
+    fn menu_history(&self) -> String {
+        "📜 History".to_owned()
+    }
+
+    fn menu_balance(&self) -> String {
+        "💰 Balance".to_owned()
+    }
+
+    fn new_video_hint(&self) -> String {
+        "🎬 Send me a text, a voice message or a photo with words — I'll make a video of it.".to_owned()
     }
 
     fn invalid_prompt(&self, err: &PromptError) -> String {
@@ -410,6 +481,8 @@ impl Texts for English {
         vec![
             ("start", "what this bot does".to_owned()),
             ("help", "how to use it".to_owned()),
+            ("settings", "quality, format and length of your next videos".to_owned()),
+            ("menu", "the menu: new video, settings, history".to_owned()),
             ("status", "your recent requests and their state (operators: /status <prompt> for one asset)".to_owned()),
             ("history", "your last 10 videos, each with a button to get it again".to_owned()),
             ("cancel", "withdraw the requests you are still waiting for (and stop an extension's wait)".to_owned()),

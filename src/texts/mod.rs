@@ -12,8 +12,8 @@ pub use console::ConsoleTexts;
 use std::time::Duration;
 
 use crate::domain::{
-    ApprovalState, AssetStatus, Failure, Gate, LedgerKind, MadeWith, PromptError, Recipe, RequestStatus, Stage, StarsPackage,
-    UserId,
+    ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, MadeWith, PromptError, Quality, Recipe,
+    RequestStatus, Stage, StarsPackage, UserId,
 };
 
 pub use crate::domain::Lang;
@@ -150,8 +150,9 @@ pub trait Texts: Send + Sync {
     fn help(&self, max_prompt_chars: usize) -> String;
     /// The inline button under every video; must begin with "➕".
     fn extend_button(&self) -> String;
-    /// After "➕ Extend": asks for the continuation of the video of `prompt`.
-    fn extend_ask(&self, prompt: &str) -> String;
+    /// After "➕ Extend": asks for the continuation of the video of
+    /// `prompt`, naming the format and quality it inherits (`choices`).
+    fn extend_ask(&self, prompt: &str, choices: Choices) -> String;
     /// The video to extend is gone (cleared or being made again). ≤ 200 chars.
     fn extend_unavailable(&self) -> String;
     /// The chain already has `max` extensions (`MAX_EXTENSIONS`). ≤ 200 chars.
@@ -164,6 +165,29 @@ pub trait Texts: Send + Sync {
     fn extend_expired(&self, prompt: &str, after: Duration) -> String;
     /// `/cancel` stopped the wait for a continuation.
     fn extend_cancelled(&self) -> String;
+
+    // ---- settings (/settings) and the menu (/menu, 🏠 under every video) ----
+    /// A quality as the settings buttons show it ("Fast", "Quality").
+    fn quality_label(&self, quality: Quality) -> String;
+    /// A length as the settings buttons show it ("Short", "Long").
+    fn length_label(&self, length: Length) -> String;
+    /// The settings screen above its buttons: the current `choices` and,
+    /// with credits on, `prices` with them (a new video, a cached one).
+    fn settings(&self, choices: Choices, prices: Option<(i64, i64)>) -> String;
+    /// The answer to a settings press (≤ 200 chars).
+    fn setting_chosen(&self, choice: Choice) -> String;
+    /// "⚙️ Settings": on the reply keyboard and in the menu; begins with ⚙️.
+    fn settings_button(&self) -> String;
+    /// "🏠 Menu": the inline button next to ➕ under every video.
+    fn menu_button(&self) -> String;
+    /// The menu above its buttons.
+    fn main_menu(&self) -> String;
+    /// The menu's buttons: 🎬 new video, 📜 history, 💰 balance.
+    fn menu_new_video(&self) -> String;
+    fn menu_history(&self) -> String;
+    fn menu_balance(&self) -> String;
+    /// 🎬 New video pressed: what to send (≤ 200 chars).
+    fn new_video_hint(&self) -> String;
     /// `/cancel` with nothing to cancel.
     fn nothing_to_cancel(&self) -> String;
     fn invalid_prompt(&self, err: &PromptError) -> String;
@@ -330,6 +354,15 @@ pub fn shorten(text: &str, max: usize) -> String {
     short
 }
 
+/// A choice as its settings button shows it (without the ✅): `Fast`, `9:16`, `Long`.
+pub fn choice_label(texts: &dyn Texts, choice: Choice) -> String {
+    match choice {
+        Choice::Quality(quality) => texts.quality_label(quality),
+        Choice::Format(format) => format.token().to_owned(),
+        Choice::Length(length) => texts.length_label(length),
+    }
+}
+
 /// Every label of the persistent menu, in every language: a tap on one is
 /// a command, never a prompt.
 pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
@@ -338,6 +371,7 @@ pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
         [
             (texts.menu_status(), MenuButton::Status),
             (texts.menu_help(), MenuButton::Help),
+            (texts.settings_button(), MenuButton::Settings),
             (texts.approve_button(), MenuButton::Approve),
             (texts.reject_button(), MenuButton::Reject),
         ]
@@ -349,6 +383,8 @@ pub fn menu_labels() -> impl Iterator<Item = (String, MenuButton)> {
 pub enum MenuButton {
     Status,
     Help,
+    /// ⚙️ Settings: as /settings.
+    Settings,
     /// Shown while the user has a decision pending: acts on their oldest gate.
     Approve,
     Reject,

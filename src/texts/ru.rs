@@ -8,7 +8,8 @@ use super::{
     AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, ru_count, ru_form, shorten,
 };
 use crate::domain::{
-    ApprovalState, AssetStatus, Failure, Gate, LedgerKind, PromptError, RequestStatus, Stage, StarsPackage, UserId,
+    ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality, RequestStatus, Stage,
+    StarsPackage, UserId,
 };
 
 /// A signed credit amount for operators: "+1 кредит", "-3 кредита", "+20 кредитов".
@@ -112,6 +113,8 @@ impl Texts for Russian {
              • /status — ваши последние запросы.\n\
              • /history — ваши последние видео, чтобы получить любое ещё раз.\n\
              • /cancel — отменить запросы, которые ещё ждут видео.\n\
+             • /settings — режим, формат (16:9 или 9:16) и длина следующих видео.\n\
+             • /menu — главное меню: новое видео, настройки, история.\n\
              • /help — это сообщение.",
             // «до» takes the genitive: до 1 символа, до 2 символов, до 1000 символов
             ru_form(i64::try_from(max_prompt_chars).unwrap_or(i64::MAX), "символа", "символов", "символов")
@@ -122,9 +125,11 @@ impl Texts for Russian {
         "➕ Продолжить".to_owned()
     }
 
-    fn extend_ask(&self, prompt: &str) -> String {
+    fn extend_ask(&self, prompt: &str, choices: Choices) -> String {
+        let quality = self.quality_label(choices.quality);
         format!(
-            "➕ Что будет дальше в «{prompt}»? Пришлите продолжение следующим сообщением — я добавлю его в конец этого видео. /cancel — отмена."
+            "➕ Что будет дальше в «{prompt}»? ({}, {quality}) Пришлите продолжение следующим сообщением — я добавлю его в конец этого видео. /cancel — отмена.",
+            choices.format
         )
     }
 
@@ -162,6 +167,72 @@ impl Texts for Russian {
 
     fn extend_cancelled(&self) -> String {
         "Хорошо, продолжать видео не буду. Пришлите запрос для нового.".to_owned()
+    }
+
+    fn quality_label(&self, quality: Quality) -> String {
+        match quality {
+            Quality::Fast => "Быстро",
+            Quality::Quality => "Качество",
+        }
+        .to_owned()
+    }
+
+    fn length_label(&self, length: Length) -> String {
+        match length {
+            Length::Short => "Коротко",
+            Length::Long => "Длинно",
+        }
+        .to_owned()
+    }
+
+    fn settings(&self, choices: Choices, prices: Option<(i64, i64)>) -> String {
+        let mut text = format!(
+            "⚙️ Ваши настройки для новых видео:\n• Режим: {}\n• Формат: {}\n• Длина: {}",
+            self.quality_label(choices.quality),
+            choices.format,
+            self.length_label(choices.length)
+        );
+        if let Some((new, cached)) = prices {
+            text.push_str(&format!(
+                "\n\n💰 С ними новое видео стоит {}, уже готовое — {}.",
+                ru_count(new, "кредит", "кредита", "кредитов"),
+                ru_count(cached, "кредит", "кредита", "кредитов")
+            ));
+        }
+        text.push_str("\n\nНажмите кнопку, чтобы изменить настройку: она действует со следующего видео.");
+        text
+    }
+
+    fn setting_chosen(&self, choice: Choice) -> String {
+        format!("✅ {} — для следующих видео.", super::choice_label(self, choice))
+    }
+
+    fn settings_button(&self) -> String {
+        "⚙️ Настройки".to_owned()
+    }
+
+    fn menu_button(&self) -> String {
+        "🏠 Главное меню".to_owned()
+    }
+
+    fn main_menu(&self) -> String {
+        "🏠 Главное меню — что будем делать?".to_owned()
+    }
+
+    fn menu_new_video(&self) -> String {
+        "🎬 Новое видео".to_owned()
+    }
+
+    fn menu_history(&self) -> String {
+        "📜 История".to_owned()
+    }
+
+    fn menu_balance(&self) -> String {
+        "💰 Баланс".to_owned()
+    }
+
+    fn new_video_hint(&self) -> String {
+        "🎬 Пришлите текст, голосовое сообщение или фото с подписью — я сделаю из этого видео.".to_owned()
     }
 
     fn invalid_prompt(&self, err: &PromptError) -> String {
@@ -416,6 +487,8 @@ impl Texts for Russian {
         vec![
             ("start", "что умеет этот бот".to_owned()),
             ("help", "как им пользоваться".to_owned()),
+            ("settings", "режим, формат и длина следующих видео".to_owned()),
+            ("menu", "главное меню: новое видео, настройки, история".to_owned()),
             ("status", "ваши последние запросы и их состояние (операторам: /status <запрос> — один ассет)".to_owned()),
             ("history", "ваши последние 10 видео, у каждого кнопка, чтобы получить его ещё раз".to_owned()),
             ("cancel", "отменить запросы, которые ещё ждут видео (и ожидание продолжения)".to_owned()),
