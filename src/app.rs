@@ -348,23 +348,26 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
     if role.runs_bot() {
         register_commands(&api).await;
         tasks.spawn(cache_sync::follow_invalidations(db.clone(), cache.clone(), Duration::from_millis(500), shutdown.clone()));
-        let handler = Arc::new(UpdateHandler::new(
-            services.intake().clone(),
-            services.operator().clone(),
-            services.status().clone(),
-            services.history().clone(),
-            services.cancel().clone(),
-            services.approvals().clone(),
-            services.credits().clone(),
-            services.extensions().clone(),
-            sender.clone(),
-            transcriber_for(&settings, &db)?,
-            HandlerSettings {
-                admins: settings.admin_user_ids.clone(),
-                max_prompt_chars: settings.max_prompt_chars,
-                bot_username: username,
-            },
-        ));
+        let handler = Arc::new(
+            UpdateHandler::new(
+                services.intake().clone(),
+                services.operator().clone(),
+                services.status().clone(),
+                services.history().clone(),
+                services.cancel().clone(),
+                services.approvals().clone(),
+                services.credits().clone(),
+                services.extensions().clone(),
+                sender.clone(),
+                transcriber_for(&settings, &db)?,
+                HandlerSettings {
+                    admins: settings.admin_user_ids.clone(),
+                    max_prompt_chars: settings.max_prompt_chars,
+                    bot_username: username,
+                },
+            )
+            .with_remixes(services.remixes().clone()),
+        );
         match settings.webhook.clone() {
             Some(hook) => {
                 let server = webhook::start_webhook(api.clone(), handler, hook, shutdown.clone()).await?;

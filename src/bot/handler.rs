@@ -8,6 +8,7 @@ use teloxide::types::{CallbackQuery, MaybeInaccessibleMessage, Message, PreCheck
 use teloxide::utils::command::{BotCommands, ParseError};
 
 use super::commands::Command;
+use super::remix;
 use super::voice::{Transcriber, VoiceError};
 use crate::domain::{
     Actor, ApprovalState, AssetId, CallbackData, ChargeId, ChatId, Decision, MessageId, Prompt, PromptError, RequestId,
@@ -15,10 +16,11 @@ use crate::domain::{
 };
 use crate::service::credits::Paid;
 use crate::service::delivery::extend_keyboard;
-use crate::service::extend::{Pressed as ExtendPressed, Refusal as ExtendRefusal};
+use crate::service::extend::{Awaited, Pressed as ExtendPressed, Refusal as ExtendRefusal};
 use crate::service::history::Again;
 use crate::service::intake::{Admitted, NewRequest, Refusal};
-use crate::service::{Approvals, Cancel, Credits, Extensions, History, Intake, Operator, Pressed, UserStatus};
+use crate::service::remix::{PhotoError, PhotoRef};
+use crate::service::{Approvals, Cancel, Credits, Extensions, History, Intake, Operator, Pressed, Remixes, UserStatus};
 use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -85,6 +87,8 @@ pub struct UpdateHandler {
     sender: Sender,
     transcriber: Option<Transcriber>,
     settings: HandlerSettings,
+    /// Photos to animate (remix); `None`: photos are answered like other non-text.
+    remixes: Option<Arc<Remixes>>,
 }
 
 /// The message being answered, with who sent it and in which language.
@@ -111,7 +115,26 @@ impl UpdateHandler {
         transcriber: Option<Transcriber>,
         settings: HandlerSettings,
     ) -> Self {
-        Self { intake, operator, status, history, cancel, approvals, credits, extensions, sender, transcriber, settings }
+        Self {
+            intake,
+            operator,
+            status,
+            history,
+            cancel,
+            approvals,
+            credits,
+            extensions,
+            sender,
+            transcriber,
+            settings,
+            remixes: None,
+        }
+    }
+
+    /// Photos (with words) ask to animate them.
+    pub fn with_remixes(mut self, remixes: Arc<Remixes>) -> Self {
+        self.remixes = Some(remixes);
+        self
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
@@ -134,6 +157,8 @@ impl UpdateHandler {
     async fn extend_pressed(&self, user: UserId, chat: ChatId, asset: AssetId, texts: &dyn Texts) -> Option<String> {
         let (text, notice) = match self.extensions.press(chat, user, asset).await {
             Ok(ExtendPressed::Waiting { prompt, .. }) => (texts.extend_ask(&prompt), None),
+            // a forged or foreign button: refused in the press's answer alone
+            Ok(ExtendPressed::Refused(ExtendRefusal::NotYours)) => return Some(texts.extend_not_yours()),
             Ok(ExtendPressed::Refused(refusal)) => {
                 let text = Self::refusal(texts, &refusal);
                 (text.clone(), Some(text))
@@ -143,6 +168,13 @@ impl UpdateHandler {
                 (texts.try_again(), Some(texts.try_again()))
             }
         };
+        // the newer wait wins: a photo waiting for its words no longer does
+        if notice.is_none()
+            && let Some(remixes) = &self.remixes
+            && let Err(err) = remixes.cancel(chat, user).await
+        {
+            tracing::warn!(error = %err, "could not end a photo's wait for words");
+        }
         if let Err(err) = self.sender.text(chat, &text, None, Keyboard::None, Priority::Interactive, None).await {
             tracing::warn!(error = %err, "could not answer an extend press");
         }
@@ -154,6 +186,7 @@ impl UpdateHandler {
             ExtendRefusal::Unavailable => texts.extend_unavailable(),
             ExtendRefusal::TooManyExtensions { max } => texts.extend_limit(*max),
             ExtendRefusal::Off => texts.extend_off(),
+            ExtendRefusal::NotYours => texts.extend_not_yours(),
         }
     }
 
@@ -305,6 +338,12 @@ impl UpdateHandler {
         if self.on_payment(&incoming).await {
             return;
         }
+        if message.chat.is_private()
+            && let Some(photo) = remix::photo_of(&message)
+            && let Some(remixes) = self.remixes.clone()
+        {
+            return self.on_photo(&incoming, &remixes, photo, remix::caption_of(&message)).await;
+        }
         let Some(text) = message.text() else {
             if !message.chat.is_private() {
                 return;
@@ -412,15 +451,40 @@ impl UpdateHandler {
             language: incoming.lang,
         };
         let awaited = match self.extensions.awaited(incoming.chat, incoming.user).await {
-            Ok(awaited) => awaited,
+            Ok(Awaited::Nothing) => None,
+            Ok(Awaited::Continuation(parent)) => Some(parent),
+            Ok(Awaited::Expired { prompt }) => {
+                let text = incoming.texts.extend_expired(&prompt, self.extensions.settings().wait);
+                return self.reply(incoming, &text, Keyboard::None).await;
+            }
             Err(err) => {
                 tracing::error!(error = %err, "could not look for a pending extension");
                 return self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;
             }
         };
+        // a photo sent without words waits for them: this text is its caption
+        let photo = match (&awaited, &self.remixes) {
+            (None, Some(remixes)) => match remixes.awaited(incoming.chat, incoming.user).await {
+                Ok(photo) => photo,
+                Err(err) => {
+                    tracing::error!(error = %err, "could not look for a photo waiting for its words");
+                    return self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;
+                }
+            },
+            _ => None,
+        };
         let admitted = match awaited {
-            None => match self.intake.recipe_for(incoming.user, None).await {
-                Ok(recipe) => self.intake.request_video(new, Wanted::new(prompt, recipe)).await,
+            None => match self.intake.recipe_for(incoming.user, photo.clone()).await {
+                Ok(recipe) => {
+                    let admitted = self.intake.request_video(new, Wanted::new(prompt, recipe)).await;
+                    // refused (credits, limits): the photo keeps waiting, to try again
+                    if let (Ok(Admitted::Recorded), Some(digest), Some(remixes)) = (&admitted, &photo, &self.remixes)
+                        && let Err(err) = remixes.done(incoming.chat, incoming.user, digest).await
+                    {
+                        tracing::warn!(error = %err, "could not close a photo's wait for words");
+                    }
+                    admitted
+                }
                 Err(err) => Err(err),
             },
             Some(parent) => match self.extensions.wanted(parent, prompt).await {
@@ -443,6 +507,11 @@ impl UpdateHandler {
                 Err(err) => Err(err),
             },
         };
+        self.answer_admitted(incoming, admitted).await;
+    }
+
+    /// Tells the user why a request was not recorded (nothing to say when it was).
+    async fn answer_admitted(&self, incoming: &Incoming<'_>, admitted: Result<Admitted, sea_orm::DbErr>) {
         let texts = incoming.texts;
         match admitted {
             Ok(Admitted::Recorded) => {}
@@ -461,6 +530,59 @@ impl UpdateHandler {
                 self.reply(incoming, &texts.try_again(), Keyboard::None).await;
             }
         }
+    }
+
+    /// A photo (or an image sent as a file): with words, a request to
+    /// animate it; without, the bot asks what should happen in it and
+    /// takes the user's next text as its words. Nothing is recorded for a
+    /// photo that can't be downloaded (over 20 MB).
+    async fn on_photo(&self, incoming: &Incoming<'_>, remixes: &Remixes, photo: PhotoRef, caption: Option<&str>) {
+        let texts = incoming.texts;
+        let prompt = match caption.map(|c| Prompt::parse(c, self.settings.max_prompt_chars)) {
+            None | Some(Err(PromptError::Empty)) => None,
+            Some(Ok(prompt)) => Some(prompt),
+            Some(Err(err)) => {
+                measure::requests(RequestOutcome::Refused, 1);
+                return self.reply(incoming, &texts.invalid_prompt(&err), Keyboard::None).await;
+            }
+        };
+        let digest = match remixes.take(&photo).await {
+            Ok(digest) => digest,
+            Err(PhotoError::TooBig(_)) => {
+                measure::requests(RequestOutcome::Refused, 1);
+                return self.reply(incoming, &texts.photo_too_big(), Keyboard::None).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not take a photo");
+                return self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
+        };
+        let Some(prompt) = prompt else {
+            // the newer wait wins: a ➕ waiting for its continuation ends
+            if let Err(err) = self.extensions.cancel(incoming.chat, incoming.user).await {
+                tracing::warn!(error = %err, "could not end a pending extension");
+            }
+            let answer = match remixes.await_caption(incoming.chat, incoming.user, &digest).await {
+                Ok(()) => texts.remix_ask(),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not wait for a photo's words");
+                    texts.try_again()
+                }
+            };
+            return self.reply(incoming, &answer, Keyboard::None).await;
+        };
+        let new = NewRequest {
+            user_id: incoming.user,
+            chat_id: incoming.chat,
+            message_id: MessageId(i64::from(incoming.message.id.0)),
+            raw_text: caption.unwrap_or_default().trim().to_owned(),
+            language: incoming.lang,
+        };
+        let admitted = match self.intake.recipe_for(incoming.user, Some(digest)).await {
+            Ok(recipe) => self.intake.request_video(new, Wanted::new(prompt, recipe)).await,
+            Err(err) => Err(err),
+        };
+        self.answer_admitted(incoming, admitted).await;
     }
 
     /// A voice message: transcribed, then handled like the typed prompt.
@@ -529,18 +651,27 @@ impl UpdateHandler {
                 return texts.try_again();
             }
         };
+        let photo = match &self.remixes {
+            Some(remixes) => remixes.cancel(chat, user).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "could not end a photo's wait for words");
+                false
+            }),
+            None => false,
+        };
+        let waits: Vec<String> =
+            [extension.then(|| texts.extend_cancelled()), photo.then(|| texts.remix_cancelled())].into_iter().flatten().collect();
         let withdrawn = self.cancel.withdraw(user).await;
         if let Ok(withdrawn) = &withdrawn {
             self.approvals.withdrawn(&withdrawn.approvals, user).await;
             self.approvals.handed_over(&withdrawn.handed_over, user).await;
         }
         match withdrawn {
-            Ok(withdrawn) if withdrawn.requests.is_empty() && extension => texts.extend_cancelled(),
+            Ok(withdrawn) if withdrawn.requests.is_empty() && !waits.is_empty() => waits.join("\n"),
             Ok(withdrawn) if withdrawn.requests.is_empty() => texts.cancel_nothing(),
             Ok(withdrawn) => {
                 let prompts: Vec<&str> = withdrawn.requests.iter().map(|r| r.raw_text.trim()).collect();
                 let text = texts.cancelled(&prompts);
-                if extension { format!("{text}\n{}", texts.extend_cancelled()) } else { text }
+                if waits.is_empty() { text } else { format!("{text}\n{}", waits.join("\n")) }
             }
             Err(err) => {
                 tracing::error!(error = %err, "cancel failed");

@@ -6,5 +6,6 @@ pub mod callback;
 pub mod commands;
 pub mod handler;
 pub mod polling;
+pub mod remix;
 pub mod voice;
 pub mod webhook;

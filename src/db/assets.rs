@@ -656,23 +656,17 @@ pub async fn rekey_legacy(db: &DatabaseConnection, defaults: Choices, generator:
             Box::pin(async move {
                 let mut rekeyed = 0u64;
                 for row in batch {
-                    let Ok(prompt) = Prompt::parse(&row.prompt, usize::MAX) else {
-                        return Err(DbErr::Custom(format!("asset {} has an empty prompt; cannot re-key it", row.id)));
-                    };
                     let recipe = Recipe::new(defaults, generator);
-                    let key = match row.parent_id {
-                        None => PromptKey::of(&prompt, &recipe),
-                        Some(parent) => {
-                            let parent = video_assets::Entity::find_by_id(parent)
-                                .one(txn)
-                                .await?
-                                .ok_or_else(|| DbErr::Custom(format!("asset {}'s parent {parent} is gone", row.id)))?;
-                            if parent.key_version < KEY_VERSION {
-                                // its parent comes in a later batch (same depth order): next round
-                                continue;
-                            }
-                            PromptKey::extension(&parent.prompt_key, &prompt)
-                        }
+                    let Some((prompt, key)) = new_key(txn, &row, &recipe).await? else {
+                        // left under its old key, which no request meets any more
+                        tracing::warn!(asset_id = %row.id, "an asset of the previous release could not be re-keyed");
+                        video_assets::Entity::update_many()
+                            .col_expr(video_assets::Column::KeyVersion, Expr::value(KEY_VERSION))
+                            .filter(video_assets::Column::Id.eq(row.id))
+                            .exec(txn)
+                            .await?;
+                        rekeyed += 1;
+                        continue;
                     };
                     let updated = video_assets::Entity::update_many()
                         .col_expr(video_assets::Column::PromptKey, Expr::value(key))
@@ -693,9 +687,10 @@ pub async fn rekey_legacy(db: &DatabaseConnection, defaults: Choices, generator:
         })
         .await?;
         if rekeyed == 0 {
-            // rows left whose parents can't be re-keyed: nothing more to do
-            tracing::warn!("some assets of the previous release could not be re-keyed");
-            break;
+            // another replica re-keyed these rows first: wait for it to
+            // finish (or take over if it dies), so no request here meets
+            // a row still under its old key
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         done += rekeyed;
     }
@@ -703,6 +698,21 @@ pub async fn rekey_legacy(db: &DatabaseConnection, defaults: Choices, generator:
         tracing::info!(assets = done, "re-keyed the previous release's assets with the default recipe");
     }
     Ok(done)
+}
+
+/// The re-keyed row's prompt and key: its prompt's under `recipe`, or (an
+/// extension) over its parent's new key. `None` for a row that can't be
+/// re-keyed (an empty prompt, a parent gone or not re-keyed).
+async fn new_key<C: ConnectionTrait>(txn: &C, row: &Asset, recipe: &Recipe) -> Result<Option<(Prompt, PromptKey)>, DbErr> {
+    let Ok(prompt) = Prompt::parse(&row.prompt, usize::MAX) else { return Ok(None) };
+    let key = match row.parent_id {
+        None => PromptKey::of(&prompt, recipe),
+        Some(parent) => match video_assets::Entity::find_by_id(parent).one(txn).await? {
+            Some(parent) if parent.key_version >= KEY_VERSION => PromptKey::extension(&parent.prompt_key, &prompt),
+            _ => return Ok(None),
+        },
+    };
+    Ok(Some((prompt, key)))
 }
 
 /// Whether an extension of one of `parents` is pending, being generated or

@@ -28,6 +28,8 @@ pub struct ConsoleTexts {
     pub prompt: &'static str,
     /// The normalized prompt behind the cache key (under the typed one).
     pub normalized: &'static str,
+    /// What the video is made from and with (format, quality, length, generator, model).
+    pub made_with: &'static str,
     pub state: &'static str,
     pub generation: &'static str,
     pub requests: &'static str,

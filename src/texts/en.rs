@@ -48,6 +48,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     asset: "Asset",
     prompt: "Prompt",
     normalized: "Normalized",
+    made_with: "Made with",
     state: "State",
     generation: "Generation",
     requests: "Requests",
@@ -135,6 +136,19 @@ impl Texts for English {
         "Extending videos is switched off on this bot.".to_owned()
     }
 
+    fn extend_not_yours(&self) -> String {
+        "This button isn't for you: you can only extend videos you asked for.".to_owned()
+    }
+
+    fn extend_expired(&self, prompt: &str, after: Duration) -> String {
+        let hours = (after.as_secs() / 3600).max(1);
+        format!(
+            "I stopped waiting for the continuation of “{}” after {}, so I did not use this text. Press ➕ Extend under the video again to continue it, or send the text again to make a new video.",
+            shorten(prompt, 100),
+            en_count(i64::try_from(hours).unwrap_or(i64::MAX), "hour", "hours")
+        )
+    }
+
     fn nothing_to_cancel(&self) -> String {
         "There is nothing to cancel.".to_owned()
     }
@@ -180,6 +194,20 @@ impl Texts for English {
 
     fn heard(&self, text: &str) -> String {
         format!("🎙 I heard: “{}”", shorten(text, 300))
+    }
+
+    fn remix_ask(&self) -> String {
+        "📷 Nice photo! What should happen in it? Send me the words (for example: she waves and smiles), and I'll bring it to life. /cancel to stop."
+            .to_owned()
+    }
+
+    fn photo_too_big(&self) -> String {
+        "That photo is too big for me (over 20 MB). Please send a smaller one, or send it as a photo rather than a file."
+            .to_owned()
+    }
+
+    fn remix_cancelled(&self) -> String {
+        "OK, I'm no longer waiting for words for your photo.".to_owned()
     }
 
     fn unknown_command(&self, command: &str) -> String {

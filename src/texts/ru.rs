@@ -55,6 +55,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     asset: "Видео",
     prompt: "Запрос",
     normalized: "Нормализованный",
+    made_with: "Как сделано",
     state: "Состояние",
     generation: "Поколение",
     requests: "Запросы",
@@ -142,6 +143,19 @@ impl Texts for Russian {
         "Продолжение видео в этом боте выключено.".to_owned()
     }
 
+    fn extend_not_yours(&self) -> String {
+        "Эта кнопка не для вас: продолжать можно только видео, которые вы заказывали.".to_owned()
+    }
+
+    fn extend_expired(&self, prompt: &str, after: Duration) -> String {
+        let hours = (after.as_secs() / 3600).max(1);
+        format!(
+            "Я перестал ждать продолжения «{}» через {}, поэтому этот текст не использован. Нажмите ➕ под видео ещё раз, чтобы продолжить его, или пришлите текст снова, чтобы сделать новое видео.",
+            shorten(prompt, 100),
+            ru_count(i64::try_from(hours).unwrap_or(i64::MAX), "час", "часа", "часов")
+        )
+    }
+
     fn nothing_to_cancel(&self) -> String {
         "Отменять нечего.".to_owned()
     }
@@ -190,6 +204,20 @@ impl Texts for Russian {
 
     fn heard(&self, text: &str) -> String {
         format!("🎙 Я услышал: «{}»", shorten(text, 300))
+    }
+
+    fn remix_ask(&self) -> String {
+        "📷 Отличное фото! Что должно на нём происходить? Пришлите описание (например: она машет рукой и улыбается) — и я его оживлю. /cancel — отменить."
+            .to_owned()
+    }
+
+    fn photo_too_big(&self) -> String {
+        "Это фото для меня слишком большое (больше 20 МБ). Пришлите фото поменьше или отправьте его как фото, а не как файл."
+            .to_owned()
+    }
+
+    fn remix_cancelled(&self) -> String {
+        "Хорошо, я больше не жду описания для вашего фото.".to_owned()
     }
 
     fn unknown_command(&self, command: &str) -> String {

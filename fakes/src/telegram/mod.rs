@@ -134,6 +134,45 @@ impl VoiceMessage {
     }
 }
 
+/// A photo a test user sends (a remix): as a `photo` (an array of sizes,
+/// smallest first; the bot should take the largest) or as a document with
+/// an image type.
+#[derive(Debug, Clone)]
+pub struct PhotoMessage {
+    /// The largest size's bytes.
+    pub bytes: Vec<u8>,
+    pub caption: Option<String>,
+    /// Telegram's stable id of the file: the same for a forwarded copy.
+    /// `None`: a fresh one per message.
+    pub file_unique_id: Option<String>,
+    /// `file_size` as Telegram reports it; defaults to the bytes' length.
+    pub file_size: Option<u64>,
+    /// `Some(mime)`: sent as a document of that type instead of a photo.
+    pub document_mime: Option<String>,
+}
+
+impl PhotoMessage {
+    pub fn new(bytes: Vec<u8>, caption: Option<&str>) -> Self {
+        Self { bytes, caption: caption.map(str::to_owned), file_unique_id: None, file_size: None, document_mime: None }
+    }
+
+    /// The same file again (a forward): the same `file_unique_id`.
+    pub fn unique(mut self, id: &str) -> Self {
+        self.file_unique_id = Some(id.to_owned());
+        self
+    }
+
+    pub fn as_document(mut self, mime: &str) -> Self {
+        self.document_mime = Some(mime.to_owned());
+        self
+    }
+
+    pub fn declared_size(mut self, size: u64) -> Self {
+        self.file_size = Some(size);
+        self
+    }
+}
+
 /// Fault switches, settable at runtime with [`FakeTelegram::set_faults`].
 /// Send faults apply to sendMessage, editMessageText and sendVideo.
 #[derive(Debug, Clone, Default)]
@@ -271,6 +310,16 @@ impl FakeTelegram {
     /// serve its audio (up to the 20 MB bots may download). Returns its message_id.
     pub fn push_voice(&self, user_id: i64, chat_id: i64, voice: VoiceMessage) -> i64 {
         let id = self.st().push_voice(user_id, chat_id, voice);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Queues a private photo (or image document) with its caption;
+    /// `getFile` and the download serve the largest size's bytes. Returns
+    /// its message_id.
+    pub fn push_photo(&self, user_id: i64, chat_id: i64, photo: PhotoMessage) -> i64 {
+        let id = self.st().push_photo(user_id, chat_id, photo);
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
         id

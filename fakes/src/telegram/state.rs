@@ -429,6 +429,47 @@ impl State {
         message_id
     }
 
+    pub fn push_photo(&mut self, user_id: i64, chat_id: i64, photo: crate::telegram::PhotoMessage) -> i64 {
+        let (message_id, mut msg) = self.user_message(user_id, chat_id);
+        self.next_file += 1;
+        let n = self.next_file;
+        let file_id = format!("PHOTO{n:08}");
+        let size = photo.file_size.unwrap_or(photo.bytes.len() as u64);
+        let unique_id = photo.file_unique_id.clone().unwrap_or_else(|| format!("UP{n}"));
+        match &photo.document_mime {
+            Some(mime) => {
+                msg["document"] = json!({
+                    "file_id": file_id,
+                    "file_unique_id": unique_id,
+                    "file_name": "photo",
+                    "mime_type": mime,
+                    "file_size": size,
+                });
+            }
+            None => {
+                // a thumbnail first, with bytes of its own: the bot must take the largest
+                let thumb_id = format!("THUMB{n:08}");
+                let thumb_unique = format!("{unique_id}-thumb");
+                let thumb_bytes = format!("thumbnail of {unique_id}").into_bytes();
+                let thumb_size = thumb_bytes.len() as u64;
+                msg["photo"] = json!([
+                    {"file_id": thumb_id, "file_unique_id": thumb_unique, "width": 90, "height": 51, "file_size": thumb_size},
+                    {"file_id": file_id, "file_unique_id": unique_id, "width": 1280, "height": 720, "file_size": size},
+                ]);
+                let path = format!("photos/thumb_{n}.jpg");
+                self.user_files
+                    .insert(thumb_id, UserFile { unique_id: thumb_unique, size: thumb_size, path, bytes: thumb_bytes.into() });
+            }
+        }
+        if let Some(caption) = &photo.caption {
+            msg["caption"] = json!(caption);
+        }
+        let path = format!("photos/file_{n}.jpg");
+        self.user_files.insert(file_id, UserFile { unique_id, size, path, bytes: photo.bytes.into() });
+        self.enqueue_message(msg);
+        message_id
+    }
+
     /// getFile: a file a user sent, up to the 20 MB bots may download.
     fn get_file(&self, p: &Params) -> Result<Value, Reply> {
         let file_id = p.str("file_id").unwrap_or_default();

@@ -338,11 +338,20 @@ async fn asset(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Qu
     state.html(&session, &format!("{} {}", c.asset, id), &body)
 }
 
-/// A link to the asset page, showing the prompt as typed; the normalized
-/// prompt (what `/status` and `/clear` match) is its tooltip.
+/// A link to the asset page, showing the prompt as typed and its format
+/// and quality; the normalized prompt (what `/status` and `/clear` match)
+/// is its tooltip.
 fn asset_link(a: &Asset, class: &str) -> String {
     let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
-    format!("<a href=\"/assets/{}\"{class} title=\"{}\">{}</a>", a.id, esc(&a.prompt), esc(a.typed()))
+    let remix = if a.image_digest.is_some() { " · 📷" } else { "" };
+    format!(
+        "<a href=\"/assets/{}\"{class} title=\"{}\">{}</a> <small>{} · {}{remix}</small>",
+        a.id,
+        esc(&a.prompt),
+        esc(a.typed()),
+        a.format,
+        a.quality
+    )
 }
 
 fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> String {
@@ -355,6 +364,8 @@ fn asset_body(state: &ConsoleState, session: &Session, detail: &AssetDetail) -> 
     if a.typed() != a.prompt {
         facts.push(vec![esc(c.normalized), format!("<span id=\"normalized\">{}</span>", esc(&a.prompt))]);
     }
+    let made = crate::texts::recipe_line(&a.recipe(), a.made_with().as_ref());
+    facts.push(vec![esc(c.made_with), format!("<span id=\"made-with\">{}</span>", esc(&made))]);
     facts.extend([
         vec![esc(c.state), format!("<span id=\"state\">{}</span>", ConsoleState::state_name(a.status))],
         vec![esc(c.generation), a.generation.to_string()],
