@@ -246,7 +246,7 @@ pub fn generator_for(settings: &Settings, db: sea_orm::DatabaseConnection) -> an
     let local = LocalGenerator { delay: settings.local_generator_delay, ..Default::default() };
     let generator =
         crate::generator::build_generator(settings.providers.generator, &settings.providers, db, settings.work_dir(), local)?;
-    for note in crate::generator::clip_length_notes(&settings.providers, settings.extend.seconds) {
+    for note in crate::generator::startup_notes(&settings.providers, settings.extend.seconds) {
         tracing::warn!("{note}");
     }
     Ok(generator)

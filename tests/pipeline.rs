@@ -744,7 +744,7 @@ async fn veo_alone_makes_the_video_with_a_service_account() {
     assert_eq!(grant["claims"]["iss"], "vidcache@key-project.iam.gserviceaccount.com");
     let predict = &fake.requests(Endpoint::VeoPredict)[0];
     assert_eq!(predict["instances"][0]["prompt"], "a fox in the snow");
-    assert_eq!(predict["parameters"]["durationSeconds"], 6, "5 s rounded up to a Veo 3 length");
+    assert_eq!(predict["parameters"]["durationSeconds"], 6, "a short video: Veo 3's 6 s");
     assert_eq!(predict["parameters"]["generateAudio"], true);
     assert_eq!(fake.calls(Endpoint::VeoFetch), 3);
     assert_eq!(fake.calls(Endpoint::Chat), 0);
@@ -791,6 +791,7 @@ async fn veo_with_a_script_assembles_clips_from_cloud_storage() {
         FakeProvidersConfig::default(),
         &[
             ("GENERATOR", "veo"),
+            ("VEO_ASSEMBLY", "voiceover"),
             ("PIPELINE_SEGMENTS", "2"),
             ("SEGMENT_SECONDS", "4"),
             ("VERTEX_MODEL", "veo-3.0-fast-generate-001"),
@@ -900,11 +901,11 @@ async fn clip_lengths_fit_the_model_and_are_cut_to_the_segment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_the_apis_refuse_stop_the_start() {
     for (vars, needle) in [
-        (&[("RUNWAY_RATIO", "1024:1024")][..], "RUNWAY_RATIO=`1024:1024` is not a ratio gen4_turbo takes"),
         (&[("RUNWAY_VIDEO_MODEL", "gen3a_turbo")][..], "RUNWAY_VIDEO_MODEL=`gen3a_turbo`"),
+        (&[("RUNWAY_VIDEO_MODEL_FAST", "gen3a_turbo")][..], "RUNWAY_VIDEO_MODEL_FAST=`gen3a_turbo`"),
         (&[("RUNWAY_IMAGE_MODEL", "gen4_image_turbo")][..], "RUNWAY_IMAGE_MODEL=`gen4_image_turbo`"),
-        (&[("GENERATOR", "veo"), ("VERTEX_ASPECT_RATIO", "1:1")][..], "VERTEX_ASPECT_RATIO=`1:1`"),
         (&[("GENERATOR", "veo"), ("VERTEX_MODEL", "imagen-3.0-generate-002")][..], "VERTEX_MODEL=`imagen-3.0-generate-002`"),
+        (&[("GENERATOR", "veo"), ("VERTEX_MODEL_FAST", "veo-1")][..], "VERTEX_MODEL_FAST=`veo-1`"),
     ] {
         let env = Env::new(FakeProvidersConfig::default(), vars).await;
         let settings = env.settings();
@@ -915,4 +916,13 @@ async fn settings_the_apis_refuse_stop_the_start() {
         assert!(err.to_string().contains(needle), "{vars:?}: {err}");
         assert_eq!(env.fake.calls(Endpoint::ImageToVideo) + env.fake.calls(Endpoint::VeoPredict), 0);
     }
+    // the format decides the ratio now: the old variables start, with a warning
+    let env = Env::new(FakeProvidersConfig::default(), &[("RUNWAY_RATIO", "1024:1024")]).await;
+    let settings = env.settings();
+    assert!(
+        build_generator(settings.generator, &settings, env.db.clone(), env.dir.path().join("w"), LocalGenerator::default())
+            .is_ok()
+    );
+    let notes = vidcache::generator::startup_notes(&settings, 5);
+    assert!(notes.iter().any(|n| n.starts_with("RUNWAY_RATIO=1024:1024 is ignored")), "{notes:?}");
 }

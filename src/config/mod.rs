@@ -19,7 +19,8 @@ use std::time::Duration;
 pub use approvals::{ApprovalMode, ApprovalSettings};
 pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
 pub use providers::{
-    GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
+    GeneratorKind, MAX_SEGMENTS_LONG, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings,
+    VeoAssembly, VertexSettings,
 };
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretUrl};

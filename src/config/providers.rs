@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::{ConfigError, Secret, get};
 
 pub use crate::domain::GeneratorKind;
+use crate::domain::{Format, Length, Quality};
 
 fn invalid(name: &'static str, reason: String) -> ConfigError {
     ConfigError::Invalid { name, reason }
@@ -34,9 +35,23 @@ pub struct RunwaySettings {
     pub api_secret: Option<Secret>,
     pub base_url: String,
     pub image_model: String,
+    /// The image-to-video model of `quality` videos (`RUNWAY_VIDEO_MODEL`).
     pub video_model: String,
-    /// Output size as Runway spells it, e.g. `1280:720`.
-    pub ratio: String,
+    /// The image-to-video model of `fast` videos (`RUNWAY_VIDEO_MODEL_FAST`).
+    pub video_model_fast: String,
+    /// `RUNWAY_RATIO` as set: no longer used — each video's format decides
+    /// Runway's `ratio` — and warned about at start-up.
+    pub ignored_ratio: Option<String>,
+}
+
+impl RunwaySettings {
+    /// The image-to-video model of `quality`.
+    pub fn video_model_for(&self, quality: Quality) -> &str {
+        match quality {
+            Quality::Fast => &self.video_model_fast,
+            Quality::Quality => &self.video_model,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,13 +66,43 @@ pub struct VertexSettings {
     pub credentials_file: Option<PathBuf>,
     /// Where `gs://` results are downloaded from.
     pub storage_base_url: String,
-    pub aspect_ratio: String,
+    /// The Veo model of `fast` videos (`VERTEX_MODEL_FAST`).
+    pub model_fast: String,
+    /// `VERTEX_ASPECT_RATIO` as set: no longer used — each video's format
+    /// decides `aspectRatio` — and warned about at start-up.
+    pub ignored_aspect_ratio: Option<String>,
+    /// How `GENERATOR=veo` makes a video (`VEO_ASSEMBLY`).
+    pub assembly: VeoAssembly,
+}
+
+impl VertexSettings {
+    /// The Veo model of `quality` (`model` is the `quality` one).
+    pub fn model_for(&self, quality: Quality) -> &str {
+        match quality {
+            Quality::Fast => &self.model_fast,
+            Quality::Quality => &self.model,
+        }
+    }
+}
+
+/// How `GENERATOR=veo` makes a video (`VEO_ASSEMBLY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VeoAssembly {
+    /// One Veo call per video, from the prompt (and the photo of a remix).
+    #[default]
+    Single,
+    /// A script, a Veo clip per segment, a voice-over and an ffmpeg
+    /// assembly: needs `OPENAI_API_KEY` and ffmpeg.
+    Voiceover,
 }
 
 /// The shape and pace of a staged generation.
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
+    /// Segments of a `short` video (`PIPELINE_SEGMENTS`).
     pub segments: usize,
+    /// Segments of a `long` video (`PIPELINE_SEGMENTS_LONG`), more than `segments`.
+    pub segments_long: usize,
     pub segment_seconds: u32,
     /// Segments worked on at once.
     pub parallelism: usize,
@@ -74,6 +119,7 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             segments: 10,
+            segments_long: 20,
             segment_seconds: 5,
             parallelism: 3,
             poll_interval: Duration::from_millis(5000),
@@ -82,6 +128,26 @@ impl Default for PipelineSettings {
             width: 1280,
             height: 720,
         }
+    }
+}
+
+/// Most segments a long video may have (`PIPELINE_SEGMENTS_LONG`).
+pub const MAX_SEGMENTS_LONG: usize = 200;
+
+impl PipelineSettings {
+    /// Segments of a video of `length`.
+    pub fn segments_for(&self, length: Length) -> usize {
+        match length {
+            Length::Short => self.segments,
+            Length::Long => self.segments_long,
+        }
+    }
+
+    /// The assembled frame size for `format` (`PIPELINE_VIDEO_SIZE` with its
+    /// longer side across for 16:9 and upright for 9:16).
+    pub fn size_for(&self, format: Format) -> (u32, u32) {
+        let (long, short) = (self.width.max(self.height), self.width.min(self.height));
+        if format.is_portrait() { (short, long) } else { (long, short) }
     }
 }
 
@@ -195,7 +261,8 @@ impl ProviderSettings {
             base_url: url(lookup, "RUNWAYML_BASE_URL", "https://api.dev.runwayml.com".to_owned())?,
             image_model: var("RUNWAY_IMAGE_MODEL").unwrap_or_else(|| "gen4_image".to_owned()),
             video_model: var("RUNWAY_VIDEO_MODEL").unwrap_or_else(|| "gen4_turbo".to_owned()),
-            ratio: var("RUNWAY_RATIO").unwrap_or_else(|| "1280:720".to_owned()),
+            video_model_fast: var("RUNWAY_VIDEO_MODEL_FAST").unwrap_or_else(|| "gen4_turbo".to_owned()),
+            ignored_ratio: var("RUNWAY_RATIO"),
         };
         let location = var("VERTEX_LOCATION").unwrap_or_else(|| "us-central1".to_owned());
         if !location.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -209,11 +276,28 @@ impl ProviderSettings {
             access_token: var("VERTEX_ACCESS_TOKEN").map(Secret::new),
             credentials_file: var("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
             storage_base_url: url(lookup, "VERTEX_STORAGE_BASE_URL", "https://storage.googleapis.com".to_owned())?,
-            aspect_ratio: var("VERTEX_ASPECT_RATIO").unwrap_or_else(|| "16:9".to_owned()),
+            model_fast: var("VERTEX_MODEL_FAST").unwrap_or_else(|| "veo-3.0-fast-generate-001".to_owned()),
+            ignored_aspect_ratio: var("VERTEX_ASPECT_RATIO"),
+            assembly: match var("VEO_ASSEMBLY").map(|raw| raw.trim().to_ascii_lowercase()) {
+                None => VeoAssembly::Single,
+                Some(raw) if raw == "single" => VeoAssembly::Single,
+                Some(raw) if raw == "voiceover" || raw == "voice-over" => VeoAssembly::Voiceover,
+                Some(raw) => return Err(invalid("VEO_ASSEMBLY", format!("`{raw}`; use single or voiceover"))),
+            },
         };
         let (width, height) = size(lookup)?;
+        let segments: usize = number(lookup, "PIPELINE_SEGMENTS", 10, 1, 100)?;
+        let segments_long =
+            number(lookup, "PIPELINE_SEGMENTS_LONG", (segments * 2).min(MAX_SEGMENTS_LONG), 2, MAX_SEGMENTS_LONG)?;
+        if segments_long <= segments {
+            return Err(invalid(
+                "PIPELINE_SEGMENTS_LONG",
+                format!("{segments_long} is not more than PIPELINE_SEGMENTS={segments}: a long video must have more segments"),
+            ));
+        }
         let pipeline = PipelineSettings {
-            segments: number(lookup, "PIPELINE_SEGMENTS", 10, 1, 100)?,
+            segments,
+            segments_long,
             segment_seconds: number(lookup, "SEGMENT_SECONDS", 5, 1, 60)?,
             parallelism: number(lookup, "PIPELINE_PARALLELISM", 3, 1, 64)?,
             poll_interval: Duration::from_millis(number(lookup, "PROVIDER_POLL_INTERVAL_MS", 5000, 1, 600_000)?),
@@ -231,6 +315,25 @@ impl ProviderSettings {
             }
         }
         Ok(Self { generator, openai, runway, vertex, pipeline, prices })
+    }
+
+    /// What start-up should warn about in these settings: variables that
+    /// are set but no longer used.
+    pub fn ignored_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(ratio) = &self.runway.ignored_ratio {
+            notes.push(format!(
+                "RUNWAY_RATIO={ratio} is ignored: each video's format (16:9 or 9:16, the user's choice) decides Runway's ratio \
+                 (clips 1280:720 or 720:1280, images 1920:1080 or 1080:1920); remove the variable"
+            ));
+        }
+        if let Some(ratio) = &self.vertex.ignored_aspect_ratio {
+            notes.push(format!(
+                "VERTEX_ASPECT_RATIO={ratio} is ignored: each video's format (16:9 or 9:16, the user's choice) decides Veo's \
+                 aspectRatio; remove the variable"
+            ));
+        }
+        notes
     }
 }
 
@@ -255,6 +358,53 @@ mod tests {
         assert_eq!(s.pipeline.task_timeout, Duration::from_secs(300));
         assert!(s.openai.api_key.is_none());
         assert_eq!(s.prices.per_call("runway", "image_to_video"), 0);
+        assert_eq!((s.runway.video_model_fast.as_str(), s.runway.video_model.as_str()), ("gen4_turbo", "gen4_turbo"));
+        assert_eq!(
+            (s.vertex.model_fast.as_str(), s.vertex.model.as_str()),
+            ("veo-3.0-fast-generate-001", "veo-3.0-generate-001")
+        );
+        assert_eq!(s.vertex.model_for(Quality::Fast), "veo-3.0-fast-generate-001");
+        assert_eq!(s.vertex.model_for(Quality::Quality), "veo-3.0-generate-001");
+        assert_eq!(s.vertex.assembly, VeoAssembly::Single);
+        assert_eq!(s.pipeline.segments_long, 20, "twice PIPELINE_SEGMENTS");
+        assert_eq!(s.pipeline.segments_for(Length::Long), 20);
+        assert_eq!(s.pipeline.size_for(Format::Portrait), (720, 1280));
+        assert_eq!(s.pipeline.size_for(Format::Landscape), (1280, 720));
+        assert!(s.ignored_notes().is_empty());
+    }
+
+    #[test]
+    fn recipe_variables() {
+        let s = from(&[
+            ("RUNWAY_VIDEO_MODEL_FAST", "gen4.5"),
+            ("RUNWAY_VIDEO_MODEL", "veo3.1"),
+            ("VERTEX_MODEL_FAST", "veo-2.0-generate-001"),
+            ("VEO_ASSEMBLY", "Voiceover"),
+            ("PIPELINE_SEGMENTS", "3"),
+            ("PIPELINE_VIDEO_SIZE", "180x320"),
+        ])
+        .expect("valid");
+        assert_eq!(s.runway.video_model_for(Quality::Fast), "gen4.5");
+        assert_eq!(s.runway.video_model_for(Quality::Quality), "veo3.1");
+        assert_eq!(s.vertex.model_for(Quality::Fast), "veo-2.0-generate-001");
+        assert_eq!(s.vertex.assembly, VeoAssembly::Voiceover);
+        assert_eq!((s.pipeline.segments_for(Length::Short), s.pipeline.segments_for(Length::Long)), (3, 6));
+        assert_eq!(s.pipeline.size_for(Format::Landscape), (320, 180), "a portrait size is turned for 16:9");
+        assert_eq!(s.pipeline.size_for(Format::Portrait), (180, 320));
+        let s = from(&[("PIPELINE_SEGMENTS", "100")]).expect("valid");
+        assert_eq!(s.pipeline.segments_long, 200, "capped at {MAX_SEGMENTS_LONG}");
+        let s = from(&[("PIPELINE_SEGMENTS", "2"), ("PIPELINE_SEGMENTS_LONG", "5")]).expect("valid");
+        assert_eq!(s.pipeline.segments_long, 5);
+        let err = from(&[("PIPELINE_SEGMENTS", "4"), ("PIPELINE_SEGMENTS_LONG", "4")]).unwrap_err();
+        assert!(err.contains("PIPELINE_SEGMENTS_LONG") && err.contains("not more than"), "{err}");
+        assert!(from(&[("PIPELINE_SEGMENTS_LONG", "201")]).unwrap_err().contains("PIPELINE_SEGMENTS_LONG"));
+        assert!(from(&[("VEO_ASSEMBLY", "multi")]).unwrap_err().contains("VEO_ASSEMBLY"));
+        // the format decides now: the old variables are accepted, and warned about
+        let s = from(&[("RUNWAY_RATIO", "1024:1024"), ("VERTEX_ASPECT_RATIO", "1:1")]).expect("accepted");
+        let notes = s.ignored_notes();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("RUNWAY_RATIO=1024:1024 is ignored"), "{notes:?}");
+        assert!(notes[1].starts_with("VERTEX_ASPECT_RATIO=1:1 is ignored"), "{notes:?}");
     }
 
     #[test]

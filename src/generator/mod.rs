@@ -4,6 +4,7 @@
 pub mod crossfade;
 pub mod ffmpeg;
 mod local;
+mod photo;
 mod pipeline;
 mod veo;
 
@@ -13,12 +14,13 @@ use std::sync::Arc;
 
 use crate::domain::{Gate, Generation, MadeWith, Recipe, StageSink};
 
-pub use local::LocalGenerator;
+pub use local::{LONG_EXTRA_SECONDS, LocalGenerator};
 pub use pipeline::{
-    BuildError, PipelineGenerator, Script, ScriptError, ScriptSegment, build_generator, clip_length_notes, script_instructions,
+    BuildError, MAX_DATA_URI_BYTES, PipelineGenerator, Script, ScriptError, ScriptSegment, build_generator, clip_length_notes,
+    script_instructions, startup_notes,
 };
 pub use render::{RenderError, RenderOptions, render_mp4};
-pub use veo::{VeoGenerator, veo_seconds};
+pub use veo::{VeoGenerator, veo_length_seconds, veo_seconds};
 
 /// One generation to run.
 #[derive(Clone)]

@@ -50,8 +50,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -59,12 +57,13 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 
 use super::ffmpeg::{self, Assembly};
+use super::photo::{self, Fit};
 use super::veo::VeoGenerator;
-use super::{Gates, GenerateError, GenerationRequest, Generator, LocalGenerator};
+use super::{Gates, GenerateError, GenerationRequest, Generator, LocalGenerator, SourceImage};
 use crate::config::PipelineSettings;
-use crate::config::{GeneratorKind, ProviderSettings, RetryPolicy};
+use crate::config::{GeneratorKind, ProviderSettings, RetryPolicy, VeoAssembly};
 use crate::db::stages::{self, Stage, StageKind, StageStatus, StepKey, WHOLE};
-use crate::domain::{AssetId, Gate, Generation, StageSink};
+use crate::domain::{AssetId, Gate, Generation, MadeWith, Quality, Recipe, StageSink};
 use crate::providers::openai::ChatFormat;
 use crate::providers::{Meter, OpenAiClient, ProviderError, RunwayClient, SetupError, VertexClient};
 use crate::telegram::MAX_UPLOAD_BYTES;
@@ -73,8 +72,19 @@ use crate::telemetry::measure;
 /// Fade between sections, in seconds.
 const FADE_SECONDS: f64 = 0.3;
 
-/// Runway takes `data:` URIs up to about 5 MB.
-const MAX_DATA_URI_BYTES: usize = 5 * 1024 * 1024;
+/// The longest `data:` URI of an image Runway takes: its docs ("API Input
+/// Parameters", docs.dev.runwayml.com/assets/inputs) give 5 MB for an
+/// image as a data URI (16 MB as a URL); counted here on the whole URI, in
+/// decimal megabytes, the stricter reading.
+pub const MAX_DATA_URI_BYTES: usize = 5_000_000;
+
+/// What Runway takes as `promptImage`: JPEG, PNG or WebP in a `data:` URI
+/// of at most [`MAX_DATA_URI_BYTES`].
+const RUNWAY_PHOTO: Fit = Fit { webp: true, max_data_uri: Some(MAX_DATA_URI_BYTES) };
+
+/// What the first segment's image prompt of a remix says: no image is
+/// made for it, the photo is its image.
+const REMIX_IMAGE_PROMPT: &str = "The user's photo, the first frame of the video (no image is generated for it).";
 
 /// Why the chosen generator can't start; each names what is missing.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +95,11 @@ pub enum BuildError {
     Ffmpeg { kind: GeneratorKind, purpose: &'static str, source: ffmpeg::MissingFfmpeg },
     #[error("GENERATOR={kind}: {source}")]
     Client { kind: GeneratorKind, source: SetupError },
+    #[error(
+        "GENERATOR=veo with VEO_ASSEMBLY=voiceover needs OPENAI_API_KEY set (it writes the script and the voice-over); \
+         set it, or use VEO_ASSEMBLY=single (one Veo call per video)"
+    )]
+    VoiceoverNeedsOpenAi,
 }
 
 /// The generator `kind` asks for, with its clients. Errors name what is
@@ -120,12 +135,15 @@ pub fn build_generator(
         }
         GeneratorKind::Veo => {
             let vertex = VertexClient::new(&settings.vertex, timeout, RetryPolicy::default()).map_err(client)?;
-            if settings.openai.api_key.is_none() {
+            if settings.vertex.assembly == VeoAssembly::Single {
                 return Ok(Arc::new(VeoGenerator::single(db, meter, vertex, settings.pipeline.clone(), work_dir)));
+            }
+            if settings.openai.api_key.is_none() {
+                return Err(BuildError::VoiceoverNeedsOpenAi);
             }
             ffmpeg::check_ffmpeg().map_err(|source| BuildError::Ffmpeg {
                 kind,
-                purpose: " with OPENAI_API_KEY (script, voice-over, assembly)",
+                purpose: " with VEO_ASSEMBLY=voiceover (script, voice-over, assembly)",
                 source,
             })?;
             let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default()).map_err(client)?;
@@ -135,28 +153,51 @@ pub fn build_generator(
     }
 }
 
+/// What start-up should warn about: variables no longer used (see
+/// [`ProviderSettings::ignored_notes`]) and [`clip_length_notes`].
+pub fn startup_notes(settings: &ProviderSettings, extend_seconds: u32) -> Vec<String> {
+    let mut notes = settings.ignored_notes();
+    notes.extend(clip_length_notes(settings, extend_seconds));
+    notes
+}
+
 /// What start-up should warn about: a segment (`SEGMENT_SECONDS`) or an
-/// extension's part (`EXTEND_SECONDS`) longer than the longest clip the
-/// video model makes — the clip's last frame is then held to fill it.
+/// extension's part (`EXTEND_SECONDS`) longer than the longest clip a
+/// video model (of either quality) makes — the clip's last frame is then
+/// held to fill it.
 pub fn clip_length_notes(settings: &ProviderSettings, extend_seconds: u32) -> Vec<String> {
-    let (model, longest) = match settings.generator {
-        GeneratorKind::Local => return Vec::new(),
-        GeneratorKind::Pipeline => match crate::providers::runway::video_model(&settings.runway.video_model) {
-            Some(model) => (model.name, model.durations.max()),
-            None => return Vec::new(),
-        },
-        GeneratorKind::Veo => (settings.vertex.model.as_str(), super::veo::veo_seconds(&settings.vertex.model, u32::MAX)),
-    };
-    [("SEGMENT_SECONDS", settings.pipeline.segment_seconds), ("EXTEND_SECONDS", extend_seconds)]
-        .into_iter()
-        .filter(|(_, seconds)| *seconds > longest)
-        .map(|(name, seconds)| {
-            format!(
-                "{name}={seconds} is longer than the longest clip {model} makes ({longest} s): each such clip is asked \
-                 for {longest} s and its last frame is held for the rest"
-            )
-        })
-        .collect()
+    let mut models: Vec<(&str, u32)> = Vec::new();
+    // a single Veo call makes a whole video of the model's own lengths: no segments
+    let segments = !(settings.generator == GeneratorKind::Veo && settings.vertex.assembly == VeoAssembly::Single);
+    for quality in [Quality::Fast, Quality::Quality] {
+        let model = match settings.generator {
+            GeneratorKind::Local => return Vec::new(),
+            GeneratorKind::Pipeline => match crate::providers::runway::video_model(settings.runway.video_model_for(quality)) {
+                Some(model) => (model.name, model.durations.max()),
+                None => continue,
+            },
+            GeneratorKind::Veo => {
+                let model = settings.vertex.model_for(quality);
+                (model, super::veo::veo_seconds(model, u32::MAX))
+            }
+        };
+        if !models.contains(&model) {
+            models.push(model);
+        }
+    }
+    let mut notes = Vec::new();
+    for (model, longest) in models {
+        let lengths = [("SEGMENT_SECONDS", settings.pipeline.segment_seconds), ("EXTEND_SECONDS", extend_seconds)];
+        for (name, seconds) in lengths.into_iter().filter(|(name, _)| segments || *name != "SEGMENT_SECONDS") {
+            if seconds > longest {
+                notes.push(format!(
+                    "{name}={seconds} is longer than the longest clip {model} makes ({longest} s): each such clip is asked \
+                     for {longest} s and its last frame is held for the rest"
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// The staged generator; see the module docs.
@@ -173,12 +214,33 @@ impl Generator for PipelineGenerator {
                 // An extension's new part: one segment with its voice-over.
                 Some(part) => {
                     let prompt = continuation_prompt(&part.original_prompt, &request.prompt);
-                    pipeline.for_extension(part.seconds).run(GenerationRequest { prompt, ..request }).await
+                    pipeline.shaped(1, part.seconds).run(GenerationRequest { prompt, ..request }).await
                 }
-                None => pipeline.run(request).await,
+                None => {
+                    let settings = &pipeline.steps.settings;
+                    let segments = settings.segments_for(request.recipe.choices.length);
+                    pipeline.shaped(segments, settings.segment_seconds).run(request).await
+                }
             }
         }
         .boxed()
+    }
+
+    fn made_with(&self, recipe: &Recipe) -> MadeWith {
+        let settings = &self.pipeline.steps.settings;
+        let (quality, format) = (recipe.choices.quality, recipe.choices.format);
+        let model = match &*self.pipeline.clips {
+            ClipMaker::Runway(runway) => runway.video_model(quality).name.to_owned(),
+            ClipMaker::Veo(vertex) => vertex.model(quality).to_owned(),
+        };
+        let segments = u32::try_from(settings.segments_for(recipe.choices.length)).unwrap_or(u32::MAX);
+        let (width, height) = settings.size_for(format);
+        MadeWith {
+            model,
+            aspect_ratio: format.token().to_owned(),
+            duration_secs: segments.saturating_mul(settings.segment_seconds),
+            resolution: format!("{width}x{height}"),
+        }
     }
 }
 
@@ -209,11 +271,11 @@ impl Pipeline {
         Self { steps: Steps { db, meter, settings }, openai, clips: Arc::new(clips), work_dir }
     }
 
-    /// The same pipeline making an extension's new part: one segment of
-    /// `seconds`, with its voice-over, from a script that continues the
-    /// original video.
-    fn for_extension(&self, seconds: u32) -> Self {
-        let settings = PipelineSettings { segments: 1, segment_seconds: seconds, ..self.steps.settings.clone() };
+    /// The same pipeline making `segments` segments of `seconds`: a video
+    /// of the recipe's length, or an extension's new part (one segment,
+    /// with its voice-over, from a script that continues the original video).
+    fn shaped(&self, segments: usize, seconds: u32) -> Self {
+        let settings = PipelineSettings { segments, segment_seconds: seconds, ..self.steps.settings.clone() };
         Self {
             steps: Steps { db: self.steps.db.clone(), meter: self.steps.meter.clone(), settings },
             openai: self.openai.clone(),
@@ -245,6 +307,10 @@ pub(super) struct Job {
     pub(super) gates: Arc<dyn Gates>,
     /// Intermediate files of this generation.
     pub(super) dir: PathBuf,
+    /// How the video is made (fixed for the asset).
+    pub(super) recipe: Recipe,
+    /// A remix's photo.
+    pub(super) image: Option<SourceImage>,
 }
 
 impl Job {
@@ -258,6 +324,8 @@ impl Job {
             progress: request.progress,
             gates: request.gates,
             dir,
+            recipe: request.recipe,
+            image: request.image,
         }
     }
 
@@ -520,16 +588,18 @@ impl Pipeline {
             return Ok(());
         }
         self.steps.reopen_lost_files(job).await?;
+        // a remix's photo is checked (and recorded) before anything is paid
+        let photo = self.remix_photo(job).await?;
         let script = self.script(job).await?;
         job.gate(Gate::Script).await?;
         self.plan(job).await?;
         self.steps.report(job).await;
         let (clips, voice) = if job.gates.any() {
             // a gate may stop the run: nothing paid may be in flight then
-            let clips = self.segments(job, &script).await?;
+            let clips = self.segments(job, &script, photo.as_ref()).await?;
             (clips, self.voice(job, &script).await?)
         } else {
-            tokio::try_join!(self.segments(job, &script), self.voice(job, &script))?
+            tokio::try_join!(self.segments(job, &script, photo.as_ref()), self.voice(job, &script))?
         };
         self.assemble(job, clips, voice).await
     }
@@ -619,8 +689,45 @@ impl Pipeline {
             .await
     }
 
-    /// Every segment's clip, phase by phase.
-    async fn segments(&self, job: &Job, script: &Script) -> Result<Vec<PathBuf>, GenerateError> {
+    /// A remix's photo, made fit for the clip maker before anything is
+    /// paid. For Runway it is the first segment's image: recorded as that
+    /// step (no provider call), so no image is ever bought for it.
+    async fn remix_photo(&self, job: &Job) -> Result<Option<RemixPhoto>, GenerateError> {
+        match &*self.clips {
+            ClipMaker::Veo(_) => Ok(super::veo::remix_photo(job).await?.map(RemixPhoto::Bytes)),
+            ClipMaker::Runway(_) => {
+                let Some(digest) = &job.recipe.image else { return Ok(None) };
+                let path = job.file("image-00.img");
+                let recorded = stages::find(&self.steps.db, job.key(StageKind::Image, 0)).await.map_err(db_error)?;
+                if let Some(row) = recorded
+                    && row.status == StageStatus::Done
+                    && row.output.as_deref().and_then(existing_file).is_some()
+                {
+                    return Ok(Some(RemixPhoto::File(path)));
+                }
+                let image = job
+                    .image
+                    .as_ref()
+                    .ok_or_else(|| GenerateError::Failed("the remix's photo did not reach the generator".to_owned()))?;
+                let bytes = photo::fit_photo(&image.bytes, RUNWAY_PHOTO, &job.dir).await?;
+                let input = format!("the remix's photo {digest}");
+                let file = self
+                    .steps
+                    .step(job, (StageKind::Image, 0), &input, "remix", existing_file, |_| async {
+                        tokio::fs::write(&path, &bytes)
+                            .await
+                            .map_err(|e| ProviderError::local("remix photo", format!("cannot write {}: {e}", path.display())))?;
+                        Ok((path.clone(), path_text(&path)))
+                    })
+                    .await?;
+                Ok(Some(RemixPhoto::File(file)))
+            }
+        }
+    }
+
+    /// Every segment's clip, phase by phase; `photo`: a remix's photo, the
+    /// first segment's first frame.
+    async fn segments(&self, job: &Job, script: &Script, photo: Option<&RemixPhoto>) -> Result<Vec<PathBuf>, GenerateError> {
         let scene = |i: usize| {
             let segment = &script.segments[i];
             format!(
@@ -634,13 +741,30 @@ impl Pipeline {
         };
         match &*self.clips {
             ClipMaker::Runway(runway) => {
+                let remix = match photo {
+                    Some(RemixPhoto::File(path)) => Some(path),
+                    _ => None,
+                };
                 let image_prompts = self
                     .each_segment(|i| {
                         let input = scene(i);
-                        async move { self.chat_step(job, StageKind::ImagePrompt, i as i32, IMAGE_PROMPT_INSTRUCTIONS, &input).await }
+                        async move {
+                            if i == 0 && remix.is_some() {
+                                return self.remix_image_prompt(job).await;
+                            }
+                            self.chat_step(job, StageKind::ImagePrompt, i as i32, IMAGE_PROMPT_INSTRUCTIONS, &input).await
+                        }
                     })
                     .await?;
-                let images = self.each_segment(|i| self.runway_image(job, runway, i, &image_prompts[i])).await?;
+                let image_prompts = &image_prompts;
+                let images = self
+                    .each_segment(|i| async move {
+                        match remix {
+                            Some(photo) if i == 0 => Ok(photo.clone()),
+                            _ => self.runway_image(job, runway, i, &image_prompts[i]).await,
+                        }
+                    })
+                    .await?;
                 job.gate(Gate::Images).await?;
                 let animation_prompts = self
                     .each_segment(|i| {
@@ -663,7 +787,13 @@ impl Pipeline {
                         }
                     })
                     .await?;
-                let clips = self.each_segment(|i| self.veo_clip(job, vertex, i, &video_prompts[i])).await?;
+                let first_frame = match photo {
+                    Some(RemixPhoto::Bytes(bytes)) => Some(bytes.as_slice()),
+                    _ => None,
+                };
+                let clips = self
+                    .each_segment(|i| self.veo_clip(job, vertex, i, &video_prompts[i], first_frame.filter(|_| i == 0)))
+                    .await?;
                 job.gate(Gate::Clips).await?;
                 Ok(clips)
             }
@@ -699,7 +829,8 @@ impl Pipeline {
         let path = job.file(&format!("image-{i:02}.img"));
         self.steps
             .step(job, (StageKind::Image, i as i32), prompt, "runway", existing_file, |row| async move {
-                let outputs = self.runway_task(job, runway, &row, "text_to_image", runway.text_to_image(prompt)).await?;
+                let submit = runway.text_to_image(prompt, job.recipe.choices.format);
+                let outputs = self.runway_task(job, runway, &row, "text_to_image", submit).await?;
                 runway.download("runway image download", &outputs[0], &path).await?;
                 Ok((path.clone(), path_text(&path)))
             })
@@ -721,7 +852,8 @@ impl Pipeline {
                 // read only when a task must be submitted
                 let submit = async {
                     let image = data_uri(image).await?;
-                    runway.image_to_video(&image, prompt, seconds).await
+                    let (quality, format) = (job.recipe.choices.quality, job.recipe.choices.format);
+                    runway.image_to_video(quality, format, &image, prompt, seconds).await
                 };
                 let outputs = self.runway_task(job, runway, &row, "image_to_video", submit).await?;
                 runway.download("runway clip download", &outputs[0], &path).await?;
@@ -742,13 +874,15 @@ impl Pipeline {
     }
 
     async fn assemble(&self, job: &Job, clips: Vec<PathBuf>, voice: PathBuf) -> Result<(), GenerateError> {
+        // PIPELINE_VIDEO_SIZE, upright for 9:16
+        let (width, height) = self.steps.settings.size_for(job.recipe.choices.format);
         let spec = Assembly {
             clips,
             voice: Some(voice),
             segment_seconds: f64::from(self.steps.settings.segment_seconds),
             fade_seconds: FADE_SECONDS,
-            width: self.steps.settings.width,
-            height: self.steps.settings.height,
+            width,
+            height,
             output: job.output.clone(),
             max_bytes: MAX_UPLOAD_BYTES,
         };
@@ -772,21 +906,37 @@ impl Pipeline {
     }
 }
 
+/// A remix's photo as the clip maker takes it.
+enum RemixPhoto {
+    /// Runway: the first segment's image, on disk.
+    File(PathBuf),
+    /// Veo: the first clip's `instances[0].image`.
+    Bytes(Vec<u8>),
+}
+
+impl Pipeline {
+    /// A remix's first image prompt: the photo is the image, so none is
+    /// written (and none bought); recorded as a step like the others.
+    async fn remix_image_prompt(&self, job: &Job) -> Result<String, GenerateError> {
+        self.steps
+            .step(
+                job,
+                (StageKind::ImagePrompt, 0),
+                REMIX_IMAGE_PROMPT,
+                "remix",
+                |out| Some(out.to_owned()),
+                |_| async { Ok((REMIX_IMAGE_PROMPT.to_owned(), REMIX_IMAGE_PROMPT.to_owned())) },
+            )
+            .await
+    }
+}
+
 /// The image as a `data:` URI, for image-to-video.
 async fn data_uri(path: &Path) -> Result<String, ProviderError> {
     const WHAT: &str = "runway image_to_video";
     let bytes =
         tokio::fs::read(path).await.map_err(|e| ProviderError::local(WHAT, format!("cannot read {}: {e}", path.display())))?;
-    let mime = if bytes.starts_with(b"\x89PNG") {
-        "image/png"
-    } else if bytes.starts_with(b"\xFF\xD8\xFF") {
-        "image/jpeg"
-    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        "image/webp"
-    } else {
-        return Err(ProviderError::decode(WHAT, "the image is neither PNG, JPEG nor WebP"));
-    };
-    let uri = format!("data:{mime};base64,{}", STANDARD.encode(&bytes));
+    let uri = photo::data_uri(&bytes).ok_or_else(|| ProviderError::decode(WHAT, "the image is neither PNG, JPEG nor WebP"))?;
     if uri.len() > MAX_DATA_URI_BYTES {
         return Err(ProviderError::local(WHAT, format!("the image is too large to send inline ({} bytes)", bytes.len())));
     }

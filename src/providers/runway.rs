@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret, SetupError};
 use crate::config::RunwaySettings;
+use crate::domain::{Format, Quality};
 
 /// The API version this client speaks (`X-Runway-Version`).
 pub const API_VERSION: &str = "2024-11-06";
@@ -131,31 +132,60 @@ pub fn image_model(name: &str) -> Option<&'static ImageModel> {
     IMAGE_MODELS.iter().find(|m| m.name == name)
 }
 
+/// The image-to-video `ratio` of a video's format: `1280:720` or
+/// `720:1280`, which every model of [`VIDEO_MODELS`] takes.
+pub fn video_ratio(format: Format) -> &'static str {
+    if format.is_portrait() { "720:1280" } else { "1280:720" }
+}
+
+/// The text-to-image `ratio` of a video's format: `1920:1080` or
+/// `1080:1920` (`gen4_image`'s 1080p sizes).
+pub fn image_ratio(format: Format) -> &'static str {
+    if format.is_portrait() { "1080:1920" } else { "1920:1080" }
+}
+
 /// Why the Runway settings name something the API would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunwayConfigError {
-    #[error("RUNWAY_VIDEO_MODEL=`{0}` is not an image-to-video model vidcache can use; use one of {models}", models = names(VIDEO_MODELS.iter().map(|m| m.name)))]
-    VideoModel(String),
+    #[error("{var}=`{value}` is not an image-to-video model vidcache can use; use one of {models}", models = names(VIDEO_MODELS.iter().map(|m| m.name)))]
+    VideoModel { var: &'static str, value: String },
     #[error("RUNWAY_IMAGE_MODEL=`{0}` is not a text-to-image model vidcache can use; use one of {models}", models = names(IMAGE_MODELS.iter().map(|m| m.name)))]
     ImageModel(String),
-    #[error("RUNWAY_RATIO=`{ratio}` is not a ratio {model} takes; use one of {allowed}")]
-    Ratio { ratio: String, model: &'static str, allowed: String },
 }
 
 fn names(names: impl Iterator<Item = &'static str>) -> String {
     names.collect::<Vec<_>>().join(", ")
 }
 
-/// The models and ratio of `settings`, checked against what the API takes.
-pub fn check_settings(settings: &RunwaySettings) -> Result<(&'static ImageModel, &'static VideoModel), RunwayConfigError> {
-    let video = video_model(&settings.video_model).ok_or_else(|| RunwayConfigError::VideoModel(settings.video_model.clone()))?;
-    let image = image_model(&settings.image_model).ok_or_else(|| RunwayConfigError::ImageModel(settings.image_model.clone()))?;
-    for (model, ratios) in [(image.name, image.ratios), (video.name, video.ratios)] {
-        if !ratios.contains(&settings.ratio.as_str()) {
-            return Err(RunwayConfigError::Ratio { ratio: settings.ratio.clone(), model, allowed: ratios.join(", ") });
+/// The models Runway's settings name, checked against what the API takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunwayModels {
+    pub image: &'static ImageModel,
+    /// `fast` videos' (`RUNWAY_VIDEO_MODEL_FAST`).
+    pub video_fast: &'static VideoModel,
+    /// `quality` videos' (`RUNWAY_VIDEO_MODEL`).
+    pub video: &'static VideoModel,
+}
+
+impl RunwayModels {
+    pub fn video_for(&self, quality: Quality) -> &'static VideoModel {
+        match quality {
+            Quality::Fast => self.video_fast,
+            Quality::Quality => self.video,
         }
     }
-    Ok((image, video))
+}
+
+/// The models of `settings`, checked against what the API takes (the
+/// ratios come from each video's format and every model takes them).
+pub fn check_settings(settings: &RunwaySettings) -> Result<RunwayModels, RunwayConfigError> {
+    let video_of = |var: &'static str, name: &str| {
+        video_model(name).ok_or_else(|| RunwayConfigError::VideoModel { var, value: name.to_owned() })
+    };
+    let video = video_of("RUNWAY_VIDEO_MODEL", &settings.video_model)?;
+    let video_fast = video_of("RUNWAY_VIDEO_MODEL_FAST", &settings.video_model_fast)?;
+    let image = image_model(&settings.image_model).ok_or_else(|| RunwayConfigError::ImageModel(settings.image_model.clone()))?;
+    Ok(RunwayModels { image, video_fast, video })
 }
 
 #[derive(Debug, Clone)]
@@ -163,7 +193,7 @@ pub struct RunwayClient {
     http: Http,
     secret: Secret,
     settings: RunwaySettings,
-    video: &'static VideoModel,
+    models: RunwayModels,
 }
 
 #[derive(Debug, Serialize)]
@@ -240,24 +270,24 @@ fn prompt_text(prompt: &str) -> &str {
 
 impl RunwayClient {
     /// A client for `settings`; fails without `RUNWAYML_API_SECRET`, and
-    /// when the models or the ratio are ones the API would refuse.
+    /// when the models are ones the API would refuse.
     pub fn new(settings: &RunwaySettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, SetupError> {
         let secret = settings.api_secret.clone().ok_or(SetupError::Missing("RUNWAYML_API_SECRET is not set"))?;
-        let (_, video) = check_settings(settings).map_err(|e| SetupError::Unsupported(e.to_string()))?;
+        let models = check_settings(settings).map_err(|e| SetupError::Unsupported(e.to_string()))?;
         let http = Http::new(timeout, retry, vec![secret.clone()])?;
-        Ok(Self { http, secret, settings: settings.clone(), video })
+        Ok(Self { http, secret, settings: settings.clone(), models })
     }
 
-    /// The image-to-video model in use.
-    pub fn video_model(&self) -> &'static VideoModel {
-        self.video
+    /// The image-to-video model of `quality` videos.
+    pub fn video_model(&self, quality: Quality) -> &'static VideoModel {
+        self.models.video_for(quality)
     }
 
-    /// The clip length to ask for so that a clip covers `wanted` seconds:
-    /// the shortest the model takes that is at least as long, else its
-    /// longest.
-    pub fn clip_seconds(&self, wanted: u32) -> u32 {
-        self.video.durations.fit(wanted)
+    /// The clip length to ask `quality`'s model for so that a clip covers
+    /// `wanted` seconds: the shortest the model takes that is at least as
+    /// long, else its longest.
+    pub fn clip_seconds(&self, quality: Quality, wanted: u32) -> u32 {
+        self.video_model(quality).durations.fit(wanted)
     }
 
     fn api(&self, client: &reqwest::Client, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -274,23 +304,31 @@ impl RunwayClient {
         Ok(created.id)
     }
 
-    /// Starts a text-to-image task; returns its id.
-    pub async fn text_to_image(&self, prompt: &str) -> Result<String, ProviderError> {
+    /// Starts a text-to-image task for an image of `format`; returns its id.
+    pub async fn text_to_image(&self, prompt: &str, format: Format) -> Result<String, ProviderError> {
         let body =
-            TextToImage { model: &self.settings.image_model, prompt_text: prompt_text(prompt), ratio: &self.settings.ratio };
+            TextToImage { model: &self.settings.image_model, prompt_text: prompt_text(prompt), ratio: image_ratio(format) };
         self.submit("runway text_to_image", "text_to_image", &body).await
     }
 
-    /// Starts an image-to-video task from `image` (an HTTPS URL or a
-    /// `data:` URI) of at least `seconds` where the model can (see
-    /// [`clip_seconds`](Self::clip_seconds)); returns its id.
-    pub async fn image_to_video(&self, image: &str, prompt: &str, seconds: u32) -> Result<String, ProviderError> {
+    /// Starts an image-to-video task with `quality`'s model for a clip of
+    /// `format` from `image` (an HTTPS URL or a `data:` URI) of at least
+    /// `seconds` where the model can (see [`clip_seconds`](Self::clip_seconds));
+    /// returns its id.
+    pub async fn image_to_video(
+        &self,
+        quality: Quality,
+        format: Format,
+        image: &str,
+        prompt: &str,
+        seconds: u32,
+    ) -> Result<String, ProviderError> {
         let body = ImageToVideo {
-            model: &self.settings.video_model,
+            model: self.video_model(quality).name,
             prompt_image: image,
             prompt_text: prompt_text(prompt),
-            ratio: &self.settings.ratio,
-            duration: self.clip_seconds(seconds),
+            ratio: video_ratio(format),
+            duration: self.clip_seconds(quality, seconds),
         };
         self.submit("runway image_to_video", "image_to_video", &body).await
     }
@@ -417,28 +455,41 @@ mod tests {
         }
     }
 
-    fn settings(image: &str, video: &str, ratio: &str) -> RunwaySettings {
+    fn settings(image: &str, fast: &str, video: &str) -> RunwaySettings {
         RunwaySettings {
             api_secret: None,
             base_url: "http://x".to_owned(),
             image_model: image.to_owned(),
             video_model: video.to_owned(),
-            ratio: ratio.to_owned(),
+            video_model_fast: fast.to_owned(),
+            ignored_ratio: None,
         }
     }
 
     #[test]
     fn settings_the_api_refuses_are_named() {
-        assert!(check_settings(&settings("gen4_image", "gen4_turbo", "1280:720")).is_ok());
-        let err = check_settings(&settings("gen4_image", "gen3a_turbo", "1280:720")).unwrap_err().to_string();
+        let models = check_settings(&settings("gen4_image", "gen4_turbo", "veo3.1")).expect("valid");
+        assert_eq!((models.video_for(Quality::Fast).name, models.video_for(Quality::Quality).name), ("gen4_turbo", "veo3.1"));
+        let err = check_settings(&settings("gen4_image", "gen4_turbo", "gen3a_turbo")).unwrap_err().to_string();
         assert!(err.contains("RUNWAY_VIDEO_MODEL=`gen3a_turbo`") && err.contains("gen4_turbo"), "{err}");
-        let err = check_settings(&settings("gen4_image_turbo", "gen4_turbo", "1280:720")).unwrap_err().to_string();
+        let err = check_settings(&settings("gen4_image", "gen3a_turbo", "gen4_turbo")).unwrap_err().to_string();
+        assert!(err.contains("RUNWAY_VIDEO_MODEL_FAST=`gen3a_turbo`"), "{err}");
+        let err = check_settings(&settings("gen4_image_turbo", "gen4_turbo", "gen4_turbo")).unwrap_err().to_string();
         assert!(err.contains("RUNWAY_IMAGE_MODEL"), "{err}");
-        // 1024:1024 is an image ratio, not a gen4_turbo one
-        let err = check_settings(&settings("gen4_image", "gen4_turbo", "1024:1024")).unwrap_err().to_string();
-        assert!(err.contains("RUNWAY_RATIO=`1024:1024`") && err.contains("gen4_turbo"), "{err}");
-        // 1920:1080 is a Veo ratio, not a gen4_turbo one
-        assert!(check_settings(&settings("gen4_image", "veo3.1", "1920:1080")).is_ok());
-        assert!(check_settings(&settings("gen4_image", "gen4_turbo", "1920:1080")).is_err());
+    }
+
+    /// Every model takes both formats' ratios (the SDK's literals).
+    #[test]
+    fn every_model_takes_both_formats() {
+        for format in [Format::Landscape, Format::Portrait] {
+            for model in VIDEO_MODELS {
+                assert!(model.ratios.contains(&video_ratio(format)), "{} {format}", model.name);
+            }
+            for model in IMAGE_MODELS {
+                assert!(model.ratios.contains(&image_ratio(format)), "{} {format}", model.name);
+            }
+        }
+        assert_eq!((video_ratio(Format::Portrait), image_ratio(Format::Portrait)), ("720:1280", "1080:1920"));
+        assert_eq!((video_ratio(Format::Landscape), image_ratio(Format::Landscape)), ("1280:720", "1920:1080"));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::google_auth::{ServiceAccount, TokenSource};
 use super::http::{Http, ProviderError, Replay, RetryPolicy, Secret, SetupError};
 use crate::config::VertexSettings;
+use crate::domain::{Format, Quality};
 
 const SUBMIT: &str = "vertex veo";
 const POLL: &str = "vertex operation";
@@ -34,14 +35,29 @@ struct PredictRequest<'a> {
 #[derive(Debug, Serialize)]
 struct Instance<'a> {
     prompt: &'a str,
+    /// The first frame (image-to-video): a remix's photo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<InlineMedia>,
     /// The video to extend (Veo 3.1 models).
     #[serde(skip_serializing_if = "Option::is_none")]
-    video: Option<InputVideo>,
+    video: Option<InlineMedia>,
+}
+
+/// The `mimeType` of a JPEG or PNG, told by its signature: the only image
+/// types Veo's `instances[].image` takes.
+pub fn image_mime(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xD8\xFF") {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else {
+        None
+    }
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct InputVideo {
+struct InlineMedia {
     bytes_base64_encoded: String,
     mime_type: &'static str,
 }
@@ -127,6 +143,11 @@ pub struct Video {
 /// reference: "16:9" and "9:16").
 pub const ASPECT_RATIOS: [&str; 2] = ["16:9", "9:16"];
 
+/// `parameters.aspectRatio` of a video's format.
+pub fn aspect_ratio(format: Format) -> &'static str {
+    if format.is_portrait() { ASPECT_RATIOS[1] } else { ASPECT_RATIOS[0] }
+}
+
 /// The Veo generation a model belongs to: what its requests may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VeoFamily {
@@ -158,28 +179,31 @@ impl VeoFamily {
     }
 }
 
-/// Checks the model and aspect ratio against what Vertex takes.
-pub fn check_settings(settings: &VertexSettings) -> Result<VeoFamily, SetupError> {
-    let family = VeoFamily::of(&settings.model).ok_or_else(|| {
-        SetupError::Unsupported(format!(
-            "VERTEX_MODEL=`{}` is not a Veo model vidcache can use; use a veo-2.0-*, veo-3.0-* or veo-3.1-* model \
-             (e.g. veo-3.0-generate-001)",
-            settings.model
-        ))
-    })?;
-    if !ASPECT_RATIOS.contains(&settings.aspect_ratio.as_str()) {
-        return Err(SetupError::Unsupported(format!(
-            "VERTEX_ASPECT_RATIO=`{}` is not an aspect ratio Veo takes; use 16:9 or 9:16",
-            settings.aspect_ratio
-        )));
-    }
-    Ok(family)
+/// Checks both models against what Vertex takes; returns the families of
+/// the `fast` and the `quality` model.
+pub fn check_settings(settings: &VertexSettings) -> Result<(VeoFamily, VeoFamily), SetupError> {
+    let family = |var: &str, model: &str| {
+        VeoFamily::of(model).ok_or_else(|| {
+            SetupError::Unsupported(format!(
+                "{var}=`{model}` is not a Veo model vidcache can use; use a veo-2.0-*, veo-3.0-* or veo-3.1-* model \
+                 (e.g. veo-3.0-generate-001, veo-3.0-fast-generate-001)"
+            ))
+        })
+    };
+    Ok((family("VERTEX_MODEL_FAST", &settings.model_fast)?, family("VERTEX_MODEL", &settings.model)?))
+}
+
+/// The model an operation belongs to: `…/models/{model}/operations/…`.
+fn model_of_operation(name: &str) -> Option<&str> {
+    let (_, rest) = name.split_once("/models/")?;
+    let (model, _) = rest.split_once("/operations/")?;
+    Some(model)
 }
 
 impl VertexClient {
     /// A client for `settings`: needs a project and either
-    /// `VERTEX_ACCESS_TOKEN` or `GOOGLE_APPLICATION_CREDENTIALS`, and a
-    /// model and aspect ratio Veo takes.
+    /// `VERTEX_ACCESS_TOKEN` or `GOOGLE_APPLICATION_CREDENTIALS`, and
+    /// models Veo takes.
     pub fn new(settings: &VertexSettings, timeout: Duration, retry: RetryPolicy) -> Result<Self, SetupError> {
         check_settings(settings)?;
         let mut secrets = Vec::new();
@@ -209,57 +233,85 @@ impl VertexClient {
         Ok(Self { http, auth, project, settings: settings.clone() })
     }
 
-    pub fn model(&self) -> &str {
-        &self.settings.model
+    /// The model of `quality` videos.
+    pub fn model(&self, quality: Quality) -> &str {
+        self.settings.model_for(quality)
     }
 
-    fn model_url(&self, verb: &str) -> String {
+    fn model_url(&self, model: &str, verb: &str) -> String {
         let s = &self.settings;
-        format!(
-            "{}/v1/projects/{}/locations/{}/publishers/google/models/{}:{verb}",
-            s.base_url, self.project, s.location, s.model
-        )
+        format!("{}/v1/projects/{}/locations/{}/publishers/google/models/{model}:{verb}", s.base_url, self.project, s.location)
     }
 
-    /// Starts a text-to-video operation; returns its name. Veo 3 models
-    /// get `generateAudio` (they require it).
-    pub async fn submit(&self, prompt: &str, seconds: u32, audio: bool) -> Result<String, ProviderError> {
-        self.submit_with(prompt, None, seconds, audio).await
+    /// Starts a text-to-video operation with `quality`'s model for a video
+    /// of `format` — image-to-video when `image` (JPEG or PNG bytes) is
+    /// given; returns its name. Veo 3 models get `generateAudio` (they
+    /// require it).
+    pub async fn submit(
+        &self,
+        quality: Quality,
+        format: Format,
+        prompt: &str,
+        seconds: u32,
+        audio: bool,
+        image: Option<&[u8]>,
+    ) -> Result<String, ProviderError> {
+        let image = match image {
+            None => None,
+            Some(bytes) => {
+                let mime_type = image_mime(bytes)
+                    .ok_or_else(|| ProviderError::local(SUBMIT, "the photo is neither JPEG nor PNG, which Veo takes"))?;
+                Some(InlineMedia { bytes_base64_encoded: STANDARD.encode(bytes), mime_type })
+            }
+        };
+        self.submit_with(quality, format, prompt, image, None, seconds, audio).await
     }
 
-    /// Whether the model extends a given video (`instances[].video`): the
-    /// Veo 3.1 models do; Veo 2 and 3.0 answer "not supported".
-    pub fn supports_extension(&self) -> bool {
-        self.settings.model.starts_with("veo-3.1")
+    /// Whether `quality`'s model extends a given video (`instances[].video`):
+    /// the Veo 3.1 models do; Veo 2 and 3.0 answer "not supported".
+    pub fn supports_extension(&self, quality: Quality) -> bool {
+        self.model(quality).starts_with("veo-3.1")
     }
 
     /// Starts an extension of the MP4 `video` (1–30 s) by
     /// [`VEO_EXTENSION_SECONDS`], continuing it as `prompt` says; the
     /// operation's video is the input followed by the new seconds.
-    pub async fn submit_extension(&self, prompt: &str, video: &[u8], audio: bool) -> Result<String, ProviderError> {
-        let video = InputVideo { bytes_base64_encoded: STANDARD.encode(video), mime_type: "video/mp4" };
-        self.submit_with(prompt, Some(video), VEO_EXTENSION_SECONDS, audio).await
+    pub async fn submit_extension(
+        &self,
+        quality: Quality,
+        format: Format,
+        prompt: &str,
+        video: &[u8],
+        audio: bool,
+    ) -> Result<String, ProviderError> {
+        let video = InlineMedia { bytes_base64_encoded: STANDARD.encode(video), mime_type: "video/mp4" };
+        self.submit_with(quality, format, prompt, None, Some(video), VEO_EXTENSION_SECONDS, audio).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn submit_with(
         &self,
+        quality: Quality,
+        format: Format,
         prompt: &str,
-        video: Option<InputVideo>,
+        image: Option<InlineMedia>,
+        video: Option<InlineMedia>,
         seconds: u32,
         audio: bool,
     ) -> Result<String, ProviderError> {
+        let model = self.model(quality);
         let token = self.auth.token().await?;
         let body = PredictRequest {
-            instances: [Instance { prompt, video }],
+            instances: [Instance { prompt, image, video }],
             parameters: Parameters {
-                aspect_ratio: &self.settings.aspect_ratio,
+                aspect_ratio: aspect_ratio(format),
                 duration_seconds: seconds,
                 sample_count: 1,
                 // required by Veo 3 models, not taken by Veo 2
-                generate_audio: (VeoFamily::of(&self.settings.model) == Some(VeoFamily::Veo3)).then_some(audio),
+                generate_audio: (VeoFamily::of(model) == Some(VeoFamily::Veo3)).then_some(audio),
             },
         };
-        let url = self.model_url("predictLongRunning");
+        let url = self.model_url(model, "predictLongRunning");
         let result: Result<Started, ProviderError> =
             self.http.json(SUBMIT, Replay::Submit, |c| c.post(&url).bearer_auth(token.expose()).json(&body)).await;
         match result {
@@ -273,10 +325,14 @@ impl VertexClient {
         }
     }
 
-    /// The operation's state (retried as a read).
+    /// The operation's state (retried as a read), asked of the model that
+    /// started it (one of the two configured).
     pub async fn fetch(&self, name: &str) -> Result<Operation, ProviderError> {
+        let model = model_of_operation(name)
+            .filter(|m| *m == self.settings.model || *m == self.settings.model_fast)
+            .ok_or_else(|| ProviderError::decode(POLL, "the operation belongs to no configured Veo model"))?;
         let token = self.auth.token().await?;
-        let url = self.model_url("fetchPredictOperation");
+        let url = self.model_url(model, "fetchPredictOperation");
         let body = FetchRequest { operation_name: name };
         self.http.json(POLL, Replay::Idempotent, |c| c.post(&url).bearer_auth(token.expose()).json(&body)).await
     }
@@ -398,26 +454,43 @@ mod tests {
     }
 
     #[test]
-    fn models_and_ratios_veo_refuses_are_named() {
-        let settings = |model: &str, ratio: &str| VertexSettings {
+    fn models_veo_refuses_are_named() {
+        let settings = |fast: &str, model: &str| VertexSettings {
             project: None,
             location: "us-central1".to_owned(),
             model: model.to_owned(),
+            model_fast: fast.to_owned(),
             base_url: "http://x".to_owned(),
             access_token: None,
             credentials_file: None,
             storage_base_url: "http://x".to_owned(),
-            aspect_ratio: ratio.to_owned(),
+            ignored_aspect_ratio: None,
+            assembly: Default::default(),
         };
-        assert_eq!(check_settings(&settings("veo-3.0-generate-001", "16:9")).ok(), Some(VeoFamily::Veo3));
-        assert_eq!(check_settings(&settings("veo-3.1-fast-generate-001", "9:16")).ok(), Some(VeoFamily::Veo3));
-        assert_eq!(check_settings(&settings("veo-2.0-generate-001", "16:9")).ok(), Some(VeoFamily::Veo2));
-        let err = check_settings(&settings("veo-3.0-generate-001", "1:1")).unwrap_err().to_string();
-        assert!(err.contains("VERTEX_ASPECT_RATIO=`1:1`") && err.contains("16:9 or 9:16"), "{err}");
-        assert!(check_settings(&settings("imagen-3.0-generate-002", "16:9")).unwrap_err().to_string().contains("VERTEX_MODEL"));
+        assert_eq!(
+            check_settings(&settings("veo-3.0-fast-generate-001", "veo-3.0-generate-001")).ok(),
+            Some((VeoFamily::Veo3, VeoFamily::Veo3))
+        );
+        assert_eq!(
+            check_settings(&settings("veo-2.0-generate-001", "veo-3.1-generate-001")).ok(),
+            Some((VeoFamily::Veo2, VeoFamily::Veo3))
+        );
+        let err = check_settings(&settings("imagen-3.0-generate-002", "veo-3.0-generate-001")).unwrap_err().to_string();
+        assert!(err.contains("VERTEX_MODEL_FAST=`imagen-3.0-generate-002`"), "{err}");
+        let err = check_settings(&settings("veo-3.0-fast-generate-001", "imagen-3.0-generate-002")).unwrap_err().to_string();
+        assert!(err.contains("VERTEX_MODEL=`imagen-3.0-generate-002`"), "{err}");
         assert_eq!(VeoFamily::Veo3.seconds(5), 6);
         assert_eq!(VeoFamily::Veo3.seconds(60), 8);
         assert_eq!(VeoFamily::Veo2.seconds(1), 5);
+        assert_eq!((aspect_ratio(Format::Landscape), aspect_ratio(Format::Portrait)), ("16:9", "9:16"));
+        assert_eq!(
+            model_of_operation("projects/p/locations/l/publishers/google/models/veo-3.0-generate-001/operations/1"),
+            Some("veo-3.0-generate-001")
+        );
+        assert_eq!(model_of_operation("operations/1"), None);
+        assert_eq!(image_mime(b"\xFF\xD8\xFF\xE0"), Some("image/jpeg"));
+        assert_eq!(image_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(image_mime(b"RIFF....WEBP"), None);
     }
 
     #[test]

@@ -16,6 +16,15 @@
 //! tasks go PENDING → RUNNING → SUCCEEDED over [`FakeProvidersConfig::task_polls`]
 //! polls, Veo operations finish after [`FakeProvidersConfig::operation_polls`].
 //!
+//! Requests are checked as the real APIs check them (Runway's SDK types,
+//! Vertex AI's Veo reference) and refused with the provider's 400: a
+//! `ratio` or `aspectRatio` the model does not take, a `duration` or
+//! `durationSeconds` outside its lengths, a `promptImage` that is not an
+//! HTTPS URL or a base64 image `data:` URI of at most 5 MB, a Veo `image`
+//! without `mimeType` (JPEG or PNG) and its bytes. Outputs come in the
+//! orientation asked for: the configured sizes, turned upright for
+//! `720:1280`/`1080:1920` and `9:16`.
+//!
 //! Scripted faults per [`Endpoint`]: a 429 with `Retry-After`, a 500, a
 //! hang, or an answer held back after the call was handled (a task made
 //! whose id the client may never see), for the next N calls or every call;
@@ -169,13 +178,24 @@ pub(crate) struct RunwayTask {
     pub kind: TaskKind,
     pub polls: u32,
     pub seconds: u32,
+    /// Asked for an upright frame (`720:1280`, `1080:1920`): its output is
+    /// the configured size turned upright.
+    pub portrait: bool,
     /// Fixed once reported: SUCCEEDED, FAILED or CANCELLED with its fields.
     pub terminal: Option<Value>,
+}
+
+/// `size` (landscape, as configured) turned upright when `portrait`.
+pub(crate) fn oriented((w, h): (u32, u32), portrait: bool) -> (u32, u32) {
+    let (long, short) = (w.max(h), w.min(h));
+    if portrait { (short, long) } else { (long, short) }
 }
 
 pub(crate) struct Operation {
     pub polls: u32,
     pub seconds: u32,
+    /// `aspectRatio` 9:16: the video is the configured size turned upright.
+    pub portrait: bool,
     pub terminal: Option<Value>,
 }
 
@@ -185,6 +205,8 @@ pub(crate) struct State {
     /// Calls that arrived, counted before any fault or answer.
     arrived: HashMap<Endpoint, usize>,
     requests: Vec<(Endpoint, Value)>,
+    /// The model of each accepted Veo `predictLongRunning`, in order.
+    pub veo_models: Vec<String>,
     next_faults: HashMap<Endpoint, VecDeque<Fault>>,
     always: HashMap<Endpoint, Fault>,
     pub task_outcomes: HashMap<TaskKind, TaskOutcome>,
@@ -345,6 +367,7 @@ impl FakeProviders {
             calls: Vec::new(),
             arrived: HashMap::new(),
             requests: Vec::new(),
+            veo_models: Vec::new(),
             next_faults: HashMap::new(),
             always: HashMap::new(),
             task_outcomes: HashMap::new(),
@@ -461,6 +484,11 @@ impl FakeProviders {
     /// Every call of `endpoint` with its time and status, in order.
     pub fn call_log(&self, endpoint: Endpoint) -> Vec<Call> {
         self.shared().lock().calls.iter().filter(|c| c.endpoint == endpoint).cloned().collect()
+    }
+
+    /// The model (from the URL) of every Veo operation the fake accepted, in order.
+    pub fn veo_models(&self) -> Vec<String> {
+        self.shared().lock().veo_models.clone()
     }
 
     /// The bodies the fake accepted at `endpoint` (JSON; for transcriptions

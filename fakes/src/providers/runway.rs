@@ -9,7 +9,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Endpoint, RunwayTask, Shared, TaskKind, TaskOutcome, bearer, error, json_body, media, serve};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{Endpoint, RunwayTask, Shared, TaskKind, TaskOutcome, bearer, error, json_body, media, oriented, serve};
+
+/// The longest image `data:` URI Runway takes: 5 MB ("API Input
+/// Parameters": an image as a data URI 5MB, as a URL 16MB), counted on the
+/// whole URI in decimal megabytes — the stricter reading.
+pub const MAX_IMAGE_DATA_URI: usize = 5_000_000;
 
 const VERSION: &str = "2024-11-06";
 
@@ -159,12 +167,14 @@ fn literal(body: &Value, field: &str, allowed: &[&str], required: bool) -> Resul
 }
 
 /// `promptImage`: an HTTPS URL, a Runway upload URI or a base64 `data:`
-/// URI of an image (up to 5 MB), or a list of `{uri, position}`.
+/// URI of an image (up to [`MAX_IMAGE_DATA_URI`]), or a list of `{uri, position}`.
 fn prompt_image(body: &Value) -> Result<(), Response> {
     let ok = |uri: &str| {
-        let inline =
-            ["data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,"].iter().any(|p| uri.starts_with(p));
-        (inline && uri.len() <= 5 * 1024 * 1024) || uri.starts_with("https://") || uri.starts_with("runway://")
+        let inline = ["data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,"]
+            .iter()
+            .find_map(|p| uri.strip_prefix(p))
+            .is_some_and(|data| uri.len() <= MAX_IMAGE_DATA_URI && !data.is_empty() && STANDARD.decode(data).is_ok());
+        inline || uri.starts_with("https://") || uri.starts_with("runway://")
     };
     let valid = match body.get("promptImage") {
         Some(Value::String(uri)) => ok(uri),
@@ -229,8 +239,14 @@ fn create(shared: &Shared, kind: TaskKind, seconds: u32, body: Value) -> Respons
     let mut st = shared.lock();
     let n = st.next_id();
     let id = format!("{n:08x}-6c24-4c16-946b-35dbbce2af2f");
+    // `W:H`: the output is upright when H > W
+    let portrait = body["ratio"]
+        .as_str()
+        .and_then(|r| r.split_once(':'))
+        .and_then(|(w, h)| Some(h.parse::<u32>().ok()? > w.parse::<u32>().ok()?))
+        .unwrap_or(false);
     st.record(if kind == TaskKind::TextToImage { Endpoint::TextToImage } else { Endpoint::ImageToVideo }, body);
-    st.tasks.insert(id.clone(), RunwayTask { kind, polls: 0, seconds, terminal: None });
+    st.tasks.insert(id.clone(), RunwayTask { kind, polls: 0, seconds, portrait, terminal: None });
     axum::Json(json!({"id": id})).into_response()
 }
 
@@ -345,14 +361,16 @@ pub(super) async fn output(State(shared): State<Arc<Shared>>, headers: HeaderMap
                 st.leaked_auth += 1;
             }
             let task = st.tasks.get(id).filter(|t| t.terminal.as_ref().is_some_and(|v| v["status"] == "SUCCEEDED"));
-            (task.map(|t| (t.kind, t.seconds)), st.config.image_size, st.config.clip_size)
+            (task.map(|t| (t.kind, t.seconds, t.portrait)), st.config.image_size, st.config.clip_size)
         };
         match (task, extension) {
-            (Some((TaskKind::TextToImage, _)), "png") => {
-                ([(header::CONTENT_TYPE, "image/png")], media::png(image_size.0, image_size.1)).into_response()
+            (Some((TaskKind::TextToImage, _, portrait)), "png") => {
+                let (w, h) = oriented(image_size, portrait);
+                ([(header::CONTENT_TYPE, "image/png")], media::png(w, h)).into_response()
             }
-            (Some((TaskKind::ImageToVideo, seconds)), "mp4") => {
-                match shared.clips.clip(seconds, clip_size.0, clip_size.1).await {
+            (Some((TaskKind::ImageToVideo, seconds, portrait)), "mp4") => {
+                let (w, h) = oriented(clip_size, portrait);
+                match shared.clips.clip(seconds, w, h).await {
                     Ok(bytes) => ([(header::CONTENT_TYPE, "video/mp4")], bytes.as_ref().clone()).into_response(),
                     Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
                 }
@@ -389,12 +407,27 @@ mod tests {
             json!({"ratio": "1024:1024"}),
             json!({"model": "gen3a_turbo"}),
             json!({"promptImage": "http://example.com/a.png"}),
+            json!({"promptImage": "ftp://example.com/a.png"}),
+            json!({"promptImage": "data:image/gif;base64,AAAA"}),
+            json!({"promptImage": "data:image/png,AAAA"}),
+            json!({"promptImage": "data:image/png;base64,not base64!"}),
+            json!({"promptImage": format!("data:image/jpeg;base64,{}", "A".repeat(MAX_IMAGE_DATA_URI))}),
+            json!({"ratio": "1920:1080"}),
+            json!({"ratio": "16:9"}),
             json!({"promptText": ""}),
             json!({"promptText": "😀".repeat(501)}),
         ] {
             assert!(refused(check_image_to_video(&body(bad.clone()))), "{bad}");
         }
         assert_eq!(check_image_to_video(&body(json!({"promptText": "😀".repeat(500)}))).ok(), Some(5));
+        assert_eq!(
+            check_image_to_video(&body(json!({"ratio": "720:1280", "promptImage": "https://example.com/a.jpg"}))).ok(),
+            Some(5)
+        );
+        let largest = format!("data:image/jpeg;base64,{}", "A".repeat(MAX_IMAGE_DATA_URI - 24));
+        assert_eq!(check_image_to_video(&body(json!({"promptImage": largest}))).ok(), Some(5), "exactly at the limit");
+        assert_eq!(check_image_to_video(&body(json!({"model": "gen4.5", "ratio": "720:1280", "duration": 5}))).ok(), Some(5));
+        assert_eq!(check_image_to_video(&body(json!({"model": "veo3.1_fast", "ratio": "720:1280"}))).ok(), Some(8));
         assert_eq!(check_image_to_video(&body(json!({"model": "veo3.1", "ratio": "1920:1080"}))).ok(), Some(8));
         assert!(refused(check_image_to_video(&body(json!({"model": "veo3.1", "ratio": "1920:1080", "duration": 5})))));
         assert!(refused(check_image_to_video(&body(json!({"model": "veo3", "ratio": "1280:720"})))), "veo3 requires its 8 s");

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use super::{Endpoint, Operation, Shared, VeoOutcome, bearer, error, json_body, required_str, serve};
+use super::{Endpoint, Operation, Shared, VeoOutcome, bearer, error, json_body, oriented, required_str, serve};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -85,16 +85,46 @@ fn predict(shared: &Shared, project: &str, location: &str, model: &str, body: Va
             return google_error(StatusCode::BAD_REQUEST, "video.bytesBase64Encoded is not base64");
         }
     }
+    if let Some(image) = instance.get("image")
+        && let Err(message) = check_image(image)
+    {
+        return google_error(StatusCode::BAD_REQUEST, &message);
+    }
     let seconds = match check_parameters(model, &body["parameters"], instance.get("video").is_some()) {
         Ok(seconds) => seconds,
         Err(message) => return google_error(StatusCode::BAD_REQUEST, &message),
     };
+    let portrait = body["parameters"]["aspectRatio"] == "9:16";
     let mut st = shared.lock();
     let n = st.next_id();
     let name = format!("projects/{project}/locations/{location}/publishers/google/models/{model}/operations/{n:016x}");
     st.record(Endpoint::VeoPredict, body);
-    st.operations.insert(name.clone(), Operation { polls: 0, seconds, terminal: None });
+    st.veo_models.push(model.to_owned());
+    st.operations.insert(name.clone(), Operation { polls: 0, seconds, portrait, terminal: None });
     axum::Json(json!({"name": name})).into_response()
+}
+
+/// `instances[].image` (image-to-video) as Vertex AI's Veo reference
+/// describes it: `mimeType` `image/jpeg` or `image/png`, and the image as
+/// exactly one of `bytesBase64Encoded` (base64) or `gcsUri`.
+fn check_image(image: &Value) -> Result<(), String> {
+    let inline = image.get("bytesBase64Encoded").and_then(Value::as_str);
+    let gcs = image.get("gcsUri").and_then(Value::as_str);
+    if inline.is_none() == gcs.is_none() {
+        return Err("image needs exactly one of bytesBase64Encoded or gcsUri.".to_owned());
+    }
+    match image.get("mimeType").and_then(Value::as_str) {
+        Some("image/jpeg" | "image/png") => {}
+        Some(other) => return Err(format!("Unsupported image mimeType {other}. Supported values are image/jpeg and image/png.")),
+        None => return Err("image.mimeType is required.".to_owned()),
+    }
+    if inline.is_some_and(|b| b.is_empty() || STANDARD.decode(b).is_err()) {
+        return Err("image.bytesBase64Encoded is not base64.".to_owned());
+    }
+    if gcs.is_some_and(|uri| !uri.starts_with("gs://")) {
+        return Err("image.gcsUri must be a gs:// URI.".to_owned());
+    }
+    Ok(())
 }
 
 /// `parameters` as Vertex AI's Veo reference describes them: a required
@@ -157,13 +187,13 @@ async fn fetch(shared: &Shared, model: &str, body: Value) -> Response {
         (st.veo_outcome.clone(), st.config.operation_polls, st.config.clip_size)
     };
     // a done operation is answered from what was fixed when it finished
-    let (polls, seconds, terminal) = {
+    let (polls, seconds, terminal, clip_size) = {
         let mut st = shared.lock();
         let Some(op) = st.operations.get_mut(&name) else {
             return google_error(StatusCode::NOT_FOUND, "operation not found");
         };
         op.polls += 1;
-        (op.polls, op.seconds, op.terminal.clone())
+        (op.polls, op.seconds, op.terminal.clone(), oriented(clip_size, op.portrait))
     };
     if let Some(terminal) = terminal {
         return with_bytes(shared, terminal, seconds, clip_size).await;
@@ -324,7 +354,7 @@ pub(super) async fn storage(
             let op = st.operations.iter().find(|(name, op)| {
                 name.ends_with(&format!("/operations/{op_id}")) && op.terminal.as_ref().is_some_and(|t| t["done"] == true)
             });
-            op.map(|(_, op)| (op.seconds, st.config.clip_size))
+            op.map(|(_, op)| (op.seconds, oriented(st.config.clip_size, op.portrait)))
         };
         match (bucket.as_str(), found) {
             ("fake-bucket", Some((seconds, size))) => match shared.clips.clip(seconds, size.0, size.1).await {
@@ -368,5 +398,30 @@ mod tests {
         assert!(check_parameters(v2, &json!({"durationSeconds": 4}), false).is_err());
         assert!(check_parameters(v2, &json!({"durationSeconds": 5, "generateAudio": false}), false).is_err());
         assert!(check_parameters("imagen-3", &json!({"durationSeconds": 5}), false).is_err());
+        assert_eq!(
+            check_parameters(v3, &json!({"durationSeconds": 8, "generateAudio": true, "aspectRatio": "9:16"}), false),
+            Ok(8)
+        );
+        assert!(
+            check_parameters(v3, &json!({"durationSeconds": 8, "generateAudio": true, "aspectRatio": "4:3"}), false).is_err()
+        );
+        assert!(check_parameters(v2, &json!({"durationSeconds": 9}), false).is_err());
+    }
+
+    #[test]
+    fn images_follow_the_veo_reference() {
+        assert!(check_image(&json!({"bytesBase64Encoded": "AAAA", "mimeType": "image/jpeg"})).is_ok());
+        assert!(check_image(&json!({"gcsUri": "gs://b/photo.png", "mimeType": "image/png"})).is_ok());
+        for bad in [
+            json!({"bytesBase64Encoded": "AAAA"}),
+            json!({"mimeType": "image/jpeg"}),
+            json!({"bytesBase64Encoded": "AAAA", "mimeType": "image/webp"}),
+            json!({"bytesBase64Encoded": "AAAA", "mimeType": "image/gif"}),
+            json!({"bytesBase64Encoded": "not base64!", "mimeType": "image/png"}),
+            json!({"bytesBase64Encoded": "AAAA", "gcsUri": "gs://b/o", "mimeType": "image/png"}),
+            json!("AAAA"),
+        ] {
+            assert!(check_image(&bad).is_err(), "{bad}");
+        }
     }
 }
