@@ -125,3 +125,36 @@ async fn a_cancel_during_a_send_keeps_the_request_cancelled_and_captures_nothing
         assert_eq!(credits::balance(&db, UserId(702)).await.expect("balance"), Some(FREE - PRICE));
     }
 }
+
+/// /clear of an available video whose fan-out has not reached every
+/// waiter: the waiters it had not reached are failed as `cleared` (they are
+/// told, the operator removed the video) and their holds go back; none is
+/// stranded pending with credits held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clear_fails_the_waiters_it_strands_and_gives_their_credits_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for db in databases(&dir).await {
+        let (first, asset) = submit(&db, 801, 1, "a paper crane").await;
+        let (second, _) = submit(&db, 802, 2, "a paper crane").await;
+        make_available(&db, &asset).await;
+        // the fan-out delivered the first one, then the operator cleared the video
+        requests::mark_delivered(&db, first.id, false).await.expect("delivered");
+        assert!(credits::capture(&db, first.id).await.expect("captured"));
+        let by = Actor::Console(ConsoleName::parse("Ann"));
+        let cleared = assets::clear(&db, &asset.prompt_key, &by).await.expect("cleared");
+        assert!(matches!(cleared, assets::Cleared::Cleared { .. }), "{cleared:?}");
+
+        let stranded = request(&db, second.id).await;
+        assert_eq!(stranded.status, RequestStatus::Failed, "not left pending");
+        assert_eq!(stranded.error, Some(Failure::Cleared));
+        assert_eq!(stranded.notified_at, None, "the user is told");
+        assert_eq!(stranded.hold, Some(HoldState::Released));
+        assert_eq!(credits::balance(&db, UserId(802)).await.expect("balance"), Some(FREE), "the hold went back");
+        assert_eq!(credits::ledger_sum(&db, UserId(802)).await.expect("sum"), FREE);
+        let due = requests::due(&db, requests::Errand::FailureNotice, None, 10).await.expect("due");
+        assert!(due.iter().any(|r| r.id == second.id), "a failure notice is due");
+        // the delivered one is untouched
+        assert_eq!(request(&db, first.id).await.status, RequestStatus::Completed);
+        assert_eq!(credits::balance(&db, UserId(801)).await.expect("balance"), Some(FREE - PRICE));
+    }
+}
