@@ -158,3 +158,33 @@ async fn a_clear_fails_the_waiters_it_strands_and_gives_their_credits_back() {
         assert_eq!(credits::balance(&db, UserId(801)).await.expect("balance"), Some(FREE - PRICE));
     }
 }
+
+/// A password given as a query parameter of `DATABASE_URL` (a form sqlx
+/// accepts) and one in the userinfo of `REDIS_URL` never reach the log,
+/// even at `RUST_LOG=debug` through a whole request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_store_urls_never_reach_the_log() {
+    const SECRET: &str = "sup3rs3cretvalue";
+    let Some((database_url, _)) = support::scale_backends(5).await else { return };
+    let mut h = support::Harness::new().await;
+    h.set("DATABASE_URL", &format!("{database_url}?password={SECRET}&application_name=vidcache"));
+    // Redis without a password accepts any for the `default` user (a bare
+    // `:password@` would be refused by a server that has none).
+    h.set("REDIS_URL", &format!("redis://default:{SECRET}@127.0.0.1:6379/5"));
+    h.set("RUST_LOG", "debug");
+    let service = h.spawn();
+    h.wait_polling().await;
+    h.fake.push_text(4242, 4242, "a quiet harbour at dawn");
+    h.video_for(4242, 0).await;
+    let (code, _) = service.terminate().await;
+    assert_eq!(code, Some(0), "{}", h.logs());
+    let logs = h.logs();
+    assert!(logs.lines().count() > 20, "a debug log was written: {logs}");
+    let leaks: Vec<&str> = logs.lines().filter(|line| line.contains(SECRET)).collect();
+    assert!(
+        leaks.is_empty(),
+        "{} log lines carry the password, e.g.:\n{}",
+        leaks.len(),
+        leaks.iter().take(5).copied().collect::<Vec<_>>().join("\n")
+    );
+}

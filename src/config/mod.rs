@@ -22,7 +22,7 @@ pub use providers::{
     GeneratorKind, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings, VertexSettings,
 };
 pub use retry::RetryPolicy;
-pub use secret::{Secret, SecretUrl};
+pub use secret::{Secret, SecretUrl, redact_url, scrub_urls};
 pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
@@ -290,7 +290,10 @@ impl Settings {
         let token = BotToken::parse(&token)?;
         let api_url = var("TELOXIDE_API_URL").unwrap_or_else(|| "https://api.telegram.org".to_owned());
         if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid { name: "TELOXIDE_API_URL", reason: format!("`{api_url}` is not an http(s) URL") });
+            return Err(ConfigError::Invalid {
+                name: "TELOXIDE_API_URL",
+                reason: format!("`{}` is not an http(s) URL", redact_url(&api_url)),
+            });
         }
         let api_url = api_url.trim_end_matches('/').to_owned();
         let data_dir = PathBuf::from(var("VIDCACHE_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
