@@ -298,3 +298,81 @@ async fn clearing_a_video_clears_its_extensions_so_the_new_video_is_extended_ane
 
     service.kill9().await;
 }
+
+/// A modified client can send any callback data: pressing `x:<id>` for a
+/// video the presser never asked for is answered and refused, shows
+/// nothing of that video (not its prompt), and starts no wait — the
+/// presser's next text is a prompt of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_extend_press_shows_nothing_and_extends_nothing() {
+    let h = Harness::new().await;
+    let service = h.spawn();
+    h.wait_polling().await;
+    let (alice, mallory) = (121, 666);
+
+    h.fake.push_text(alice, alice, "Alice's secret birthday surprise");
+    let alices = video_message(&h, alice, 0).await;
+    h.fake.push_text(mallory, mallory, "a kite");
+    let own = video_message(&h, mallory, 0).await;
+
+    // Mallory presses ➕ under her own video, with Alice's asset id in the data
+    let forged = extend_button(&alices);
+    let before = support::texts_to(&h.fake.sent(), mallory);
+    let id = h.fake.push_callback(mallory, mallory, own.message_id, &forged);
+    let probe = id.clone();
+    assert!(
+        h.fake
+            .wait_until(move |f| f.callback_answers().iter().any(|a| a.callback_query_id == probe), Duration::from_secs(30))
+            .await,
+        "the forged press is answered"
+    );
+    let answer = h.fake.callback_answers().into_iter().find(|a| a.callback_query_id == id).and_then(|a| a.text);
+    let answer = answer.expect("the press is refused with a notice");
+    assert!(answer.contains("isn't for you"), "{answer}");
+    assert!(!answer.to_lowercase().contains("secret"), "{answer}");
+
+    // nothing of Alice's video reached Mallory, and no wait started
+    h.fake.push_text(mallory, mallory, "and then it rains");
+    video_message(&h, mallory, 1).await;
+    let after = support::texts_to(&h.fake.sent(), mallory);
+    assert!(after.iter().all(|t| !t.to_lowercase().contains("secret")), "{after:?}");
+    assert!(after.len() >= before.len());
+    let assets = h.assets().await;
+    assert!(assets.iter().all(|a| a.parent_id.is_none()), "nothing was extended: {assets:?}");
+    assert!(assets.iter().any(|a| a.prompt == "and then it rains"), "the text was a prompt of her own: {assets:?}");
+
+    // Alice's own press still works
+    assert_eq!(press(&h, alice, &alices).await, None);
+    drop(service);
+}
+
+/// A ➕ wait ends after EXTEND_WAIT_HOURS: a text after that is not taken
+/// as a continuation (nothing made, nothing charged), and the bot says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_a_continuation_expires() {
+    let mut h = Harness::new().await;
+    h.set("EXTEND_WAIT_HOURS", "0.0003"); // about a second
+    let service = h.spawn();
+    h.wait_polling().await;
+    let user = 131;
+
+    h.fake.push_text(user, user, "A paper boat");
+    let video = video_message(&h, user, 0).await;
+    assert_eq!(press(&h, user, &video).await, None);
+    let asked = texts(&h, user);
+    // let the wait run out (it is measured from the press, in the database)
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.fake.push_text(user, user, "and then it sinks");
+    let told = h.text_for(user, asked).await;
+    assert!(told.contains("stopped waiting") && told.contains("A paper boat"), "{told}");
+    assert_eq!(h.assets().await.len(), 1, "nothing was made of the late text");
+    assert_eq!(h.requests().await.len(), 1, "nothing was recorded");
+
+    // the wait is over: the same text now is a prompt of its own
+    h.fake.push_text(user, user, "and then it sinks");
+    video_message(&h, user, 1).await;
+    let assets = h.assets().await;
+    assert_eq!(assets.len(), 2);
+    assert!(assets.iter().all(|a| a.parent_id.is_none()));
+    drop(service);
+}

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::service::credits::Paid;
 use crate::service::delivery::extend_keyboard;
-use crate::service::extend::{Pressed as ExtendPressed, Refusal as ExtendRefusal};
+use crate::service::extend::{Awaited, Pressed as ExtendPressed, Refusal as ExtendRefusal};
 use crate::service::history::Again;
 use crate::service::intake::{Admitted, NewRequest, Refusal};
 use crate::service::remix::{PhotoError, PhotoRef};
@@ -157,6 +157,8 @@ impl UpdateHandler {
     async fn extend_pressed(&self, user: UserId, chat: ChatId, asset: AssetId, texts: &dyn Texts) -> Option<String> {
         let (text, notice) = match self.extensions.press(chat, user, asset).await {
             Ok(ExtendPressed::Waiting { prompt, .. }) => (texts.extend_ask(&prompt), None),
+            // a forged or foreign button: refused in the press's answer alone
+            Ok(ExtendPressed::Refused(ExtendRefusal::NotYours)) => return Some(texts.extend_not_yours()),
             Ok(ExtendPressed::Refused(refusal)) => {
                 let text = Self::refusal(texts, &refusal);
                 (text.clone(), Some(text))
@@ -184,6 +186,7 @@ impl UpdateHandler {
             ExtendRefusal::Unavailable => texts.extend_unavailable(),
             ExtendRefusal::TooManyExtensions { max } => texts.extend_limit(*max),
             ExtendRefusal::Off => texts.extend_off(),
+            ExtendRefusal::NotYours => texts.extend_not_yours(),
         }
     }
 
@@ -448,7 +451,12 @@ impl UpdateHandler {
             language: incoming.lang,
         };
         let awaited = match self.extensions.awaited(incoming.chat, incoming.user).await {
-            Ok(awaited) => awaited,
+            Ok(Awaited::Nothing) => None,
+            Ok(Awaited::Continuation(parent)) => Some(parent),
+            Ok(Awaited::Expired { prompt }) => {
+                let text = incoming.texts.extend_expired(&prompt, self.extensions.settings().wait);
+                return self.reply(incoming, &text, Keyboard::None).await;
+            }
             Err(err) => {
                 tracing::error!(error = %err, "could not look for a pending extension");
                 return self.reply(incoming, &incoming.texts.try_again(), Keyboard::None).await;

@@ -87,13 +87,16 @@ pub struct WebhookSettings {
 }
 
 /// Extending a finished video ("➕ Extend").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExtendSettings {
     /// Length of the new part (`EXTEND_SECONDS`, 2–60); the joined video is
     /// parent + part − 1 s (a 1 s crossfade).
     pub seconds: u32,
     /// Extensions in a chain at most (`MAX_EXTENSIONS`); 0 turns extending off.
     pub max_extensions: i32,
+    /// How long the bot waits for a continuation after a ➕ press
+    /// (`EXTEND_WAIT_HOURS`, default 24).
+    pub wait: Duration,
 }
 
 impl ExtendSettings {
@@ -109,7 +112,14 @@ impl ExtendSettings {
         if !(0..=100).contains(&max_extensions) {
             return Err(ConfigError::Invalid { name: "MAX_EXTENSIONS", reason: format!("{max_extensions}: use 0 to 100") });
         }
-        Ok(Self { seconds, max_extensions })
+        let hours: f64 = parse_num(lookup, "EXTEND_WAIT_HOURS", 24.0)?;
+        if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 365.0) {
+            return Err(ConfigError::Invalid {
+                name: "EXTEND_WAIT_HOURS",
+                reason: format!("{hours}: use more than 0 and at most 8760"),
+            });
+        }
+        Ok(Self { seconds, max_extensions, wait: Duration::from_secs_f64(hours * 3600.0) })
     }
 }
 
@@ -528,7 +538,10 @@ mod tests {
             let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
             ExtendSettings::from_lookup(&move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         };
-        assert_eq!(read(&[]).expect("defaults"), ExtendSettings { seconds: 8, max_extensions: 5 });
+        assert_eq!(
+            read(&[]).expect("defaults"),
+            ExtendSettings { seconds: 8, max_extensions: 5, wait: Duration::from_secs(24 * 3600) }
+        );
         assert_eq!(read(&[("EXTEND_SECONDS", "4"), ("MAX_EXTENSIONS", "0")]).expect("valid").seconds, 4);
         assert!(read(&[("EXTEND_SECONDS", "1")]).is_err());
         assert!(read(&[("MAX_EXTENSIONS", "-1")]).is_err());

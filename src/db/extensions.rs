@@ -28,9 +28,14 @@ pub async fn await_continuation(db: &DatabaseConnection, chat: ChatId, user: Use
     Ok(())
 }
 
-/// The video `user` is about to continue in `chat`, if the bot waits for it.
-pub async fn awaited(db: &DatabaseConnection, chat: ChatId, user: UserId) -> Result<Option<AssetId>, DbErr> {
-    Ok(pending_extensions::Entity::find_by_id((chat, user)).one(db).await?.map(|row| row.parent_id))
+/// The video `user` is about to continue in `chat`, and since when the
+/// bot waits for it.
+pub async fn awaited(
+    db: &DatabaseConnection,
+    chat: ChatId,
+    user: UserId,
+) -> Result<Option<(AssetId, chrono::DateTime<Utc>)>, DbErr> {
+    Ok(pending_extensions::Entity::find_by_id((chat, user)).one(db).await?.map(|row| (row.parent_id, row.created_at)))
 }
 
 /// The continuation of `parent` arrived (or was refused): stop waiting. A

@@ -31,6 +31,21 @@ pub enum Refusal {
     TooManyExtensions { max: i32 },
     /// `MAX_EXTENSIONS=0`.
     Off,
+    /// The presser never asked for this video (a forged or foreign
+    /// button): nothing of it is shown.
+    NotYours,
+}
+
+/// What the bot waits for from a user in a chat after a ➕ press.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Awaited {
+    /// Nothing: a text is a prompt.
+    Nothing,
+    /// The continuation of this video.
+    Continuation(AssetId),
+    /// The wait ran out (`EXTEND_WAIT_HOURS`): the text is not taken as
+    /// a continuation of `prompt`'s video, and the user is told so.
+    Expired { prompt: String },
 }
 
 /// What a press of "➕ Extend" did.
@@ -83,21 +98,33 @@ impl Extensions {
     /// "➕ Extend" pressed by `user` in `chat` under a video of `parent`.
     #[tracing::instrument(skip(self))]
     pub async fn press(&self, chat: ChatId, user: UserId, parent: AssetId) -> Result<Pressed, DbErr> {
+        // Only a video the presser asked for (and so was sent) can be
+        // extended by them: callback data can be forged by any client.
+        let Some(own) = languages::request_for(&self.db, user, parent).await? else {
+            return Ok(Pressed::Refused(Refusal::NotYours));
+        };
         let asset = assets::find(&self.db, parent).await?;
         if let Err(refusal) = self.check(asset.as_ref()) {
             return Ok(Pressed::Refused(refusal));
         }
         extensions::await_continuation(&self.db, chat, user, parent).await?;
-        // quoted as this user typed it when it was their request, else as its first requester did
-        let own = languages::request_for(&self.db, user, parent).await?.map(|r| r.raw_text.trim().to_owned());
         let choices = asset.as_ref().map(|a| a.recipe().choices).unwrap_or_default();
-        let prompt = own.or_else(|| asset.map(|a| a.typed().to_owned())).unwrap_or_default();
-        Ok(Pressed::Waiting { prompt, choices })
+        // quoted as this user typed it
+        Ok(Pressed::Waiting { prompt: own.raw_text.trim().to_owned(), choices })
     }
 
-    /// The video whose continuation the bot waits for from `user` in `chat`.
-    pub async fn awaited(&self, chat: ChatId, user: UserId) -> Result<Option<AssetId>, DbErr> {
-        extensions::awaited(&self.db, chat, user).await
+    /// What the bot waits for from `user` in `chat`: the continuation of a
+    /// video, or nothing; a wait older than `EXTEND_WAIT_HOURS` ends here
+    /// (and says so once).
+    pub async fn awaited(&self, chat: ChatId, user: UserId) -> Result<Awaited, DbErr> {
+        let Some((parent, since)) = extensions::awaited(&self.db, chat, user).await? else { return Ok(Awaited::Nothing) };
+        let age = chrono::Utc::now().signed_duration_since(since).to_std().unwrap_or_default();
+        if age <= self.settings.wait {
+            return Ok(Awaited::Continuation(parent));
+        }
+        extensions::done(&self.db, chat, user, parent).await?;
+        let own = languages::request_for(&self.db, user, parent).await?.map(|r| r.raw_text.trim().to_owned());
+        Ok(Awaited::Expired { prompt: own.unwrap_or_default() })
     }
 
     /// What to request for the continuation of `parent`; checked again, as

@@ -9,6 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use super::length::{MAX_CAPTION_UNITS, MAX_TEXT_UNITS, fit};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use teloxide::types::Update;
@@ -275,6 +277,7 @@ impl BotApi {
         reply_to: Option<MessageId>,
         keyboard: &Keyboard,
     ) -> Result<MessageId, ApiError> {
+        let text = fit(text, MAX_TEXT_UNITS);
         let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
         add_reply(&mut body, reply_to);
         if let Some(markup) = keyboard.markup() {
@@ -358,6 +361,7 @@ impl BotApi {
     }
 
     pub async fn edit_message_text(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), ApiError> {
+        let text = fit(text, MAX_TEXT_UNITS);
         let body = json!({ "chat_id": chat_id.0, "message_id": message_id.0, "text": text });
         let _: Value = self.call("editMessageText", body, None).await?;
         Ok(())
@@ -408,13 +412,13 @@ impl BotApi {
             if items.len() == 1 {
                 form = form.part(kind_name, part);
                 if !caption.is_empty() {
-                    form = form.text("caption", caption.to_owned());
+                    form = form.text("caption", fit(caption, MAX_CAPTION_UNITS).into_owned());
                 }
             } else {
                 let field = format!("file{i}");
                 let mut item = json!({ "type": kind_name, "media": format!("attach://{field}") });
                 if i == 0 && !caption.is_empty() {
-                    item["caption"] = json!(caption);
+                    item["caption"] = json!(fit(caption, MAX_CAPTION_UNITS));
                 }
                 media.push(item);
                 form = form.part(field, part);
@@ -451,7 +455,7 @@ impl BotApi {
         keyboard: &Keyboard,
         paid_broadcast: bool,
     ) -> Result<SentVideo, ApiError> {
-        let mut body = json!({ "chat_id": chat_id.0, "video": file_id.as_str(), "caption": caption });
+        let mut body = json!({ "chat_id": chat_id.0, "video": file_id.as_str(), "caption": fit(caption, MAX_CAPTION_UNITS) });
         if paid_broadcast {
             body["allow_paid_broadcast"] = json!(true);
         }
@@ -482,7 +486,7 @@ impl BotApi {
             .map_err(|e| ApiError::File { path: path.display().to_string(), message: e.without_url().to_string() })?;
         let mut form = reqwest::multipart::Form::new()
             .text("chat_id", chat_id.0.to_string())
-            .text("caption", caption.to_owned())
+            .text("caption", fit(caption, MAX_CAPTION_UNITS).into_owned())
             .text("supports_streaming", "true")
             .part("video", part);
         if let Some(message_id) = reply_to {

@@ -4,6 +4,7 @@
 //! person reads.
 
 pub mod api;
+pub mod length;
 pub mod limiter;
 pub mod sender;
 pub mod shared_budget;

@@ -137,6 +137,19 @@ impl Texts for English {
         "Extending videos is switched off on this bot.".to_owned()
     }
 
+    fn extend_not_yours(&self) -> String {
+        "This button isn't for you: you can only extend videos you asked for.".to_owned()
+    }
+
+    fn extend_expired(&self, prompt: &str, after: Duration) -> String {
+        let hours = (after.as_secs() / 3600).max(1);
+        format!(
+            "I stopped waiting for the continuation of “{}” after {}, so I did not use this text. Press ➕ Extend under the video again to continue it, or send the text again to make a new video.",
+            shorten(prompt, 100),
+            en_count(i64::try_from(hours).unwrap_or(i64::MAX), "hour", "hours")
+        )
+    }
+
     fn nothing_to_cancel(&self) -> String {
         "There is nothing to cancel.".to_owned()
     }

@@ -158,6 +158,10 @@ pub trait Texts: Send + Sync {
     fn extend_limit(&self, max: i32) -> String;
     /// Extending is switched off (`MAX_EXTENSIONS=0`). ≤ 200 chars.
     fn extend_off(&self) -> String;
+    /// A ➕ of a video the presser never asked for (a forged or foreign button).
+    fn extend_not_yours(&self) -> String;
+    /// A text after the ➕ wait ran out (`EXTEND_WAIT_HOURS`): not taken as a continuation.
+    fn extend_expired(&self, prompt: &str, after: Duration) -> String;
     /// `/cancel` stopped the wait for a continuation.
     fn extend_cancelled(&self) -> String;
     /// `/cancel` with nothing to cancel.
@@ -310,11 +314,18 @@ pub(crate) fn ru_count(n: i64, one: &str, few: &str, many: &str) -> String {
     format!("{n} {}", ru_form(n, one, few, many))
 }
 
-/// `text` cut to `max` characters, with an ellipsis when cut.
+/// `text` cut to `max` UTF-16 units (as Telegram counts; never inside a
+/// surrogate pair), with an ellipsis when cut.
 pub fn shorten(text: &str, max: usize) -> String {
-    let mut short: String = text.chars().take(max).collect();
-    if short.len() < text.len() {
-        short.push('…');
+    let mut used = 0;
+    let mut short = String::new();
+    for c in text.chars() {
+        used += c.len_utf16();
+        if used > max {
+            short.push('…');
+            return short;
+        }
+        short.push(c);
     }
     short
 }
@@ -345,6 +356,16 @@ pub enum MenuButton {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shorten_counts_utf16_units_and_never_splits_a_pair() {
+        assert_eq!(super::shorten("abc", 3), "abc");
+        assert_eq!(super::shorten("abcd", 3), "abc…");
+        // 😀 is two UTF-16 units: three of them need six
+        assert_eq!(super::shorten("😀😀😀", 6), "😀😀😀");
+        assert_eq!(super::shorten("😀😀😀", 5), "😀😀…");
+        assert_eq!(super::shorten("😀😀😀", 3), "😀…");
+    }
+
     #[test]
     fn sizes_read_in_decimal_units() {
         let units = ["B", "KB", "MB", "GB", "TB"];

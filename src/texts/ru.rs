@@ -144,6 +144,19 @@ impl Texts for Russian {
         "Продолжение видео в этом боте выключено.".to_owned()
     }
 
+    fn extend_not_yours(&self) -> String {
+        "Эта кнопка не для вас: продолжать можно только видео, которые вы заказывали.".to_owned()
+    }
+
+    fn extend_expired(&self, prompt: &str, after: Duration) -> String {
+        let hours = (after.as_secs() / 3600).max(1);
+        format!(
+            "Я перестал ждать продолжения «{}» через {}, поэтому этот текст не использован. Нажмите ➕ под видео ещё раз, чтобы продолжить его, или пришлите текст снова, чтобы сделать новое видео.",
+            shorten(prompt, 100),
+            ru_count(i64::try_from(hours).unwrap_or(i64::MAX), "час", "часа", "часов")
+        )
+    }
+
     fn nothing_to_cancel(&self) -> String {
         "Отменять нечего.".to_owned()
     }
