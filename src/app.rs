@@ -215,6 +215,8 @@ pub async fn open_queue(settings: &Settings) -> anyhow::Result<JobQueue> {
         QueueStore::Postgres(url) => JobQueue::open_postgres(url.expose(), heartbeat).await,
         QueueStore::Sqlite(file) => JobQueue::open_sqlite(file, heartbeat).await,
     };
+    // A driver's error may echo the URL it was given: never its credentials.
+    let queue = queue.map_err(|e| anyhow::anyhow!(crate::config::scrub_urls(&e.to_string())));
     Ok(queue.context("cannot open the job queue")?.with_poll_interval(settings.queue_poll_interval))
 }
 

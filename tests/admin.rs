@@ -481,3 +481,110 @@ async fn the_console_lists_a_pending_approval_and_approving_it_lets_the_generati
     assert_eq!(response.status().as_u16(), 404);
     assert_eq!(service.terminate().await.0, Some(0));
 }
+
+/// Every `Set-Cookie` of a response, whole.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
+}
+
+/// The console's cookies are `Secure` when the request came over https
+/// (`X-Forwarded-Proto: https` from the proxy in front), and not over plain
+/// http; failed sign-ins are throttled: after 5 in a minute from one client
+/// every sign-in (even with the right token) gets 429 with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_throttles_failed_sign_ins_and_its_cookies_are_secure_over_https() {
+    const TOKEN: &str = "console-throttle-token-789";
+    let mut h = Harness::new().await;
+    let port = free_port();
+    h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    h.set("ADMIN_TOKEN", TOKEN);
+    let _service = h.spawn();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_listening(&base).await;
+    let http = client();
+    let sign_in_form = |https: bool| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let mut request = http.get(format!("{base}/login"));
+            if https {
+                request = request.header("x-forwarded-proto", "https");
+            }
+            let response = request.send().await.expect("answers");
+            let cookies = set_cookies(&response);
+            let cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+            let csrf = hidden(&response.text().await.expect("body"), "login_csrf");
+            (cookie, csrf, cookies)
+        }
+    };
+    let sign_in = |token: &'static str, https: bool, (cookie, csrf): (String, String)| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let mut request = http.post(format!("{base}/login")).header("cookie", cookie);
+            if https {
+                request = request.header("x-forwarded-proto", "https");
+            }
+            request.form(&[("token", token), ("name", "Ann"), ("login_csrf", csrf.as_str())]).send().await.expect("answers")
+        }
+    };
+
+    // Over https (as the proxy says): every cookie is Secure.
+    let (cookie, csrf, cookies) = sign_in_form(true).await;
+    assert!(cookies.iter().all(|c| c.contains("; Secure")), "{cookies:?}");
+    let response = sign_in(TOKEN, true, (cookie, csrf)).await;
+    assert_eq!(response.status().as_u16(), 303);
+    let cookies = set_cookies(&response);
+    let session = cookies.iter().find(|c| c.starts_with("vidcache_session=")).expect("a session");
+    assert!(session.contains("; Secure") && session.contains("HttpOnly"), "{session}");
+    // Over plain http: not Secure (the browser would drop it).
+    let (cookie, csrf, cookies) = sign_in_form(false).await;
+    assert!(cookies.iter().all(|c| !c.contains("Secure")), "{cookies:?}");
+    let response = sign_in(TOKEN, false, (cookie, csrf)).await;
+    assert_eq!(response.status().as_u16(), 303);
+    assert!(set_cookies(&response).iter().all(|c| !c.contains("Secure")));
+
+    // Five wrong tokens: 401 each; then 429 with Retry-After, even for the right token.
+    for _ in 0..5 {
+        let (cookie, csrf, _) = sign_in_form(false).await;
+        assert_eq!(sign_in("wrong-token", false, (cookie, csrf)).await.status().as_u16(), 401);
+    }
+    let (cookie, csrf, _) = sign_in_form(false).await;
+    let response = sign_in("wrong-token", false, (cookie.clone(), csrf.clone())).await;
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let response = sign_in(TOKEN, false, (cookie, csrf)).await;
+    assert_eq!(response.status().as_u16(), 429, "the right token waits too: no guessing at full speed");
+    assert!(set_cookies(&response).iter().all(|c| !c.starts_with("vidcache_session=")));
+}
+
+/// An `ADMIN_TOKEN` or `WEBHOOK_SECRET` under 16 characters: the service
+/// refuses to start and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_admin_token_or_webhook_secret_refuses_to_start() {
+    let h = Harness::new().await;
+    for (name, extra) in [
+        ("ADMIN_TOKEN", vec![("ADMIN_TOKEN", "short-token".to_owned())]),
+        (
+            "WEBHOOK_SECRET",
+            vec![
+                ("WEBHOOK_URL", "https://bot.example.test/hook".to_owned()),
+                ("WEBHOOK_SECRET", "short_secret".to_owned()),
+                ("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{}", free_port())),
+            ],
+        ),
+    ] {
+        let mut service = h.spawn_with("serve", &extra);
+        let exit = tokio::time::timeout(Duration::from_secs(30), service.child.wait()).await.expect("exits").expect("wait");
+        assert!(!exit.success(), "{name}: started anyway");
+        let log = service.log_text();
+        assert!(log.contains(name) && log.contains("16"), "{name}: {log}");
+        assert!(!log.contains("short-token") && !log.contains("short_secret"), "{log}");
+    }
+}

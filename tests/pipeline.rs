@@ -926,3 +926,37 @@ async fn settings_the_apis_refuse_stop_the_start() {
     let notes = vidcache::generator::startup_notes(&settings, 5);
     assert!(notes.iter().any(|n| n.starts_with("RUNWAY_RATIO=1024:1024 is ignored")), "{notes:?}");
 }
+
+/// A provider's absurd `Retry-After` (`1e20`, a date in the year 9999,
+/// `-1`, `NaN`) panics nothing: the call is retried after a wait capped at
+/// the policy's `max_retry_after` (or the usual backoff, for a value that
+/// is no wait at all) and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_retry_after_is_capped_and_the_call_retried() {
+    let env = Env::new(FakeProvidersConfig::default(), &[]).await;
+    let settings = env.settings();
+    let cap = Duration::from_millis(300);
+    let retry = RetryPolicy { max_retry_after: cap, base: Duration::from_millis(10), ..RetryPolicy::default() };
+    let client = OpenAiClient::new(&settings.openai, Duration::from_secs(5), retry).expect("client");
+    let fake = &env.fake;
+    let absurd = ["1e20", "Fri, 31 Dec 9999 23:59:59 GMT", "18446744073709551616", "inf"];
+    for value in absurd {
+        fake.fail_next(Endpoint::Chat, Fault::RetryAfter(value.to_owned()), 1);
+    }
+    for value in ["-1", "NaN"] {
+        fake.fail_next(Endpoint::Chat, Fault::RetryAfter(value.to_owned()), 1);
+    }
+    // five tries in all by default: two calls get through the six faults
+    let started = std::time::Instant::now();
+    let first = client.chat("system", "user", vidcache::providers::openai::ChatFormat::Text).await;
+    assert!(matches!(first, Err(ProviderError::Status { status: 429, .. })), "five 429s in a row end the call: {first:?}");
+    let second = client.chat("system", "user", vidcache::providers::openai::ChatFormat::Text).await;
+    assert!(second.is_ok(), "{second:?}");
+    let elapsed = started.elapsed();
+    let log = fake.call_log(Endpoint::Chat);
+    assert_eq!(log.iter().filter(|c| c.status == 429).count(), 6, "every fault was answered and retried");
+    assert_eq!(log.iter().filter(|c| c.status == 200).count(), 1);
+    // four capped waits; the rest are short backoffs
+    assert!(elapsed >= cap * 4, "the capped waits were waited: {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "no wait was longer than the cap: {elapsed:?}");
+}

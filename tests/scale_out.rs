@@ -11,7 +11,7 @@ use serde_json::json;
 use support::{ADMIN, Harness, free_port, scale_backends, texts_to, videos_to};
 use vidcache::domain::RequestStatus;
 
-const SECRET: &str = "test_secret-123";
+const SECRET: &str = "test_secret-12345";
 
 /// The scale-out tests each start several processes; on a small machine
 /// they run one at a time so that one's load doesn't starve the other's.

@@ -64,7 +64,10 @@ pub async fn start(
                 }
             }
         });
-        if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await {
+        if let Err(err) = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+        {
             tracing::error!(error = %err, "the admin listener failed");
         }
     }))

@@ -23,7 +23,7 @@ pub use providers::{
     VeoAssembly, VertexSettings,
 };
 pub use retry::RetryPolicy;
-pub use secret::{Secret, SecretUrl};
+pub use secret::{Secret, SecretUrl, redact_url, scrub_urls};
 pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
 
@@ -124,6 +124,25 @@ impl ExtendSettings {
     }
 }
 
+/// The fewest characters `ADMIN_TOKEN` and `WEBHOOK_SECRET` may have: a
+/// shorter one could be guessed.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// `value` if it has at least [`MIN_SECRET_CHARS`] characters; else an
+/// error naming `name` and saying why (without the value).
+fn long_enough(name: &'static str, value: String) -> Result<String, ConfigError> {
+    let chars = value.chars().count();
+    if chars < MIN_SECRET_CHARS {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "it has {chars} characters; use at least {MIN_SECRET_CHARS} (e.g. `openssl rand -hex 24`): a short one can be guessed"
+            ),
+        });
+    }
+    Ok(value)
+}
+
 /// The admin listener (`ADMIN_LISTEN_ADDR`): `/metrics`, `/livez`,
 /// `/readyz` and, with `ADMIN_TOKEN`, the operator console.
 #[derive(Clone, Debug)]
@@ -147,7 +166,10 @@ impl AdminSettings {
             Some(raw) if raw.is_empty() => (None, true),
             Some(raw) => (Some(Self::parse_listen(&raw)?), true),
         };
-        let token = get(lookup, "ADMIN_TOKEN").map(Secret::new);
+        let token = match get(lookup, "ADMIN_TOKEN") {
+            Some(token) => Some(Secret::new(long_enough("ADMIN_TOKEN", token)?)),
+            None => None,
+        };
         Ok(Self { listen, listen_explicit, token })
     }
 
@@ -301,7 +323,10 @@ impl Settings {
         let token = BotToken::parse(&token)?;
         let api_url = var("TELOXIDE_API_URL").unwrap_or_else(|| "https://api.telegram.org".to_owned());
         if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid { name: "TELOXIDE_API_URL", reason: format!("`{api_url}` is not an http(s) URL") });
+            return Err(ConfigError::Invalid {
+                name: "TELOXIDE_API_URL",
+                reason: format!("`{}` is not an http(s) URL", redact_url(&api_url)),
+            });
         }
         let api_url = api_url.trim_end_matches('/').to_owned();
         let data_dir = PathBuf::from(var("VIDCACHE_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
@@ -341,14 +366,15 @@ impl Settings {
                 }
                 let secret = var("WEBHOOK_SECRET").ok_or(ConfigError::Missing {
                     name: "WEBHOOK_SECRET",
-                    hint: "webhook mode needs a secret token (1-256 of A-Z a-z 0-9 _ -) to tell Telegram's calls from anyone else's",
+                    hint: "webhook mode needs a secret token (16-256 of A-Z a-z 0-9 _ -) to tell Telegram's calls from anyone else's",
                 })?;
                 if secret.len() > 256 || !secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
                     return Err(ConfigError::Invalid {
                         name: "WEBHOOK_SECRET",
-                        reason: "use 1-256 characters of A-Z a-z 0-9 _ -".into(),
+                        reason: "use 16-256 characters of A-Z a-z 0-9 _ -".into(),
                     });
                 }
+                let secret = long_enough("WEBHOOK_SECRET", secret)?;
                 let listen_raw = var("WEBHOOK_LISTEN_ADDR").unwrap_or_else(|| "0.0.0.0:8080".to_owned());
                 let listen = listen_raw
                     .parse()
@@ -476,6 +502,28 @@ mod tests {
         assert!(AdminSettings::from_lookup(&lookup_of(&[("ADMIN_LISTEN_ADDR", "nowhere")])).is_err());
         let token = AdminSettings::from_lookup(&lookup_of(&[("ADMIN_TOKEN", "a-long-enough-token")])).expect("valid");
         assert!(!format!("{token:?}").contains("long-enough"));
+    }
+
+    #[test]
+    fn short_admin_tokens_and_webhook_secrets_are_refused() {
+        let err = AdminSettings::from_lookup(&lookup_of(&[("ADMIN_TOKEN", "fifteen-chars-x")])).expect_err("15 characters");
+        let text = err.to_string();
+        assert!(text.contains("ADMIN_TOKEN") && text.contains("16"), "{text}");
+        assert!(!text.contains("fifteen-chars-x"), "the token is never shown: {text}");
+        assert!(AdminSettings::from_lookup(&lookup_of(&[("ADMIN_TOKEN", "sixteen-chars-xx")])).is_ok());
+        let webhook = |secret: &'static str| {
+            let vars: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+                ("TELOXIDE_TOKEN", "123:ABC"),
+                ("WEBHOOK_URL", "https://bot.example/hook"),
+                ("WEBHOOK_SECRET", secret),
+            ]));
+            Settings::from_lookup(&lookup_of(vars))
+        };
+        let err = webhook("short_secret-15").expect_err("15 characters");
+        let text = err.to_string();
+        assert!(text.contains("WEBHOOK_SECRET") && text.contains("16"), "{text}");
+        assert!(!text.contains("short_secret-15"), "{text}");
+        assert!(webhook("long_enough_secret-16").is_ok());
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub struct RetryPolicy {
     /// Backoff before the second try; doubles with each further try.
     pub base: Duration,
     pub max_backoff: Duration,
-    /// A `Retry-After` longer than this ends the retries at once.
+    /// The longest wait a `Retry-After` gets: a longer (or absurd) one is
+    /// waited only this long before the next try.
     pub max_retry_after: Duration,
     /// Spread the waits ("equal jitter": between half and all of the
     /// backoff) so that many retrying callers don't wake together.
@@ -26,7 +27,7 @@ impl Default for RetryPolicy {
             attempts: 5,
             base: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(120),
+            max_retry_after: Duration::from_secs(60),
             jitter: true,
         }
     }

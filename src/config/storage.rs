@@ -35,9 +35,9 @@ impl StorageSettings {
     pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
         let Some(url) = get(lookup, "STORAGE_URL") else { return Ok(Self::DataDir) };
         let invalid = |reason: String| ConfigError::Invalid { name: "STORAGE_URL", reason };
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| invalid(format!("`{url}`: use s3://bucket/prefix, or leave it unset for the data directory")))?;
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            invalid(format!("`{}`: use s3://bucket/prefix, or leave it unset for the data directory", super::redact_url(&url)))
+        })?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let bucket_ok = (3..=63).contains(&bucket.len())
             && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
@@ -93,7 +93,9 @@ impl CleanupSettings {
             });
         }
         let interval: u64 = parse_num(lookup, "CLEANUP_INTERVAL_SECS", 600)?;
-        Ok(Self { keep_intermediates: Duration::from_secs_f64(hours * 3600.0), interval: Duration::from_secs(interval.max(1)) })
+        let keep_intermediates = Duration::try_from_secs_f64(hours * 3600.0)
+            .map_err(|_| ConfigError::Invalid { name: "KEEP_INTERMEDIATES_HOURS", reason: format!("{hours}: too long") })?;
+        Ok(Self { keep_intermediates, interval: Duration::from_secs(interval.max(1)) })
     }
 }
 

@@ -12,8 +12,8 @@ use super::entities::{operator_actions, user_requests, video_assets};
 use super::retry::serializable;
 use super::stages::{self, Carried};
 use crate::domain::{
-    Actor, AssetId, AssetStatus, Choices, Failure, FileId, Generation, GeneratorKind, KEY_VERSION, MadeWith, Prompt, PromptKey,
-    Recipe, RequestId, RequestStatus, Stage,
+    Actor, AssetId, AssetStatus, Choices, Failure, FileId, Generation, GeneratorKind, HoldState, KEY_VERSION, MadeWith, Prompt,
+    PromptKey, Recipe, RequestId, RequestStatus, Stage,
 };
 
 pub type Asset = video_assets::Model;
@@ -535,10 +535,55 @@ pub async fn clear(db: &DatabaseConnection, key: &PromptKey, by: &Actor) -> Resu
                 .insert(txn)
                 .await?;
             }
+            let failed = fail_waiters_of_cleared(txn, &cleared, now).await?;
+            if failed > 0 {
+                tracing::info!(%asset_id, failed, "requests still waiting for the cleared video failed as cleared; their credits went back");
+            }
             Ok(Cleared::Cleared { asset_id, cleared })
         })
     })
     .await
+}
+
+/// The requests still waiting for a video an operator just cleared (a
+/// fan-out had not reached them yet, or was sending to them): each fails
+/// with reason `cleared` and gets its held credits back, in the clear's
+/// transaction, and its user is told (a failure notice is due). None is
+/// left pending: a cleared asset is `failed`, and nothing would ever send
+/// it or regenerate it for them.
+///
+/// Why not send them the old video? The operator removed it — usually
+/// because it should not be shown — so it is not sent to anyone who has
+/// not got it yet. A send already under way may still land (Telegram has
+/// the file); its request stays failed, nothing is captured for it, and
+/// the user is told the video was removed. Asking again makes a new one.
+async fn fail_waiters_of_cleared(
+    txn: &sea_orm::DatabaseTransaction,
+    cleared: &[ClearedAsset],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let waiting: Vec<RequestId> = user_requests::Entity::find()
+        .select_only()
+        .column(user_requests::Column::Id)
+        .filter(user_requests::Column::AssetId.is_in(cleared.iter().map(|c| c.id)))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let failed = user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
+        .col_expr(user_requests::Column::Error, Expr::value(Failure::Cleared))
+        .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
+        .filter(user_requests::Column::Id.is_in(waiting.iter().copied()))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .exec(txn)
+        .await?;
+    super::credits::settle_in(txn, &waiting, HoldState::Released).await?;
+    Ok(failed.rows_affected)
 }
 
 /// Generations whose worker died: the lease ran out long ago. Each is moved

@@ -34,15 +34,29 @@ pub use retry::{is_retryable, serializable};
 /// opens: a pooled SQLite connection that cached the schema before a
 /// migration could otherwise fail to prepare a statement against a table or
 /// index the migration added (SQLite only re-reads the schema for some errors).
+///
+/// An error never carries the URL's credentials: a driver's message that
+/// echoes the connection string is scrubbed ([`scrub`]).
 #[tracing::instrument(skip_all, fields(store = %store.url()))]
 pub async fn connect(store: &DataStore) -> Result<DatabaseConnection, DbErr> {
-    let migrator = Database::connect(options(store).max_connections(1).to_owned()).await?;
+    let migrator = Database::connect(options(store).max_connections(1).to_owned()).await.map_err(|e| scrub(store, e))?;
     migrate(&migrator).await?;
     migrator.close().await?;
     // The migration just proved the server answers; the pool's kept
     // connections are opened by [`warm`], beside the rest of the start-up
     // (eight fresh PostgreSQL connections one after another took ~0.8 s).
-    Database::connect(options(store).connect_lazy(true).to_owned()).await
+    Database::connect(options(store).connect_lazy(true).to_owned()).await.map_err(|e| scrub(store, e))
+}
+
+/// `err` as it may be logged: when its text holds `store`'s URL (or any
+/// URL with credentials), a [`DbErr::Conn`] with the URLs redacted.
+fn scrub(store: &DataStore, err: DbErr) -> DbErr {
+    let text = err.to_string();
+    let scrubbed = crate::config::scrub_urls(&text.replace(store.url().expose(), &store.url().redacted()));
+    if scrubbed == text {
+        return err;
+    }
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(scrubbed))
 }
 
 /// Opens the connections the pool keeps, all at once, and returns when

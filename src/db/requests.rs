@@ -423,20 +423,24 @@ pub async fn record_claimed(
     }
 }
 
-/// The video reached the user.
+/// The video reached the user: the request is completed — only from
+/// `pending`. A request that ended meanwhile (cancelled by /cancel during
+/// the send, failed by a /clear) stays as it is, and the caller must not
+/// capture its hold (its end already released it). True if it completed.
 /// `paid`: it went out as a paid broadcast send.
-pub async fn mark_delivered(db: &DatabaseConnection, request_id: RequestId, paid: bool) -> Result<(), DbErr> {
+pub async fn mark_delivered(db: &DatabaseConnection, request_id: RequestId, paid: bool) -> Result<bool, DbErr> {
     let now = Utc::now();
-    user_requests::Entity::update_many()
+    let completed = user_requests::Entity::update_many()
         .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Completed))
         .col_expr(user_requests::Column::PaidBroadcast, Expr::value(paid))
         .col_expr(user_requests::Column::DeliveredAt, Expr::value(now))
         .col_expr(user_requests::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(user_requests::Column::UpdatedAt, Expr::value(now))
         .filter(user_requests::Column::Id.eq(request_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(completed.rows_affected == 1)
 }
 
 /// The request cannot be delivered (e.g. the user blocked the bot); the

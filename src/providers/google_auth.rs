@@ -23,6 +23,8 @@ pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 /// A token is renewed this long before it expires.
 const EARLY: Duration = Duration::from_secs(60);
+/// The longest a token is kept, whatever its `expires_in` says.
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
 
 const WHAT: &str = "google oauth";
 
@@ -154,7 +156,8 @@ impl ServiceAccount {
         if answer.access_token.is_empty() {
             return Err(ProviderError::decode(WHAT, "the token answer had no access_token"));
         }
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+        // At most a day, whatever the answer says: `Instant + u64::MAX s` would panic.
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).min(MAX_TOKEN_LIFETIME_SECS));
         let token = Secret::new(answer.access_token);
         *cached = Some((token.clone(), tokio::time::Instant::now() + lifetime.saturating_sub(EARLY)));
         Ok(token)

@@ -82,21 +82,41 @@ pub enum Replay {
     Submit,
 }
 
-/// The `Retry-After` of an answer: delta-seconds or an HTTP date (and
-/// OpenAI's `retry-after-ms`).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
-    {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+/// The longest wait [`retry_after`] ever returns: a provider's answer is
+/// never trusted with more (`Retry-After: 1e20` must not overflow a
+/// `Duration`, nor park a worker for ever). [`Http::send`] caps it further
+/// at the retry policy's `max_retry_after`.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
+
+/// `secs` as a wait: `None` for what is not a number of seconds (negative,
+/// NaN), at most `cap` (infinite and huge values included). Never panics.
+pub fn capped_secs(secs: f64, cap: Duration) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
     }
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if secs >= cap.as_secs_f64() {
+        return Some(cap);
+    }
+    Duration::try_from_secs_f64(secs).ok().map(|wait| wait.min(cap))
+}
+
+/// The `Retry-After` of an answer: delta-seconds or an HTTP date (and
+/// OpenAI's `retry-after-ms`), at most [`RETRY_AFTER_CAP`]. A value that
+/// is neither (negative, NaN, garbage) is ignored: the caller backs off
+/// as after any failure.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(wait) =
+        header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).and_then(|ms| capped_secs(ms / 1000.0, RETRY_AFTER_CAP))
+    {
+        return Some(wait);
+    }
+    let value = header(reqwest::header::RETRY_AFTER.as_str())?;
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return capped_secs(secs, RETRY_AFTER_CAP);
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).min(RETRY_AFTER_CAP))
 }
 
 /// A reqwest client with timeouts, a retry policy and the secrets to
@@ -206,12 +226,18 @@ impl Http {
                 return Err(error);
             }
             let wait = match wait {
-                Some(after) if after > self.retry.max_retry_after => {
-                    tracing::warn!(call = what, retry_after_s = after.as_secs(), "provider asks to wait too long; giving up");
-                    return Err(error);
+                Some(after) => {
+                    if after > self.retry.max_retry_after {
+                        tracing::warn!(
+                            call = what,
+                            retry_after_s = after.as_secs(),
+                            cap_s = self.retry.max_retry_after.as_secs(),
+                            "provider asks to wait longer than the cap; waiting only that long"
+                        );
+                    }
+                    // a little jitter on top, so that parallel calls do not return in lockstep
+                    after.min(self.retry.max_retry_after) + Duration::from_millis(fastrand::u64(0..=100))
                 }
-                // a little jitter on top, so that parallel calls do not return in lockstep
-                Some(after) => after + Duration::from_millis(fastrand::u64(0..=100)),
                 None => self.retry.backoff(tries),
             };
             tracing::debug!(call = what, error = %error, wait_ms = wait.as_millis() as u64, "provider call failed; retrying");
@@ -328,5 +354,29 @@ mod tests {
         assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
         headers.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn hostile_retry_after_values_never_panic_and_are_capped() {
+        let read = |name: &'static str, value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_str(value).expect("header"));
+            retry_after(&headers)
+        };
+        for huge in ["1e20", "inf", "+inf", "infinity", "1e308", "18446744073709551616", "99999999999999999999999999", "1.8e19"] {
+            assert_eq!(read("retry-after", huge), Some(RETRY_AFTER_CAP), "Retry-After: {huge}");
+            assert_eq!(read("retry-after-ms", huge), Some(RETRY_AFTER_CAP), "retry-after-ms: {huge}");
+        }
+        for nonsense in ["-1", "-1e20", "NaN", "nan", "-inf", "soon", ""] {
+            assert_eq!(read("retry-after", nonsense), None, "Retry-After: {nonsense}");
+            assert_eq!(read("retry-after-ms", nonsense), None, "retry-after-ms: {nonsense}");
+        }
+        assert_eq!(read("retry-after", "0"), Some(Duration::ZERO));
+        assert_eq!(read("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"), Some(RETRY_AFTER_CAP), "a date far in the future");
+        assert_eq!(read("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO), "a date in the past");
+        let in_two_days = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2 * 86_400));
+        assert_eq!(read("retry-after", &in_two_days), Some(RETRY_AFTER_CAP));
+        assert_eq!(capped_secs(f64::MAX, Duration::from_secs(60)), Some(Duration::from_secs(60)));
+        assert_eq!(capped_secs(1.5, Duration::from_secs(60)), Some(Duration::from_millis(1500)));
     }
 }

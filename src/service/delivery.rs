@@ -367,10 +367,15 @@ impl Delivery {
         let (outcome, recorded) = match sent {
             Ok(()) => {
                 let recorded = requests::mark_delivered(&self.db, request, paid).await;
-                if recorded.is_ok() {
-                    self.settle(request, held, true).await;
+                match recorded {
+                    Ok(true) => self.settle(request, held, true).await,
+                    // cancelled or cleared during the send: its end released the hold; nothing to capture
+                    Ok(false) => {
+                        tracing::info!(request_id = %request, "sent, but the request had ended meanwhile; nothing captured")
+                    }
+                    Err(_) => {}
                 }
-                (Delivered::Delivered, recorded)
+                (Delivered::Delivered, recorded.map(|_| ()))
             }
             Err(SendError::Skipped) => (Delivered::Skipped, Ok(())),
             Err(SendError::Unreachable(reason)) => {
@@ -432,7 +437,10 @@ impl Delivery {
                 Ok(video) => {
                     let held = request.hold == Some(HoldState::Held);
                     match requests::mark_delivered(&self.db, request.id, false).await {
-                        Ok(()) => self.settle(request.id, held, true).await,
+                        Ok(true) => self.settle(request.id, held, true).await,
+                        Ok(false) => {
+                            tracing::info!(request_id = %request.id, "uploaded, but the request had ended meanwhile; nothing captured")
+                        }
                         Err(err) => tracing::error!(error = %err, "could not record the upload's delivery"),
                     }
                     return Ok(Uploaded::Video(video));

@@ -76,6 +76,7 @@ impl SharedRateLimit {
         }
         let mut conn = self.conn.clone();
         let wait: i64 = invocation.invoke_async(&mut conn).await?;
-        Ok((wait > 0).then(|| Duration::from_millis(wait as u64)))
+        // never longer than the longest window, whatever Redis holds
+        Ok((wait > 0).then(|| Duration::from_millis(wait.unsigned_abs().min(longest))))
     }
 }

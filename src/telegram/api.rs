@@ -36,7 +36,7 @@ pub enum ApiError {
 /// How a failed call should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// Wait `retry_after` seconds (flood control), then try again.
+    /// Wait `retry_after` seconds (flood control, 1 to [`MAX_FLOOD_WAIT_SECS`]), then try again.
     FloodWait(u64),
     /// A passing fault (5xx, timeout, network): back off and try again.
     Transient,
@@ -49,10 +49,16 @@ pub enum Failure {
     UnknownFile,
 }
 
+/// The longest flood wait honoured: a `retry_after` above it (absurd, or
+/// hostile) is cut to it; a send that is still refused then waits again.
+pub const MAX_FLOOD_WAIT_SECS: u64 = 60;
+
 impl ApiError {
     pub fn failure(&self) -> Failure {
         match self {
-            ApiError::Refused { code: 429, retry_after, .. } => Failure::FloodWait(retry_after.unwrap_or(1).max(1)),
+            ApiError::Refused { code: 429, retry_after, .. } => {
+                Failure::FloodWait(retry_after.unwrap_or(1).clamp(1, MAX_FLOOD_WAIT_SECS))
+            }
             ApiError::Refused { code, .. } if *code >= 500 => Failure::Transient,
             ApiError::Refused { code: 403, .. } => Failure::ChatUnreachable,
             ApiError::Refused { code: 400, description, .. }
@@ -596,5 +602,17 @@ mod tests {
         assert_eq!(refused(400, "Bad Request: wrong file identifier/HTTP URL specified").failure(), Failure::UnknownFile);
         assert_eq!(refused(413, "Request Entity Too Large").failure(), Failure::Rejected);
         assert_eq!(ApiError::Network { method: "getMe", message: "timeout".into() }.failure(), Failure::Transient);
+    }
+
+    #[test]
+    fn a_flood_wait_is_capped_whatever_telegram_says() {
+        let flood = |retry_after| {
+            ApiError::Refused { method: "sendMessage", code: 429, description: String::new(), retry_after }.failure()
+        };
+        assert_eq!(flood(Some(u64::MAX)), Failure::FloodWait(60));
+        assert_eq!(flood(Some(1_000_000)), Failure::FloodWait(60));
+        assert_eq!(flood(Some(60)), Failure::FloodWait(60));
+        assert_eq!(flood(Some(0)), Failure::FloodWait(1));
+        assert_eq!(flood(None), Failure::FloodWait(1));
     }
 }

@@ -119,6 +119,10 @@ struct Inner {
 /// without asking Redis (each ask would wait for it to time out).
 const SHARED_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// The longest pause a 429 causes (Telegram's `retry_after` is capped at
+/// the same value before it gets here).
+const MAX_FREEZE: Duration = Duration::from_secs(super::api::MAX_FLOOD_WAIT_SECS);
+
 impl Inner {
     /// The shared budget, unless Redis failed within the last second.
     fn shared(&self) -> Option<&SharedBudget> {
@@ -246,6 +250,8 @@ impl FloodLimiter {
     /// `retry_after` — the free budget and the paid broadcast lane alike,
     /// whichever of them the refused send went by, and no longer than that.
     pub async fn freeze(&self, retry_after: Duration) {
+        // Whatever the caller was told, never longer than this (and no `Instant` overflow).
+        let retry_after = retry_after.min(MAX_FREEZE);
         if let Some(shared) = self.inner.shared() {
             match shared.freeze(retry_after).await {
                 Ok(()) => self.inner.shared_answered(),
@@ -473,5 +479,15 @@ mod tests {
         let before = Instant::now();
         limiter.acquire(7, Priority::Interactive).await;
         assert!(Instant::now() - before >= Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_freeze_panics_nothing_and_is_capped() {
+        let limiter = FloodLimiter::with_paid_broadcast(30, 2, None, Some(1000));
+        limiter.freeze(Duration::MAX).await;
+        let before = Instant::now();
+        limiter.acquire(7, Priority::Interactive).await;
+        let waited = Instant::now() - before;
+        assert!(waited <= Duration::from_secs(60) + Duration::from_millis(100), "frozen for {waited:?}");
     }
 }

@@ -11,6 +11,9 @@ use std::time::Duration;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
+/// The longest wait the shared budget ever imposes (a flood pause included).
+const MAX_WAIT: Duration = Duration::from_secs(super::api::MAX_FLOOD_WAIT_SECS);
+
 const RESERVE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -104,7 +107,10 @@ impl SharedBudget {
             .arg(if check_frozen { "1" } else { "0" })
             .invoke_async(&mut conn)
             .await?;
-        Ok(if micros >= 0 { Ok(Duration::from_micros(micros as u64)) } else { Err(Duration::from_micros(micros.unsigned_abs())) })
+        // What Redis answers is capped like any wait a network gives: a
+        // corrupted key must not park every sender for ever.
+        let wait = |us: u64| Duration::from_micros(us).min(MAX_WAIT);
+        Ok(if micros >= 0 { Ok(wait(micros.unsigned_abs())) } else { Err(wait(micros.unsigned_abs())) })
     }
 
     /// Waits until a message to `chat_id` may go as far as the chat's own

@@ -12,6 +12,8 @@ pub struct ConsoleTexts {
     pub sign_in: &'static str,
     pub sign_out: &'static str,
     pub wrong_token: &'static str,
+    /// Too many failed sign-ins: wait a minute.
+    pub too_many_sign_ins: &'static str,
     pub sign_in_first: &'static str,
     pub bad_form: &'static str,
     pub not_found: &'static str,

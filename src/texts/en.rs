@@ -34,6 +34,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     sign_in: "Sign in",
     sign_out: "Sign out",
     wrong_token: "Wrong token. Nothing was changed.",
+    too_many_sign_ins: "Too many failed sign-ins. Wait a minute, then try again.",
     sign_in_first: "Sign in with the admin token first. Nothing was changed.",
     bad_form: "This form has expired or came from another site. Reload the page and try again. Nothing was changed.",
     not_found: "Not found.",

@@ -80,6 +80,9 @@ pub enum Endpoint {
 pub enum Fault {
     /// 429 with `Retry-After: {retry_after_secs}`.
     RateLimited { retry_after_secs: u64 },
+    /// 429 with this `Retry-After` header as given, however absurd
+    /// (`1e20`, `-1`, `NaN`, a date in the year 9999).
+    RetryAfter(String),
     /// 500 with a JSON error.
     ServerError,
     /// Holds the call this long, then answers 504.
@@ -283,6 +286,12 @@ impl Shared {
             Some(Fault::RateLimited { retry_after_secs }) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                axum::Json(json!({"error": {"message": "Rate limit reached", "type": "rate_limit_exceeded"}})),
+            )
+                .into_response(),
+            Some(Fault::RetryAfter(value)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, value)],
                 axum::Json(json!({"error": {"message": "Rate limit reached", "type": "rate_limit_exceeded"}})),
             )
                 .into_response(),

@@ -7,8 +7,14 @@
 //! Every form carries a CSRF token derived from the session's nonce (the
 //! sign-in form: a random value also set as a cookie), and a POST whose
 //! `Origin` or `Sec-Fetch-Site` says it came from another site is refused.
+//! The cookies are `Secure` when the proxy in front says the browser came
+//! over https (`X-Forwarded-Proto`). Failed sign-ins are throttled
+//! ([`Throttle`]); the token is compared in constant time.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
@@ -64,9 +70,97 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, for the whole console.
-pub fn set_cookie(name: &str, value: &str, max_age: u64) -> String {
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, for the whole
+/// console; `Secure` when the request came over https ([`over_https`]).
+pub fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// True when the browser reached the console over https: the console
+/// itself speaks plain HTTP, so this is what the proxy in front of it says
+/// (`X-Forwarded-Proto: https`, or `Forwarded: proto=https`).
+pub fn over_https(headers: &HeaderMap) -> bool {
+    let first = |name: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(|v| v.trim().to_owned())
+    };
+    if first("x-forwarded-proto").is_some_and(|proto| proto.eq_ignore_ascii_case("https")) {
+        return true;
+    }
+    first("forwarded").is_some_and(|forwarded| {
+        forwarded
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .any(|(k, v)| k.trim().eq_ignore_ascii_case("proto") && v.trim().trim_matches('"').eq_ignore_ascii_case("https"))
+    })
+}
+
+/// Failed sign-ins allowed per client address in [`THROTTLE_WINDOW`].
+pub const FAILURES_PER_CLIENT: usize = 5;
+/// Failed sign-ins allowed from all clients together in [`THROTTLE_WINDOW`].
+pub const FAILURES_IN_ALL: usize = 20;
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(60);
+/// Client addresses remembered at most (the oldest are forgotten first).
+const CLIENTS_KEPT: usize = 10_000;
+
+/// Slows down token guessing: after [`FAILURES_PER_CLIENT`] failed
+/// sign-ins from one address (or [`FAILURES_IN_ALL`] from everyone) in a
+/// minute, every sign-in is refused until the oldest of them is a minute
+/// old. Kept in memory, per process.
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<Failures>,
+}
+
+#[derive(Default)]
+struct Failures {
+    all: VecDeque<Instant>,
+    by_client: HashMap<IpAddr, VecDeque<Instant>>,
+}
+
+/// Drops what is older than the window; returns how long until a slot frees
+/// when `limit` is reached.
+fn wait_in(times: &mut VecDeque<Instant>, limit: usize, now: Instant) -> Option<Duration> {
+    while times.front().is_some_and(|t| now.duration_since(*t) >= THROTTLE_WINDOW) {
+        times.pop_front();
+    }
+    if times.len() < limit {
+        return None;
+    }
+    times.front().map(|oldest| THROTTLE_WINDOW.saturating_sub(now.duration_since(*oldest)))
+}
+
+impl Throttle {
+    /// `Err(wait)` when `client` must wait before signing in again.
+    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let all = wait_in(&mut failures.all, FAILURES_IN_ALL, now);
+        let mine = failures.by_client.get_mut(&client).and_then(|times| wait_in(times, FAILURES_PER_CLIENT, now));
+        match all.into_iter().chain(mine).max() {
+            Some(wait) => Err(wait.max(Duration::from_secs(1))),
+            None => Ok(()),
+        }
+    }
+
+    /// A sign-in from `client` failed.
+    pub fn failed(&self, client: IpAddr, now: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.all.push_back(now);
+        if failures.all.len() > FAILURES_IN_ALL {
+            failures.all.pop_front();
+        }
+        if failures.by_client.len() >= CLIENTS_KEPT && !failures.by_client.contains_key(&client) {
+            failures.by_client.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < THROTTLE_WINDOW));
+            if failures.by_client.len() >= CLIENTS_KEPT {
+                failures.by_client.clear();
+            }
+        }
+        let times = failures.by_client.entry(client).or_default();
+        times.push_back(now);
+        if times.len() > FAILURES_PER_CLIENT {
+            times.pop_front();
+        }
+    }
 }
 
 /// True when a POST came from another site: its `Origin` names another
@@ -183,5 +277,40 @@ mod tests {
         headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:9090"));
         headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(cross_site(&headers));
+    }
+
+    #[test]
+    fn failed_sign_ins_are_throttled_per_client_and_in_all() {
+        let throttle = Throttle::default();
+        let start = Instant::now();
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip"));
+        for i in 0..FAILURES_PER_CLIENT {
+            assert_eq!(throttle.check(a, start), Ok(()), "failure {i}");
+            throttle.failed(a, start);
+        }
+        let wait = throttle.check(a, start + Duration::from_secs(10)).expect_err("throttled");
+        assert_eq!(wait, Duration::from_secs(50));
+        assert_eq!(throttle.check(b, start), Ok(()), "another client is not");
+        assert_eq!(throttle.check(a, start + THROTTLE_WINDOW), Ok(()), "a minute later");
+        // many clients together
+        for i in 0..FAILURES_IN_ALL {
+            throttle.failed(IpAddr::from([10, 1, 0, i as u8]), start + Duration::from_secs(1));
+        }
+        assert!(throttle.check(IpAddr::from([10, 2, 0, 1]), start + Duration::from_secs(2)).is_err());
+    }
+
+    #[test]
+    fn cookies_are_secure_behind_an_https_proxy() {
+        let mut headers = HeaderMap::new();
+        assert!(!over_https(&headers));
+        assert!(!set_cookie("a", "b", 1, false).contains("Secure"));
+        assert!(set_cookie("a", "b", 1, true).ends_with("; Secure"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("HTTPS, http"));
+        assert!(over_https(&headers));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        assert!(!over_https(&headers));
+        headers.remove("x-forwarded-proto");
+        headers.insert("forwarded", HeaderValue::from_static("for=1.2.3.4;proto=https;by=5.6.7.8"));
+        assert!(over_https(&headers));
     }
 }

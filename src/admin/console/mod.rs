@@ -10,18 +10,19 @@ mod html;
 mod video;
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use sea_orm::DbErr;
 use serde::Deserialize;
 
-use self::auth::{Keys, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS, Session, cross_site, set_cookie};
+use self::auth::{Keys, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS, Session, Throttle, cross_site, over_https, set_cookie};
 use self::html::{esc, page, query_value, table};
 use crate::config::Secret;
 use crate::db::assets::Asset;
@@ -39,6 +40,7 @@ pub struct ConsoleDeps {
 struct ConsoleState {
     console: Console,
     keys: Keys,
+    throttle: Throttle,
     texts: &'static dyn Texts,
 }
 
@@ -54,7 +56,7 @@ pub fn routes(token: Option<Secret>, deps: ConsoleDeps) -> Router {
         };
         return Router::new().route("/", get(off)).route("/login", get(off)).route("/assets", get(off));
     };
-    let state = Arc::new(ConsoleState { console: deps.console, keys: Keys::new(token), texts });
+    let state = Arc::new(ConsoleState { console: deps.console, keys: Keys::new(token), throttle: Throttle::default(), texts });
     Router::new()
         .route("/", get(overview))
         .route("/login", get(login_page).post(login))
@@ -73,8 +75,9 @@ impl ConsoleState {
         self.texts.console()
     }
 
-    /// The sign-in page with `status`, a fresh form value and its cookie.
-    fn sign_in(&self, status: StatusCode, message: Option<&str>) -> Response {
+    /// The sign-in page with `status`, a fresh form value and its cookie
+    /// (`Secure` when `secure`).
+    fn sign_in(&self, status: StatusCode, message: Option<&str>, secure: bool) -> Response {
         let c = self.labels();
         let nonce = self.keys.login_nonce();
         let mut body = String::new();
@@ -93,7 +96,7 @@ impl ConsoleState {
             max = ConsoleName::MAX_CHARS,
             sign_in = esc(c.sign_in),
         );
-        let cookie = set_cookie(LOGIN_COOKIE, &nonce, 3600);
+        let cookie = set_cookie(LOGIN_COOKIE, &nonce, 3600, secure);
         (status, [(SET_COOKIE, cookie)], Html(page(c, c.sign_in_title, None, &body))).into_response()
     }
 
@@ -156,7 +159,7 @@ macro_rules! signed_in {
     ($state:expr, $headers:expr) => {
         match $state.keys.session(&$headers) {
             Some(session) => session,
-            None => return $state.sign_in(StatusCode::UNAUTHORIZED, Some($state.labels().sign_in_first)),
+            None => return $state.sign_in(StatusCode::UNAUTHORIZED, Some($state.labels().sign_in_first), over_https(&$headers)),
         }
     };
 }
@@ -166,7 +169,7 @@ macro_rules! signed_in {
 #[allow(clippy::result_large_err, reason = "the error is the page to answer with, returned at once, as axum handlers do")]
 fn checked_post(state: &ConsoleState, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
     let Some(session) = state.keys.session(headers) else {
-        return Err(state.sign_in(StatusCode::UNAUTHORIZED, Some(state.labels().sign_in_first)));
+        return Err(state.sign_in(StatusCode::UNAUTHORIZED, Some(state.labels().sign_in_first), over_https(headers)));
     };
     if cross_site(headers) || !auth::same(csrf.as_bytes(), session.csrf.as_bytes()) {
         tracing::warn!("refused a console form without a valid CSRF value");
@@ -183,7 +186,7 @@ async fn login_page(State(state): Shared, headers: HeaderMap) -> Response {
     if state.keys.session(&headers).is_some() {
         return see_other("/");
     }
-    state.sign_in(StatusCode::OK, None)
+    state.sign_in(StatusCode::OK, None, over_https(&headers))
 }
 
 #[derive(Deserialize)]
@@ -196,21 +199,39 @@ struct LoginForm {
     login_csrf: String,
 }
 
-async fn login(State(state): Shared, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+/// Signs in with the token. Throttled ([`Throttle`]): after too many
+/// failures from the client's address (or from everyone) in a minute,
+/// every attempt gets 429 with `Retry-After`, the right token included,
+/// and the token is not even compared.
+async fn login(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let c = state.labels();
+    let secure = over_https(&headers);
+    let client = peer.ip();
+    if let Err(wait) = state.throttle.check(client, std::time::Instant::now()) {
+        tracing::warn!(%client, wait_s = wait.as_secs(), "console sign-in refused: too many failed sign-ins");
+        let mut page = state.sign_in(StatusCode::TOO_MANY_REQUESTS, Some(c.too_many_sign_ins), secure);
+        page.headers_mut().insert(RETRY_AFTER, axum::http::HeaderValue::from(wait.as_secs().max(1)));
+        return page;
+    }
     let expected = auth::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if cross_site(&headers) || expected.is_empty() || !auth::same(form.login_csrf.as_bytes(), expected.as_bytes()) {
         tracing::warn!("refused a sign-in form from elsewhere");
-        return state.sign_in(StatusCode::FORBIDDEN, Some(c.bad_form));
+        return state.sign_in(StatusCode::FORBIDDEN, Some(c.bad_form), secure);
     }
     if !state.keys.is_token(&form.token) {
-        tracing::warn!("console sign-in with a wrong token");
-        return state.sign_in(StatusCode::UNAUTHORIZED, Some(c.wrong_token));
+        state.throttle.failed(client, std::time::Instant::now());
+        tracing::warn!(%client, "console sign-in with a wrong token");
+        return state.sign_in(StatusCode::UNAUTHORIZED, Some(c.wrong_token), secure);
     }
     let name = ConsoleName::parse(&form.name);
     tracing::info!(operator = %name.as_str(), "operator signed in to the console");
-    let session = set_cookie(SESSION_COOKIE, &state.keys.issue(&name), SESSION_SECS);
-    let forget = set_cookie(LOGIN_COOKIE, "", 0);
+    let session = set_cookie(SESSION_COOKIE, &state.keys.issue(&name), SESSION_SECS, secure);
+    let forget = set_cookie(LOGIN_COOKIE, "", 0, secure);
     // Two Set-Cookie headers: appended, as an array of headers would overwrite.
     (StatusCode::SEE_OTHER, [(LOCATION, "/".to_owned())], AppendHeaders([(SET_COOKIE, session), (SET_COOKIE, forget)]))
         .into_response()
@@ -226,7 +247,12 @@ async fn logout(State(state): Shared, headers: HeaderMap, Form(form): Form<CsrfF
     if let Err(refused) = checked_post(&state, &headers, &form.csrf) {
         return refused;
     }
-    (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())], [(SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0))]).into_response()
+    (
+        StatusCode::SEE_OTHER,
+        [(LOCATION, "/login".to_owned())],
+        [(SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, over_https(&headers)))],
+    )
+        .into_response()
 }
 
 async fn overview(State(state): Shared, headers: HeaderMap) -> Response {
