@@ -76,7 +76,11 @@ async fn history_sends_a_video_again_by_file_id_without_uploading() {
     assert!(ok, "{:?}\n{}", h.fake.sent_to(user), h.logs());
     let (message_id, text, buttons) = inline_keyboard(&h.fake.sent(), user).expect("history keyboard");
     // Newest first, one per prompt, as the user typed it.
-    assert_eq!(text, "🎞 Your last videos — tap one to get it again:\n1. “FIRST CLIP”\n2. “Second clip”", "{buttons:?}");
+    assert_eq!(
+        text,
+        "🎞 Your last videos — tap one to get it again:\n1. “FIRST CLIP” — 16:9 · Fast · 3 s\n2. “Second clip” — 16:9 · Fast · 3 s",
+        "{buttons:?}"
+    );
     let labels: Vec<&str> = buttons.iter().map(|(label, _)| label.as_str()).collect();
     assert_eq!(labels, ["🔁 1. FIRST CLIP", "🔁 2. Second clip"]);
     assert!(buttons.iter().all(|(_, data)| !data.is_empty() && data.len() <= 64));

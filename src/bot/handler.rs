@@ -27,7 +27,7 @@ use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
 use crate::telemetry::measure::{self, RequestOutcome};
-use crate::texts::{Lang, MenuButton, Texts, choice_label, menu_labels};
+use crate::texts::{HistoryItem, Lang, MenuButton, Texts, choice_label, menu_labels};
 
 /// What a text message asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -687,7 +687,15 @@ impl UpdateHandler {
         if videos.is_empty() {
             return (texts.history_empty(), Keyboard::None);
         }
-        let prompts: Vec<&str> = videos.iter().map(|(request, _)| request.raw_text.trim()).collect();
+        let items: Vec<HistoryItem<'_>> = videos
+            .iter()
+            .map(|(request, asset)| HistoryItem {
+                prompt: request.raw_text.trim(),
+                choices: asset.recipe().choices,
+                remix: asset.image_digest.is_some(),
+                seconds: asset.made_with().map(|m| m.duration_secs).filter(|s| *s > 0),
+            })
+            .collect();
         let buttons = videos
             .iter()
             .zip(1..)
@@ -698,7 +706,7 @@ impl UpdateHandler {
                 }]
             })
             .collect();
-        (texts.history(&prompts), Keyboard::Inline(buttons))
+        (texts.history(&items), Keyboard::Inline(buttons))
     }
 
     /// The settings screen of `user`: their choices (and, with credits on,

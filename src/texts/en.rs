@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, en_count, shorten,
+    AssetReport, ClearOutcome, ConsoleTexts, HistoryItem, Movement, RefundRefusal, StatsReport, StatusLine, Texts, en_count,
+    shorten,
 };
 use crate::domain::{
     ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality, RequestStatus, Stage,
@@ -500,8 +501,12 @@ impl Texts for English {
         "You have no videos yet. Send me a prompt!".to_owned()
     }
 
-    fn history(&self, prompts: &[&str]) -> String {
-        let lines: Vec<String> = prompts.iter().enumerate().map(|(i, p)| format!("{}. “{}”", i + 1, shorten(p, 100))).collect();
+    fn history(&self, items: &[HistoryItem<'_>]) -> String {
+        let lines: Vec<String> = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{}. “{}” — {}", i + 1, shorten(v.prompt, 100), v.made(self)))
+            .collect();
         format!("🎞 Your last videos — tap one to get it again:\n{}", lines.join("\n"))
     }
 

@@ -93,6 +93,32 @@ pub fn recipe_line(recipe: &Recipe, made: Option<&MadeWith>) -> String {
     line
 }
 
+/// One video of a user's `/history`.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryItem<'a> {
+    /// As the user typed it.
+    pub prompt: &'a str,
+    pub choices: Choices,
+    /// Made from a photo.
+    pub remix: bool,
+    /// Its length, when known.
+    pub seconds: Option<u32>,
+}
+
+impl HistoryItem<'_> {
+    /// `9:16 · Quality · 8 s · 📷`, in `texts`' words.
+    pub fn made(&self, texts: &dyn Texts) -> String {
+        let mut parts = vec![self.choices.format.to_string(), texts.quality_label(self.choices.quality)];
+        if let Some(s) = self.seconds {
+            parts.push(format!("{s} s"));
+        }
+        if self.remix {
+            parts.push("📷".to_owned());
+        }
+        parts.join(" · ")
+    }
+}
+
 /// The figures of an operator's `/stats`.
 #[derive(Debug, Clone)]
 pub struct StatsReport {
@@ -231,8 +257,9 @@ pub trait Texts: Send + Sync {
     fn command_menu(&self) -> Vec<(&'static str, String)>;
     /// /history with nothing to show.
     fn history_empty(&self) -> String;
-    /// /history: the list above the buttons, one line per video (newest first).
-    fn history(&self, prompts: &[&str]) -> String;
+    /// /history: the list above the buttons, one line per video (newest
+    /// first), with what each was made with.
+    fn history(&self, items: &[HistoryItem<'_>]) -> String;
     /// The label of the button that sends video `n` (1-based) again.
     fn history_button(&self, n: usize, prompt: &str) -> String;
     /// A history button whose video can't be sent any more (cleared).

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::{
-    AssetReport, ClearOutcome, ConsoleTexts, Movement, RefundRefusal, StatsReport, StatusLine, Texts, ru_count, ru_form, shorten,
+    AssetReport, ClearOutcome, ConsoleTexts, HistoryItem, Movement, RefundRefusal, StatsReport, StatusLine, Texts, ru_count,
+    ru_form, shorten,
 };
 use crate::domain::{
     ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality, RequestStatus, Stage,
@@ -506,8 +507,12 @@ impl Texts for Russian {
         "У вас пока нет видео. Пришлите мне запрос!".to_owned()
     }
 
-    fn history(&self, prompts: &[&str]) -> String {
-        let lines: Vec<String> = prompts.iter().enumerate().map(|(i, p)| format!("{}. «{}»", i + 1, shorten(p, 100))).collect();
+    fn history(&self, items: &[HistoryItem<'_>]) -> String {
+        let lines: Vec<String> = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{}. «{}» — {}", i + 1, shorten(v.prompt, 100), v.made(self)))
+            .collect();
         format!("🎞 Ваши последние видео — нажмите на любое, чтобы получить его ещё раз:\n{}", lines.join("\n"))
     }
 
