@@ -419,3 +419,33 @@ async fn a_refund_holds_the_credits_first_and_a_refused_one_gives_them_back() {
     assert_balances_match_ledger(&db).await;
     service.terminate().await;
 }
+
+/// An operator's `/grant` applies once per command message: the same
+/// message delivered again (or a transaction run again after an uncertain
+/// commit) changes the balance once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_delivered_twice_applies_once() {
+    let h = credits_harness().await;
+    let service = h.spawn();
+    h.wait_polling().await;
+    let user = 871;
+    h.fake.push_text(user, user, "/balance");
+    h.text_for(user, 0).await;
+    let message_id = h.fake.next_message_id();
+    let grant = serde_json::json!({"message": {
+        "message_id": message_id, "date": 1_700_000_000,
+        "chat": {"id": ADMIN, "type": "private", "first_name": "Op"},
+        "from": {"id": ADMIN, "is_bot": false, "first_name": "Op"},
+        "text": format!("/grant {user} 25"),
+        "entities": [{"type": "bot_command", "offset": 0, "length": 6}]
+    }});
+    h.fake.push_update(grant.clone());
+    assert!(h.text_for(ADMIN, 0).await.contains("balance: 45"));
+    h.fake.push_update(grant);
+    let again = h.text_for(ADMIN, 1).await;
+    assert!(again.contains("balance: 45"), "{again}");
+    let db = h.db().await;
+    assert_eq!(balance(&db, user).await, 45, "granted once");
+    assert_balances_match_ledger(&db).await;
+    service.terminate().await;
+}

@@ -175,14 +175,26 @@ async fn a_token_change_reuploads_from_storage_without_generating_and_clear_dele
     assert_ne!(new_id, old_id);
     assert_eq!(h.fake.uploads(), uploads_before + 1, "one upload from storage");
 
+    // the new file_id is recorded once the upload answered: the fake saw the send a moment before
+    let recorded = new_id.clone();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let recorded = recorded.clone();
+            let h = &h;
+            async move { h.assets().await.iter().any(|a| a.file_id.as_ref().is_some_and(|f| f.0 == recorded)) }
+        })
+        .await,
+        "the new file_id replaced the old one: {:?}",
+        h.assets().await
+    );
     let assets = h.assets().await;
     assert_eq!(assets.len(), 1, "same asset");
     let asset = &assets[0];
     assert_eq!(asset.status, AssetStatus::Available);
     assert_eq!((asset.generation, asset.attempts), (1, 1), "no new generation");
-    assert_eq!(asset.file_id.as_ref().map(|f| f.0.clone()), Some(new_id.clone()), "the new file_id replaced the old one");
     assert!(
-        h.requests().await.iter().all(|r| r.status == RequestStatus::Completed),
+        eventually(Duration::from_secs(10), || async { h.requests().await.iter().all(|r| r.status == RequestStatus::Completed) })
+            .await,
         "every request is answered: {:?}",
         h.requests().await
     );

@@ -471,7 +471,8 @@ impl UpdateHandler {
                 return self.reply(&incoming, &text, keyboard).await;
             }
             Input::Command(Command::Grant(args)) if self.is_admin(user) => {
-                self.credits.grant(user, &args, texts).await.unwrap_or_else(|err| {
+                let command = format!("{}/{}", chat.0, message.id.0);
+                self.credits.grant(user, &args, &command, texts).await.unwrap_or_else(|err| {
                     tracing::error!(error = %err, "grant failed");
                     texts.try_again()
                 })

@@ -473,17 +473,38 @@ pub enum Adjusted {
     },
 }
 
-/// An operator's adjustment (either sign); never below zero.
+/// An operator's adjustment (either sign); never below zero. `command`
+/// names the operator's message (`<chat>/<message>`): the adjustment is
+/// applied once per command, so a `/grant` whose commit was uncertain (and
+/// the transaction run again) or which Telegram delivered twice changes
+/// the balance once.
 #[tracing::instrument(skip(db))]
-pub async fn adjust(db: &DatabaseConnection, user: UserId, amount: i64, operator: UserId, free: i64) -> Result<Adjusted, DbErr> {
+pub async fn adjust(
+    db: &DatabaseConnection,
+    user: UserId,
+    amount: i64,
+    operator: UserId,
+    free: i64,
+    command: &str,
+) -> Result<Adjusted, DbErr> {
+    let note = format!("by operator {operator} (command {command})");
     serializable(db, move |txn| {
+        let note = note.clone();
         Box::pin(async move {
             let before = open_accounts_in(txn, &[user], free).await?.get(&user).copied().unwrap_or_default();
+            let applied = credit_ledger::Entity::find()
+                .filter(credit_ledger::Column::UserId.eq(user))
+                .filter(credit_ledger::Column::Kind.eq(LedgerKind::Adjustment))
+                .filter(credit_ledger::Column::Note.eq(note.clone()))
+                .one(txn)
+                .await?;
+            if applied.is_some() {
+                return Ok(Adjusted::Done { balance: before });
+            }
             if before + amount < 0 {
                 return Ok(Adjusted::Refused { balance: before });
             }
-            let movement =
-                Movement { note: Some(format!("by operator {operator}")), ..Movement::new(user, LedgerKind::Adjustment, amount) };
+            let movement = Movement { note: Some(note), ..Movement::new(user, LedgerKind::Adjustment, amount) };
             record_in(txn, &[movement]).await?;
             Ok(Adjusted::Done { balance: before + amount })
         })

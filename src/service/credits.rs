@@ -176,9 +176,10 @@ impl Credits {
         credits::record_refund(&self.db, charge).await
     }
 
-    /// `/grant <user_id> <credits>`.
+    /// `/grant <user_id> <credits>`, applied once per command message
+    /// (`command`: `<chat>/<message>`).
     #[tracing::instrument(skip(self, texts))]
-    pub async fn grant(&self, operator: UserId, args: &str, texts: &dyn Texts) -> Result<String, DbErr> {
+    pub async fn grant(&self, operator: UserId, args: &str, command: &str, texts: &dyn Texts) -> Result<String, DbErr> {
         if !self.enabled() {
             return Ok(texts.credits_off());
         }
@@ -188,7 +189,7 @@ impl Credits {
         };
         let (Ok(user), Ok(amount)) = (user.parse::<i64>(), amount.parse::<i64>()) else { return Ok(texts.grant_usage()) };
         let user = UserId(user);
-        Ok(match credits::adjust(&self.db, user, amount, operator, self.free()).await? {
+        Ok(match credits::adjust(&self.db, user, amount, operator, self.free(), command).await? {
             Adjusted::Done { balance } => {
                 tracing::info!(%user, amount, %operator, "credits adjusted by an operator");
                 texts.granted(user, amount, balance)
