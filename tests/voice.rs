@@ -166,3 +166,24 @@ async fn a_slow_transcription_does_not_hold_up_another_users_cache_hit() {
     stop.cancel();
     running.await.expect("joins").expect("clean stop");
 }
+
+/// A voice message of a user who can't afford any video is refused before
+/// it is transcribed: nothing is paid for a request that would be refused
+/// (before, the transcription was bought and then the request refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_transcription_is_bought_for_a_user_who_cannot_pay() {
+    let providers = FakeProviders::start(FakeProvidersConfig::default()).await.expect("fake providers");
+    let mut h = with_transcription(&providers).await;
+    h.set("CREDITS", "on");
+    h.set("FREE_CREDITS", "0");
+    let (stop, running) = serve(&h).await;
+
+    h.fake.push_voice(95, 95, VoiceMessage::ogg(b"OggS\0voice".to_vec(), 2));
+    let answer = h.text_for(95, 0).await;
+    assert!(answer.contains("credits"), "{answer}");
+    assert!(providers.requests(Endpoint::Transcription).is_empty(), "nothing was transcribed");
+    assert_eq!(h.fake.calls("getFile"), 0, "nothing was downloaded");
+    assert!(h.requests().await.is_empty());
+    stop.cancel();
+    running.await.expect("joins").expect("clean stop");
+}

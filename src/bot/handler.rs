@@ -646,6 +646,22 @@ impl UpdateHandler {
         let Some(transcriber) = &self.transcriber else {
             return self.reply(incoming, &texts.voice_off(), Keyboard::None).await;
         };
+        // nothing is paid (a transcription) for a request that would be refused for credits
+        let short = match self.intake.recipe_for(incoming.user, None).await {
+            Ok(recipe) => self.credits.short_of(incoming.user, recipe.choices).await,
+            Err(err) => Err(err),
+        };
+        match short {
+            Ok(None) => {}
+            Ok(Some((price, balance))) => {
+                let buttons = Self::buy_buttons(&self.credits.packages(), texts);
+                return self.reply(incoming, &texts.not_enough_credits(price, balance), buttons).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not check credits before a transcription");
+                return self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
+        }
         let text = match transcriber.transcribe(self.sender.api(), voice).await {
             Ok(text) => text,
             Err(VoiceError::TooBig(bytes)) => {

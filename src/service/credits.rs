@@ -68,6 +68,15 @@ impl Credits {
         Some((pricing.price(true, choices), pricing.price(false, choices)))
     }
 
+    /// `Some((price, balance))` when `user` can't afford even a cached
+    /// video with `choices`: checked before anything is paid for them (a
+    /// voice message's transcription). `None` with credits off.
+    pub async fn short_of(&self, user: UserId, choices: Choices) -> Result<Option<(i64, i64)>, DbErr> {
+        let Some((_, cheapest)) = self.prices(choices) else { return Ok(None) };
+        let balance = credits::balance(&self.db, user).await?.unwrap_or_else(|| self.free());
+        Ok((balance < cheapest).then_some((cheapest, balance)))
+    }
+
     fn free(&self) -> i64 {
         self.settings.as_ref().map_or(0, |s| s.free)
     }
