@@ -179,3 +179,27 @@ async fn a_russian_user_is_asked_in_russian() {
     assert!(texts[0].contains("Что должно на нём происходить?"), "{texts:?}");
     drop(service);
 }
+
+/// 🎬 New video in the menu ends a photo's wait for words: the next text
+/// is a video of its own (before, it became the photo's words).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_video_in_the_menu_ends_a_photos_wait() {
+    let h = Harness::new().await;
+    let service = h.spawn();
+    h.wait_polling().await;
+    let user = 441;
+    h.fake.push_photo(user, user, PhotoMessage::new(RED_JPEG.to_vec(), None));
+    waits_for_text(&h, user, "What should happen in it?").await;
+    let id = h.fake.push_callback(user, user, 1, "m:new");
+    let probe = id.clone();
+    assert!(
+        h.fake
+            .wait_until(move |f| f.callback_answers().iter().any(|a| a.callback_query_id == probe), Duration::from_secs(30))
+            .await
+    );
+    h.fake.push_text(user, user, "a lighthouse at night");
+    h.video_for(user, 0).await;
+    let assets = h.assets().await;
+    assert!(remixes(&assets).is_empty(), "the text was not the photo's words: {assets:?}");
+    drop(service);
+}

@@ -815,9 +815,14 @@ impl UpdateHandler {
     async fn open(&self, item: MenuItem, chat: ChatId, user: UserId, texts: &dyn Texts) -> Option<String> {
         let (text, keyboard, notice) = match item {
             MenuItem::NewVideo => {
-                // a new video, not the continuation of one: a pending ➕ wait ends
+                // a new video, not the continuation of one nor a photo's words: the waits end
                 if let Err(err) = self.extensions.cancel(chat, user).await {
                     tracing::warn!(error = %err, "could not stop the wait for a continuation");
+                }
+                if let Some(remixes) = &self.remixes
+                    && let Err(err) = remixes.cancel(chat, user).await
+                {
+                    tracing::warn!(error = %err, "could not stop a photo's wait for words");
                 }
                 (texts.new_video_hint(), Keyboard::None, Some(texts.new_video_hint()))
             }
