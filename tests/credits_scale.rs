@@ -122,3 +122,38 @@ async fn racing_replicas_spend_a_balance_once() {
     a.terminate().await;
     b.terminate().await;
 }
+
+/// A request refused for credits takes no slot of the rate limit kept in
+/// Redis (before, three refusals used up a 2/min limit, and the first
+/// request after buying credits was refused for the rate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_for_credits_takes_no_rate_limit_slot() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some((database_url, redis_url)) = scale_backends(13).await else { return };
+    let mut h = Harness::new().await;
+    h.set("DATABASE_URL", &database_url);
+    h.set("QUEUE_URL", &redis_url);
+    h.set("CREDITS", "on");
+    h.set("FREE_CREDITS", "0");
+    h.set("USER_RATE_LIMIT", "2/min");
+    let service = h.spawn();
+    h.wait_polling().await;
+    let user = 4444;
+    for i in 0..3 {
+        h.fake.push_text(user, user, &format!("unaffordable prompt {i}"));
+    }
+    let ok = h
+        .fake
+        .wait_for(
+            |sent| texts_to(sent, user).iter().filter(|t| t.contains("costs 10 credits")).count() == 3,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(ok, "{:?}\n{}", texts_to(&h.fake.sent(), user), h.logs());
+    h.fake.push_text(support::ADMIN, support::ADMIN, &format!("/grant {user} 100"));
+    assert!(h.text_for(support::ADMIN, 0).await.contains("balance: 100"));
+    h.fake.push_text(user, user, "an affordable prompt");
+    h.video_for(user, 0).await;
+    assert!(!texts_to(&h.fake.sent(), user).iter().any(|t| t.contains("ask again in")), "{:?}", texts_to(&h.fake.sent(), user));
+    service.terminate().await;
+}

@@ -12,8 +12,9 @@ use redis::aio::ConnectionManager;
 use crate::config::RateWindow;
 use crate::domain::UserId;
 
-/// ARGV: longest window (ms), then (max, window ms) pairs. Returns 0 when
-/// the request is let in (and recorded), else the milliseconds to wait.
+/// ARGV: longest window (ms), then (max, window ms) pairs. Returns
+/// `{0, member}` when the request is let in (and recorded as `member`),
+/// else `{milliseconds to wait, ""}`.
 const CHECK: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -31,13 +32,24 @@ for i = 1, pairs do
     if leaves > wait then wait = leaves end
   end
 end
-if wait > 0 then return wait end
+if wait > 0 then return {wait, ''} end
 local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[1], now, now .. '-' .. seq)
+local member = now .. '-' .. seq
+redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], longest + 1000)
 redis.call('PEXPIRE', KEYS[2], longest + 1000)
-return 0
+return {0, member}
 "#;
+
+/// What the rate limit said of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admit {
+    /// Let in, counted as this entry of the user's log: [`SharedRateLimit::release`]
+    /// takes it back when the request is then refused for another reason.
+    In(Option<String>),
+    /// Over the limit: the next request is let in after this long.
+    Wait(Duration),
+}
 
 /// The per-user rate limit kept in Redis.
 #[derive(Clone)]
@@ -62,21 +74,37 @@ impl SharedRateLimit {
         Ok(Self { conn, prefix: format!("vidcache:rate:{bot_id}"), windows, script: Script::new(CHECK) })
     }
 
+    fn key(&self, user: UserId) -> String {
+        format!("{}:{}", self.prefix, user.0)
+    }
+
     /// Lets one request of `user` in (and counts it), or says how long to wait.
     #[tracing::instrument(skip(self))]
-    pub async fn check(&self, user: UserId) -> Result<Option<Duration>, redis::RedisError> {
+    pub async fn check(&self, user: UserId) -> Result<Admit, redis::RedisError> {
         if self.windows.is_empty() {
-            return Ok(None);
+            return Ok(Admit::In(None));
         }
         let longest = self.windows.iter().map(|w| w.per.as_millis() as u64).max().unwrap_or_default();
         let mut invocation = self.script.prepare_invoke();
-        invocation.key(format!("{}:{}", self.prefix, user.0)).key(format!("{}:{}:seq", self.prefix, user.0)).arg(longest);
+        invocation.key(self.key(user)).key(format!("{}:{}:seq", self.prefix, user.0)).arg(longest);
         for window in &self.windows {
             invocation.arg(window.max).arg(window.per.as_millis() as u64);
         }
         let mut conn = self.conn.clone();
-        let wait: i64 = invocation.invoke_async(&mut conn).await?;
-        // never longer than the longest window, whatever Redis holds
-        Ok((wait > 0).then(|| Duration::from_millis(wait.unsigned_abs().min(longest))))
+        let (wait, member): (i64, String) = invocation.invoke_async(&mut conn).await?;
+        if wait > 0 {
+            // never longer than the longest window, whatever Redis holds
+            return Ok(Admit::Wait(Duration::from_millis(wait.unsigned_abs().min(longest))));
+        }
+        Ok(Admit::In(Some(member).filter(|m| !m.is_empty())))
+    }
+
+    /// Takes back a request [`check`](Self::check) let in that was then
+    /// refused (not enough credits, too many waiting): it uses no slot.
+    #[tracing::instrument(skip(self))]
+    pub async fn release(&self, user: UserId, member: &str) -> Result<(), redis::RedisError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZREM").arg(self.key(user)).arg(member).query_async::<i64>(&mut conn).await?;
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use super::delivery::Delivery;
 use super::dispatch::Dispatcher;
-use super::fair_use::SharedRateLimit;
+use super::fair_use::{Admit, SharedRateLimit};
 use crate::cache::{CachedVideo, VideoCache};
 use crate::db::choices;
 use crate::db::recorder::Recorder;
@@ -133,18 +133,26 @@ impl Intake {
             return Ok(Admitted::Recorded);
         }
         // Cache hits are never limited; what may start or join a generation is.
+        let mut slot = None;
         if let (None, Some(limit)) = (&hit, &self.shared_rate)
             && !self.exempt.contains(&new.user_id)
         {
             match limit.check(new.user_id).await {
-                Ok(None) => {}
-                Ok(Some(retry_after)) => return Ok(Admitted::Refused(Refusal::Rate { retry_after })),
+                Ok(Admit::In(member)) => slot = member,
+                Ok(Admit::Wait(retry_after)) => return Ok(Admitted::Refused(Refusal::Rate { retry_after })),
                 Err(err) => tracing::warn!(error = %err, "Redis did not answer the rate limit; letting the request in"),
             }
         }
+        let user = new.user_id;
         let (request, asset, dispatch) = match self.recorder.submit(new, wanted).await? {
             Submitted::Refused(refusal) => {
                 tracing::info!(?refusal, "request refused");
+                // refused for credits or waiting requests: it took no slot of the rate limit
+                if let (Some(member), Some(limit)) = (&slot, &self.shared_rate)
+                    && let Err(err) = limit.release(user, member).await
+                {
+                    tracing::warn!(error = %err, "could not give a refused request's rate-limit slot back");
+                }
                 return Ok(Admitted::Refused(refusal));
             }
             Submitted::Duplicate(existing) => {
