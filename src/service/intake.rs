@@ -22,7 +22,11 @@ pub use crate::db::requests::Refusal;
 use crate::db::requests::{self, Submitted};
 use crate::domain::{AssetStatus, Choice, Choices, GeneratorKind, ImageDigest, Recipe, UserId, Wanted};
 use crate::telegram::limiter::Priority;
+use crate::telemetry::every::Every;
 use crate::telemetry::measure::{self, RequestOutcome};
+
+/// The rate limit's "Redis did not answer" line, at most once a minute.
+static REDIS_AWAY: Every = Every::new(std::time::Duration::from_secs(60));
 
 pub struct Intake {
     db: DatabaseConnection,
@@ -140,7 +144,12 @@ impl Intake {
             match limit.check(new.user_id).await {
                 Ok(Admit::In(member)) => slot = member,
                 Ok(Admit::Wait(retry_after)) => return Ok(Admitted::Refused(Refusal::Rate { retry_after })),
-                Err(err) => tracing::warn!(error = %err, "Redis did not answer the rate limit; letting the request in"),
+                Err(err) => {
+                    // once at the outage's start, then once a minute (not once per request)
+                    if let Some(skipped) = REDIS_AWAY.due(std::time::Instant::now()) {
+                        tracing::warn!(error = %err, skipped, "Redis did not answer the rate limit; letting requests in");
+                    }
+                }
             }
         }
         let user = new.user_id;

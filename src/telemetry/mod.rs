@@ -1,6 +1,7 @@
 //! Logging (`RUST_LOG` filters, default `info`; `LOG_FORMAT` text or JSON,
 //! one line per event on stderr) and the Prometheus metrics ([`measure`]).
 
+pub mod every;
 pub mod measure;
 
 use tracing_subscriber::EnvFilter;
