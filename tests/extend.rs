@@ -58,24 +58,9 @@ async fn video_message(h: &Harness, chat: i64, nth: usize) -> Sent {
     h.fake.sent().into_iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").nth(nth).expect("video")
 }
 
-/// The "➕" button under a video: its callback data.
-fn extend_button(video: &Sent) -> String {
-    let markup = video.reply_markup.as_ref().unwrap_or_else(|| panic!("the video carries no keyboard: {video:?}"));
-    let rows = markup["inline_keyboard"].as_array().expect("an inline keyboard");
-    let button = rows
-        .iter()
-        .filter_map(Value::as_array)
-        .flatten()
-        .find(|b| b["text"].as_str().is_some_and(|t| t.starts_with('➕')))
-        .unwrap_or_else(|| panic!("no ➕ button under the video: {markup}"));
-    let data = button["callback_data"].as_str().expect("callback data").to_owned();
-    assert!(!data.is_empty() && data.len() <= 64, "callback data must be 1-64 bytes: {data:?}");
-    data
-}
-
 /// Presses the ➕ under `video` as `user`; waits until the press is answered.
 async fn press(h: &Harness, user: i64, video: &Sent) -> Option<String> {
-    let data = extend_button(video);
+    let data = support::extend_button(video);
     let id = h.fake.push_callback(user, video.chat_id, video.message_id, &data);
     let query = id.clone();
     let answered = h
@@ -118,7 +103,7 @@ async fn an_extension_and_its_extension_crossfade_once_for_everyone() {
     assert_eq!(h.fake.uploads(), 2);
     let first_file = first.video_file_id.clone().expect("file id");
     assert_ne!(first_file, parent_file);
-    extend_button(&first); // the extension carries its own ➕
+    support::extend_button(&first); // the extension carries its own ➕
 
     let dir = tempfile::tempdir().expect("temp dir");
     let (parent_v, _, _) = probe(&h.fake.file_bytes(&parent_file).expect("parent bytes"), dir.path(), "parent.mp4");
@@ -316,7 +301,7 @@ async fn a_forged_extend_press_shows_nothing_and_extends_nothing() {
     let own = video_message(&h, mallory, 0).await;
 
     // Mallory presses ➕ under her own video, with Alice's asset id in the data
-    let forged = extend_button(&alices);
+    let forged = support::extend_button(&alices);
     let before = support::texts_to(&h.fake.sent(), mallory);
     let id = h.fake.push_callback(mallory, mallory, own.message_id, &forged);
     let probe = id.clone();

@@ -21,20 +21,6 @@ use vidcache::domain::{
 const FREE: i64 = 10;
 const PRICE: i64 = 5;
 
-async fn databases(dir: &tempfile::TempDir) -> Vec<DatabaseConnection> {
-    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("hardening.sqlite").display());
-    let mut urls = vec![sqlite];
-    if let Some((postgres, _)) = support::scale_backends(9).await {
-        urls.push(postgres);
-    }
-    let mut dbs = Vec::new();
-    for url in urls {
-        let store = vidcache::config::DataStore::parse(&url).expect("a database URL");
-        dbs.push(vidcache::db::connect(&store).await.expect("database opens"));
-    }
-    dbs
-}
-
 fn admission() -> Arc<Admission> {
     Arc::new(Admission {
         pricing: Some(Pricing { free: FREE, new: PRICE, cached: PRICE, quality_extra: 0, long_extra: 0 }),
@@ -94,7 +80,7 @@ async fn make_available(db: &DatabaseConnection, asset: &assets::Asset) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_during_a_send_keeps_the_request_cancelled_and_captures_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for db in databases(&dir).await {
+    for db in support::databases(&dir, "hardening").await {
         let (sent, _) = submit(&db, 701, 1, "a lighthouse in a storm").await;
         assert_eq!(credits::balance(&db, UserId(701)).await.expect("balance"), Some(FREE - PRICE), "held");
         // the sender has claimed it and is uploading when /cancel arrives
@@ -133,7 +119,7 @@ async fn a_cancel_during_a_send_keeps_the_request_cancelled_and_captures_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clear_fails_the_waiters_it_strands_and_gives_their_credits_back() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for db in databases(&dir).await {
+    for db in support::databases(&dir, "hardening").await {
         let (first, asset) = submit(&db, 801, 1, "a paper crane").await;
         let (second, _) = submit(&db, 802, 2, "a paper crane").await;
         make_available(&db, &asset).await;

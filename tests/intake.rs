@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use chrono::Duration as ChronoDuration;
 use futures::future::join_all;
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::db::recorder::Recorder;
 use vidcache::db::requests::{NewRequest, Submitted, submit_many};
@@ -26,26 +26,10 @@ fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
     (new, Prompt::parse(text, 1000).expect("valid prompt"))
 }
 
-/// The databases to run on: a fresh SQLite file, and a fresh PostgreSQL
-/// database when PostgreSQL is reachable (required in CI).
-async fn databases(dir: &tempfile::TempDir) -> Vec<DatabaseConnection> {
-    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("intake.sqlite").display());
-    let mut urls = vec![sqlite];
-    if let Some((postgres, _)) = support::scale_backends(9).await {
-        urls.push(postgres);
-    }
-    let mut dbs = Vec::new();
-    for url in urls {
-        let store = vidcache::config::DataStore::parse(&url).expect("a database URL");
-        dbs.push(vidcache::db::connect(&store).await.expect("database opens"));
-    }
-    dbs
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for db in databases(&dir).await {
+    for db in support::databases(&dir, "intake").await {
         let claim = ChronoDuration::seconds(60);
         let batch = vec![
             request(1, 10, "Happy birthday Zoë"),
@@ -83,7 +67,7 @@ async fn a_batch_records_each_message_once_and_dispatches_once_per_prompt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_batches_dispatch_exactly_once_per_prompt() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for db in databases(&dir).await {
+    for db in support::databases(&dir, "intake").await {
         let recorder = Recorder::start(db.clone(), ChronoDuration::seconds(60), 4, 25);
         let prompts = ["Zoë", "a red kite", "Ein Hund", "ÉTÉ", "sunset", "cake", "ships", "rain"];
         let submissions = (0..400i64).map(|i| {
@@ -123,7 +107,7 @@ async fn a_repeat_of_a_refused_message_in_one_batch_is_refused_alike() {
     use vidcache::db::requests::{Admission, Refusal, submit_many_admitted};
 
     let dir = tempfile::tempdir().expect("temp dir");
-    for db in databases(&dir).await {
+    for db in support::databases(&dir, "intake").await {
         let admission = Admission {
             pricing: Some(Pricing { free: 5, new: 5, cached: 1, quality_extra: 0, long_extra: 0 }),
             ..Admission::default()

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use fakes::telegram::Sent;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::{Harness, eventually, texts_to};
 
@@ -164,25 +163,12 @@ fn assert_cached(video: &Sent, file_id: &str, what: &str) {
     assert!(!video.uploaded, "{what}: uploaded again instead of sent by file_id");
 }
 
-/// The "➕" button under a video: its callback data.
-fn extend_button(video: &Sent) -> String {
-    let markup = video.reply_markup.as_ref().unwrap_or_else(|| panic!("the video carries no keyboard: {video:?}"));
-    let rows = markup["inline_keyboard"].as_array().expect("an inline keyboard");
-    let button = rows
-        .iter()
-        .filter_map(Value::as_array)
-        .flatten()
-        .find(|b| b["text"].as_str().is_some_and(|t| t.starts_with('➕')))
-        .unwrap_or_else(|| panic!("no ➕ button under the video: {markup}"));
-    button["callback_data"].as_str().expect("callback data").to_owned()
-}
-
 /// Presses ➕ under `video` and sends `continuation` once the bot asks for it.
 async fn extend(h: &Harness, video: &Sent, continuation: &str) -> Sent {
     let chat = video.chat_id;
     let texts = texts_to(&h.fake.sent(), chat).len();
     let videos = h.fake.sent_to(chat).iter().filter(|s| s.method == "sendVideo").count();
-    let id = h.fake.push_callback(chat, chat, video.message_id, &extend_button(video));
+    let id = h.fake.push_callback(chat, chat, video.message_id, &support::extend_button(video));
     let query = id.clone();
     let answered = h
         .fake

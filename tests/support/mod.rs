@@ -256,3 +256,35 @@ pub fn free_port() -> u16 {
 pub fn binary() -> PathBuf {
     std::env::var_os("VIDCACHE_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vidcache")), PathBuf::from)
 }
+
+/// The databases a database-level test runs on: a fresh SQLite file named
+/// `name` in `dir`, and a fresh PostgreSQL database when PostgreSQL is
+/// reachable (required in CI).
+pub async fn databases(dir: &tempfile::TempDir, name: &str) -> Vec<DatabaseConnection> {
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join(format!("{name}.sqlite")).display());
+    let mut urls = vec![sqlite];
+    if let Some((postgres, _)) = scale_backends(9).await {
+        urls.push(postgres);
+    }
+    let mut dbs = Vec::new();
+    for url in urls {
+        let store = vidcache::config::DataStore::parse(&url).expect("a database URL");
+        dbs.push(vidcache::db::connect(&store).await.expect("database opens"));
+    }
+    dbs
+}
+
+/// The "➕" button under a video: its callback data (1-64 bytes).
+pub fn extend_button(video: &Sent) -> String {
+    let markup = video.reply_markup.as_ref().unwrap_or_else(|| panic!("the video carries no keyboard: {video:?}"));
+    let rows = markup["inline_keyboard"].as_array().expect("an inline keyboard");
+    let button = rows
+        .iter()
+        .filter_map(serde_json::Value::as_array)
+        .flatten()
+        .find(|b| b["text"].as_str().is_some_and(|t| t.starts_with('➕')))
+        .unwrap_or_else(|| panic!("no ➕ button under the video: {markup}"));
+    let data = button["callback_data"].as_str().expect("callback data").to_owned();
+    assert!(!data.is_empty() && data.len() <= 64, "callback data must be 1-64 bytes: {data:?}");
+    data
+}
