@@ -52,35 +52,15 @@ impl Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = DataStore::parse(&format!("sqlite://{}?mode=rwc", dir.path().join("t.sqlite").display())).expect("a URL");
         let db = vidcache::db::connect(&store).await.expect("database opens");
-        let config = fake.config();
-        let mut env = HashMap::new();
-        for (name, value) in [
+        let extra = [
             ("GENERATOR", "pipeline".to_owned()),
-            ("OPENAI_API_KEY", config.openai_key.clone()),
-            ("OPENAI_BASE_URL", fake.openai_base_url()),
-            ("RUNWAYML_API_SECRET", config.runway_secret.clone()),
-            ("RUNWAYML_BASE_URL", fake.runway_base_url()),
-            ("VERTEX_BASE_URL", fake.vertex_base_url()),
-            ("VERTEX_STORAGE_BASE_URL", fake.storage_base_url()),
-            ("VERTEX_PROJECT", "test-project".to_owned()),
-            ("VERTEX_ACCESS_TOKEN", config.vertex_token.clone()),
-            ("PROVIDER_POLL_INTERVAL_MS", "10".to_owned()),
             ("PROVIDER_HTTP_TIMEOUT_S", "10".to_owned()),
-            ("PIPELINE_VIDEO_SIZE", "320x180".to_owned()),
             ("PRICE_PER_CALL_OPENAI", "0.001".to_owned()),
             ("PRICE_PER_CALL_RUNWAY_TEXT_TO_IMAGE", "0.08".to_owned()),
             ("PRICE_PER_CALL_RUNWAY_IMAGE_TO_VIDEO", "0.5".to_owned()),
             ("PRICE_PER_CALL_VERTEX", "2".to_owned()),
-        ] {
-            env.insert(name.to_owned(), value);
-        }
-        for (name, value) in vars {
-            if value.is_empty() {
-                env.remove(*name);
-            } else {
-                env.insert((*name).to_owned(), (*value).to_owned());
-            }
-        }
+        ];
+        let env = support::provider_env(&fake, &extra, vars);
         Self { fake, dir, db, vars: env }
     }
 

@@ -5,6 +5,8 @@
 //!
 //! Tests that run ffmpeg print a note and return when it is not installed.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,30 +55,7 @@ impl Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = DataStore::parse(&format!("sqlite://{}?mode=rwc", dir.path().join("t.sqlite").display())).expect("a URL");
         let db = vidcache::db::connect(&store).await.expect("database opens");
-        let config = fake.config();
-        let mut env: HashMap<String, String> = [
-            ("OPENAI_API_KEY", config.openai_key.clone()),
-            ("OPENAI_BASE_URL", fake.openai_base_url()),
-            ("RUNWAYML_API_SECRET", config.runway_secret.clone()),
-            ("RUNWAYML_BASE_URL", fake.runway_base_url()),
-            ("VERTEX_BASE_URL", fake.vertex_base_url()),
-            ("VERTEX_STORAGE_BASE_URL", fake.storage_base_url()),
-            ("VERTEX_PROJECT", "test-project".to_owned()),
-            ("VERTEX_ACCESS_TOKEN", config.vertex_token.clone()),
-            ("PROVIDER_POLL_INTERVAL_MS", "10".to_owned()),
-            ("PROVIDER_HTTP_TIMEOUT_S", "20".to_owned()),
-            ("PIPELINE_VIDEO_SIZE", "320x180".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        for (name, value) in vars {
-            if value.is_empty() {
-                env.remove(*name);
-            } else {
-                env.insert((*name).to_owned(), (*value).to_owned());
-            }
-        }
+        let env = support::provider_env(&fake, &[("PROVIDER_HTTP_TIMEOUT_S", "20".to_owned())], vars);
         Self { fake, dir, db, vars: env }
     }
 

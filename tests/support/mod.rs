@@ -288,3 +288,39 @@ pub fn extend_button(video: &Sent) -> String {
     assert!(!data.is_empty() && data.len() <= 64, "callback data must be 1-64 bytes: {data:?}");
     data
 }
+
+/// The settings that point the generators at the fake providers `fake`
+/// (every provider's key and base URL, quick polls, a small assembled
+/// frame), then `extra`, then a test's `overrides` — an empty value
+/// removes the variable.
+pub fn provider_env(
+    fake: &fakes::providers::FakeProviders,
+    extra: &[(&str, String)],
+    overrides: &[(&str, &str)],
+) -> HashMap<String, String> {
+    let config = fake.config();
+    let mut env: HashMap<String, String> = [
+        ("OPENAI_API_KEY", config.openai_key.clone()),
+        ("OPENAI_BASE_URL", fake.openai_base_url()),
+        ("RUNWAYML_API_SECRET", config.runway_secret.clone()),
+        ("RUNWAYML_BASE_URL", fake.runway_base_url()),
+        ("VERTEX_BASE_URL", fake.vertex_base_url()),
+        ("VERTEX_STORAGE_BASE_URL", fake.storage_base_url()),
+        ("VERTEX_PROJECT", "test-project".to_owned()),
+        ("VERTEX_ACCESS_TOKEN", config.vertex_token.clone()),
+        ("PROVIDER_POLL_INTERVAL_MS", "10".to_owned()),
+        ("PIPELINE_VIDEO_SIZE", "320x180".to_owned()),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (name, value) in overrides {
+        if value.is_empty() {
+            env.remove(*name);
+        } else {
+            env.insert((*name).to_owned(), (*value).to_owned());
+        }
+    }
+    env
+}
