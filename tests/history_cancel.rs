@@ -214,3 +214,40 @@ async fn cancel_withdraws_requests_and_calls_off_a_queued_generation_nobody_else
     assert_eq!(cancelled, 2);
     service.terminate().await;
 }
+
+/// /cancel while the video is being uploaded (the fake Telegram holds the
+/// upload): the cancel releases the hold, and the upload's end does not
+/// turn the cancelled request into a completed one that captures the
+/// credits (before, it did: a free video, the hold gone and nothing paid).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_raced_with_an_upload_keeps_the_request_cancelled_and_charges_nothing() {
+    let mut h = Harness::new().await;
+    h.set("CREDITS", "on");
+    h.set("FREE_CREDITS", "20");
+    h.set("PRICE_NEW_VIDEO", "10");
+    let service = h.spawn();
+    let user = 1501;
+    h.fake.hold_uploads(true);
+    h.fake.push_text(user, user, "A slow upload of a lighthouse");
+    let held = h.fake.wait_until(|f| f.held_uploads() == 1, Duration::from_secs(60)).await;
+    assert!(held, "the upload reached Telegram\n{}", h.logs());
+    h.fake.push_text(user, user, "/cancel");
+    let db = h.db().await;
+    let cancelled = support::eventually(Duration::from_secs(30), || async {
+        h.requests().await.iter().all(|r| r.status == RequestStatus::Cancelled)
+    })
+    .await;
+    assert!(cancelled, "the request was cancelled: {:?}", h.requests().await);
+    h.fake.hold_uploads(false);
+    let uploaded = h.fake.wait_until(|f| f.uploads() == 1, Duration::from_secs(30)).await;
+    assert!(uploaded, "the held upload went through");
+    // the upload's end is handled: the request had ended, nothing is captured
+    let handled =
+        support::eventually(Duration::from_secs(30), || async { h.logs().contains("request had ended meanwhile") }).await;
+    assert!(handled, "the upload's end saw the cancelled request\n{}", h.logs());
+    let request = h.requests().await.pop().expect("the request");
+    assert_eq!(request.status, RequestStatus::Cancelled, "a cancelled request stays cancelled");
+    let balance = vidcache::db::credits::balance(&db, vidcache::domain::UserId(user)).await.expect("balance");
+    assert_eq!(balance, Some(20), "nothing was captured: the cancel gave the hold back");
+    service.kill9().await;
+}

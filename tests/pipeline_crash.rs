@@ -37,7 +37,7 @@ use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, Task
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use support::{Harness, videos_to};
 use vidcache::db::entities::{generation_stages, video_assets};
-use vidcache::db::stages::{self, Stage, StageKind, StageStatus};
+use vidcache::db::stages::{self, StageKind, StageStatus, StepRow};
 use vidcache::domain::{AssetId, AssetStatus, RequestStatus};
 use vidcache::generator::ffmpeg;
 
@@ -107,20 +107,20 @@ async fn harness(fake: &FakeProviders, point: Point) -> Harness {
 }
 
 /// Every step of every generation of `asset`.
-async fn all_steps(db: &DatabaseConnection, asset: AssetId) -> Vec<Stage> {
+async fn all_steps(db: &DatabaseConnection, asset: AssetId) -> Vec<StepRow> {
     generation_stages::Entity::find().filter(generation_stages::Column::AssetId.eq(asset)).all(db).await.expect("stages")
 }
 
-fn step(rows: &[Stage], kind: StageKind) -> Option<&Stage> {
+fn step(rows: &[StepRow], kind: StageKind) -> Option<&StepRow> {
     rows.iter().find(|s| s.kind == kind && s.segment == stages::WHOLE)
 }
 
-fn of_kind(rows: &[Stage], kind: StageKind) -> impl Iterator<Item = &Stage> {
+fn of_kind(rows: &[StepRow], kind: StageKind) -> impl Iterator<Item = &StepRow> {
     rows.iter().filter(move |s| s.kind == kind)
 }
 
 /// Running without a recorded task: its submit may have been in flight.
-fn in_flight(row: &Stage) -> bool {
+fn in_flight(row: &StepRow) -> bool {
     row.status == StageStatus::Running && row.provider_task_id.is_none()
 }
 
@@ -139,7 +139,29 @@ fn children_named(pid: u32, name: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The takeover runs on another machine: the first run's intermediate
+/// files (images, clips, the voice-over) are not there. What a provider
+/// can hand out again is fetched, the voice-over is written back from the
+/// database: nothing is paid again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_during_the_assembly_and_take_over_on_another_machine() {
+    crash_and_take_over(Point::Assembly, Machine::Other).await;
+}
+
+/// Where the takeover runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Machine {
+    /// The same machine: the intermediate files are there.
+    Same,
+    /// Another one, sharing the database but not the data dir's `work/`.
+    Other,
+}
+
 async fn crash_at(point: Point) {
+    crash_and_take_over(point, Machine::Same).await;
+}
+
+async fn crash_and_take_over(point: Point, machine: Machine) {
     if !ffmpeg::ffmpeg_available() {
         assert!(std::env::var_os("CI").is_none(), "ffmpeg is required in CI (apt-get install ffmpeg)");
         eprintln!("note: ffmpeg is not installed; skipping this pipeline test");
@@ -236,6 +258,10 @@ async fn crash_at(point: Point) {
     }
     assert!(h.fake.sent_to(CHAT).iter().all(|s| s.method != "sendVideo"), "no video before the kill");
 
+    if machine == Machine::Other {
+        let work = h.data_dir().join("work");
+        std::fs::remove_dir_all(&work).expect("the first machine's intermediate files are not on the second");
+    }
     // the restart: same data dir, same fakes; the held tasks may finish now
     fake.set_task_outcome(TaskKind::TextToImage, TaskOutcome::Succeed);
     fake.set_task_outcome(TaskKind::ImageToVideo, TaskOutcome::Succeed);
@@ -317,7 +343,7 @@ async fn crash_at(point: Point) {
     let mut prompt_chats = 0;
     for kind in [StageKind::ImagePrompt, StageKind::AnimationPrompt] {
         let flying: BTreeMap<i32, bool> = of_kind(&dead, kind).map(|s| (s.segment, s.status == StageStatus::Running)).collect();
-        let rows: Vec<&Stage> = of_kind(&last, kind).collect();
+        let rows: Vec<&StepRow> = of_kind(&last, kind).collect();
         assert_eq!(rows.len(), SEGMENTS, "{kind:?}: a step per segment in the last generation: {last:?}");
         for row in rows {
             let input = row.input.as_deref().expect("the step's input");

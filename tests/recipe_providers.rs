@@ -24,8 +24,8 @@ use vidcache::domain::{
     AssetId, AssetStatus, Choices, Format, Generation, GeneratorKind, ImageDigest, Length, Prompt, Quality, Recipe, Wanted,
 };
 use vidcache::generator::{
-    GenerateError, GenerationRequest, Generator, LocalGenerator, MAX_DATA_URI_BYTES, NoGates, SourceImage, build_generator,
-    ffmpeg,
+    ExtendPart, GenerateError, GenerationRequest, Generator, LocalGenerator, MAX_DATA_URI_BYTES, NoGates, SourceImage,
+    build_generator, ffmpeg,
 };
 
 fn have_ffmpeg() -> bool {
@@ -415,4 +415,41 @@ async fn a_remix_on_runway_starts_from_the_photo() {
     let uri = last["promptImage"].as_str().expect("a URI");
     assert!(uri.starts_with("data:image/jpeg;base64,") && uri.len() <= MAX_DATA_URI_BYTES, "{} bytes", uri.len());
     assert_eq!(fake.tasks_created(TaskKind::TextToImage), 1, "still no image bought for a remix's only segment");
+}
+
+/// A chain of extensions grows past the 1–30 s that Veo extends: the
+/// parent is cut to its last seconds before it is sent (the fake refuses a
+/// longer input, as Vertex does), and the new part is still Veo's 7 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veo_extends_at_most_thirty_seconds_of_a_longer_video() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let env = Env::new(&[("GENERATOR", "veo"), ("OPENAI_API_KEY", ""), ("VERTEX_MODEL_FAST", "veo-3.1-fast-generate-001")]).await;
+    let parent = env.output("parent.mp4");
+    let status = tokio::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=24:duration=35"])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&parent)
+        .status()
+        .await
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let veo = recipe(GeneratorKind::Veo, Quality::Fast, Format::Landscape, Length::Short);
+    let asset = env.asset("and then it rains", &veo).await;
+    let output = env.output("extension.mp4");
+    let mut wanted = request(asset, "and then it rains", &output, veo, None);
+    wanted.extend = Some(ExtendPart { parent_video: parent, original_prompt: "a long walk".to_owned(), seconds: 8 });
+    env.generator().generate(wanted).await.expect("the extension is made");
+
+    let sent = env.fake.requests(Endpoint::VeoPredict);
+    assert_eq!(sent.len(), 1, "one Veo call: {sent:?}");
+    assert_eq!(sent[0]["parameters"]["durationSeconds"], 7);
+    let video = sent[0]["instances"][0]["video"]["bytesBase64Encoded"].as_str().expect("the video to extend");
+    let input = env.output("sent.mp4");
+    std::fs::write(&input, STANDARD.decode(video).expect("base64")).expect("written");
+    let (_, _, seconds) = dims(&input).await;
+    assert!((28.0..=30.0).contains(&seconds), "Veo was given {seconds} s to extend");
+    let (_, _, part) = dims(&output).await;
+    assert!(close(part, 7.0), "the new part lasts {part} s");
 }

@@ -187,3 +187,30 @@ async fn no_transcription_is_bought_for_a_user_who_cannot_pay() {
     stop.cancel();
     running.await.expect("joins").expect("clean stop");
 }
+
+/// A voice message of a user at their rate limit is answered with the
+/// limit before it is transcribed: nothing is paid for a request that would
+/// be refused (before, the second message was transcribed, then refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_transcription_is_bought_for_a_user_over_the_rate_limit() {
+    let providers = FakeProviders::start(FakeProvidersConfig::default()).await.expect("fake providers");
+    let mut h = with_transcription(&providers).await;
+    h.set("USER_RATE_LIMIT", "1/h");
+    let (stop, running) = serve(&h).await;
+
+    h.fake.push_voice(96, 96, VoiceMessage::ogg(b"OggS\0first".to_vec(), 2));
+    h.video_for(96, 0).await;
+    assert_eq!(providers.requests(Endpoint::Transcription).len(), 1);
+    providers.set_transcript("a second, different video");
+    h.fake.push_voice(96, 96, VoiceMessage::ogg(b"OggS\0second".to_vec(), 2));
+    let refused = support::eventually(LONG, || async {
+        texts_to(&h.fake.sent(), 96).iter().any(|t| t.starts_with("🐢 You're asking faster than I can make videos."))
+    })
+    .await;
+    assert!(refused, "the second voice message was answered with the rate limit: {:?}", texts_to(&h.fake.sent(), 96));
+    assert_eq!(providers.requests(Endpoint::Transcription).len(), 1, "the second message was not transcribed");
+    assert_eq!(h.fake.calls("getFile"), 1, "nor downloaded");
+    assert_eq!(h.requests().await.len(), 1, "and not recorded");
+    stop.cancel();
+    running.await.expect("joins").expect("clean stop");
+}

@@ -2,7 +2,6 @@
 //! by the update handler — commands, menu buttons, voice messages and
 //! prompts — which calls the services and answers in the user's language.
 
-pub mod callback;
 pub mod commands;
 pub mod handler;
 pub mod polling;

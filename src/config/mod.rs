@@ -178,15 +178,8 @@ impl AdminSettings {
     }
 }
 
-/// How log lines are written (`LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// One human-readable line per event (the default).
-    #[default]
-    Text,
-    /// One JSON object per line, with the fields of the current spans.
-    Json,
-}
+/// How log lines are written (`LOG_FORMAT`), read here like every setting.
+pub use crate::telemetry::LogFormat;
 
 impl LogFormat {
     /// Read before everything else, so that even a configuration error is
@@ -456,10 +449,6 @@ impl Settings {
     /// Where the pipeline keeps intermediate files (images, clips, audio).
     pub fn work_dir(&self) -> PathBuf {
         self.data_dir.join("work")
-    }
-
-    pub fn is_admin(&self, user_id: UserId) -> bool {
-        self.admin_user_ids.contains(&user_id)
     }
 
     /// How often a failed generation is tried, and the waits between tries.

@@ -146,10 +146,11 @@ pub async fn claim_prompt(db: &DatabaseConnection, id: ApprovalId, stale_before:
 }
 
 /// Gives back the right to send an approval's prompt when no message went
-/// out: the next sweep of [`unprompted`] asks again.
-pub async fn release_prompt(db: &DatabaseConnection, id: ApprovalId) -> Result<(), DbErr> {
+/// out: its claim is backdated to `claimed_at`, so [`unprompted`] finds it
+/// again once that claim runs out.
+pub async fn release_prompt(db: &DatabaseConnection, id: ApprovalId, claimed_at: DateTime<Utc>) -> Result<(), DbErr> {
     approvals::Entity::update_many()
-        .col_expr(approvals::Column::PromptedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(approvals::Column::PromptedAt, Expr::value(claimed_at))
         .filter(approvals::Column::Id.eq(id))
         .filter(approvals::Column::Messages.is_null())
         .exec(db)

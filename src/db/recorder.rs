@@ -24,6 +24,7 @@ struct Pending {
 /// Records requests in batches; cheap to share behind the service.
 pub struct Recorder {
     queue: mpsc::Sender<Pending>,
+    admission: Arc<Admission>,
 }
 
 impl Recorder {
@@ -48,7 +49,12 @@ impl Recorder {
         for _ in 0..lanes.max(1) {
             tokio::spawn(lane(db.clone(), incoming.clone(), claim, max_batch, admission.clone()));
         }
-        Self { queue }
+        Self { queue, admission }
+    }
+
+    /// What each batch's transaction checks (prices, limits).
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Records one request (see [`requests::submit`]); returns once it is

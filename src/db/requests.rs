@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::assets::Asset;
@@ -117,16 +117,12 @@ struct Charge {
 
 /// Finds or creates the asset for `prompt`, records the request, and decides
 /// whether a generation must be enqueued — all in one serializable
-/// transaction, retried on conflict. However many requests for one prompt
-/// race, exactly one of them gets `dispatch: Some` per generation.
+/// transaction, retried on conflict, under `admission`'s prices and limits.
+/// However many requests for one prompt race, exactly one of them gets
+/// `dispatch: Some` per generation.
 ///
 /// When the asset is already available with a `file_id`, the request is
 /// recorded as claimed by the caller for `claim`, who sends it at once.
-pub async fn submit(db: &DatabaseConnection, new: NewRequest, wanted: Wanted, claim: ChronoDuration) -> Result<Submitted, DbErr> {
-    submit_admitted(db, new, wanted, claim, Arc::new(Admission::default())).await
-}
-
-/// [`submit`] under `admission`'s prices and limits.
 pub async fn submit_admitted(
     db: &DatabaseConnection,
     new: NewRequest,
@@ -174,8 +170,8 @@ pub async fn submit_many_admitted(
 }
 
 /// A user's requests that count against the limits: (created, waiting).
-async fn limited_history(
-    txn: &DatabaseTransaction,
+async fn limited_history<C: ConnectionTrait>(
+    txn: &C,
     users: &[UserId],
     since: DateTime<Utc>,
 ) -> Result<HashMap<UserId, Vec<(DateTime<Utc>, bool)>>, DbErr> {
@@ -199,6 +195,21 @@ async fn limited_history(
         history.entry(user).or_default().push((created, status == RequestStatus::Pending));
     }
     Ok(history)
+}
+
+/// What the fair-use limits kept in the database would say of one more
+/// request by `user` now, without recording anything: checked before
+/// something is paid for a request (a voice message's transcription).
+/// The recording transaction checks again.
+pub async fn would_limit<C: ConnectionTrait>(db: &C, admission: &Admission, user: UserId) -> Result<Option<Refusal>, DbErr> {
+    let limits_on = admission.max_waiting > 0 || !admission.rate.is_empty();
+    if !limits_on || admission.exempt.contains(&user) {
+        return Ok(None);
+    }
+    let now = Utc::now();
+    let longest = admission.rate.iter().map(|(_, per)| *per).max().unwrap_or_else(ChronoDuration::zero);
+    let history = limited_history(db, &[user], now - longest).await?;
+    Ok(check_limits(admission, history.get(&user).map_or(&[][..], Vec::as_slice), now))
 }
 
 /// Whether one more limited request by a user with `history` may go in now.

@@ -17,7 +17,7 @@ use super::entities::provider_calls::{self, Column as P};
 pub use super::entities::generation_stages::{StageKind, StageStatus};
 use crate::domain::{AssetId, Stage as Progress, StepCounts};
 
-pub type Stage = generation_stages::Model;
+pub type StepRow = generation_stages::Model;
 
 /// `segment` of the steps that belong to the whole asset (script, voice, assembly).
 pub const WHOLE: i32 = -1;
@@ -59,13 +59,14 @@ fn new_row(key: StepKey, status: StageStatus, now: DateTime<Utc>) -> generation_
         output: Set(None),
         status: Set(status),
         error: Set(None),
+        payload: Set(None),
         attempts: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, key: StepKey) -> Result<Option<Stage>, DbErr> {
+pub async fn find<C: ConnectionTrait>(db: &C, key: StepKey) -> Result<Option<StepRow>, DbErr> {
     key.filter(generation_stages::Entity::find()).one(db).await
 }
 
@@ -86,7 +87,7 @@ pub async fn plan<C: ConnectionTrait>(db: &C, keys: &[StepKey]) -> Result<(), Db
 
 /// Marks a step running (creating its row if needed) and returns the row.
 /// A provider task recorded by an earlier run is kept, to be polled again.
-pub async fn start<C: ConnectionTrait>(db: &C, key: StepKey, input: &str, provider: Option<&str>) -> Result<Stage, DbErr> {
+pub async fn start<C: ConnectionTrait>(db: &C, key: StepKey, input: &str, provider: Option<&str>) -> Result<StepRow, DbErr> {
     let now = Utc::now();
     generation_stages::Entity::insert(new_row(key, StageStatus::Pending, now))
         .on_conflict(unique_step())
@@ -125,6 +126,24 @@ pub async fn finish<C: ConnectionTrait>(db: &C, id: i64, output: &str) -> Result
         .col_expr(S::Error, Expr::value(Option::<String>::None))
         .col_expr(S::UpdatedAt, Expr::value(Utc::now()))
         .filter(S::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Keeps the bytes of a finished step no provider can hand out again
+/// (the voice-over), for a takeover on a machine without its file.
+pub async fn set_payload<C: ConnectionTrait>(db: &C, id: i64, payload: Vec<u8>) -> Result<(), DbErr> {
+    generation_stages::Entity::update_many().col_expr(S::Payload, Expr::value(payload)).filter(S::Id.eq(id)).exec(db).await?;
+    Ok(())
+}
+
+/// Forgets the kept bytes of an asset's steps (its intermediates were swept).
+pub async fn drop_payloads<C: ConnectionTrait>(db: &C, asset_id: AssetId) -> Result<(), DbErr> {
+    generation_stages::Entity::update_many()
+        .col_expr(S::Payload, Expr::value(Option::<Vec<u8>>::None))
+        .filter(S::AssetId.eq(asset_id))
+        .filter(S::Payload.is_not_null())
         .exec(db)
         .await?;
     Ok(())
@@ -192,6 +211,7 @@ pub async fn carry_over<C: ConnectionTrait>(db: &C, asset_id: AssetId, from: i64
         row.provider_task_id = Set(old.provider_task_id);
         row.submitted_at = Set(old.submitted_at);
         row.output = Set(if done { old.output } else { None });
+        row.payload = Set(if done { old.payload } else { None });
         row.attempts = Set(old.attempts);
         rows.push(row);
     }
@@ -217,7 +237,7 @@ pub async fn reopen<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
 }
 
 /// Every step of one generation, in order of kind and segment.
-pub async fn for_generation<C: ConnectionTrait>(db: &C, asset_id: AssetId, generation: i64) -> Result<Vec<Stage>, DbErr> {
+pub async fn for_generation<C: ConnectionTrait>(db: &C, asset_id: AssetId, generation: i64) -> Result<Vec<StepRow>, DbErr> {
     generation_stages::Entity::find()
         .filter(S::AssetId.eq(asset_id))
         .filter(S::Generation.eq(generation))
@@ -233,7 +253,7 @@ pub async fn progress_summary<C: ConnectionTrait>(db: &C, asset_id: AssetId, gen
 }
 
 /// The progress of a set of steps (see [`progress_summary`]).
-pub fn summarize(stages: &[Stage]) -> Option<Progress> {
+pub fn summarize(stages: &[StepRow]) -> Option<Progress> {
     if stages.is_empty() {
         return None;
     }
@@ -401,9 +421,9 @@ mod tests {
         crate::texts::Lang::En.texts().stage(stage)
     }
 
-    fn stage(kind: StageKind, segment: i32, status: StageStatus) -> Stage {
+    fn stage(kind: StageKind, segment: i32, status: StageStatus) -> StepRow {
         let now = Utc::now();
-        Stage {
+        StepRow {
             id: 0,
             asset_id: AssetId(1),
             generation: 1,
@@ -416,6 +436,7 @@ mod tests {
             output: None,
             status,
             error: None,
+            payload: None,
             attempts: 0,
             created_at: now,
             updated_at: now,

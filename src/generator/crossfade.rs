@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::ffmpeg::{FPS, FfmpegError, run};
+use super::ffmpeg::{FPS, FfmpegError, encoder_args, run};
 
 /// Length of the crossfade, in seconds.
 pub const CROSSFADE_SECONDS: f64 = 1.0;
@@ -104,39 +104,9 @@ impl Crossfade {
             args.extend(["-i".to_owned(), path.display().to_string()]);
         }
         args.extend(["-filter_complex".to_owned(), self.filter_graph()]);
-        args.extend(
-            [
-                "-map",
-                "[v]",
-                "-map",
-                "[a]",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-crf",
-                "23",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "128k",
-                "-movflags",
-                "+faststart",
-                "-f",
-                "mp4",
-            ]
-            .iter()
-            .map(|s| (*s).to_owned()),
-        );
-        args.extend([
-            "-maxrate".to_owned(),
-            format!("{max_kbps}k"),
-            "-bufsize".to_owned(),
-            format!("{}k", max_kbps * 2),
-            target.display().to_string(),
-        ]);
+        args.extend(["-map", "[v]", "-map", "[a]"].iter().map(|s| (*s).to_owned()));
+        args.extend(encoder_args(23, true, Some(max_kbps)));
+        args.push(target.display().to_string());
         args
     }
 
@@ -187,20 +157,13 @@ pub async fn join(first: &Path, second: &Path, output: &Path, max_bytes: u64) ->
 /// whole, extended video.
 #[tracing::instrument]
 pub async fn tail(input: &Path, seconds: u32, output: &Path) -> Result<(), FfmpegError> {
-    let args: Vec<String> = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-sseof"]
+    let mut args: Vec<String> = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-sseof"]
         .iter()
         .map(|s| (*s).to_owned())
         .chain([format!("-{seconds}"), "-i".to_owned(), input.display().to_string()])
-        .chain(
-            [
-                "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
-                "-f", "mp4",
-            ]
-            .iter()
-            .map(|s| (*s).to_owned()),
-        )
-        .chain([output.display().to_string()])
         .collect();
+    args.extend(encoder_args(20, true, None));
+    args.push(output.display().to_string());
     run("ffmpeg", &args).await.map(|_| ())
 }
 

@@ -129,35 +129,10 @@ impl Assembly {
         }
         args.extend(["-filter_complex".to_owned(), self.filter_graph(), "-map".to_owned(), "[v]".to_owned()]);
         if self.voice.is_some() {
-            args.extend(["-map", "[a]", "-c:a", "aac", "-b:a", "128k"].iter().map(|s| (*s).to_owned()));
+            args.extend(["-map".to_owned(), "[a]".to_owned()]);
         }
-        args.extend(
-            [
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-crf",
-                "23",
-                "-pix_fmt",
-                "yuv420p",
-                "-movflags",
-                "+faststart",
-                "-f",
-                "mp4",
-            ]
-            .iter()
-            .map(|s| (*s).to_owned()),
-        );
-        args.extend([
-            "-maxrate".to_owned(),
-            format!("{max_kbps}k"),
-            "-bufsize".to_owned(),
-            format!("{}k", max_kbps * 2),
-            "-t".to_owned(),
-            format!("{:.3}", self.duration()),
-            target.display().to_string(),
-        ]);
+        args.extend(encoder_args(23, self.voice.is_some(), Some(max_kbps)));
+        args.extend(["-t".to_owned(), format!("{:.3}", self.duration()), target.display().to_string()]);
         args
     }
 
@@ -194,6 +169,24 @@ pub async fn assemble(spec: &Assembly) -> Result<u64, FfmpegError> {
     let size = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
     let _ = tokio::fs::remove_file(&part).await;
     Err(FfmpegError::TooLarge { size, limit: spec.max_bytes })
+}
+
+/// How every video this service makes with ffmpeg is encoded: H.264
+/// (x264, `veryfast`, quality `crf`) in yuv420p, AAC sound when there is
+/// `audio`, a bitrate cap when a file must stay under Telegram's limit,
+/// in an MP4 that starts playing before it has downloaded.
+pub(super) fn encoder_args(crf: u8, audio: bool, max_kbps: Option<u64>) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["-c:v", "libx264", "-preset", "veryfast", "-crf"].iter().map(|s| (*s).to_owned()).chain([crf.to_string()]).collect();
+    args.extend(["-pix_fmt", "yuv420p"].iter().map(|s| (*s).to_owned()));
+    if audio {
+        args.extend(["-c:a", "aac", "-b:a", "128k"].iter().map(|s| (*s).to_owned()));
+    }
+    if let Some(kbps) = max_kbps {
+        args.extend(["-maxrate".to_owned(), format!("{kbps}k"), "-bufsize".to_owned(), format!("{}k", kbps * 2)]);
+    }
+    args.extend(["-movflags", "+faststart", "-f", "mp4"].iter().map(|s| (*s).to_owned()));
+    args
 }
 
 /// The duration of a media file in seconds, as ffprobe reads it.

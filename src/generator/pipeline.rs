@@ -41,7 +41,7 @@
 //! clips, Veo operations and the voice-over alike. The intermediate files
 //! (this generation's and those of the generations it took over) stay in
 //! `work/asset-<id>-g<n>` after the run: the periodic sweep
-//! ([`Housekeeping`](crate::service::Housekeeping)) removes them
+//! (the housekeeping service) removes them
 //! `KEEP_INTERMEDIATES_HOURS` after the asset became available or failed,
 //! never while a generation of the asset may still resume them.
 
@@ -62,7 +62,7 @@ use super::veo::VeoGenerator;
 use super::{Gates, GenerateError, GenerationRequest, Generator, LocalGenerator, SourceImage};
 use crate::config::PipelineSettings;
 use crate::config::{GeneratorKind, ProviderSettings, RetryPolicy, VeoAssembly};
-use crate::db::stages::{self, Stage, StageKind, StageStatus, StepKey, WHOLE};
+use crate::db::stages::{self, StageKind, StageStatus, StepKey, StepRow, WHOLE};
 use crate::domain::{AssetId, Gate, Generation, MadeWith, Quality, Recipe, StageSink};
 use crate::providers::openai::ChatFormat;
 use crate::providers::{Meter, OpenAiClient, ProviderError, RunwayClient, SetupError, VertexClient};
@@ -437,6 +437,24 @@ pub(super) fn existing_file(output: &str) -> Option<PathBuf> {
     std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() > 0).then_some(path)
 }
 
+/// The voice-over's file in a generation's directory.
+const VOICE_FILE: &str = "voice.wav";
+
+/// The largest step file kept in the database (a minute of speech as WAV
+/// is about 3 MB).
+const MAX_KEPT_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Writes a kept step's bytes back to its file (through a temporary name).
+async fn write_back(path: &Path, payload: &[u8]) -> Result<(), GenerateError> {
+    let failed = |e: std::io::Error| GenerateError::Failed(format!("cannot write {} back: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(failed)?;
+    }
+    let part = path.with_extension("part");
+    tokio::fs::write(&part, payload).await.map_err(failed)?;
+    tokio::fs::rename(&part, path).await.map_err(failed)
+}
+
 fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -458,11 +476,36 @@ impl Steps {
         for row in stages::for_generation(&self.db, job.asset_id, job.generation).await.map_err(db_error)? {
             let is_file = matches!(row.kind, StageKind::Image | StageKind::Clip | StageKind::Voice | StageKind::Assemble);
             if is_file && row.status == StageStatus::Done && row.output.as_deref().and_then(existing_file).is_none() {
+                // the voice-over's bytes are kept in its row: written back, not bought again
+                if let (StageKind::Voice, Some(payload)) = (row.kind, &row.payload) {
+                    let path = job.file(VOICE_FILE);
+                    write_back(&path, payload).await?;
+                    tracing::info!(asset_id = %job.asset_id, "a finished voice-over's file is gone; written back from the database");
+                    stages::finish(&self.db, row.id, &path_text(&path)).await.map_err(db_error)?;
+                    continue;
+                }
                 tracing::info!(asset_id = %job.asset_id, kind = ?row.kind, segment = row.segment, "a finished step's file is gone");
                 stages::reopen(&self.db, row.id).await.map_err(db_error)?;
             }
         }
         Ok(())
+    }
+
+    /// Keeps a finished step's file in its row (the voice-over: the speech
+    /// call answers with the audio, there is no task to fetch it again), so
+    /// a takeover on another machine writes it back instead of paying. A
+    /// file that can't be kept only costs that takeover the call again.
+    pub(super) async fn keep_payload(&self, job: &Job, row: i64, path: &Path) {
+        let kept = match tokio::fs::read(path).await {
+            Ok(bytes) if bytes.len() <= MAX_KEPT_PAYLOAD_BYTES => {
+                stages::set_payload(&self.db, row, bytes).await.map_err(|e| e.to_string())
+            }
+            Ok(bytes) => Err(format!("{} bytes is more than is kept", bytes.len())),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = kept {
+            tracing::warn!(asset_id = %job.asset_id, error = %err, "could not keep the voice-over in the database");
+        }
     }
 
     /// Runs one step unless it is done already. `reuse` turns a finished
@@ -480,7 +523,7 @@ impl Steps {
         work: F,
     ) -> Result<T, GenerateError>
     where
-        F: FnOnce(Stage) -> Fut,
+        F: FnOnce(StepRow) -> Fut,
         Fut: Future<Output = Result<(T, String), ProviderError>>,
     {
         let key = job.key(kind, segment);
@@ -516,7 +559,7 @@ impl Steps {
     pub(super) async fn task_of(
         &self,
         job: &Job,
-        row: &Stage,
+        row: &StepRow,
         provider: &'static str,
         operation: &'static str,
         submit: impl Future<Output = Result<String, ProviderError>>,
@@ -807,7 +850,7 @@ impl Pipeline {
         &self,
         job: &Job,
         runway: &RunwayClient,
-        row: &Stage,
+        row: &StepRow,
         operation: &'static str,
         submit: impl Future<Output = Result<String, ProviderError>>,
     ) -> Result<Vec<String>, ProviderError> {
@@ -863,12 +906,16 @@ impl Pipeline {
     }
 
     async fn voice(&self, job: &Job, script: &Script) -> Result<PathBuf, GenerateError> {
-        let path = job.file("voice.wav");
+        let path = job.file(VOICE_FILE);
         let narration = script.narration();
         self.steps
-            .step(job, (StageKind::Voice, WHOLE), &narration, "openai", existing_file, |_| async {
-                self.steps.meter.measure(Some(job.asset_id), "openai", "speech", self.openai.speech(&narration, &path)).await?;
-                Ok((path.clone(), path_text(&path)))
+            .step(job, (StageKind::Voice, WHOLE), &narration, "openai", existing_file, |row| {
+                let (narration, path) = (&narration, &path);
+                async move {
+                    self.steps.meter.measure(Some(job.asset_id), "openai", "speech", self.openai.speech(narration, path)).await?;
+                    self.steps.keep_payload(job, row.id, path).await;
+                    Ok((path.clone(), path_text(path)))
+                }
             })
             .await
     }

@@ -17,10 +17,10 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
-use super::crossfade;
 use super::photo::{self, Fit};
 use super::pipeline::{Job, Pipeline, Steps, continuation_prompt, existing_file};
 use super::{ExtendPart, GenerateError, GenerationRequest, Generator};
+use super::{crossfade, ffmpeg};
 use crate::config::PipelineSettings;
 use crate::db::stages::{self, StageKind};
 use crate::domain::{Gate, Length, MadeWith, Recipe};
@@ -145,12 +145,12 @@ impl Single {
             }
             return Ok(());
         }
-        let parent = tokio::fs::read(&part.parent_video)
-            .await
-            .map_err(|e| GenerateError::Failed(format!("cannot read the video to extend: {e}")))?;
         tokio::fs::create_dir_all(&job.dir)
             .await
             .map_err(|e| GenerateError::Failed(format!("cannot create {}: {e}", job.dir.display())))?;
+        let input = extension_input(&part.parent_video, &job).await?;
+        let parent =
+            tokio::fs::read(&input).await.map_err(|e| GenerateError::Failed(format!("cannot read the video to extend: {e}")))?;
         let whole = job.file("extended.mp4");
         let extended =
             veo_clip(&self.steps, &job, &self.vertex, 0, &prompt, VEO_EXTENSION_SECONDS, true, None, Some(&parent), &whole)
@@ -159,6 +159,27 @@ impl Single {
             .await
             .map_err(|e| GenerateError::Failed(format!("cannot cut the new seconds from Veo's extension: {e}")))
     }
+}
+
+/// The longest video Veo extends (`instances[].video` takes 1–30 s).
+const VEO_MAX_EXTENSION_INPUT_SECONDS: f64 = 30.0;
+
+/// What Veo is given to extend: the parent itself when it fits Veo's
+/// 1–30 s, else (a chain of extensions grows past it) its last 29 s — the
+/// new part continues the end, and a second's margin keeps a re-encoded
+/// cut inside the limit.
+async fn extension_input(parent: &Path, job: &Job) -> Result<PathBuf, GenerateError> {
+    let seconds = ffmpeg::probe_duration(parent)
+        .await
+        .map_err(|e| GenerateError::Failed(format!("cannot read the length of the video to extend: {e}")))?;
+    if seconds <= VEO_MAX_EXTENSION_INPUT_SECONDS {
+        return Ok(parent.to_owned());
+    }
+    let cut = job.file("extension-input.mp4");
+    crossfade::tail(parent, VEO_MAX_EXTENSION_INPUT_SECONDS as u32 - 1, &cut)
+        .await
+        .map_err(|e| GenerateError::Failed(format!("cannot cut the video to extend to Veo's 30 s: {e}")))?;
+    Ok(cut)
 }
 
 /// A remix's photo as Veo takes it (checked, re-encoded if it must be)

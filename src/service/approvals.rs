@@ -27,7 +27,7 @@ use crate::db::approvals::{self, Approval, Decided};
 use crate::db::cancel::HandedOver;
 use crate::db::stages::{self, StageKind, StageStatus, StepKey, WHOLE};
 use crate::db::{assets, languages};
-use crate::domain::{Actor, ApprovalId, ApprovalState, ChatId, Decision, Gate, Generation, Stage, UserId};
+use crate::domain::{Actor, ApprovalId, ApprovalState, CallbackData, ChatId, Decision, Gate, Generation, Stage, UserId};
 use crate::telegram::api::{InlineButton, Keyboard, MediaKind};
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -41,9 +41,21 @@ const CLIPS_SHOWN: usize = 3;
 /// messages is sent again (the sender died).
 const PROMPT_CLAIM: Duration = Duration::from_secs(60);
 
+fn claim_length() -> chrono::Duration {
+    chrono::Duration::from_std(PROMPT_CLAIM).unwrap_or(chrono::Duration::minutes(1))
+}
+
+/// How long to wait before asking again when no approver could be sent
+/// the prompt: as long as the approval has waited so far (so the tries
+/// thin out, each gap about double the last, while an approver has
+/// blocked the bot), at least 2 s and at most 5 minutes.
+fn ask_again_after(waited: chrono::Duration) -> chrono::Duration {
+    waited.clamp(chrono::Duration::seconds(2), chrono::Duration::minutes(5))
+}
+
 /// What a press (or a reply-keyboard button) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pressed {
+pub enum ApprovalPress {
     /// This press decided it.
     Decided(ApprovalState),
     /// Decided before (another press, or the timeout): nothing changed.
@@ -52,12 +64,6 @@ pub enum Pressed {
     NotAllowed,
     /// Nothing to decide (unknown approval, or none pending for the user).
     Nothing,
-}
-
-/// The approval button data: `ap:<id>:<y|n|d>` (at most 64 bytes; the
-/// bot's `CallbackData` reads it back).
-pub fn callback_data(id: ApprovalId, what: char) -> String {
-    format!("ap:{id}:{what}")
 }
 
 /// One person asked to decide, in their language, with the prompt as they
@@ -212,7 +218,7 @@ impl Approvals {
     /// on the row), and records the keyboard messages.
     #[tracing::instrument(skip_all, fields(approval_id = %approval.id))]
     pub async fn prompt(&self, approval: &Approval) -> Result<(), DbErr> {
-        let stale = Utc::now() - chrono::Duration::from_std(PROMPT_CLAIM).unwrap_or(chrono::Duration::minutes(1));
+        let stale = Utc::now() - claim_length();
         if !approvals::claim_prompt(&self.db, approval.id, stale).await? {
             return Ok(());
         }
@@ -230,8 +236,14 @@ impl Approvals {
         for Recipient { chat, lang, prompt, .. } in audience {
             let texts = lang.texts();
             let buttons = vec![vec![
-                InlineButton { text: texts.approve_button(), data: callback_data(approval.id, 'y') },
-                InlineButton { text: texts.reject_button(), data: callback_data(approval.id, 'n') },
+                InlineButton {
+                    text: texts.approve_button(),
+                    data: CallbackData::Approval { id: approval.id, decision: Decision::Approve }.encode(),
+                },
+                InlineButton {
+                    text: texts.reject_button(),
+                    data: CallbackData::Approval { id: approval.id, decision: Decision::Reject }.encode(),
+                },
             ]];
             let preview = match &script {
                 Some(text) => texts.approval_script(&prompt, text),
@@ -254,10 +266,13 @@ impl Approvals {
             }
         }
         if sent.is_empty() && asked > 0 {
-            // Nobody got the buttons: record nothing, so the reconciler's
-            // next sweep asks again (until the deadline decides).
-            tracing::warn!(asked, "no approval prompt could be sent; asking again at the next sweep");
-            approvals::release_prompt(&self.db, approval.id).await?;
+            // Nobody got the buttons: record nothing, so a later sweep asks
+            // again (until the deadline decides) — later and later, not at
+            // every sweep, while the approvers can't be reached.
+            let now = Utc::now();
+            let wait = ask_again_after(now - approval.created_at);
+            tracing::warn!(asked, wait_secs = wait.num_seconds(), "no approval prompt could be sent; asking again later");
+            approvals::release_prompt(&self.db, approval.id, now + wait - claim_length()).await?;
             return Ok(());
         }
         approvals::set_messages(&self.db, approval.id, &sent).await?;
@@ -322,11 +337,11 @@ impl Approvals {
 
     /// A press of ✅ or ❌ under approval `id` by `user`.
     #[tracing::instrument(skip(self))]
-    pub async fn decide(self: &Arc<Self>, user: UserId, id: ApprovalId, decision: Decision) -> Result<Pressed, DbErr> {
-        let Some(approval) = approvals::find(&self.db, id).await? else { return Ok(Pressed::Nothing) };
+    pub async fn decide(self: &Arc<Self>, user: UserId, id: ApprovalId, decision: Decision) -> Result<ApprovalPress, DbErr> {
+        let Some(approval) = approvals::find(&self.db, id).await? else { return Ok(ApprovalPress::Nothing) };
         if !self.may_decide(&approval, user) {
             tracing::info!(%user, "refused an approval press from someone who may not decide");
-            return Ok(Pressed::NotAllowed);
+            return Ok(ApprovalPress::NotAllowed);
         }
         // an operator deciding in operators mode is recorded like a /clear
         let operator = approval.approver_user_id.is_none().then_some(Actor::Telegram(user));
@@ -338,7 +353,12 @@ impl Approvals {
     /// generation is dispatched or fails and its waiters are told), whoever
     /// was asked, and recorded in `operator_actions` with `by`.
     #[tracing::instrument(skip(self), fields(by = %by))]
-    pub async fn decide_as_operator(self: &Arc<Self>, by: &Actor, id: ApprovalId, decision: Decision) -> Result<Pressed, DbErr> {
+    pub async fn decide_as_operator(
+        self: &Arc<Self>,
+        by: &Actor,
+        id: ApprovalId,
+        decision: Decision,
+    ) -> Result<ApprovalPress, DbErr> {
         let user = match by {
             Actor::Telegram(user) => Some(*user),
             Actor::Console(_) => None,
@@ -347,10 +367,10 @@ impl Approvals {
     }
 
     /// ✅ / ❌ on the reply keyboard: acts on the user's oldest pending gate.
-    pub async fn decide_oldest(self: &Arc<Self>, user: UserId, decision: Decision) -> Result<Pressed, DbErr> {
+    pub async fn decide_oldest(self: &Arc<Self>, user: UserId, decision: Decision) -> Result<ApprovalPress, DbErr> {
         match approvals::oldest_pending_for(&self.db, user, self.admins.contains(&user)).await? {
             Some(approval) => self.decide(user, approval.id, decision).await,
-            None => Ok(Pressed::Nothing),
+            None => Ok(ApprovalPress::Nothing),
         }
     }
 
@@ -370,11 +390,11 @@ impl Approvals {
         state: ApprovalState,
         by: Option<UserId>,
         operator: Option<&Actor>,
-    ) -> Result<Pressed, DbErr> {
+    ) -> Result<ApprovalPress, DbErr> {
         let (approval, resumed, failed) = match approvals::decide(&self.db, id, state, by, operator).await? {
             Decided::Now { approval, resumed, failed } => (approval, resumed, failed),
-            Decided::Already(state) => return Ok(Pressed::Already(state)),
-            Decided::Unknown => return Ok(Pressed::Nothing),
+            Decided::Already(state) => return Ok(ApprovalPress::Already(state)),
+            Decided::Unknown => return Ok(ApprovalPress::Nothing),
         };
         tracing::info!(approval_id = %id, asset_id = %approval.asset_id, gate = %approval.gate, ?state, failed, "approval decided");
         let this = self.clone();
@@ -383,7 +403,7 @@ impl Approvals {
                 tracing::warn!(error = %err, "could not finish an approval's follow-ups; the reconciler will");
             }
         });
-        Ok(Pressed::Decided(state))
+        Ok(ApprovalPress::Decided(state))
     }
 
     async fn aftermath(
@@ -415,7 +435,10 @@ impl Approvals {
         let lang_of = |chat: ChatId| audience.iter().find(|r| r.chat == chat).map_or_else(Lang::default, |r| r.lang);
         for (chat, message) in approvals::messages(approval) {
             let texts = lang_of(chat).texts();
-            let shown = vec![vec![InlineButton { text: texts.decided_button(state), data: callback_data(approval.id, 'd') }]];
+            let shown = vec![vec![InlineButton {
+                text: texts.decided_button(state),
+                data: CallbackData::Decided { id: approval.id }.encode(),
+            }]];
             if let Err(err) = self.sender.edit_keyboard(chat, message, &shown).await {
                 tracing::debug!(%chat, error = %err, "could not show the decision under an approval message");
             }
@@ -477,12 +500,12 @@ impl Approvals {
         }
         let mut done = 0;
         for approval in approvals::overdue(&self.db, Utc::now()).await? {
-            if let Pressed::Decided(_) = self.settle(approval.id, ApprovalState::TimedOut, None, None).await? {
+            if let ApprovalPress::Decided(_) = self.settle(approval.id, ApprovalState::TimedOut, None, None).await? {
                 tracing::info!(approval_id = %approval.id, "no answer in time; the generation is cancelled");
                 done += 1;
             }
         }
-        let stale = Utc::now() - chrono::Duration::from_std(PROMPT_CLAIM).unwrap_or(chrono::Duration::minutes(1));
+        let stale = Utc::now() - claim_length();
         for approval in approvals::unprompted(&self.db, stale).await? {
             self.prompt(&approval).await?;
             done += 1;
@@ -494,5 +517,32 @@ impl Approvals {
 impl std::fmt::Debug for Approvals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Approvals").field("settings", &self.settings).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An approver who blocked the bot, swept every second for the default
+    /// 10-minute deadline: asked a dozen times, not 600.
+    #[test]
+    fn an_unreachable_approver_is_asked_less_and_less_often() {
+        let deadline = chrono::Duration::minutes(10);
+        let (mut now, mut next, mut tries) = (chrono::Duration::zero(), chrono::Duration::zero(), 0);
+        let mut gaps = Vec::new();
+        while now < deadline {
+            if now >= next {
+                tries += 1;
+                let wait = ask_again_after(now);
+                gaps.push(wait);
+                next = now + wait;
+            }
+            now += chrono::Duration::seconds(1);
+        }
+        assert!((5..=15).contains(&tries), "{tries} tries in 10 minutes");
+        assert!(gaps.windows(2).all(|w| w[1] >= w[0]), "gaps never shrink: {gaps:?}");
+        assert_eq!(ask_again_after(chrono::Duration::hours(3)), chrono::Duration::minutes(5), "at most 5 minutes apart");
+        assert_eq!(ask_again_after(chrono::Duration::zero()), chrono::Duration::seconds(2));
     }
 }

@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
-use super::approvals::{Approvals, Pressed};
+use super::approvals::{ApprovalPress, Approvals};
 use super::operator::Operator;
 use crate::db::approvals::{self, Approval};
 use crate::db::assets::{self, Asset};
 use crate::db::console::{self as queries, OperatorAction, ProviderCall};
 use crate::db::credits;
 use crate::db::requests::{self, Request};
-use crate::db::stages::{self, Costs, Stage as StageRow};
+use crate::db::stages::{self, Costs, StepRow};
 use crate::domain::{Actor, ApprovalId, AssetId, AssetStatus, Decision, Prompt, Stage, UserId};
 use crate::storage::{VideoStore, key_of};
 use crate::texts::{ClearOutcome, StatsReport};
@@ -62,7 +62,7 @@ pub struct AssetDetail {
     pub summary: AssetSummary,
     pub requests: Vec<Request>,
     /// The steps of the current generation.
-    pub stages: Vec<StageRow>,
+    pub stages: Vec<StepRow>,
     pub calls: Vec<ProviderCall>,
     pub actions: Vec<OperatorAction>,
     /// Its approvals, newest first; the pending one can be decided.
@@ -142,7 +142,13 @@ impl Console {
     /// ✅/❌ in Telegram makes, recorded with `by`. `None` when asset
     /// `asset` has no approval `id`.
     #[tracing::instrument(skip(self), fields(by = %by))]
-    pub async fn decide(&self, asset: AssetId, id: ApprovalId, decision: Decision, by: &Actor) -> Result<Option<Pressed>, DbErr> {
+    pub async fn decide(
+        &self,
+        asset: AssetId,
+        id: ApprovalId,
+        decision: Decision,
+        by: &Actor,
+    ) -> Result<Option<ApprovalPress>, DbErr> {
         match approvals::find(&self.db, id).await? {
             Some(approval) if approval.asset_id == asset => {}
             _ => return Ok(None),

@@ -12,17 +12,10 @@ use crate::config::{CreditSettings, RetryPolicy};
 pub use crate::db::credits::Refunded;
 use crate::db::credits::{self, Adjusted, Payment, Pricing, Purchase, Refundable};
 use crate::db::is_retryable;
-use crate::domain::{ChargeId, ChatId, Choices, RequestId, StarsPackage, UserId};
+use crate::domain::{ChargeId, ChatId, Choices, StarsPackage, UserId};
 use crate::telegram::api::StarsInvoice;
 use crate::telegram::sender::{SendError, Sender};
 use crate::texts::{Movement, RefundRefusal, Texts};
-
-/// Gives a request's held credits back (idempotent): for every path that
-/// ends a request without its video — `/cancel` included. True when this
-/// call released them; false when there was no hold or it was settled.
-pub async fn release_for_request(db: &DatabaseConnection, request: RequestId) -> Result<bool, DbErr> {
-    credits::release(db, request).await
-}
 
 pub struct Credits {
     db: DatabaseConnection,

@@ -25,7 +25,7 @@ use crate::domain::{AssetId, AssetStatus, CallbackData, ChatId, Failure, FileId,
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::api::{InlineButton, Keyboard, SentVideo};
 use crate::telegram::limiter::Priority;
-use crate::telegram::sender::{Gate, SendError, Sender};
+use crate::telegram::sender::{SendError, SendGate, Sender};
 use crate::telemetry::measure::{self, RequestOutcome};
 use crate::texts::Lang;
 
@@ -103,7 +103,7 @@ impl<'a> Claim<'a> {
     }
 }
 
-impl Gate for Claim<'_> {
+impl SendGate for Claim<'_> {
     fn pass(&self) -> BoxFuture<'_, bool> {
         Box::pin(self.hold())
     }
@@ -136,7 +136,7 @@ struct StillWaiting<'a> {
     request: RequestId,
 }
 
-impl Gate for StillWaiting<'_> {
+impl SendGate for StillWaiting<'_> {
     fn pass(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move { requests::note_wanted(self.db, self.request).await.unwrap_or(true) })
     }
@@ -225,7 +225,7 @@ impl Delivery {
                 Some(request.message_id),
                 &extend_keyboard(request.asset_id, request.language),
                 priority,
-                Some(&claim as &dyn Gate),
+                Some(&claim as &dyn SendGate),
             )
             .await;
         let held = request.hold == Some(HoldState::Held);
@@ -279,7 +279,7 @@ impl Delivery {
                         Some(request.message_id),
                         &extend_keyboard(request.asset_id, request.language),
                         priority,
-                        Some(claim as &dyn Gate),
+                        Some(claim as &dyn SendGate),
                     )
                     .await;
                 return self.record_video(request.id, held, sent.map(|_| ()), paid).await;
@@ -337,7 +337,7 @@ impl Delivery {
         let keyboard = extend_keyboard(request.asset_id, request.language);
         let sent = self
             .sender
-            .upload(request.chat_id, &path, caption, Some(request.message_id), &keyboard, priority, Some(claim as &dyn Gate))
+            .upload(request.chat_id, &path, caption, Some(request.message_id), &keyboard, priority, Some(claim as &dyn SendGate))
             .await;
         if let Ok(video) = &sent {
             match assets::replace_file_id(&self.db, asset.id, stale, &video.file_id, &video.file_unique_id).await {
@@ -430,7 +430,7 @@ impl Delivery {
                     Some(request.message_id),
                     &extend_keyboard(asset, request.language),
                     Priority::Interactive,
-                    Some(&claim as &dyn Gate),
+                    Some(&claim as &dyn SendGate),
                 )
                 .await;
             match sent {
@@ -547,7 +547,7 @@ impl Delivery {
         let text = request.language.texts().generation_failed(request.raw_text.trim(), &reason);
         let sent = self
             .sender
-            .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Bulk, Some(&claim as &dyn Gate))
+            .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Bulk, Some(&claim as &dyn SendGate))
             .await;
         match sent {
             Ok(_) | Err(SendError::Unreachable(_)) | Err(SendError::Rejected(_)) => {

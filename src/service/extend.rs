@@ -24,7 +24,7 @@ pub const MAX_DOWNLOAD_BYTES: u64 = 20 * 1024 * 1024;
 
 /// Why a video can't be extended (now).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub enum ExtendRefusal {
     /// The video is gone (cleared, or being made again).
     Unavailable,
     /// The chain is `MAX_EXTENSIONS` long already.
@@ -50,14 +50,14 @@ pub enum Awaited {
 
 /// What a press of "➕ Extend" did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pressed {
+pub enum ExtendPress {
     /// The bot now waits for the continuation of the video of `prompt`.
     Waiting {
         prompt: String,
         /// How the video was made: its extension is made alike.
         choices: Choices,
     },
-    Refused(Refusal),
+    Refused(ExtendRefusal),
 }
 
 pub struct Extensions {
@@ -75,9 +75,9 @@ impl Extensions {
         self.settings
     }
 
-    fn check(&self, parent: Option<&Asset>) -> Result<(), Refusal> {
+    fn check(&self, parent: Option<&Asset>) -> Result<(), ExtendRefusal> {
         if self.settings.max_extensions == 0 {
-            return Err(Refusal::Off);
+            return Err(ExtendRefusal::Off);
         }
         // Available — or just uploaded and about to be marked so: a user may
         // press ➕ under the upload before the worker records its file_id.
@@ -87,30 +87,30 @@ impl Extensions {
             AssetStatus::Pending | AssetStatus::Failed | AssetStatus::Awaiting => false,
         };
         let Some(parent) = parent.filter(shown) else {
-            return Err(Refusal::Unavailable);
+            return Err(ExtendRefusal::Unavailable);
         };
         if parent.extension_depth >= self.settings.max_extensions {
-            return Err(Refusal::TooManyExtensions { max: self.settings.max_extensions });
+            return Err(ExtendRefusal::TooManyExtensions { max: self.settings.max_extensions });
         }
         Ok(())
     }
 
     /// "➕ Extend" pressed by `user` in `chat` under a video of `parent`.
     #[tracing::instrument(skip(self))]
-    pub async fn press(&self, chat: ChatId, user: UserId, parent: AssetId) -> Result<Pressed, DbErr> {
+    pub async fn press(&self, chat: ChatId, user: UserId, parent: AssetId) -> Result<ExtendPress, DbErr> {
         // Only a video the presser asked for (and so was sent) can be
         // extended by them: callback data can be forged by any client.
         let Some(own) = languages::request_for(&self.db, user, parent).await? else {
-            return Ok(Pressed::Refused(Refusal::NotYours));
+            return Ok(ExtendPress::Refused(ExtendRefusal::NotYours));
         };
         let asset = assets::find(&self.db, parent).await?;
         if let Err(refusal) = self.check(asset.as_ref()) {
-            return Ok(Pressed::Refused(refusal));
+            return Ok(ExtendPress::Refused(refusal));
         }
         extensions::await_continuation(&self.db, chat, user, parent).await?;
         let choices = asset.as_ref().map(|a| a.recipe().choices).unwrap_or_default();
         // quoted as this user typed it
-        Ok(Pressed::Waiting { prompt: own.raw_text.trim().to_owned(), choices })
+        Ok(ExtendPress::Waiting { prompt: own.raw_text.trim().to_owned(), choices })
     }
 
     /// What the bot waits for from `user` in `chat`: the continuation of a
@@ -129,12 +129,12 @@ impl Extensions {
 
     /// What to request for the continuation of `parent`; checked again, as
     /// the video may have been cleared since the press.
-    pub async fn wanted(&self, parent: AssetId, continuation: Prompt) -> Result<Result<Wanted, Refusal>, DbErr> {
+    pub async fn wanted(&self, parent: AssetId, continuation: Prompt) -> Result<Result<Wanted, ExtendRefusal>, DbErr> {
         let asset = assets::find(&self.db, parent).await?;
         if let Err(refusal) = self.check(asset.as_ref()) {
             return Ok(Err(refusal));
         }
-        let Some(asset) = asset else { return Ok(Err(Refusal::Unavailable)) };
+        let Some(asset) = asset else { return Ok(Err(ExtendRefusal::Unavailable)) };
         // made as its parent was (a 9:16 video extends in 9:16); the photo of
         // a remix is in the parent's video already
         let recipe = Recipe { image: None, ..asset.recipe() };

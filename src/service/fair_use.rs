@@ -41,6 +41,25 @@ redis.call('PEXPIRE', KEYS[2], longest + 1000)
 return {0, member}
 "#;
 
+/// [`CHECK`] without counting: `{milliseconds to wait}` (0: one more is let in).
+const PEEK: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
+local pairs = (#ARGV - 1) / 2
+for i = 1, pairs do
+  local max = tonumber(ARGV[2 * i])
+  local per = tonumber(ARGV[2 * i + 1])
+  local inside = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - per), '+inf', 'WITHSCORES')
+  local count = #inside / 2
+  if count >= max then
+    local leaves = tonumber(inside[2 * (count - max + 1)]) + per - now
+    if leaves > wait then wait = leaves end
+  end
+end
+return wait
+"#;
+
 /// What the rate limit said of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admit {
@@ -58,6 +77,7 @@ pub struct SharedRateLimit {
     prefix: String,
     windows: Vec<RateWindow>,
     script: Script,
+    peek: Script,
 }
 
 impl std::fmt::Debug for SharedRateLimit {
@@ -71,7 +91,7 @@ impl SharedRateLimit {
     pub async fn connect(url: &str, bot_id: i64, windows: Vec<RateWindow>) -> Result<Self, redis::RedisError> {
         // Opened on first use: the process starts while Redis is away.
         let conn = queue::lazy_redis(url)?;
-        Ok(Self { conn, prefix: format!("vidcache:rate:{bot_id}"), windows, script: Script::new(CHECK) })
+        Ok(Self { conn, prefix: format!("vidcache:rate:{bot_id}"), windows, script: Script::new(CHECK), peek: Script::new(PEEK) })
     }
 
     fn key(&self, user: UserId) -> String {
@@ -97,6 +117,22 @@ impl SharedRateLimit {
             return Ok(Admit::Wait(Duration::from_millis(wait.unsigned_abs().min(longest))));
         }
         Ok(Admit::In(Some(member).filter(|m| !m.is_empty())))
+    }
+
+    /// How long `user` must wait before one more request is let in
+    /// (`None`: it would be), counting nothing: checked before something is
+    /// paid for a request (a voice message's transcription).
+    #[tracing::instrument(skip(self))]
+    pub async fn peek(&self, user: UserId) -> Result<Option<Duration>, redis::RedisError> {
+        let Some(longest) = self.windows.iter().map(|w| w.per.as_millis() as u64).max() else { return Ok(None) };
+        let mut invocation = self.peek.prepare_invoke();
+        invocation.key(self.key(user)).arg(longest);
+        for window in &self.windows {
+            invocation.arg(window.max).arg(window.per.as_millis() as u64);
+        }
+        let mut conn = self.conn.clone();
+        let wait: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok((wait > 0).then(|| Duration::from_millis(wait.unsigned_abs().min(longest))))
     }
 
     /// Takes back a request [`check`](Self::check) let in that was then

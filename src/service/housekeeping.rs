@@ -22,6 +22,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::assets::{self, Asset};
+use crate::db::stages;
 use crate::domain::{AssetId, AssetStatus};
 use crate::storage::{VideoStore, key_of};
 
@@ -172,6 +173,8 @@ impl Housekeeping {
                     if meta.is_dir() { tokio::fs::remove_dir_all(&path).await } else { tokio::fs::remove_file(&path).await };
                 match removed {
                     Ok(()) => {
+                        // with them goes the voice-over kept for a takeover elsewhere
+                        stages::drop_payloads(&self.db, asset_id).await?;
                         tracing::debug!(path = %path.display(), "intermediate files removed");
                         swept.intermediates += 1;
                         swept.bytes += bytes;

@@ -116,6 +116,30 @@ impl Intake {
         self
     }
 
+    /// What the fair-use limits would say of one more request by `user`
+    /// that may start or join a generation, counting nothing: checked before
+    /// something is paid for it (a voice message's transcription, whose
+    /// words — and so whether it is a cache hit — are not known yet).
+    /// `None`: it would be let in (or Redis did not answer: the request's
+    /// own check decides).
+    pub async fn would_refuse(&self, user: UserId) -> Result<Option<Refusal>, DbErr> {
+        if self.exempt.contains(&user) {
+            return Ok(None);
+        }
+        if let Some(limit) = &self.shared_rate {
+            match limit.peek(user).await {
+                Ok(Some(retry_after)) => return Ok(Some(Refusal::Rate { retry_after })),
+                Ok(None) => {}
+                Err(err) => {
+                    if let Some(skipped) = REDIS_AWAY.due(std::time::Instant::now()) {
+                        tracing::warn!(error = %err, skipped, "Redis did not answer the rate limit; letting requests in");
+                    }
+                }
+            }
+        }
+        requests::would_limit(&self.db, self.recorder.admission(), user).await
+    }
+
     /// Records the request for `prompt`. Returns once it is recorded
     /// (durable); the answer is sent in the background, so a burst of
     /// updates is taken in faster than Telegram lets us answer it. A send

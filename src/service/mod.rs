@@ -41,7 +41,7 @@ pub mod status;
 
 use std::sync::Arc;
 
-pub use approvals::{Approvals, Pressed};
+pub use approvals::{ApprovalPress, Approvals};
 pub use cancel::Cancel;
 pub use console::Console;
 pub use credits::Credits;

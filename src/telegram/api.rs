@@ -35,7 +35,7 @@ pub enum ApiError {
 
 /// How a failed call should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub enum ApiFailure {
     /// Wait `retry_after` seconds (flood control, 1 to [`MAX_FLOOD_WAIT_SECS`]), then try again.
     FloodWait(u64),
     /// A passing fault (5xx, timeout, network): back off and try again.
@@ -54,23 +54,23 @@ pub enum Failure {
 pub const MAX_FLOOD_WAIT_SECS: u64 = 60;
 
 impl ApiError {
-    pub fn failure(&self) -> Failure {
+    pub fn failure(&self) -> ApiFailure {
         match self {
             ApiError::Refused { code: 429, retry_after, .. } => {
-                Failure::FloodWait(retry_after.unwrap_or(1).clamp(1, MAX_FLOOD_WAIT_SECS))
+                ApiFailure::FloodWait(retry_after.unwrap_or(1).clamp(1, MAX_FLOOD_WAIT_SECS))
             }
-            ApiError::Refused { code, .. } if *code >= 500 => Failure::Transient,
-            ApiError::Refused { code: 403, .. } => Failure::ChatUnreachable,
+            ApiError::Refused { code, .. } if *code >= 500 => ApiFailure::Transient,
+            ApiError::Refused { code: 403, .. } => ApiFailure::ChatUnreachable,
             ApiError::Refused { code: 400, description, .. }
                 if description.contains("chat not found") || description.contains("user not found") =>
             {
-                Failure::ChatUnreachable
+                ApiFailure::ChatUnreachable
             }
             ApiError::Refused { code: 400, description, .. } if description.contains("wrong file identifier") => {
-                Failure::UnknownFile
+                ApiFailure::UnknownFile
             }
-            ApiError::Refused { .. } | ApiError::File { .. } => Failure::Rejected,
-            ApiError::Network { .. } | ApiError::Garbled { .. } => Failure::Transient,
+            ApiError::Refused { .. } | ApiError::File { .. } => ApiFailure::Rejected,
+            ApiError::Network { .. } | ApiError::Garbled { .. } => ApiFailure::Transient,
         }
     }
 }
@@ -593,15 +593,15 @@ mod tests {
     fn failures_are_classified() {
         assert_eq!(
             ApiError::Refused { method: "sendMessage", code: 429, description: String::new(), retry_after: Some(7) }.failure(),
-            Failure::FloodWait(7)
+            ApiFailure::FloodWait(7)
         );
-        assert_eq!(refused(502, "Bad Gateway").failure(), Failure::Transient);
-        assert_eq!(refused(403, "Forbidden: bot was blocked by the user").failure(), Failure::ChatUnreachable);
-        assert_eq!(refused(400, "Bad Request: chat not found").failure(), Failure::ChatUnreachable);
-        assert_eq!(refused(400, "Bad Request: wrong file").failure(), Failure::Rejected);
-        assert_eq!(refused(400, "Bad Request: wrong file identifier/HTTP URL specified").failure(), Failure::UnknownFile);
-        assert_eq!(refused(413, "Request Entity Too Large").failure(), Failure::Rejected);
-        assert_eq!(ApiError::Network { method: "getMe", message: "timeout".into() }.failure(), Failure::Transient);
+        assert_eq!(refused(502, "Bad Gateway").failure(), ApiFailure::Transient);
+        assert_eq!(refused(403, "Forbidden: bot was blocked by the user").failure(), ApiFailure::ChatUnreachable);
+        assert_eq!(refused(400, "Bad Request: chat not found").failure(), ApiFailure::ChatUnreachable);
+        assert_eq!(refused(400, "Bad Request: wrong file").failure(), ApiFailure::Rejected);
+        assert_eq!(refused(400, "Bad Request: wrong file identifier/HTTP URL specified").failure(), ApiFailure::UnknownFile);
+        assert_eq!(refused(413, "Request Entity Too Large").failure(), ApiFailure::Rejected);
+        assert_eq!(ApiError::Network { method: "getMe", message: "timeout".into() }.failure(), ApiFailure::Transient);
     }
 
     #[test]
@@ -609,10 +609,10 @@ mod tests {
         let flood = |retry_after| {
             ApiError::Refused { method: "sendMessage", code: 429, description: String::new(), retry_after }.failure()
         };
-        assert_eq!(flood(Some(u64::MAX)), Failure::FloodWait(60));
-        assert_eq!(flood(Some(1_000_000)), Failure::FloodWait(60));
-        assert_eq!(flood(Some(60)), Failure::FloodWait(60));
-        assert_eq!(flood(Some(0)), Failure::FloodWait(1));
-        assert_eq!(flood(None), Failure::FloodWait(1));
+        assert_eq!(flood(Some(u64::MAX)), ApiFailure::FloodWait(60));
+        assert_eq!(flood(Some(1_000_000)), ApiFailure::FloodWait(60));
+        assert_eq!(flood(Some(60)), ApiFailure::FloodWait(60));
+        assert_eq!(flood(Some(0)), ApiFailure::FloodWait(1));
+        assert_eq!(flood(None), ApiFailure::FloodWait(1));
     }
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use super::api::{ApiError, BotApi, Failure, InlineButton, Keyboard, MediaKind, SentVideo};
+use super::api::{ApiError, ApiFailure, BotApi, InlineButton, Keyboard, MediaKind, SentVideo};
 use super::limiter::{FloodLimiter, Priority};
 use crate::config::RetryPolicy;
 use crate::domain::{ChatId, FileId, MessageId};
@@ -42,7 +42,7 @@ pub struct Sender {
 /// Asked right before each attempt goes out (after the flood limiter let it
 /// through): "may I still send?" — used to take or extend a delivery claim
 /// at the last moment, so a claim covers one call, not a wait in line.
-pub trait Gate: Send + Sync {
+pub trait SendGate: Send + Sync {
     /// True to let this attempt go out.
     fn pass(&self) -> futures::future::BoxFuture<'_, bool>;
 }
@@ -63,7 +63,7 @@ impl Sender {
         &self,
         chat_id: ChatId,
         (kind, priority): (&'static str, Priority),
-        gate: Option<&dyn Gate>,
+        gate: Option<&dyn SendGate>,
         op: F,
     ) -> Result<T, SendError>
     where
@@ -93,25 +93,25 @@ impl Sender {
             measure::send(
                 kind,
                 match failure {
-                    Failure::FloodWait(_) => "flood_wait",
-                    Failure::ChatUnreachable => "unreachable",
-                    Failure::Rejected => "rejected",
-                    Failure::UnknownFile => "unknown_file",
-                    Failure::Transient => "transient",
+                    ApiFailure::FloodWait(_) => "flood_wait",
+                    ApiFailure::ChatUnreachable => "unreachable",
+                    ApiFailure::Rejected => "rejected",
+                    ApiFailure::UnknownFile => "unknown_file",
+                    ApiFailure::Transient => "transient",
                 },
             );
             match failure {
-                Failure::FloodWait(secs) if flood_waits < MAX_FLOOD_WAITS => {
+                ApiFailure::FloodWait(secs) if flood_waits < MAX_FLOOD_WAITS => {
                     flood_waits += 1;
                     self.limiter.freeze(Duration::from_secs(secs)).await;
                 }
-                Failure::FloodWait(_) => {
+                ApiFailure::FloodWait(_) => {
                     return Err(SendError::GaveUp { attempts: failures + flood_waits, last: err.to_string() });
                 }
-                Failure::ChatUnreachable => return Err(SendError::Unreachable(err.to_string())),
-                Failure::Rejected => return Err(SendError::Rejected(err.to_string())),
-                Failure::UnknownFile => return Err(SendError::UnknownFile(err.to_string())),
-                Failure::Transient => {
+                ApiFailure::ChatUnreachable => return Err(SendError::Unreachable(err.to_string())),
+                ApiFailure::Rejected => return Err(SendError::Rejected(err.to_string())),
+                ApiFailure::UnknownFile => return Err(SendError::UnknownFile(err.to_string())),
+                ApiFailure::Transient => {
                     failures += 1;
                     if !self.retry.retries_after(failures) {
                         return Err(SendError::GaveUp { attempts: failures, last: err.to_string() });
@@ -131,7 +131,7 @@ impl Sender {
         reply_to: Option<MessageId>,
         keyboard: Keyboard,
         priority: Priority,
-        gate: Option<&dyn Gate>,
+        gate: Option<&dyn SendGate>,
     ) -> Result<MessageId, SendError> {
         self.with_retries(chat_id, ("message", priority), gate, || self.api.send_message(chat_id, text, reply_to, &keyboard))
             .await
@@ -165,7 +165,7 @@ impl Sender {
         reply_to: Option<MessageId>,
         keyboard: &Keyboard,
         priority: Priority,
-        gate: Option<&dyn Gate>,
+        gate: Option<&dyn SendGate>,
     ) -> Result<SentVideo, SendError> {
         let paid = priority == Priority::Broadcast;
         self.with_retries(chat_id, ("video", priority), gate, || {
@@ -184,7 +184,7 @@ impl Sender {
         reply_to: Option<MessageId>,
         keyboard: &Keyboard,
         priority: Priority,
-        gate: Option<&dyn Gate>,
+        gate: Option<&dyn SendGate>,
     ) -> Result<SentVideo, SendError> {
         let sent = self
             .with_retries(chat_id, ("upload", priority), gate, || {
@@ -244,25 +244,6 @@ impl Sender {
         {
             Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
             other => other,
-        }
-    }
-
-    /// Answers a button press; Telegram does not count these against the
-    /// flood limits. Passing faults are retried a few times.
-    pub async fn answer_callback(&self, callback_query_id: &str, text: Option<&str>) -> Result<(), SendError> {
-        let mut failures = 0u32;
-        loop {
-            let err = match self.api.answer_callback_query(callback_query_id, text).await {
-                Ok(()) => return Ok(()),
-                Err(err) => err,
-            };
-            match err.failure() {
-                Failure::Transient | Failure::FloodWait(_) if failures < 3 => {
-                    failures += 1;
-                    tokio::time::sleep(self.retry.backoff(failures)).await;
-                }
-                _ => return Err(SendError::GaveUp { attempts: failures + 1, last: err.to_string() }),
-            }
         }
     }
 }

@@ -6,7 +6,15 @@ pub mod measure;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// How log lines are written (`LOG_FORMAT`; read with the other settings in `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, with the fields of the current spans.
+    Json,
+}
 
 /// apalis's monitor logs every worker restart; the worker logs its own, rate-limited.
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sqlx::postgres::notice=error,sea_orm=warn,apalis=warn,apalis_core::monitor=error";

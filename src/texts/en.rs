@@ -156,10 +156,6 @@ impl Texts for English {
         )
     }
 
-    fn nothing_to_cancel(&self) -> String {
-        "There is nothing to cancel.".to_owned()
-    }
-
     fn extend_cancelled(&self) -> String {
         "OK, I won't extend the video. Send a prompt for a new one.".to_owned()
     }

@@ -215,7 +215,6 @@ pub trait Texts: Send + Sync {
     /// 🎬 New video pressed: what to send (≤ 200 chars).
     fn new_video_hint(&self) -> String;
     /// `/cancel` with nothing to cancel.
-    fn nothing_to_cancel(&self) -> String;
     fn invalid_prompt(&self, err: &PromptError) -> String;
     fn not_text(&self) -> String;
     fn voice_off(&self) -> String;

@@ -163,10 +163,6 @@ impl Texts for Russian {
         )
     }
 
-    fn nothing_to_cancel(&self) -> String {
-        "Отменять нечего.".to_owned()
-    }
-
     fn extend_cancelled(&self) -> String {
         "Хорошо, продолжать видео не буду. Пришлите запрос для нового.".to_owned()
     }

@@ -64,6 +64,9 @@ pub(super) async fn model_call(
     .await
 }
 
+/// The longest video Veo extends (`instances[].video`), in seconds.
+const MAX_EXTENSION_INPUT_SECONDS: u32 = 30;
+
 fn predict(shared: &Shared, project: &str, location: &str, model: &str, body: Value) -> Response {
     let Some(instance) = body["instances"].as_array().and_then(|a| a.first()) else {
         return google_error(StatusCode::BAD_REQUEST, "instances must hold one instance");
@@ -81,8 +84,19 @@ fn predict(shared: &Shared, project: &str, location: &str, model: &str, body: Va
         if inline.is_none() == gcs.is_none() || video.get("mimeType").and_then(Value::as_str).is_none() {
             return google_error(StatusCode::BAD_REQUEST, "video needs mimeType and one of bytesBase64Encoded or gcsUri");
         }
-        if inline.is_some_and(|b| STANDARD.decode(b).is_err()) {
-            return google_error(StatusCode::BAD_REQUEST, "video.bytesBase64Encoded is not base64");
+        match inline.map(|b| STANDARD.decode(b)) {
+            Some(Err(_)) => return google_error(StatusCode::BAD_REQUEST, "video.bytesBase64Encoded is not base64"),
+            // Veo extends an input video of 1–30 s
+            Some(Ok(bytes)) => {
+                let seconds = crate::telegram::mp4::probe(&bytes).duration;
+                if !(1..=MAX_EXTENSION_INPUT_SECONDS).contains(&seconds) {
+                    return google_error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("The input video must be between 1 and 30 seconds long (got {seconds} s)."),
+                    );
+                }
+            }
+            None => {}
         }
     }
     if let Some(image) = instance.get("image")

@@ -27,7 +27,7 @@
 //! editMessageText and sendVideo.
 
 mod markup;
-mod mp4;
+pub(crate) mod mp4;
 mod request;
 mod state;
 
@@ -208,6 +208,10 @@ struct Shared {
     sent_notify: Notify,
     changed: Notify,
     shutdown: watch::Sender<bool>,
+    /// `true`: uploads (sendVideo with a file) wait until it is `false`.
+    hold_uploads: watch::Sender<bool>,
+    /// Uploads that arrived while held (waiting or let go since).
+    held_uploads: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -262,6 +266,8 @@ impl FakeTelegram {
             sent_notify: Notify::new(),
             changed: Notify::new(),
             shutdown,
+            hold_uploads: watch::channel(false).0,
+            held_uploads: std::sync::atomic::AtomicUsize::new(0),
         });
         let app = Router::new().fallback(handle).layer(DefaultBodyLimit::disable()).with_state(shared.clone());
         crate::server::spawn("fake telegram", listener, app, shutdown_rx);
@@ -445,6 +451,17 @@ impl FakeTelegram {
 
     pub fn sent_to(&self, chat_id: i64) -> Vec<Sent> {
         self.st().sent.iter().filter(|s| s.chat_id == chat_id).cloned().collect()
+    }
+
+    /// `true`: every upload (sendVideo with a file) is held — received, but
+    /// neither sent nor answered — until `false` lets them go.
+    pub fn hold_uploads(&self, hold: bool) {
+        self.shared().hold_uploads.send_replace(hold);
+    }
+
+    /// Uploads that arrived while uploads were held.
+    pub fn held_uploads(&self) -> usize {
+        self.shared().held_uploads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Accepted sendVideo calls that uploaded a file.
@@ -662,6 +679,16 @@ async fn process(shared: &Arc<Shared>, token: &str, spec: Option<&'static reques
         return get_updates(shared, &params).await.into_response();
     }
     let video = (spec.name == "sendVideo").then(|| state::resolve_video(&params));
+    if matches!(video, Some(state::VideoSrc::Upload(_))) && *shared.hold_uploads.borrow() {
+        // held mid-upload, as a slow upload is: answered once let go
+        shared.held_uploads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        shared.changed.notify_waiters();
+        let (mut held, mut stopped) = (shared.hold_uploads.subscribe(), shared.shutdown.subscribe());
+        tokio::select! {
+            _ = held.wait_for(|h| !*h) => {}
+            _ = stopped.wait_for(|s| *s) => return broken_response(),
+        }
+    }
     let outcome = shared.lock().dispatch(&spec.name, &params, video);
     shared.notify_all();
     match outcome {

@@ -29,7 +29,7 @@ use crate::db::assets::Asset;
 use crate::db::stages::dollars;
 use crate::domain::{Actor, ApprovalId, ApprovalState, AssetId, AssetStatus, ConsoleName, Decision, Failure, UserId};
 use crate::service::console::{AssetDetail, AssetSummary, LIST_LIMIT, VideoSource};
-use crate::service::{Console, Pressed};
+use crate::service::{ApprovalPress, Console};
 use crate::texts::{ClearOutcome, ConsoleTexts, Lang, Texts};
 
 /// What the console reads and changes.
@@ -354,9 +354,9 @@ async fn asset(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Qu
     }
     if let Some(pressed) = pressed_from(&query.decided) {
         let text = match pressed {
-            Pressed::Decided(decided) => state.texts.approval_done(decided),
-            Pressed::Already(decided) => state.texts.approval_already_decided(decided),
-            Pressed::NotAllowed | Pressed::Nothing => state.texts.approval_nothing_pending(),
+            ApprovalPress::Decided(decided) => state.texts.approval_done(decided),
+            ApprovalPress::Already(decided) => state.texts.approval_already_decided(decided),
+            ApprovalPress::NotAllowed | ApprovalPress::Nothing => state.texts.approval_nothing_pending(),
         };
         let _ = write!(body, "<p class=\"flash\" id=\"message\">{}</p>", esc(&text));
     }
@@ -544,7 +544,7 @@ fn approvals_section(state: &ConsoleState, session: &Session, detail: &AssetDeta
 }
 
 /// `?decided=` after a decision: what the press did.
-fn pressed_from(code: &str) -> Option<Pressed> {
+fn pressed_from(code: &str) -> Option<ApprovalPress> {
     let state = |name: &str| match name {
         "approved" => Some(ApprovalState::Approved),
         "rejected" => Some(ApprovalState::Rejected),
@@ -554,14 +554,14 @@ fn pressed_from(code: &str) -> Option<Pressed> {
         _ => None,
     };
     match code.split_once(':') {
-        Some(("now", s)) => state(s).map(Pressed::Decided),
-        Some(("already", s)) => state(s).map(Pressed::Already),
-        _ if code == "nothing" => Some(Pressed::Nothing),
+        Some(("now", s)) => state(s).map(ApprovalPress::Decided),
+        Some(("already", s)) => state(s).map(ApprovalPress::Already),
+        _ if code == "nothing" => Some(ApprovalPress::Nothing),
         _ => None,
     }
 }
 
-fn pressed_code(pressed: Pressed) -> String {
+fn pressed_code(pressed: ApprovalPress) -> String {
     let state = |s: ApprovalState| match s {
         ApprovalState::Approved => "approved",
         ApprovalState::Rejected => "rejected",
@@ -570,9 +570,9 @@ fn pressed_code(pressed: Pressed) -> String {
         ApprovalState::Pending => "pending",
     };
     match pressed {
-        Pressed::Decided(s) => format!("now:{}", state(s)),
-        Pressed::Already(s) => format!("already:{}", state(s)),
-        Pressed::NotAllowed | Pressed::Nothing => "nothing".to_owned(),
+        ApprovalPress::Decided(s) => format!("now:{}", state(s)),
+        ApprovalPress::Already(s) => format!("already:{}", state(s)),
+        ApprovalPress::NotAllowed | ApprovalPress::Nothing => "nothing".to_owned(),
     }
 }
 

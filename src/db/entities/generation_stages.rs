@@ -26,6 +26,10 @@ pub struct Model {
     pub output: Option<String>,
     pub status: StageStatus,
     pub error: Option<String>,
+    /// The bytes of a finished step no provider can hand out again (the
+    /// voice-over), so a takeover on another machine writes its file back
+    /// instead of paying again; emptied when the intermediates are swept.
+    pub payload: Option<Vec<u8>>,
     /// How many times the step was started.
     pub attempts: i32,
     pub created_at: DateTimeUtc,
