@@ -295,7 +295,7 @@ async fn submit_in(
         }
         seen.insert(message, plan.len());
         let existing = assets.get(key);
-        let hit = existing.is_some_and(|a| a.status == AssetStatus::Available && a.file_id.is_some());
+        let hit = existing.is_some_and(|a| a.sendable().is_some());
         let starts = existing.is_none_or(needs_generation);
         let user = new.user_id;
         if !hit && limits_on && !admission.exempt.contains(&user) {
@@ -361,8 +361,7 @@ async fn submit_in(
         .filter_map(|((new, _), planned)| {
             let Plan::Record { key, charge, .. } = planned else { return None };
             let asset = assets.get(key)?;
-            let claimed_until =
-                (asset.status == AssetStatus::Available && asset.file_id.is_some()).then(|| claim_deadline(claim));
+            let claimed_until = asset.sendable().is_some().then(|| claim_deadline(claim));
             Some(new_request(new, asset.id, now, claimed_until, *charge))
         })
         .collect();
@@ -695,7 +694,7 @@ pub async fn delivered_videos(db: &DatabaseConnection, user_id: UserId, limit: u
     Ok(rows
         .into_iter()
         .filter_map(|(request, asset)| asset.map(|asset| (request, asset)))
-        .filter(|(_, asset)| asset.status == AssetStatus::Available && asset.file_id.is_some())
+        .filter(|(_, asset)| asset.sendable().is_some())
         .filter(|(_, asset)| seen.insert(asset.id))
         .take(limit)
         .collect())

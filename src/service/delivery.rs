@@ -486,7 +486,7 @@ impl Delivery {
     #[tracing::instrument(skip(self))]
     pub async fn fan_out(&self, asset: AssetId) -> Result<usize, DbErr> {
         let Some(row) = assets::find(&self.db, asset).await? else { return Ok(0) };
-        let (AssetStatus::Available, Some(file_id)) = (row.status, row.file_id.clone()) else { return Ok(0) };
+        let Some(file_id) = row.sendable().cloned() else { return Ok(0) };
         let mut delivered = 0;
         loop {
             let batch = requests::due(&self.db, Errand::Video, Some(asset), self.batch).await?;

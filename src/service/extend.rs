@@ -82,7 +82,7 @@ impl Extensions {
         // Available — or just uploaded and about to be marked so: a user may
         // press ➕ under the upload before the worker records its file_id.
         let shown = |p: &&Asset| match p.status {
-            AssetStatus::Available => p.file_id.is_some(),
+            AssetStatus::Available => p.sendable().is_some(),
             AssetStatus::Generating => p.stage == Some(Stage::Uploading) && p.file_path.is_some(),
             AssetStatus::Pending | AssetStatus::Failed | AssetStatus::Awaiting => false,
         };

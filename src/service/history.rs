@@ -5,7 +5,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::db::assets::Asset;
 use crate::db::requests::{self, Request};
-use crate::domain::{AssetStatus, FileId, RequestId, UserId};
+use crate::domain::{FileId, RequestId, UserId};
 
 /// How many videos /history lists.
 pub const HISTORY_LEN: usize = 10;
@@ -46,9 +46,9 @@ impl History {
         if request.telegram_user_id != user {
             return Ok(Again::NotYours);
         }
-        match asset {
-            Some(Asset { status: AssetStatus::Available, file_id: Some(file_id), .. }) => Ok(Again::Video { file_id, request }),
-            _ => Ok(Again::Gone),
+        match asset.as_ref().and_then(Asset::sendable) {
+            Some(file_id) => Ok(Again::Video { file_id: file_id.clone(), request }),
+            None => Ok(Again::Gone),
         }
     }
 }

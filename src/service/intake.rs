@@ -20,7 +20,7 @@ use crate::db::recorder::Recorder;
 pub use crate::db::requests::NewRequest;
 pub use crate::db::requests::Refusal;
 use crate::db::requests::{self, Submitted};
-use crate::domain::{AssetStatus, Choice, Choices, GeneratorKind, ImageDigest, Recipe, UserId, Wanted};
+use crate::domain::{Choice, Choices, GeneratorKind, ImageDigest, Recipe, UserId, Wanted};
 use crate::telegram::limiter::Priority;
 use crate::telemetry::every::Every;
 use crate::telemetry::measure::{self, RequestOutcome};
@@ -199,14 +199,14 @@ impl Intake {
             self.dispatcher.dispatch(job).await;
         }
         let delivery = self.delivery.clone();
-        let outcome = match (asset.status, &asset.file_id, dispatch) {
-            (AssetStatus::Available, Some(_), _) => RequestOutcome::CacheHit,
-            (_, _, Some(_)) => RequestOutcome::Generated,
-            _ => RequestOutcome::Joined,
+        let outcome = match (asset.sendable(), dispatch) {
+            (Some(_), _) => RequestOutcome::CacheHit,
+            (None, Some(_)) => RequestOutcome::Generated,
+            (None, None) => RequestOutcome::Joined,
         };
         measure::requests(outcome, 1);
-        match (asset.status, asset.file_id.clone()) {
-            (AssetStatus::Available, Some(file_id)) => {
+        match asset.sendable().cloned() {
+            Some(file_id) => {
                 self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;
                 tokio::spawn(async move { delivery.video(&request, &file_id, Priority::Interactive).await });
             }

@@ -118,6 +118,12 @@ impl ActiveModel {
 }
 
 impl Model {
+    /// The video to send, when it can be sent: available, with Telegram's
+    /// `file_id` (the one place that says what "a cache hit" is).
+    pub fn sendable(&self) -> Option<&FileId> {
+        self.file_id.as_ref().filter(|_| self.status == AssetStatus::Available)
+    }
+
     /// The text as typed: drawn in the video, given to the providers, and
     /// quoted where no requester's own text is at hand (the normalized
     /// text for a row older than the column).

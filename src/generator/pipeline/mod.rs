@@ -45,29 +45,33 @@
 //! `KEEP_INTERMEDIATES_HOURS` after the asset became available or failed,
 //! never while a generation of the asset may still resume them.
 
+mod build;
+mod script;
+mod steps;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use sea_orm::{DatabaseConnection, DbErr};
-use serde::{Deserialize, Serialize};
+use sea_orm::DatabaseConnection;
 
 use super::ffmpeg::{self, Assembly};
 use super::photo::{self, Fit};
-use super::veo::VeoGenerator;
-use super::{Gates, GenerateError, GenerationRequest, Generator, LocalGenerator, SourceImage};
+use super::{GenerateError, GenerationRequest, Generator};
 use crate::config::PipelineSettings;
-use crate::config::{GeneratorKind, ProviderSettings, RetryPolicy, VeoAssembly};
-use crate::db::stages::{self, StageKind, StageStatus, StepKey, StepRow, WHOLE};
-use crate::domain::{AssetId, Gate, Generation, MadeWith, Quality, Recipe, StageSink};
+use crate::db::stages::{self, StageKind, StageStatus, StepRow, WHOLE};
+use crate::domain::{Gate, MadeWith, Recipe};
 use crate::providers::openai::ChatFormat;
-use crate::providers::{Meter, OpenAiClient, ProviderError, RunwayClient, SetupError, VertexClient};
+use crate::providers::{Meter, OpenAiClient, ProviderError, RunwayClient, VertexClient};
 use crate::telegram::MAX_UPLOAD_BYTES;
-use crate::telemetry::measure;
+
+pub use build::{BuildError, build_generator, clip_length_notes, startup_notes};
+use script::{ANIMATION_PROMPT_INSTRUCTIONS, IMAGE_PROMPT_INSTRUCTIONS, VIDEO_PROMPT_INSTRUCTIONS};
+pub use script::{Script, ScriptError, ScriptSegment, script_instructions};
+pub(super) use steps::{Job, Steps, existing_file};
+use steps::{VOICE_FILE, db_error, path_text};
 
 /// Fade between sections, in seconds.
 const FADE_SECONDS: f64 = 0.3;
@@ -80,125 +84,12 @@ pub const MAX_DATA_URI_BYTES: usize = 5_000_000;
 
 /// What Runway takes as `promptImage`: JPEG, PNG or WebP in a `data:` URI
 /// of at most [`MAX_DATA_URI_BYTES`].
-const RUNWAY_PHOTO: Fit = Fit { webp: true, max_data_uri: Some(MAX_DATA_URI_BYTES) };
+pub(in crate::generator) const RUNWAY_PHOTO: Fit = Fit { webp: true, max_data_uri: Some(MAX_DATA_URI_BYTES) };
 
 /// What the first segment's image prompt of a remix says: no image is
 /// made for it, the photo is its image.
-const REMIX_IMAGE_PROMPT: &str = "The user's photo, the first frame of the video (no image is generated for it).";
-
-/// Why the chosen generator can't start; each names what is missing.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("GENERATOR={kind} needs {missing} set")]
-    Missing { kind: GeneratorKind, missing: String },
-    #[error("GENERATOR={kind}{purpose}: {source}")]
-    Ffmpeg { kind: GeneratorKind, purpose: &'static str, source: ffmpeg::MissingFfmpeg },
-    #[error("GENERATOR={kind}: {source}")]
-    Client { kind: GeneratorKind, source: SetupError },
-    #[error(
-        "GENERATOR=veo with VEO_ASSEMBLY=voiceover needs OPENAI_API_KEY set (it writes the script and the voice-over); \
-         set it, or use VEO_ASSEMBLY=single (one Veo call per video)"
-    )]
-    VoiceoverNeedsOpenAi,
-}
-
-/// The generator `kind` asks for, with its clients. Errors name what is
-/// missing: a key for the chosen provider, or ffmpeg.
-pub fn build_generator(
-    kind: GeneratorKind,
-    settings: &ProviderSettings,
-    db: DatabaseConnection,
-    work_dir: PathBuf,
-    local: LocalGenerator,
-) -> Result<Arc<dyn Generator>, BuildError> {
-    let client = |source| BuildError::Client { kind, source };
-    let timeout = settings.pipeline.http_timeout;
-    let meter = Meter::new(db.clone(), settings.prices.clone());
-    match kind {
-        GeneratorKind::Local => Ok(Arc::new(local)),
-        GeneratorKind::Pipeline => {
-            let mut missing = Vec::new();
-            if settings.openai.api_key.is_none() {
-                missing.push("OPENAI_API_KEY");
-            }
-            if settings.runway.api_secret.is_none() {
-                missing.push("RUNWAYML_API_SECRET");
-            }
-            if !missing.is_empty() {
-                return Err(BuildError::Missing { kind, missing: missing.join(" and ") });
-            }
-            ffmpeg::check_ffmpeg().map_err(|source| BuildError::Ffmpeg { kind, purpose: "", source })?;
-            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default()).map_err(client)?;
-            let runway = RunwayClient::new(&settings.runway, timeout, RetryPolicy::default()).map_err(client)?;
-            let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Runway(runway), settings.pipeline.clone(), work_dir);
-            Ok(Arc::new(PipelineGenerator { pipeline: Arc::new(pipeline) }))
-        }
-        GeneratorKind::Veo => {
-            let vertex = VertexClient::new(&settings.vertex, timeout, RetryPolicy::default()).map_err(client)?;
-            if settings.vertex.assembly == VeoAssembly::Single {
-                return Ok(Arc::new(VeoGenerator::single(db, meter, vertex, settings.pipeline.clone(), work_dir)));
-            }
-            if settings.openai.api_key.is_none() {
-                return Err(BuildError::VoiceoverNeedsOpenAi);
-            }
-            ffmpeg::check_ffmpeg().map_err(|source| BuildError::Ffmpeg {
-                kind,
-                purpose: " with VEO_ASSEMBLY=voiceover (script, voice-over, assembly)",
-                source,
-            })?;
-            let openai = OpenAiClient::new(&settings.openai, timeout, RetryPolicy::default()).map_err(client)?;
-            let pipeline = Pipeline::new(db, meter, openai, ClipMaker::Veo(vertex), settings.pipeline.clone(), work_dir);
-            Ok(Arc::new(PipelineGenerator { pipeline: Arc::new(pipeline) }))
-        }
-    }
-}
-
-/// What start-up should warn about: variables no longer used (see
-/// [`ProviderSettings::ignored_notes`]) and [`clip_length_notes`].
-pub fn startup_notes(settings: &ProviderSettings, extend_seconds: u32) -> Vec<String> {
-    let mut notes = settings.ignored_notes();
-    notes.extend(clip_length_notes(settings, extend_seconds));
-    notes
-}
-
-/// What start-up should warn about: a segment (`SEGMENT_SECONDS`) or an
-/// extension's part (`EXTEND_SECONDS`) longer than the longest clip a
-/// video model (of either quality) makes — the clip's last frame is then
-/// held to fill it.
-pub fn clip_length_notes(settings: &ProviderSettings, extend_seconds: u32) -> Vec<String> {
-    let mut models: Vec<(&str, u32)> = Vec::new();
-    // a single Veo call makes a whole video of the model's own lengths: no segments
-    let segments = !(settings.generator == GeneratorKind::Veo && settings.vertex.assembly == VeoAssembly::Single);
-    for quality in [Quality::Fast, Quality::Quality] {
-        let model = match settings.generator {
-            GeneratorKind::Local => return Vec::new(),
-            GeneratorKind::Pipeline => match crate::providers::runway::video_model(settings.runway.video_model_for(quality)) {
-                Some(model) => (model.name, model.durations.max()),
-                None => continue,
-            },
-            GeneratorKind::Veo => {
-                let model = settings.vertex.model_for(quality);
-                (model, super::veo::veo_seconds(model, u32::MAX))
-            }
-        };
-        if !models.contains(&model) {
-            models.push(model);
-        }
-    }
-    let mut notes = Vec::new();
-    for (model, longest) in models {
-        let lengths = [("SEGMENT_SECONDS", settings.pipeline.segment_seconds), ("EXTEND_SECONDS", extend_seconds)];
-        for (name, seconds) in lengths.into_iter().filter(|(name, _)| segments || *name != "SEGMENT_SECONDS") {
-            if seconds > longest {
-                notes.push(format!(
-                    "{name}={seconds} is longer than the longest clip {model} makes ({longest} s): each such clip is asked \
-                     for {longest} s and its last frame is held for the rest"
-                ));
-            }
-        }
-    }
-    notes
-}
+pub(in crate::generator) const REMIX_IMAGE_PROMPT: &str =
+    "The user's photo, the first frame of the video (no image is generated for it).";
 
 /// The staged generator; see the module docs.
 #[derive(Clone)]
@@ -288,322 +179,6 @@ impl Pipeline {
 /// What the script of an extension's new part is written from.
 pub(super) fn continuation_prompt(original: &str, continuation: &str) -> String {
     format!("Continue a video about “{original}”; what happens next: {continuation}")
-}
-
-/// Runs steps recorded in `generation_stages` and counts provider calls.
-pub(super) struct Steps {
-    pub(super) db: DatabaseConnection,
-    pub(super) meter: Meter,
-    pub(super) settings: PipelineSettings,
-}
-
-/// One run of the pipeline for one asset and generation.
-pub(super) struct Job {
-    pub(super) asset_id: AssetId,
-    pub(super) generation: i64,
-    pub(super) prompt: String,
-    pub(super) output: PathBuf,
-    pub(super) progress: StageSink,
-    pub(super) gates: Arc<dyn Gates>,
-    /// Intermediate files of this generation.
-    pub(super) dir: PathBuf,
-    /// How the video is made (fixed for the asset).
-    pub(super) recipe: Recipe,
-    /// A remix's photo.
-    pub(super) image: Option<SourceImage>,
-}
-
-impl Job {
-    pub(super) fn new(request: GenerationRequest, work_dir: &Path) -> Self {
-        let dir = work_dir.join(format!("asset-{}-g{}", request.job.asset, request.job.number));
-        Self {
-            asset_id: request.job.asset,
-            generation: request.job.number,
-            prompt: request.prompt,
-            output: request.output,
-            progress: request.progress,
-            gates: request.gates,
-            dir,
-            recipe: request.recipe,
-            image: request.image,
-        }
-    }
-
-    pub(super) fn key(&self, kind: StageKind, segment: i32) -> StepKey {
-        StepKey { asset_id: self.asset_id, generation: self.generation, kind, segment }
-    }
-
-    pub(super) fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Goes on past `gate`, or stops the run there until it is approved.
-    pub(super) async fn gate(&self, gate: Gate) -> Result<(), GenerateError> {
-        let job = Generation { asset: self.asset_id, number: self.generation };
-        self.gates.pass(job, gate).await
-    }
-}
-
-/// The script the chat model writes: what is said and shown per segment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Script {
-    #[serde(default)]
-    pub title: String,
-    pub segments: Vec<ScriptSegment>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScriptSegment {
-    pub narration: String,
-    pub visual: String,
-}
-
-/// Why a model's answer is not a usable script.
-#[derive(Debug, thiserror::Error)]
-pub enum ScriptError {
-    #[error("the script is not the JSON asked for: {0}")]
-    NotJson(serde_json::Error),
-    #[error("the script has {usable} usable segments, {asked} were asked for")]
-    TooShort { usable: usize, asked: usize },
-}
-
-impl Script {
-    /// Parses the model's answer (tolerating a Markdown code fence) and
-    /// keeps the first `segments` segments; fewer is an error.
-    pub fn parse(answer: &str, segments: usize) -> Result<Self, ScriptError> {
-        let text = answer.trim();
-        let text = text.strip_prefix("```json").or_else(|| text.strip_prefix("```")).unwrap_or(text);
-        let text = text.strip_suffix("```").unwrap_or(text).trim();
-        let mut script: Script = serde_json::from_str(text).map_err(ScriptError::NotJson)?;
-        script.segments.retain(|s| !s.visual.trim().is_empty());
-        if script.segments.len() < segments {
-            return Err(ScriptError::TooShort { usable: script.segments.len(), asked: segments });
-        }
-        script.segments.truncate(segments);
-        Ok(script)
-    }
-
-    /// Everything the voice-over says.
-    pub fn narration(&self) -> String {
-        self.segments.iter().map(|s| s.narration.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
-    }
-}
-
-/// The instructions for the script. The fake provider in the tests reads
-/// "exactly N segments" from it, as a model would.
-pub fn script_instructions(segments: usize, seconds: u32) -> String {
-    let words = (seconds as f32 * 2.2).round() as u32;
-    format!(
-        "You write scripts for short narrated videos. Answer with one JSON object only, of the form \
-         {{\"title\": string, \"segments\": [{{\"narration\": string, \"visual\": string}}]}}, \
-         with exactly {segments} segments. Each segment lasts {seconds} seconds: its narration is what the \
-         voice-over says in that time (at most {words} words) and its visual describes one scene that can \
-         be shown as a still image and gently animated. Keep characters, places and style consistent from \
-         the first to the last segment. Write the narration in the language of the request."
-    )
-}
-
-const IMAGE_PROMPT_INSTRUCTIONS: &str = "You write prompts for a text-to-image model. Given one scene of a short video, \
-     answer with the prompt only: one paragraph, concrete and visual (subject, setting, lighting, composition, style), \
-     at most 900 characters, no text or letters in the image.";
-
-const ANIMATION_PROMPT_INSTRUCTIONS: &str = "You write prompts for an image-to-video model that animates a still image. \
-     Given the scene and the prompt of its image, answer with the prompt only: one or two sentences describing the \
-     camera movement and the motion in the scene, at most 900 characters.";
-
-const VIDEO_PROMPT_INSTRUCTIONS: &str = "You write prompts for a text-to-video model. Given one scene of a short video, \
-     answer with the prompt only: one paragraph describing subject, setting, action, camera movement, lighting and \
-     style, at most 900 characters, no on-screen text.";
-
-fn db_error(err: DbErr) -> GenerateError {
-    GenerateError::Failed(format!("database error while recording a generation step: {err}"))
-}
-
-fn provider_error(err: &ProviderError) -> GenerateError {
-    match err {
-        ProviderError::Refused { .. } => GenerateError::Refused(err.to_string()),
-        _ => GenerateError::Failed(err.to_string()),
-    }
-}
-
-/// A failure after which a recorded task must not be polled again.
-fn task_is_over(err: &ProviderError) -> bool {
-    matches!(err, ProviderError::Refused { .. } | ProviderError::TaskFailed { .. } | ProviderError::TimedOut { .. })
-}
-
-/// A finished step's file, if it is still there.
-pub(super) fn existing_file(output: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(output);
-    std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() > 0).then_some(path)
-}
-
-/// The voice-over's file in a generation's directory.
-const VOICE_FILE: &str = "voice.wav";
-
-/// The largest step file kept in the database (a minute of speech as WAV
-/// is about 3 MB).
-const MAX_KEPT_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
-
-/// Writes a kept step's bytes back to its file (through a temporary name).
-async fn write_back(path: &Path, payload: &[u8]) -> Result<(), GenerateError> {
-    let failed = |e: std::io::Error| GenerateError::Failed(format!("cannot write {} back: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await.map_err(failed)?;
-    }
-    let part = path.with_extension("part");
-    tokio::fs::write(&part, payload).await.map_err(failed)?;
-    tokio::fs::rename(&part, path).await.map_err(failed)
-}
-
-fn path_text(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
-}
-
-impl Steps {
-    /// Sends "Images 7/10, clips 3/10" to the worker.
-    pub(super) async fn report(&self, job: &Job) {
-        match stages::progress_summary(&self.db, job.asset_id, job.generation).await {
-            Ok(Some(stage)) => (job.progress)(stage),
-            Ok(None) => {}
-            Err(err) => tracing::debug!(error = %err, "could not read the progress"),
-        }
-    }
-
-    /// Sets finished steps whose file is gone (a takeover on another
-    /// machine, a cleaned work directory) back to pending, so that progress
-    /// counts only what is there; their recorded tasks are polled again.
-    pub(super) async fn reopen_lost_files(&self, job: &Job) -> Result<(), GenerateError> {
-        for row in stages::for_generation(&self.db, job.asset_id, job.generation).await.map_err(db_error)? {
-            let is_file = matches!(row.kind, StageKind::Image | StageKind::Clip | StageKind::Voice | StageKind::Assemble);
-            if is_file && row.status == StageStatus::Done && row.output.as_deref().and_then(existing_file).is_none() {
-                // the voice-over's bytes are kept in its row: written back, not bought again
-                if let (StageKind::Voice, Some(payload)) = (row.kind, &row.payload) {
-                    let path = job.file(VOICE_FILE);
-                    write_back(&path, payload).await?;
-                    tracing::info!(asset_id = %job.asset_id, "a finished voice-over's file is gone; written back from the database");
-                    stages::finish(&self.db, row.id, &path_text(&path)).await.map_err(db_error)?;
-                    continue;
-                }
-                tracing::info!(asset_id = %job.asset_id, kind = ?row.kind, segment = row.segment, "a finished step's file is gone");
-                stages::reopen(&self.db, row.id).await.map_err(db_error)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Keeps a finished step's file in its row (the voice-over: the speech
-    /// call answers with the audio, there is no task to fetch it again), so
-    /// a takeover on another machine writes it back instead of paying. A
-    /// file that can't be kept only costs that takeover the call again.
-    pub(super) async fn keep_payload(&self, job: &Job, row: i64, path: &Path) {
-        let kept = match tokio::fs::read(path).await {
-            Ok(bytes) if bytes.len() <= MAX_KEPT_PAYLOAD_BYTES => {
-                stages::set_payload(&self.db, row, bytes).await.map_err(|e| e.to_string())
-            }
-            Ok(bytes) => Err(format!("{} bytes is more than is kept", bytes.len())),
-            Err(err) => Err(err.to_string()),
-        };
-        if let Err(err) = kept {
-            tracing::warn!(asset_id = %job.asset_id, error = %err, "could not keep the voice-over in the database");
-        }
-    }
-
-    /// Runs one step unless it is done already. `reuse` turns a finished
-    /// step's output back into its value (`None`: run it again, e.g. when
-    /// its file is gone); `work` gets the step's row (with a provider task
-    /// recorded by an earlier run, if any) and returns the value and the
-    /// output to record.
-    pub(super) async fn step<T, F, Fut>(
-        &self,
-        job: &Job,
-        (kind, segment): (StageKind, i32),
-        input: &str,
-        provider: &str,
-        reuse: impl Fn(&str) -> Option<T>,
-        work: F,
-    ) -> Result<T, GenerateError>
-    where
-        F: FnOnce(StepRow) -> Fut,
-        Fut: Future<Output = Result<(T, String), ProviderError>>,
-    {
-        let key = job.key(kind, segment);
-        if let Some(row) = stages::find(&self.db, key).await.map_err(db_error)?
-            && row.status == StageStatus::Done
-            && let Some(value) = row.output.as_deref().and_then(&reuse)
-        {
-            return Ok(value);
-        }
-        let row = stages::start(&self.db, key, input, Some(provider)).await.map_err(db_error)?;
-        let id = row.id;
-        let started = Instant::now();
-        let done = work(row).await;
-        measure::stage(stage_label(kind), done.is_ok(), started.elapsed());
-        match done {
-            Ok((value, output)) => {
-                stages::finish(&self.db, id, &output).await.map_err(db_error)?;
-                self.report(job).await;
-                Ok(value)
-            }
-            Err(err) => {
-                tracing::warn!(asset_id = %job.asset_id, ?kind, segment, error = %err, "generation step failed");
-                if let Err(db) = stages::fail(&self.db, id, &err.to_string(), task_is_over(&err)).await {
-                    tracing::warn!(error = %db, "could not record a failed step");
-                }
-                Err(provider_error(&err))
-            }
-        }
-    }
-
-    /// The task recorded on `row`, or a new one from `submit`, recorded
-    /// before it is returned.
-    pub(super) async fn task_of(
-        &self,
-        job: &Job,
-        row: &StepRow,
-        provider: &'static str,
-        operation: &'static str,
-        submit: impl Future<Output = Result<String, ProviderError>>,
-    ) -> Result<(String, DateTime<Utc>), ProviderError> {
-        if let (Some(task), Some(at)) = (&row.provider_task_id, row.submitted_at) {
-            tracing::info!(asset_id = %job.asset_id, provider, operation, "resuming a task submitted before");
-            return Ok((task.clone(), at));
-        }
-        let started = Instant::now();
-        let task = match submit.await {
-            Ok(task) => task,
-            Err(err) => {
-                self.meter.record(Some(job.asset_id), provider, operation, started, false).await;
-                return Err(err);
-            }
-        };
-        let at = Utc::now();
-        if let Err(err) = stages::set_task(&self.db, row.id, &task, at).await {
-            // without the record a re-run would pay again: stop here rather than poll
-            tracing::error!(asset_id = %job.asset_id, provider, task = %task, error = %err, "could not record a submitted task");
-            return Err(ProviderError::local("recording the task", err));
-        }
-        Ok((task, at))
-    }
-
-    /// When a task submitted at `submitted` runs out of time.
-    pub(super) fn deadline(&self, submitted: DateTime<Utc>) -> tokio::time::Instant {
-        let age = (Utc::now() - submitted).to_std().unwrap_or_default();
-        tokio::time::Instant::now() + self.settings.task_timeout.saturating_sub(age)
-    }
-
-    /// Counts a finished task, its time from submission to the result.
-    pub(super) async fn record_task<T>(
-        &self,
-        job: &Job,
-        provider: &'static str,
-        operation: &'static str,
-        submitted: DateTime<Utc>,
-        result: &Result<T, ProviderError>,
-    ) {
-        let elapsed = (Utc::now() - submitted).to_std().unwrap_or_default();
-        let started = Instant::now().checked_sub(elapsed).unwrap_or_else(Instant::now);
-        self.meter.record(Some(job.asset_id), provider, operation, started, result.is_ok()).await;
-    }
 }
 
 impl Pipeline {
@@ -988,39 +563,4 @@ async fn data_uri(path: &Path) -> Result<String, ProviderError> {
         return Err(ProviderError::local(WHAT, format!("the image is too large to send inline ({} bytes)", bytes.len())));
     }
     Ok(uri)
-}
-
-/// The `stage` label of a step in the stage-duration histogram.
-fn stage_label(kind: StageKind) -> &'static str {
-    match kind {
-        StageKind::Script => "script",
-        StageKind::ImagePrompt => "image_prompt",
-        StageKind::Image => "image",
-        StageKind::AnimationPrompt => "animation_prompt",
-        StageKind::Clip => "clip",
-        StageKind::Voice => "voice",
-        StageKind::Assemble => "assemble",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scripts_parse_with_fences_and_extra_segments() {
-        let answer = "```json\n{\"title\":\"t\",\"segments\":[{\"narration\":\"a\",\"visual\":\"x\"},{\"narration\":\"b\",\"visual\":\"y\"},{\"narration\":\"c\",\"visual\":\"z\"}]}\n```";
-        let script = Script::parse(answer, 2).expect("parses");
-        assert_eq!(script.segments.len(), 2);
-        assert_eq!(script.narration(), "a b");
-        assert!(Script::parse(answer, 4).unwrap_err().to_string().contains("3 usable segments"));
-        assert!(Script::parse("not json", 1).is_err());
-    }
-
-    #[test]
-    fn instructions_name_the_shape() {
-        let text = script_instructions(10, 5);
-        assert!(text.contains("exactly 10 segments"), "{text}");
-        assert!(text.contains("lasts 5 seconds"), "{text}");
-    }
 }
