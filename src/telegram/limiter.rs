@@ -84,10 +84,10 @@ impl Window {
     /// Reserves the next cell at or after `at` and returns when it may be used.
     fn reserve(&mut self, at: Instant) -> Instant {
         let mut slot = self.slots.back().map_or(at, |last| at.max(*last));
-        if self.slots.len() >= self.max {
-            if let Some(oldest) = self.slots.pop_front() {
-                slot = slot.max(oldest + self.window);
-            }
+        if self.slots.len() >= self.max
+            && let Some(oldest) = self.slots.pop_front()
+        {
+            slot = slot.max(oldest + self.window);
         }
         self.slots.push_back(slot);
         slot
