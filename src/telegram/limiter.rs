@@ -6,11 +6,12 @@
 //! there is budget, so a cache hit is not delayed (unlike teloxide's
 //! `Throttle`, whose worker wakes every 250 ms). A group (any chat with a
 //! negative id) also gets at most 20 messages in any minute, Telegram's
-//! limit there. A 429 from Telegram pauses only the chat it came from, for
-//! `retry_after` (other chats, and other replicas, go on); 429s from
-//! several chats within a second mean the whole bot is over its limit, and
-//! freeze the global schedule and the paid broadcast lane for `retry_after`,
-//! no longer. While the shared budget's Redis is away, this
+//! limit there. A 429 for a group pauses only that group, for `retry_after`
+//! (other chats, and other replicas, go on). A 429 in a private chat (never
+//! sent to faster than Telegram allows one chat), or 429s from several
+//! chats within a second, mean the whole bot is over its limit: they also
+//! freeze the global schedule and the paid broadcast lane for
+//! `retry_after`, no longer. While the shared budget's Redis is away, this
 //! process limits on its own and asks Redis again a second later.
 
 use std::collections::VecDeque;
@@ -314,10 +315,12 @@ impl FloodLimiter {
     }
 
     /// Telegram said 429 to a send to `chat_id`: this process's sends to
-    /// that chat wait `retry_after` (capped); every other chat goes on, and
-    /// so do other replicas. When 429s came from several chats within a
-    /// second, the bot as a whole is over its limit: everything is frozen
-    /// too ([`FloodLimiter::freeze`]).
+    /// that chat wait `retry_after` (capped). For a group (over its 20 a
+    /// minute) that is all: every other chat goes on, and so do other
+    /// replicas. In a private chat, which is never sent to faster than one
+    /// chat may get, or when 429s came from several chats within a second,
+    /// the bot as a whole is over its limit: everything is frozen too
+    /// ([`FloodLimiter::freeze`]).
     pub async fn flood_wait(&self, chat_id: i64, retry_after: Duration) {
         let retry_after = retry_after.min(MAX_FREEZE);
         let now = Instant::now();
@@ -328,7 +331,7 @@ impl FloodLimiter {
             let mut recent = lock(&self.inner.recent_floods);
             recent.retain(|(chat, at)| *chat != chat_id && now.duration_since(*at) < Duration::from_secs(1));
             recent.push_back((chat_id, now));
-            recent.len() >= WIDESPREAD_FLOOD_CHATS
+            chat_id > 0 || recent.len() >= WIDESPREAD_FLOOD_CHATS
         };
         tracing::info!(chat_id, retry_after_secs = retry_after.as_secs_f64(), "Telegram flood control for one chat: pausing it");
         if widespread {
@@ -599,12 +602,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn several_chats_refused_at_once_pause_everything() {
         let limiter = FloodLimiter::new(30, 2, None);
-        for chat in [1, 2, 3] {
+        for chat in [-1, -2, -3] {
             limiter.flood_wait(chat, Duration::from_secs(4)).await;
         }
         let asked = Instant::now();
         limiter.acquire(99, Priority::Interactive).await;
         assert!(Instant::now() - asked >= Duration::from_secs(4), "the bot went on through a flood of 429s");
+        // a 429 in a private chat (sent to within one chat's limit) is the bot's own
+        let limiter = FloodLimiter::new(30, 2, None);
+        limiter.flood_wait(5, Duration::from_secs(3)).await;
+        let asked = Instant::now();
+        limiter.acquire(6, Priority::Interactive).await;
+        assert!(Instant::now() - asked >= Duration::from_secs(3), "a private chat's 429 paused nothing else");
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,9 +1,10 @@
 //! Every message vidcache sends goes through here: the flood limiter first,
 //! then the call, then the retry policy (429 → wait `retry_after`; 5xx,
 //! timeouts and network faults → exponential backoff with jitter; a chat
-//! that blocked the bot or a refused file → no retry). A 429 pauses only the
-//! chat it came from; a group upgraded to a supergroup is followed to its
-//! new id (and remembered, so later sends go there at once).
+//! that blocked the bot or a refused file → no retry). A group's 429 pauses
+//! only that group (see [`FloodLimiter::flood_wait`]); a group upgraded to
+//! a supergroup is followed to its new id (and remembered, so later sends
+//! go there at once).
 
 use std::future::Future;
 use std::path::Path;

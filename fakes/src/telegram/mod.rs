@@ -22,9 +22,20 @@
 //! queries pushed with [`FakeTelegram::push_pre_checkout`]) and
 //! refundStarPayment (for charges of pushed `successful_payment` messages).
 //!
-//! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
-//! blocked users, rejected uploads) are applied to the sends: sendMessage,
+//! Flood limits (429 with `retry_after`; a group or supergroup also gets
+//! at most 20 messages a minute) and fault injection (5xx, hangs, blocked
+//! users, rejected uploads) are applied to the sends: sendMessage,
 //! editMessageText and sendVideo.
+//!
+//! Groups: [`FakeTelegram::add_supergroup`] (with forum topics or not) and
+//! [`FakeTelegram::add_group`]; members write with
+//! [`FakeTelegram::push_group_text`] / [`FakeTelegram::push_group_reply`],
+//! anonymous admins and channels with [`FakeTelegram::push_as_chat`]. A
+//! `message_thread_id` must name a topic of a forum (`1`, General, is
+//! refused: General is addressed by leaving it out). Per chat, Telegram's
+//! refusals: no rights to post ([`Faults::no_rights_chats`]), a group
+//! upgraded to a supergroup ([`FakeTelegram::migrate_group`]: 400 with
+//! `migrate_to_chat_id`) and 429 for one chat only ([`Faults::flooded_chats`]).
 
 mod markup;
 pub(crate) mod mp4;
