@@ -120,6 +120,7 @@ async fn hundreds_of_concurrent_requests_enqueue_one_job_per_prompt() {
                 message_id: MessageId(1),
                 raw_text: text,
                 language: vidcache::domain::Lang::En,
+                thread_id: None,
             };
             intake.request_video(new, vidcache::domain::Wanted::new(prompt, vidcache::domain::Recipe::default())).await
         }));

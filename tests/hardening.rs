@@ -36,6 +36,7 @@ async fn submit(db: &DatabaseConnection, user: i64, message: i64, text: &str) ->
         message_id: MessageId(message),
         raw_text: text.to_owned(),
         language: Lang::En,
+        thread_id: None,
     };
     let wanted = Wanted::new(Prompt::parse(text, 1000).expect("valid prompt"), Recipe::default());
     match submit_admitted(db, new, wanted, ChronoDuration::seconds(60), admission()).await.expect("recorded") {

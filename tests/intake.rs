@@ -22,6 +22,7 @@ fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
         message_id: MessageId(message_id),
         raw_text: text.to_owned(),
         language: Lang::En,
+        thread_id: None,
     };
     (new, Prompt::parse(text, 1000).expect("valid prompt"))
 }

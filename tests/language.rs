@@ -282,6 +282,7 @@ async fn failed_request(
         hold: Set(None),
         limited: Set(false),
         language: Set(language),
+        thread_id: Set(None),
     }
     .insert(db)
     .await

@@ -5,8 +5,11 @@ use teloxide::utils::command::BotCommands;
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
 pub enum Command {
-    Start,
+    /// `/start`, or `/start <parameter>` from a deep link (`t.me/<bot>?start=…`).
+    Start(String),
     Help,
+    /// `/video <prompt>`: how to ask in a group (works in the private chat too).
+    Video(String),
     Settings,
     Menu,
     Status(String),
@@ -26,7 +29,10 @@ mod tests {
 
     #[test]
     fn parses_commands_with_and_without_bot_name() {
-        assert_eq!(Command::parse("/start", "vidbot").ok(), Some(Command::Start));
+        assert_eq!(Command::parse("/start", "vidbot").ok(), Some(Command::Start(String::new())));
+        assert_eq!(Command::parse("/start history", "vidbot").ok(), Some(Command::Start("history".into())));
+        assert_eq!(Command::parse("/video@vidbot A red fox", "vidbot").ok(), Some(Command::Video("A red fox".into())));
+        assert_eq!(Command::parse("/video", "vidbot").ok(), Some(Command::Video(String::new())));
         assert_eq!(Command::parse("/status@vidbot", "vidbot").ok(), Some(Command::Status(String::new())));
         assert_eq!(Command::parse("/clear Happy  Birthday", "vidbot").ok(), Some(Command::Clear("Happy  Birthday".into())));
         assert!(Command::parse("/nope", "vidbot").is_err());

@@ -17,7 +17,7 @@ use super::entities::{user_requests, video_assets};
 use super::retry::serializable;
 use crate::domain::{
     AssetId, AssetStatus, ChatId, Failure, Generation, HoldState, Lang, LedgerKind, MessageId, PromptKey, RequestId,
-    RequestStatus, Stage, UserId, Wanted,
+    RequestStatus, Stage, ThreadId, UserId, Wanted,
 };
 
 pub type Request = user_requests::Model;
@@ -31,6 +31,8 @@ pub struct NewRequest {
     pub raw_text: String,
     /// The language of the user who asked.
     pub language: Lang,
+    /// The forum topic it was asked in (`None`: not a topic, or General).
+    pub thread_id: Option<ThreadId>,
 }
 
 /// What the recording transaction checks before a request is let in:
@@ -101,6 +103,7 @@ fn new_request(
         progress_message_id: Set(None),
         paid_broadcast: Set(false),
         language: Set(new.language),
+        thread_id: Set(new.thread_id),
         price: Set(charge.price),
         hold: Set(charge.held.then_some(HoldState::Held)),
         limited: Set(charge.limited),
@@ -483,6 +486,72 @@ pub async fn mark_failed_to_notify(db: &DatabaseConnection, request_id: RequestI
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Every request still waiting in `chat` fails with `reason` (the chat
+/// can't be written to: the bot lost its rights, was removed, the chat is
+/// gone), without a notice (nobody there could read it). Returns the ended
+/// requests and whether each held credits, for the caller to release.
+pub async fn end_chat(db: &DatabaseConnection, chat: ChatId, reason: &Failure) -> Result<Vec<(RequestId, bool)>, DbErr> {
+    let waiting: Vec<(RequestId, Option<HoldState>)> = user_requests::Entity::find()
+        .select_only()
+        .column(user_requests::Column::Id)
+        .column(user_requests::Column::Hold)
+        .filter(user_requests::Column::ChatId.eq(chat))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut ended = Vec::with_capacity(waiting.len());
+    for (id, hold) in waiting {
+        mark_undeliverable(db, id, reason).await?;
+        ended.push((id, hold == Some(HoldState::Held)));
+    }
+    Ok(ended)
+}
+
+/// The group `old` became the supergroup `new`: its waiting requests are
+/// answered there (outside any topic: a migrated group has none yet).
+pub async fn move_chat(db: &DatabaseConnection, old: ChatId, new: ChatId) -> Result<u64, DbErr> {
+    let moved = user_requests::Entity::update_many()
+        .col_expr(user_requests::Column::ChatId, Expr::value(new))
+        .col_expr(user_requests::Column::ThreadId, Expr::value(Option::<ThreadId>::None))
+        .col_expr(user_requests::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user_requests::Column::ChatId.eq(old))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(moved.rows_affected)
+}
+
+/// The other requests still waiting for `asset` in the same group topic as
+/// `request`: one video in the group answers them all.
+pub async fn waiting_beside(db: &DatabaseConnection, request: &Request) -> Result<Vec<Request>, DbErr> {
+    let thread = match request.thread_id {
+        Some(thread) => user_requests::Column::ThreadId.eq(thread),
+        None => user_requests::Column::ThreadId.is_null(),
+    };
+    user_requests::Entity::find()
+        .filter(user_requests::Column::ChatId.eq(request.chat_id))
+        .filter(user_requests::Column::AssetId.eq(request.asset_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(user_requests::Column::Id.ne(request.id))
+        .filter(thread)
+        .all(db)
+        .await
+}
+
+/// Whether `request` is the first one waiting for its asset in its chat:
+/// in a group only that one gets a "being made" note.
+pub async fn first_waiting_in_chat(db: &DatabaseConnection, request: &Request) -> Result<bool, DbErr> {
+    let earlier = user_requests::Entity::find()
+        .filter(user_requests::Column::ChatId.eq(request.chat_id))
+        .filter(user_requests::Column::AssetId.eq(request.asset_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Pending))
+        .filter(user_requests::Column::Id.lt(request.id))
+        .count(db)
+        .await?;
+    Ok(earlier == 0)
 }
 
 /// Nobody holds the request: never claimed, or the claim ran out before `now`.

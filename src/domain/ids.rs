@@ -43,6 +43,11 @@ int_id!(
     /// A message within a Telegram chat.
     MessageId
 );
+int_id!(
+    /// A forum topic of a supergroup (`message_thread_id`). The General
+    /// topic has none: it is addressed by leaving the thread out.
+    ThreadId
+);
 
 /// Telegram's identifier of an uploaded file: valid for this bot token only,
 /// re-sendable to any chat without uploading again.

@@ -20,7 +20,7 @@ pub use approval::{ApprovalState, Decision, Gate, UnknownGate};
 pub use callback::{CallbackData, MAX_CALLBACK_DATA, MenuItem};
 pub use credits::{ChargeId, HoldState, LedgerKind, StarsPackage};
 pub use failure::Failure;
-pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, UserId};
+pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, RequestId, ThreadId, UserId};
 pub use lang::Lang;
 pub use prompt::{KEY_VERSION, Prompt, PromptError, PromptKey};
 pub use recipe::{Choice, Choices, Format, GeneratorKind, ImageDigest, Length, MadeWith, Quality, Recipe, UnknownChoice};

@@ -7,7 +7,7 @@
 //! out, and its outcome is recorded. Two senders — a fan-out, the sweeper,
 //! another replica — never both send one request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -219,7 +219,7 @@ impl Delivery {
         let sent = self
             .sender
             .video_by_id(
-                request.chat_id,
+                (request.chat_id, request.thread_id),
                 file_id,
                 &caption,
                 Some(request.message_id),
@@ -228,12 +228,11 @@ impl Delivery {
                 Some(&claim as &dyn SendGate),
             )
             .await;
-        let held = request.hold == Some(HoldState::Held);
         if let Err(SendError::UnknownFile(reason)) = &sent {
             tracing::warn!(asset_id = %request.asset_id, %reason, "Telegram refused the cached file_id; uploading the stored video again");
             return self.renew_and_send(request, &claim, file_id, &caption, priority).await;
         }
-        self.record_video(request.id, held, sent.map(|_| ()), priority == Priority::Broadcast).await
+        self.record_video(request, sent.map(|_| ()), priority == Priority::Broadcast).await
     }
 
     /// Telegram refused the asset's `file_id` `stale` (it belongs to another
@@ -258,12 +257,10 @@ impl Delivery {
         let asset = match assets::find(&self.db, request.asset_id).await {
             Ok(Some(asset)) => asset,
             Ok(None) => {
-                return self.record_video(request.id, held, Err(SendError::Rejected("the asset is gone".to_owned())), paid).await;
+                return self.record_video(request, Err(SendError::Rejected("the asset is gone".to_owned())), paid).await;
             }
             Err(err) => {
-                return self
-                    .record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid)
-                    .await;
+                return self.record_video(request, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid).await;
             }
         };
         match (asset.status, asset.file_id.clone()) {
@@ -273,7 +270,7 @@ impl Delivery {
                 let sent = self
                     .sender
                     .video_by_id(
-                        request.chat_id,
+                        (request.chat_id, request.thread_id),
                         &current,
                         caption,
                         Some(request.message_id),
@@ -282,7 +279,7 @@ impl Delivery {
                         Some(claim as &dyn SendGate),
                     )
                     .await;
-                return self.record_video(request.id, held, sent.map(|_| ()), paid).await;
+                return self.record_video(request, sent.map(|_| ()), paid).await;
             }
             (AssetStatus::Available, Some(_)) => {}
             (AssetStatus::Available, None) => {
@@ -298,12 +295,7 @@ impl Delivery {
                 self.cache.invalidate(&asset.prompt_key).await;
                 // cleared or being made again: its generation answers this request
                 return self
-                    .record_video(
-                        request.id,
-                        held,
-                        Err(SendError::GaveUp { attempts: 1, last: "the asset changed".to_owned() }),
-                        paid,
-                    )
+                    .record_video(request, Err(SendError::GaveUp { attempts: 1, last: "the asset changed".to_owned() }), paid)
                     .await;
             }
         }
@@ -329,15 +321,21 @@ impl Delivery {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "could not fetch the stored video; trying again later");
-                return self
-                    .record_video(request.id, held, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid)
-                    .await;
+                return self.record_video(request, Err(SendError::GaveUp { attempts: 1, last: err.to_string() }), paid).await;
             }
         };
         let keyboard = extend_keyboard(request.asset_id, request.language);
         let sent = self
             .sender
-            .upload(request.chat_id, &path, caption, Some(request.message_id), &keyboard, priority, Some(claim as &dyn SendGate))
+            .upload(
+                (request.chat_id, request.thread_id),
+                &path,
+                caption,
+                Some(request.message_id),
+                &keyboard,
+                priority,
+                Some(claim as &dyn SendGate),
+            )
             .await;
         if let Ok(video) = &sent {
             match assets::replace_file_id(&self.db, asset.id, stale, &video.file_id, &video.file_unique_id).await {
@@ -347,7 +345,7 @@ impl Delivery {
             }
             self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: video.file_id.clone() }).await;
         }
-        self.record_video(request.id, held, sent.map(|_| ()), paid).await
+        self.record_video(request, sent.map(|_| ()), paid).await
     }
 
     /// The held price of a delivered request is kept; of one that can't be
@@ -363,12 +361,18 @@ impl Delivery {
         }
     }
 
-    async fn record_video(&self, request: RequestId, held: bool, sent: Result<(), SendError>, paid: bool) -> Delivered {
+    async fn record_video(&self, request: &Request, sent: Result<(), SendError>, paid: bool) -> Delivered {
+        let held = request.hold == Some(HoldState::Held);
+        let whole = request;
+        let request = request.id;
         let (outcome, recorded) = match sent {
             Ok(()) => {
                 let recorded = requests::mark_delivered(&self.db, request, paid).await;
                 match recorded {
-                    Ok(true) => self.settle(request, held, true).await,
+                    Ok(true) => {
+                        self.settle(request, held, true).await;
+                        self.after_delivered(whole).await;
+                    }
                     // cancelled or cleared during the send: its end released the hold; nothing to capture
                     Ok(false) => {
                         tracing::info!(request_id = %request, "sent, but the request had ended meanwhile; nothing captured")
@@ -381,9 +385,11 @@ impl Delivery {
             Err(SendError::Unreachable(reason)) => {
                 tracing::info!(request_id = %request, %reason, "user unreachable; request failed");
                 measure::requests(RequestOutcome::Failed, 1);
-                let recorded = requests::mark_undeliverable(&self.db, request, &Failure::Unreachable(reason.clone())).await;
+                let failure = Failure::Unreachable(reason.clone());
+                let recorded = requests::mark_undeliverable(&self.db, request, &failure).await;
                 if recorded.is_ok() {
                     self.settle(request, held, false).await;
+                    self.end_group(whole.chat_id, &failure).await;
                 }
                 (Delivered::Unreachable, recorded)
             }
@@ -412,7 +418,8 @@ impl Delivery {
                 let Some(chat) = self.cache_chat else { return Ok(Uploaded::NobodyWaiting) };
                 let caption = Lang::default().texts().caption(prompt);
                 let keyboard = extend_keyboard(asset, Lang::default());
-                return match self.sender.upload(chat, path, &caption, None, &keyboard, Priority::Interactive, None).await {
+                return match self.sender.upload((chat, None), path, &caption, None, &keyboard, Priority::Interactive, None).await
+                {
                     Ok(video) => Ok(Uploaded::Video(video)),
                     Err(SendError::Unreachable(reason)) => Err(UploadError::CacheChatUnreachable(reason)),
                     Err(SendError::Rejected(reason)) => Err(UploadError::Refused(reason)),
@@ -424,7 +431,7 @@ impl Delivery {
             let sent = self
                 .sender
                 .upload(
-                    request.chat_id,
+                    (request.chat_id, request.thread_id),
                     path,
                     &caption,
                     Some(request.message_id),
@@ -437,7 +444,10 @@ impl Delivery {
                 Ok(video) => {
                     let held = request.hold == Some(HoldState::Held);
                     match requests::mark_delivered(&self.db, request.id, false).await {
-                        Ok(true) => self.settle(request.id, held, true).await,
+                        Ok(true) => {
+                            self.settle(request.id, held, true).await;
+                            self.after_delivered(&request).await;
+                        }
                         Ok(false) => {
                             tracing::info!(request_id = %request.id, "uploaded, but the request had ended meanwhile; nothing captured")
                         }
@@ -454,8 +464,11 @@ impl Delivery {
                 }
                 Err(SendError::Unreachable(reason)) => {
                     measure::requests(RequestOutcome::Failed, 1);
-                    requests::mark_undeliverable(&self.db, request.id, &Failure::Unreachable(reason.clone())).await?;
+                    // that chat alone: the next waiter gets the upload
+                    let failure = Failure::Unreachable(reason.clone());
+                    requests::mark_undeliverable(&self.db, request.id, &failure).await?;
                     self.settle(request.id, request.hold == Some(HoldState::Held), false).await;
+                    self.end_group(request.chat_id, &failure).await;
                 }
                 Err(SendError::Rejected(reason) | SendError::UnknownFile(reason)) => {
                     requests::release_claim(&self.db, request.id).await?;
@@ -466,6 +479,59 @@ impl Delivery {
                     return Err(UploadError::Later(err.to_string()));
                 }
             }
+        }
+    }
+
+    /// After a video reached a group: the other members waiting there for
+    /// it (in the same topic) got it with this one, and pay as if sent to
+    /// them. A group found to be a supergroup now keeps its waiting
+    /// requests under its new id.
+    async fn after_delivered(&self, request: &Request) {
+        if request.chat_id.0 < 0 {
+            match requests::waiting_beside(&self.db, request).await {
+                Ok(beside) => {
+                    for other in beside {
+                        match requests::mark_delivered(&self.db, other.id, false).await {
+                            Ok(true) => self.settle(other.id, other.hold == Some(HoldState::Held), true).await,
+                            Ok(false) => {}
+                            Err(err) => {
+                                tracing::warn!(request_id = %other.id, error = %err, "could not record a delivery beside another")
+                            }
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "could not look for the group's other waiting requests"),
+            }
+        }
+        if let Some(new) = self.sender.moved(request.chat_id) {
+            match requests::move_chat(&self.db, request.chat_id, new).await {
+                Ok(0) => {}
+                Ok(moved) => {
+                    tracing::info!(old = %request.chat_id, new = %new, moved, "waiting requests follow the group to its supergroup")
+                }
+                Err(err) => tracing::warn!(error = %err, "could not move a migrated group's waiting requests"),
+            }
+        }
+    }
+
+    /// A group (negative id) can't be written to: every request still
+    /// waiting there ends with `reason` and gives its held credits back, so
+    /// no sweep sends there again. (A private chat's requests end one by
+    /// one, as each send finds out.)
+    async fn end_group(&self, chat: ChatId, reason: &Failure) {
+        if chat.0 >= 0 {
+            return;
+        }
+        match requests::end_chat(&self.db, chat, reason).await {
+            Ok(ended) => {
+                if !ended.is_empty() {
+                    tracing::info!(chat_id = %chat, ended = ended.len(), "the group can't be written to; its waiting requests end too");
+                }
+                for (id, held) in ended {
+                    self.settle(id, held, false).await;
+                }
+            }
+            Err(err) => tracing::warn!(chat_id = %chat, error = %err, "could not end a closed group's waiting requests"),
         }
     }
 
@@ -493,6 +559,10 @@ impl Delivery {
             if batch.is_empty() {
                 return Ok(delivered);
             }
+            // one video per group topic: it answers every member waiting there
+            let mut topics = HashSet::new();
+            let batch: Vec<Request> =
+                batch.into_iter().filter(|r| r.chat_id.0 >= 0 || topics.insert((r.chat_id, r.thread_id))).collect();
             let sends = batch.into_iter().map(|request| {
                 let file_id = &file_id;
                 async move { self.video(&request, file_id, self.fan_out_priority).await }
@@ -547,7 +617,15 @@ impl Delivery {
         let text = request.language.texts().generation_failed(request.raw_text.trim(), &reason);
         let sent = self
             .sender
-            .text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Bulk, Some(&claim as &dyn SendGate))
+            .text_in(
+                request.chat_id,
+                request.thread_id,
+                &text,
+                Some(request.message_id),
+                Keyboard::None,
+                Priority::Bulk,
+                Some(&claim as &dyn SendGate),
+            )
             .await;
         match sent {
             Ok(_) | Err(SendError::Unreachable(_)) | Err(SendError::Rejected(_)) => {
@@ -583,6 +661,14 @@ impl Delivery {
     #[tracing::instrument(skip_all, fields(request_id = %request.id, chat_id = %request.chat_id))]
     pub async fn progress_note(&self, request: &Request, stage: Option<Stage>) {
         let texts = request.language.texts();
+        // A group gets one note per video (its first asker's), not one per member.
+        if request.chat_id.0 < 0 {
+            match requests::first_waiting_in_chat(&self.db, request).await {
+                Ok(true) => {}
+                Ok(false) => return tracing::debug!("another member's note in this group says it already"),
+                Err(err) => return tracing::debug!(error = %err, "could not look for the group's note; none sent"),
+            }
+        }
         // A generation waiting for a slot: the note says the place in line.
         let place = self.place_in_line(request.asset_id).await;
         let text = match place {
@@ -591,8 +677,15 @@ impl Delivery {
         };
         let waiting = StillWaiting { db: &self.db, request: request.id };
         let in_line = self.notes_in_line.get_with(request.asset_id, CancellationToken::new);
-        let send =
-            self.sender.text(request.chat_id, &text, Some(request.message_id), Keyboard::None, Priority::Note, Some(&waiting));
+        let send = self.sender.text_in(
+            request.chat_id,
+            request.thread_id,
+            &text,
+            Some(request.message_id),
+            Keyboard::None,
+            Priority::Note,
+            Some(&waiting),
+        );
         let sent = tokio::select! {
             sent = send => sent,
             () = in_line.cancelled() => Err(SendError::Skipped),

@@ -16,13 +16,20 @@ use serde_json::{Value, json};
 use teloxide::types::Update;
 
 use crate::config::BotToken;
-use crate::domain::{ChatId, FileId, MessageId};
+use crate::domain::{ChatId, FileId, MessageId, ThreadId};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// Telegram answered with `ok: false`.
     #[error("Telegram refused {method}: {code} {description}")]
-    Refused { method: &'static str, code: u16, description: String, retry_after: Option<u64> },
+    Refused {
+        method: &'static str,
+        code: u16,
+        description: String,
+        retry_after: Option<u64>,
+        /// `parameters.migrate_to_chat_id`: the group became this supergroup.
+        migrate_to: Option<i64>,
+    },
     /// The request did not get an answer (connect error, timeout, reset).
     #[error("no answer from Telegram to {method}: {message}")]
     Network { method: &'static str, message: String },
@@ -40,8 +47,11 @@ pub enum ApiFailure {
     FloodWait(u64),
     /// A passing fault (5xx, timeout, network): back off and try again.
     Transient,
-    /// The chat cannot be written to (blocked, deactivated, not found).
+    /// The chat cannot be written to (blocked, deactivated, not found, no
+    /// rights to post there, the bot was removed).
     ChatUnreachable,
+    /// The group became a supergroup with this id: send there instead.
+    Migrated(ChatId),
     /// The request itself is wrong (bad file, too big): retrying won't help.
     Rejected,
     /// A `file_id` this bot token does not know ("wrong file identifier"):
@@ -53,6 +63,24 @@ pub enum ApiFailure {
 /// hostile) is cut to it; a send that is still refused then waits again.
 pub const MAX_FLOOD_WAIT_SECS: u64 = 60;
 
+/// How Telegram says, in a 400, that this chat can't be written to (for
+/// good, or until someone there changes it): every send to it would fail
+/// the same way.
+const CHAT_CLOSED: &[&str] = &[
+    "chat not found",
+    "user not found",
+    "not enough rights to send",
+    "have no rights to send",
+    "need administrator rights",
+    "CHAT_WRITE_FORBIDDEN",
+    "CHAT_RESTRICTED",
+    "CHAT_SEND_",
+    "bot is not a member",
+    "bot was kicked",
+    "group chat was upgraded to a supergroup",
+    "chat was deactivated",
+];
+
 impl ApiError {
     pub fn failure(&self) -> ApiFailure {
         match self {
@@ -60,10 +88,9 @@ impl ApiError {
                 ApiFailure::FloodWait(retry_after.unwrap_or(1).clamp(1, MAX_FLOOD_WAIT_SECS))
             }
             ApiError::Refused { code, .. } if *code >= 500 => ApiFailure::Transient,
+            ApiError::Refused { code: 400, migrate_to: Some(chat), .. } => ApiFailure::Migrated(ChatId(*chat)),
             ApiError::Refused { code: 403, .. } => ApiFailure::ChatUnreachable,
-            ApiError::Refused { code: 400, description, .. }
-                if description.contains("chat not found") || description.contains("user not found") =>
-            {
+            ApiError::Refused { code: 400, description, .. } if CHAT_CLOSED.iter().any(|c| description.contains(c)) => {
                 ApiFailure::ChatUnreachable
             }
             ApiError::Refused { code: 400, description, .. } if description.contains("wrong file identifier") => {
@@ -87,6 +114,7 @@ struct Envelope {
 #[derive(Deserialize)]
 struct Parameters {
     retry_after: Option<u64>,
+    migrate_to_chat_id: Option<i64>,
 }
 
 /// What Telegram answers to a sent video.
@@ -112,6 +140,12 @@ pub enum Keyboard {
     Persistent(Vec<Vec<String>>),
     /// Buttons under the message: rows of (label, callback data).
     Inline(Vec<Vec<InlineButton>>),
+    /// One button under the message that opens `url` (e.g. the private
+    /// chat with the bot: `https://t.me/<bot>?start=<parameter>`).
+    Link {
+        text: String,
+        url: String,
+    },
 }
 
 /// A button under a message; a press comes back as a callback query
@@ -133,6 +167,7 @@ impl Keyboard {
                 Some(json!({ "keyboard": rows, "resize_keyboard": true, "is_persistent": true }))
             }
             Keyboard::Inline(rows) => Some(inline_markup(rows)),
+            Keyboard::Link { text, url } => Some(json!({ "inline_keyboard": [[{ "text": text, "url": url }]] })),
         }
     }
 }
@@ -273,12 +308,14 @@ impl BotApi {
     pub async fn send_message(
         &self,
         chat_id: ChatId,
+        thread: Option<ThreadId>,
         text: &str,
         reply_to: Option<MessageId>,
         keyboard: &Keyboard,
     ) -> Result<MessageId, ApiError> {
         let text = fit(text, MAX_TEXT_UNITS);
         let mut body = json!({ "chat_id": chat_id.0, "text": text, "link_preview_options": { "is_disabled": true } });
+        add_thread(&mut body, thread);
         add_reply(&mut body, reply_to);
         if let Some(markup) = keyboard.markup() {
             body["reply_markup"] = markup;
@@ -347,13 +384,14 @@ impl BotApi {
                 code: status,
                 description: "download failed".into(),
                 retry_after: None,
+                migrate_to: None,
             });
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| network(METHOD, e))? {
             if (body.len() + chunk.len()) as u64 > max_bytes {
                 let description = format!("file is too big (over {max_bytes} bytes)");
-                return Err(ApiError::Refused { method: METHOD, code: 413, description, retry_after: None });
+                return Err(ApiError::Refused { method: METHOD, code: 413, description, retry_after: None, migrate_to: None });
             }
             body.extend_from_slice(&chunk);
         }
@@ -465,9 +503,11 @@ impl BotApi {
     /// Re-sends a video Telegram already has, by `file_id`: nothing is
     /// uploaded. `paid_broadcast`: sent with `allow_paid_broadcast` (0.1
     /// Stars, past the free 30 messages a second).
+    #[allow(clippy::too_many_arguments, reason = "the parts of one Bot API call")]
     pub async fn send_video_by_id(
         &self,
         chat_id: ChatId,
+        thread: Option<ThreadId>,
         file_id: &FileId,
         caption: &str,
         reply_to: Option<MessageId>,
@@ -478,6 +518,7 @@ impl BotApi {
         if paid_broadcast {
             body["allow_paid_broadcast"] = json!(true);
         }
+        add_thread(&mut body, thread);
         add_reply(&mut body, reply_to);
         if let Some(markup) = keyboard.markup() {
             body["reply_markup"] = markup;
@@ -490,6 +531,7 @@ impl BotApi {
     pub async fn upload_video(
         &self,
         chat_id: ChatId,
+        thread: Option<ThreadId>,
         path: &Path,
         caption: &str,
         reply_to: Option<MessageId>,
@@ -508,6 +550,9 @@ impl BotApi {
             .text("caption", fit(caption, MAX_CAPTION_UNITS).into_owned())
             .text("supports_streaming", "true")
             .part("video", part);
+        if let Some(thread) = thread {
+            form = form.text("message_thread_id", thread.0.to_string());
+        }
         if let Some(message_id) = reply_to {
             form = form
                 .text("reply_parameters", json!({ "message_id": message_id.0, "allow_sending_without_reply": true }).to_string());
@@ -538,6 +583,14 @@ fn image_mime(bytes: &[u8]) -> &'static str {
     }
 }
 
+/// A forum topic's messages go to it; General (and every chat without
+/// topics) is addressed by leaving the thread out.
+fn add_thread(body: &mut Value, thread: Option<ThreadId>) {
+    if let Some(thread) = thread {
+        body["message_thread_id"] = json!(thread.0);
+    }
+}
+
 fn add_reply(body: &mut Value, reply_to: Option<MessageId>) {
     if let Some(message_id) = reply_to {
         body["reply_parameters"] = json!({ "message_id": message_id.0, "allow_sending_without_reply": true });
@@ -558,7 +611,8 @@ async fn decode<T: DeserializeOwned>(method: &'static str, response: reqwest::Re
             method,
             code: envelope.error_code.unwrap_or(status),
             description: envelope.description.unwrap_or_default(),
-            retry_after: envelope.parameters.and_then(|p| p.retry_after),
+            retry_after: envelope.parameters.as_ref().and_then(|p| p.retry_after),
+            migrate_to: envelope.parameters.and_then(|p| p.migrate_to_chat_id),
         });
     }
     serde_json::from_value(envelope.result.unwrap_or(Value::Null)).map_err(|e| ApiError::Garbled {
@@ -586,19 +640,48 @@ mod tests {
     use super::*;
 
     fn refused(code: u16, description: &str) -> ApiError {
-        ApiError::Refused { method: "sendVideo", code, description: description.into(), retry_after: None }
+        ApiError::Refused { method: "sendVideo", code, description: description.into(), retry_after: None, migrate_to: None }
     }
 
     #[test]
     fn failures_are_classified() {
         assert_eq!(
-            ApiError::Refused { method: "sendMessage", code: 429, description: String::new(), retry_after: Some(7) }.failure(),
+            ApiError::Refused {
+                method: "sendMessage",
+                code: 429,
+                description: String::new(),
+                retry_after: Some(7),
+                migrate_to: None
+            }
+            .failure(),
             ApiFailure::FloodWait(7)
         );
         assert_eq!(refused(502, "Bad Gateway").failure(), ApiFailure::Transient);
         assert_eq!(refused(403, "Forbidden: bot was blocked by the user").failure(), ApiFailure::ChatUnreachable);
         assert_eq!(refused(400, "Bad Request: chat not found").failure(), ApiFailure::ChatUnreachable);
         assert_eq!(refused(400, "Bad Request: wrong file").failure(), ApiFailure::Rejected);
+        // a chat that won't take posts fails alone, for good
+        assert_eq!(
+            refused(400, "Bad Request: not enough rights to send videos to the chat").failure(),
+            ApiFailure::ChatUnreachable
+        );
+        assert_eq!(
+            refused(400, "Bad Request: not enough rights to send text messages to the chat").failure(),
+            ApiFailure::ChatUnreachable
+        );
+        assert_eq!(refused(400, "Bad Request: CHAT_WRITE_FORBIDDEN").failure(), ApiFailure::ChatUnreachable);
+        let moved = ApiError::Refused {
+            method: "sendVideo",
+            code: 400,
+            description: "Bad Request: group chat was upgraded to a supergroup chat".into(),
+            retry_after: None,
+            migrate_to: Some(-1_001_234),
+        };
+        assert_eq!(moved.failure(), ApiFailure::Migrated(ChatId(-1_001_234)));
+        assert_eq!(
+            refused(400, "Bad Request: group chat was upgraded to a supergroup chat").failure(),
+            ApiFailure::ChatUnreachable
+        );
         assert_eq!(refused(400, "Bad Request: wrong file identifier/HTTP URL specified").failure(), ApiFailure::UnknownFile);
         assert_eq!(refused(413, "Request Entity Too Large").failure(), ApiFailure::Rejected);
         assert_eq!(ApiError::Network { method: "getMe", message: "timeout".into() }.failure(), ApiFailure::Transient);
@@ -607,7 +690,8 @@ mod tests {
     #[test]
     fn a_flood_wait_is_capped_whatever_telegram_says() {
         let flood = |retry_after| {
-            ApiError::Refused { method: "sendMessage", code: 429, description: String::new(), retry_after }.failure()
+            ApiError::Refused { method: "sendMessage", code: 429, description: String::new(), retry_after, migrate_to: None }
+                .failure()
         };
         assert_eq!(flood(Some(u64::MAX)), ApiFailure::FloodWait(60));
         assert_eq!(flood(Some(1_000_000)), ApiFailure::FloodWait(60));

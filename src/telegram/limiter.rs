@@ -4,8 +4,13 @@
 //! A send asks for a slot and is told *when* it may go: at once while
 //! there is budget, later past it. Nothing polls and nothing waits when
 //! there is budget, so a cache hit is not delayed (unlike teloxide's
-//! `Throttle`, whose worker wakes every 250 ms). A 429 from Telegram
-//! freezes the global schedule and the paid broadcast lane for
+//! `Throttle`, whose worker wakes every 250 ms). A group (any chat with a
+//! negative id) also gets at most 20 messages in any minute, Telegram's
+//! limit there. A 429 for a group pauses only that group, for `retry_after`
+//! (other chats, and other replicas, go on). A 429 in a private chat (never
+//! sent to faster than Telegram allows one chat), or 429s from several
+//! chats within a second, mean the whole bot is over its limit: they also
+//! freeze the global schedule and the paid broadcast lane for
 //! `retry_after`, no longer. While the shared budget's Redis is away, this
 //! process limits on its own and asks Redis again a second later.
 
@@ -62,6 +67,45 @@ pub enum Priority {
     Broadcast = 4,
 }
 
+/// At most `max` cells in any `window`, for one group: the last `max`
+/// slots handed out are kept, and the next goes no sooner than a window
+/// after the oldest of them.
+#[derive(Debug)]
+struct Window {
+    max: usize,
+    window: Duration,
+    slots: VecDeque<Instant>,
+}
+
+impl Window {
+    fn new(max: usize, window: Duration) -> Self {
+        Self { max: max.max(1), window, slots: VecDeque::new() }
+    }
+
+    /// Reserves the next cell at or after `at` and returns when it may be used.
+    fn reserve(&mut self, at: Instant) -> Instant {
+        let mut slot = self.slots.back().map_or(at, |last| at.max(*last));
+        if self.slots.len() >= self.max
+            && let Some(oldest) = self.slots.pop_front()
+        {
+            slot = slot.max(oldest + self.window);
+        }
+        self.slots.push_back(slot);
+        slot
+    }
+}
+
+/// Messages one group gets in any minute (Telegram's limit, edits included).
+pub const GROUP_PER_MINUTE: usize = 20;
+
+/// The minute of [`GROUP_PER_MINUTE`], with a second's margin for the
+/// time a send takes to reach Telegram.
+const GROUP_WINDOW: Duration = Duration::from_secs(61);
+
+/// 429s from this many different chats within a second: the bot as a
+/// whole is over its limit, not one chat.
+const WIDESPREAD_FLOOD_CHATS: usize = 3;
+
 /// Lines of the free budget (every priority but `Broadcast`).
 const PRIORITIES: usize = 4;
 
@@ -108,6 +152,12 @@ struct Inner {
     paid: Option<Mutex<Paid>>,
     chats: moka::sync::Cache<i64, Arc<Mutex<Gcra>>>,
     chat_burst: u32,
+    /// Per group: its last minute of sends.
+    groups: moka::sync::Cache<i64, Arc<Mutex<Window>>>,
+    /// Chats Telegram answered 429: paused until then (this process only).
+    paused: moka::sync::Cache<i64, Instant>,
+    /// The chats refused with 429 within the last second, and when.
+    recent_floods: Mutex<VecDeque<(i64, Instant)>>,
     shared: Option<SharedBudget>,
     /// Until when the shared budget is not asked (Redis failed just now).
     shared_down_until: Mutex<Option<Instant>>,
@@ -187,6 +237,9 @@ impl FloodLimiter {
                 paid,
                 chats,
                 chat_burst,
+                groups: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(120)).build(),
+                paused: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(MAX_FREEZE * 2).build(),
+                recent_floods: Mutex::new(VecDeque::new()),
                 shared,
                 shared_down_until: Mutex::new(None),
                 shared_down_logged: AtomicBool::new(false),
@@ -229,7 +282,22 @@ impl FloodLimiter {
         let _ = rx.await;
     }
 
+    /// Waits for the chat's turn: past a 429's pause, within its per-chat
+    /// rate, and for a group within its minute.
     async fn acquire_chat(&self, chat_id: i64) {
+        if let Some(until) = self.inner.paused.get(&chat_id) {
+            tokio::time::sleep_until(until).await;
+        }
+        self.acquire_chat_rate(chat_id).await;
+        // groups, supergroups and channels have negative ids
+        if chat_id < 0 {
+            let group = self.inner.groups.get_with(chat_id, || Arc::new(Mutex::new(Window::new(GROUP_PER_MINUTE, GROUP_WINDOW))));
+            let at = lock(&group).reserve(Instant::now());
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    async fn acquire_chat_rate(&self, chat_id: i64) {
         if let Some(shared) = self.inner.shared() {
             match shared.acquire_chat(chat_id).await {
                 Ok(()) => {
@@ -244,6 +312,31 @@ impl FloodLimiter {
             self.inner.chats.get_with(chat_id, || Arc::new(Mutex::new(Gcra::new(1.0, self.inner.chat_burst, Instant::now()))));
         let chat_at = lock(&chat).reserve(Instant::now());
         tokio::time::sleep_until(chat_at).await;
+    }
+
+    /// Telegram said 429 to a send to `chat_id`: this process's sends to
+    /// that chat wait `retry_after` (capped). For a group (over its 20 a
+    /// minute) that is all: every other chat goes on, and so do other
+    /// replicas. In a private chat, which is never sent to faster than one
+    /// chat may get, or when 429s came from several chats within a second,
+    /// the bot as a whole is over its limit: everything is frozen too
+    /// ([`FloodLimiter::freeze`]).
+    pub async fn flood_wait(&self, chat_id: i64, retry_after: Duration) {
+        let retry_after = retry_after.min(MAX_FREEZE);
+        let now = Instant::now();
+        let until = now + retry_after;
+        let paused_until = self.inner.paused.get(&chat_id).map_or(until, |before| before.max(until));
+        self.inner.paused.insert(chat_id, paused_until);
+        let widespread = {
+            let mut recent = lock(&self.inner.recent_floods);
+            recent.retain(|(chat, at)| *chat != chat_id && now.duration_since(*at) < Duration::from_secs(1));
+            recent.push_back((chat_id, now));
+            chat_id > 0 || recent.len() >= WIDESPREAD_FLOOD_CHATS
+        };
+        tracing::info!(chat_id, retry_after_secs = retry_after.as_secs_f64(), "Telegram flood control for one chat: pausing it");
+        if widespread {
+            self.freeze(retry_after).await;
+        }
     }
 
     /// Telegram said 429: stop every send (of every process) for
@@ -470,6 +563,57 @@ mod tests {
         let took = last - resumed;
         assert!(took >= Duration::from_millis(98), "100 paid sends after the pause took {took:?} (1,000/s at most)");
         assert!(took <= Duration::from_millis(150), "100 paid sends after the pause took {took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_group_gets_at_most_20_messages_in_any_minute() {
+        let limiter = FloodLimiter::new(30, 2, None);
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..45 {
+            limiter.acquire(-100_123, Priority::Bulk).await;
+            times.push(Instant::now() - start);
+        }
+        for i in GROUP_PER_MINUTE..times.len() {
+            let span = times[i] - times[i - GROUP_PER_MINUTE];
+            assert!(span >= Duration::from_secs(60), "21 sends within {span:?}: {times:?}");
+        }
+        // the pace is the limit's, not slower: 45 sends within about two minutes
+        assert!(times[44] <= Duration::from_secs(130), "{times:?}");
+        // a private chat is not held up by it (one global slot at most)
+        let asked = Instant::now();
+        limiter.acquire(42, Priority::Interactive).await;
+        assert!(Instant::now() - asked <= Duration::from_millis(40));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_for_one_chat_pauses_only_that_chat() {
+        let limiter = FloodLimiter::new(30, 2, None);
+        limiter.flood_wait(-1005, Duration::from_secs(5)).await;
+        let asked = Instant::now();
+        limiter.acquire(7, Priority::Interactive).await;
+        limiter.acquire(-1006, Priority::Bulk).await;
+        assert!(Instant::now() - asked <= Duration::from_millis(100), "other chats waited");
+        limiter.acquire(-1005, Priority::Interactive).await;
+        let waited = Instant::now() - asked;
+        assert!(waited >= Duration::from_secs(5) && waited <= Duration::from_millis(5_150), "the flooded chat waited {waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn several_chats_refused_at_once_pause_everything() {
+        let limiter = FloodLimiter::new(30, 2, None);
+        for chat in [-1, -2, -3] {
+            limiter.flood_wait(chat, Duration::from_secs(4)).await;
+        }
+        let asked = Instant::now();
+        limiter.acquire(99, Priority::Interactive).await;
+        assert!(Instant::now() - asked >= Duration::from_secs(4), "the bot went on through a flood of 429s");
+        // a 429 in a private chat (sent to within one chat's limit) is the bot's own
+        let limiter = FloodLimiter::new(30, 2, None);
+        limiter.flood_wait(5, Duration::from_secs(3)).await;
+        let asked = Instant::now();
+        limiter.acquire(6, Priority::Interactive).await;
+        assert!(Instant::now() - asked >= Duration::from_secs(3), "a private chat's 429 paused nothing else");
     }
 
     #[tokio::test(start_paused = true)]

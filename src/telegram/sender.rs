@@ -1,7 +1,10 @@
 //! Every message vidcache sends goes through here: the flood limiter first,
 //! then the call, then the retry policy (429 → wait `retry_after`; 5xx,
 //! timeouts and network faults → exponential backoff with jitter; a chat
-//! that blocked the bot or a refused file → no retry).
+//! that blocked the bot or a refused file → no retry). A group's 429 pauses
+//! only that group (see [`FloodLimiter::flood_wait`]); a group upgraded to
+//! a supergroup is followed to its new id (and remembered, so later sends
+//! go there at once).
 
 use std::future::Future;
 use std::path::Path;
@@ -10,7 +13,7 @@ use std::time::Duration;
 use super::api::{ApiError, ApiFailure, BotApi, InlineButton, Keyboard, MediaKind, SentVideo};
 use super::limiter::{FloodLimiter, Priority};
 use crate::config::RetryPolicy;
-use crate::domain::{ChatId, FileId, MessageId};
+use crate::domain::{ChatId, FileId, MessageId, ThreadId};
 use crate::telemetry::measure;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -37,6 +40,8 @@ pub struct Sender {
     api: BotApi,
     limiter: FloodLimiter,
     retry: RetryPolicy,
+    /// Groups that became supergroups: old id → new id.
+    migrated: moka::sync::Cache<i64, ChatId>,
 }
 
 /// Asked right before each attempt goes out (after the flood limiter let it
@@ -52,7 +57,17 @@ const MAX_FLOOD_WAITS: u32 = 30;
 
 impl Sender {
     pub fn new(api: BotApi, limiter: FloodLimiter) -> Self {
-        Self { api, limiter, retry: RetryPolicy::new(6, Duration::from_millis(250), Duration::from_secs(8)) }
+        Self {
+            api,
+            limiter,
+            retry: RetryPolicy::new(6, Duration::from_millis(250), Duration::from_secs(8)),
+            migrated: moka::sync::Cache::builder().max_capacity(10_000).build(),
+        }
+    }
+
+    /// The supergroup a group `chat` became, when a send found out.
+    pub fn moved(&self, chat: ChatId) -> Option<ChatId> {
+        self.migrated.get(&chat.0)
     }
 
     pub fn api(&self) -> &BotApi {
@@ -61,17 +76,23 @@ impl Sender {
 
     async fn with_retries<T, F, Fut>(
         &self,
-        chat_id: ChatId,
+        (chat_id, thread): (ChatId, Option<ThreadId>),
         (kind, priority): (&'static str, Priority),
         gate: Option<&dyn SendGate>,
         op: F,
     ) -> Result<T, SendError>
     where
-        F: Fn() -> Fut,
+        F: Fn(ChatId, Option<ThreadId>) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
         let mut failures = 0u32;
         let mut flood_waits = 0u32;
+        // a group that became a supergroup is answered there, outside any topic
+        let (mut chat_id, mut thread) = match self.moved(chat_id) {
+            Some(new) => (new, None),
+            None => (chat_id, thread),
+        };
+        let mut moves = 0u32;
         loop {
             self.limiter.acquire(chat_id.0, priority).await;
             if let Some(gate) = gate
@@ -79,7 +100,7 @@ impl Sender {
             {
                 return Err(SendError::Skipped);
             }
-            let err = match op().await {
+            let err = match op(chat_id, thread).await {
                 Ok(value) => {
                     measure::send(kind, "ok");
                     if priority == Priority::Broadcast {
@@ -95,6 +116,7 @@ impl Sender {
                 match failure {
                     ApiFailure::FloodWait(_) => "flood_wait",
                     ApiFailure::ChatUnreachable => "unreachable",
+                    ApiFailure::Migrated(_) => "migrated",
                     ApiFailure::Rejected => "rejected",
                     ApiFailure::UnknownFile => "unknown_file",
                     ApiFailure::Transient => "transient",
@@ -103,12 +125,18 @@ impl Sender {
             match failure {
                 ApiFailure::FloodWait(secs) if flood_waits < MAX_FLOOD_WAITS => {
                     flood_waits += 1;
-                    self.limiter.freeze(Duration::from_secs(secs)).await;
+                    self.limiter.flood_wait(chat_id.0, Duration::from_secs(secs)).await;
                 }
                 ApiFailure::FloodWait(_) => {
                     return Err(SendError::GaveUp { attempts: failures + flood_waits, last: err.to_string() });
                 }
-                ApiFailure::ChatUnreachable => return Err(SendError::Unreachable(err.to_string())),
+                ApiFailure::Migrated(new) if moves < 2 => {
+                    moves += 1;
+                    tracing::info!(old = %chat_id, new = %new, "the group became a supergroup; sending there");
+                    self.migrated.insert(chat_id.0, new);
+                    (chat_id, thread) = (new, None);
+                }
+                ApiFailure::ChatUnreachable | ApiFailure::Migrated(_) => return Err(SendError::Unreachable(err.to_string())),
                 ApiFailure::Rejected => return Err(SendError::Rejected(err.to_string())),
                 ApiFailure::UnknownFile => return Err(SendError::UnknownFile(err.to_string())),
                 ApiFailure::Transient => {
@@ -133,20 +161,42 @@ impl Sender {
         priority: Priority,
         gate: Option<&dyn SendGate>,
     ) -> Result<MessageId, SendError> {
-        self.with_retries(chat_id, ("message", priority), gate, || self.api.send_message(chat_id, text, reply_to, &keyboard))
-            .await
+        self.text_in(chat_id, None, text, reply_to, keyboard, priority, gate).await
+    }
+
+    /// [`Sender::text`] into a forum topic (`None`: General, or no topics).
+    #[allow(clippy::too_many_arguments, reason = "the parts of one Bot API call, plus its priority and gate")]
+    pub async fn text_in(
+        &self,
+        chat_id: ChatId,
+        thread: Option<ThreadId>,
+        text: &str,
+        reply_to: Option<MessageId>,
+        keyboard: Keyboard,
+        priority: Priority,
+        gate: Option<&dyn SendGate>,
+    ) -> Result<MessageId, SendError> {
+        self.with_retries((chat_id, thread), ("message", priority), gate, |chat, thread| {
+            self.api.send_message(chat, thread, text, reply_to, &keyboard)
+        })
+        .await
     }
 
     /// Sends a Stars invoice, as an answer (flood limits as for a text).
     pub async fn invoice(&self, chat_id: ChatId, invoice: &super::api::StarsInvoice) -> Result<MessageId, SendError> {
-        self.with_retries(chat_id, ("invoice", Priority::Interactive), None, || self.api.send_invoice(chat_id, invoice)).await
+        self.with_retries((chat_id, None), ("invoice", Priority::Interactive), None, |chat, _| {
+            self.api.send_invoice(chat, invoice)
+        })
+        .await
     }
 
     /// Edits a progress message in place (edits count against the same
     /// limits, at the lowest priority). A message that already shows `text` is not an error.
     pub async fn edit(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), SendError> {
         match self
-            .with_retries(chat_id, ("edit", Priority::Progress), None, || self.api.edit_message_text(chat_id, message_id, text))
+            .with_retries((chat_id, None), ("edit", Priority::Progress), None, |chat, _| {
+                self.api.edit_message_text(chat, message_id, text)
+            })
             .await
         {
             Err(SendError::Rejected(reason)) if reason.contains("message is not modified") => Ok(()),
@@ -159,7 +209,7 @@ impl Sender {
     #[allow(clippy::too_many_arguments, reason = "the parts of one Bot API call, plus its priority and gate")]
     pub async fn video_by_id(
         &self,
-        chat_id: ChatId,
+        (chat_id, thread): (ChatId, Option<ThreadId>),
         file_id: &FileId,
         caption: &str,
         reply_to: Option<MessageId>,
@@ -168,8 +218,8 @@ impl Sender {
         gate: Option<&dyn SendGate>,
     ) -> Result<SentVideo, SendError> {
         let paid = priority == Priority::Broadcast;
-        self.with_retries(chat_id, ("video", priority), gate, || {
-            self.api.send_video_by_id(chat_id, file_id, caption, reply_to, keyboard, paid)
+        self.with_retries((chat_id, thread), ("video", priority), gate, |chat, thread| {
+            self.api.send_video_by_id(chat, thread, file_id, caption, reply_to, keyboard, paid)
         })
         .await
     }
@@ -178,7 +228,7 @@ impl Sender {
     #[allow(clippy::too_many_arguments, reason = "the parts of one Bot API call, plus its priority and gate")]
     pub async fn upload(
         &self,
-        chat_id: ChatId,
+        (chat_id, thread): (ChatId, Option<ThreadId>),
         path: &Path,
         caption: &str,
         reply_to: Option<MessageId>,
@@ -187,8 +237,8 @@ impl Sender {
         gate: Option<&dyn SendGate>,
     ) -> Result<SentVideo, SendError> {
         let sent = self
-            .with_retries(chat_id, ("upload", priority), gate, || {
-                self.api.upload_video(chat_id, path, caption, reply_to, keyboard)
+            .with_retries((chat_id, thread), ("upload", priority), gate, |chat, thread| {
+                self.api.upload_video(chat, thread, path, caption, reply_to, keyboard)
             })
             .await;
         if !matches!(sent, Err(SendError::Skipped)) {
@@ -205,7 +255,7 @@ impl Sender {
         caption: &str,
         priority: Priority,
     ) -> Result<Vec<MessageId>, SendError> {
-        self.with_retries(chat_id, ("media", priority), None, || self.api.send_media(chat_id, items, caption)).await
+        self.with_retries((chat_id, None), ("media", priority), None, |chat, _| self.api.send_media(chat, items, caption)).await
     }
 
     /// Replaces a message's inline keyboard (counted like an edit). A
@@ -217,8 +267,8 @@ impl Sender {
         rows: &[Vec<InlineButton>],
     ) -> Result<(), SendError> {
         match self
-            .with_retries(chat_id, ("markup", Priority::Interactive), None, || {
-                self.api.edit_message_reply_markup(chat_id, message_id, rows)
+            .with_retries((chat_id, None), ("markup", Priority::Interactive), None, |chat, _| {
+                self.api.edit_message_reply_markup(chat, message_id, rows)
             })
             .await
         {
@@ -237,8 +287,8 @@ impl Sender {
         rows: &[Vec<InlineButton>],
     ) -> Result<(), SendError> {
         match self
-            .with_retries(chat_id, ("edit", Priority::Interactive), None, || {
-                self.api.edit_message_text_and_keyboard(chat_id, message_id, text, rows)
+            .with_retries((chat_id, None), ("edit", Priority::Interactive), None, |chat, _| {
+                self.api.edit_message_text_and_keyboard(chat, message_id, text, rows)
             })
             .await
         {

@@ -283,6 +283,18 @@ impl Texts for English {
         format!("I don't know the command {command}. Try /help.")
     }
 
+    fn video_usage(&self) -> String {
+        "Write what the video should show after /video, e.g. /video a red fox in the snow.".to_owned()
+    }
+
+    fn in_private_chat(&self) -> String {
+        "That is just for you: I answer it in our private chat.".to_owned()
+    }
+
+    fn private_chat_button(&self) -> String {
+        "💬 Open the private chat".to_owned()
+    }
+
     fn addressed_to_another_bot(&self) -> String {
         self.unknown_command("addressed to another bot")
     }
@@ -479,6 +491,7 @@ impl Texts for English {
         vec![
             ("start", "what this bot does".to_owned()),
             ("help", "how to use it".to_owned()),
+            ("video", "/video <prompt>: a video of it (also in groups)".to_owned()),
             ("settings", "quality, format and length of your next videos".to_owned()),
             ("menu", "the menu: new video, settings, history".to_owned()),
             ("status", "your recent requests and their state (operators: /status <prompt> for one asset)".to_owned()),

@@ -230,6 +230,13 @@ pub trait Texts: Send + Sync {
     fn remix_cancelled(&self) -> String;
     fn unknown_command(&self, command: &str) -> String;
     fn addressed_to_another_bot(&self) -> String;
+    /// `/video` without words (in a group, or the private chat).
+    fn video_usage(&self) -> String;
+    /// In a group: what was asked belongs to the private chat (history,
+    /// balance, settings); said above a button that opens it.
+    fn in_private_chat(&self) -> String;
+    /// The label of the button that opens the private chat with the bot.
+    fn private_chat_button(&self) -> String;
     fn clear_usage(&self) -> String;
     fn status_usage(&self) -> String;
     fn operators_only(&self) -> String;

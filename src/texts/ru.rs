@@ -293,6 +293,18 @@ impl Texts for Russian {
         format!("Я не знаю команду {command}. Попробуйте /help.")
     }
 
+    fn video_usage(&self) -> String {
+        "Напишите после /video, что должно быть в видео, например: /video рыжая лиса в снегу.".to_owned()
+    }
+
+    fn in_private_chat(&self) -> String {
+        "Это только для вас: отвечу в нашем личном чате.".to_owned()
+    }
+
+    fn private_chat_button(&self) -> String {
+        "💬 Открыть личный чат".to_owned()
+    }
+
     fn addressed_to_another_bot(&self) -> String {
         "Эта команда адресована другому боту. Попробуйте /help.".to_owned()
     }
@@ -485,6 +497,7 @@ impl Texts for Russian {
         vec![
             ("start", "что умеет этот бот".to_owned()),
             ("help", "как им пользоваться".to_owned()),
+            ("video", "/video <запрос>: видео по нему (и в группах)".to_owned()),
             ("settings", "режим, формат и длина следующих видео".to_owned()),
             ("menu", "главное меню: новое видео, настройки, история".to_owned()),
             ("status", "ваши последние запросы и их состояние (операторам: /status <запрос> — один ассет)".to_owned()),

@@ -22,16 +22,27 @@
 //! queries pushed with [`FakeTelegram::push_pre_checkout`]) and
 //! refundStarPayment (for charges of pushed `successful_payment` messages).
 //!
-//! Flood limits (429 with `retry_after`) and fault injection (5xx, hangs,
-//! blocked users, rejected uploads) are applied to the sends: sendMessage,
+//! Flood limits (429 with `retry_after`; a group or supergroup also gets
+//! at most 20 messages a minute) and fault injection (5xx, hangs, blocked
+//! users, rejected uploads) are applied to the sends: sendMessage,
 //! editMessageText and sendVideo.
+//!
+//! Groups: [`FakeTelegram::add_supergroup`] (with forum topics or not) and
+//! [`FakeTelegram::add_group`]; members write with
+//! [`FakeTelegram::push_group_text`] / [`FakeTelegram::push_group_reply`],
+//! anonymous admins and channels with [`FakeTelegram::push_as_chat`]. A
+//! `message_thread_id` must name a topic of a forum (`1`, General, is
+//! refused: General is addressed by leaving it out). Per chat, Telegram's
+//! refusals: no rights to post ([`Faults::no_rights_chats`]), a group
+//! upgraded to a supergroup ([`FakeTelegram::migrate_group`]: 400 with
+//! `migrate_to_chat_id`) and 429 for one chat only ([`Faults::flooded_chats`]).
 
 mod markup;
 pub(crate) mod mp4;
 mod request;
 mod state;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -108,6 +119,11 @@ pub struct Sent {
     pub reply_markup: Option<Value>,
     /// sendPhoto / sendMediaGroup: the kinds of the items ("photo", "video").
     pub media: Vec<String>,
+    /// `message_thread_id`: the forum topic it went to (`None`: General,
+    /// or a chat without topics).
+    pub thread_id: Option<i64>,
+    /// `reply_parameters.message_id`: the message it answers.
+    pub reply_to: Option<i64>,
 }
 
 /// An accepted answerCallbackQuery.
@@ -197,6 +213,13 @@ pub struct Faults {
     pub timeout_delivers: bool,
     /// Overrides [`FakeTelegramConfig::max_upload_bytes`].
     pub max_upload_bytes: Option<usize>,
+    /// Chats where the bot may not post: sends answer 400 "Bad Request:
+    /// not enough rights to send videos to the chat" (text messages, photos…
+    /// as the method sends), as a group whose admins restricted the bot.
+    pub no_rights_chats: HashSet<i64>,
+    /// Chats answering every send with 429 and this `retry_after` (seconds),
+    /// whatever the other chats get: one group over its limit.
+    pub flooded_chats: HashMap<i64, u32>,
 }
 
 struct Shared {
@@ -444,6 +467,61 @@ impl FakeTelegram {
         self.st().alloc_message_id()
     }
 
+    /// Makes `chat_id` a supergroup the bot is a member of (`forum`: with
+    /// topics). Its members' messages are pushed with
+    /// [`FakeTelegram::push_group_text`].
+    pub fn add_supergroup(&self, chat_id: i64, title: &str, forum: bool) {
+        self.st().add_chat(json!({"id": chat_id, "type": "supergroup", "title": title, "is_forum": forum}));
+    }
+
+    /// Makes `chat_id` a basic group the bot is a member of.
+    pub fn add_group(&self, chat_id: i64, title: &str) {
+        self.st().add_chat(json!({"id": chat_id, "type": "group", "title": title}));
+    }
+
+    /// Upgrades the group `old` to the supergroup `new`, as Telegram does:
+    /// from now on every send to `old` answers 400 "Bad Request: group chat
+    /// was upgraded to a supergroup chat" with `parameters.migrate_to_chat_id`.
+    pub fn migrate_group(&self, old: i64, new: i64) {
+        self.st().migrate(old, new);
+    }
+
+    /// Queues a text from `user_id` in the group `chat_id` (added before),
+    /// in the forum topic `thread` (`None`: General, or no topics), with a
+    /// `bot_command` entity when it starts with '/' and a `mention` entity
+    /// when it starts with '@'. Returns its message_id.
+    pub fn push_group_text(&self, user_id: i64, chat_id: i64, thread: Option<i64>, text: &str) -> i64 {
+        let id = self.st().push_group_text(user_id, chat_id, thread, None, text);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Like [`FakeTelegram::push_group_text`], as a reply to `reply_to` (a
+    /// message the fake knows: the bot's own, for one).
+    pub fn push_group_reply(&self, user_id: i64, chat_id: i64, thread: Option<i64>, reply_to: i64, text: &str) -> i64 {
+        let id = self.st().push_group_text(user_id, chat_id, thread, Some(reply_to), text);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Queues a text sent on behalf of the chat `sender_chat` in the group
+    /// `chat_id`: an anonymous admin (`sender_chat` = the group itself;
+    /// `from` is Telegram's placeholder `GroupAnonymousBot`, id 1087968824)
+    /// or a channel (`from` is `Channel_Bot`, 136817688). Returns its message_id.
+    pub fn push_as_chat(&self, sender_chat: i64, chat_id: i64, text: &str) -> i64 {
+        let id = self.st().push_as_chat(sender_chat, chat_id, text);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Sends to `chat_id` Telegram refused, in order: (method, error code).
+    pub fn refused_sends(&self, chat_id: i64) -> Vec<(String, u16)> {
+        self.st().refused.iter().filter(|(chat, _, _)| *chat == chat_id).map(|(_, m, c)| (m.clone(), *c)).collect()
+    }
+
     /// Every accepted send, in order.
     pub fn sent(&self) -> Vec<Sent> {
         self.st().sent.clone()
@@ -587,6 +665,9 @@ fn error_response(e: ApiErr) -> Response {
     let mut body = json!({"ok": false, "error_code": e.code, "description": e.description});
     if let Some(n) = e.retry_after {
         body["parameters"] = json!({"retry_after": n});
+    }
+    if let Some(chat) = e.migrate_to_chat_id {
+        body["parameters"] = json!({"migrate_to_chat_id": chat});
     }
     (status, axum::Json(body)).into_response()
 }

@@ -15,11 +15,37 @@ pub(crate) struct ApiErr {
     pub code: u16,
     pub description: String,
     pub retry_after: Option<u32>,
+    /// `parameters.migrate_to_chat_id`: the group became this supergroup.
+    pub migrate_to_chat_id: Option<i64>,
 }
 
 pub(crate) fn api_err(code: u16, description: impl Into<String>) -> ApiErr {
-    ApiErr { code, description: description.into(), retry_after: None }
+    ApiErr { code, description: description.into(), retry_after: None, migrate_to_chat_id: None }
 }
+
+fn too_many(retry_after: u32) -> ApiErr {
+    ApiErr {
+        code: 429,
+        description: format!("Too Many Requests: retry after {retry_after}"),
+        retry_after: Some(retry_after),
+        migrate_to_chat_id: None,
+    }
+}
+
+/// Telegram's placeholder `from` of anonymous group admins' messages.
+const GROUP_ANONYMOUS_BOT: i64 = 1_087_968_824;
+/// Telegram's placeholder `from` of messages sent on behalf of a channel.
+const CHANNEL_BOT: i64 = 136_817_688;
+
+/// Methods that post into a chat: refused where the bot has no rights,
+/// in a chat that moved, or in a chat over its flood limit; they take a
+/// `message_thread_id`.
+const POSTING: &[&str] = &["sendMessage", "sendVideo", "sendPhoto", "sendMediaGroup", "sendInvoice"];
+/// Methods that change a chat: refused in a chat that moved, or over its flood limit.
+const TOUCHING: &[&str] = &["editMessageText", "editMessageReplyMarkup", "sendChatAction"];
+
+/// A group gets at most 20 messages a minute.
+const GROUP_PER_MINUTE: usize = 20;
 
 fn bad(desc: &str) -> ApiErr {
     api_err(400, format!("Bad Request: {desc}"))
@@ -226,6 +252,8 @@ fn text_sent(method: &str, chat_id: i64, message_id: i64, text: &Rendered, marku
         caption: None,
         reply_markup: markup,
         media: Vec::new(),
+        thread_id: None,
+        reply_to: None,
     }
 }
 
@@ -281,6 +309,14 @@ pub(crate) struct State {
     pub user_languages: HashMap<i64, Option<String>>,
     /// Every answerCallbackQuery accepted: (callback query id, text).
     pub answered_callbacks: Vec<(String, Option<String>)>,
+    /// Forum topics members wrote in: (chat, message_thread_id).
+    topics: HashSet<(i64, i64)>,
+    /// Groups upgraded to supergroups: old id → new id.
+    migrated: HashMap<i64, i64>,
+    /// Sends Telegram refused: (chat, method, error code).
+    pub refused: Vec<(i64, String, u16)>,
+    /// Sends to each group within the last minute.
+    group_windows: HashMap<i64, VecDeque<Instant>>,
 }
 
 const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
@@ -327,6 +363,10 @@ impl State {
             commands_by_language: HashMap::new(),
             user_languages: HashMap::new(),
             answered_callbacks: Vec::new(),
+            topics: HashSet::new(),
+            migrated: HashMap::new(),
+            refused: Vec::new(),
+            group_windows: HashMap::new(),
         }
     }
 
@@ -683,6 +723,148 @@ impl State {
 
     pub fn dispatch(&mut self, method: &str, p: &Params, video: Option<VideoSrc>) -> Outcome {
         let now = Instant::now();
+        let before = self.sent.len();
+        let chat = p.values.get("chat_id").and_then(value_i64);
+        if let Some(chat) = chat
+            && (POSTING.contains(&method) || TOUCHING.contains(&method))
+            && let Err(e) = self.check_chat(method, chat, p)
+        {
+            self.refused.push((chat, method.to_owned(), e.code));
+            return Outcome::Reply(Reply::Err(e));
+        }
+        let result = self.run(method, p, video, now);
+        match &result {
+            Outcome::Reply(Reply::Err(e)) if POSTING.contains(&method) || TOUCHING.contains(&method) => {
+                self.refused.push((chat.unwrap_or_default(), method.to_owned(), e.code));
+            }
+            _ if self.sent.len() > before => {
+                if let Some(last) = self.sent.last_mut() {
+                    last.thread_id = p.int("message_thread_id");
+                    last.reply_to = p.json("reply_parameters").and_then(|r| r.get("message_id").and_then(value_i64));
+                }
+            }
+            _ => {}
+        }
+        result
+    }
+
+    /// What Telegram refuses for the chat itself: a group that moved, no
+    /// rights to post, a chat over its flood limit, a topic that isn't one.
+    fn check_chat(&mut self, method: &str, chat: i64, p: &Params) -> Result<(), ApiErr> {
+        if let Some(&new) = self.migrated.get(&chat) {
+            return Err(ApiErr { migrate_to_chat_id: Some(new), ..bad("group chat was upgraded to a supergroup chat") });
+        }
+        if let Some(&n) = self.faults.flooded_chats.get(&chat) {
+            self.too_many += 1;
+            return Err(too_many(n));
+        }
+        if !POSTING.contains(&method) {
+            return Ok(());
+        }
+        if self.faults.no_rights_chats.contains(&chat) {
+            let what = match method {
+                "sendVideo" => "videos",
+                "sendPhoto" | "sendMediaGroup" => "photos",
+                _ => "text messages",
+            };
+            return Err(bad(&format!("not enough rights to send {what} to the chat")));
+        }
+        if p.has("message_thread_id") {
+            let thread = p.int("message_thread_id").unwrap_or_default();
+            let forum = self.chats.get(&chat).and_then(|c| c.get("is_forum")).and_then(Value::as_bool) == Some(true);
+            // the General topic is addressed by leaving the thread out: 1 is refused
+            if !forum || thread == 1 || !self.topics.contains(&(chat, thread)) {
+                return Err(bad("message thread not found"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a chat known (or replaces what the fake knew of it).
+    pub fn add_chat(&mut self, chat: Value) {
+        if let Some(id) = chat.get("id").and_then(value_i64) {
+            self.chats.insert(id, chat);
+        }
+    }
+
+    /// The group `old` became the supergroup `new`.
+    pub fn migrate(&mut self, old: i64, new: i64) {
+        let title = self.chats.get(&old).and_then(|c| c.get("title")).cloned().unwrap_or(json!("Group"));
+        self.chats.insert(new, json!({"id": new, "type": "supergroup", "title": title, "is_forum": false}));
+        self.migrated.insert(old, new);
+    }
+
+    fn with_entities(msg: &mut Value, text: &str) {
+        msg["text"] = json!(text);
+        let first = text.split(char::is_whitespace).next().unwrap_or(text);
+        let kind = match first.chars().next() {
+            Some('/') => "bot_command",
+            Some('@') => "mention",
+            _ => return,
+        };
+        msg["entities"] = json!([{"type": kind, "offset": 0, "length": markup::utf16_len(first)}]);
+    }
+
+    /// A member's text in a group (in a forum topic), maybe a reply.
+    pub fn push_group_text(&mut self, user_id: i64, chat_id: i64, thread: Option<i64>, reply_to: Option<i64>, text: &str) -> i64 {
+        let (message_id, mut msg) = self.user_message(user_id, chat_id);
+        Self::with_entities(&mut msg, text);
+        if let Some(thread) = thread {
+            msg["message_thread_id"] = json!(thread);
+            msg["is_topic_message"] = json!(true);
+            self.topics.insert((chat_id, thread));
+        }
+        if let Some(replied) = reply_to {
+            let chat = self.chat_json(chat_id);
+            let mut original = json!({"message_id": replied, "chat": chat, "date": unix_now()});
+            if let Some(m) = self.messages.get(&(chat_id, replied)) {
+                if m.from_bot {
+                    original["from"] = self.bot_user();
+                }
+                if let Some(text) = m.content.get("text").filter(|t| t.is_string()) {
+                    original["text"] = text.clone();
+                }
+                if let Some(video) = m.content.get("video").filter(|v| v.is_object()) {
+                    original["video"] = video.clone();
+                }
+            }
+            if let Some(thread) = thread {
+                original["message_thread_id"] = json!(thread);
+                original["is_topic_message"] = json!(true);
+            }
+            msg["reply_to_message"] = original;
+        }
+        self.enqueue_message(msg);
+        message_id
+    }
+
+    /// A text sent on behalf of `sender_chat` in `chat_id` (an anonymous
+    /// admin of the group, or a channel): `from` is Telegram's placeholder.
+    pub fn push_as_chat(&mut self, sender_chat: i64, chat_id: i64, text: &str) -> i64 {
+        let message_id = self.alloc_message_id();
+        let from = if sender_chat == chat_id {
+            json!({"id": GROUP_ANONYMOUS_BOT, "is_bot": true, "first_name": "Group", "username": "GroupAnonymousBot"})
+        } else {
+            json!({"id": CHANNEL_BOT, "is_bot": true, "first_name": "Channel", "username": "Channel_Bot"})
+        };
+        let sender = self
+            .chats
+            .get(&sender_chat)
+            .cloned()
+            .unwrap_or_else(|| json!({"id": sender_chat, "type": "channel", "title": "Channel"}));
+        let mut msg = json!({
+            "message_id": message_id,
+            "from": from,
+            "sender_chat": sender,
+            "chat": self.chat_json(chat_id),
+            "date": unix_now(),
+        });
+        Self::with_entities(&mut msg, text);
+        self.enqueue_message(msg);
+        message_id
+    }
+
+    fn run(&mut self, method: &str, p: &Params, video: Option<VideoSrc>, now: Instant) -> Outcome {
         let result = match method {
             "getMe" => Ok(Outcome::Reply(Reply::Ok(self.get_me()))),
             "getFile" => self.get_file(p).map(|v| Outcome::Reply(Reply::Ok(v))),
@@ -876,6 +1058,8 @@ impl State {
             caption: None,
             reply_markup: p.json("reply_markup"),
             media: Vec::new(),
+            thread_id: None,
+            reply_to: None,
         });
         let mut body = Map::new();
         body.insert(
@@ -1049,8 +1233,27 @@ impl State {
         if (global > 0 && window.len() >= global) || (burst > 0 && chat_window.len() >= burst) {
             self.too_many += 1;
             let n = self.cfg.retry_after_secs;
-            return Err(ApiErr { code: 429, description: format!("Too Many Requests: retry after {n}"), retry_after: Some(n) });
+            return Err(too_many(n));
         }
+        let group = self
+            .chats
+            .get(&chat_id)
+            .and_then(|c| c.get("type"))
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "group" || t == "supergroup");
+        if group {
+            let minute = self.group_windows.entry(chat_id).or_default();
+            while minute.front().is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(60)) {
+                minute.pop_front();
+            }
+            if minute.len() >= GROUP_PER_MINUTE {
+                self.too_many += 1;
+                let wait = minute.front().map_or(60, |t| 60 - now.saturating_duration_since(*t).as_secs().min(59));
+                return Err(too_many(u32::try_from(wait).unwrap_or(60)));
+            }
+            minute.push_back(now);
+        }
+        let chat_window = self.chat_windows.entry(chat_id).or_default();
         chat_window.push_back(now);
         if paid {
             self.paid_window.push_back(now);
@@ -1216,6 +1419,8 @@ impl State {
             caption: None,
             reply_markup: markup_value.clone(),
             media: Vec::new(),
+            thread_id: None,
+            reply_to: None,
         });
         let mut body = Map::new();
         body.insert("edit_date".into(), json!(unix_now()));
@@ -1298,6 +1503,8 @@ impl State {
             caption: caption.as_ref().map(|c| c.plain.clone()),
             reply_markup: markup_value,
             media: vec!["photo".into()],
+            thread_id: None,
+            reply_to: None,
         });
         let mut body = Map::new();
         let n = message_id;
@@ -1394,6 +1601,8 @@ impl State {
             caption,
             reply_markup: None,
             media: kinds,
+            thread_id: None,
+            reply_to: None,
         });
         Ok(gate.finish(Reply::Ok(Value::Array(messages))))
     }
@@ -1503,6 +1712,8 @@ impl State {
             caption: caption.as_ref().map(|c| c.plain.clone()),
             reply_markup: markup_value,
             media: Vec::new(),
+            thread_id: None,
+            reply_to: None,
         });
         let mut video = json!({
             "file_id": file_id,

@@ -55,7 +55,7 @@ mod tests {
 
     #[test]
     fn classifies_commands_buttons_and_prompts() {
-        assert_eq!(classify("/start", "bot", 10), Input::Command(Command::Start));
+        assert_eq!(classify("/start", "bot", 10), Input::Command(Command::Start(String::new())));
         assert_eq!(classify("📊 Status", "bot", 10), Input::Command(Command::Status(String::new())));
         assert_eq!(classify("📊 Статус", "bot", 10), Input::Command(Command::Status(String::new())));
         assert_eq!(classify(" ❓ Помощь ", "bot", 10), Input::Command(Command::Help));

@@ -58,6 +58,7 @@ impl UpdateHandler {
             message_id: MessageId(i64::from(incoming.message.id.0)),
             raw_text: caption.unwrap_or_default().trim().to_owned(),
             language: incoming.lang,
+            thread_id: incoming.thread,
         };
         let admitted = match self.intake.recipe_for(incoming.user, Some(digest)).await {
             Ok(recipe) => self.intake.request_video(new, Wanted::new(prompt, recipe)).await,

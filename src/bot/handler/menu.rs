@@ -198,7 +198,11 @@ impl UpdateHandler {
             Ok(Again::Video { file_id, request }) => {
                 let caption = texts.caption(request.raw_text.trim());
                 let keyboard = extend_keyboard(request.asset_id, lang);
-                match self.sender.video_by_id(chat, &file_id, &caption, None, &keyboard, Priority::Interactive, None).await {
+                match self
+                    .sender
+                    .video_by_id((chat, None), &file_id, &caption, None, &keyboard, Priority::Interactive, None)
+                    .await
+                {
                     Ok(_) => None,
                     Err(err) => {
                         tracing::warn!(error = %err, "could not send a video from the history again");

@@ -19,13 +19,18 @@ impl UpdateHandler {
     pub(super) async fn on_message(&self, message: Message) {
         let chat = ChatId(message.chat.id.0);
         let from = message.from.as_ref();
-        let user = from.map_or(UserId(chat.0), |u| UserId(u.id.0 as i64));
+        // an anonymous admin or a channel is the chat it wrote as, never the placeholder user
+        let user = super::group::sender_of(&message);
         let lang = Lang::for_code(from.and_then(|u| u.language_code.as_deref()));
         let texts = lang.texts();
-        let incoming = Incoming { message: &message, chat, user, lang, texts };
-        if from.is_some_and(|u| !u.is_bot) {
+        let thread = super::group::thread_of(&message);
+        let incoming = Incoming { message: &message, chat, thread, user, lang, texts };
+        if message.sender_chat.is_none() && from.is_some_and(|u| !u.is_bot) {
             self.credits.first_contact(user).await;
             self.approvals.seen(user, lang).await;
+        }
+        if !message.chat.is_private() {
+            return self.on_group_message(&incoming).await;
         }
         if message.chat.is_private()
             && let Some(photo) = remix::photo_of(&message)
@@ -46,8 +51,27 @@ impl UpdateHandler {
             }
             return;
         };
-        let answer = match classify(text, &self.settings.bot_username, self.settings.max_prompt_chars) {
-            Input::Command(Command::Start | Command::Help) => {
+        let input = match classify(text, &self.settings.bot_username, self.settings.max_prompt_chars) {
+            // the group's button to the private chat: `/start <what was asked there>`
+            Input::Command(Command::Start(parameter)) => match parameter.trim() {
+                "history" => Input::Command(Command::History),
+                "balance" => Input::Command(Command::Balance),
+                "settings" => Input::Command(Command::Settings),
+                "buy" => Input::Command(Command::Buy),
+                _ => Input::Command(Command::Start(parameter)),
+            },
+            input => input,
+        };
+        let answer = match input {
+            Input::Command(Command::Video(words)) if words.trim().is_empty() => texts.video_usage(),
+            Input::Command(Command::Video(words)) => match Prompt::parse(&words, self.settings.max_prompt_chars) {
+                Ok(prompt) => return self.request(&incoming, &words, prompt).await,
+                Err(err) => {
+                    measure::requests(RequestOutcome::Refused, 1);
+                    texts.invalid_prompt(&err)
+                }
+            },
+            Input::Command(Command::Start(_) | Command::Help) => {
                 let help = texts.help(self.settings.max_prompt_chars);
                 let menu = self.menu(user, texts).await;
                 return self.reply(&incoming, &help, menu).await;
@@ -144,6 +168,44 @@ impl UpdateHandler {
         self.reply(&incoming, &answer, Keyboard::None).await;
     }
 
+    /// A message in a group or supergroup: only what is addressed to the
+    /// bot is answered (see [`super::group`]), as a reply in its topic.
+    async fn on_group_message(&self, incoming: &Incoming<'_>) {
+        use super::group::{GroupInput, classify_group, private_chat_url, replies_to_bot};
+        let Some(text) = incoming.message.text() else { return };
+        let bot = &self.settings.bot_username;
+        let texts = incoming.texts;
+        let answer = match classify_group(text, bot, replies_to_bot(incoming.message, bot)) {
+            GroupInput::Ignore => return,
+            GroupInput::Video(words) => match Prompt::parse(&words, self.settings.max_prompt_chars) {
+                Ok(prompt) => return self.request(incoming, &words, prompt).await,
+                Err(err) => {
+                    measure::requests(RequestOutcome::Refused, 1);
+                    texts.invalid_prompt(&err)
+                }
+            },
+            GroupInput::VideoUsage => texts.video_usage(),
+            GroupInput::Private(parameter) => {
+                let keyboard = Keyboard::Link { text: texts.private_chat_button(), url: private_chat_url(bot, parameter) };
+                return self.reply(incoming, &texts.in_private_chat(), keyboard).await;
+            }
+            GroupInput::Command(Command::Cancel) => self.withdraw(incoming.chat, incoming.user, texts).await,
+            GroupInput::Command(Command::Stats) if self.is_admin(incoming.user) => {
+                self.operator.stats(texts).await.unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "stats failed");
+                    texts.try_again()
+                })
+            }
+            GroupInput::Command(Command::Clear(raw)) => self.clear(incoming.user, &raw, texts).await,
+            GroupInput::Command(Command::Status(_)) => self.status.text(incoming.user, texts).await.unwrap_or_else(|err| {
+                tracing::error!(error = %err, "status failed");
+                texts.try_again()
+            }),
+            GroupInput::Command(_) => texts.operators_only(),
+        };
+        self.reply(incoming, &answer, Keyboard::None).await;
+    }
+
     /// A prompt — or, when the user pressed "➕ Extend" before, the
     /// continuation of that video.
     pub(super) async fn request(&self, incoming: &Incoming<'_>, raw_text: &str, prompt: Prompt) {
@@ -153,6 +215,7 @@ impl UpdateHandler {
             message_id: MessageId(i64::from(incoming.message.id.0)),
             raw_text: raw_text.trim().to_owned(),
             language: incoming.lang,
+            thread_id: incoming.thread,
         };
         let awaited = match self.extensions.awaited(incoming.chat, incoming.user).await {
             Ok(Awaited::Nothing) => None,

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 mod callback;
+mod group;
 mod input;
 mod media;
 mod menu;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use teloxide::types::{Message, Update, UpdateKind};
 
 use super::voice::Transcriber;
-use crate::domain::{ChatId, MessageId, UserId};
+use crate::domain::{ChatId, MessageId, ThreadId, UserId};
 use crate::service::{Approvals, Cancel, Credits, Extensions, History, Intake, Operator, Remixes, UserStatus};
 use crate::telegram::api::Keyboard;
 use crate::telegram::limiter::Priority;
@@ -59,6 +60,10 @@ pub struct UpdateHandler {
 struct Incoming<'a> {
     message: &'a Message,
     chat: ChatId,
+    /// The forum topic it was written in: answers go there.
+    thread: Option<ThreadId>,
+    /// Who asked: the sender, or for an anonymous admin or a channel the
+    /// chat it was sent as (never Telegram's placeholder user).
     user: UserId,
     lang: Lang,
     texts: &'static dyn Texts,
@@ -130,7 +135,9 @@ impl UpdateHandler {
 
     async fn reply(&self, to: &Incoming<'_>, text: &str, keyboard: Keyboard) {
         let message_id = MessageId(i64::from(to.message.id.0));
-        if let Err(err) = self.sender.text(to.chat, text, Some(message_id), keyboard, Priority::Interactive, None).await {
+        if let Err(err) =
+            self.sender.text_in(to.chat, to.thread, text, Some(message_id), keyboard, Priority::Interactive, None).await
+        {
             tracing::warn!(error = %err, "could not answer a message");
         }
     }

@@ -51,7 +51,7 @@ impl UpdateHandler {
         let from = message.from.as_ref();
         let user = from.map_or(UserId(chat.0), |u| UserId(u.id.0 as i64));
         let lang = Lang::for_code(from.and_then(|u| u.language_code.as_deref()));
-        let incoming = Incoming { message, chat, user, lang, texts: lang.texts() };
+        let incoming = Incoming { message, chat, thread: super::group::thread_of(message), user, lang, texts: lang.texts() };
         self.on_payment(&incoming).await
     }
 

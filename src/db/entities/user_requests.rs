@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, ChatId, Failure, HoldState, Lang, MessageId, RequestId, RequestStatus, UserId};
+use crate::domain::{AssetId, ChatId, Failure, HoldState, Lang, MessageId, RequestId, RequestStatus, ThreadId, UserId};
 
 /// One row per user message that asked for a video.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -36,6 +36,10 @@ pub struct Model {
     pub limited: bool,
     /// The language of the user who asked: texts sent later use it.
     pub language: Lang,
+    /// The forum topic it was asked in: every answer goes there. `None`
+    /// in private chats, groups without topics and a forum's General topic.
+    #[sea_orm(column_name = "message_thread_id")]
+    pub thread_id: Option<ThreadId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
