@@ -463,6 +463,7 @@ mod tests {
     #[test]
     fn moderation_requests_follow_the_published_schema() {
         let ok = |body: Value| check_moderation(&body).is_ok();
+        let refused = |result: Result<(Vec<String>, usize), Response>| refused(result.map(|_| ()));
         assert!(ok(json!({"model": "omni-moderation-latest", "input": "a calm lake"})));
         assert!(ok(json!({"input": ["one", "two"]})));
         let photo = json!({"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}});
