@@ -63,9 +63,9 @@ async fn told(h: &Harness, chat: i64, nth: usize) -> String {
 /// refusal came from the worker's moderation or a provider).
 async fn refusal_to(h: &Harness, chat: i64) -> String {
     let found =
-        h.fake.wait_for(move |sent| texts_to(sent, chat).iter().any(|t| t.starts_with('🚫')), Duration::from_secs(60)).await;
+        h.fake.wait_for(move |sent| texts_to(sent, chat).iter().any(|t| t.starts_with('😞')), Duration::from_secs(60)).await;
     assert!(found, "chat {chat} was never told of a refusal: {:?}\n{}", texts_to(&h.fake.sent(), chat), h.logs());
-    texts_to(&h.fake.sent(), chat).into_iter().find(|t| t.starts_with('🚫')).unwrap_or_default()
+    texts_to(&h.fake.sent(), chat).into_iter().find(|t| t.starts_with('😞')).unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

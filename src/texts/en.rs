@@ -423,7 +423,7 @@ impl Texts for English {
     fn generation_failed(&self, prompt: &str, reason: &Failure) -> String {
         if let Failure::Refused(_) = reason {
             return format!(
-                "🚫 Sorry, I couldn't make the video for “{}”: {}.\nAsking again won't change that: try other words.",
+                "😞 Sorry, I couldn't make the video for “{}”: {}.\nAsking again won't change that: try other words.",
                 self.caption(prompt),
                 self.failure(reason)
             );

@@ -434,7 +434,7 @@ impl Texts for Russian {
     fn generation_failed(&self, prompt: &str, reason: &Failure) -> String {
         if let Failure::Refused(_) = reason {
             return format!(
-                "🚫 Извините, не получилось сделать видео для «{}»: {}.\nПовторный запрос этого не изменит: попробуйте другими словами.",
+                "😞 Извините, не получилось сделать видео для «{}»: {}.\nПовторный запрос этого не изменит: попробуйте другими словами.",
                 self.caption(prompt),
                 self.failure(reason)
             );
