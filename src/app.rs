@@ -13,7 +13,7 @@ use crate::bot::handler::{HandlerSettings, UpdateHandler};
 use crate::bot::voice::Transcriber;
 use crate::bot::{polling, webhook};
 use crate::cache::VideoCache;
-use crate::config::{DataStore, QueueStore, RetryPolicy, Settings};
+use crate::config::{DataStore, ModerationMode, QueueStore, RetryPolicy, Settings};
 use crate::db;
 use crate::db::credits::Pricing;
 use crate::db::recorder::Recorder;
@@ -23,7 +23,7 @@ use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
     Approvals, Cancel, Console, Credits, Delivery, Dispatcher, Extensions, Generations, Health, History, Housekeeping, Intake,
-    Operator, Remixes, Services, UserStatus, cache_sync,
+    Moderation, Operator, Remixes, Services, UserStatus, cache_sync,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -135,6 +135,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
                 .collect(),
         },
         exempt: settings.admin_user_ids.clone(),
+        blocked_words: settings.moderation.blocked_words.clone(),
     };
     let recorder = Recorder::start_admitted(database.clone(), claim, lanes, 100, Arc::new(admission));
     let delivery = Arc::new(Delivery::new(
@@ -205,6 +206,19 @@ fn transcriber_for(settings: &Settings, db: &sea_orm::DatabaseConnection) -> any
     let client = OpenAiClient::new(openai, settings.providers.pipeline.http_timeout, RetryPolicy::default())
         .context("cannot build the transcription client")?;
     Ok(Some(Transcriber::new(client, Meter::new(db.clone(), settings.providers.prices.clone()))))
+}
+
+/// Moderation before any paid step (`MODERATION=openai`), or none.
+fn moderation_for(settings: &Settings, db: &sea_orm::DatabaseConnection) -> anyhow::Result<Moderation> {
+    let client = match settings.moderation.mode {
+        ModerationMode::Off => None,
+        ModerationMode::OpenAi => Some(
+            OpenAiClient::new(&settings.providers.openai, settings.providers.pipeline.http_timeout, RetryPolicy::default())
+                .context("cannot build the moderation client")?,
+        ),
+    };
+    tracing::info!(moderation = ?settings.moderation.mode, "prompts are screened before anything is paid");
+    Ok(Moderation::new(db.clone(), client))
 }
 
 /// The queue the settings chose: SQLite in the data dir, PostgreSQL or Redis.
@@ -315,7 +329,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             job_settings,
             shutdown.clone(),
         )
-        .with_dispatcher(services.dispatcher().clone());
+        .with_dispatcher(services.dispatcher().clone())
+        .with_moderation(Arc::new(moderation_for(&settings, &db)?));
         let options = WorkerOptions {
             name: "vidcache-generate".to_owned(),
             concurrency: settings.worker_concurrency,

@@ -321,7 +321,7 @@ async fn every_failure_reason_reaches_each_user_in_their_language() {
     let mut reasons: Vec<(String, Failure)> = Failure::examples().into_iter().map(|f| (f.to_string(), f)).collect();
     let legacy_refusal = "the generator refused the prompt (SAFETY.INPUT.TEXT)";
     let legacy_other = "Telegram refused the upload (Bad Request: wrong file type)";
-    reasons.push((legacy_refusal.to_owned(), Failure::Refused("SAFETY.INPUT.TEXT".to_owned())));
+    reasons.push((legacy_refusal.to_owned(), Failure::Refused(vidcache::domain::RefusalReason::provider("SAFETY.INPUT.TEXT"))));
     reasons.push((legacy_other.to_owned(), Failure::Other(legacy_other.to_owned())));
     // /status lists ten requests: the reasons are shared between two users per language
     let half = reasons.len().div_ceil(2);

@@ -44,5 +44,12 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
         Ok(backlog) => measure::backlog(backlog.jobs_queued, backlog.generations_running, backlog.requests_waiting),
         Err(err) => tracing::warn!(error = %err, "cannot read the backlog for /metrics"),
     }
+    match health.refusals().await {
+        Ok(t) => {
+            let by_source: Vec<(&'static str, u64)> = t.by_source.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+            measure::refusals(&by_source, t.answered, t.calls_saved);
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot read the refusals for /metrics"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], measure::render())
 }

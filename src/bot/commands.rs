@@ -16,6 +16,7 @@ pub enum Command {
     History,
     Cancel,
     Clear(String),
+    Allow(String),
     Stats,
     Balance,
     Buy,
@@ -35,6 +36,7 @@ mod tests {
         assert_eq!(Command::parse("/video", "vidbot").ok(), Some(Command::Video(String::new())));
         assert_eq!(Command::parse("/status@vidbot", "vidbot").ok(), Some(Command::Status(String::new())));
         assert_eq!(Command::parse("/clear Happy  Birthday", "vidbot").ok(), Some(Command::Clear("Happy  Birthday".into())));
+        assert_eq!(Command::parse("/allow Knife  fight", "vidbot").ok(), Some(Command::Allow("Knife  fight".into())));
         assert!(Command::parse("/nope", "vidbot").is_err());
     }
 

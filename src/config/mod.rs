@@ -4,6 +4,7 @@
 
 mod approvals;
 mod credits;
+mod moderation;
 mod providers;
 mod retry;
 mod secret;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use approvals::{ApprovalMode, ApprovalSettings};
 pub use credits::{CreditSettings, FairUse, RateWindow, parse_rate};
+pub use moderation::{ModerationMode, ModerationSettings};
 pub use providers::{
     GeneratorKind, MAX_SEGMENTS_LONG, OPERATIONS, OpenAiSettings, PipelineSettings, Prices, ProviderSettings, RunwaySettings,
     VeoAssembly, VertexSettings,
@@ -232,6 +234,8 @@ pub struct Settings {
     pub voice_transcription: bool,
     /// The generator (`GENERATOR`) and its providers' settings.
     pub providers: ProviderSettings,
+    /// Moderation before any paid step (`MODERATION`) and `BLOCKED_WORDS_FILE`.
+    pub moderation: ModerationSettings,
     /// Webhook mode, when `WEBHOOK_URL` is set; long polling otherwise.
     pub webhook: Option<WebhookSettings>,
     /// `EXTEND_SECONDS`, `MAX_EXTENSIONS`.
@@ -382,6 +386,7 @@ impl Settings {
         };
         let default_choices = default_choices(lookup)?;
         let providers = ProviderSettings::from_lookup(lookup)?;
+        let moderation = ModerationSettings::from_lookup(lookup, providers.openai.api_key.is_some())?;
         let approvals = ApprovalSettings::from_lookup(lookup)?;
         if approvals.as_ref().is_some_and(|a| a.mode == ApprovalMode::Operators) && admin_user_ids.is_empty() {
             return Err(ConfigError::Invalid {
@@ -399,6 +404,7 @@ impl Settings {
             default_choices,
             token,
             providers,
+            moderation,
             webhook,
             queue,
             api_url,

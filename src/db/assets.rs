@@ -405,6 +405,11 @@ pub async fn mark_failed(db: &DatabaseConnection, job: Generation, owner: &str, 
             let now = Utc::now();
             // A failure costs the waiting users nothing.
             super::credits::release_waiting_in(txn, job.asset).await?;
+            // A safety refusal is remembered on the key, with the failure:
+            // the next request is answered from it (never a transient failure).
+            if let Failure::Refused(refusal) = &reason {
+                super::refusals::remember_in(txn, job.asset, refusal).await?;
+            }
             let mut active: video_assets::ActiveModel = asset.into();
             active.status = Set(AssetStatus::Failed);
             active.last_error = Set(Some(reason.clone()));
@@ -501,15 +506,31 @@ pub async fn clear(db: &DatabaseConnection, key: &PromptKey, by: &Actor) -> Resu
             if in_progress(&asset) || extensions.iter().any(in_progress) {
                 return Ok(Cleared::InProgress);
             }
+            // a remembered safety refusal is forgotten: the next request is screened anew
+            let mut family: Vec<AssetId> = vec![asset_id];
+            family.extend(extensions.iter().map(|e| e.id));
+            let forgotten = super::refusals::forget_in(txn, &family).await?;
+            let now = Utc::now();
             let mut targets: Vec<(Asset, &str)> = Vec::new();
             if has_video(&asset) {
                 targets.push((asset, "clear"));
             }
             targets.extend(extensions.into_iter().filter(has_video).map(|e| (e, "clear:parent")));
             if targets.is_empty() {
-                return Ok(Cleared::AlreadyClear);
+                if forgotten == 0 {
+                    return Ok(Cleared::AlreadyClear);
+                }
+                operator_actions::ActiveModel {
+                    asset_id: Set(asset_id),
+                    action: Set("clear".to_owned()),
+                    operator: Set(by.clone()),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+                return Ok(Cleared::Cleared { asset_id, cleared: Vec::new() });
             }
-            let now = Utc::now();
             let mut cleared = Vec::new();
             for (asset, action) in targets {
                 // Someone may be receiving the old video right now; their request

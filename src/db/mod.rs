@@ -15,6 +15,7 @@ pub mod extensions;
 pub mod inbox;
 pub mod languages;
 pub mod recorder;
+pub mod refusals;
 pub mod remixes;
 pub mod requests;
 mod retry;

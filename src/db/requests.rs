@@ -14,10 +14,11 @@ use sea_orm::{
 use super::assets::Asset;
 use super::credits::{self, Movement, Pricing};
 use super::entities::{user_requests, video_assets};
+use super::refusals;
 use super::retry::serializable;
 use crate::domain::{
-    AssetId, AssetStatus, ChatId, Failure, Generation, HoldState, Lang, LedgerKind, MessageId, PromptKey, RequestId,
-    RequestStatus, Stage, ThreadId, UserId, Wanted,
+    AssetId, AssetStatus, BlockedWords, ChatId, Failure, Generation, HoldState, Lang, LedgerKind, MessageId, PromptKey,
+    RefusalReason, RequestId, RequestStatus, Stage, ThreadId, UserId, Wanted,
 };
 
 pub type Request = user_requests::Model;
@@ -49,6 +50,9 @@ pub struct Admission {
     pub rate: Vec<(u32, ChronoDuration)>,
     /// Operators: never limited.
     pub exempt: HashSet<UserId>,
+    /// `BLOCKED_WORDS_FILE`: a prompt with one of these is refused at once
+    /// (no API call), unless an operator allowed it.
+    pub blocked_words: Option<BlockedWords>,
 }
 
 /// Why a request was not recorded.
@@ -243,6 +247,13 @@ enum Plan {
         dispatch: Option<Generation>,
         charge: Charge,
     },
+    /// Refused for safety — remembered on the key, or a blocked word:
+    /// recorded as failed with this reason, holding and dispatching
+    /// nothing; its user is told at once (a failure notice is due).
+    Unsafe {
+        key: PromptKey,
+        failure: Failure,
+    },
 }
 
 async fn submit_in(
@@ -269,6 +280,10 @@ async fn submit_in(
         .into_iter()
         .map(|asset| (asset.prompt_key.clone(), asset))
         .collect();
+    let known: Vec<AssetId> = assets.values().map(|asset| asset.id).collect();
+    let verdicts = refusals::for_assets(txn, &known).await?;
+    // requests answered from a remembered refusal, per asset
+    let mut answered: HashMap<AssetId, i64> = HashMap::new();
     let now = Utc::now();
     let users: Vec<UserId> = items.iter().map(|(new, _)| new.user_id).collect();
     let mut balances = match admission.pricing {
@@ -300,6 +315,27 @@ async fn submit_in(
         let existing = assets.get(key);
         let hit = existing.is_some_and(|a| a.sendable().is_some());
         let starts = existing.is_none_or(needs_generation);
+        if !hit {
+            let verdict = existing.and_then(|asset| verdicts.get(&asset.id));
+            // a remembered refusal: answered with it, no moderation, no call, no charge
+            if let (Some(asset), Some(failure)) = (existing, verdict.and_then(refusals::failure_of))
+                && asset.status == AssetStatus::Failed
+            {
+                *answered.entry(asset.id).or_default() += 1;
+                plan.push(Plan::Unsafe { key: key.clone(), failure });
+                continue;
+            }
+            if starts
+                && refusals::screened(verdict)
+                && let Some(phrase) = admission.blocked_words.as_ref().and_then(|words| words.find(&wanted.prompt))
+            {
+                let reason = RefusalReason::blocked(&phrase);
+                let asset = refuse_asset(txn, existing, key, wanted, new, &reason, now).await?;
+                assets.insert(key.clone(), asset);
+                plan.push(Plan::Unsafe { key: key.clone(), failure: Failure::Refused(reason) });
+                continue;
+            }
+        }
         let user = new.user_id;
         if !hit && limits_on && !admission.exempt.contains(&user) {
             let past = history.entry(user).or_default();
@@ -361,11 +397,19 @@ async fn submit_in(
     let rows: Vec<user_requests::ActiveModel> = items
         .iter()
         .zip(&plan)
-        .filter_map(|((new, _), planned)| {
-            let Plan::Record { key, charge, .. } = planned else { return None };
-            let asset = assets.get(key)?;
-            let claimed_until = asset.sendable().is_some().then(|| claim_deadline(claim));
-            Some(new_request(new, asset.id, now, claimed_until, *charge))
+        .filter_map(|((new, _), planned)| match planned {
+            Plan::Record { key, charge, .. } => {
+                let asset = assets.get(key)?;
+                let claimed_until = asset.sendable().is_some().then(|| claim_deadline(claim));
+                Some(new_request(new, asset.id, now, claimed_until, *charge))
+            }
+            Plan::Unsafe { key, failure } => {
+                let mut row = new_request(new, assets.get(key)?.id, now, None, Charge::default());
+                row.status = Set(RequestStatus::Failed);
+                row.error = Set(Some(failure.clone()));
+                Some(row)
+            }
+            Plan::Duplicate | Plan::Refused(_) => None,
         })
         .collect();
     let mut inserted: HashMap<(ChatId, MessageId), Request> = HashMap::new();
@@ -380,6 +424,7 @@ async fn submit_in(
         .map(|r| Movement { request: Some(r.id), ..Movement::new(r.telegram_user_id, LedgerKind::Hold, -r.price) })
         .collect();
     credits::record_in(txn, &holds).await?;
+    refusals::count_answered_in(txn, &answered).await?;
     let mut outcomes = Vec::with_capacity(items.len());
     for ((new, _), planned) in items.iter().zip(plan) {
         let message = (new.chat_id, new.message_id);
@@ -389,18 +434,57 @@ async fn submit_in(
                 Some(existing) => Submitted::Duplicate(existing.clone()),
                 None => return Err(DbErr::Custom(format!("request for message {message:?} vanished from its batch"))),
             },
-            Plan::Record { key, dispatch, .. } => {
-                let request = inserted
-                    .get(&message)
-                    .cloned()
-                    .ok_or_else(|| DbErr::Custom(format!("request for message {message:?} was not inserted")))?;
-                let asset = assets.get(&key).cloned().ok_or_else(|| DbErr::Custom(format!("asset {key} vanished")))?;
-                Submitted::Recorded { request, asset, dispatch }
-            }
+            Plan::Record { key, dispatch, .. } => recorded_outcome(&inserted, &assets, message, key, dispatch)?,
+            Plan::Unsafe { key, .. } => recorded_outcome(&inserted, &assets, message, key, None)?,
         };
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// The outcome of an item recorded in this batch.
+fn recorded_outcome(
+    inserted: &HashMap<(ChatId, MessageId), Request>,
+    assets: &HashMap<PromptKey, Asset>,
+    message: (ChatId, MessageId),
+    key: PromptKey,
+    dispatch: Option<Generation>,
+) -> Result<Submitted, DbErr> {
+    let request = inserted
+        .get(&message)
+        .cloned()
+        .ok_or_else(|| DbErr::Custom(format!("request for message {message:?} was not inserted")))?;
+    let asset = assets.get(&key).cloned().ok_or_else(|| DbErr::Custom(format!("asset {key} vanished")))?;
+    Ok(Submitted::Recorded { request, asset, dispatch })
+}
+
+/// The asset of a prompt refused for a blocked word, failed with `reason`
+/// (created, or an old failed one marked so), and the refusal remembered.
+async fn refuse_asset(
+    txn: &DatabaseTransaction,
+    existing: Option<&Asset>,
+    key: &PromptKey,
+    wanted: &Wanted,
+    new: &NewRequest,
+    reason: &RefusalReason,
+    now: DateTime<Utc>,
+) -> Result<Asset, DbErr> {
+    let mut active: video_assets::ActiveModel = match existing {
+        Some(asset) => asset.clone().into(),
+        None => video_assets::ActiveModel::new_pending(key.clone(), wanted, Some(new.raw_text.trim().to_owned()), now),
+    };
+    active.status = Set(AssetStatus::Failed);
+    active.last_error = Set(Some(Failure::Refused(reason.clone())));
+    active.stage = Set(None);
+    active.lease_owner = Set(None);
+    active.lease_until = Set(None);
+    active.updated_at = Set(now);
+    let asset = match existing {
+        Some(_) => active.update(txn).await?,
+        None => active.insert(txn).await?,
+    };
+    refusals::remember_in(txn, asset.id, reason).await?;
+    Ok(asset)
 }
 
 /// A failed (or operator-cleared) asset, or an available one whose video

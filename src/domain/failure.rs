@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use sea_orm::DeriveValueType;
 
+use super::RefusalReason;
+
 /// Why a video could not be made or sent.
 #[derive(Debug, Clone, PartialEq, Eq, DeriveValueType)]
 #[sea_orm(value_type = "String")]
@@ -26,8 +28,10 @@ pub enum Failure {
     NotStored,
     /// The video an extension continues is gone (cleared, being made again).
     ParentGone,
-    /// The provider refused the prompt (a safety filter); its words.
-    Refused(String),
+    /// Refused for safety: moderation (with its categories), a blocked
+    /// word, or a provider's safety filter (its words). Remembered on the
+    /// asset's key: the next request is answered with it at once.
+    Refused(RefusalReason),
     /// This machine can't make it (ffmpeg missing for an extension); what to install.
     CannotRun(String),
     /// Every attempt failed; the last attempt's error.
@@ -54,7 +58,9 @@ impl Failure {
             Failure::Cleared,
             Failure::NotStored,
             Failure::ParentGone,
-            Failure::Refused("SAFETY.INPUT.TEXT: blocked".to_owned()),
+            Failure::Refused(RefusalReason::provider("SAFETY.INPUT.TEXT: blocked")),
+            Failure::Refused(RefusalReason::moderation(vec![super::Category::Violence, super::Category::SexualMinors])),
+            Failure::Refused(RefusalReason::blocked("forbidden fruit")),
             Failure::CannotRun("install ffmpeg (apt-get install ffmpeg)".to_owned()),
             Failure::Attempts { attempts: 3, last: "runway: 500 Internal Server Error".to_owned() },
             Failure::TooBig { megabytes: 57 },
@@ -68,12 +74,10 @@ impl Failure {
     /// text, a legacy row's text); `None` when the kind says it all.
     pub fn detail(&self) -> Option<&str> {
         match self {
-            Self::Refused(d)
-            | Self::CannotRun(d)
-            | Self::Upload(d)
-            | Self::Unreachable(d)
-            | Self::Other(d)
-            | Self::Attempts { last: d, .. } => Some(d.as_str()).filter(|d| !d.is_empty()),
+            Self::Refused(reason) => Some(reason.detail.as_str()).filter(|d| !d.is_empty()),
+            Self::CannotRun(d) | Self::Upload(d) | Self::Unreachable(d) | Self::Other(d) | Self::Attempts { last: d, .. } => {
+                Some(d.as_str()).filter(|d| !d.is_empty())
+            }
             _ => None,
         }
     }
@@ -115,7 +119,7 @@ impl Failure {
             return Self::Attempts { attempts, last: last.strip_suffix(')').unwrap_or(last).to_owned() };
         }
         if let Some(reason) = text.strip_prefix("the generator refused the prompt (") {
-            return Self::Refused(reason.strip_suffix(')').unwrap_or(reason).to_owned());
+            return Self::Refused(RefusalReason::provider(reason.strip_suffix(')').unwrap_or(reason)));
         }
         Self::Other(text.to_owned())
     }
@@ -124,6 +128,10 @@ impl Failure {
 /// The stored form: the token, then `: detail` when there is one.
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Self::Refused(reason) = self {
+            // who refused and the categories, before the detail
+            return write!(f, "{}: {reason}", self.token());
+        }
         f.write_str(&self.token())?;
         match self.detail() {
             Some(detail) => write!(f, ": {detail}"),
@@ -153,7 +161,7 @@ impl FromStr for Failure {
             ("cleared", None, true) if detail.is_empty() => Self::Cleared,
             ("not_stored", None, true) if detail.is_empty() => Self::NotStored,
             ("parent_gone", None, true) if detail.is_empty() => Self::ParentGone,
-            ("refused", None, true) => Self::Refused(detail),
+            ("refused", None, true) => Self::Refused(RefusalReason::parse(&detail)),
             ("cannot_run", None, true) => Self::CannotRun(detail),
             ("upload", None, true) => Self::Upload(detail),
             ("unreachable", None, true) => Self::Unreachable(detail),
@@ -201,7 +209,9 @@ mod tests {
             read("generation failed after 3 attempts (render failed: oops)"),
             Failure::Attempts { attempts: 3, last: "render failed: oops".to_owned() }
         );
-        assert_eq!(read("the generator refused the prompt (unsafe)"), Failure::Refused("unsafe".to_owned()));
+        assert_eq!(read("the generator refused the prompt (unsafe)"), Failure::Refused(RefusalReason::provider("unsafe")));
+        // a refusal stored before its source was: a provider's, its text the detail
+        assert_eq!(read("refused: SAFETY.INPUT.TEXT: x"), Failure::Refused(RefusalReason::provider("SAFETY.INPUT.TEXT: x")));
         let odd = "Telegram refused the upload (Bad Request: wrong type)";
         assert_eq!(read(odd), Failure::Other(odd.to_owned()));
         assert_eq!(read("rejected: by whom?"), Failure::Other("rejected: by whom?".to_owned()));

@@ -11,6 +11,7 @@ mod ids;
 mod lang;
 mod prompt;
 mod recipe;
+mod refusal;
 mod stage;
 mod status;
 mod wanted;
@@ -24,6 +25,7 @@ pub use ids::{ApprovalId, AssetId, ChatId, FileId, Generation, MessageId, Reques
 pub use lang::Lang;
 pub use prompt::{KEY_VERSION, Prompt, PromptError, PromptKey};
 pub use recipe::{Choice, Choices, Format, GeneratorKind, ImageDigest, Length, MadeWith, Quality, Recipe, UnknownChoice};
+pub use refusal::{BlockedWords, Category, RefusalReason, RefusalSource, Verdict};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};
 pub use wanted::{Extends, Wanted};

@@ -163,3 +163,94 @@ impl OpenAiClient {
 fn audio_part(audio: &[u8], file_name: &str, mime: &str) -> Result<reqwest::multipart::Part, reqwest::Error> {
     reqwest::multipart::Part::bytes(audio.to_vec()).file_name(file_name.to_owned()).mime_str(mime)
 }
+
+/// The moderation model: images are scored for sexual content, violence
+/// and self-harm; text for every category.
+pub const MODERATION_MODEL: &str = "omni-moderation-latest";
+
+/// `CreateModerationRequest`: the prompt alone as a string, or with a
+/// photo as an array of a text and an `image_url` input (a `data:` URL).
+#[derive(Debug, Serialize)]
+struct ModerationRequest<'a> {
+    model: &'static str,
+    input: ModerationInput<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum ModerationInput<'a> {
+    Text(&'a str),
+    Parts(Vec<ModerationPart<'a>>),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ModerationPart<'a> {
+    Text { text: &'a str },
+    ImageUrl { image_url: ImageUrl },
+}
+
+#[derive(Debug, Serialize)]
+struct ImageUrl {
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModerationResponse {
+    results: Vec<ModerationResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModerationResult {
+    flagged: bool,
+    #[serde(default)]
+    categories: std::collections::BTreeMap<String, Option<bool>>,
+}
+
+/// What moderation said of one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderated {
+    pub flagged: bool,
+    /// The names of the categories flagged (`violence`, `sexual/minors`…).
+    pub categories: Vec<String>,
+}
+
+impl OpenAiClient {
+    /// Asks `POST {base}/moderations` about `text` and, for a remix, the
+    /// photo (`image`: its bytes and MIME type, sent as a `data:` URL).
+    /// Free and without side effects: retried as a read.
+    #[tracing::instrument(skip_all, fields(image = image.is_some()))]
+    pub async fn moderate(&self, text: &str, image: Option<(&[u8], &str)>) -> Result<Moderated, ProviderError> {
+        const WHAT: &str = "openai moderation";
+        use base64::Engine as _;
+        let input = match image {
+            None => ModerationInput::Text(text),
+            Some((bytes, mime)) => ModerationInput::Parts(vec![
+                ModerationPart::Text { text },
+                ModerationPart::ImageUrl {
+                    image_url: ImageUrl {
+                        url: format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)),
+                    },
+                },
+            ]),
+        };
+        let request = ModerationRequest { model: MODERATION_MODEL, input };
+        let url = self.url("moderations");
+        let answer: ModerationResponse =
+            self.http.json(WHAT, Replay::Idempotent, |c| c.post(&url).bearer_auth(self.key.expose()).json(&request)).await?;
+        if answer.results.is_empty() {
+            return Err(ProviderError::decode(WHAT, "no results in the answer"));
+        }
+        let flagged = answer.results.iter().any(|r| r.flagged);
+        let mut categories: Vec<String> = answer
+            .results
+            .into_iter()
+            .flat_map(|r| r.categories.into_iter())
+            .filter(|(_, on)| *on == Some(true))
+            .map(|(name, _)| name)
+            .collect();
+        categories.sort();
+        categories.dedup();
+        Ok(Moderated { flagged, categories })
+    }
+}

@@ -15,9 +15,10 @@ use crate::db::approvals::{self, Approval};
 use crate::db::assets::{self, Asset};
 use crate::db::console::{self as queries, OperatorAction, ProviderCall};
 use crate::db::credits;
+use crate::db::refusals;
 use crate::db::requests::{self, Request};
 use crate::db::stages::{self, Costs, StepRow};
-use crate::domain::{Actor, ApprovalId, AssetId, AssetStatus, Decision, Prompt, Stage, UserId};
+use crate::domain::{Actor, ApprovalId, AssetId, AssetStatus, Decision, Failure, Prompt, Stage, UserId};
 use crate::storage::{VideoStore, key_of};
 use crate::texts::{ClearOutcome, StatsReport};
 
@@ -75,6 +76,9 @@ pub struct Overview {
     pub stats: StatsReport,
     pub running: Vec<AssetSummary>,
     pub waiting: Vec<RequestWithAsset>,
+    /// Prompts refused for safety (remembered), newest first, with the
+    /// refusal each next request is answered with.
+    pub refused: Vec<(Asset, Failure)>,
 }
 
 impl Console {
@@ -93,7 +97,12 @@ impl Console {
         let running = queries::search_assets(&self.db, None, None, Some(AssetStatus::Generating), LIST_LIMIT).await?;
         let running = self.summaries(running).await?;
         let waiting = queries::waiting_requests(&self.db, LIST_LIMIT).await?;
-        Ok(Overview { stats, running, waiting })
+        let refused = refusals::refused_assets(&self.db, LIST_LIMIT)
+            .await?
+            .into_iter()
+            .filter_map(|(row, asset)| row.refusal().map(|reason| (asset, Failure::Refused(reason))))
+            .collect();
+        Ok(Overview { stats, running, waiting, refused })
     }
 
     /// Assets whose prompt contains `text`: the normalized prompt (`text`

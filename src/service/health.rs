@@ -7,7 +7,7 @@ use std::time::Duration;
 use queue::JobQueue;
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::db::{assets, requests};
+use crate::db::{assets, refusals, requests};
 use crate::domain::{AssetStatus, RequestStatus};
 
 /// How long a readiness check waits for each answer.
@@ -67,6 +67,12 @@ impl Health {
         };
         let (database, queue) = tokio::join!(database, queue);
         Readiness { database, queue }
+    }
+
+    /// The refusal totals, for the `/metrics` gauges.
+    #[tracing::instrument(skip(self))]
+    pub async fn refusals(&self) -> Result<refusals::RefusalTotals, DbErr> {
+        refusals::totals(&self.db).await
     }
 
     #[tracing::instrument(skip(self))]

@@ -20,7 +20,7 @@ use crate::db::recorder::Recorder;
 pub use crate::db::requests::NewRequest;
 pub use crate::db::requests::Refusal;
 use crate::db::requests::{self, Submitted};
-use crate::domain::{Choice, Choices, GeneratorKind, ImageDigest, Recipe, UserId, Wanted};
+use crate::domain::{Choice, Choices, Failure, GeneratorKind, ImageDigest, Recipe, RequestStatus, UserId, Wanted};
 use crate::telegram::limiter::Priority;
 use crate::telemetry::every::Every;
 use crate::telemetry::measure::{self, RequestOutcome};
@@ -194,6 +194,19 @@ impl Intake {
             }
             Submitted::Recorded { request, asset, dispatch } => (request, asset, dispatch),
         };
+        if let (RequestStatus::Failed, Some(Failure::Refused(reason))) = (request.status, &request.error) {
+            // refused for safety (remembered, or a blocked word): told at once, nothing held or generated
+            tracing::info!(request_id = %request.id, asset_id = %asset.id, source = %reason.source, "refused for safety; answered at once");
+            measure::requests(RequestOutcome::Refused, 1);
+            measure::refusal_answered(reason.source.as_str());
+            let delivery = self.delivery.clone();
+            tokio::spawn(async move {
+                if let Err(err) = delivery.notify_failures().await {
+                    tracing::warn!(error = %err, "could not send a refusal now; the reconciler will");
+                }
+            });
+            return Ok(Admitted::Recorded);
+        }
         if let Some(job) = dispatch {
             tracing::info!(asset_id = %job.asset, generation = job.number, "new generation");
             self.dispatcher.dispatch(job).await;

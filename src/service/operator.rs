@@ -8,10 +8,10 @@ use sea_orm::{DatabaseConnection, DbErr};
 use super::housekeeping;
 use crate::cache::VideoCache;
 use crate::db::assets::{self, Cleared};
-use crate::db::{credits, requests, stages};
-use crate::domain::{Actor, AssetStatus, Prompt, PromptKey, RequestStatus};
+use crate::db::{credits, refusals, requests, stages};
+use crate::domain::{Actor, AssetStatus, Prompt, PromptKey, RefusalSource, RequestStatus};
 use crate::storage::{VideoStore, key_of};
-use crate::texts::{AssetReport, ClearOutcome, CreditFigures, StatsReport, Texts};
+use crate::texts::{AssetReport, ClearOutcome, CreditFigures, RefusalFigures, StatsReport, Texts};
 
 pub struct Operator {
     db: DatabaseConnection,
@@ -88,6 +88,16 @@ impl Operator {
         })
     }
 
+    /// `/allow <prompt>`: lifts the safety refusal of every recipe of
+    /// `prompt`, so the next request makes it (without moderation or the
+    /// blocked words); recorded with `by`. Returns how many were lifted.
+    #[tracing::instrument(skip(self, prompt), fields(by = %by))]
+    pub async fn allow(&self, by: &Actor, prompt: &Prompt) -> Result<u64, DbErr> {
+        let lifted = refusals::allow(&self.db, prompt, by).await?;
+        tracing::info!(lifted, "refusals lifted by an operator");
+        Ok(lifted)
+    }
+
     /// `/status <prompt>`: state, progress, attempts, requests, costs.
     /// One report per recipe the prompt was made with.
     pub async fn asset_report(&self, prompt: &Prompt, texts: &dyn Texts) -> Result<String, DbErr> {
@@ -144,6 +154,18 @@ impl Operator {
             costs: stages::cost_totals(&self.db).await?.describe(),
             paid_sends: requests::count_paid_broadcasts(&self.db).await?,
             disk_used: self.disk_used().await,
+            refusals: {
+                let t = refusals::totals(&self.db).await?;
+                let of = |source| t.by_source.iter().find(|(s, _)| *s == source).map_or(0, |(_, n)| *n);
+                RefusalFigures {
+                    moderation: of(RefusalSource::Moderation),
+                    blocked_words: of(RefusalSource::BlockedWords),
+                    provider: of(RefusalSource::Provider),
+                    answered: t.answered,
+                    calls_saved: t.calls_saved,
+                    allowed: t.allowed,
+                }
+            },
             credits: match self.credits {
                 false => None,
                 true => {

@@ -22,6 +22,11 @@ pub const REQUESTS_WAITING: &str = "vidcache_requests_waiting";
 pub const PROVIDER_CALLS: &str = "vidcache_provider_calls_total";
 pub const PROVIDER_COST: &str = "vidcache_provider_cost_microdollars_total";
 pub const CREDITS_MOVED: &str = "vidcache_credits_moved_total";
+pub const MODERATIONS: &str = "vidcache_moderations_total";
+pub const REFUSALS_ANSWERED: &str = "vidcache_refusals_answered_total";
+pub const REFUSED_PROMPTS: &str = "vidcache_refused_prompts";
+pub const REFUSALS_FROM_MEMORY: &str = "vidcache_refusals_answered_from_memory";
+pub const REFUSAL_CALLS_SAVED: &str = "vidcache_refusal_provider_calls_saved";
 
 /// Buckets of the stage histogram, in seconds: from a local render (well
 /// under a second) to a provider's clip (minutes).
@@ -62,6 +67,17 @@ fn describe() {
     describe_counter!(PROVIDER_CALLS, "Billable provider calls by provider, operation and result");
     describe_counter!(PROVIDER_COST, "Configured cost of provider calls in millionths of a dollar, by provider and operation");
     describe_counter!(CREDITS_MOVED, "Credits moved on users' accounts, by ledger kind (absolute amounts)");
+    describe_counter!(MODERATIONS, "Moderation answers, by result: flagged, passed");
+    describe_counter!(
+        REFUSALS_ANSWERED,
+        "Requests answered at once with a safety refusal (remembered, or a blocked word), by source: moderation, blocked_words, provider"
+    );
+    describe_gauge!(REFUSED_PROMPTS, "Prompts (asset keys) refused now, by source, read from the database");
+    describe_gauge!(
+        REFUSALS_FROM_MEMORY,
+        "Requests ever answered from a remembered refusal (no moderation, provider call or charge), read from the database"
+    );
+    describe_gauge!(REFUSAL_CALLS_SAVED, "Provider calls those answers did not make again, read from the database");
 }
 
 /// The text format Prometheus scrapes; empty when no recorder is installed.
@@ -147,6 +163,27 @@ pub fn provider_call(provider: &'static str, operation: &'static str, ok: bool, 
 /// ledger row is written.
 pub fn credits_moved(kind: &'static str, amount: u64) {
     counter!(CREDITS_MOVED, "kind" => kind).increment(amount);
+}
+
+/// A moderation answer: `flagged` or `passed`.
+pub fn moderation(result: &'static str) {
+    counter!(MODERATIONS, "result" => result).increment(1);
+}
+
+/// A request answered at once with a safety refusal; `source`:
+/// `moderation`, `blocked_words` or `provider`.
+pub fn refusal_answered(source: &'static str) {
+    counter!(REFUSALS_ANSWERED, "source" => source).increment(1);
+}
+
+/// Refusals, read from the database at each scrape: prompts refused now
+/// by source, requests answered from memory, provider calls saved.
+pub fn refusals(by_source: &[(&'static str, u64)], answered: u64, calls_saved: u64) {
+    for (source, n) in by_source {
+        gauge!(REFUSED_PROMPTS, "source" => *source).set(*n as f64);
+    }
+    gauge!(REFUSALS_FROM_MEMORY).set(answered as f64);
+    gauge!(REFUSAL_CALLS_SAVED).set(calls_saved as f64);
 }
 
 fn ok_label(ok: bool) -> &'static str {

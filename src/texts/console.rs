@@ -23,6 +23,8 @@ pub struct ConsoleTexts {
     pub figures: &'static str,
     pub running: &'static str,
     pub waiting: &'static str,
+    /// Prompts refused for safety (remembered), with their reason.
+    pub refused: &'static str,
     pub search: &'static str,
     pub prompt_contains: &'static str,
     pub any_state: &'static str,

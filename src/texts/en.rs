@@ -7,8 +7,8 @@ use super::{
     shorten,
 };
 use crate::domain::{
-    ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality, RequestStatus, Stage,
-    StarsPackage, UserId,
+    ApprovalState, AssetStatus, Category, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality,
+    RefusalSource, RequestStatus, Stage, StarsPackage, UserId,
 };
 
 /// A credit amount: "1 credit", "20 credits".
@@ -22,6 +22,25 @@ fn signed_credits(n: i64) -> String {
 }
 
 pub struct English;
+
+/// A moderation category in words.
+fn category(category: Category) -> &'static str {
+    match category {
+        Category::Harassment => "harassment",
+        Category::HarassmentThreatening => "threats",
+        Category::Hate => "hate",
+        Category::HateThreatening => "hateful threats",
+        Category::Illicit => "illegal activity",
+        Category::IllicitViolent => "violent crime",
+        Category::SelfHarm => "self-harm",
+        Category::SelfHarmIntent => "intent to self-harm",
+        Category::SelfHarmInstructions => "self-harm instructions",
+        Category::Sexual => "sexual content",
+        Category::SexualMinors => "sexual content involving minors",
+        Category::Violence => "violence",
+        Category::ViolenceGraphic => "graphic violence",
+    }
+}
 
 const CLEAR_USAGE: &str =
     "Usage: /clear <prompt> — the prompt is matched the same way as requests (case and spaces don't matter).";
@@ -45,6 +64,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     figures: "Figures (as in /stats)",
     running: "Running generations",
     waiting: "Waiting requests",
+    refused: "Refused prompts",
     search: "Search",
     prompt_contains: "Prompt contains",
     any_state: "any state",
@@ -315,6 +335,18 @@ impl Texts for English {
         "Sorry, /clear is only for operators of this bot.".to_owned()
     }
 
+    fn allow_usage(&self) -> String {
+        "Usage: /allow <prompt> — lifts a safety refusal of that prompt (every format, quality and length), matched like /clear: the next request makes it, without moderation or the blocked words.".to_owned()
+    }
+
+    fn allowed(&self, prompt: &str, lifted: u64) -> String {
+        match lifted {
+            0 => format!("“{prompt}” has no refusal to lift."),
+            1 => format!("Allowed “{prompt}”: its refusal is lifted; the next request for it makes the video."),
+            n => format!("Allowed “{prompt}”: {n} refusals lifted; the next request for it makes the video."),
+        }
+    }
+
     fn cleared(&self, prompt: &str, outcome: ClearOutcome) -> String {
         match outcome {
             ClearOutcome::Cleared => format!("Cleared “{prompt}”. The next request for it makes a new video."),
@@ -380,7 +412,15 @@ impl Texts for English {
             Failure::Cleared => "an operator removed it".to_owned(),
             Failure::NotStored => "the video is no longer stored".to_owned(),
             Failure::ParentGone => "the video to extend is no longer available".to_owned(),
-            Failure::Refused(_) => "the video service refused this prompt".to_owned(),
+            Failure::Refused(reason) => match reason.source {
+                RefusalSource::Moderation if reason.categories.is_empty() => "the safety check flagged this prompt".to_owned(),
+                RefusalSource::Moderation => format!(
+                    "the safety check flagged this prompt for {}",
+                    reason.categories.iter().map(|c| category(*c)).collect::<Vec<_>>().join(", ")
+                ),
+                RefusalSource::BlockedWords => "it contains words this bot doesn't make videos of".to_owned(),
+                RefusalSource::Provider => "the video service's safety checks refused this prompt".to_owned(),
+            },
             Failure::CannotRun(_) => "this kind of video can't be made here right now".to_owned(),
             Failure::Attempts { attempts, .. } => {
                 format!("it failed after {}", en_count(i64::from(*attempts), "attempt", "attempts"))
@@ -393,6 +433,13 @@ impl Texts for English {
     }
 
     fn generation_failed(&self, prompt: &str, reason: &Failure) -> String {
+        if let Failure::Refused(_) = reason {
+            return format!(
+                "😞 Sorry, I couldn't make the video for “{}”: {}.\nAsking again won't change that: try other words.",
+                self.caption(prompt),
+                self.failure(reason)
+            );
+        }
         format!(
             "😞 Sorry, I couldn't make the video for “{}”: {}.\nSend the prompt again to try once more.",
             self.caption(prompt),
@@ -466,6 +513,11 @@ impl Texts for English {
             r.paid_sends as f64 * 0.1,
             super::size(r.disk_used, ["B", "KB", "MB", "GB", "TB"])
         );
+        let f = &r.refusals;
+        text.push_str(&format!(
+            "\nRefusals — moderation: {}, blocked words: {}, provider safety filters: {}; answered from memory: {} (provider calls not made again: {}); lifted by operators: {}",
+            f.moderation, f.blocked_words, f.provider, f.answered, f.calls_saved, f.allowed
+        ));
         if let Some(c) = &r.credits {
             text.push_str(&format!(
                 "\nCredits — sold: {} (for {} Stars), held: {}, captured: {}, released: {}, refunded: {}",
@@ -498,6 +550,7 @@ impl Texts for English {
             ("history", "your last 10 videos, each with a button to get it again".to_owned()),
             ("cancel", "withdraw the requests you are still waiting for (and stop an extension's wait)".to_owned()),
             ("clear", "operators only: /clear <prompt> drops a cached video so it is made again".to_owned()),
+            ("allow", "operators only: /allow <prompt> lifts a safety refusal so the prompt is made".to_owned()),
             ("stats", "operators only: totals — assets, requests, generations saved, provider costs".to_owned()),
             ("balance", "your credits and their last movements".to_owned()),
             ("buy", "buy credits with Telegram Stars".to_owned()),

@@ -135,6 +135,24 @@ pub struct StatsReport {
     pub disk_used: u64,
     /// Credits, when they are on.
     pub credits: Option<CreditFigures>,
+    /// Safety refusals and what remembering them saved.
+    pub refusals: RefusalFigures,
+}
+
+/// Refusal totals for `/stats`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefusalFigures {
+    /// Prompts (asset keys) refused now, by moderation, the blocked words
+    /// and the providers' safety filters.
+    pub moderation: u64,
+    pub blocked_words: u64,
+    pub provider: u64,
+    /// Requests answered from memory: no moderation, provider call or charge.
+    pub answered: u64,
+    /// Provider calls those answers did not make again.
+    pub calls_saved: u64,
+    /// Refusals an operator lifted with `/allow`.
+    pub allowed: u64,
 }
 
 /// Credit totals for `/stats`.
@@ -242,6 +260,10 @@ pub trait Texts: Send + Sync {
     fn operators_only(&self) -> String;
     fn clear_refused(&self) -> String;
     fn cleared(&self, prompt: &str, outcome: ClearOutcome) -> String;
+    /// How to use `/allow`.
+    fn allow_usage(&self) -> String;
+    /// `/allow <prompt>` lifted `lifted` refusals (0: there was none).
+    fn allowed(&self, prompt: &str, lifted: u64) -> String;
     /// The stage as a person reads it ("images 7/10, clips 3/10").
     fn stage(&self, stage: &Stage) -> String;
     fn being_made(&self, stage: Option<&Stage>) -> String;
@@ -496,7 +518,7 @@ mod tests {
 
     #[test]
     fn operators_read_the_reason_and_its_detail() {
-        let failure = Failure::Refused("SAFETY.INPUT.TEXT".to_owned());
+        let failure = Failure::Refused(crate::domain::RefusalReason::provider("SAFETY.INPUT.TEXT"));
         for lang in Lang::ALL {
             let report = lang.texts().asset_report(&super::AssetReport {
                 prompt: "p",
@@ -513,7 +535,7 @@ mod tests {
                 made_with: None,
             });
             assert!(report.contains(&lang.texts().failure(&failure)), "{report}");
-            assert!(report.contains("[refused: SAFETY.INPUT.TEXT]"), "{report}");
+            assert!(report.contains("[refused: provider: SAFETY.INPUT.TEXT]"), "{report}");
         }
     }
 

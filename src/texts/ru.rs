@@ -9,8 +9,8 @@ use super::{
     ru_form, shorten,
 };
 use crate::domain::{
-    ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality, RequestStatus, Stage,
-    StarsPackage, UserId,
+    ApprovalState, AssetStatus, Category, Choice, Choices, Failure, Gate, LedgerKind, Length, PromptError, Quality,
+    RefusalSource, RequestStatus, Stage, StarsPackage, UserId,
 };
 
 /// A signed credit amount for operators: "+1 кредит", "-3 кредита", "+20 кредитов".
@@ -19,6 +19,25 @@ fn signed_credits(n: i64) -> String {
 }
 
 pub struct Russian;
+
+/// A moderation category in words.
+fn category(category: Category) -> &'static str {
+    match category {
+        Category::Harassment => "травля",
+        Category::HarassmentThreatening => "угрозы",
+        Category::Hate => "ненависть",
+        Category::HateThreatening => "угрозы на почве ненависти",
+        Category::Illicit => "противозаконные действия",
+        Category::IllicitViolent => "насильственные преступления",
+        Category::SelfHarm => "причинение вреда себе",
+        Category::SelfHarmIntent => "намерение причинить себе вред",
+        Category::SelfHarmInstructions => "инструкции по причинению вреда себе",
+        Category::Sexual => "сексуальный контент",
+        Category::SexualMinors => "сексуальный контент с участием несовершеннолетних",
+        Category::Violence => "насилие",
+        Category::ViolenceGraphic => "натуралистичное насилие",
+    }
+}
 
 const CLEAR_USAGE: &str =
     "Как пользоваться: /clear <запрос> — запрос сравнивается так же, как при заказе видео (регистр и пробелы не важны).";
@@ -52,6 +71,7 @@ static CONSOLE: ConsoleTexts = ConsoleTexts {
     figures: "Показатели (как в /stats)",
     running: "Идущие генерации",
     waiting: "Ожидающие запросы",
+    refused: "Отклонённые запросы",
     search: "Найти",
     prompt_contains: "Запрос содержит",
     any_state: "любое состояние",
@@ -325,6 +345,17 @@ impl Texts for Russian {
         "Извините, /clear — только для операторов бота.".to_owned()
     }
 
+    fn allow_usage(&self) -> String {
+        "Как пользоваться: /allow <запрос> — снимает отказ по соображениям безопасности для этого запроса (во всех форматах, качествах и длинах), запрос сравнивается как в /clear: следующий заказ сделает видео без модерации и без списка запрещённых слов.".to_owned()
+    }
+
+    fn allowed(&self, prompt: &str, lifted: u64) -> String {
+        match lifted {
+            0 => format!("Для «{prompt}» нет отказа, который можно снять."),
+            n => format!("Разрешено «{prompt}»: снято отказов — {n}; следующий заказ этого запроса сделает видео."),
+        }
+    }
+
     fn cleared(&self, prompt: &str, outcome: ClearOutcome) -> String {
         match outcome {
             ClearOutcome::Cleared => format!("«{prompt}» удалено из кэша. Следующий запрос создаст новое видео."),
@@ -390,7 +421,17 @@ impl Texts for Russian {
             Failure::Cleared => "его удалил оператор".to_owned(),
             Failure::NotStored => "видео больше не хранится".to_owned(),
             Failure::ParentGone => "видео, которое нужно продолжить, больше недоступно".to_owned(),
-            Failure::Refused(_) => "сервис генерации отказался делать видео по этому запросу".to_owned(),
+            Failure::Refused(reason) => match reason.source {
+                RefusalSource::Moderation if reason.categories.is_empty() => {
+                    "проверка безопасности отклонила этот запрос".to_owned()
+                }
+                RefusalSource::Moderation => format!(
+                    "проверка безопасности отклонила этот запрос: {}",
+                    reason.categories.iter().map(|c| category(*c)).collect::<Vec<_>>().join(", ")
+                ),
+                RefusalSource::BlockedWords => "в нём есть слова, по которым этот бот не делает видео".to_owned(),
+                RefusalSource::Provider => "фильтры безопасности сервиса генерации отклонили этот запрос".to_owned(),
+            },
             Failure::CannotRun(_) => "такое видео здесь сейчас сделать нельзя".to_owned(),
             Failure::Attempts { attempts, .. } => {
                 format!("ничего не вышло за {}", ru_count(i64::from(*attempts), "попытку", "попытки", "попыток"))
@@ -403,6 +444,13 @@ impl Texts for Russian {
     }
 
     fn generation_failed(&self, prompt: &str, reason: &Failure) -> String {
+        if let Failure::Refused(_) = reason {
+            return format!(
+                "😞 Извините, не получилось сделать видео для «{}»: {}.\nПовторный запрос этого не изменит: попробуйте другими словами.",
+                self.caption(prompt),
+                self.failure(reason)
+            );
+        }
         format!(
             "😞 Извините, не получилось сделать видео для «{}»: {}.\nПришлите запрос ещё раз, чтобы попробовать снова.",
             self.caption(prompt),
@@ -476,6 +524,11 @@ impl Texts for Russian {
             r.paid_sends as f64 * 0.1,
             super::size(r.disk_used, ["Б", "КБ", "МБ", "ГБ", "ТБ"])
         );
+        let f = &r.refusals;
+        text.push_str(&format!(
+            "\nОтказы — модерация: {}, запрещённые слова: {}, фильтры безопасности провайдеров: {}; отвечено из памяти: {} (не сделано повторных вызовов провайдеров: {}); снято операторами: {}",
+            f.moderation, f.blocked_words, f.provider, f.answered, f.calls_saved, f.allowed
+        ));
         if let Some(c) = &r.credits {
             text.push_str(&format!(
                 "\nКредиты — продано: {} (звёзд: {}), удержано: {}, списано: {}, возвращено: {}, отозвано возвратами: {}",
@@ -504,6 +557,7 @@ impl Texts for Russian {
             ("history", "ваши последние 10 видео, у каждого кнопка, чтобы получить его ещё раз".to_owned()),
             ("cancel", "отменить запросы, которые ещё ждут видео (и ожидание продолжения)".to_owned()),
             ("clear", "только для операторов: /clear <запрос> удаляет видео из кэша, чтобы его сделали заново".to_owned()),
+            ("allow", "только для операторов: /allow <запрос> снимает отказ по соображениям безопасности".to_owned()),
             ("stats", "только для операторов: итоги — ассеты, запросы, сэкономленные генерации, расходы".to_owned()),
             ("balance", "ваши кредиты и последние движения по ним".to_owned()),
             ("buy", "купить кредиты за звёзды Telegram".to_owned()),

@@ -14,17 +14,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
-use crate::domain::{Failure, Gate, Generation, Stage};
+use crate::domain::{Failure, Gate, Generation, RefusalReason, Stage};
 use crate::generator::crossfade;
 use crate::generator::ffmpeg::FfmpegError;
 use crate::generator::{ExtendPart, Gates, GenerateError, GenerationRequest, Generator, SourceImage};
 use crate::service::generations::Asset;
 use crate::service::generations::Claimed;
+use crate::service::moderation::{Photo, Screened};
 use crate::service::remix::PhotoError;
-use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, Remixes, UploadError, Uploaded};
+use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, Moderation, Remixes, UploadError, Uploaded};
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::MAX_UPLOAD_BYTES;
 use crate::telemetry::measure;
+
+/// The longest wait between two tries of a moderation that does not answer.
+const MODERATION_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// What a job needs to know, from the settings.
 #[derive(Debug, Clone)]
@@ -52,6 +56,8 @@ pub struct GenerationJob {
     shutdown: CancellationToken,
     /// Pushes generations waiting for a slot when this one frees it.
     dispatcher: Option<Arc<Dispatcher>>,
+    /// Screens each asset key before anything is paid (`MODERATION`).
+    moderation: Option<Arc<Moderation>>,
 }
 
 /// The gates as the generator sees them: answered from the `approvals` table.
@@ -115,6 +121,7 @@ impl GenerationJob {
             settings: Arc::new(settings),
             shutdown,
             dispatcher: None,
+            moderation: None,
         }
     }
 
@@ -122,6 +129,40 @@ impl GenerationJob {
     pub fn with_dispatcher(mut self, dispatcher: Arc<Dispatcher>) -> Self {
         self.dispatcher = Some(dispatcher);
         self
+    }
+
+    /// Screens every asset key with `moderation` before its first paid step.
+    pub fn with_moderation(mut self, moderation: Arc<Moderation>) -> Self {
+        self.moderation = Some(moderation);
+        self
+    }
+
+    /// Moderation, the generation's first step: once per asset key (a key
+    /// passed or allowed before is not asked again). A flagged key fails
+    /// as `refused` (remembered with the failure); an outage (5xx, a
+    /// timeout) is waited out with backoff under the lease — the request
+    /// stays pending and nothing is paid meanwhile; shutdown hands it back.
+    async fn screen(&self, asset: &Asset, image: Option<&SourceImage>) -> Result<(), Outcome> {
+        let Some(moderation) = self.moderation.as_ref().filter(|m| m.enabled()) else { return Ok(()) };
+        let photo = image.map(|i| Photo { bytes: i.bytes.as_slice(), mime: i.mime.as_str() });
+        let mut failures = 0u32;
+        loop {
+            let err = match moderation.screen(asset.id, asset.typed(), photo).await {
+                Ok(Screened::Clear) => return Ok(()),
+                Ok(Screened::Refused(reason)) => return Err(Outcome::Failed(Failure::Refused(reason))),
+                Err(err) if err.is_permanent() => {
+                    return Err(Outcome::Failed(Failure::Other(format!("moderation refused the request: {err}"))));
+                }
+                Err(err) => err,
+            };
+            failures += 1;
+            let wait = self.settings.retry.backoff(failures).min(MODERATION_MAX_WAIT);
+            tracing::warn!(error = %err, failures, wait_ms = wait.as_millis() as u64, "moderation did not answer; the request waits, nothing is paid");
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return Err(Outcome::HandedBack),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
     }
 
     /// Pushes the generations waiting for a slot, as many as are free.
@@ -407,6 +448,8 @@ impl GenerationJob {
                 }
             },
         };
+        // before anything is paid: the prompt (and the photo) is screened
+        self.screen(asset, image.as_ref()).await?;
         let attempts = settings.retry.attempts;
         let mut last_error = String::new();
         let gates: Arc<dyn Gates> = Arc::new(ApprovalGates(self.approvals.clone()));
@@ -436,8 +479,9 @@ impl GenerationJob {
                     return Ok(path);
                 }
                 Ok(Err(GenerateError::CannotRun(reason))) => return Err(Outcome::Failed(Failure::CannotRun(reason))),
+                // a safety refusal: remembered on the key with the failure (never a transient one)
                 Ok(Err(GenerateError::Refused(reason))) => {
-                    return Err(Outcome::Failed(Failure::Refused(reason)));
+                    return Err(Outcome::Failed(Failure::Refused(RefusalReason::provider(reason))));
                 }
                 Ok(Err(GenerateError::AwaitingApproval(gate))) => return Err(Outcome::Paused(gate)),
                 Ok(Err(GenerateError::Failed(reason))) => last_error = reason,

@@ -4,7 +4,7 @@
 //!
 //! | base | paths |
 //! |---|---|
-//! | [`FakeProviders::openai_base_url`] (`…/openai/v1`) | `chat/completions`, `audio/speech`, `audio/transcriptions` |
+//! | [`FakeProviders::openai_base_url`] (`…/openai/v1`) | `chat/completions`, `audio/speech`, `audio/transcriptions`, `moderations` |
 //! | [`FakeProviders::runway_base_url`] (`…/runway`) | `v1/text_to_image`, `v1/image_to_video`, `v1/tasks/{id}` (GET, DELETE) |
 //! | [`FakeProviders::vertex_base_url`] (`…/vertex`) | `v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning` and `:fetchPredictOperation` |
 //! | [`FakeProviders::token_uri`] | the JWT bearer grant (RFC 7523) |
@@ -61,6 +61,8 @@ pub enum Endpoint {
     Chat,
     Speech,
     Transcription,
+    /// `POST /v1/moderations`.
+    Moderation,
     TextToImage,
     ImageToVideo,
     /// `GET /v1/tasks/{id}`.
@@ -215,6 +217,8 @@ pub(crate) struct State {
     pub task_outcomes: HashMap<TaskKind, TaskOutcome>,
     pub veo_outcome: VeoOutcome,
     pub chat_refusal: Option<String>,
+    /// Moderation flags a text containing the word with these categories.
+    pub moderation_flags: Vec<(String, Vec<String>)>,
     pub tasks: HashMap<String, RunwayTask>,
     pub operations: HashMap<String, Operation>,
     pub issued_tokens: HashSet<String>,
@@ -382,6 +386,7 @@ impl FakeProviders {
             task_outcomes: HashMap::new(),
             veo_outcome: VeoOutcome::Video,
             chat_refusal: None,
+            moderation_flags: Vec::new(),
             tasks: HashMap::new(),
             operations: HashMap::new(),
             issued_tokens: HashSet::new(),
@@ -394,6 +399,7 @@ impl FakeProviders {
             .route("/openai/v1/chat/completions", post(openai::chat))
             .route("/openai/v1/audio/speech", post(openai::speech))
             .route("/openai/v1/audio/transcriptions", post(openai::transcription))
+            .route("/openai/v1/moderations", post(openai::moderations))
             .route("/runway/v1/text_to_image", post(runway::text_to_image))
             .route("/runway/v1/image_to_video", post(runway::image_to_video))
             .route("/runway/v1/tasks/{id}", get(runway::task).delete(runway::cancel))
@@ -472,6 +478,14 @@ impl FakeProviders {
     /// What transcriptions return from now on.
     pub fn set_transcript(&self, text: &str) {
         self.shared().lock().config.transcript = text.to_owned();
+    }
+
+    /// Moderation flags every input whose text contains `word` (any case)
+    /// with `categories` (OpenAI's names: `violence`, `harassment/threatening`…);
+    /// anything else is answered unflagged.
+    pub fn flag_moderation(&self, word: &str, categories: &[&str]) {
+        let categories = categories.iter().map(|c| (*c).to_owned()).collect();
+        self.shared().lock().moderation_flags.push((word.to_owned(), categories));
     }
 
     pub fn set_chat_refusal(&self, refusal: Option<&str>) {

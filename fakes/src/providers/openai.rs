@@ -1,4 +1,5 @@
-//! The fake OpenAI-compatible API: chat completions, speech, transcriptions.
+//! The fake OpenAI-compatible API: chat completions, speech, transcriptions,
+//! moderations.
 
 use std::sync::Arc;
 
@@ -6,6 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::{Endpoint, Shared, bearer, error, json_body, media, required_str, serve};
@@ -277,6 +280,140 @@ pub(super) async fn transcription(State(shared): State<Arc<Shared>>, headers: He
     .await
 }
 
+/// The categories of `omni-moderation-latest`, and the input types each
+/// is scored on (images: sexual, violence and self-harm only).
+const MODERATION_CATEGORIES: [(&str, bool); 13] = [
+    ("harassment", false),
+    ("harassment/threatening", false),
+    ("hate", false),
+    ("hate/threatening", false),
+    ("illicit", false),
+    ("illicit/violent", false),
+    ("self-harm", true),
+    ("self-harm/intent", true),
+    ("self-harm/instructions", true),
+    ("sexual", true),
+    ("sexual/minors", false),
+    ("violence", true),
+    ("violence/graphic", true),
+];
+
+/// `CreateModerationRequest` (openai-openapi): `input` required — a
+/// string, an array of strings, or an array of `{type: "text", text}` and
+/// `{type: "image_url", image_url: {url}}` objects (images only with the
+/// omni models; the URL an `http(s)` URL or a base64 `data:image/…` URL);
+/// `model` an optional string; no other field. Returns the texts.
+fn check_moderation(body: &Value) -> Result<(Vec<String>, usize), Response> {
+    let object = body.as_object().ok_or_else(|| invalid("", "the body must be a JSON object"))?;
+    if let Some(field) = object.keys().find(|k| !["model", "input"].contains(&k.as_str())) {
+        return Err(invalid(field, &format!("Unrecognized request argument supplied: {field}")));
+    }
+    let model = match object.get("model") {
+        None => "omni-moderation-latest",
+        Some(Value::String(model)) if !model.is_empty() => model.as_str(),
+        Some(_) => return Err(invalid("model", "'model' must be a string")),
+    };
+    let input = object.get("input").ok_or_else(|| invalid("input", "Missing required parameter: 'input'."))?;
+    let mut texts = Vec::new();
+    let mut images = 0;
+    match input {
+        Value::String(text) => texts.push(text.clone()),
+        Value::Array(items) if items.is_empty() => return Err(invalid("input", "'input' must not be empty")),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            texts.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let keys: Vec<&str> = item.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+                match item["type"].as_str() {
+                    Some("text") if keys.len() == 2 && item["text"].is_string() => {
+                        texts.push(item["text"].as_str().unwrap_or_default().to_owned());
+                    }
+                    Some("image_url") if keys.len() == 2 && item["image_url"].as_object().is_some_and(|o| o.len() == 1) => {
+                        let url = item["image_url"]["url"].as_str().unwrap_or_default();
+                        let data_image = url
+                            .strip_prefix("data:image/")
+                            .and_then(|rest| rest.split_once(";base64,"))
+                            .is_some_and(|(_, data)| !data.is_empty() && STANDARD.decode(data).is_ok());
+                        if !(data_image || url.starts_with("https://") || url.starts_with("http://")) {
+                            return Err(invalid(&format!("input[{i}].image_url.url"), "Invalid image URL."));
+                        }
+                        images += 1;
+                    }
+                    _ => return Err(invalid(&format!("input[{i}]"), "Invalid value for 'input'.")),
+                }
+            }
+        }
+        _ => return Err(invalid("input", "'input' must be a string or an array")),
+    }
+    if images > 0 && !model.starts_with("omni-moderation") {
+        return Err(invalid("model", &format!("Model {model} does not support image inputs.")));
+    }
+    Ok((texts, images))
+}
+
+/// One moderation result: flagged with `flagged` (names of categories).
+fn moderation_result(flagged: &[String], images: bool) -> Value {
+    let mut categories = serde_json::Map::new();
+    let mut scores = serde_json::Map::new();
+    let mut applied = serde_json::Map::new();
+    for (name, scored_on_images) in MODERATION_CATEGORIES {
+        let on = flagged.iter().any(|f| f == name);
+        categories.insert(name.into(), json!(on));
+        scores.insert(name.into(), json!(if on { 0.93 } else { 0.0001 }));
+        let types: Vec<&str> = if images && scored_on_images { vec!["text", "image"] } else { vec!["text"] };
+        applied.insert(name.into(), json!(types));
+    }
+    json!({
+        "flagged": !flagged.is_empty(),
+        "categories": categories,
+        "category_scores": scores,
+        "category_applied_input_types": applied,
+    })
+}
+
+pub(super) async fn moderations(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    serve(&shared, Endpoint::Moderation, async {
+        if let Err(denied) = authorized(&shared, &headers) {
+            return denied;
+        }
+        let body = match json_body(&body) {
+            Ok(body) => body,
+            Err(bad) => return bad,
+        };
+        let (texts, images) = match check_moderation(&body) {
+            Ok(found) => found,
+            Err(bad) => return bad,
+        };
+        let (flags, model, id) = {
+            let mut st = shared.lock();
+            st.record(Endpoint::Moderation, body.clone());
+            (st.moderation_flags.clone(), body["model"].as_str().unwrap_or("omni-moderation-latest").to_owned(), st.next_id())
+        };
+        // the categories of every flag whose word is in the text
+        let flagged_for = |text: &str| -> Vec<String> {
+            let text = text.to_lowercase();
+            let mut found: Vec<String> = flags
+                .iter()
+                .filter(|(word, _)| text.contains(&word.to_lowercase()))
+                .flat_map(|(_, categories)| categories.iter().cloned())
+                .collect();
+            found.sort();
+            found.dedup();
+            found
+        };
+        let results: Vec<Value> =
+            if body["input"].is_array() && !body["input"].as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
+                // text and image parts: one result for them all
+                vec![moderation_result(&flagged_for(&texts.join("\n")), images > 0)]
+            } else {
+                texts.iter().map(|text| moderation_result(&flagged_for(text), false)).collect()
+            };
+        axum::Json(json!({"id": format!("modr-fake{id}"), "model": model, "results": results})).into_response()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +458,22 @@ mod tests {
         assert!(refused(check_transcription(&form("gpt-4o-mini-transcribe", "text"), "voice.ogg")));
         assert!(check_transcription(&form("whisper-1", "text"), "voice.ogg").is_ok());
         assert!(refused(check_transcription(&form("whisper-1", "json"), "voice.opus")));
+    }
+
+    #[test]
+    fn moderation_requests_follow_the_published_schema() {
+        let ok = |body: Value| check_moderation(&body).is_ok();
+        let refused = |result: Result<(Vec<String>, usize), Response>| refused(result.map(|_| ()));
+        assert!(ok(json!({"model": "omni-moderation-latest", "input": "a calm lake"})));
+        assert!(ok(json!({"input": ["one", "two"]})));
+        let photo = json!({"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}});
+        assert!(ok(json!({"model": "omni-moderation-latest", "input": [{"type": "text", "text": "a cat"}, photo]})));
+        assert!(refused(check_moderation(&json!({"model": "text-moderation-latest", "input": [photo]}))));
+        assert!(refused(check_moderation(&json!({"model": "omni-moderation-latest"}))), "input is required");
+        assert!(refused(check_moderation(&json!({"input": "x", "temperature": 0}))), "no unknown fields");
+        assert!(refused(check_moderation(&json!({"input": [{"type": "image_url", "image_url": "data:image/png;base64,AA"}]}))));
+        assert!(refused(check_moderation(&json!({"input": [{"type": "image_url", "image_url": {"url": "file:///x.png"}}]}))));
+        assert!(refused(check_moderation(&json!({"input": [{"type": "text", "content": "x"}]}))));
+        assert!(refused(check_moderation(&json!({"input": 42}))));
     }
 }

@@ -284,6 +284,19 @@ async fn overview(State(state): Shared, headers: HeaderMap) -> Response {
     if overview.waiting.len() as u64 >= LIST_LIMIT {
         let _ = write!(body, "<p>{}</p>", esc(c.more_not_shown));
     }
+    // prompts refused for safety: each next request is answered with this reason
+    let refused: Vec<Vec<String>> = overview
+        .refused
+        .iter()
+        .map(|(asset, reason)| {
+            vec![
+                asset_link(asset, ""),
+                failure_cell(state.texts, reason),
+                asset.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ]
+        })
+        .collect();
+    let _ = write!(body, "<h2 id=\"refused\">{}</h2>{}", esc(c.refused), table(&[c.asset, c.error, c.created], &refused, c.none));
     state.html(&session, c.overview, &body)
 }
 

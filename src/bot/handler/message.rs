@@ -108,6 +108,7 @@ impl UpdateHandler {
                 texts.try_again()
             }),
             Input::Command(Command::Clear(raw)) => self.clear(user, &raw, texts).await,
+            Input::Command(Command::Allow(raw)) => self.allow(user, &raw, texts).await,
             Input::Command(Command::History) => return self.history(&incoming).await,
             Input::Command(Command::Settings) => {
                 let (text, keyboard) = match self.settings_screen(user, texts).await {
@@ -295,6 +296,22 @@ impl UpdateHandler {
             Err(err) => {
                 tracing::error!(error = %err, "could not record a request");
                 self.reply(incoming, &texts.try_again(), Keyboard::None).await;
+            }
+        }
+    }
+
+    /// `/allow <prompt>` (operators): lifts the prompt's safety refusals.
+    pub(super) async fn allow(&self, user: UserId, raw: &str, texts: &dyn Texts) -> String {
+        if !self.is_admin(user) {
+            tracing::warn!(%user, "refused /allow from a non-operator");
+            return texts.operators_only();
+        }
+        let Ok(prompt) = Prompt::parse(raw, usize::MAX) else { return texts.allow_usage() };
+        match self.operator.allow(&Actor::Telegram(user), &prompt).await {
+            Ok(lifted) => texts.allowed(prompt.as_str(), lifted),
+            Err(err) => {
+                tracing::error!(error = %err, "allow failed");
+                texts.try_again()
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod pending_extensions;
 pub mod pending_remixes;
 pub mod photos;
 pub mod provider_calls;
+pub mod refusals;
 pub mod star_payments;
 pub mod update_inbox;
 pub mod user_choices;
