@@ -18,6 +18,7 @@ pub mod recorder;
 pub mod remixes;
 pub mod requests;
 mod retry;
+pub mod search;
 pub mod stages;
 
 use std::time::Duration;

@@ -13,6 +13,7 @@ mod prompt;
 mod recipe;
 mod stage;
 mod status;
+mod terms;
 mod wanted;
 
 pub use actor::{Actor, ConsoleName};
@@ -26,4 +27,5 @@ pub use prompt::{KEY_VERSION, Prompt, PromptError, PromptKey};
 pub use recipe::{Choice, Choices, Format, GeneratorKind, ImageDigest, Length, MadeWith, Quality, Recipe, UnknownChoice};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};
+pub use terms::{MAX_TERMS, Terms, term_id};
 pub use wanted::{Extends, Wanted};
