@@ -221,3 +221,70 @@ async fn inline_queries_are_answered_with_cached_videos_pages_personal_lists_and
         .await
     );
 }
+
+/// An available video of `typed` with `recipe` (file id `file`), as the service leaves it.
+async fn available(db: &sea_orm::DatabaseConnection, typed: &str, recipe: Recipe, file: &str) -> video_assets::Model {
+    let wanted = Wanted::new(Prompt::parse(typed, 1000).expect("prompt"), recipe);
+    let mut row = video_assets::ActiveModel::new_pending(wanted.key(), &wanted, Some(typed.to_owned()), Utc::now());
+    row.status = Set(AssetStatus::Available);
+    row.stage = Set(None);
+    row.file_id = Set(Some(FileId(file.to_owned())));
+    row.insert(db).await.expect("asset")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_holds_only_available_videos_on_sqlite_and_postgres() {
+    use vidcache::db::search;
+    use vidcache::domain::{Actor, Choices, Format, ImageDigest, Terms};
+
+    let dir = tempfile::tempdir().expect("dir");
+    for db in support::databases(&dir, "search").await {
+        let fox = available(&db, "A red fox jumping over a wooden fence", Recipe::default(), "fox").await;
+        let whale = available(&db, "A blue whale singing in the ocean", Recipe::default(), "whale").await;
+        let portrait = Recipe { choices: Choices { format: Format::Portrait, ..Choices::default() }, ..Recipe::default() };
+        let tall = available(&db, "A red fox jumping over a wooden fence", portrait.clone(), "tallfox").await;
+        let remix = Recipe { image: Some(ImageDigest::of(b"someone's photo")), ..Recipe::default() };
+        let photo = available(&db, "A red fox jumping over a wooden fence", remix.clone(), "photo").await;
+        // made before the search existed: found once the start-up re-index ran
+        search::reindex(&db).await.expect("reindex");
+        assert_eq!(search::reindex(&db).await.expect("again"), 0, "the re-index remembers how far it got");
+
+        let twin = Prompt::parse("red fox jumps over the wooden fence", 1000).expect("prompt");
+        let (found, similarity) = search::most_similar(&db, &twin, &Recipe::default()).await.expect("search").expect("a twin");
+        assert_eq!(found.asset_id, fox.id, "the same recipe only");
+        assert!(similarity >= 0.75, "{similarity}");
+        let (found, _) = search::most_similar(&db, &twin, &portrait).await.expect("search").expect("a twin");
+        assert_eq!(found.asset_id, tall.id);
+        assert!(search::most_similar(&db, &twin, &remix).await.expect("search").is_none(), "never a remix");
+        let unrelated = Prompt::parse("A purple elephant dancing on the moon", 1000).expect("prompt");
+        assert!(search::most_similar(&db, &unrelated, &Recipe::default()).await.expect("search").is_none());
+
+        // words: every recipe, the preferred format first, never a remix
+        let words = search::matching(&db, &Terms::of(&twin), None, Format::Portrait, 0, 50).await.expect("matching");
+        let ids: Vec<_> = words.iter().map(|f| f.asset_id).collect();
+        assert_eq!(ids, vec![tall.id, fox.id], "{words:?}");
+        assert!(!ids.contains(&photo.id) && !ids.contains(&whale.id));
+
+        // a clear removes the video from every search at once
+        let key = fox.prompt_key.clone();
+        vidcache::db::assets::clear(&db, &key, &Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clear");
+        let words = search::matching(&db, &Terms::of(&twin), None, Format::Landscape, 0, 50).await.expect("matching");
+        assert_eq!(words.iter().map(|f| f.asset_id).collect::<Vec<_>>(), vec![tall.id]);
+        assert!(search::most_similar(&db, &twin, &Recipe::default()).await.expect("search").is_none());
+        let exact = Prompt::parse("a red fox jumping over a wooden fence", 1000).expect("prompt");
+        let exact = search::exact(&db, &exact, Format::Landscape).await.expect("exact");
+        assert_eq!(exact.iter().map(|f| f.asset_id).collect::<Vec<_>>(), vec![tall.id]);
+
+        // the inline start parameter keeps the words
+        let p = Prompt::parse("Purple  elephant", 1000).expect("prompt");
+        let start = search::keep_start(&db, &p, "Purple  elephant").await.expect("kept");
+        assert_eq!(search::keep_start(&db, &p, "purple elephant").await.expect("again"), start);
+        assert!(start.len() <= 64);
+        assert_eq!(search::started(&db, &start).await.expect("read").as_deref(), Some("Purple  elephant"));
+        assert_eq!(search::started(&db, "nope!").await.expect("read"), None);
+
+        search::add_count(&db, search::INLINE_ANSWERS, 2).await.expect("count");
+        search::add_count(&db, search::INLINE_ANSWERS, 1).await.expect("count");
+        assert_eq!(search::counts(&db).await.expect("counts").inline_answers, 3);
+    }
+}
