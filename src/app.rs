@@ -79,10 +79,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .context("cannot re-key the previous release's assets")?;
     let warming = tokio::spawn(db::warm(database.clone()));
     let queue = open_queue(&settings).await?;
-    let api =
-        BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60))
-            .context("cannot build the Telegram client")?
-            .with_inline_feedback(settings.search.inline_feedback);
+    let api = BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60))
+        .context("cannot build the Telegram client")?
+        .with_inline_feedback(settings.search.inline_feedback);
     let shared = match settings.queue.redis() {
         Some(url) => Some(
             SharedBudget::connect(url.expose(), settings.token.bot_id(), settings.global_send_rate, settings.chat_send_burst)

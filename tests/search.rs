@@ -157,7 +157,12 @@ async fn inline(h: &Harness, user: i64, query: &str, offset: &str) -> Value {
 }
 
 fn file_ids(answer: &Value) -> Vec<String> {
-    answer["results"].as_array().expect("results").iter().map(|r| r["video_file_id"].as_str().expect("file id").to_owned()).collect()
+    answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["video_file_id"].as_str().expect("file id").to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,5 +291,26 @@ async fn the_index_holds_only_available_videos_on_sqlite_and_postgres() {
         search::add_count(&db, search::INLINE_ANSWERS, 2).await.expect("count");
         search::add_count(&db, search::INLINE_ANSWERS, 1).await.expect("count");
         assert_eq!(search::counts(&db).await.expect("counts").inline_answers, 3);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chosen_inline_results_arrive_and_count_only_with_inline_feedback_on() {
+    for feedback in [false, true] {
+        let mut h = Harness::new().await;
+        if feedback {
+            h.set("INLINE_FEEDBACK", "on");
+        }
+        let _service = h.spawn();
+        h.wait_polling().await;
+        h.fake.push_chosen_inline_result(100, "a1", "fox");
+        // the same user's next update is handled after it (one lane per user)
+        inline(&h, 100, "fox", "").await;
+        h.fake.push_text(ADMIN, ADMIN, "/stats");
+        let want = format!("sent from inline {}", u8::from(feedback));
+        let counted =
+            eventually(Duration::from_secs(30), || async { texts_to(&h.fake.sent(), ADMIN).iter().any(|t| t.contains(&want)) })
+                .await;
+        assert!(counted, "feedback {feedback}: {:?}", texts_to(&h.fake.sent(), ADMIN));
     }
 }

@@ -9,8 +9,10 @@
 //! similar-video offer and by inline mode, on SQLite and PostgreSQL alike.
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
 use sea_orm::{ColumnTrait, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+};
 
 use super::assets::Asset;
 use super::entities::video_assets;
@@ -307,14 +309,16 @@ pub async fn keep_start(db: &DatabaseConnection, prompt: &Prompt, typed: &str) -
     let parameter = prompt.legacy_key().as_str().to_owned();
     let mut sql = Sql::new(db.get_database_backend());
     let (p, t, at) = (sql.bind(parameter.clone()), sql.bind(typed.trim().to_owned()), sql.bind(Utc::now()));
-    sql.text = format!("INSERT INTO inline_starts (parameter, prompt, created_at) VALUES ({p}, {t}, {at}) ON CONFLICT DO NOTHING");
+    sql.text =
+        format!("INSERT INTO inline_starts (parameter, prompt, created_at) VALUES ({p}, {t}, {at}) ON CONFLICT DO NOTHING");
     db.execute_raw(sql.statement()).await?;
     Ok(parameter)
 }
 
 /// The prompt kept under `parameter`, if any.
 pub async fn started(db: &DatabaseConnection, parameter: &str) -> Result<Option<String>, DbErr> {
-    if parameter.is_empty() || parameter.len() > 64 || !parameter.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) {
+    if parameter.is_empty() || parameter.len() > 64 || !parameter.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+    {
         return Ok(None);
     }
     Ok(super::entities::inline_starts::Entity::find_by_id(parameter.to_owned()).one(db).await?.map(|row| row.prompt))

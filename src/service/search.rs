@@ -4,13 +4,13 @@
 //! assets in the database.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
-use crate::db::entities::similar_offers;
-use crate::db::search::{self, Found};
 use crate::config::SearchSettings;
 use crate::db::assets;
+use crate::db::entities::similar_offers;
+use crate::db::search::{self, Found};
 use crate::domain::{AssetId, AssetStatus, Format, Prompt, PromptKey, Recipe, Terms, UserId};
 use crate::service::intake::NewRequest;
 
@@ -30,7 +30,7 @@ pub struct Offer {
 pub enum Taken {
     /// The offer, answered now by its own user (once); with ▶️ the
     /// similar video's asset (available, with a `file_id`).
-    Yours { offer: similar_offers::Model, asset: Option<assets::Asset> },
+    Yours { offer: similar_offers::Model, asset: Option<Box<assets::Asset>> },
     /// Someone else's offer: nothing changes.
     NotYours,
     /// Answered before, or unknown.
@@ -113,7 +113,7 @@ impl Search {
         }
         let asset = match send {
             true => match self.offered(offer.asset_id).await? {
-                Some(asset) => Some(asset),
+                Some(asset) => Some(Box::new(asset)),
                 None => return Ok(Taken::VideoGone),
             },
             false => None,

@@ -734,25 +734,6 @@ impl Texts for English {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::StepCounts;
-
-    #[test]
-    fn stages_read_as_before() {
-        let t = English;
-        let counts = StepCounts { images_done: 10, images: 10, clips_done: 10, clips: 10, voice_ready: true, assembled: true };
-        assert_eq!(t.stage(&Stage::Steps(counts)), "Images 10/10, clips 10/10, voice-over ready, video assembled");
-        let counts = StepCounts { images_done: 4, images: 4, clips: 4, ..Default::default() };
-        assert_eq!(t.stage(&Stage::Steps(counts)), "Images 4/4, clips 0/4");
-        assert_eq!(
-            t.being_made(Some(&Stage::Uploading)),
-            "⏳ Your video is being made (uploading). I'll send it here as soon as it is ready."
-        );
-    }
-}
-
 impl super::SearchTexts for English {
     fn similar_offer(&self, typed: &str) -> String {
         format!(
@@ -801,5 +782,24 @@ impl super::SearchTexts for English {
         format!(
             "Search: inline answers {inline_answers}, sent from inline {inline_sends}; similar videos offered {offered}, accepted {accepted} (no generation), declined {declined}"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::StepCounts;
+
+    #[test]
+    fn stages_read_as_before() {
+        let t = English;
+        let counts = StepCounts { images_done: 10, images: 10, clips_done: 10, clips: 10, voice_ready: true, assembled: true };
+        assert_eq!(t.stage(&Stage::Steps(counts)), "Images 10/10, clips 10/10, voice-over ready, video assembled");
+        let counts = StepCounts { images_done: 4, images: 4, clips: 4, ..Default::default() };
+        assert_eq!(t.stage(&Stage::Steps(counts)), "Images 4/4, clips 0/4");
+        assert_eq!(
+            t.being_made(Some(&Stage::Uploading)),
+            "⏳ Your video is being made (uploading). I'll send it here as soon as it is ready."
+        );
     }
 }

@@ -737,23 +737,6 @@ impl Texts for Russian {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::StepCounts;
-
-    #[test]
-    fn stages_read_in_russian() {
-        let t = Russian;
-        let counts = StepCounts { images_done: 7, images: 10, clips_done: 3, clips: 10, ..Default::default() };
-        assert_eq!(t.stage(&Stage::Steps(counts)), "Картинки 7/10, клипы 3/10");
-        assert_eq!(
-            t.being_made(Some(&Stage::Uploading)),
-            "⏳ Ваше видео создаётся (загружаю). Пришлю его сюда, как только оно будет готово."
-        );
-    }
-}
-
 impl super::SearchTexts for Russian {
     fn similar_offer(&self, typed: &str) -> String {
         format!(
@@ -802,5 +785,22 @@ impl super::SearchTexts for Russian {
         format!(
             "Поиск: ответов в inline-режиме {inline_answers}, отправлено из inline {inline_sends}; похожих видео предложено {offered}, принято {accepted} (без генерации), отклонено {declined}"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::StepCounts;
+
+    #[test]
+    fn stages_read_in_russian() {
+        let t = Russian;
+        let counts = StepCounts { images_done: 7, images: 10, clips_done: 3, clips: 10, ..Default::default() };
+        assert_eq!(t.stage(&Stage::Steps(counts)), "Картинки 7/10, клипы 3/10");
+        assert_eq!(
+            t.being_made(Some(&Stage::Uploading)),
+            "⏳ Ваше видео создаётся (загружаю). Пришлю его сюда, как только оно будет готово."
+        );
     }
 }

@@ -70,13 +70,14 @@ pub(crate) fn check_answer(p: &Params, known: impl Fn(&str) -> bool) -> Result<V
     }
     if let Some(button) = p.json("button") {
         let Some(button) = button.as_object() else { return Err("Bad Request: can't parse inline query results button".into()) };
-        if !button.get("text").is_some_and(|t| t.as_str().is_some_and(|t| !t.is_empty())) {
+        let text = button.get("text").and_then(Value::as_str).unwrap_or("");
+        if text.is_empty() {
             return Err("Bad Request: BUTTON_TEXT_INVALID".into());
         }
         match (button.get("start_parameter"), button.get("web_app")) {
             (Some(Value::String(start)), None) => {
-                let valid = (1..=64).contains(&start.len())
-                    && start.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                let valid =
+                    (1..=64).contains(&start.len()) && start.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                 if !valid {
                     return Err("Bad Request: START_PARAM_INVALID".into());
                 }
@@ -86,4 +87,64 @@ pub(crate) fn check_answer(p: &Params, known: impl Fn(&str) -> bool) -> Result<V
         }
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, json};
+
+    use super::*;
+
+    fn params(body: Value) -> Params {
+        let Value::Object(values) = body else { panic!("an object") };
+        Params { values, files: Default::default() }
+    }
+
+    fn video(id: &str, file: &str) -> Value {
+        json!({"type": "video", "id": id, "video_file_id": file, "title": "A fox"})
+    }
+
+    fn check(body: Value) -> Result<Vec<Value>, String> {
+        check_answer(&params(body), |f| f.starts_with("known"))
+    }
+
+    #[test]
+    fn answers_are_checked_as_telegram_does() {
+        assert!(check(json!({"inline_query_id": "1", "results": [video("a1", "known1"), video("a2", "known2")]})).is_ok());
+        let dup = check(json!({"inline_query_id": "1", "results": [video("a1", "known1"), video("a1", "known2")]}));
+        assert!(dup.unwrap_err().contains("RESULT_ID_DUPLICATE"));
+        let unknown = check(json!({"inline_query_id": "1", "results": [video("a1", "stranger")]}));
+        assert!(unknown.unwrap_err().contains("wrong file identifier"));
+        let long_id = "x".repeat(65);
+        assert!(check(json!({"inline_query_id": "1", "results": [video(&long_id, "known")]})).is_err());
+        let many: Vec<Value> = (0..51).map(|i| video(&format!("a{i}"), "known")).collect();
+        assert!(check(json!({"inline_query_id": "1", "results": many})).unwrap_err().contains("RESULTS_TOO_MUCH"));
+        let photo = json!({"type": "photo", "id": "p", "photo_file_id": "known", "title": "t"});
+        assert!(check(json!({"inline_query_id": "1", "results": [photo]})).is_err());
+        let untitled = json!({"type": "video", "id": "v", "video_file_id": "known"});
+        assert!(check(json!({"inline_query_id": "1", "results": [untitled]})).is_err());
+        let mut extra = Map::new();
+        extra.insert("type".into(), json!("video"));
+        extra.insert("id".into(), json!("v"));
+        extra.insert("video_file_id".into(), json!("known"));
+        extra.insert("title".into(), json!("t"));
+        extra.insert("video_url".into(), json!("https://example.com/v.mp4"));
+        assert!(check(json!({"inline_query_id": "1", "results": [Value::Object(extra)]})).is_err());
+    }
+
+    #[test]
+    fn the_button_needs_text_and_a_valid_start_parameter() {
+        let ok = json!({"inline_query_id": "1", "results": [], "button": {"text": "Make it", "start_parameter": "abc_DEF-1"}});
+        assert!(check(ok).is_ok());
+        for start in ["", "has space", "ümlaut", &"x".repeat(65)] {
+            let bad = json!({"inline_query_id": "1", "results": [], "button": {"text": "Make it", "start_parameter": start}});
+            assert!(check(bad).unwrap_err().contains("START_PARAM_INVALID"), "{start:?}");
+        }
+        let no_text = json!({"inline_query_id": "1", "results": [], "button": {"start_parameter": "abc"}});
+        assert!(check(no_text).is_err());
+        let neither = json!({"inline_query_id": "1", "results": [], "button": {"text": "Make it"}});
+        assert!(check(neither).is_err());
+        let offset = json!({"inline_query_id": "1", "results": [], "next_offset": "9".repeat(65)});
+        assert!(check(offset).is_err());
+    }
 }

@@ -53,7 +53,14 @@ impl UpdateHandler {
         let sent = self
             .sender
             .api()
-            .answer_inline_query(&query.id.0, &results, answer.next_offset.as_deref(), answer.personal, INLINE_CACHE_SECS, button.as_ref())
+            .answer_inline_query(
+                &query.id.0,
+                &results,
+                answer.next_offset.as_deref(),
+                answer.personal,
+                INLINE_CACHE_SECS,
+                button.as_ref(),
+            )
             .await;
         match sent {
             Ok(()) => {
@@ -102,8 +109,18 @@ impl UpdateHandler {
     /// On a miss: offers the similar video already made, if there is one
     /// close enough (nothing recorded or held until the user chooses).
     /// True when the offer was sent.
-    pub(super) async fn offer_similar(&self, incoming: &Incoming<'_>, new: &NewRequest, prompt: &Prompt, recipe: &Recipe) -> bool {
+    pub(super) async fn offer_similar(
+        &self,
+        incoming: &Incoming<'_>,
+        new: &NewRequest,
+        prompt: &Prompt,
+        recipe: &Recipe,
+    ) -> bool {
         let Some(search) = &self.search else { return false };
+        // a hit in this replica's cache: no question, no database read
+        if self.intake.is_cached(&Wanted::new(prompt.clone(), recipe.clone())).await {
+            return false;
+        }
         let found = match search.similar_to(prompt, recipe).await {
             Ok(Some(found)) => found,
             Ok(None) => return false,
@@ -122,14 +139,8 @@ impl UpdateHandler {
         search.count(OFFERS_MADE).await;
         let texts = incoming.texts;
         let keyboard = Keyboard::Inline(vec![vec![
-            InlineButton {
-                text: texts.similar_send_button(),
-                data: CallbackData::Offer { id: offer.id, send: true }.encode(),
-            },
-            InlineButton {
-                text: texts.similar_make_button(),
-                data: CallbackData::Offer { id: offer.id, send: false }.encode(),
-            },
+            InlineButton { text: texts.similar_send_button(), data: CallbackData::Offer { id: offer.id, send: true }.encode() },
+            InlineButton { text: texts.similar_make_button(), data: CallbackData::Offer { id: offer.id, send: false }.encode() },
         ]]);
         self.reply(incoming, &texts.similar_offer(&offer.typed), keyboard).await;
         true
@@ -138,7 +149,14 @@ impl UpdateHandler {
     /// ▶️ or ✨ under an offer, pressed by `user`: the similar video sent
     /// by its `file_id`, or the user's own wording made. Returns the
     /// press's notice.
-    pub(super) async fn offer_pressed(&self, query: &CallbackQuery, user: UserId, id: i64, send: bool, texts: &dyn Texts) -> String {
+    pub(super) async fn offer_pressed(
+        &self,
+        query: &CallbackQuery,
+        user: UserId,
+        id: i64,
+        send: bool,
+        texts: &dyn Texts,
+    ) -> String {
         let Some(search) = &self.search else { return texts.button_expired() };
         let taken = match search.take_offer(id, user, send).await {
             Ok(taken) => taken,
@@ -180,7 +198,13 @@ impl UpdateHandler {
                 }
             }
         };
-        let new = NewRequest { user_id: offer.user_id, chat_id: chat, message_id: offer.message_id, raw_text, language: offer.language };
+        let new = NewRequest {
+            user_id: offer.user_id,
+            chat_id: chat,
+            message_id: offer.message_id,
+            raw_text,
+            language: offer.language,
+        };
         let refused = match self.intake.request_video(new, wanted).await {
             Ok(Admitted::Recorded) => None,
             Ok(Admitted::Refused(refusal)) => Some(refusal),
