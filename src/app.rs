@@ -23,7 +23,7 @@ use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
     Approvals, Cancel, Console, Credits, Delivery, Dispatcher, Extensions, Generations, Health, History, Housekeeping, Intake,
-    Moderation, Operator, Remixes, Services, UserStatus, cache_sync,
+    Moderation, Operator, Remixes, Search, Services, UserStatus, cache_sync,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -79,8 +79,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .context("cannot re-key the previous release's assets")?;
     let warming = tokio::spawn(db::warm(database.clone()));
     let queue = open_queue(&settings).await?;
-    let api =
-        BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60)).context("cannot build the Telegram client")?;
+    let api = BotApi::new(&settings.api_url, &settings.token, Duration::from_secs(60))
+        .context("cannot build the Telegram client")?
+        .with_inline_feedback(settings.search.inline_feedback);
     let shared = match settings.queue.redis() {
         Some(url) => Some(
             SharedBudget::connect(url.expose(), settings.token.bot_id(), settings.global_send_rate, settings.chat_send_burst)
@@ -364,6 +365,14 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
     }
     if role.runs_bot() {
         register_commands(&api).await;
+        // videos made before the search existed become searchable, in the background
+        let indexing = db.clone();
+        tokio::spawn(async move {
+            if let Err(err) = db::search::reindex(&indexing).await {
+                tracing::warn!(error = %err, "could not index the videos made before the search; the next start tries again");
+            }
+        });
+        let search = Arc::new(Search::new(db.clone(), settings.search, settings.max_prompt_chars));
         tasks.spawn(cache_sync::follow_invalidations(db.clone(), cache.clone(), Duration::from_millis(500), shutdown.clone()));
         let handler = Arc::new(
             UpdateHandler::new(
@@ -383,7 +392,8 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
                     bot_username: username,
                 },
             )
-            .with_remixes(services.remixes().clone()),
+            .with_remixes(services.remixes().clone())
+            .with_search(search),
         );
         match settings.webhook.clone() {
             Some(hook) => {

@@ -2,6 +2,8 @@
 //! `serve`, as a child process) through the fake Telegram Bot API on loopback and prints
 //! one table. Every scenario gets a fresh data directory and fake.
 
+mod search;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
@@ -28,6 +30,8 @@ pub struct BenchOptions {
     pub paid_fanout: usize,
     pub ingest: usize,
     pub assets: usize,
+    /// Available videos the search scenario seeds (similar search, inline answers).
+    pub search_assets: usize,
     /// Extra environment for the service (e.g. DATABASE_URL, QUEUE_URL).
     pub env: Vec<(String, String)>,
     pub label: String,
@@ -55,6 +59,7 @@ impl Default for BenchOptions {
             paid_fanout: 3000,
             ingest: 2000,
             assets: 10_000,
+            search_assets: 100_000,
             env: Vec::new(),
             label: "SQLite".into(),
             only: Vec::new(),
@@ -588,6 +593,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
             met: hwm <= 80.0 * 1e6 / 1048576.0,
         });
         run.stop().await;
+    }
+    // The catalog search: similar search and inline answers (see `search.rs`).
+    if opts.wants("search") {
+        figures.extend(search::figures(&opts).await?);
     }
     Ok(figures)
 }

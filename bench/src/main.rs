@@ -15,7 +15,7 @@ struct Cli {
     #[arg(long)]
     output: Option<std::path::PathBuf>,
     /// Run only these sections (comma list): startup, miss, hit, dedup,
-    /// fanout, burst, paid, lost-queue, ingest, memory.
+    /// fanout, burst, paid, lost-queue, ingest, memory, search.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The service's RUST_LOG (default `warn`); with it, each run's data
@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
             paid_fanout: 600,
             ingest: 500,
             assets: 2000,
+            search_assets: 5000,
             ..options
         };
     }

@@ -23,6 +23,7 @@ mod m20261202_000018_add_asset_typed_prompt;
 mod m20261207_000019_add_recipe;
 mod m20261207_000020_create_update_inbox;
 mod m20261207_000021_add_refusals;
+mod m20261207_000022_create_search;
 mod m20261207_000023_add_request_thread;
 mod m20261207_000025_add_stage_payload;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000019_add_recipe::Migration),
             Box::new(m20261207_000020_create_update_inbox::Migration),
             Box::new(m20261207_000021_add_refusals::Migration),
+            Box::new(m20261207_000022_create_search::Migration),
             Box::new(m20261207_000023_add_request_thread::Migration),
             Box::new(m20261207_000025_add_stage_payload::Migration),
         ]

@@ -29,6 +29,9 @@ fn chat_of(update: &Update) -> i64 {
         // go with their user's private chat, not behind everyone else's.
         UpdateKind::CallbackQuery(q) => q.from.id.0 as i64,
         UpdateKind::PreCheckoutQuery(q) => q.from.id.0 as i64,
+        // inline queries and chosen results go with their user, like presses
+        UpdateKind::InlineQuery(q) => q.from.id.0 as i64,
+        UpdateKind::ChosenInlineResult(r) => r.from.id.0 as i64,
         _ => 0,
     }
 }

@@ -7,6 +7,7 @@ mod credits;
 mod moderation;
 mod providers;
 mod retry;
+mod search;
 mod secret;
 mod storage;
 mod stores;
@@ -25,6 +26,7 @@ pub use providers::{
     VeoAssembly, VertexSettings,
 };
 pub use retry::RetryPolicy;
+pub use search::SearchSettings;
 pub use secret::{Secret, SecretUrl, redact_url, scrub_urls};
 pub use storage::{CleanupSettings, S3Settings, StorageSettings};
 pub use stores::{DataStore, QueueStore};
@@ -257,6 +259,8 @@ pub struct Settings {
     /// The choices of a user who never changed them (`DEFAULT_QUALITY`,
     /// `DEFAULT_FORMAT`, `DEFAULT_LENGTH`): the recipe old assets get.
     pub default_choices: Choices,
+    /// The catalog search (`SIMILAR_VIDEOS`, `SIMILARITY_THRESHOLD`, `INLINE_FEEDBACK`).
+    pub search: SearchSettings,
 }
 
 /// `DEFAULT_QUALITY` (`fast`|`quality`), `DEFAULT_FORMAT` (`16:9`|`9:16`),
@@ -441,6 +445,7 @@ impl Settings {
             },
             voice_transcription: on_off(lookup, "VOICE_TRANSCRIPTION", true)?,
             extend: ExtendSettings::from_lookup(lookup)?,
+            search: SearchSettings::from_lookup(lookup)?,
             credits: credits::credits_from(lookup)?,
             fair_use: credits::fair_use_from(lookup)?,
             data_dir,

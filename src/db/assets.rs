@@ -373,6 +373,8 @@ pub async fn mark_available(
             active.lease_until = Set(None);
             active.updated_at = Set(Utc::now());
             let asset = active.update(txn).await?;
+            // searchable from the same commit on (similar offers, inline mode)
+            super::search::index_in(txn, &asset).await?;
             let waiting = user_requests::Entity::find()
                 .select_only()
                 .column(user_requests::Column::Id)
@@ -410,6 +412,7 @@ pub async fn mark_failed(db: &DatabaseConnection, job: Generation, owner: &str, 
             if let Failure::Refused(refusal) = &reason {
                 super::refusals::remember_in(txn, job.asset, refusal).await?;
             }
+            super::search::unindex_in(txn, &asset).await?;
             let mut active: video_assets::ActiveModel = asset.into();
             active.status = Set(AssetStatus::Failed);
             active.last_error = Set(Some(reason.clone()));
@@ -536,6 +539,7 @@ pub async fn clear(db: &DatabaseConnection, key: &PromptKey, by: &Actor) -> Resu
                 // Someone may be receiving the old video right now; their request
                 // is served from the old file_id, which stays valid on Telegram.
                 cleared.push(ClearedAsset { id: asset.id, key: asset.prompt_key.clone(), file_path: asset.file_path.clone() });
+                super::search::unindex_in(txn, &asset).await?;
                 let id = asset.id;
                 let mut active: video_assets::ActiveModel = asset.into();
                 active.status = Set(AssetStatus::Failed);

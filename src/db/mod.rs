@@ -19,6 +19,7 @@ pub mod refusals;
 pub mod remixes;
 pub mod requests;
 mod retry;
+pub mod search;
 pub mod stages;
 
 use std::time::Duration;

@@ -31,6 +31,9 @@ pub enum CallbackData {
     Menu,
     /// A button of the menu (`m:new`, `m:set`, `m:hist`, `m:bal`).
     Open(MenuItem),
+    /// ▶️ / ✨ under a similar-video offer (`o:<offer id>:s` sends the
+    /// similar video, `o:<offer id>:m` makes the user's own wording).
+    Offer { id: i64, send: bool },
 }
 
 /// What a button of the menu opens.
@@ -76,6 +79,8 @@ impl CallbackData {
             CallbackData::Choose(choice) => format!("s:{}", choice.token()),
             CallbackData::Menu => "m:".to_owned(),
             CallbackData::Open(item) => format!("m:{}", item.token()),
+            CallbackData::Offer { id, send: true } => format!("o:{id}:s"),
+            CallbackData::Offer { id, send: false } => format!("o:{id}:m"),
         }
     }
 
@@ -106,6 +111,15 @@ impl CallbackData {
             "s" => Choice::parse(rest).filter(|choice| choice.token() == rest).map(CallbackData::Choose),
             "m" if rest.is_empty() => Some(CallbackData::Menu),
             "m" => MenuItem::parse(rest).map(CallbackData::Open),
+            "o" => {
+                let (id, what) = rest.split_once(':')?;
+                let id = parse_id(id)?;
+                match what {
+                    "s" => Some(CallbackData::Offer { id, send: true }),
+                    "m" => Some(CallbackData::Offer { id, send: false }),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -179,6 +193,19 @@ mod tests {
             ["s:qfast", "s:qquality", "s:f16:9", "s:f9:16", "s:lshort", "s:llong", "m:", "m:new", "m:set", "m:hist", "m:bal"]
         );
         for bad in ["s:", "s:q", "s:qslow", "s:f4:3", "s:QFAST", "s: qfast", "s:x9:16", "m:nope", "m:new:1", "m", "s"] {
+            assert_eq!(CallbackData::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn offers_round_trip_within_64_bytes() {
+        for data in [CallbackData::Offer { id: i64::MAX, send: true }, CallbackData::Offer { id: 1, send: false }] {
+            let raw = data.encode();
+            assert!(raw.len() <= MAX_CALLBACK_DATA, "{raw}");
+            assert_eq!(CallbackData::parse(&raw), Some(data));
+        }
+        assert_eq!(CallbackData::Offer { id: 7, send: true }.encode(), "o:7:s");
+        for bad in ["o", "o:", "o:1", "o:0:s", "o:-1:s", "o:1:x", "o:1:s:2", "o:x:m"] {
             assert_eq!(CallbackData::parse(bad), None, "{bad}");
         }
     }

@@ -14,6 +14,7 @@ mod recipe;
 mod refusal;
 mod stage;
 mod status;
+mod terms;
 mod wanted;
 
 pub use actor::{Actor, ConsoleName};
@@ -28,4 +29,5 @@ pub use recipe::{Choice, Choices, Format, GeneratorKind, ImageDigest, Length, Ma
 pub use refusal::{BlockedWords, Category, RefusalReason, RefusalSource, Verdict};
 pub use stage::{Stage, StageSink, StepCounts};
 pub use status::{AssetStatus, RequestStatus};
+pub use terms::{MAX_TERMS, Terms, term_id};
 pub use wanted::{Extends, Wanted};

@@ -97,6 +97,11 @@ impl Intake {
         Ok(Recipe { choices, generator: self.generator, image })
     }
 
+    /// Whether `wanted`'s video is in the cache (a hit: no question asked).
+    pub async fn is_cached(&self, wanted: &Wanted) -> bool {
+        self.cache.get(&wanted.key()).await.is_some()
+    }
+
     /// `user`'s choices (`/settings`): the defaults until they change one.
     pub async fn choices_of(&self, user: UserId) -> Result<Choices, DbErr> {
         choices::of(&self.db, user, self.defaults).await

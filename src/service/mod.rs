@@ -19,6 +19,7 @@
 //! - [`console`]: what the operator console shows, and its Clear button;
 //! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
 //! - [`fair_use`]: the per-user rate limit shared through Redis;
+//! - [`search`]: the catalog search — similar videos offered, inline answers;
 //! - [`health`]: readiness (database, queue) and the backlog for metrics.
 
 pub mod approvals;
@@ -38,6 +39,7 @@ pub mod intake;
 pub mod moderation;
 pub mod operator;
 pub mod remix;
+pub mod search;
 pub mod status;
 
 use std::sync::Arc;
@@ -57,6 +59,7 @@ pub use intake::Intake;
 pub use moderation::Moderation;
 pub use operator::Operator;
 pub use remix::Remixes;
+pub use search::Search;
 pub use status::UserStatus;
 
 /// The services one process runs, built once at start (see `app`).

@@ -134,7 +134,17 @@ impl Operator {
 
     /// `/stats`: what dedup saved, and what providers cost.
     pub async fn stats(&self, texts: &dyn Texts) -> Result<String, DbErr> {
-        Ok(texts.stats(&self.stats_report().await?))
+        let mut text = texts.stats(&self.stats_report().await?);
+        let search = crate::db::search::counts(&self.db).await?;
+        text.push('\n');
+        text.push_str(&texts.search_stats(
+            search.inline_answers,
+            search.inline_sends,
+            search.offers_made,
+            search.offers_accepted,
+            search.offers_declined,
+        ));
+        Ok(text)
     }
 
     /// The figures of `/stats` (the console's overview shows them too).

@@ -186,7 +186,11 @@ pub enum MediaKind {
 }
 
 /// The update kinds the bot handles: Telegram delivers only these.
-pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query"];
+pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query", "inline_query"];
+
+/// [`ALLOWED_UPDATES`] and `chosen_inline_result`: with `INLINE_FEEDBACK=on`.
+pub const ALLOWED_UPDATES_WITH_FEEDBACK: &[&str] =
+    &["message", "callback_query", "pre_checkout_query", "inline_query", "chosen_inline_result"];
 
 /// An invoice in Telegram Stars (currency `XTR`, one price).
 #[derive(Debug, Clone)]
@@ -205,6 +209,8 @@ pub struct BotApi {
     base: String,
     /// `{api}/file/bot<token>`: file downloads.
     file_base: String,
+    /// The update kinds asked for (`getUpdates`, `setWebhook`).
+    allowed_updates: &'static [&'static str],
 }
 
 /// A file Telegram is ready to hand out (`getFile`).
@@ -234,7 +240,14 @@ impl BotApi {
             http,
             base: format!("{api_url}/bot{}", token.expose()),
             file_base: format!("{api_url}/file/bot{}", token.expose()),
+            allowed_updates: ALLOWED_UPDATES,
         })
+    }
+
+    /// Also asks for `chosen_inline_result` (`INLINE_FEEDBACK=on`).
+    pub fn with_inline_feedback(mut self, on: bool) -> Self {
+        self.allowed_updates = if on { ALLOWED_UPDATES_WITH_FEEDBACK } else { ALLOWED_UPDATES };
+        self
     }
 
     async fn call<T: DeserializeOwned>(
@@ -267,7 +280,7 @@ impl BotApi {
         let raw: Vec<Value> = self
             .call(
                 "getUpdates",
-                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": ALLOWED_UPDATES }),
+                json!({ "offset": offset, "timeout": timeout_secs, "limit": limit, "allowed_updates": self.allowed_updates }),
                 Some(Duration::from_secs(u64::from(timeout_secs) + 15)),
             )
             .await?;
@@ -287,7 +300,7 @@ impl BotApi {
     }
 
     pub async fn set_webhook(&self, url: &str, secret: Option<&str>) -> Result<bool, ApiError> {
-        let mut body = json!({ "url": url, "allowed_updates": ALLOWED_UPDATES });
+        let mut body = json!({ "url": url, "allowed_updates": self.allowed_updates });
         if let Some(secret) = secret {
             body["secret_token"] = json!(secret);
         }
@@ -698,5 +711,62 @@ mod tests {
         assert_eq!(flood(Some(60)), ApiFailure::FloodWait(60));
         assert_eq!(flood(Some(0)), ApiFailure::FloodWait(1));
         assert_eq!(flood(None), ApiFailure::FloodWait(1));
+    }
+}
+
+/// A cached video in an inline answer (`InlineQueryResultCachedVideo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineVideo {
+    /// Unique in the answer, 1–64 bytes.
+    pub id: String,
+    pub file_id: String,
+    pub title: String,
+    pub description: Option<String>,
+}
+
+/// The button above an inline answer that opens the private chat with
+/// `/start <start_parameter>` (1–64 of `A-Za-z0-9_-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineResultsButton {
+    pub text: String,
+    pub start_parameter: String,
+}
+
+impl BotApi {
+    /// Answers an inline query (`answerInlineQuery`): at most 50 results.
+    pub async fn answer_inline_query(
+        &self,
+        inline_query_id: &str,
+        results: &[InlineVideo],
+        next_offset: Option<&str>,
+        is_personal: bool,
+        cache_time: u32,
+        button: Option<&InlineResultsButton>,
+    ) -> Result<(), ApiError> {
+        let results: Vec<Value> = results
+            .iter()
+            .take(50)
+            .map(|r| {
+                let mut item = json!({ "type": "video", "id": r.id, "video_file_id": r.file_id, "title": r.title });
+                if let Some(description) = &r.description {
+                    item["description"] = json!(description);
+                }
+                item
+            })
+            .collect();
+        let mut body = json!({
+            "inline_query_id": inline_query_id,
+            "results": results,
+            "cache_time": cache_time,
+            "is_personal": is_personal,
+        });
+        if let Some(offset) = next_offset {
+            body["next_offset"] = json!(offset);
+        }
+        if let Some(button) = button {
+            body["button"] = json!({ "text": button.text, "start_parameter": button.start_parameter });
+        }
+        let _: Value = self.call("answerInlineQuery", body, None).await?;
+        Ok(())
     }
 }

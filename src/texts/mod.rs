@@ -6,8 +6,10 @@
 mod console;
 mod en;
 mod ru;
+mod search;
 
 pub use console::ConsoleTexts;
+pub use search::SearchTexts;
 
 use std::time::Duration;
 
@@ -190,7 +192,7 @@ pub enum RefundRefusal {
 }
 
 /// Every message, in one language.
-pub trait Texts: Send + Sync {
+pub trait Texts: Send + Sync + SearchTexts {
     fn help(&self, max_prompt_chars: usize) -> String;
     /// The inline button under every video; must begin with "➕".
     fn extend_button(&self) -> String;

@@ -37,6 +37,7 @@
 //! upgraded to a supergroup ([`FakeTelegram::migrate_group`]: 400 with
 //! `migrate_to_chat_id`) and 429 for one chat only ([`Faults::flooded_chats`]).
 
+mod inline;
 mod markup;
 pub(crate) mod mp4;
 mod request;
@@ -363,6 +364,32 @@ impl FakeTelegram {
         self.shared().updates_notify.notify_waiters();
         self.shared().changed.notify_waiters();
         id
+    }
+
+    /// Pushes an inline query (`@bot <query>` typed by `user_id`); returns its id.
+    pub fn push_inline_query(&self, user_id: i64, query: &str, offset: &str) -> String {
+        let id = self.st().push_inline_query(user_id, query, offset);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// Pushes a `chosen_inline_result` update (delivered only when listed in `allowed_updates`).
+    pub fn push_chosen_inline_result(&self, user_id: i64, result_id: &str, query: &str) -> i64 {
+        let id = self.st().push_chosen_inline_result(user_id, result_id, query);
+        self.shared().updates_notify.notify_waiters();
+        self.shared().changed.notify_waiters();
+        id
+    }
+
+    /// The accepted answerInlineQuery parameters for inline query `id`.
+    pub fn inline_answer(&self, id: &str) -> Option<Value> {
+        self.st().inline_answers.iter().find(|a| a.id == id).map(|a| a.params.clone())
+    }
+
+    /// How long after its update was handed out inline query `id` was answered.
+    pub fn inline_latency(&self, id: &str) -> Option<Duration> {
+        self.st().inline_answers.iter().find(|a| a.id == id).and_then(|a| a.latency)
     }
 
     /// The answer (answerCallbackQuery) given to a callback query: `None`

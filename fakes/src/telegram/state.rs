@@ -317,6 +317,21 @@ pub(crate) struct State {
     pub refused: Vec<(i64, String, u16)>,
     /// Sends to each group within the last minute.
     group_windows: HashMap<i64, VecDeque<Instant>>,
+    /// Inline queries pushed: id → its update's id.
+    inline_queries: HashMap<String, i64>,
+    next_inline: u64,
+    /// Every answerInlineQuery accepted.
+    pub inline_answers: Vec<InlineAnswer>,
+}
+
+/// An accepted answerInlineQuery.
+#[derive(Debug, Clone)]
+pub struct InlineAnswer {
+    pub id: String,
+    /// Its parameters as sent.
+    pub params: Value,
+    /// From the query's update being handed out to this answer.
+    pub latency: Option<Duration>,
 }
 
 const POLL_SEED_SALT: u64 = 0xD1B5_4A32_D192_ED03;
@@ -367,6 +382,9 @@ impl State {
             migrated: HashMap::new(),
             refused: Vec::new(),
             group_windows: HashMap::new(),
+            inline_queries: HashMap::new(),
+            next_inline: 0,
+            inline_answers: Vec::new(),
         }
     }
 
@@ -574,6 +592,53 @@ impl State {
         );
         self.enqueue(body);
         id
+    }
+
+    /// Pushes an inline query from `user_id` (`@bot <query>`); returns its id.
+    pub fn push_inline_query(&mut self, user_id: i64, query: &str, offset: &str) -> String {
+        self.next_inline += 1;
+        let id = format!("{}{:09}", self.bot_id, self.next_inline);
+        let mut from = json!({"id": user_id, "is_bot": false, "first_name": format!("User{user_id}")});
+        match self.user_languages.get(&user_id) {
+            None => from["language_code"] = json!("en"),
+            Some(Some(code)) => from["language_code"] = json!(code),
+            Some(None) => {}
+        }
+        let mut body = Map::new();
+        body.insert(
+            "inline_query".into(),
+            json!({"id": id, "from": from, "query": query, "offset": offset, "chat_type": "sender"}),
+        );
+        let update_id = self.enqueue(body);
+        self.inline_queries.insert(id.clone(), update_id);
+        id
+    }
+
+    /// Pushes a `chosen_inline_result` (a user sent result `result_id`).
+    pub fn push_chosen_inline_result(&mut self, user_id: i64, result_id: &str, query: &str) -> i64 {
+        let mut body = Map::new();
+        body.insert(
+            "chosen_inline_result".into(),
+            json!({"result_id": result_id, "from": {"id": user_id, "is_bot": false, "first_name": format!("User{user_id}")}, "query": query}),
+        );
+        self.enqueue(body)
+    }
+
+    /// answerInlineQuery: checked as Telegram does (see `inline::check_answer`);
+    /// a query is answered once.
+    fn answer_inline_query(&mut self, p: &Params) -> Result<Value, Reply> {
+        let id = p.str("inline_query_id").unwrap_or("").to_owned();
+        let Some(update_id) = self.inline_queries.get(&id).copied() else {
+            return Err(bad("query is too old and response timeout expired or query ID is invalid").into());
+        };
+        if self.inline_answers.iter().any(|a| a.id == id) {
+            return Err(bad("query is too old and response timeout expired or query ID is invalid").into());
+        }
+        let files = &self.files;
+        super::inline::check_answer(p, |file_id| files.contains_key(file_id)).map_err(|d| Reply::Err(api_err(400, d)))?;
+        let latency = self.handed_out.get(&update_id).map(|at| at.elapsed());
+        self.inline_answers.push(InlineAnswer { id, params: Value::Object(p.values.clone()), latency });
+        Ok(json!(true))
     }
 
     pub fn push_text(&mut self, user_id: i64, chat_id: i64, text: &str) -> i64 {
@@ -889,6 +954,7 @@ impl State {
             "sendInvoice" => self.send_invoice(p, now),
             "answerPreCheckoutQuery" => self.answer_pre_checkout_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             "refundStarPayment" => self.refund_star_payment(p).map(|v| Outcome::Reply(Reply::Ok(v))),
+            "answerInlineQuery" => self.answer_inline_query(p).map(|v| Outcome::Reply(Reply::Ok(v))),
             _ => Err(Reply::Err(api_err(404, "Not Found"))),
         };
         result.unwrap_or_else(Outcome::Reply)

@@ -93,6 +93,7 @@ impl UpdateHandler {
                 None
             }
             Some(CallbackData::Open(item)) => self.open(item, Self::own_chat(chat, user), user, texts).await,
+            Some(CallbackData::Offer { id, send }) => Some(self.offer_pressed(&query, user, id, send, texts).await),
             Some(CallbackData::Approval { id, decision }) => match self.approvals.decide(user, id, decision).await {
                 Ok(pressed) => Some(Self::pressed_notice(pressed, texts)),
                 Err(err) => {

@@ -51,6 +51,9 @@ impl UpdateHandler {
             }
             return;
         };
+        if self.start_from_inline(&incoming, text).await {
+            return;
+        }
         let input = match classify(text, &self.settings.bot_username, self.settings.max_prompt_chars) {
             // the group's button to the private chat: `/start <what was asked there>`
             Input::Command(Command::Start(parameter)) => match parameter.trim() {
@@ -244,6 +247,10 @@ impl UpdateHandler {
         let admitted = match awaited {
             None => match self.intake.recipe_for(incoming.user, photo.clone()).await {
                 Ok(recipe) => {
+                    // a near twin of a video already made: the user chooses first
+                    if photo.is_none() && self.offer_similar(incoming, &new, &prompt, &recipe).await {
+                        return;
+                    }
                     let admitted = self.intake.request_video(new, Wanted::new(prompt, recipe)).await;
                     // refused (credits, limits): the photo keeps waiting, to try again
                     if let (Ok(Admitted::Recorded), Some(digest), Some(remixes)) = (&admitted, &photo, &self.remixes)

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 mod callback;
 mod group;
+mod inline;
 mod input;
 mod media;
 mod menu;
@@ -16,7 +17,7 @@ use teloxide::types::{Message, Update, UpdateKind};
 
 use super::voice::Transcriber;
 use crate::domain::{ChatId, MessageId, ThreadId, UserId};
-use crate::service::{Approvals, Cancel, Credits, Extensions, History, Intake, Operator, Remixes, UserStatus};
+use crate::service::{Approvals, Cancel, Credits, Extensions, History, Intake, Operator, Remixes, Search, UserStatus};
 use crate::telegram::api::Keyboard;
 use crate::telegram::limiter::Priority;
 use crate::telegram::sender::Sender;
@@ -54,6 +55,8 @@ pub struct UpdateHandler {
     settings: HandlerSettings,
     /// Photos to animate (remix); `None`: photos are answered like other non-text.
     remixes: Option<Arc<Remixes>>,
+    /// The catalog search (similar videos offered, inline mode); `None`: neither.
+    search: Option<Arc<Search>>,
 }
 
 /// The message being answered, with who sent it and in which language.
@@ -97,7 +100,14 @@ impl UpdateHandler {
             transcriber,
             settings,
             remixes: None,
+            search: None,
         }
+    }
+
+    /// Similar videos offered on a miss, inline queries answered, inline starts.
+    pub fn with_search(mut self, search: Arc<Search>) -> Self {
+        self.search = Some(search);
+        self
     }
 
     /// Photos (with words) ask to animate them.
@@ -122,6 +132,8 @@ impl UpdateHandler {
             }
             UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
             UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
+            UpdateKind::InlineQuery(query) => self.on_inline_query(query).await,
+            UpdateKind::ChosenInlineResult(chosen) => self.on_chosen_inline(chosen).await,
             other => {
                 tracing::debug!(kind = ?std::mem::discriminant(&other), "ignoring an update of a kind the bot does not handle")
             }
