@@ -16,6 +16,8 @@ use serde_json::json;
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::domain::{AssetStatus, Prompt, Recipe, Wanted};
 
+mod million;
+
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     /// New prompts sent one after another, for the miss latency.
@@ -27,7 +29,10 @@ pub struct BenchOptions {
     /// Subscribers of the paid broadcast fan-out.
     pub paid_fanout: usize,
     pub ingest: usize,
+    /// Available assets seeded for `memory` and `million` (`--assets`).
     pub assets: usize,
+    /// Cache hits of the `million` section.
+    pub scale_hits: usize,
     /// Extra environment for the service (e.g. DATABASE_URL, QUEUE_URL).
     pub env: Vec<(String, String)>,
     pub label: String,
@@ -40,7 +45,12 @@ pub struct BenchOptions {
 
 impl BenchOptions {
     fn wants(&self, section: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|s| s == section)
+        self.only.is_empty() || self.named(section)
+    }
+
+    /// Sections that run only when named (`--only million`).
+    fn named(&self, section: &str) -> bool {
+        self.only.iter().any(|s| s == section)
     }
 }
 
@@ -55,6 +65,7 @@ impl Default for BenchOptions {
             paid_fanout: 3000,
             ingest: 2000,
             assets: 10_000,
+            scale_hits: 10_000,
             env: Vec::new(),
             label: "SQLite".into(),
             only: Vec::new(),
@@ -87,7 +98,17 @@ impl Run {
         env: &[(&str, String)],
         before: impl AsyncFnOnce(&Path, &str) -> anyhow::Result<()>,
     ) -> anyhow::Result<Self> {
-        let fake = FakeTelegram::start(FakeTelegramConfig { require_known_chats: false, ..Default::default() }).await?;
+        Self::start_with(opts, FakeTelegramConfig { require_known_chats: false, ..Default::default() }, env, before).await
+    }
+
+    /// [`Run::start`] against a fake Telegram configured as `fake`.
+    async fn start_with(
+        opts: &BenchOptions,
+        fake: FakeTelegramConfig,
+        env: &[(&str, String)],
+        before: impl AsyncFnOnce(&Path, &str) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
+        let fake = FakeTelegram::start(fake).await?;
         let dir = tempfile::tempdir()?;
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("TELOXIDE_TOKEN".into(), fake.token());
@@ -588,6 +609,11 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
             met: hwm <= 80.0 * 1e6 / 1048576.0,
         });
         run.stop().await;
+    }
+
+    // A large library (`--only million --assets 1000000`): only when named.
+    if opts.named("million") {
+        figures.extend(million::run(&opts).await?);
     }
     Ok(figures)
 }

@@ -22,6 +22,7 @@ mod m20261202_000017_create_user_languages;
 mod m20261202_000018_add_asset_typed_prompt;
 mod m20261207_000019_add_recipe;
 mod m20261207_000020_create_update_inbox;
+mod m20261207_000024_add_scale_indexes;
 mod m20261207_000025_add_stage_payload;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_add_asset_typed_prompt::Migration),
             Box::new(m20261207_000019_add_recipe::Migration),
             Box::new(m20261207_000020_create_update_inbox::Migration),
+            Box::new(m20261207_000024_add_scale_indexes::Migration),
             Box::new(m20261207_000025_add_stage_payload::Migration),
         ]
     }
