@@ -47,8 +47,6 @@ pub fn classify(text: &str, bot_username: &str, max_prompt_chars: usize) -> Inpu
     }
 }
 
-/// Whether an update is done with.
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
