@@ -18,6 +18,8 @@ use serde_json::json;
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::domain::{AssetStatus, Prompt, Recipe, Wanted};
 
+mod million;
+
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     /// New prompts sent one after another, for the miss latency.
@@ -29,9 +31,12 @@ pub struct BenchOptions {
     /// Subscribers of the paid broadcast fan-out.
     pub paid_fanout: usize,
     pub ingest: usize,
+    /// Available assets seeded for `memory` and `million` (`--assets`).
     pub assets: usize,
     /// Available videos the search scenario seeds (similar search, inline answers).
     pub search_assets: usize,
+    /// Cache hits of the `million` section.
+    pub scale_hits: usize,
     /// Extra environment for the service (e.g. DATABASE_URL, QUEUE_URL).
     pub env: Vec<(String, String)>,
     pub label: String,
@@ -44,7 +49,12 @@ pub struct BenchOptions {
 
 impl BenchOptions {
     fn wants(&self, section: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|s| s == section)
+        self.only.is_empty() || self.named(section)
+    }
+
+    /// Sections that run only when named (`--only million`).
+    fn named(&self, section: &str) -> bool {
+        self.only.iter().any(|s| s == section)
     }
 }
 
@@ -60,6 +70,7 @@ impl Default for BenchOptions {
             ingest: 2000,
             assets: 10_000,
             search_assets: 100_000,
+            scale_hits: 10_000,
             env: Vec::new(),
             label: "SQLite".into(),
             only: Vec::new(),
@@ -92,7 +103,17 @@ impl Run {
         env: &[(&str, String)],
         before: impl AsyncFnOnce(&Path, &str) -> anyhow::Result<()>,
     ) -> anyhow::Result<Self> {
-        let fake = FakeTelegram::start(FakeTelegramConfig { require_known_chats: false, ..Default::default() }).await?;
+        Self::start_with(opts, FakeTelegramConfig { require_known_chats: false, ..Default::default() }, env, before).await
+    }
+
+    /// [`Run::start`] against a fake Telegram configured as `fake`.
+    async fn start_with(
+        opts: &BenchOptions,
+        fake: FakeTelegramConfig,
+        env: &[(&str, String)],
+        before: impl AsyncFnOnce(&Path, &str) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
+        let fake = FakeTelegram::start(fake).await?;
         let dir = tempfile::tempdir()?;
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("TELOXIDE_TOKEN".into(), fake.token());
@@ -597,6 +618,11 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     // The catalog search: similar search and inline answers (see `search.rs`).
     if opts.wants("search") {
         figures.extend(search::figures(&opts).await?);
+    }
+
+    // A large library (`--only million --assets 1000000`): only when named.
+    if opts.named("million") {
+        figures.extend(million::run(&opts).await?);
     }
     Ok(figures)
 }

@@ -15,9 +15,16 @@ struct Cli {
     #[arg(long)]
     output: Option<std::path::PathBuf>,
     /// Run only these sections (comma list): startup, miss, hit, dedup,
-    /// fanout, burst, paid, lost-queue, ingest, memory, search.
+    /// fanout, burst, paid, lost-queue, ingest, memory, search; and million
+    /// (only when named: the service over `--assets` seeded assets).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Available assets seeded for `memory` and `million` (e.g. 1000000).
+    #[arg(long)]
+    assets: Option<usize>,
+    /// Cache hits of the `million` section (default 10000).
+    #[arg(long)]
+    scale_hits: Option<usize>,
     /// The service's RUST_LOG (default `warn`); with it, each run's data
     /// dir and log are kept and the miss row prints every sample.
     #[arg(long)]
@@ -39,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
             ingest: 500,
             assets: 2000,
             search_assets: 5000,
+            scale_hits: 1000,
             ..options
         };
     }
@@ -61,6 +69,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     options.only = cli.only;
+    if let Some(assets) = cli.assets {
+        options.assets = assets;
+    }
+    if let Some(hits) = cli.scale_hits {
+        options.scale_hits = hits;
+    }
     if let Some(filter) = cli.log {
         options.env.push(("RUST_LOG".to_owned(), filter));
         options.keep_logs = true;

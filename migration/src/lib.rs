@@ -25,6 +25,7 @@ mod m20261207_000020_create_update_inbox;
 mod m20261207_000021_add_refusals;
 mod m20261207_000022_create_search;
 mod m20261207_000023_add_request_thread;
+mod m20261207_000024_add_scale_indexes;
 mod m20261207_000025_add_stage_payload;
 
 pub struct Migrator;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000021_add_refusals::Migration),
             Box::new(m20261207_000022_create_search::Migration),
             Box::new(m20261207_000023_add_request_thread::Migration),
+            Box::new(m20261207_000024_add_scale_indexes::Migration),
             Box::new(m20261207_000025_add_stage_payload::Migration),
         ]
     }

@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ExprTrait;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use super::entities::{operator_actions, user_requests, video_assets};
@@ -19,7 +19,12 @@ use crate::domain::{
 pub type Asset = video_assets::Model;
 
 pub async fn find_by_key<C: ConnectionTrait>(db: &C, key: &PromptKey) -> Result<Option<Asset>, DbErr> {
-    video_assets::Entity::find().filter(video_assets::Column::PromptKey.eq(key.clone())).one(db).await
+    by_key(key).one(db).await
+}
+
+/// The asset of `key` (by its unique index).
+pub(crate) fn by_key(key: &PromptKey) -> Select<video_assets::Entity> {
+    video_assets::Entity::find().filter(video_assets::Column::PromptKey.eq(key.clone()))
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: AssetId) -> Result<Option<Asset>, DbErr> {
@@ -673,19 +678,34 @@ pub async fn with_key_prefix(db: &DatabaseConnection, prefix: &str) -> Result<Ve
     if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(Vec::new());
     }
-    video_assets::Entity::find().filter(video_assets::Column::PromptKey.starts_with(prefix)).all(db).await
+    let prefix = prefix.to_ascii_lowercase();
+    let found = with_key_prefix_query(&prefix).all(db).await?;
+    Ok(found.into_iter().filter(|a| a.prompt_key.as_str().starts_with(&prefix)).collect())
 }
 
-/// Assets whose video file is named `name` (a file named after a key the
-/// asset no longer has: written before the upgrade re-keyed it).
-pub async fn with_file_name(db: &DatabaseConnection, name: &str) -> Result<Vec<Asset>, DbErr> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)) {
+/// Keys from `prefix` up to the first key past every key it starts
+/// (lowercase hex: `g` sorts after each digit): a range of the unique
+/// index, where `LIKE 'prefix%'` reads every asset (SQLite's `LIKE` is
+/// case-blind, so its index can't serve it).
+pub(crate) fn with_key_prefix_query(prefix: &str) -> Select<video_assets::Entity> {
+    video_assets::Entity::find()
+        .filter(video_assets::Column::PromptKey.gte(prefix))
+        .filter(video_assets::Column::PromptKey.lt(format!("{prefix}g")))
+}
+
+/// Assets whose video file is `path` (a file named after a key the asset
+/// no longer has: written before the upgrade re-keyed it). Looked up by the
+/// whole path, which has an index; the sweep passes the path it found the
+/// file at, the one the generation wrote (`<data dir>/videos/<name>`).
+pub async fn with_file_path(db: &DatabaseConnection, path: &str) -> Result<Vec<Asset>, DbErr> {
+    if path.is_empty() {
         return Ok(Vec::new());
     }
-    let found = video_assets::Entity::find().filter(video_assets::Column::FilePath.ends_with(name)).all(db).await?;
-    let named =
-        |a: &Asset| a.file_path.as_deref().is_some_and(|p| std::path::Path::new(p).file_name().is_some_and(|f| f == name));
-    Ok(found.into_iter().filter(named).collect())
+    with_file_path_query(path).all(db).await
+}
+
+pub(crate) fn with_file_path_query(path: &str) -> Select<video_assets::Entity> {
+    video_assets::Entity::find().filter(video_assets::Column::FilePath.eq(path))
 }
 
 /// The assets of `prompt`'s own videos, one per recipe it was made with
@@ -791,12 +811,13 @@ pub async fn extension_in_progress(db: &DatabaseConnection, parents: &[AssetId])
     if parents.is_empty() {
         return Ok(false);
     }
-    let found = video_assets::Entity::find()
+    Ok(extension_in_progress_query(parents).count(db).await? > 0)
+}
+
+pub(crate) fn extension_in_progress_query(parents: &[AssetId]) -> Select<video_assets::Entity> {
+    video_assets::Entity::find()
         .filter(video_assets::Column::ParentId.is_in(parents.iter().copied()))
         .filter(video_assets::Column::Status.is_in([AssetStatus::Pending, AssetStatus::Generating, AssetStatus::Awaiting]))
-        .count(db)
-        .await?;
-    Ok(found > 0)
 }
 
 /// Counts of assets by status, for /stats and benchmarks.
@@ -808,6 +829,12 @@ pub async fn count_by_status(db: &DatabaseConnection, status: AssetStatus) -> Re
 /// columns the cache holds (prompts and errors of 10,000 rows would be read,
 /// sorted and dropped for nothing).
 pub async fn recent_available(db: &DatabaseConnection, limit: u64) -> Result<Vec<(AssetId, PromptKey, FileId)>, DbErr> {
+    recent_available_query(limit).into_tuple().all(db).await
+}
+
+/// By the index on (status, updated_at, id): reads the `limit` rows it
+/// returns, not every available asset to sort them.
+pub(crate) fn recent_available_query(limit: u64) -> Select<video_assets::Entity> {
     video_assets::Entity::find()
         .select_only()
         .column(video_assets::Column::Id)
@@ -816,28 +843,34 @@ pub async fn recent_available(db: &DatabaseConnection, limit: u64) -> Result<Vec
         .filter(video_assets::Column::Status.eq(AssetStatus::Available))
         .filter(video_assets::Column::FileId.is_not_null())
         .order_by_desc(video_assets::Column::UpdatedAt)
+        .order_by_desc(video_assets::Column::Id)
         .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
 }
 
 /// Keys of assets that stopped being available since `since` (cleared or
 /// being regenerated): other replicas drop them from their caches.
 pub async fn unavailable_since(db: &DatabaseConnection, since: DateTime<Utc>) -> Result<Vec<PromptKey>, DbErr> {
+    unavailable_since_query(since).into_tuple().all(db).await
+}
+
+/// Asked every 500 ms by every replica: by the index on `updated_at`, it
+/// reads the rows changed since, not every asset.
+pub(crate) fn unavailable_since_query(since: DateTime<Utc>) -> Select<video_assets::Entity> {
     video_assets::Entity::find()
         .select_only()
         .column(video_assets::Column::PromptKey)
         .filter(video_assets::Column::UpdatedAt.gte(since))
         .filter(video_assets::Column::Status.ne(AssetStatus::Available))
-        .into_tuple()
-        .all(db)
-        .await
 }
 
-/// Generation attempts ever started, over all assets.
+/// Generation attempts ever started, over all assets: summed by the
+/// database (one pass, nothing sent back but the sum).
 pub async fn total_attempts(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    let assets: Vec<i32> =
-        video_assets::Entity::find().select_only().column(video_assets::Column::Attempts).into_tuple().all(db).await?;
-    Ok(assets.into_iter().map(|a| u64::try_from(a).unwrap_or_default()).sum())
+    let sum: Option<Option<i64>> = video_assets::Entity::find()
+        .select_only()
+        .column_as(Expr::from(Func::sum(Expr::col(video_assets::Column::Attempts))), "total")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(sum.flatten().map_or(0, |total| u64::try_from(total).unwrap_or_default()))
 }

@@ -4,7 +4,7 @@
 
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use super::assets::Asset;
 use super::entities::{operator_actions, provider_calls, user_requests, video_assets};
@@ -40,6 +40,18 @@ pub async fn search_assets(
     state: Option<AssetStatus>,
     limit: u64,
 ) -> Result<Vec<Asset>, DbErr> {
+    search_assets_query(text, typed, state, limit).all(db).await
+}
+
+/// [`search_assets`]'s query. Without text it reads only the rows it shows
+/// (by the index on (status, updated_at, id), or on (updated_at, id) for
+/// any state); with text it walks the newest first until `limit` match.
+pub(crate) fn search_assets_query(
+    text: Option<&str>,
+    typed: Option<&str>,
+    state: Option<AssetStatus>,
+    limit: u64,
+) -> Select<video_assets::Entity> {
     let mut query = video_assets::Entity::find();
     let like = |column: video_assets::Column, text: &str| {
         Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(contains_pattern(text)).escape('\\'))
@@ -57,7 +69,7 @@ pub async fn search_assets(
     if let Some(state) = state {
         query = query.filter(video_assets::Column::Status.eq(state));
     }
-    query.order_by_desc(video_assets::Column::UpdatedAt).order_by_desc(video_assets::Column::Id).limit(limit).all(db).await
+    query.order_by_desc(video_assets::Column::UpdatedAt).order_by_desc(video_assets::Column::Id).limit(limit)
 }
 
 /// Requests for one asset, newest first.

@@ -14,6 +14,8 @@ pub mod entities;
 pub mod extensions;
 pub mod inbox;
 pub mod languages;
+#[cfg(test)]
+mod plans;
 pub mod recorder;
 pub mod refusals;
 pub mod remixes;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SelectTwo,
 };
 
 use super::assets::Asset;
@@ -776,13 +776,15 @@ pub async fn recent_for_user(
     user_id: UserId,
     limit: u64,
 ) -> Result<Vec<(Request, Option<Asset>)>, DbErr> {
+    recent_for_user_query(user_id, limit).all(db).await
+}
+
+pub(crate) fn recent_for_user_query(user_id: UserId, limit: u64) -> SelectTwo<user_requests::Entity, video_assets::Entity> {
     user_requests::Entity::find()
         .filter(user_requests::Column::TelegramUserId.eq(user_id))
         .order_by_desc(user_requests::Column::Id)
         .limit(limit)
         .find_also_related(video_assets::Entity)
-        .all(db)
-        .await
 }
 
 /// Requests in `status`, for /stats, tests and benchmarks.
@@ -835,14 +837,7 @@ pub async fn progress_notes(
 /// A user's delivered videos that can still be sent again (the asset is
 /// available with a `file_id`), newest first, one per asset.
 pub async fn delivered_videos(db: &DatabaseConnection, user_id: UserId, limit: usize) -> Result<Vec<(Request, Asset)>, DbErr> {
-    let rows = user_requests::Entity::find()
-        .filter(user_requests::Column::TelegramUserId.eq(user_id))
-        .filter(user_requests::Column::Status.eq(RequestStatus::Completed))
-        .order_by_desc(user_requests::Column::Id)
-        .limit(limit as u64 * 10)
-        .find_also_related(video_assets::Entity)
-        .all(db)
-        .await?;
+    let rows = delivered_videos_query(user_id, limit).all(db).await?;
     let mut seen = HashSet::new();
     Ok(rows
         .into_iter()
@@ -851,6 +846,17 @@ pub async fn delivered_videos(db: &DatabaseConnection, user_id: UserId, limit: u
         .filter(|(_, asset)| seen.insert(asset.id))
         .take(limit)
         .collect())
+}
+
+/// By the index on (user, status, id): the user's newest delivered rows
+/// only, however many videos they have.
+pub(crate) fn delivered_videos_query(user_id: UserId, limit: usize) -> SelectTwo<user_requests::Entity, video_assets::Entity> {
+    user_requests::Entity::find()
+        .filter(user_requests::Column::TelegramUserId.eq(user_id))
+        .filter(user_requests::Column::Status.eq(RequestStatus::Completed))
+        .order_by_desc(user_requests::Column::Id)
+        .limit(limit as u64 * 10)
+        .find_also_related(video_assets::Entity)
 }
 
 /// One request and its asset.

@@ -282,8 +282,10 @@ impl Housekeeping {
         let mut finished = None;
         let mut named = assets::with_key_prefix(&self.db, prefix).await?;
         if !named.iter().any(|a| a.file_path.as_deref().and_then(|p| key_of(Path::new(p))) == Some(name)) {
-            // a file named after the key its asset had before the upgrade re-keyed it
-            named.extend(assets::with_file_name(&self.db, name).await?);
+            // a file named after the key its asset had before the upgrade
+            // re-keyed it: the asset whose path is this file's (by its index)
+            let path = self.store.videos_dir().join(name);
+            named.extend(assets::with_file_path(&self.db, &path.to_string_lossy()).await?);
         }
         for asset in named {
             if in_progress(asset.status) {

@@ -231,6 +231,8 @@ impl FloodLimiter {
         let chats = moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(60)).build();
         let paid =
             paid_per_second.map(|rate| Mutex::new(Paid { schedule: Gcra::new(f64::from(rate), 1, now), frozen_until: now }));
+        // With Redis the paid lane is shared by every process of the bot too.
+        let shared = shared.map(|shared| shared.with_paid_rate(paid_per_second));
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
@@ -253,6 +255,16 @@ impl FloodLimiter {
         if priority == Priority::Broadcast
             && let Some(paid) = &self.inner.paid
         {
+            if let Some(shared) = self.inner.shared().filter(|s| s.shares_paid()) {
+                match shared.acquire_paid().await {
+                    Ok(()) => {
+                        self.inner.shared_answered();
+                        return;
+                    }
+                    // Redis away: this process's own paid lane meanwhile.
+                    Err(err) => self.inner.shared_failed(&err),
+                }
+            }
             let at = {
                 let mut paid = lock(paid);
                 let frozen_until = paid.frozen_until;
@@ -633,5 +645,60 @@ mod tests {
         limiter.acquire(7, Priority::Interactive).await;
         let waited = Instant::now() - before;
         assert!(waited <= Duration::from_secs(60) + Duration::from_millis(100), "frozen for {waited:?}");
+    }
+
+    /// Redis database 14 (the README lists those other tests use), or
+    /// `None` with a note when Redis is not running and this is not CI.
+    async fn redis_db_14() -> Option<String> {
+        let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let url = format!("{base}/14");
+        let client = redis::Client::open(url.as_str()).expect("redis url");
+        match client.get_multiplexed_async_connection().await {
+            Ok(mut conn) => {
+                let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("flush redis db 14");
+                Some(url)
+            }
+            Err(err) => {
+                assert!(std::env::var_os("CI").is_none(), "Redis is required in CI: {err}");
+                eprintln!("note: Redis not reachable ({err}); skipping");
+                None
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_replicas_together_never_exceed_the_paid_broadcast_rate() {
+        let Some(url) = redis_db_14().await else { return };
+        let rate = 100u32;
+        let replica = async || {
+            let shared = SharedBudget::connect(&url, 4242, 30, 2).await.expect("shared budget");
+            FloodLimiter::with_paid_broadcast(30, 2, Some(shared), Some(rate))
+        };
+        let (a, b) = (replica().await, replica().await);
+        // Each replica sends 100 paid broadcasts (to chats of their own) as
+        // fast as its budget lets it: alone, each would take one second.
+        let start = Instant::now();
+        let send = |limiter: FloodLimiter, first_chat: i64| {
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                for chat in first_chat..first_chat + 100 {
+                    limiter.acquire(chat, Priority::Broadcast).await;
+                    times.push(Instant::now());
+                }
+                times
+            })
+        };
+        let (from_a, from_b) = (send(a, 1_000), send(b, 2_000));
+        let mut times = from_a.await.expect("replica a");
+        times.extend(from_b.await.expect("replica b"));
+        times.sort();
+        let took = times[times.len() - 1] - start;
+        // 200 sends at 100/s between them: about two seconds.
+        assert!(took >= Duration::from_millis(1_850), "200 paid sends of two replicas took {took:?}: the budget is not shared");
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..].iter().take_while(|u| **u < *t + Duration::from_secs(1)).count();
+            // the rate, and a few for the wake-ups' jitter
+            assert!(in_window <= rate as usize + 3, "{in_window} paid sends within 1 s from {:?}", *t - start);
+        }
     }
 }

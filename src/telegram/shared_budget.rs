@@ -5,6 +5,9 @@
 //! limiter's schedules (the global one and one per chat) live in Redis as
 //! GCRA "theoretical arrival times", updated atomically by a Lua script that
 //! reads Redis's clock, so replicas on different machines share them.
+//! The paid broadcast lane (`PAID_BROADCAST=on`) is one more schedule
+//! there, so two replicas together never send more than
+//! `PAID_BROADCAST_RATE` paid messages a second.
 
 use std::time::Duration;
 
@@ -40,9 +43,11 @@ local frozen = tonumber(redis.call('GET', KEYS[1]) or '0')
 if untill > frozen then
   redis.call('SET', KEYS[1], untill, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
 end
-local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tat < untill then
-  redis.call('SET', KEYS[2], untill, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 2000)
+for i = 2, #KEYS do
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < untill then
+    redis.call('SET', KEYS[i], untill, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 2000)
+  end
 end
 return 0
 "#;
@@ -54,6 +59,8 @@ pub struct SharedBudget {
     global_interval_us: u64,
     chat_interval_us: u64,
     chat_tolerance_us: u64,
+    /// The paid broadcast lane's interval, when it is on.
+    paid_interval_us: Option<u64>,
     reserve: Script,
     freeze: Script,
 }
@@ -75,9 +82,22 @@ impl SharedBudget {
             global_interval_us: 1_000_000 / u64::from(global_per_second.max(1)),
             chat_interval_us: 1_000_000,
             chat_tolerance_us: 1_000_000 * u64::from(chat_burst.saturating_sub(1)),
+            paid_interval_us: None,
             reserve: Script::new(RESERVE),
             freeze: Script::new(FREEZE),
         })
+    }
+
+    /// Shares the paid broadcast lane too: at most `per_second` paid sends
+    /// a second over every process of the bot (`None`: no paid lane).
+    pub fn with_paid_rate(mut self, per_second: Option<u32>) -> Self {
+        self.paid_interval_us = per_second.map(|rate| 1_000_000 / u64::from(rate.max(1)));
+        self
+    }
+
+    /// Whether the paid broadcast lane is kept here.
+    pub fn shares_paid(&self) -> bool {
+        self.paid_interval_us.is_some()
     }
 
     fn global_key(&self) -> String {
@@ -86,6 +106,10 @@ impl SharedBudget {
 
     fn frozen_key(&self) -> String {
         format!("{}:frozen", self.prefix)
+    }
+
+    fn paid_key(&self) -> String {
+        format!("{}:paid", self.prefix)
     }
 
     /// Reserves a slot; the returned duration is how long to wait before
@@ -138,13 +162,32 @@ impl SharedBudget {
         }
     }
 
-    /// Telegram answered 429: every process pauses for `retry_after`.
+    /// Waits for the next slot of the bot's paid broadcast budget, shared
+    /// with every other process (and paused while the bot is frozen).
+    /// Without a paid lane here ([`SharedBudget::with_paid_rate`]) it
+    /// returns at once.
+    pub async fn acquire_paid(&self) -> Result<(), redis::RedisError> {
+        let Some(interval) = self.paid_interval_us else { return Ok(()) };
+        loop {
+            match self.reserve(self.paid_key(), interval, 0, true).await? {
+                Ok(wait) => {
+                    tokio::time::sleep(wait).await;
+                    return Ok(());
+                }
+                Err(frozen) => tokio::time::sleep(frozen).await,
+            }
+        }
+    }
+
+    /// Telegram answered 429: every process pauses for `retry_after`
+    /// (the paid lane's backlog resumes at its rate after it too).
     pub async fn freeze(&self, retry_after: Duration) -> Result<(), redis::RedisError> {
         let mut conn = self.conn.clone();
         let _: i64 = self
             .freeze
             .key(self.frozen_key())
             .key(self.global_key())
+            .key(self.paid_key())
             .arg(retry_after.as_micros() as u64)
             .invoke_async(&mut conn)
             .await?;
