@@ -12,14 +12,13 @@ use redis::aio::ConnectionManager;
 use crate::config::RateWindow;
 use crate::domain::UserId;
 
-/// ARGV: longest window (ms), then (max, window ms) pairs. Returns
-/// `{0, member}` when the request is let in (and recorded as `member`),
-/// else `{milliseconds to wait, ""}`.
-const CHECK: &str = r#"
+/// The Lua shared by [`CHECK`] and [`PEEK`]: `now` on Redis's clock, and
+/// `wait`, how long until one more request fits every window (0: now).
+macro_rules! window_wait {
+    () => {
+        r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local longest = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
 local wait = 0
 local pairs = (#ARGV - 1) / 2
 for i = 1, pairs do
@@ -32,6 +31,20 @@ for i = 1, pairs do
     if leaves > wait then wait = leaves end
   end
 end
+"#
+    };
+}
+
+/// ARGV: longest window (ms), then (max, window ms) pairs. Returns
+/// `{0, member}` when the request is let in (and recorded as `member`),
+/// else `{milliseconds to wait, ""}`. (Entries older than the longest
+/// window are dropped after the wait is worked out: none of them is
+/// inside any window.)
+const CHECK: &str = concat!(
+    window_wait!(),
+    r#"
+local longest = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
 if wait > 0 then return {wait, ''} end
 local seq = redis.call('INCR', KEYS[2])
 local member = now .. '-' .. seq
@@ -39,26 +52,11 @@ redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], longest + 1000)
 redis.call('PEXPIRE', KEYS[2], longest + 1000)
 return {0, member}
-"#;
+"#
+);
 
 /// [`CHECK`] without counting: `{milliseconds to wait}` (0: one more is let in).
-const PEEK: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local wait = 0
-local pairs = (#ARGV - 1) / 2
-for i = 1, pairs do
-  local max = tonumber(ARGV[2 * i])
-  local per = tonumber(ARGV[2 * i + 1])
-  local inside = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - per), '+inf', 'WITHSCORES')
-  local count = #inside / 2
-  if count >= max then
-    local leaves = tonumber(inside[2 * (count - max + 1)]) + per - now
-    if leaves > wait then wait = leaves end
-  end
-end
-return wait
-"#;
+const PEEK: &str = concat!(window_wait!(), "return wait\n");
 
 /// What the rate limit said of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
