@@ -200,6 +200,12 @@ async fn inline_queries_are_answered_with_cached_videos_pages_personal_lists_and
     // an empty query: the user's own videos, personal
     h.fake.push_text(100, 100, "A green owl at night");
     let owl = h.video_for(100, 0).await;
+    // the upload reaches the chat before the asset is recorded available: wait for the record
+    let recorded = eventually(Duration::from_secs(30), || async {
+        h.assets().await.iter().any(|a| a.typed() == "A green owl at night" && a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(recorded, "the owl became available");
     let personal = inline(&h, 100, "", "").await;
     assert_eq!(personal["is_personal"], true);
     assert_eq!(file_ids(&personal), vec![owl.clone()]);

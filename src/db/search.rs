@@ -20,11 +20,16 @@ use crate::domain::{AssetId, FileId, Format, Prompt, Recipe, Terms, UserId, term
 
 /// Postings read per word at most: a word in more prompts than this is
 /// common, and only its newest postings are read.
-pub const POSTINGS_PER_TERM: u64 = 2000;
-/// Document counts are read up to this (rarer words weigh more).
-const DF_CAP: u64 = 10_000;
-/// Rows made before the search are indexed at start-up this many at a time.
-const REINDEX_BATCH: u64 = 500;
+pub const POSTINGS_PER_TERM: u64 = 500;
+/// Document counts are read up to this (rarer words weigh more; every word
+/// in more prompts than this weighs the same).
+const DF_CAP: u64 = 1_000;
+/// Rows made before the search are indexed at start-up this many at a time
+/// (one short write transaction each)…
+const REINDEX_BATCH: u64 = 100;
+/// …with this pause after each, so requests recorded meanwhile (SQLite has
+/// one writer) never wait behind a long run of re-index writes.
+const REINDEX_PAUSE: std::time::Duration = std::time::Duration::from_millis(25);
 const REINDEXED_UPTO: &str = "reindexed_upto";
 
 /// An available video the search found.
@@ -150,6 +155,7 @@ pub async fn reindex(db: &DatabaseConnection) -> Result<u64, DbErr> {
         }
         mark_reindexed(&txn, last).await?;
         txn.commit().await?;
+        tokio::time::sleep(REINDEX_PAUSE).await;
     }
     if indexed > 0 {
         tracing::info!(assets = indexed, "indexed available videos for the search");
