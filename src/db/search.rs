@@ -20,10 +20,10 @@ use crate::domain::{AssetId, FileId, Format, Prompt, Recipe, Terms, UserId, term
 
 /// Postings read per word at most: a word in more prompts than this is
 /// common, and only its newest postings are read.
-pub const POSTINGS_PER_TERM: u64 = 500;
+pub const POSTINGS_PER_TERM: u64 = 2000;
 /// Document counts are read up to this (rarer words weigh more; every word
 /// in more prompts than this weighs the same).
-const DF_CAP: u64 = 1_000;
+const DF_CAP: u64 = 10_000;
 /// Rows made before the search are indexed at start-up this many at a time
 /// (one short write transaction each)…
 const REINDEX_BATCH: u64 = 100;
