@@ -94,25 +94,6 @@ async fn a_forum_topic_gets_one_video_from_one_generation_and_chatter_is_ignored
     assert_eq!(answer.thread_id, Some(topic));
 }
 
-/// A fresh PostgreSQL database (`TEST_POSTGRES_URL`'s server), or `None`
-/// with a note when none runs outside CI.
-async fn postgres_database() -> Option<String> {
-    use sea_orm::ConnectionTrait;
-    let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let db = match sea_orm::Database::connect(admin.clone()).await {
-        Ok(db) => db,
-        Err(err) => {
-            assert!(std::env::var_os("CI").is_none(), "PostgreSQL is required in CI: {err}");
-            eprintln!("note: PostgreSQL not reachable ({err}); skipping");
-            return None;
-        }
-    };
-    let name = format!("vidcache_test_{}_{}", std::process::id(), fastrand::u32(..));
-    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
-    Some(format!("{base}/{name}"))
-}
-
 #[tokio::test]
 async fn a_chat_without_rights_ends_alone_and_is_not_retried_by_every_pass() {
     without_rights(None).await;
@@ -120,7 +101,7 @@ async fn a_chat_without_rights_ends_alone_and_is_not_retried_by_every_pass() {
 
 #[tokio::test]
 async fn a_chat_without_rights_ends_alone_on_postgres_too() {
-    let Some(url) = postgres_database().await else { return };
+    let Some(url) = support::postgres_database().await else { return };
     without_rights(Some(url)).await;
 }
 

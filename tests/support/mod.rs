@@ -212,12 +212,12 @@ where
     }
 }
 
-/// Backing services for scale-out tests: a fresh PostgreSQL database and a
-/// Redis database number, or `None` (with a note) when they are not running
-/// and this is not CI. In CI (`CI` set) their absence is a failure.
-pub async fn scale_backends(redis_db: u8) -> Option<(String, String)> {
+/// A fresh PostgreSQL database on `TEST_POSTGRES_URL`'s server (a
+/// `vidcache_test_*` one, which `.ci/run` drops), or `None` with a note when
+/// none runs and this is not CI. In CI (`CI` set) its absence is a failure.
+pub async fn postgres_database() -> Option<String> {
+    use sea_orm::ConnectionTrait;
     let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis_base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let db = match sea_orm::Database::connect(admin.clone()).await {
         Ok(db) => db,
         Err(err) => {
@@ -227,8 +227,17 @@ pub async fn scale_backends(redis_db: u8) -> Option<(String, String)> {
         }
     };
     let name = format!("vidcache_test_{}_{}", std::process::id(), fastrand::u32(..));
-    use sea_orm::ConnectionTrait;
     db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
+    Some(format!("{base}/{name}"))
+}
+
+/// Backing services for scale-out tests: a fresh PostgreSQL database and a
+/// Redis database number, or `None` (with a note) when they are not running
+/// and this is not CI. In CI (`CI` set) their absence is a failure.
+pub async fn scale_backends(redis_db: u8) -> Option<(String, String)> {
+    let database_url = postgres_database().await?;
+    let redis_base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let redis_url = format!("{redis_base}/{redis_db}");
     let client = redis::Client::open(redis_url.as_str()).expect("redis url");
     match client.get_multiplexed_async_connection().await {
@@ -241,8 +250,7 @@ pub async fn scale_backends(redis_db: u8) -> Option<(String, String)> {
             return None;
         }
     }
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
-    Some((format!("{base}/{name}"), redis_url))
+    Some((database_url, redis_url))
 }
 
 /// A free loopback port.
