@@ -15,15 +15,15 @@ use crate::bot::{polling, webhook};
 use crate::cache::VideoCache;
 use crate::config::{DataStore, ModerationMode, QueueStore, RetryPolicy, Settings};
 use crate::db;
-use crate::db::credits::Pricing;
 use crate::db::recorder::Recorder;
-use crate::db::requests::Admission;
+use crate::domain::Admission;
+use crate::domain::Pricing;
 use crate::generator::{Generator, LocalGenerator};
 use crate::providers::{Meter, OpenAiClient};
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{
     Approvals, Cancel, Console, Credits, Delivery, Dispatcher, Extensions, Generations, Health, History, Housekeeping, Intake,
-    Moderation, Operator, Remixes, Search, Services, UserStatus, cache_sync,
+    Moderation, Operator, Remixes, Search, Services, UserStatus, catalog::Catalog,
 };
 use crate::storage::VideoStore;
 use crate::telegram::api::BotApi;
@@ -100,7 +100,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let store = VideoStore::from_settings(&settings.storage, settings.videos_dir()).context("cannot set up STORAGE_URL")?;
     tracing::info!(storage = %store.describe(), "finished videos are kept here");
     let cache = VideoCache::new(1_000_000);
-    cache_sync::warm(&database, &cache, 10_000).await.context("cannot warm the cache")?;
+    Catalog::new(database.clone(), cache.clone()).warm(10_000).await.context("cannot warm the cache")?;
     // SQLite writes one transaction at a time: one lane; PostgreSQL overlaps a few.
     let lanes = match settings.data {
         DataStore::Sqlite(_) => 1,
@@ -323,7 +323,6 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             generations.clone(),
             services.delivery().clone(),
             services.approvals().clone(),
-            cache.clone(),
             generator,
             services.extensions().clone(),
             services.remixes().clone(),
@@ -373,7 +372,7 @@ async fn run_app(app: App, role: Role, generator: Arc<dyn Generator>, shutdown: 
             }
         });
         let search = Arc::new(Search::new(db.clone(), settings.search, settings.max_prompt_chars));
-        tasks.spawn(cache_sync::follow_invalidations(db.clone(), cache.clone(), Duration::from_millis(500), shutdown.clone()));
+        tasks.spawn(Catalog::new(db.clone(), cache.clone()).follow_invalidations(Duration::from_millis(500), shutdown.clone()));
         let handler = Arc::new(
             UpdateHandler::new(
                 services.intake().clone(),

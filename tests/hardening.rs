@@ -9,10 +9,14 @@ use std::sync::Arc;
 
 use chrono::Duration as ChronoDuration;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use vidcache::db::credits::{self, Pricing};
+use vidcache::db::admission::{Submitted, submit_admitted};
+use vidcache::db::claims;
+use vidcache::db::credits;
 use vidcache::db::entities::{credit_ledger, user_requests, video_assets};
-use vidcache::db::requests::{self, Admission, NewRequest, Submitted, submit_admitted};
-use vidcache::db::{assets, cancel};
+use vidcache::db::requests::{self, NewRequest};
+use vidcache::db::{assets, cancel, clear};
+use vidcache::domain::Admission;
+use vidcache::domain::Pricing;
 use vidcache::domain::{
     Actor, AssetStatus, ChatId, ConsoleName, Failure, FileId, HoldState, Lang, LedgerKind, MessageId, Prompt, Recipe,
     RequestStatus, UserId, Wanted,
@@ -128,8 +132,8 @@ async fn a_clear_fails_the_waiters_it_strands_and_gives_their_credits_back() {
         requests::mark_delivered(&db, first.id, false).await.expect("delivered");
         assert!(credits::capture(&db, first.id).await.expect("captured"));
         let by = Actor::Console(ConsoleName::parse("Ann"));
-        let cleared = assets::clear(&db, &asset.prompt_key, &by).await.expect("cleared");
-        assert!(matches!(cleared, assets::Cleared::Cleared { .. }), "{cleared:?}");
+        let cleared = clear::clear(&db, &asset.prompt_key, &by).await.expect("cleared");
+        assert!(matches!(cleared, clear::Cleared::Cleared { .. }), "{cleared:?}");
 
         let stranded = request(&db, second.id).await;
         assert_eq!(stranded.status, RequestStatus::Failed, "not left pending");
@@ -138,7 +142,7 @@ async fn a_clear_fails_the_waiters_it_strands_and_gives_their_credits_back() {
         assert_eq!(stranded.hold, Some(HoldState::Released));
         assert_eq!(credits::balance(&db, UserId(802)).await.expect("balance"), Some(FREE), "the hold went back");
         assert_eq!(credits::ledger_sum(&db, UserId(802)).await.expect("sum"), FREE);
-        let due = requests::due(&db, requests::Errand::FailureNotice, None, 10).await.expect("due");
+        let due = claims::due(&db, claims::Errand::FailureNotice, None, 10).await.expect("due");
         assert!(due.iter().any(|r| r.id == second.id), "a failure notice is due");
         // the delivered one is untouched
         assert_eq!(request(&db, first.id).await.status, RequestStatus::Completed);

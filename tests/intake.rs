@@ -10,9 +10,10 @@ use std::collections::HashSet;
 use chrono::Duration as ChronoDuration;
 use futures::future::join_all;
 use sea_orm::{EntityTrait, PaginatorTrait};
+use vidcache::db::admission::{Submitted, submit_many};
 use vidcache::db::entities::{user_requests, video_assets};
 use vidcache::db::recorder::Recorder;
-use vidcache::db::requests::{NewRequest, Submitted, submit_many};
+use vidcache::db::requests::NewRequest;
 use vidcache::domain::{ChatId, Lang, MessageId, Prompt, Recipe, UserId, Wanted};
 
 fn request(chat_id: i64, message_id: i64, text: &str) -> (NewRequest, Prompt) {
@@ -104,8 +105,9 @@ async fn concurrent_batches_dispatch_exactly_once_per_prompt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeat_of_a_refused_message_in_one_batch_is_refused_alike() {
     use std::sync::Arc;
-    use vidcache::db::credits::Pricing;
-    use vidcache::db::requests::{Admission, Refusal, submit_many_admitted};
+    use vidcache::db::admission::submit_many_admitted;
+    use vidcache::domain::Pricing;
+    use vidcache::domain::{Admission, Refusal};
 
     let dir = tempfile::tempdir().expect("temp dir");
     for db in support::databases(&dir, "intake").await {

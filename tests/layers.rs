@@ -77,3 +77,37 @@ fn the_checker_sees_an_import_against_the_order() {
     assert!(!imported("#[cfg(test)]\nmod tests { use crate::app; }").contains("app"));
     assert!(imported("$crate::x and mycrate::y").is_empty());
 }
+
+/// Lines of `text` that write an asset's status, unit tests left out.
+fn status_writes(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    code.lines()
+        .filter(|line| line.contains("Set(AssetStatus::") || line.contains("Expr::value(AssetStatus::"))
+        .map(|line| line.trim().to_owned())
+        .collect()
+}
+
+/// One owner of the lifecycle: an asset's status is written only by the
+/// lifecycle's writer (`db/asset_moves.rs`, which applies the domain's
+/// `AssetMove`s) — and a new row starts `pending` in the one row builder.
+#[test]
+fn only_the_lifecycle_writer_sets_an_asset_status() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let builder = src.join("db/entities/video_assets.rs");
+    let mut wrong = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        let writes = status_writes(&text);
+        let allowed = usize::from(file == builder);
+        if writes.len() > allowed {
+            wrong.push(format!("{}: {}", file.display(), writes.join(" | ")));
+        }
+    }
+    assert!(wrong.is_empty(), "an asset's status written outside db/asset_moves.rs:\n{}", wrong.join("\n"));
+    assert_eq!(
+        status_writes("active.status = Set(AssetStatus::Failed);\n.col_expr(C, Expr::value(AssetStatus::Pending))").len(),
+        2
+    );
+}

@@ -16,9 +16,9 @@ use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, Task
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use support::Harness;
 use vidcache::config::{DataStore, GeneratorKind, ProviderSettings, RetryPolicy};
-use vidcache::db::assets;
 use vidcache::db::entities::video_assets;
 use vidcache::db::stages::{self, StageKind, StageStatus};
+use vidcache::db::{assets, clear, generations};
 use vidcache::domain::AssetStatus;
 use vidcache::domain::{AssetId, Generation, Prompt, Recipe, Wanted};
 use vidcache::generator::{GenerateError, GenerationRequest, Generator, LocalGenerator, NoGates, build_generator, ffmpeg};
@@ -412,7 +412,7 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     assert_eq!((script_calls(fake), fake.calls(Endpoint::Chat), fake.calls(Endpoint::Speech)), (1, 1 + 4, 1));
 
     // the reconciler: the lease ran out, the asset moves to generation 2, which takes generation 1 over
-    let reclaimed = assets::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims");
+    let reclaimed = generations::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims");
     assert_eq!(reclaimed, vec![Generation { asset, number: 2 }]);
     let carried = stages::for_generation(&env.db, asset, 2).await.expect("stages");
     let of = |kind: StageKind| carried.iter().filter(move |s| s.kind == kind).collect::<Vec<_>>();
@@ -484,8 +484,8 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     assert!(dirs.iter().all(|d| !d.exists()), "intermediate files of an available asset are swept");
     let key = vidcache::domain::PromptKey::of(&Prompt::parse(prompt, 1000).expect("a prompt"), &Recipe::default());
     assert!(matches!(
-        assets::clear(&env.db, &key, &vidcache::domain::Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clears"),
-        assets::Cleared::Cleared { .. }
+        clear::clear(&env.db, &key, &vidcache::domain::Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clears"),
+        clear::Cleared::Cleared { .. }
     ));
     video_assets::ActiveModel {
         id: Set(asset),
@@ -527,7 +527,7 @@ async fn a_takeover_polls_the_veo_operation_of_the_dead_worker() {
     first.abort();
     assert!(first.await.expect_err("aborted").is_cancelled());
 
-    assert_eq!(assets::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims"), vec![Generation { asset, number: 2 }]);
+    assert_eq!(generations::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims"), vec![Generation { asset, number: 2 }]);
     fake.set_veo_outcome(VeoOutcome::Video);
     env.generator()
         .generate(request_for(Generation { asset, number: 2 }, prompt, &output(2), &no_progress()))
@@ -543,7 +543,9 @@ async fn a_takeover_polls_the_veo_operation_of_the_dead_worker() {
         .update(&env.db)
         .await
         .expect("claimed");
-    assert!(assets::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims").contains(&Generation { asset, number: 3 }));
+    assert!(
+        generations::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims").contains(&Generation { asset, number: 3 })
+    );
     let fetches = fake.calls(Endpoint::VeoFetch);
     env.generator()
         .generate(request_for(Generation { asset, number: 3 }, prompt, &output(3), &no_progress()))

@@ -278,7 +278,7 @@ async fn the_index_holds_only_available_videos_on_sqlite_and_postgres() {
 
         // a clear removes the video from every search at once
         let key = fox.prompt_key.clone();
-        vidcache::db::assets::clear(&db, &key, &Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clear");
+        vidcache::db::clear::clear(&db, &key, &Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clear");
         let words = search::matching(&db, &Terms::of(&twin), None, Format::Landscape, 0, 50).await.expect("matching");
         assert_eq!(words.iter().map(|f| f.asset_id).collect::<Vec<_>>(), vec![tall.id]);
         assert!(search::most_similar(&db, &twin, &Recipe::default()).await.expect("search").is_none());

@@ -11,12 +11,13 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::asset_moves;
 use super::assets;
-use super::entities::{approvals, operator_actions, user_requests, video_assets};
+use super::entities::{approvals, operator_actions, user_requests};
 use super::retry::serializable;
 use super::stages;
 use crate::domain::{
-    Actor, ApprovalId, ApprovalState, AssetStatus, ChatId, Failure, Gate, Generation, MessageId, RequestStatus, Stage, UserId,
+    Actor, ApprovalId, ApprovalState, AssetMove, AssetStatus, ChatId, Failure, Gate, Generation, MessageId, RequestStatus, UserId,
 };
 
 pub type Approval = approvals::Model;
@@ -82,19 +83,8 @@ pub async fn pause(
         let owner = owner.clone();
         Box::pin(async move {
             let now = Utc::now();
-            let moved = video_assets::Entity::update_many()
-                .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Awaiting))
-                .col_expr(video_assets::Column::Stage, Expr::value(Stage::AwaitingApproval(gate)))
-                .col_expr(video_assets::Column::LeaseOwner, Expr::value(Option::<String>::None))
-                .col_expr(video_assets::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-                .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
-                .filter(video_assets::Column::Id.eq(job.asset))
-                .filter(video_assets::Column::Generation.eq(job.number))
-                .filter(video_assets::Column::LeaseOwner.eq(owner.as_str()))
-                .filter(video_assets::Column::Status.eq(AssetStatus::Generating))
-                .exec(txn)
-                .await?;
-            if moved.rows_affected != 1 {
+            let pause = AssetMove::AwaitApproval { gate };
+            if asset_moves::apply(txn, job.asset, &pause, asset_moves::held(job, &owner), now).await?.is_none() {
                 return Ok(None);
             }
             if let Some(existing) = for_gate(txn, job, gate).await? {
@@ -298,29 +288,15 @@ pub async fn decide(
                 return Ok(Decided::Now { approval, resumed: None, failed: 0 });
             }
             if state == ApprovalState::Approved {
-                video_assets::Entity::update_many()
-                    .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Pending))
-                    .col_expr(video_assets::Column::Generation, Expr::value(from + 1))
-                    .col_expr(video_assets::Column::Stage, Expr::value(Stage::Queued))
-                    .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
-                    .filter(video_assets::Column::Id.eq(approval.asset_id))
-                    .filter(video_assets::Column::Generation.eq(from))
-                    .exec(txn)
-                    .await?;
+                let resume = AssetMove::Resume { generation: from + 1 };
+                asset_moves::apply(txn, approval.asset_id, &resume, asset_moves::at_generation(from), now).await?;
                 stages::carry_over(txn, approval.asset_id, from, from + 1).await?;
                 carry_over(txn, approval.asset_id, from, from + 1).await?;
                 let resumed = Generation { asset: approval.asset_id, number: from + 1 };
                 return Ok(Decided::Now { approval, resumed: Some(resumed), failed: 0 });
             }
-            video_assets::Entity::update_many()
-                .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Failed))
-                .col_expr(video_assets::Column::LastError, Expr::value(reason.clone()))
-                .col_expr(video_assets::Column::Stage, Expr::value(Option::<Stage>::None))
-                .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
-                .filter(video_assets::Column::Id.eq(approval.asset_id))
-                .filter(video_assets::Column::Generation.eq(from))
-                .exec(txn)
-                .await?;
+            let fail = AssetMove::Fail(reason.clone());
+            asset_moves::apply(txn, approval.asset_id, &fail, asset_moves::at_generation(from), now).await?;
             let failed = user_requests::Entity::update_many()
                 .col_expr(user_requests::Column::Status, Expr::value(RequestStatus::Failed))
                 .col_expr(user_requests::Column::Error, Expr::value(reason.clone()))

@@ -5,14 +5,15 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
 use super::approvals::Approval;
-use super::entities::{approvals, user_requests, video_assets};
+use super::asset_moves;
+use super::entities::{approvals, user_requests};
 use super::requests::Request;
 use super::retry::serializable;
-use crate::domain::{ApprovalState, AssetId, AssetStatus, Failure, HoldState, RequestStatus, UserId};
+use crate::domain::{ApprovalState, AssetId, AssetMove, Failure, HoldState, RequestStatus, UserId};
 
 /// What one /cancel did.
 #[derive(Debug, Default)]
@@ -141,16 +142,8 @@ pub async fn withdraw(db: &DatabaseConnection, user: UserId) -> Result<Withdrawn
                     handed_over.extend(hand_over(txn, asset_id, user, now).await?);
                     continue;
                 }
-                let stopped = video_assets::Entity::update_many()
-                    .col_expr(video_assets::Column::Status, Expr::value(AssetStatus::Failed))
-                    .col_expr(video_assets::Column::LastError, Expr::value(Failure::Cancelled))
-                    .col_expr(video_assets::Column::Stage, Expr::value(Option::<crate::domain::Stage>::None))
-                    .col_expr(video_assets::Column::UpdatedAt, Expr::value(now))
-                    .filter(video_assets::Column::Id.eq(asset_id))
-                    .filter(video_assets::Column::Status.is_in([AssetStatus::Pending, AssetStatus::Awaiting]))
-                    .exec(txn)
-                    .await?;
-                if stopped.rows_affected == 0 {
+                let stopped = asset_moves::apply(txn, asset_id, &AssetMove::CallOff, Condition::all(), now).await?;
+                if stopped.is_none() {
                     continue;
                 }
                 called_off.push(asset_id);

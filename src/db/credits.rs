@@ -4,7 +4,7 @@
 //!
 //! Every movement is written with its ledger row and the account's new
 //! balance in one serializable transaction; the hold of a new request is
-//! taken in the transaction that records it (see `requests::submit_many`).
+//! taken in the transaction that records it (see `admission::submit_many`).
 
 use std::collections::HashMap;
 
@@ -18,33 +18,10 @@ use sea_orm::{
 
 use super::entities::{credit_accounts, credit_ledger, star_payments, user_requests};
 use super::retry::serializable;
-use crate::domain::{AssetId, ChargeId, Choices, HoldState, LedgerKind, Length, Quality, RequestId, RequestStatus, UserId};
+use crate::domain::{AssetId, ChargeId, HoldState, LedgerKind, RequestId, RequestStatus, UserId};
 use crate::telemetry::measure;
 
 pub type LedgerRow = credit_ledger::Model;
-
-/// What requests cost, and what a new user is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pricing {
-    pub free: i64,
-    pub new: i64,
-    pub cached: i64,
-    /// Added for Quality.
-    pub quality_extra: i64,
-    /// Added for Long.
-    pub long_extra: i64,
-}
-
-impl Pricing {
-    /// What a request costs: the base price (`starts`: it starts a
-    /// generation) plus the extras its choices add.
-    pub fn price(&self, starts: bool, choices: Choices) -> i64 {
-        let base = if starts { self.new } else { self.cached };
-        let quality = if choices.quality == Quality::Quality { self.quality_extra } else { 0 };
-        let length = if choices.length == Length::Long { self.long_extra } else { 0 };
-        base + quality + length
-    }
-}
 
 /// One movement to write.
 #[derive(Debug, Clone)]

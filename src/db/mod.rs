@@ -4,14 +4,19 @@
 //! which requests still wait and which were delivered. Everything else
 //! (the moka cache, the job queue) can be rebuilt from it.
 
+pub mod admission;
 pub mod approvals;
+mod asset_moves;
 pub mod assets;
 pub mod cancel;
 pub mod choices;
+pub mod claims;
+pub mod clear;
 pub mod console;
 pub mod credits;
 pub mod entities;
 pub mod extensions;
+pub mod generations;
 pub mod inbox;
 pub mod languages;
 #[cfg(test)]

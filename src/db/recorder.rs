@@ -1,7 +1,7 @@
 //! Group commit for incoming requests. Callers hand their request to the
 //! recorder and wait for its outcome; a few lanes each take whatever has
 //! queued up (up to a batch) and record it in one serializable transaction
-//! ([`requests::submit_many`]). A lone request is recorded at once, as its
+//! ([`admission::submit_many`]). A lone request is recorded at once, as its
 //! own batch; a burst costs one transaction per batch instead of one per
 //! update, which is what lets a database with a synchronous commit take a
 //! burst far above Telegram's rate.
@@ -12,7 +12,9 @@ use chrono::Duration as ChronoDuration;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::requests::{self, Admission, NewRequest, Submitted};
+use super::admission::{self, Submitted};
+use super::requests::NewRequest;
+use crate::domain::Admission;
 use crate::domain::Wanted;
 
 struct Pending {
@@ -35,7 +37,7 @@ impl Recorder {
     }
 
     /// [`Recorder::start`] with prices held and limits checked in each
-    /// batch's transaction ([`requests::submit_many_admitted`]).
+    /// batch's transaction ([`admission::submit_many_admitted`]).
     pub fn start_admitted(
         db: DatabaseConnection,
         claim: ChronoDuration,
@@ -57,7 +59,7 @@ impl Recorder {
         &self.admission
     }
 
-    /// Records one request (see [`requests::submit`]); returns once it is
+    /// Records one request (see [`admission::submit_admitted`]); returns once it is
     /// committed, or with the error that kept it from being recorded.
     pub async fn submit(&self, new: NewRequest, wanted: Wanted) -> Result<Submitted, DbErr> {
         let (reply, outcome) = oneshot::channel();
@@ -98,7 +100,7 @@ async fn lane(
 async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDuration, admission: &Arc<Admission>) {
     let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| ((p.new, p.wanted), p.reply)).unzip();
     let items: Arc<[(NewRequest, Wanted)]> = items.into();
-    match requests::submit_many_admitted(db, items.clone(), claim, admission.clone()).await {
+    match admission::submit_many_admitted(db, items.clone(), claim, admission.clone()).await {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
@@ -113,7 +115,7 @@ async fn record(db: &DatabaseConnection, batch: Vec<Pending>, claim: ChronoDurat
             // One bad item must not fail its neighbours: record them one by one.
             tracing::warn!(error = %err, size = replies.len(), "a request batch failed; recording its requests one by one");
             for ((new, wanted), reply) in items.iter().cloned().zip(replies) {
-                let _ = reply.send(requests::submit_admitted(db, new, wanted, claim, admission.clone()).await);
+                let _ = reply.send(admission::submit_admitted(db, new, wanted, claim, admission.clone()).await);
             }
         }
     }

@@ -10,8 +10,9 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::config::{CreditSettings, RetryPolicy};
 pub use crate::db::credits::Refunded;
-use crate::db::credits::{self, Adjusted, Payment, Pricing, Purchase, Refundable};
+use crate::db::credits::{self, Adjusted, Payment, Purchase, Refundable};
 use crate::db::is_retryable;
+use crate::domain::Pricing;
 use crate::domain::{ChargeId, ChatId, Choices, StarsPackage, UserId};
 use crate::telegram::api::StarsInvoice;
 use crate::telegram::sender::{SendError, Sender};

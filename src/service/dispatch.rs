@@ -5,7 +5,7 @@
 use queue::{GenerateVideo, JobQueue, PushedAgain};
 use sea_orm::DatabaseConnection;
 
-use crate::db::assets;
+use crate::db::generations;
 use crate::domain::{AssetId, Generation};
 
 impl From<Generation> for GenerateVideo {
@@ -44,7 +44,7 @@ impl Dispatcher {
             return;
         }
         tracing::debug!("pushed");
-        if let Err(err) = assets::mark_dispatched(&self.db, job).await {
+        if let Err(err) = generations::mark_dispatched(&self.db, job).await {
             tracing::warn!(error = %err, "could not mark a job dispatched; it will be pushed again (idempotently)");
         }
     }
@@ -62,7 +62,7 @@ impl Dispatcher {
                 return None;
             }
         };
-        if let Err(err) = assets::mark_dispatched(&self.db, job).await {
+        if let Err(err) = generations::mark_dispatched(&self.db, job).await {
             tracing::warn!(error = %err, "could not record a push again; it will be pushed again");
         }
         Some(pushed)

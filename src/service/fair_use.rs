@@ -2,7 +2,7 @@
 //! sliding-window log per user, checked and recorded by one atomic Lua
 //! script on Redis's clock, so every bot replica counts the same requests.
 //! Without Redis the recording transaction checks it in the database
-//! (`requests::Admission`); waiting requests are always counted there.
+//! (`domain::Admission`); waiting requests are always counted there.
 
 use std::time::Duration;
 

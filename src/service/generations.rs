@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::db::approvals::{self, Approval, Requester};
-pub use crate::db::assets::Claimed;
-use crate::db::assets::{self, Finished};
+use crate::db::assets;
+pub use crate::db::generations::Claimed;
+use crate::db::generations::{self, Finished};
 use crate::domain::{AssetStatus, Failure, FileId, Gate, Generation, MadeWith, Stage, StageSink};
 use crate::telemetry::measure::{self, RequestOutcome};
 
@@ -47,17 +48,17 @@ impl Generations {
     /// Under `MAX_ACTIVE_GENERATIONS`, a job with no free slot is moved on
     /// to wait for one ([`Claimed::Waiting`]).
     pub async fn claim(&self, job: Generation) -> Result<Claimed, DbErr> {
-        assets::claim_generation_capped(&self.db, job, &self.owner, Utc::now(), self.lease_until(), self.max_active).await
+        generations::claim_generation_capped(&self.db, job, &self.owner, Utc::now(), self.lease_until(), self.max_active).await
     }
 
     /// Generations waiting for a slot that may start now (as many as are free).
     pub async fn ready_to_start(&self) -> Result<Vec<Generation>, DbErr> {
-        assets::waiting_for_slots(&self.db, self.max_active, Utc::now()).await
+        generations::waiting_for_slots(&self.db, self.max_active, Utc::now()).await
     }
 
     /// Extends the lease; false when it was lost.
     pub async fn renew(&self, job: Generation) -> Result<bool, DbErr> {
-        assets::renew_lease(&self.db, job, &self.owner, self.lease_until()).await
+        generations::renew_lease(&self.db, job, &self.owner, self.lease_until()).await
     }
 
     /// True when `job` finished as available (its lease ended with it).
@@ -68,11 +69,11 @@ impl Generations {
 
     /// Gives the lease back at once (shutdown): the next start resumes it.
     pub async fn release(&self, job: Generation) -> Result<(), DbErr> {
-        assets::release_lease(&self.db, job, &self.owner).await
+        generations::release_lease(&self.db, job, &self.owner).await
     }
 
     pub async fn set_stage(&self, job: Generation, stage: Stage) {
-        if let Err(err) = assets::set_stage(&self.db, job, &self.owner, stage).await {
+        if let Err(err) = generations::set_stage(&self.db, job, &self.owner, stage).await {
             tracing::debug!(error = %err, "could not record a stage");
         }
     }
@@ -94,14 +95,14 @@ impl Generations {
 
     /// Remembers the rendered file, so a resumed job uploads it instead of rendering again.
     pub async fn set_file(&self, job: Generation, path: &str) {
-        if let Err(err) = assets::set_file_path(&self.db, job, &self.owner, path).await {
+        if let Err(err) = generations::set_file_path(&self.db, job, &self.owner, path).await {
             tracing::warn!(error = %err, "could not record the rendered file; a resume renders again");
         }
     }
 
     /// Records what this generation makes the video with.
     pub async fn set_made_with(&self, job: Generation, made: &MadeWith) {
-        if let Err(err) = assets::set_made_with(&self.db, job, &self.owner, made).await {
+        if let Err(err) = generations::set_made_with(&self.db, job, &self.owner, made).await {
             tracing::warn!(error = %err, "could not record what the video is made with");
         }
     }
@@ -109,7 +110,7 @@ impl Generations {
     /// generating → available, with Telegram's `file_id` (or without one,
     /// the file kept for the next requester). `None` if the lease was lost.
     pub async fn mark_available(&self, job: Generation, file: Option<(&FileId, &str)>) -> Result<Option<Finished>, DbErr> {
-        assets::mark_available(&self.db, job, &self.owner, file).await
+        generations::mark_available(&self.db, job, &self.owner, file).await
     }
 
     /// generating → awaiting at `gate`: the lease is given up and a pending
@@ -126,7 +127,7 @@ impl Generations {
 
     /// generating → failed: every waiting request fails with `reason`.
     pub async fn mark_failed(&self, job: Generation, reason: &Failure) -> Result<Option<u64>, DbErr> {
-        let failed = assets::mark_failed(&self.db, job, &self.owner, reason).await?;
+        let failed = generations::mark_failed(&self.db, job, &self.owner, reason).await?;
         if let Some(n) = failed {
             measure::generation_ended("failed");
             measure::requests(RequestOutcome::Failed, n);
@@ -137,17 +138,17 @@ impl Generations {
     /// Generations whose worker died (lease run out), moved on to a new
     /// generation number for dispatch.
     pub async fn reclaim_expired(&self) -> Result<Vec<Generation>, DbErr> {
-        assets::reclaim_expired(&self.db, Utc::now()).await
+        generations::reclaim_expired(&self.db, Utc::now()).await
     }
 
     /// Pending generations pushed before `pushed_before` whose job never
     /// started: the queue may have lost them.
     pub async fn stalled_dispatches(&self, pushed_before: DateTime<Utc>) -> Result<Vec<Generation>, DbErr> {
-        assets::stalled_dispatches(&self.db, pushed_before).await
+        generations::stalled_dispatches(&self.db, pushed_before).await
     }
 
     /// Generations recorded as needed but not known to be pushed.
     pub async fn undispatched(&self) -> Result<Vec<Generation>, DbErr> {
-        assets::undispatched(&self.db).await
+        generations::undispatched(&self.db).await
     }
 }

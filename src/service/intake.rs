@@ -11,15 +11,17 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use std::collections::HashSet;
 
+use super::catalog::Catalog;
 use super::delivery::Delivery;
 use super::dispatch::Dispatcher;
 use super::fair_use::{Admit, SharedRateLimit};
-use crate::cache::{CachedVideo, VideoCache};
+use crate::cache::VideoCache;
+use crate::db::admission::{self, Submitted};
 use crate::db::choices;
+use crate::db::claims;
 use crate::db::recorder::Recorder;
 pub use crate::db::requests::NewRequest;
-pub use crate::db::requests::Refusal;
-use crate::db::requests::{self, Submitted};
+pub use crate::domain::Refusal;
 use crate::domain::{Choice, Choices, Failure, GeneratorKind, ImageDigest, Recipe, RequestStatus, UserId, Wanted};
 use crate::telegram::limiter::Priority;
 use crate::telemetry::every::Every;
@@ -30,7 +32,7 @@ static REDIS_AWAY: Every = Every::new(std::time::Duration::from_secs(60));
 
 pub struct Intake {
     db: DatabaseConnection,
-    cache: VideoCache,
+    catalog: Catalog,
     recorder: Recorder,
     dispatcher: Arc<Dispatcher>,
     delivery: Arc<Delivery>,
@@ -68,8 +70,8 @@ impl Intake {
         claim: ChronoDuration,
     ) -> Self {
         Self {
+            catalog: Catalog::new(db.clone(), cache),
             db,
-            cache,
             recorder,
             dispatcher,
             delivery,
@@ -99,7 +101,7 @@ impl Intake {
 
     /// Whether `wanted`'s video is in the cache (a hit: no question asked).
     pub async fn is_cached(&self, wanted: &Wanted) -> bool {
-        self.cache.get(&wanted.key()).await.is_some()
+        self.catalog.lookup(&wanted.key()).await.is_some()
     }
 
     /// `user`'s choices (`/settings`): the defaults until they change one.
@@ -142,7 +144,7 @@ impl Intake {
                 }
             }
         }
-        requests::would_limit(&self.db, self.recorder.admission(), user).await
+        admission::would_limit(&self.db, self.recorder.admission(), user).await
     }
 
     /// Records the request for `prompt`. Returns once it is recorded
@@ -155,9 +157,9 @@ impl Intake {
     /// `wanted`: a prompt, or the extension of a video by a continuation.
     pub async fn request_video(&self, new: NewRequest, wanted: Wanted) -> Result<Admitted, DbErr> {
         let key = wanted.key();
-        let hit = self.cache.get(&key).await;
+        let hit = self.catalog.lookup(&key).await;
         if let Some(hit) = hit.as_ref().filter(|_| !self.priced) {
-            if let Some(request) = requests::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
+            if let Some(request) = claims::record_claimed(&self.db, &new, hit.asset_id, self.claim).await? {
                 measure::requests(RequestOutcome::CacheHit, 1);
                 let delivery = self.delivery.clone();
                 let file_id = hit.file_id.clone();
@@ -225,7 +227,7 @@ impl Intake {
         measure::requests(outcome, 1);
         match asset.sendable().cloned() {
             Some(file_id) => {
-                self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: file_id.clone() }).await;
+                self.catalog.learn(&asset).await;
                 tokio::spawn(async move { delivery.video(&request, &file_id, Priority::Interactive).await });
             }
             _ => {

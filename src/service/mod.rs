@@ -15,7 +15,8 @@
 //! - [`history`]: a user's /history and sending a video of it again;
 //! - [`cancel`]: a user's /cancel (their held credits go back);
 //! - [`approvals`]: gates a person approves (`APPROVALS`);
-//! - [`cache_sync`]: the cache warmed and kept coherent across replicas;
+//! - [`catalog`]: the one writer of the cache: what each asset can be sent as, mirrored from the database;
+//! - [`publish`]: a finished video uploaded once, recorded, and fanned out;
 //! - [`console`]: what the operator console shows, and its Clear button;
 //! - [`credits`]: balances, Stars purchases and refunds, operators' grants;
 //! - [`fair_use`]: the per-user rate limit shared through Redis;
@@ -23,8 +24,8 @@
 //! - [`health`]: readiness (database, queue) and the backlog for metrics.
 
 pub mod approvals;
-pub mod cache_sync;
 pub mod cancel;
+pub mod catalog;
 pub mod console;
 pub mod credits;
 pub mod delivery;
@@ -38,6 +39,7 @@ pub mod housekeeping;
 pub mod intake;
 pub mod moderation;
 pub mod operator;
+pub mod publish;
 pub mod remix;
 pub mod search;
 pub mod status;

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use super::catalog::Catalog;
 use super::housekeeping;
 use crate::cache::VideoCache;
-use crate::db::assets::{self, Cleared};
+use crate::db::assets;
+use crate::db::clear::{self, Cleared};
 use crate::db::{credits, refusals, requests, stages};
 use crate::domain::{Actor, AssetStatus, Prompt, PromptKey, RefusalSource, RequestStatus};
 use crate::storage::{VideoStore, key_of};
@@ -15,7 +17,7 @@ use crate::texts::{AssetReport, ClearOutcome, CreditFigures, RefusalFigures, Sta
 
 pub struct Operator {
     db: DatabaseConnection,
-    cache: VideoCache,
+    catalog: Catalog,
     store: VideoStore,
     data_dir: PathBuf,
     /// Credits on: `/stats` shows them.
@@ -24,7 +26,7 @@ pub struct Operator {
 
 impl Operator {
     pub fn new(db: DatabaseConnection, cache: VideoCache, store: VideoStore, data_dir: PathBuf) -> Self {
-        Self { db, cache, store, data_dir, credits: false }
+        Self { catalog: Catalog::new(db.clone(), cache), db, store, data_dir, credits: false }
     }
 
     /// Bytes the data dir takes on this machine (also shown by the console).
@@ -62,11 +64,12 @@ impl Operator {
     /// or that extension) and its extensions.
     #[tracing::instrument(skip(self, key), fields(by = %by))]
     pub async fn clear_key(&self, by: &Actor, key: &PromptKey) -> Result<ClearOutcome, DbErr> {
-        Ok(match assets::clear(&self.db, key, by).await? {
+        Ok(match clear::clear(&self.db, key, by).await? {
             Cleared::Cleared { asset_id, cleared } => {
-                self.cache.invalidate(key).await;
+                let keys: Vec<PromptKey> =
+                    std::iter::once(key.clone()).chain(cleared.iter().map(|gone| gone.key.clone())).collect();
+                self.catalog.drop_keys(&keys).await;
                 for gone in &cleared {
-                    self.cache.invalidate(&gone.key).await;
                     let Some(path) = &gone.file_path else { continue };
                     let path = std::path::Path::new(&path);
                     if let Err(err) = tokio::fs::remove_file(path).await {

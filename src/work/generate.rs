@@ -12,7 +12,6 @@ use futures::future::BoxFuture;
 use queue::{BoxError, GenerateVideo, JobHandler};
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{CachedVideo, VideoCache};
 use crate::config::RetryPolicy;
 use crate::domain::{Failure, Gate, Generation, RefusalReason, Stage};
 use crate::generator::crossfade;
@@ -21,8 +20,9 @@ use crate::generator::{ExtendPart, Gates, GenerateError, GenerationRequest, Gene
 use crate::service::generations::Asset;
 use crate::service::generations::Claimed;
 use crate::service::moderation::{Photo, Screened};
+use crate::service::publish::{PublishError, Published, Publisher};
 use crate::service::remix::PhotoError;
-use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, Moderation, Remixes, UploadError, Uploaded};
+use crate::service::{Approvals, Delivery, Dispatcher, Extensions, Generations, Moderation, Remixes, UploadError};
 use crate::storage::{VideoStore, key_of};
 use crate::telegram::MAX_UPLOAD_BYTES;
 use crate::telemetry::measure;
@@ -46,8 +46,9 @@ pub struct JobSettings {
 pub struct GenerationJob {
     generations: Arc<Generations>,
     delivery: Arc<Delivery>,
+    /// Takes a finished file to Telegram, the database, the cache and the waiters.
+    publisher: Publisher,
     approvals: Arc<Approvals>,
-    cache: VideoCache,
     generator: Arc<dyn Generator>,
     extensions: Arc<Extensions>,
     /// A remix's photo, for the generator.
@@ -103,7 +104,6 @@ impl GenerationJob {
         generations: Arc<Generations>,
         delivery: Arc<Delivery>,
         approvals: Arc<Approvals>,
-        cache: VideoCache,
         generator: Arc<dyn Generator>,
         extensions: Arc<Extensions>,
         remixes: Arc<Remixes>,
@@ -111,10 +111,10 @@ impl GenerationJob {
         shutdown: CancellationToken,
     ) -> Self {
         Self {
+            publisher: Publisher::new(generations.clone(), delivery.clone(), delivery.catalog().clone()),
             generations,
             delivery,
             approvals,
-            cache,
             generator,
             extensions,
             remixes,
@@ -498,8 +498,8 @@ impl GenerationJob {
         Err(Outcome::Failed(Failure::Attempts { attempts, last: last_error }))
     }
 
-    /// Uploads the file once, marks the asset available with its `file_id`
-    /// and hands the waiters to delivery.
+    /// Checks the finished file, then hands it to the publisher: uploaded
+    /// once, recorded with its `file_id`, fanned out to the waiters.
     async fn publish(&self, job: Generation, asset: &Asset, path: &std::path::Path) -> Result<(), Outcome> {
         let size = tokio::fs::metadata(path)
             .await
@@ -513,33 +513,17 @@ impl GenerationJob {
         }
         self.generations.set_stage(job, Stage::Uploading).await;
         tracing::debug!("uploading");
-        let started = Instant::now();
-        let uploaded = self.delivery.upload_once(asset.id, path, asset.typed()).await;
-        if !matches!(uploaded, Ok(Uploaded::NobodyWaiting)) {
-            measure::stage("upload", uploaded.is_ok(), started.elapsed());
-        }
-        let video = match uploaded {
-            Ok(Uploaded::Video(video)) => video,
-            Ok(Uploaded::NobodyWaiting) => {
-                // Keep the file for the next requester.
-                self.generations.set_file(job, &path.to_string_lossy()).await;
-                self.generations.mark_available(job, None).await?;
-                tracing::info!("video ready; nobody waiting, file kept for the next request");
-                return Ok(());
-            }
-            Err(UploadError::Later(reason)) => {
+        match self.publisher.publish(job, asset, path).await {
+            Ok(Published::FannedOut { waiting }) => tracing::info!(waiting, "video uploaded once; fanning out"),
+            Ok(Published::Kept) => tracing::info!("video ready; nobody waiting, file kept for the next request"),
+            Ok(Published::TakenOver) => tracing::warn!("uploaded, but the generation was taken over meanwhile"),
+            Err(PublishError::Upload(UploadError::Later(reason))) => {
                 tracing::warn!(%reason, "upload failed for now; handing the job back");
                 return Err(Outcome::HandedBack);
             }
-            Err(err) => return Err(Outcome::Failed(Failure::Upload(err.to_string()))),
-        };
-        let Some(finished) = self.generations.mark_available(job, Some((&video.file_id, &video.file_unique_id))).await? else {
-            tracing::warn!("uploaded, but the generation was taken over meanwhile");
-            return Ok(());
-        };
-        tracing::info!(waiting = finished.waiting.len(), "video uploaded once; fanning out");
-        self.cache.insert(asset.prompt_key.clone(), CachedVideo { asset_id: asset.id, file_id: video.file_id }).await;
-        self.delivery.start_fan_out(asset.id);
+            Err(PublishError::Upload(err)) => return Err(Outcome::Failed(Failure::Upload(err.to_string()))),
+            Err(PublishError::Record(err)) => return Err(err.into()),
+        }
         Ok(())
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! A worker that dies (`kill -9`, a lost machine) leaves its generation
 //! with a lease that runs out; the reconciler moves the asset to the next
-//! generation number ([`reclaim_expired`](crate::db::assets::reclaim_expired)).
+//! generation number ([`reclaim_expired`](crate::db::generations::reclaim_expired)).
 //! That new generation is a *takeover*: same asset, same prompt, same
 //! settings. In the same transaction as the move, the old generation's rows
 //! are carried over ([`carry_over`](crate::db::stages::carry_over)):
