@@ -1,7 +1,7 @@
 //! Nothing is lost: the real binary against a fake Telegram that fails in
 //! the ways the real one does, and a process that is killed.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use fakes::telegram::{FakeTelegramConfig, Faults};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::json;
-use support::{Harness, texts_to, videos_to};
+use crate::support::{Harness, texts_to, videos_to};
 use vidcache::domain::{AssetStatus, RequestStatus};
 use vidcache::generator::{GenerateError, GenerationRequest, Generator};
 

@@ -2,13 +2,13 @@
 //! inline button) and /cancel (a user withdraws their waiting requests),
 //! through the fake Bot API.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use fakes::telegram::Sent;
 use serde_json::Value;
-use support::{ADMIN, Harness, texts_to, videos_to};
+use crate::support::{ADMIN, Harness, texts_to, videos_to};
 use vidcache::domain::{AssetStatus, RequestStatus};
 
 /// A message's id, text and inline buttons (label, callback data).

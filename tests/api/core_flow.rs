@@ -1,13 +1,13 @@
 //! Black-box tests of the core flow: the release-style binary against a
 //! fake Telegram Bot API on loopback.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{ADMIN, Harness, videos_to};
+use crate::support::{ADMIN, Harness, videos_to};
 use vidcache::domain::{AssetStatus, Prompt, RequestStatus};
 
 /// Prompts with case, Unicode-form and whitespace variants.

@@ -2,13 +2,13 @@
 //! rate limit is one atomic script on Redis shared by two bot processes,
 //! and one balance can't be spent twice by requests racing on two replicas.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use fakes::telegram::FakeTelegramConfig;
 use serde_json::json;
-use support::{Harness, free_port, scale_backends, texts_to, videos_to};
+use crate::support::{Harness, free_port, scale_backends, texts_to, videos_to};
 use vidcache::domain::UserId;
 
 const SECRET: &str = "credits_secret-1";

@@ -7,14 +7,14 @@
 //! clearing a video clears its extensions (recursively), so the same
 //! continuation of the video made again is made again, once.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use fakes::telegram::Sent;
 use serde_json::Value;
-use support::Harness;
+use crate::support::Harness;
 
 /// Seconds of one frame of the joined video (24 fps).
 const FRAME: f64 = 1.0 / 24.0;

@@ -3,17 +3,17 @@
 //! smallest first; getFile and the download serve their bytes) against the
 //! real binary.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use fakes::telegram::PhotoMessage;
 use sha2::{Digest, Sha256};
-use support::{Harness, texts_to, videos_to};
+use crate::support::{Harness, texts_to, videos_to};
 use vidcache::db::entities::video_assets;
 
-const RED_JPEG: &[u8] = include_bytes!("fixtures/remix-red.jpg");
-const BLUE_PNG: &[u8] = include_bytes!("fixtures/remix-blue.png");
+const RED_JPEG: &[u8] = include_bytes!("../fixtures/remix-red.jpg");
+const BLUE_PNG: &[u8] = include_bytes!("../fixtures/remix-blue.png");
 
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

@@ -2,13 +2,13 @@
 //! a cached video is answered before the "being made" notes of a viral
 //! burst, and the burst still goes out at the flood limit.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::Harness;
-use support::generators::Scripted;
+use crate::support::Harness;
+use crate::support::generators::Scripted;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_hit_is_answered_before_a_bursts_notes() {

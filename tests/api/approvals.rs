@@ -15,7 +15,7 @@
 //!   one decision, every press answered, recorded once in operator_actions;
 //! - the reply keyboard's ✅ Approve acting on the oldest pending gate.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, TaskKind};
 use fakes::telegram::{Faults, Sent};
 use sea_orm::EntityTrait;
 use serde_json::Value;
-use support::{ADMIN, Harness, eventually, texts_to, videos_to};
+use crate::support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use vidcache::db::entities::{approvals, operator_actions};
 use vidcache::domain::{ApprovalState, AssetStatus, Failure, Gate, RequestStatus};
 use vidcache::generator::ffmpeg;

@@ -5,7 +5,7 @@
 //!
 //! Tests that run ffmpeg print a note and return when it is not installed.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -4,13 +4,13 @@
 //!
 //! Tests that make a video with the pipeline need ffmpeg (required in CI).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome};
 use sea_orm::EntityTrait;
-use support::{ADMIN, Harness, eventually, texts_to};
+use crate::support::{ADMIN, Harness, eventually, texts_to};
 use vidcache::db::entities::{credit_accounts, refusals};
 use vidcache::domain::{AssetStatus, Failure, RefusalSource, RequestStatus, Verdict};
 use vidcache::generator::ffmpeg;

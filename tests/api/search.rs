@@ -2,7 +2,7 @@
 //! #24 part 3) and inline mode (issue #25 part 1), the binary against the
 //! fake Telegram.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use chrono::Utc;
 use fakes::telegram::Sent;
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::Value;
-use support::{ADMIN, Harness, eventually, texts_to, videos_to};
+use crate::support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use vidcache::db::entities::video_assets;
 use vidcache::domain::{AssetStatus, FileId, Prompt, Recipe, Wanted};
 

@@ -7,12 +7,12 @@
 //!   nothing: every stranded generation is pushed again and every request
 //!   is delivered once, with one generation per prompt.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Harness, free_port, scale_backends, videos_to};
+use crate::support::{Harness, free_port, scale_backends, videos_to};
 
 /// Polling every minute and heartbeats every 30 s: an answer within this
 /// bound can only come from a wake-up.

@@ -16,7 +16,7 @@
 //! - with storage, the sweep removes this machine's copy of a finished
 //!   video once it is old enough, and keeps the object.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ use fakes::telegram::Faults;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use support::{ADMIN, Harness, eventually, free_port, videos_to};
+use crate::support::{ADMIN, Harness, eventually, free_port, videos_to};
 use vidcache::domain::{AssetStatus, Prompt, RequestStatus};
 use vidcache::service::Housekeeping;
 use vidcache::storage::VideoStore;

@@ -6,14 +6,14 @@
 //! page and approved from it (as the Telegram button does), and
 //! `LOG_FORMAT=json`.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
 use sea_orm::EntityTrait;
-use support::{Harness, free_port};
+use crate::support::{Harness, free_port};
 use vidcache::db::entities::{operator_actions, video_assets};
 use vidcache::domain::AssetStatus;
 

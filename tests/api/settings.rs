@@ -7,13 +7,13 @@
 //! on the screen shows what videos cost and a Quality request is charged
 //! the extra; "🏠 Menu" sits next to ➕ under every video and opens the menu.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use fakes::telegram::Sent;
 use serde_json::Value;
-use support::{Harness, eventually, texts_to};
+use crate::support::{Harness, eventually, texts_to};
 use vidcache::db::{choices, credits};
 use vidcache::domain::{Choices, Format, Quality, UserId};
 

@@ -7,7 +7,7 @@
 //! the extension's key over its parent's new key), and a second start
 //! changes nothing. The failed prompt is made again on request, as before.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,10 +15,10 @@ use std::time::Duration;
 use fakes::telegram::Sent;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use sha2::{Digest, Sha256};
-use support::{Harness, eventually, texts_to};
+use crate::support::{Harness, eventually, texts_to};
 
-const SQLITE_FIXTURE: &str = include_str!("fixtures/previous_release.sqlite.sql");
-const POSTGRES_FIXTURE: &str = include_str!("fixtures/previous_release.postgres.sql");
+const SQLITE_FIXTURE: &str = include_str!("../fixtures/previous_release.sqlite.sql");
+const POSTGRES_FIXTURE: &str = include_str!("../fixtures/previous_release.postgres.sql");
 
 /// The cached videos of the fixture: (asset id, file_id).
 const KITE: (i64, &str) = (1, "FIXTURE_VIDEO_1");

@@ -1,14 +1,14 @@
 //! Scale-out on real PostgreSQL and Redis: several processes, webhook mode,
 //! one dedup promise, one flood budget, coherent caches.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use fakes::telegram::FakeTelegramConfig;
 use serde_json::json;
-use support::{ADMIN, Harness, free_port, scale_backends, texts_to, videos_to};
+use crate::support::{ADMIN, Harness, free_port, scale_backends, texts_to, videos_to};
 use vidcache::domain::RequestStatus;
 
 const SECRET: &str = "test_secret-12345";

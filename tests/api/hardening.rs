@@ -3,7 +3,7 @@
 //! video whose waiters were not all served yet. At the database level, on
 //! SQLite and on PostgreSQL when it runs.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //!
 //! Tests that run ffmpeg print a note and return when it is not installed.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome, VeoOutcome};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
-use support::Harness;
+use crate::support::Harness;
 use vidcache::config::{DataStore, GeneratorKind, ProviderSettings, RetryPolicy};
 use vidcache::db::assets;
 use vidcache::db::entities::video_assets;
