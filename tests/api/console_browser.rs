@@ -13,9 +13,9 @@ use crate::support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::{Harness, free_port};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use crate::support::{Harness, free_port};
 use vidcache::db::entities::{operator_actions, video_assets};
 use vidcache::domain::AssetStatus;
 

@@ -9,8 +9,8 @@ use crate::support;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use fakes::telegram::{Faults, Sent};
 use crate::support::{Harness, eventually, videos_to};
+use fakes::telegram::{Faults, Sent};
 use vidcache::domain::{Failure, RequestStatus};
 
 const BOT: &str = "vidcache_test_bot";

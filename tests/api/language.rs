@@ -5,9 +5,9 @@ use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, frames, texts_to, videos_to};
 use fakes::telegram::Faults;
 use serde_json::Value;
-use crate::support::{ADMIN, Harness, frames, texts_to, videos_to};
 
 fn has_cyrillic(text: &str) -> bool {
     text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))

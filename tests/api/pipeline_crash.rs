@@ -33,9 +33,9 @@ use crate::support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::support::{Harness, videos_to};
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use crate::support::{Harness, videos_to};
 use vidcache::db::entities::{generation_stages, video_assets};
 use vidcache::db::stages::{self, StageKind, StageStatus, StepRow};
 use vidcache::domain::{AssetId, AssetStatus, RequestStatus};

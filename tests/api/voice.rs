@@ -7,9 +7,9 @@ use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{Harness, texts_to};
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault};
 use fakes::telegram::VoiceMessage;
-use crate::support::{Harness, texts_to};
 use tokio_util::sync::CancellationToken;
 use vidcache::generator::LocalGenerator;
 
