@@ -139,6 +139,37 @@ async fn a_push_wakes_workers_of_other_processes_through_postgres_and_redis() {
     }
 }
 
+/// A push made before any worker listens — the worker process is not even
+/// running — is not lost with its notification: the worker's first fetch,
+/// after it subscribes, finds the job (polling is a minute away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_before_the_worker_listens_is_picked_up_when_it_starts() {
+    for queue in ["postgres", "redis"] {
+        let Some((database_url, redis_url)) = scale_backends(redis_db::WAKEUP_BEFORE_LISTENING).await else { return };
+        let mut h = Harness::new().await;
+        slow_polling(&mut h);
+        h.set("DATABASE_URL", &database_url);
+        if queue == "redis" {
+            h.set("QUEUE_URL", &redis_url);
+        }
+        let bot = h.spawn_with("bot", &[]);
+        h.wait_polling().await;
+        let chat = 300;
+        h.fake.push_text(chat, chat, &format!("pushed before the worker on {queue}"));
+        let pushed = support::eventually(Duration::from_secs(30), || async {
+            h.assets().await.iter().any(|a| a.generation > 0 && a.dispatched_generation == a.generation)
+        })
+        .await;
+        assert!(pushed, "the prompt was never pushed on {queue}\n{}", h.logs());
+        let started = Instant::now();
+        let worker = h.spawn_with("worker", &[]);
+        let got = h.fake.wait_for(move |sent| !videos_to(sent, chat).is_empty(), WAKE_BOUND).await;
+        assert!(got, "the job pushed before the worker started waited {:?} on {queue}\n{}", started.elapsed(), h.logs());
+        worker.terminate().await;
+        bot.terminate().await;
+    }
+}
+
 /// A `redis-server` of this test's own, without persistence.
 struct OwnRedis {
     child: std::process::Child,
