@@ -168,11 +168,13 @@ async fn a_locked_database_delays_requests_but_loses_none() {
     // seconds while five prompts arrive.
     use sea_orm::sqlx::{self, Connection, Executor, sqlite::SqliteConnectOptions};
     let url = h.settings().data.url().expose().to_owned();
-    let options = <SqliteConnectOptions as std::str::FromStr>::from_str(&url).expect("a SQLite URL").busy_timeout(Duration::ZERO);
-    let mut locker = sqlx::SqliteConnection::connect_with(&options).await.expect("connect");
+    let options = <SqliteConnectOptions as std::str::FromStr>::from_str(&url).expect("a SQLite URL");
+    // The locker waits its turn behind the service's own writes...
+    let mut locker =
+        sqlx::SqliteConnection::connect_with(&options.clone().busy_timeout(Duration::from_secs(30))).await.expect("connect");
     locker.execute("BEGIN EXCLUSIVE").await.expect("the write lock is taken");
-    // The lock really holds: another writer is turned away.
-    let mut probe = sqlx::SqliteConnection::connect_with(&options).await.expect("connect");
+    // ...and then the lock really holds: another writer is turned away at once.
+    let mut probe = sqlx::SqliteConnection::connect_with(&options.busy_timeout(Duration::ZERO)).await.expect("connect");
     let refused = probe.execute("BEGIN IMMEDIATE").await.map(|_| ()).map_err(|e| e.to_string());
     assert!(refused.as_ref().is_err_and(|e| e.contains("locked")), "a write went through the lock: {refused:?}");
     drop(probe);

@@ -197,8 +197,12 @@ async fn a_runway_safety_refusal_is_remembered_until_an_operator_allows_it() {
     h.fake.push_text(73, 73, "a dragon over the city");
     h.video_for(73, 0).await;
     assert_eq!(fake.calls(Endpoint::Moderation), 1, "an allowed prompt is not moderated again");
-    let asset = h.assets().await.pop().expect("asset");
-    assert_eq!(asset.status, AssetStatus::Available);
+    // The upload reaches the chat before the asset is recorded available.
+    let available = eventually(Duration::from_secs(30), || async {
+        h.assets().await.pop().is_some_and(|a| a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(available, "{:?}", h.assets().await);
     service.terminate().await;
 }
 

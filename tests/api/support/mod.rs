@@ -143,8 +143,19 @@ impl Harness {
     }
 
     /// Number of generation jobs ever enqueued.
+    /// (The running service may hold SQLite's write lock a while: opening
+    /// is retried for up to 30 s.)
     pub async fn jobs(&self) -> i64 {
-        let queue = vidcache::app::open_queue(&self.settings()).await.expect("queue opens");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let queue = loop {
+            match vidcache::app::open_queue(&self.settings()).await {
+                Ok(queue) => break queue,
+                Err(err) if Instant::now() < deadline && format!("{err:#}").contains("locked") => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => panic!("queue opens: {err:#}"),
+            }
+        };
         queue.count_jobs().await.expect("count jobs")
     }
 
