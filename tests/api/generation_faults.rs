@@ -1,13 +1,13 @@
 //! The service in this process with scripted generators: failures, hangs,
 //! and retries by the next request.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::Harness;
-use support::generators::Scripted;
+use crate::support::Harness;
+use crate::support::generators::Scripted;
 use vidcache::domain::{AssetStatus, ChatId, MessageId, RequestStatus, UserId};
 use vidcache::service::intake::NewRequest;
 

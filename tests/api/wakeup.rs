@@ -7,12 +7,12 @@
 //!   nothing: every stranded generation is pushed again and every request
 //!   is delivered once, with one generation per prompt.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Harness, free_port, scale_backends, videos_to};
+use crate::support::{Harness, free_port, redis_db, scale_backends, videos_to};
 
 /// Polling every minute and heartbeats every 30 s: an answer within this
 /// bound can only come from a wake-up.
@@ -34,14 +34,81 @@ async fn each_new_prompt_is_answered_within_the_bound(h: &Harness, first_chat: i
     }
 }
 
+/// Waits until a worker has registered with the queue in `store` (apalis
+/// registers a worker just before its first fetch): a row of `Workers` in
+/// the SQLite queue file or `apalis.workers` on PostgreSQL, or a member of
+/// the queue's workers set on Redis.
+async fn wait_worker_registered(h: &Harness, store: &Store) {
+    let registered = support::eventually(Duration::from_secs(30), || async {
+        match store {
+            Store::Sqlite(url) | Store::Postgres(url) => {
+                use sea_orm::{ConnectionTrait, Statement};
+                let table = if matches!(store, Store::Sqlite(_)) { "Workers" } else { "apalis.workers" };
+                let Ok(db) = sea_orm::Database::connect(url.as_str()).await else { return false };
+                let sql = format!("SELECT id FROM {table} WHERE worker_type = '{}'", queue::QUEUE_NAME);
+                let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await;
+                rows.is_ok_and(|rows| !rows.is_empty())
+            }
+            Store::Redis(url) => {
+                let Ok(client) = redis::Client::open(url.as_str()) else { return false };
+                let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return false };
+                let workers: redis::RedisResult<i64> =
+                    redis::cmd("ZCARD").arg(format!("{}:workers", queue::QUEUE_NAME)).query_async(&mut conn).await;
+                workers.is_ok_and(|n| n > 0)
+            }
+        }
+    })
+    .await;
+    assert!(registered, "the worker never registered with the queue\n{}", h.logs());
+}
+
+/// Waits until some process listens for other processes' pushes on
+/// `store`: a session that ran `LISTEN` on apalis's insert channel, or a
+/// subscriber of the wake-up channel on Redis.
+async fn wait_listening_for_pushes(h: &Harness, store: &Store) {
+    let listening = support::eventually(Duration::from_secs(30), || async {
+        match store {
+            Store::Sqlite(_) => true,
+            Store::Postgres(url) => {
+                use sea_orm::{ConnectionTrait, Statement};
+                let Ok(db) = sea_orm::Database::connect(url.as_str()).await else { return false };
+                let sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN %apalis::job::insert%'";
+                let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await;
+                rows.is_ok_and(|rows| !rows.is_empty())
+            }
+            Store::Redis(url) => {
+                let Ok(client) = redis::Client::open(url.as_str()) else { return false };
+                let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return false };
+                let counts: redis::RedisResult<(String, i64)> =
+                    redis::cmd("PUBSUB").arg("NUMSUB").arg(WAKE_CHANNEL).query_async(&mut conn).await;
+                counts.is_ok_and(|(_, n)| n > 0)
+            }
+        }
+    })
+    .await;
+    assert!(listening, "the worker never listened for pushes\n{}", h.logs());
+}
+
+/// The Redis channel a pusher publishes on (`queue::wake`).
+const WAKE_CHANNEL: &str = "vidcache.generate_video:wake";
+
+/// Where the queue lives, as a test reaches it.
+enum Store {
+    Sqlite(String),
+    Postgres(String),
+    Redis(String),
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_wakes_the_worker_of_the_same_process() {
     let mut h = Harness::new().await;
     slow_polling(&mut h);
     let service = h.spawn();
     h.wait_polling().await;
-    // let the worker's first (immediate) poll pass
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The worker's first (immediate) fetch follows its registration: a
+    // prompt after it can only be answered by a wake-up.
+    let file = h.data_dir().join("queue.sqlite");
+    wait_worker_registered(&h, &Store::Sqlite(format!("sqlite://{}", file.display()))).await;
     each_new_prompt_is_answered_within_the_bound(&h, 100).await;
     service.terminate().await;
 }
@@ -49,21 +116,57 @@ async fn a_push_wakes_the_worker_of_the_same_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_wakes_workers_of_other_processes_through_postgres_and_redis() {
     for queue in ["postgres", "redis"] {
-        let Some((database_url, redis_url)) = scale_backends(6).await else { return };
+        let Some((database_url, redis_url)) = scale_backends(redis_db::WAKEUP_ACROSS_PROCESSES).await else { return };
+        let mut h = Harness::new().await;
+        slow_polling(&mut h);
+        h.set("DATABASE_URL", &database_url);
+        let store = if queue == "redis" {
+            h.set("QUEUE_URL", &redis_url);
+            Store::Redis(redis_url)
+        } else {
+            Store::Postgres(database_url)
+        };
+        let worker = h.spawn_with("worker", &[]);
+        // The worker hears other processes' pushes once it listens, and
+        // its first fetch follows its registration.
+        wait_listening_for_pushes(&h, &store).await;
+        wait_worker_registered(&h, &store).await;
+        let bot = h.spawn_with("bot", &[]);
+        h.wait_polling().await;
+        each_new_prompt_is_answered_within_the_bound(&h, 200).await;
+        bot.terminate().await;
+        worker.terminate().await;
+    }
+}
+
+/// A push made before any worker listens — the worker process is not even
+/// running — is not lost with its notification: the worker's first fetch,
+/// after it subscribes, finds the job (polling is a minute away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_before_the_worker_listens_is_picked_up_when_it_starts() {
+    for queue in ["postgres", "redis"] {
+        let Some((database_url, redis_url)) = scale_backends(redis_db::WAKEUP_BEFORE_LISTENING).await else { return };
         let mut h = Harness::new().await;
         slow_polling(&mut h);
         h.set("DATABASE_URL", &database_url);
         if queue == "redis" {
             h.set("QUEUE_URL", &redis_url);
         }
-        let worker = h.spawn_with("worker", &[]);
-        // the worker is listening once it has fetched (and found nothing)
-        tokio::time::sleep(Duration::from_secs(2)).await;
         let bot = h.spawn_with("bot", &[]);
         h.wait_polling().await;
-        each_new_prompt_is_answered_within_the_bound(&h, 200).await;
-        bot.terminate().await;
+        let chat = 300;
+        h.fake.push_text(chat, chat, &format!("pushed before the worker on {queue}"));
+        let pushed = support::eventually(Duration::from_secs(30), || async {
+            h.assets().await.iter().any(|a| a.generation > 0 && a.dispatched_generation == a.generation)
+        })
+        .await;
+        assert!(pushed, "the prompt was never pushed on {queue}\n{}", h.logs());
+        let started = Instant::now();
+        let worker = h.spawn_with("worker", &[]);
+        let got = h.fake.wait_for(move |sent| !videos_to(sent, chat).is_empty(), WAKE_BOUND).await;
+        assert!(got, "the job pushed before the worker started waited {:?} on {queue}\n{}", started.elapsed(), h.logs());
         worker.terminate().await;
+        bot.terminate().await;
     }
 }
 
@@ -116,7 +219,7 @@ impl Drop for OwnRedis {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_queue_that_restarts_empty_strands_nothing() {
-    let Some((database_url, _)) = scale_backends(7).await else { return };
+    let Some(database_url) = support::postgres_database().await else { return };
     let port = free_port();
     let Some(mut redis) = OwnRedis::start(port) else { return };
     redis.wait_ready().await;
@@ -284,7 +387,7 @@ async fn a_job_left_failed_done_killed_or_running_is_run_again_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_left_failed_done_killed_or_running_is_run_again_on_postgres() {
-    let Some((database_url, _)) = scale_backends(8).await else { return };
+    let Some(database_url) = support::postgres_database().await else { return };
     let mut h = Harness::new().await;
     short_leases(&mut h);
     h.set("DATABASE_URL", &database_url);
@@ -453,7 +556,9 @@ async fn the_service_starts_while_redis_is_away_and_works_once_it_is_back() {
     let service = h.spawn();
     h.wait_polling().await;
     h.fake.push_text(3, 3, "asked before Redis was up");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The prompt is recorded while the queue is away.
+    let recorded = support::eventually(Duration::from_secs(30), || async { !h.requests().await.is_empty() }).await;
+    assert!(recorded, "the prompt was not recorded while Redis was away\n{}", h.logs());
     let Some(mut redis) = OwnRedis::start(port) else { return };
     redis.wait_ready().await;
     each_delivered_once(&h, &[3], Duration::from_secs(30)).await;

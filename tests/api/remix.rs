@@ -3,21 +3,16 @@
 //! smallest first; getFile and the download serve their bytes) against the
 //! real binary.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{Harness, texts_to, videos_to};
 use fakes::telegram::PhotoMessage;
-use sha2::{Digest, Sha256};
-use support::{Harness, texts_to, videos_to};
 use vidcache::db::entities::video_assets;
 
-const RED_JPEG: &[u8] = include_bytes!("fixtures/remix-red.jpg");
-const BLUE_PNG: &[u8] = include_bytes!("fixtures/remix-blue.png");
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+const RED_JPEG: &[u8] = include_bytes!("../fixtures/remix-red.jpg");
+const BLUE_PNG: &[u8] = include_bytes!("../fixtures/remix-blue.png");
 
 fn remixes(assets: &[video_assets::Model]) -> Vec<&video_assets::Model> {
     assets.iter().filter(|a| a.image_digest.is_some()).collect()
@@ -49,7 +44,7 @@ async fn a_photo_with_words_is_one_generation_for_everyone_who_sends_it() {
     let assets = h.assets().await;
     let remix = remixes(&assets);
     assert_eq!(remix.len(), 1, "{assets:?}");
-    assert_eq!(remix[0].image_digest.as_ref().map(|d| d.as_str().to_owned()), Some(hex_sha256(RED_JPEG)));
+    assert_eq!(remix[0].image_digest.as_ref().map(|d| d.as_str().to_owned()), Some(support::hex_sha256(&[RED_JPEG])));
     assert_eq!(remix[0].prompt, "she waves and smiles");
     assert_eq!(h.fake.calls("getFile"), 1);
     assert_eq!(h.jobs().await, 1);
@@ -106,7 +101,7 @@ async fn a_photo_without_words_waits_for_them_and_cancel_ends_the_wait() {
     h.video_for(user, 0).await;
     let assets = h.assets().await;
     assert_eq!(remixes(&assets).len(), 1, "{assets:?}");
-    assert_eq!(remixes(&assets)[0].image_digest.as_ref().map(|d| d.as_str().to_owned()), Some(hex_sha256(RED_JPEG)));
+    assert_eq!(remixes(&assets)[0].image_digest.as_ref().map(|d| d.as_str().to_owned()), Some(support::hex_sha256(&[RED_JPEG])));
 
     // the wait is over: the next text is a prompt of its own
     h.fake.push_text(user, user, "a cat sleeps");

@@ -4,17 +4,17 @@
 //!
 //! Tests that run ffmpeg print a note and return when it is not installed.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::Harness;
 use chrono::Utc;
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome, VeoOutcome};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
-use support::Harness;
 use vidcache::config::{DataStore, GeneratorKind, ProviderSettings, RetryPolicy};
 use vidcache::db::entities::video_assets;
 use vidcache::db::stages::{self, StageKind, StageStatus};
@@ -28,15 +28,6 @@ use vidcache::storage::VideoStore;
 use vidcache::texts::Lang;
 
 const LONG: Duration = Duration::from_secs(30);
-
-fn have_ffmpeg() -> bool {
-    let ok = ffmpeg::ffmpeg_available();
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "ffmpeg is required in CI (apt-get install ffmpeg)");
-        eprintln!("note: ffmpeg is not installed; skipping this pipeline test");
-    }
-    ok
-}
 
 /// A fake, a database and the settings that point at the fake.
 struct Env {
@@ -150,7 +141,7 @@ async fn probe(path: &Path) -> (f64, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_prompt_becomes_a_real_mp4_through_the_service() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[]).await;
@@ -222,7 +213,7 @@ async fn one_prompt_becomes_a_real_mp4_through_the_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_users_see_the_progress_in_one_note_edited_in_place() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let config = FakeProvidersConfig { task_polls: 10, ..Default::default() };
@@ -269,7 +260,7 @@ async fn two_sweeps(h: &Harness) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intermediates_outlive_an_approval_and_go_after_the_asset_is_available() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "2")]).await;
@@ -315,7 +306,7 @@ async fn intermediates_outlive_an_approval_and_go_after_the_asset_is_available()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_the_images_resumes_without_paying_again() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "4"), ("SEGMENT_SECONDS", "2")]).await;
@@ -377,14 +368,9 @@ fn distinct_prompts(fake: &FakeProviders, endpoint: Endpoint) -> usize {
     prompts.len()
 }
 
-/// Script requests (the only chat calls that ask for a JSON object).
-fn script_calls(fake: &FakeProviders) -> usize {
-    fake.requests(Endpoint::Chat).iter().filter(|r| r["response_format"]["type"] == "json_object").count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "4"), ("SEGMENT_SECONDS", "2")]).await;
@@ -409,7 +395,7 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     assert!(voiced, "the voice-over was made before the kill");
     first.abort();
     assert!(first.await.expect_err("aborted").is_cancelled());
-    assert_eq!((script_calls(fake), fake.calls(Endpoint::Chat), fake.calls(Endpoint::Speech)), (1, 1 + 4, 1));
+    assert_eq!((support::script_calls(fake), fake.calls(Endpoint::Chat), fake.calls(Endpoint::Speech)), (1, 1 + 4, 1));
 
     // the reconciler: the lease ran out, the asset moves to generation 2, which takes generation 1 over
     let reclaimed = generations::reclaim_expired(&env.db, Utc::now()).await.expect("reclaims");
@@ -438,7 +424,7 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
     assert_eq!(distinct_prompts(fake, Endpoint::TextToImage), 4, "one image task per segment");
     assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), 4);
     assert_eq!(distinct_prompts(fake, Endpoint::ImageToVideo), 4, "one clip task per segment");
-    assert_eq!(script_calls(fake), 1, "the script was not written again");
+    assert_eq!(support::script_calls(fake), 1, "the script was not written again");
     assert_eq!(fake.calls(Endpoint::Chat), 1 + 4 + 4, "nor the image prompts");
     assert_eq!(fake.calls(Endpoint::Speech), 1, "nor the voice-over");
     let (duration, _) = probe(&output(2)).await;
@@ -504,7 +490,7 @@ async fn a_takeover_after_a_kill_during_the_images_pays_for_each_step_once() {
         .generate(request_for(Generation { asset, number: 3 }, prompt, &output(3), &no_progress()))
         .await
         .expect("the new generation succeeds");
-    assert_eq!(script_calls(fake), 2, "a new script");
+    assert_eq!(support::script_calls(fake), 2, "a new script");
     assert_eq!(fake.calls(Endpoint::Chat), 2 * (1 + 4 + 4), "new prompts");
     assert_eq!(fake.tasks_created(TaskKind::TextToImage), 8, "new images");
     assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), 8, "new clips");
@@ -557,7 +543,7 @@ async fn a_takeover_polls_the_veo_operation_of_the_dead_worker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_are_waited_out_and_failed_polls_retried() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "1")]).await;
@@ -580,7 +566,7 @@ async fn rate_limits_are_waited_out_and_failed_polls_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_submit_is_not_retried_and_fails_the_attempt_cleanly() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "3"), ("SEGMENT_SECONDS", "1")]).await;
@@ -606,7 +592,7 @@ async fn a_failing_submit_is_not_retried_and_fails_the_attempt_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_that_never_ends_times_out_and_is_cancelled() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(
@@ -632,7 +618,7 @@ async fn a_task_that_never_ends_times_out_and_is_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_clip_fails_the_asset_once_and_tells_the_user() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "1")]).await;
@@ -703,7 +689,7 @@ fn openssl_note() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn veo_alone_makes_the_video_with_a_service_account() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let keys = tempfile::tempdir().expect("dir");
@@ -766,7 +752,7 @@ async fn veo_filtered_output_is_a_refusal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn veo_with_a_script_assembles_clips_from_cloud_storage() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(
@@ -857,7 +843,7 @@ async fn build_generator_names_what_is_missing() {
 /// video; a 12 s segment asks for gen4_turbo's longest, 10 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clip_lengths_fit_the_model_and_are_cut_to_the_segment() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(FakeProvidersConfig::default(), &[("PIPELINE_SEGMENTS", "2"), ("SEGMENT_SECONDS", "1")]).await;

@@ -3,7 +3,7 @@
 //! for one prompt are spread over concurrent batches, exactly one of them
 //! dispatches its generation. On SQLite, and on PostgreSQL when it runs.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 

@@ -28,14 +28,14 @@
 //! Runway tasks of the phase being killed are held running by the fake, the
 //! first speech call hangs, and the assembly is caught while its ffmpeg runs.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::support::{Harness, videos_to};
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use support::{Harness, videos_to};
 use vidcache::db::entities::{generation_stages, video_assets};
 use vidcache::db::stages::{self, StageKind, StageStatus, StepRow};
 use vidcache::domain::{AssetId, AssetStatus, RequestStatus};

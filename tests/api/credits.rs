@@ -4,18 +4,16 @@
 //! transaction that records a request and released when it fails, cached
 //! answers at the cached price, refunds, and the per-user and global limits.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::generators::Scripted;
+use crate::support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::Value;
-use support::generators::Scripted;
-use support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use vidcache::db::credits;
 use vidcache::db::entities::{credit_accounts, star_payments};
 use vidcache::domain::{HoldState, RequestStatus, UserId};

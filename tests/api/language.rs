@@ -1,13 +1,13 @@
 //! Black-box tests of the user's language: the real binary against the fake
 //! Bot API, with users whose Telegram `language_code` differs.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, frames, texts_to, videos_to};
 use fakes::telegram::Faults;
 use serde_json::Value;
-use support::{ADMIN, Harness, frames, texts_to, videos_to};
 
 fn has_cyrillic(text: &str) -> bool {
     text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))

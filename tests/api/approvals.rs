@@ -15,18 +15,17 @@
 //!   one decision, every press answered, recorded once in operator_actions;
 //! - the reply keyboard's ✅ Approve acting on the oldest pending gate.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, TaskKind};
 use fakes::telegram::{Faults, Sent};
 use sea_orm::EntityTrait;
 use serde_json::Value;
-use support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use vidcache::db::entities::{approvals, operator_actions};
 use vidcache::domain::{ApprovalState, AssetStatus, Failure, Gate, RequestStatus};
-use vidcache::generator::ffmpeg;
 
 const SEGMENTS: usize = 6;
 const LONG: Duration = Duration::from_secs(60);
@@ -73,15 +72,6 @@ async fn keyboard(h: &Harness, chat: i64, nth: usize) -> Keyboard {
     keyboard
 }
 
-/// Presses a button and returns the answer's notice (every press is answered).
-async fn press(h: &Harness, user: i64, chat: i64, message_id: i64, data: &str) -> Option<String> {
-    let id = h.fake.push_callback(user, chat, message_id, data);
-    let probe = id.clone();
-    let answered = h.fake.wait_until(move |f| f.callback_answer(&probe).is_some(), LONG).await;
-    assert!(answered, "the press {data} by {user} was never answered\n{}", h.logs());
-    h.fake.callback_answer(&id).flatten()
-}
-
 /// The keyboard under `message_id` once it shows the decision.
 async fn decision_shown(h: &Harness, chat: i64, message_id: i64) -> String {
     let shown = move |sent: &[Sent]| {
@@ -96,15 +86,6 @@ async fn decision_shown(h: &Harness, chat: i64, message_id: i64) -> String {
 
 async fn approvals_of(h: &Harness) -> Vec<approvals::Model> {
     approvals::Entity::find().all(&h.db().await).await.expect("approvals")
-}
-
-fn have_ffmpeg() -> bool {
-    let ok = ffmpeg::ffmpeg_available();
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "ffmpeg is required in CI (apt-get install ffmpeg)");
-        eprintln!("note: ffmpeg is not installed; skipping this pipeline test");
-    }
-    ok
 }
 
 async fn providers() -> FakeProviders {
@@ -136,13 +117,9 @@ async fn pipeline_harness(fake: &FakeProviders) -> Harness {
     h
 }
 
-fn script_calls(fake: &FakeProviders) -> usize {
-    fake.requests(Endpoint::Chat).iter().filter(|r| r["response_format"]["type"] == "json_object").count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approving_all_three_gates_of_a_pipeline_run_makes_the_video() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let fake = providers().await;
@@ -171,7 +148,7 @@ async fn approving_all_three_gates_of_a_pipeline_run_makes_the_video() {
     assert_eq!(asset.status, AssetStatus::Awaiting);
     assert!(asset.lease_owner.is_none(), "a waiting generation holds a lease");
 
-    let notice = press(&h, user, chat, script.message_id, &script.approve).await;
+    let notice = h.press(user, chat, script.message_id, &script.approve).await;
     assert!(notice.is_some_and(|n| n.contains("Approved")));
     assert!(decision_shown(&h, chat, script.message_id).await.starts_with("✅"));
 
@@ -180,17 +157,17 @@ async fn approving_all_three_gates_of_a_pipeline_run_makes_the_video() {
     assert_eq!(albums_to(&h.fake.sent(), chat), vec![vec!["photo".to_owned(); 5]]);
     assert_eq!(fake.tasks_created(TaskKind::TextToImage), SEGMENTS);
     assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), 0, "clips were paid for before the images were approved");
-    press(&h, user, chat, images.message_id, &images.approve).await;
+    h.press(user, chat, images.message_id, &images.approve).await;
 
     // clips: an album of the first 3; no voice-over yet
     let clips = keyboard(&h, chat, 2).await;
     assert_eq!(albums_to(&h.fake.sent(), chat)[1], vec!["video".to_owned(); 3]);
     assert_eq!(fake.requests(Endpoint::Speech).len(), 0, "the voice-over was paid for before the clips were approved");
-    press(&h, user, chat, clips.message_id, &clips.approve).await;
+    h.press(user, chat, clips.message_id, &clips.approve).await;
 
     h.video_for(chat, 0).await;
     // every step paid once: the resumed generations reused what was done
-    assert_eq!(script_calls(&fake), 1);
+    assert_eq!(support::script_calls(&fake), 1);
     assert_eq!(fake.tasks_created(TaskKind::TextToImage), SEGMENTS);
     assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), SEGMENTS);
     assert_eq!(fake.requests(Endpoint::Speech).len(), 1);
@@ -204,7 +181,7 @@ async fn approving_all_three_gates_of_a_pipeline_run_makes_the_video() {
 }
 
 async fn reject_at(gate: Gate) {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let fake = providers().await;
@@ -217,18 +194,18 @@ async fn reject_at(gate: Gate) {
     let at = gates.iter().position(|g| *g == gate).expect("a gate");
     for (n, _) in gates.iter().enumerate().take(at) {
         let k = keyboard(&h, user, n).await;
-        press(&h, user, user, k.message_id, &k.approve).await;
+        h.press(user, user, k.message_id, &k.approve).await;
     }
     let k = keyboard(&h, user, at).await;
     // a second user waits for the same video meanwhile; they may not decide
     h.fake.push_text(other, other, "penguins on a   SKATEBOARD");
     let ok = h.fake.wait_for(move |s| texts_to(s, other).iter().any(|t| t.contains("waiting for approval")), LONG).await;
     assert!(ok, "the second waiter's note never said it waits for approval: {:?}", h.fake.sent_to(other));
-    let refused = press(&h, other, user, k.message_id, &k.reject).await;
+    let refused = h.press(other, user, k.message_id, &k.reject).await;
     assert!(refused.is_some_and(|n| n.contains("nothing changed")));
     assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting, "a stranger's press changed the asset");
 
-    let notice = press(&h, user, user, k.message_id, &k.reject).await;
+    let notice = h.press(user, user, k.message_id, &k.reject).await;
     assert!(notice.is_some_and(|n| n.contains("Rejected")));
     assert!(decision_shown(&h, user, k.message_id).await.starts_with("❌"));
     for chat in [user, other] {
@@ -246,14 +223,14 @@ async fn reject_at(gate: Gate) {
     assert_eq!(images, if at >= 1 { SEGMENTS } else { 0 });
     assert_eq!(clips, if at >= 2 { SEGMENTS } else { 0 });
     assert_eq!(fake.requests(Endpoint::Speech).len(), 0);
-    press(&h, user, user, k.message_id, &k.approve).await;
+    h.press(user, user, k.message_id, &k.approve).await;
     assert_eq!(h.assets().await[0].status, AssetStatus::Failed, "a second press changed a decided approval");
 
     // the next request starts afresh: a new script, asked for approval again
     h.fake.push_text(user, user, prompt);
     let again = keyboard(&h, user, at + 1).await;
-    assert_eq!(script_calls(&fake), 2, "the script was not written anew");
-    press(&h, user, user, again.message_id, &again.reject).await;
+    assert_eq!(support::script_calls(&fake), 2, "the script was not written anew");
+    h.press(user, user, again.message_id, &again.reject).await;
     service.kill9().await;
 }
 
@@ -292,7 +269,7 @@ async fn no_answer_in_time_cancels_the_generation() {
     assert_eq!(asset.status, AssetStatus::Failed);
     assert_eq!(asset.last_error, Some(Failure::TimedOut));
     assert_eq!(approvals_of(&h).await[0].state, ApprovalState::TimedOut);
-    let late = press(&h, user, user, k.message_id, &k.approve).await;
+    let late = h.press(user, user, k.message_id, &k.approve).await;
     assert!(late.is_some_and(|n| n.contains("already")));
     assert!(videos_to(&h.fake.sent(), user).is_empty());
     service.kill9().await;
@@ -300,7 +277,7 @@ async fn no_answer_in_time_cancels_the_generation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_while_waiting_keeps_the_approval_and_resumes() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let fake = providers().await;
@@ -322,11 +299,11 @@ async fn a_restart_while_waiting_keeps_the_approval_and_resumes() {
         h.fake.wait_for(move |s| texts_to(s, user).iter().any(|t| t.contains("waiting for approval of the images")), LONG).await;
     assert!(ok, "/status after the restart: {:?}", texts_to(&h.fake.sent(), user));
     assert_eq!(keyboards_to(&h.fake.sent(), user).len(), 1, "the approval was asked again after the restart");
-    press(&h, user, user, k.message_id, &k.approve).await;
+    h.press(user, user, k.message_id, &k.approve).await;
     h.video_for(user, 0).await;
     assert_eq!(fake.tasks_created(TaskKind::TextToImage), SEGMENTS, "images were paid again after the restart");
     assert_eq!(fake.tasks_created(TaskKind::ImageToVideo), SEGMENTS);
-    assert_eq!(script_calls(&fake), 1);
+    assert_eq!(support::script_calls(&fake), 1);
     service.kill9().await;
 }
 
@@ -358,7 +335,7 @@ async fn two_operators_racing_on_one_approval_decide_it_once() {
     assert!(keyboards_to(&h.fake.sent(), user).is_empty(), "the requester was asked in operators mode");
 
     // a user who is no operator presses first: refused, nothing changes
-    let refused = press(&h, user, ADMIN, first.message_id, &first.approve).await;
+    let refused = h.press(user, ADMIN, first.message_id, &first.approve).await;
     assert!(refused.is_some_and(|n| n.contains("nothing changed")));
     assert_eq!(approvals_of(&h).await[0].state, ApprovalState::Pending);
 
@@ -456,11 +433,11 @@ async fn a_russian_requester_is_asked_in_russian() {
     let reply_keyboard = reply_keyboard.map(|k| k.to_string()).unwrap_or_default();
     assert!(reply_keyboard.contains("✅ Одобрить") && reply_keyboard.contains("❌ Отклонить"), "{reply_keyboard}");
 
-    let notice = press(&h, user, user, k.message_id, &k.approve).await;
+    let notice = h.press(user, user, k.message_id, &k.approve).await;
     assert_eq!(notice.as_deref(), Some("✅ Одобрено — видео делается дальше."));
     assert_eq!(decision_shown(&h, user, k.message_id).await, "✅ Одобрено");
     h.video_for(user, 0).await;
-    let late = press(&h, user, user, k.message_id, &k.reject).await;
+    let late = h.press(user, user, k.message_id, &k.reject).await;
     assert_eq!(late.as_deref(), Some("Это уже одобрено; ничего не изменилось."));
     service.kill9().await;
 }
@@ -494,7 +471,7 @@ async fn cancel_while_waiting_for_approval_calls_the_generation_off() {
     assert!(reply_keyboard.contains("📊") && !reply_keyboard.contains("✅ Approve"), "{reply_keyboard}");
 
     // a late ✅ changes nothing
-    let late = press(&h, user, user, k.message_id, &k.approve).await;
+    let late = h.press(user, user, k.message_id, &k.approve).await;
     assert!(late.is_some_and(|n| n.contains("already cancelled")));
     let asset = h.assets().await.pop().expect("asset");
     assert_eq!((asset.status, asset.generation), (AssetStatus::Failed, 1), "a press after /cancel moved the asset");
@@ -506,7 +483,7 @@ async fn cancel_while_waiting_for_approval_calls_the_generation_off() {
     let again = keyboard(&h, user, 1).await;
     assert_ne!(again.approve, k.approve, "a new approval for the new generation");
     assert_eq!(h.assets().await[0].generation, 2);
-    press(&h, user, user, again.message_id, &again.approve).await;
+    h.press(user, user, again.message_id, &again.approve).await;
     h.video_for(user, 0).await;
     service.kill9().await;
 }
@@ -545,11 +522,11 @@ async fn cancel_by_one_of_several_waiters_leaves_the_approval_pending() {
     assert!(decision_shown(&h, user, k.message_id).await.starts_with("✖️"));
     let approval = approvals_of(&h).await.pop().expect("approval");
     assert_eq!((approval.state, approval.approver_user_id), (ApprovalState::Pending, Some(third)));
-    let refused = press(&h, user, user, k.message_id, &k.approve).await;
+    let refused = h.press(user, user, k.message_id, &k.approve).await;
     assert!(refused.is_some_and(|n| n.contains("nothing changed")));
     assert_eq!(h.assets().await[0].status, AssetStatus::Awaiting);
 
-    let notice = press(&h, third, third, passed.message_id, &passed.approve).await;
+    let notice = h.press(third, third, passed.message_id, &passed.approve).await;
     assert_eq!(notice.as_deref(), Some("✅ Одобрено — видео делается дальше."));
     h.video_for(third, 0).await;
     let statuses: Vec<_> = h.requests().await.into_iter().map(|r| (r.telegram_user_id.0, r.status)).collect();
@@ -586,7 +563,7 @@ async fn an_approval_prompt_that_could_not_be_sent_is_sent_again() {
     assert_eq!(keyboards_to(&h.fake.sent(), ADMIN).len(), 1, "asked once, not at every sweep");
     let recorded = approvals_of(&h).await.pop().and_then(|a| a.messages).unwrap_or_default();
     assert!(recorded.contains(&k.message_id.to_string()), "{recorded}");
-    press(&h, ADMIN, ADMIN, k.message_id, &k.approve).await;
+    h.press(ADMIN, ADMIN, k.message_id, &k.approve).await;
     h.video_for(user, 0).await;
     service.kill9().await;
 }

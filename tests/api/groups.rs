@@ -4,13 +4,13 @@
 //! that can't be written to, or that is flood-limited, never fails or
 //! stalls the others; anonymous admins are their chat, not a placeholder.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::support::{Harness, eventually, videos_to};
 use fakes::telegram::{Faults, Sent};
-use support::{Harness, eventually, videos_to};
 use vidcache::domain::{Failure, RequestStatus};
 
 const BOT: &str = "vidcache_test_bot";

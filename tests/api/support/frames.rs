@@ -14,15 +14,7 @@ pub fn size() -> (usize, usize) {
     (options.width as usize, options.height as usize)
 }
 
-/// True when ffmpeg can decode frames here; prints why a test is skipped otherwise.
-pub fn have_ffmpeg() -> bool {
-    let ok = vidcache::generator::ffmpeg::ffmpeg_available();
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "ffmpeg is required in CI (apt-get install ffmpeg)");
-        eprintln!("note: ffmpeg is not installed; skipping this frame test (CI installs it)");
-    }
-    ok
-}
+pub use super::have_ffmpeg;
 
 /// Frame `n` of the video at `path`, as one grey byte per pixel.
 pub fn grey_frame(path: &Path, n: u32) -> Vec<u8> {

@@ -7,34 +7,16 @@
 //! on the screen shows what videos cost and a Quality request is charged
 //! the extra; "🏠 Menu" sits next to ➕ under every video and opens the menu.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{Harness, eventually, texts_to};
 use fakes::telegram::Sent;
-use serde_json::Value;
-use support::{Harness, eventually, texts_to};
 use vidcache::db::{choices, credits};
 use vidcache::domain::{Choices, Format, Quality, UserId};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// The inline buttons of a message: (label, callback data), row by row flattened.
-fn buttons(sent: &Sent) -> Vec<(String, String)> {
-    let Some(markup) = sent.reply_markup.as_ref() else { return Vec::new() };
-    markup["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or_default().to_owned(),
-                b.get("callback_data").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
 /// The rows of an inline keyboard, as labels.
 fn rows(sent: &Sent) -> Vec<Vec<String>> {
@@ -64,34 +46,13 @@ async fn message_starting(h: &Harness, chat: i64, prefix: &str, nth: usize) -> S
     messages_starting(&h.fake.sent(), chat, prefix).swap_remove(nth)
 }
 
-/// The `nth` video sent to `chat` (sendVideo), waited for.
-async fn video_message(h: &Harness, chat: i64, nth: usize) -> Sent {
-    let count = move |sent: &[Sent]| sent.iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").count();
-    let ok = h.fake.wait_for(move |sent| count(sent) > nth, WAIT).await;
-    assert!(ok, "chat {chat} never got video #{nth}: {:?}\n{}", h.fake.sent_to(chat), h.logs());
-    h.fake.sent().into_iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").nth(nth).expect("video")
-}
-
 /// The callback data of the button of `sent` whose label is `label` (✅ or not).
 fn data_of(sent: &Sent, label: &str) -> String {
-    let all = buttons(sent);
+    let all = support::buttons(sent);
     all.iter()
         .find(|(text, _)| text.trim_start_matches("✅ ") == label)
         .map(|(_, data)| data.clone())
         .unwrap_or_else(|| panic!("no button {label:?} in {all:?}"))
-}
-
-/// Presses the button carrying `data` under message `message_id` in `chat`, as `user`; returns the press's notice.
-async fn press(h: &Harness, user: i64, chat: i64, message_id: i64, data: &str) -> Option<String> {
-    assert!(!data.is_empty() && data.len() <= 64, "callback data must be 1-64 bytes: {data:?}");
-    let id = h.fake.push_callback(user, chat, message_id, data);
-    let probe = id.clone();
-    let answered = h
-        .fake
-        .wait_until(move |f| f.callback_answers().iter().any(|a| a.callback_query_id == probe), Duration::from_secs(30))
-        .await;
-    assert!(answered, "the press {data:?} was never answered with answerCallbackQuery\n{}", h.logs());
-    h.fake.callback_answers().into_iter().find(|a| a.callback_query_id == id).and_then(|a| a.text)
 }
 
 /// The edits (editMessageText) of message `message_id` in `chat`.
@@ -122,7 +83,7 @@ fn assert_video_buttons(video: &Sent, menu_label: &str) {
     assert_eq!(rows[0].len(), 2, "➕ and 🏠 side by side: {rows:?}");
     assert!(rows[0][0].starts_with('➕'), "{rows:?}");
     assert_eq!(rows[0][1], menu_label, "{rows:?}");
-    assert_eq!(buttons(video)[1].1, "m:");
+    assert_eq!(support::buttons(video)[1].1, "m:");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,11 +104,11 @@ async fn a_format_chosen_in_settings_makes_its_own_video_once_and_survives_a_res
 
     // the prompt in 16:9
     h.fake.push_text(user, user, "A lighthouse at dusk");
-    let landscape = video_message(&h, user, 0).await;
+    let landscape = h.video_message(user, 0).await;
     assert!(landscape.uploaded);
 
     // 9:16 pressed: stored, answered, shown in place
-    let notice = press(&h, user, user, screen.message_id, "s:f9:16").await;
+    let notice = h.press(user, user, screen.message_id, "s:f9:16").await;
     assert!(notice.as_deref().is_some_and(|n| n.contains("9:16")), "{notice:?}");
     let edited = {
         let ok = eventually(Duration::from_secs(10), || async { !edits_of(&h, user, screen.message_id).is_empty() }).await;
@@ -160,7 +121,7 @@ async fn a_format_chosen_in_settings_makes_its_own_video_once_and_survives_a_res
 
     // the same prompt now: another asset, in 9:16, generated once
     h.fake.push_text(user, user, "A lighthouse at dusk");
-    let portrait = video_message(&h, user, 1).await;
+    let portrait = h.video_message(user, 1).await;
     assert!(portrait.uploaded, "a new video, not the 16:9 one");
     assert_ne!(portrait.video_file_id, landscape.video_file_id);
     let assets = h.assets().await;
@@ -171,7 +132,7 @@ async fn a_format_chosen_in_settings_makes_its_own_video_once_and_survives_a_res
 
     // and again in 9:16: a cache hit
     h.fake.push_text(user, user, "a lighthouse   AT DUSK");
-    let again = video_message(&h, user, 2).await;
+    let again = h.video_message(user, 2).await;
     assert_eq!(again.video_file_id, portrait.video_file_id);
     assert!(!again.uploaded);
     assert_eq!(h.jobs().await, 2, "no third generation");
@@ -188,7 +149,7 @@ async fn a_format_chosen_in_settings_makes_its_own_video_once_and_survives_a_res
     let screen = message_starting(&h, user, "⚙️", 1).await;
     assert_eq!(settings_rows(&screen)[1], ["16:9", "✅ 9:16"]);
     h.fake.push_text(user, user, "A second lighthouse");
-    video_message(&h, user, 3).await;
+    h.video_message(user, 3).await;
     let assets = h.assets().await;
     assert_eq!(assets.len(), 3);
     assert_eq!(assets.iter().filter(|a| a.format == Format::Portrait).count(), 2, "the new request is made in 9:16");
@@ -203,10 +164,10 @@ async fn the_menu_button_is_under_every_video_and_opens_the_menu() {
     let (alice, bob) = (601, 602);
 
     h.fake.push_text(alice, alice, "Fireworks over a lake");
-    let uploaded = video_message(&h, alice, 0).await;
+    let uploaded = h.video_message(alice, 0).await;
     assert!(uploaded.uploaded);
     h.fake.push_text(bob, bob, "fireworks over a LAKE");
-    let hit = video_message(&h, bob, 0).await;
+    let hit = h.video_message(bob, 0).await;
     assert!(!hit.uploaded, "a cache hit");
     assert_video_buttons(&uploaded, "🏠 Menu");
     assert_video_buttons(&hit, "🏠 Menu");
@@ -216,26 +177,26 @@ async fn the_menu_button_is_under_every_video_and_opens_the_menu() {
     assert!(recorded);
 
     // 🏠 under the video: the menu, without 💰 while credits are off
-    assert_eq!(press(&h, bob, bob, hit.message_id, "m:").await, None);
+    assert_eq!(h.press(bob, bob, hit.message_id, "m:").await, None);
     let menu = message_starting(&h, bob, "🏠", 0).await;
     assert_eq!(rows(&menu), [vec!["🎬 New video", "⚙️ Settings"], vec!["📜 History"]]);
 
     // 🎬: a hint on what to send
-    let hint = press(&h, bob, bob, menu.message_id, &data_of(&menu, "🎬 New video")).await;
+    let hint = h.press(bob, bob, menu.message_id, &data_of(&menu, "🎬 New video")).await;
     assert!(hint.as_deref().is_some_and(|t| t.contains("voice message") && t.contains("photo")), "{hint:?}");
     assert!(message_starting(&h, bob, "🎬", 0).await.text.is_some_and(|t| t.contains("voice message")));
 
     // ⚙️: the settings screen
-    press(&h, bob, bob, menu.message_id, &data_of(&menu, "⚙️ Settings")).await;
+    h.press(bob, bob, menu.message_id, &data_of(&menu, "⚙️ Settings")).await;
     let screen = message_starting(&h, bob, "⚙️", 0).await;
     assert_eq!(settings_rows(&screen)[0], ["✅ Fast", "Quality"]);
 
     // 📜: as /history, and the video sent again carries 🏠 too
-    press(&h, bob, bob, menu.message_id, &data_of(&menu, "📜 History")).await;
+    h.press(bob, bob, menu.message_id, &data_of(&menu, "📜 History")).await;
     let history = message_starting(&h, bob, "🎞", 0).await;
-    let (_, again) = buttons(&history).into_iter().next().expect("a history button");
-    press(&h, bob, bob, history.message_id, &again).await;
-    let resent = video_message(&h, bob, 1).await;
+    let (_, again) = support::buttons(&history).into_iter().next().expect("a history button");
+    h.press(bob, bob, history.message_id, &again).await;
+    let resent = h.video_message(bob, 1).await;
     assert_eq!(resent.video_file_id, hit.video_file_id);
     assert_video_buttons(&resent, "🏠 Menu");
 
@@ -269,32 +230,32 @@ async fn default_format_forged_presses_and_russian_labels() {
     let screen = message_starting(&h, alice, "⚙️", 0).await;
     assert_eq!(settings_rows(&screen)[1], ["16:9", "✅ 9:16"]);
     h.fake.push_text(alice, alice, "A cat on a skateboard");
-    let video = video_message(&h, alice, 0).await;
+    let video = h.video_message(alice, 0).await;
     assert_eq!(h.assets().await[0].format, Format::Portrait);
 
     // ➕ names the format and quality the extension inherits
-    press(&h, alice, alice, video.message_id, &data_of(&video, "➕ Extend")).await;
+    h.press(alice, alice, video.message_id, &data_of(&video, "➕ Extend")).await;
     let ask = message_starting(&h, alice, "➕", 0).await.text.unwrap_or_default();
     assert!(ask.contains("“A cat on a skateboard” go on? (9:16, Fast)"), "{ask}");
     // 🎬 New video in the menu: the next text is a new video, not the continuation
-    press(&h, alice, alice, video.message_id, "m:").await;
+    h.press(alice, alice, video.message_id, "m:").await;
     let menu = message_starting(&h, alice, "🏠", 0).await;
-    press(&h, alice, alice, menu.message_id, "m:new").await;
+    h.press(alice, alice, menu.message_id, "m:new").await;
 
     // bob's forged press on alice's settings message changes bob's choices only
     let edits = edits_of(&h, alice, screen.message_id).len();
-    let notice = press(&h, bob, alice, screen.message_id, "s:f16:9").await;
+    let notice = h.press(bob, alice, screen.message_id, "s:f16:9").await;
     assert!(notice.is_some(), "answered with a confirmation");
     let portrait = Choices { format: Format::Portrait, ..Choices::default() };
     assert_eq!(choices_of(&h, bob, portrait).await.format, Format::Landscape, "bob's own choice is stored");
     assert_eq!(choices_of(&h, alice, portrait).await, portrait, "alice's choices did not change");
-    let press_quality = press(&h, bob, alice, screen.message_id, "s:qquality").await;
+    let press_quality = h.press(bob, alice, screen.message_id, "s:qquality").await;
     assert!(press_quality.is_some());
     assert_eq!(edits_of(&h, alice, screen.message_id).len(), edits, "alice's message shows alice's choices, untouched");
     h.fake.push_text(alice, alice, "A dog on a skateboard");
-    video_message(&h, alice, 1).await;
+    h.video_message(alice, 1).await;
     h.fake.push_text(bob, bob, "A dog on a skateboard");
-    video_message(&h, bob, 0).await;
+    h.video_message(bob, 0).await;
     let assets = h.assets().await;
     let dog: Vec<_> = assets.iter().filter(|a| a.typed() == "A dog on a skateboard").collect();
     assert_eq!(dog.len(), 2, "alice's and bob's recipes differ: {dog:?}");
@@ -307,15 +268,15 @@ async fn default_format_forged_presses_and_russian_labels() {
     h.fake.push_text(masha, masha, "/settings");
     let screen = message_starting(&h, masha, "⚙️", 0).await;
     assert_eq!(settings_rows(&screen), [["✅ Быстро", "Качество"], ["16:9", "✅ 9:16"], ["✅ Коротко", "Длинно"]]);
-    let notice = press(&h, masha, masha, screen.message_id, &data_of(&screen, "Длинно")).await;
+    let notice = h.press(masha, masha, screen.message_id, &data_of(&screen, "Длинно")).await;
     assert!(notice.as_deref().is_some_and(|n| n.contains("Длинно")), "{notice:?}");
     h.fake.push_text(masha, masha, "/help");
     let help = message_starting(&h, masha, "🎬 Я", 0).await.text.unwrap_or_default();
     assert!(help.contains("/settings") && help.contains("/menu"), "{help}");
     h.fake.push_text(masha, masha, "Салют над рекой");
-    let video = video_message(&h, masha, 0).await;
+    let video = h.video_message(masha, 0).await;
     assert_video_buttons(&video, "🏠 Главное меню");
-    press(&h, masha, masha, video.message_id, "m:").await;
+    h.press(masha, masha, video.message_id, "m:").await;
     let menu = message_starting(&h, masha, "🏠", 0).await;
     assert_eq!(rows(&menu), [vec!["🎬 Новое видео", "⚙️ Настройки"], vec!["📜 История"]]);
     service.terminate().await;
@@ -335,7 +296,7 @@ async fn with_credits_the_screen_shows_prices_and_quality_costs_the_extra() {
     let text = screen.text.clone().unwrap_or_default();
     assert!(text.contains("a new video costs 10 credits; one made before, 1 credit."), "{text}");
 
-    assert!(press(&h, user, user, screen.message_id, "s:qquality").await.is_some());
+    assert!(h.press(user, user, screen.message_id, "s:qquality").await.is_some());
     let ok = eventually(Duration::from_secs(10), || async { !edits_of(&h, user, screen.message_id).is_empty() }).await;
     assert!(ok, "{:?}", h.fake.sent_to(user));
     let edited = edits_of(&h, user, screen.message_id).pop().expect("edit");
@@ -344,7 +305,7 @@ async fn with_credits_the_screen_shows_prices_and_quality_costs_the_extra() {
     assert_eq!(settings_rows(&edited)[0], ["Fast", "✅ Quality"]);
 
     h.fake.push_text(user, user, "A golden retriever surfing");
-    video_message(&h, user, 0).await;
+    h.video_message(user, 0).await;
     let db = h.db().await;
     let charged =
         eventually(WAIT, || async { credits::balance(&db, UserId(user)).await.expect("balance").unwrap_or_default() == 20 - 15 })
@@ -357,7 +318,7 @@ async fn with_credits_the_screen_shows_prices_and_quality_costs_the_extra() {
     let menu = message_starting(&h, user, "🏠", 0).await;
     assert_eq!(rows(&menu), [vec!["🎬 New video", "⚙️ Settings"], vec!["📜 History", "💰 Balance"]]);
     let before = texts_to(&h.fake.sent(), user).len();
-    press(&h, user, user, menu.message_id, &data_of(&menu, "💰 Balance")).await;
+    h.press(user, user, menu.message_id, &data_of(&menu, "💰 Balance")).await;
     let balance = h.text_for(user, before).await;
     assert!(balance.contains('5'), "{balance}");
     service.terminate().await;

@@ -2,14 +2,14 @@
 //! audio (getFile + download), the fake OpenAI-compatible API transcribes
 //! it, and the transcript is handled exactly like a typed prompt.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{Harness, texts_to};
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault};
 use fakes::telegram::VoiceMessage;
-use support::{Harness, texts_to};
 use tokio_util::sync::CancellationToken;
 use vidcache::generator::LocalGenerator;
 

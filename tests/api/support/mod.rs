@@ -23,6 +23,11 @@ use vidcache::generator::Generator;
 
 pub const ADMIN: i64 = 999;
 
+/// The tests that run two service processes against shared PostgreSQL and
+/// Redis take this, so that on a small machine only one of them runs at a
+/// time (they were one per binary before the tests became one binary).
+pub static MULTI_PROCESS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct Harness {
     pub fake: FakeTelegram,
     pub dir: tempfile::TempDir,
@@ -138,8 +143,19 @@ impl Harness {
     }
 
     /// Number of generation jobs ever enqueued.
+    /// (The running service may hold SQLite's write lock a while: opening
+    /// is retried for up to 30 s.)
     pub async fn jobs(&self) -> i64 {
-        let queue = vidcache::app::open_queue(&self.settings()).await.expect("queue opens");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let queue = loop {
+            match vidcache::app::open_queue(&self.settings()).await {
+                Ok(queue) => break queue,
+                Err(err) if Instant::now() < deadline && format!("{err:#}").contains("locked") => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => panic!("queue opens: {err:#}"),
+            }
+        };
         queue.count_jobs().await.expect("count jobs")
     }
 
@@ -148,6 +164,31 @@ impl Harness {
         let ok = self.fake.wait_for(move |sent| videos_to(sent, chat).len() > nth, Duration::from_secs(60)).await;
         assert!(ok, "chat {chat} never got video #{nth}; sent to it: {:?}\n{}", self.fake.sent_to(chat), self.logs());
         videos_to(&self.fake.sent(), chat)[nth].clone()
+    }
+
+    /// Waits until `chat` has been sent its `nth` video; returns that message.
+    pub async fn video_message(&self, chat: i64, nth: usize) -> Sent {
+        let videos = move |sent: &[Sent]| sent.iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").count();
+        let ok = self.fake.wait_for(move |sent| videos(sent) > nth, Duration::from_secs(60)).await;
+        assert!(ok, "chat {chat} never got video #{nth}; sent to it: {:?}\n{}", self.fake.sent_to(chat), self.logs());
+        self.fake.sent().into_iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").nth(nth).expect("video")
+    }
+
+    /// Presses a button with callback `data` under `message_id` in `chat` as
+    /// `user`, and waits for the bot's answerCallbackQuery; returns its text.
+    pub async fn press(&self, user: i64, chat: i64, message_id: i64, data: &str) -> Option<String> {
+        assert!(!data.is_empty() && data.len() <= 64, "callback data must be 1-64 bytes: {data:?}");
+        let id = self.fake.push_callback(user, chat, message_id, data);
+        self.answered(&id).await
+    }
+
+    /// Waits for the bot's answerCallbackQuery to the press `callback_id`
+    /// (failing the test if none comes); returns the answer's text.
+    pub async fn answered(&self, callback_id: &str) -> Option<String> {
+        let probe = callback_id.to_owned();
+        let ok = self.fake.wait_until(move |f| f.callback_answer(&probe).is_some(), Duration::from_secs(60)).await;
+        assert!(ok, "the press {callback_id} was never answered with answerCallbackQuery\n{}", self.logs());
+        self.fake.callback_answer(callback_id).flatten()
     }
 
     /// Waits for the `nth` text message to `chat`.
@@ -164,6 +205,90 @@ pub fn videos_to(sent: &[Sent], chat: i64) -> Vec<String> {
 
 pub fn texts_to(sent: &[Sent], chat: i64) -> Vec<String> {
     sent.iter().filter(|s| s.chat_id == chat && s.method == "sendMessage").filter_map(|s| s.text.clone()).collect()
+}
+
+/// The inline buttons under a message, as (text, callback data) in reading
+/// order (a URL button has empty callback data).
+pub fn buttons(sent: &Sent) -> Vec<(String, String)> {
+    let Some(markup) = sent.reply_markup.as_ref() else { return Vec::new() };
+    markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_array)
+        .flatten()
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_owned(),
+                b.get("callback_data").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// True when ffmpeg runs here; prints why a test is skipped otherwise (in
+/// CI, where it is installed, its absence fails the test).
+pub fn have_ffmpeg() -> bool {
+    let ok = vidcache::generator::ffmpeg::ffmpeg_available();
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "ffmpeg is required in CI (apt-get install ffmpeg)");
+        eprintln!("note: ffmpeg is not installed; skipping this test (CI installs it)");
+    }
+    ok
+}
+
+/// Lower-case hex SHA-256 of the concatenated `parts`.
+pub fn hex_sha256(parts: &[&[u8]]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `name=value` part of the `Set-Cookie` header that sets `name`.
+pub fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// How many scripts the fake OpenAI was asked to write (chat completions
+/// in JSON mode).
+pub fn script_calls(fake: &fakes::providers::FakeProviders) -> usize {
+    fake.requests(fakes::providers::Endpoint::Chat).iter().filter(|r| r["response_format"]["type"] == "json_object").count()
+}
+
+/// Waits until something listens on loopback `port`.
+pub async fn wait_listening(h: &Harness, port: u16) {
+    let ok =
+        eventually(Duration::from_secs(30), || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await;
+    assert!(ok, "nothing listens on {port}\n{}", h.logs());
+}
+
+/// A private text message from `chat` as a webhook update body.
+pub fn webhook_update(update_id: i64, chat: i64, text: &str) -> serde_json::Value {
+    serde_json::json!({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 1_700_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": "S"},
+        "from": {"id": chat, "is_bot": false, "first_name": "S"},
+        "text": text
+    }})
+}
+
+/// POSTs `body` to the webhook on `port` (with Telegram's secret header
+/// when `secret` is given); the HTTP status, 0 when nothing answered.
+pub async fn post_update(client: &reqwest::Client, port: u16, secret: Option<&str>, body: &serde_json::Value) -> u16 {
+    let mut request = client.post(format!("http://127.0.0.1:{port}/hook")).json(body);
+    if let Some(secret) = secret {
+        request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+    }
+    request.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
 }
 
 /// A running `vidcache serve` child process.
@@ -226,15 +351,35 @@ pub async fn postgres_database() -> Option<String> {
             return None;
         }
     };
-    let name = format!("vidcache_test_{}_{}", std::process::id(), fastrand::u32(..));
+    // One process runs every test: the counter keeps two tests apart, the
+    // random part two runs of the suite that share a server.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("vidcache_test_{}_{n}_{}", std::process::id(), fastrand::u16(..));
     db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
     Some(format!("{base}/{name}"))
 }
 
+/// The Redis database numbers of the shared server, one per test that uses
+/// one (each flushes its own first): tests run side by side in this one
+/// process, so no two may share a number. (The unit tests of
+/// `telegram::limiter` use 14.)
+pub mod redis_db {
+    pub const SCALE_OUT_WEBHOOKS: u8 = 3;
+    pub const SCALE_OUT_LIMITS: u8 = 4;
+    pub const HARDENING_CREDENTIALS: u8 = 5;
+    pub const WAKEUP_ACROSS_PROCESSES: u8 = 6;
+    pub const WAKEUP_BEFORE_LISTENING: u8 = 7;
+    pub const CREDITS_RATE_LIMIT: u8 = 11;
+    pub const CREDITS_RACING_REPLICAS: u8 = 12;
+    pub const CREDITS_REFUSAL_NO_SLOT: u8 = 13;
+}
+
 /// Backing services for scale-out tests: a fresh PostgreSQL database and a
-/// Redis database number, or `None` (with a note) when they are not running
-/// and this is not CI. In CI (`CI` set) their absence is a failure.
+/// Redis database number (one of [`redis_db`]), or `None` (with a note)
+/// when they are not running and this is not CI. In CI (`CI` set) their
+/// absence is a failure.
 pub async fn scale_backends(redis_db: u8) -> Option<(String, String)> {
     let database_url = postgres_database().await?;
     let redis_base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -271,7 +416,7 @@ pub fn binary() -> PathBuf {
 pub async fn databases(dir: &tempfile::TempDir, name: &str) -> Vec<DatabaseConnection> {
     let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join(format!("{name}.sqlite")).display());
     let mut urls = vec![sqlite];
-    if let Some((postgres, _)) = scale_backends(9).await {
+    if let Some(postgres) = postgres_database().await {
         urls.push(postgres);
     }
     let mut dbs = Vec::new();

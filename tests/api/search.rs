@@ -2,34 +2,21 @@
 //! #24 part 3) and inline mode (issue #25 part 1), the binary against the
 //! fake Telegram.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use chrono::Utc;
 use fakes::telegram::Sent;
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::Value;
-use support::{ADMIN, Harness, eventually, texts_to, videos_to};
 use vidcache::db::entities::video_assets;
 use vidcache::domain::{AssetStatus, FileId, Prompt, Recipe, Wanted};
 
-/// The buttons under a message: (text, callback data).
-fn buttons(sent: &Sent) -> Vec<(String, String)> {
-    let Some(markup) = &sent.reply_markup else { return Vec::new() };
-    markup["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .flatten()
-        .map(|b| (b["text"].as_str().unwrap_or("").to_owned(), b["callback_data"].as_str().unwrap_or("").to_owned()))
-        .collect()
-}
-
 fn is_offer(sent: &Sent) -> bool {
-    sent.method == "sendMessage" && buttons(sent).iter().any(|(text, _)| text.starts_with("▶️"))
+    sent.method == "sendMessage" && support::buttons(sent).iter().any(|(text, _)| text.starts_with("▶️"))
 }
 
 /// Waits for the offer sent to `chat`; returns it with its ▶️ and ✨ data.
@@ -37,7 +24,7 @@ async fn offer_to(h: &Harness, chat: i64) -> (Sent, String, String) {
     let ok = h.fake.wait_for(move |sent| sent.iter().any(|s| s.chat_id == chat && is_offer(s)), Duration::from_secs(30)).await;
     assert!(ok, "chat {chat} got no offer; sent: {:?}\n{}", h.fake.sent_to(chat), h.logs());
     let offer = h.fake.sent_to(chat).into_iter().find(is_offer).expect("an offer");
-    let buttons = buttons(&offer);
+    let buttons = support::buttons(&offer);
     assert_eq!(buttons.len(), 2, "{buttons:?}");
     let send = buttons.iter().find(|(t, _)| t.starts_with("▶️")).expect("▶️").1.clone();
     let make = buttons.iter().find(|(t, _)| t.starts_with('✨')).expect("✨").1.clone();
@@ -45,12 +32,6 @@ async fn offer_to(h: &Harness, chat: i64) -> (Sent, String, String) {
         assert!(!data.is_empty() && data.len() <= 64, "callback data must be 1-64 bytes: {data:?}");
     }
     (offer, send, make)
-}
-
-async fn answered(h: &Harness, callback: &str) -> Option<String> {
-    let id = callback.to_owned();
-    assert!(h.fake.wait_until(move |f| f.callback_answer(&id).is_some(), Duration::from_secs(30)).await, "press never answered");
-    h.fake.callback_answer(callback).flatten()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,12 +53,12 @@ async fn a_near_twin_is_offered_and_both_buttons_work_while_exact_and_unrelated_
 
     // someone else's press changes nothing
     let forged = h.fake.push_callback(300, 300, offer.message_id, &send);
-    let notice = answered(&h, &forged).await.unwrap_or_default();
+    let notice = h.answered(&forged).await.unwrap_or_default();
     assert!(notice.contains("someone else"), "{notice}");
 
     // ▶️ sends the made video by its file_id: no generation, no upload
     let press = h.fake.push_callback(200, 200, offer.message_id, &send);
-    answered(&h, &press).await;
+    h.answered(&press).await;
     assert_eq!(h.video_for(200, 0).await, original);
     assert_eq!(h.jobs().await, 1);
     assert_eq!(h.fake.uploads(), 1);
@@ -86,7 +67,7 @@ async fn a_near_twin_is_offered_and_both_buttons_work_while_exact_and_unrelated_
     assert_eq!(recorded.asset_id, first_asset.id, "recorded as a request for the offered video");
     // a second press: answered already
     let again = h.fake.push_callback(200, 200, offer.message_id, &make);
-    let notice = answered(&h, &again).await.unwrap_or_default();
+    let notice = h.answered(&again).await.unwrap_or_default();
     assert!(notice.contains("already"), "{notice}");
     assert_eq!(h.jobs().await, 1);
 
@@ -94,7 +75,7 @@ async fn a_near_twin_is_offered_and_both_buttons_work_while_exact_and_unrelated_
     h.fake.push_text(300, 300, "red fox jumps over the wooden fence");
     let (offer, _, make) = offer_to(&h, 300).await;
     let press = h.fake.push_callback(300, 300, offer.message_id, &make);
-    answered(&h, &press).await;
+    h.answered(&press).await;
     let own = h.video_for(300, 0).await;
     assert_ne!(own, original);
     assert_eq!(h.jobs().await, 2);

@@ -3,7 +3,7 @@
 //! video whose waiters were not all served yet. At the database level, on
 //! SQLite and on PostgreSQL when it runs.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -156,12 +156,13 @@ async fn a_clear_fails_the_waiters_it_strands_and_gives_their_credits_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_in_store_urls_never_reach_the_log() {
     const SECRET: &str = "sup3rs3cretvalue";
-    let Some((database_url, _)) = support::scale_backends(5).await else { return };
+    let Some((database_url, _)) = support::scale_backends(support::redis_db::HARDENING_CREDENTIALS).await else { return };
     let mut h = support::Harness::new().await;
     h.set("DATABASE_URL", &format!("{database_url}?password={SECRET}&application_name=vidcache"));
     // Redis without a password accepts any for the `default` user (a bare
     // `:password@` would be refused by a server that has none).
-    h.set("REDIS_URL", &format!("redis://default:{SECRET}@127.0.0.1:6379/5"));
+    let db = support::redis_db::HARDENING_CREDENTIALS;
+    h.set("REDIS_URL", &format!("redis://default:{SECRET}@127.0.0.1:6379/{db}"));
     h.set("RUST_LOG", "debug");
     let service = h.spawn();
     h.wait_polling().await;

@@ -16,18 +16,18 @@
 //! - with storage, the sweep removes this machine's copy of a finished
 //!   video once it is old enough, and keeps the object.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, eventually, free_port, videos_to};
 use fakes::telegram::Faults;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use support::{ADMIN, Harness, eventually, free_port, videos_to};
 use vidcache::domain::{AssetStatus, Prompt, RequestStatus};
 use vidcache::service::Housekeeping;
 use vidcache::storage::VideoStore;
@@ -387,21 +387,10 @@ async fn with_storage_the_local_copy_of_a_finished_video_is_swept_and_the_object
     assert_eq!(service.terminate().await.0, Some(0));
 }
 
-/// `name=value` of a `Set-Cookie` for `name` in a response.
-fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-}
-
 /// Signs in to the console at `base` with `token`; the session cookie.
 async fn console_session(http: &reqwest::Client, base: &str, token: &str) -> String {
     let response = http.get(format!("{base}/login")).send().await.expect("the console answers");
-    let login_cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+    let login_cookie = support::cookie_of(&response, "vidcache_login").expect("sign-in cookie");
     let page = response.text().await.expect("body");
     let marker = "name=\"login_csrf\" value=\"";
     let start = page.find(marker).map(|i| i + marker.len()).expect("the sign-in form");
@@ -414,7 +403,7 @@ async fn console_session(http: &reqwest::Client, base: &str, token: &str) -> Str
         .await
         .expect("answers");
     assert_eq!(response.status().as_u16(), 303, "signed in");
-    cookie_of(&response, "vidcache_session").expect("session cookie")
+    support::cookie_of(&response, "vidcache_session").expect("session cookie")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,18 +7,17 @@
 //! the extension's key over its parent's new key), and a second start
 //! changes nothing. The failed prompt is made again on request, as before.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::{Harness, eventually, texts_to};
 use fakes::telegram::Sent;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use sha2::{Digest, Sha256};
-use support::{Harness, eventually, texts_to};
 
-const SQLITE_FIXTURE: &str = include_str!("fixtures/previous_release.sqlite.sql");
-const POSTGRES_FIXTURE: &str = include_str!("fixtures/previous_release.postgres.sql");
+const SQLITE_FIXTURE: &str = include_str!("../fixtures/previous_release.sqlite.sql");
+const POSTGRES_FIXTURE: &str = include_str!("../fixtures/previous_release.postgres.sql");
 
 /// The cached videos of the fixture: (asset id, file_id).
 const KITE: (i64, &str) = (1, "FIXTURE_VIDEO_1");
@@ -134,27 +133,11 @@ async fn fresh_postgres() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
-fn hex_sha256(parts: &[&[u8]]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part);
-    }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The `nth` video sent to `chat`, waited for.
-async fn video_message(h: &Harness, chat: i64, nth: usize) -> Sent {
-    let videos = move |sent: &[Sent]| sent.iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").count();
-    let ok = h.fake.wait_for(move |sent| videos(sent) > nth, Duration::from_secs(60)).await;
-    assert!(ok, "chat {chat} never got video #{nth}; sent to it: {:?}\n{}", h.fake.sent_to(chat), h.logs());
-    h.fake.sent().into_iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").nth(nth).expect("video")
-}
-
 /// Sends `text` from a user of their own chat; returns the video it got.
 async fn ask(h: &Harness, chat: i64, text: &str) -> Sent {
     let before = h.fake.sent_to(chat).iter().filter(|s| s.method == "sendVideo").count();
     h.fake.push_text(chat, chat, text);
-    video_message(h, chat, before).await
+    h.video_message(chat, before).await
 }
 
 /// Asserts `video` is the cached `file_id`, sent by reference.
@@ -178,7 +161,7 @@ async fn extend(h: &Harness, video: &Sent, continuation: &str) -> Sent {
     let asked = h.text_for(chat, texts).await;
     assert!(asked.starts_with('➕'), "the bot did not ask for the continuation: {asked:?}");
     h.fake.push_text(chat, chat, continuation);
-    video_message(h, chat, videos).await
+    h.video_message(chat, videos).await
 }
 
 /// The whole upgrade, on the database at `url` that holds the fixture, with
@@ -240,7 +223,7 @@ async fn keeps_every_cached_video(mut h: Harness, url: String, defaults: Option<
         }
     }
     let parent_key = &after[&KITE.0].prompt_key;
-    let expected = hex_sha256(&[b"extend\x1f", parent_key.as_bytes(), b"\x1f", CONTINUATION.as_bytes()]);
+    let expected = support::hex_sha256(&[b"extend\x1f", parent_key.as_bytes(), b"\x1f", CONTINUATION.as_bytes()]);
     assert_eq!(after[&RAIN.0].prompt_key, expected, "the extension's key is not over its parent's new key");
     let keys: std::collections::HashSet<&str> = after.values().map(|r| r.prompt_key.as_str()).collect();
     assert_eq!(keys.len(), after.len(), "keys are distinct");

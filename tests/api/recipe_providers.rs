@@ -5,7 +5,7 @@
 //!
 //! Tests that run ffmpeg print a note and return when it is not installed.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,15 +27,6 @@ use vidcache::generator::{
     ExtendPart, GenerateError, GenerationRequest, Generator, LocalGenerator, MAX_DATA_URI_BYTES, NoGates, SourceImage,
     build_generator, ffmpeg,
 };
-
-fn have_ffmpeg() -> bool {
-    let ok = ffmpeg::ffmpeg_available();
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "ffmpeg is required in CI (apt-get install ffmpeg)");
-        eprintln!("note: ffmpeg is not installed; skipping this test");
-    }
-    ok
-}
 
 fn recipe(kind: GeneratorKind, quality: Quality, format: Format, length: Length) -> Recipe {
     Recipe::new(Choices { quality, format, length }, kind)
@@ -159,7 +150,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_renderer_follows_the_recipe() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(&[("GENERATOR", "local")]).await;
@@ -200,7 +191,7 @@ async fn an_unreadable_photo_cannot_be_made_and_costs_nothing() {
     let err = env.make("broken", r, Some(b"\xFF\xD8\xFF\xE0 not really a jpeg")).await.expect_err("refused");
     assert!(matches!(err, GenerateError::CannotRun(_)), "{err:?}");
 
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     for generator in ["pipeline", "veo"] {
@@ -248,7 +239,7 @@ async fn veo_in_one_call_follows_the_recipe() {
     assert_eq!(STANDARD.decode(image["bytesBase64Encoded"].as_str().expect("bytes")).expect("base64"), png);
     assert_eq!(sent["parameters"]["aspectRatio"], "9:16");
 
-    if have_ffmpeg() {
+    if support::have_ffmpeg() {
         let (w, h, seconds) = dims(&best).await;
         assert_eq!((w, h), (180, 320), "the fake's clip, upright for 9:16");
         assert!(close(seconds, 8.0), "{seconds}");
@@ -269,7 +260,7 @@ async fn veo_in_one_call_follows_the_recipe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn veo_with_a_voiceover_applies_the_recipe_to_every_clip() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let vars = [
@@ -316,7 +307,7 @@ async fn veo_with_a_voiceover_applies_the_recipe_to_every_clip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runway_pipeline_follows_the_recipe() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let vars = [
@@ -364,7 +355,7 @@ async fn the_runway_pipeline_follows_the_recipe() {
 /// re-encoded below Runway's limit first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remix_on_runway_starts_from_the_photo() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let vars = [("GENERATOR", "pipeline"), ("PIPELINE_SEGMENTS", "1"), ("PIPELINE_SEGMENTS_LONG", "2"), ("SEGMENT_SECONDS", "2")];
@@ -422,7 +413,7 @@ async fn a_remix_on_runway_starts_from_the_photo() {
 /// longer input, as Vertex does), and the new part is still Veo's 7 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn veo_extends_at_most_thirty_seconds_of_a_longer_video() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let env = Env::new(&[("GENERATOR", "veo"), ("OPENAI_API_KEY", ""), ("VERTEX_MODEL_FAST", "veo-3.1-fast-generate-001")]).await;

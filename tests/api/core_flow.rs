@@ -1,13 +1,13 @@
 //! Black-box tests of the core flow: the release-style binary against a
 //! fake Telegram Bot API on loopback.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, videos_to};
 use serde_json::json;
-use support::{ADMIN, Harness, videos_to};
 use vidcache::domain::{AssetStatus, Prompt, RequestStatus};
 
 /// Prompts with case, Unicode-form and whitespace variants.
@@ -137,7 +137,7 @@ async fn bad_inputs_get_a_text_answer_and_record_nothing() {
     assert!(h.text_for(11, 0).await.contains("limit is 20"));
     assert!(h.text_for(12, 0).await.contains("/frobnicate"));
     assert!(h.text_for(13, 0).await.contains("only make videos from text"));
-    // a photo with words is a remix (tests/remix.rs); one Telegram won't hand out is answered, not recorded
+    // a photo with words is a remix (tests/api/remix.rs); one Telegram won't hand out is answered, not recorded
     let answer = h.text_for(14, 0).await;
     assert!(answer.contains("send it again"), "{answer}");
     assert!(h.requests().await.is_empty(), "bad input must not be recorded as a request");

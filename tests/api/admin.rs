@@ -6,14 +6,14 @@
 //! page and approved from it (as the Telegram button does), and
 //! `LOG_FORMAT=json`.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::{Harness, free_port};
 use sea_orm::EntityTrait;
-use support::{Harness, free_port};
 use vidcache::db::entities::{operator_actions, video_assets};
 use vidcache::domain::AssetStatus;
 
@@ -49,7 +49,7 @@ async fn get(url: &str) -> (u16, String) {
     (status, response.text().await.unwrap_or_default())
 }
 
-async fn wait_listening(base: &str) {
+async fn wait_livez(base: &str) {
     let up =
         support::eventually(Duration::from_secs(30), || async { client().get(format!("{base}/livez")).send().await.is_ok() })
             .await;
@@ -63,7 +63,7 @@ async fn health_checks_and_metrics_count_what_happened() {
     h.set("ADMIN_LISTEN_ADDR", &format!("127.0.0.1:{port}"));
     let service = h.spawn();
     let base = format!("http://127.0.0.1:{port}");
-    wait_listening(&base).await;
+    wait_livez(&base).await;
     h.wait_polling().await;
 
     let (status, body) = get(&format!("{base}/livez")).await;
@@ -156,7 +156,7 @@ async fn readyz_names_the_queue_when_it_stops_answering() {
     h.set("QUEUE_URL", &redis_url);
     let service = h.spawn();
     let base = format!("http://127.0.0.1:{port}");
-    wait_listening(&base).await;
+    wait_livez(&base).await;
     let (status, body) = get(&format!("{base}/readyz")).await;
     assert_eq!(status, 200, "{body}\n{}", service.log_text());
 
@@ -178,17 +178,6 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..].split('"').next().unwrap_or_default().to_owned()
 }
 
-/// `name=value` of a `Set-Cookie` for `name` in a response.
-fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_refuses_a_wrong_token_and_forms_without_session_or_csrf() {
     let mut h = Harness::new().await;
@@ -197,7 +186,7 @@ async fn the_console_refuses_a_wrong_token_and_forms_without_session_or_csrf() {
     h.set("ADMIN_TOKEN", "console-test-token-123");
     let service = h.spawn();
     let base = format!("http://127.0.0.1:{port}");
-    wait_listening(&base).await;
+    wait_livez(&base).await;
     h.wait_polling().await;
     h.fake.push_text(1, 1, "console guarded prompt");
     assert!(h.fake.wait_for(|s| s.iter().any(|m| m.method == "sendVideo"), Duration::from_secs(30)).await);
@@ -207,7 +196,7 @@ async fn the_console_refuses_a_wrong_token_and_forms_without_session_or_csrf() {
     // Pages without a session: 401 and the sign-in form.
     let response = http.get(format!("{base}/")).send().await.expect("answers");
     assert_eq!(response.status().as_u16(), 401);
-    let login_cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+    let login_cookie = support::cookie_of(&response, "vidcache_login").expect("sign-in cookie");
     let page = response.text().await.expect("body");
     let login_csrf = hidden(&page, "login_csrf");
 
@@ -220,7 +209,7 @@ async fn the_console_refuses_a_wrong_token_and_forms_without_session_or_csrf() {
         .await
         .expect("answers");
     assert_eq!(response.status().as_u16(), 401);
-    assert!(cookie_of(&response, "vidcache_session").is_none());
+    assert!(support::cookie_of(&response, "vidcache_session").is_none());
 
     // Clearing without a session: 401, nothing changes.
     let response = http.post(format!("{base}/assets/{}/clear", asset.id)).form(&[("csrf", "x")]).send().await.expect("answers");
@@ -234,7 +223,7 @@ async fn the_console_refuses_a_wrong_token_and_forms_without_session_or_csrf() {
         .await
         .expect("answers");
     assert_eq!(response.status().as_u16(), 403);
-    assert!(cookie_of(&response, "vidcache_session").is_none());
+    assert!(support::cookie_of(&response, "vidcache_session").is_none());
 
     // Signed in properly.
     let response = http
@@ -245,7 +234,7 @@ async fn the_console_refuses_a_wrong_token_and_forms_without_session_or_csrf() {
         .await
         .expect("answers");
     assert_eq!(response.status().as_u16(), 303);
-    let session = cookie_of(&response, "vidcache_session").expect("session cookie");
+    let session = support::cookie_of(&response, "vidcache_session").expect("session cookie");
     let raw = response
         .headers()
         .get_all(reqwest::header::SET_COOKIE)
@@ -331,7 +320,7 @@ async fn json_logs_are_one_object_per_line_with_span_fields() {
 /// Signs in to the console at `base` as `name`; the session cookie.
 async fn sign_in(http: &reqwest::Client, base: &str, token: &str, name: &str) -> String {
     let response = http.get(format!("{base}/login")).send().await.expect("the console answers");
-    let login_cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+    let login_cookie = support::cookie_of(&response, "vidcache_login").expect("sign-in cookie");
     let login_csrf = hidden(&response.text().await.expect("body"), "login_csrf");
     let response = http
         .post(format!("{base}/login"))
@@ -341,7 +330,7 @@ async fn sign_in(http: &reqwest::Client, base: &str, token: &str, name: &str) ->
         .await
         .expect("answers");
     assert_eq!(response.status().as_u16(), 303, "signed in");
-    cookie_of(&response, "vidcache_session").expect("session cookie")
+    support::cookie_of(&response, "vidcache_session").expect("session cookie")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +346,7 @@ async fn the_console_lists_a_pending_approval_and_approving_it_lets_the_generati
     h.set("APPROVAL_STAGES", "script");
     let service = h.spawn();
     let base = format!("http://127.0.0.1:{port}");
-    wait_listening(&base).await;
+    wait_livez(&base).await;
     h.wait_polling().await;
     // the operator has talked to the bot (Telegram only lets bots write to those)
     h.fake.push_text(support::ADMIN, support::ADMIN, "/start");
@@ -500,7 +489,7 @@ async fn the_console_throttles_failed_sign_ins_and_its_cookies_are_secure_over_h
     h.set("ADMIN_TOKEN", TOKEN);
     let _service = h.spawn();
     let base = format!("http://127.0.0.1:{port}");
-    wait_listening(&base).await;
+    wait_livez(&base).await;
     let http = client();
     let sign_in_form = |https: bool| {
         let http = http.clone();
@@ -512,7 +501,7 @@ async fn the_console_throttles_failed_sign_ins_and_its_cookies_are_secure_over_h
             }
             let response = request.send().await.expect("answers");
             let cookies = set_cookies(&response);
-            let cookie = cookie_of(&response, "vidcache_login").expect("sign-in cookie");
+            let cookie = support::cookie_of(&response, "vidcache_login").expect("sign-in cookie");
             let csrf = hidden(&response.text().await.expect("body"), "login_csrf");
             (cookie, csrf, cookies)
         }

@@ -4,16 +4,15 @@
 //!
 //! Tests that make a video with the pipeline need ffmpeg (required in CI).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, eventually, texts_to};
 use fakes::providers::{Endpoint, FakeProviders, FakeProvidersConfig, Fault, TaskKind, TaskOutcome};
 use sea_orm::EntityTrait;
-use support::{ADMIN, Harness, eventually, texts_to};
 use vidcache::db::entities::{credit_accounts, refusals};
 use vidcache::domain::{AssetStatus, Failure, RefusalSource, RequestStatus, Verdict};
-use vidcache::generator::ffmpeg;
 
 /// Every paid endpoint of the fakes: none may be called for a refused prompt.
 const PAID: [Endpoint; 6] = [
@@ -24,15 +23,6 @@ const PAID: [Endpoint; 6] = [
     Endpoint::VeoPredict,
     Endpoint::Transcription,
 ];
-
-fn have_ffmpeg() -> bool {
-    let ok = ffmpeg::ffmpeg_available();
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "ffmpeg is required in CI (apt-get install ffmpeg)");
-        eprintln!("note: ffmpeg is not installed; skipping this test");
-    }
-    ok
-}
 
 /// A harness whose service uses the pipeline against `fake` (two one-second
 /// segments), with `vars` on top; `MODERATION` is left to its default.
@@ -70,7 +60,7 @@ async fn refusal_to(h: &Harness, chat: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flagged_prompt_is_refused_with_its_categories_and_costs_nothing() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let (mut h, fake) = pipeline_harness(&[]).await;
@@ -125,7 +115,7 @@ async fn a_flagged_prompt_is_refused_with_its_categories_and_costs_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moderation_outage_delays_the_request_and_nothing_is_spent_meanwhile() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let (h, fake) = pipeline_harness(&[]).await;
@@ -153,7 +143,7 @@ async fn a_moderation_outage_delays_the_request_and_nothing_is_spent_meanwhile()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runway_safety_refusal_is_remembered_until_an_operator_allows_it() {
-    if !have_ffmpeg() {
+    if !support::have_ffmpeg() {
         return;
     }
     let (mut h, fake) = pipeline_harness(&[]).await;
@@ -207,8 +197,12 @@ async fn a_runway_safety_refusal_is_remembered_until_an_operator_allows_it() {
     h.fake.push_text(73, 73, "a dragon over the city");
     h.video_for(73, 0).await;
     assert_eq!(fake.calls(Endpoint::Moderation), 1, "an allowed prompt is not moderated again");
-    let asset = h.assets().await.pop().expect("asset");
-    assert_eq!(asset.status, AssetStatus::Available);
+    // The upload reaches the chat before the asset is recorded available.
+    let available = eventually(Duration::from_secs(30), || async {
+        h.assets().await.pop().is_some_and(|a| a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(available, "{:?}", h.assets().await);
     service.terminate().await;
 }
 

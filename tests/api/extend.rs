@@ -7,14 +7,13 @@
 //! clearing a video clears its extensions (recursively), so the same
 //! continuation of the video made again is made again, once.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use fakes::telegram::Sent;
+use crate::support::Harness;
 use serde_json::Value;
-use support::Harness;
 
 /// Seconds of one frame of the joined video (24 fps).
 const FRAME: f64 = 1.0 / 24.0;
@@ -45,32 +44,6 @@ fn probe(bytes: &[u8], dir: &Path, name: &str) -> (f64, f64, bool) {
     (num(video.get("duration")), num(json["format"].get("duration")), streams.iter().any(|s| s["codec_type"] == "audio"))
 }
 
-/// The `nth` video sent to `chat`, waited for.
-async fn video_message(h: &Harness, chat: i64, nth: usize) -> Sent {
-    let ok = h
-        .fake
-        .wait_for(
-            move |sent| sent.iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").count() > nth,
-            Duration::from_secs(60),
-        )
-        .await;
-    assert!(ok, "chat {chat} never got video #{nth}; sent: {:?}\n{}", h.fake.sent_to(chat), h.logs());
-    h.fake.sent().into_iter().filter(|s| s.chat_id == chat && s.method == "sendVideo").nth(nth).expect("video")
-}
-
-/// Presses the ➕ under `video` as `user`; waits until the press is answered.
-async fn press(h: &Harness, user: i64, video: &Sent) -> Option<String> {
-    let data = support::extend_button(video);
-    let id = h.fake.push_callback(user, video.chat_id, video.message_id, &data);
-    let query = id.clone();
-    let answered = h
-        .fake
-        .wait_until(move |f| f.callback_answers().iter().any(|a| a.callback_query_id == query), Duration::from_secs(30))
-        .await;
-    assert!(answered, "the press was never answered with answerCallbackQuery\n{}", h.logs());
-    h.fake.callback_answers().into_iter().find(|a| a.callback_query_id == id).and_then(|a| a.text)
-}
-
 /// The number of text messages sent to `chat` so far.
 fn texts(h: &Harness, chat: i64) -> usize {
     support::texts_to(&h.fake.sent(), chat).len()
@@ -88,17 +61,21 @@ async fn an_extension_and_its_extension_crossfade_once_for_everyone() {
     let (alice, bob) = (101, 202);
 
     h.fake.push_text(alice, alice, "A red kite");
-    let parent = video_message(&h, alice, 0).await;
+    let parent = h.video_message(alice, 0).await;
     assert!(parent.uploaded);
     let parent_file = parent.video_file_id.clone().expect("file id");
 
     // ➕ → the bot asks for the continuation; the next text is the continuation
     let before = texts(&h, alice);
-    assert_eq!(press(&h, alice, &parent).await, None, "a press that starts an extension needs no notice");
+    assert_eq!(
+        h.press(alice, parent.chat_id, parent.message_id, &support::extend_button(&parent)).await,
+        None,
+        "a press that starts an extension needs no notice"
+    );
     let ask = h.text_for(alice, before).await;
     assert!(ask.starts_with('➕') && ask.contains("/cancel"), "{ask}");
     h.fake.push_text(alice, alice, "And then it starts to rain");
-    let first = video_message(&h, alice, 1).await;
+    let first = h.video_message(alice, 1).await;
     assert!(first.uploaded, "the extension is uploaded");
     assert_eq!(h.fake.uploads(), 2);
     let first_file = first.video_file_id.clone().expect("file id");
@@ -115,19 +92,19 @@ async fn an_extension_and_its_extension_crossfade_once_for_everyone() {
 
     // Bob gets the parent from the cache, presses ➕ and asks the same continuation, written differently
     h.fake.push_text(bob, bob, "a red KITE");
-    let bobs_parent = video_message(&h, bob, 0).await;
+    let bobs_parent = h.video_message(bob, 0).await;
     assert_eq!(bobs_parent.video_file_id.as_deref(), Some(parent_file.as_str()));
-    press(&h, bob, &bobs_parent).await;
+    h.press(bob, bobs_parent.chat_id, bobs_parent.message_id, &support::extend_button(&bobs_parent)).await;
     h.fake.push_text(bob, bob, "  and then it STARTS to rain ");
-    let bobs_first = video_message(&h, bob, 1).await;
+    let bobs_first = h.video_message(bob, 1).await;
     assert_eq!(bobs_first.video_file_id.as_deref(), Some(first_file.as_str()), "the same continuation is the same video");
     assert!(!bobs_first.uploaded);
     assert_eq!(h.fake.uploads(), 2, "nothing uploaded again");
 
     // an extension of the extension
-    press(&h, alice, &first).await;
+    h.press(alice, first.chat_id, first.message_id, &support::extend_button(&first)).await;
     h.fake.push_text(alice, alice, "A rainbow appears");
-    let second = video_message(&h, alice, 2).await;
+    let second = h.video_message(alice, 2).await;
     assert!(second.uploaded);
     assert_eq!(h.fake.uploads(), 3);
     let second_file = second.video_file_id.clone().expect("file id");
@@ -160,8 +137,8 @@ async fn chains_stop_at_max_extensions_and_the_wait_survives_a_restart() {
     let alice = 303;
 
     h.fake.push_text(alice, alice, "Paper boats");
-    let parent = video_message(&h, alice, 0).await;
-    press(&h, alice, &parent).await;
+    let parent = h.video_message(alice, 0).await;
+    h.press(alice, parent.chat_id, parent.message_id, &support::extend_button(&parent)).await;
 
     // the bot waits for the continuation in the database: a restart keeps it
     let (code, _) = service.terminate().await;
@@ -169,12 +146,13 @@ async fn chains_stop_at_max_extensions_and_the_wait_survives_a_restart() {
     let service = h.spawn();
     h.wait_polling().await;
     h.fake.push_text(alice, alice, "They sail away");
-    let first = video_message(&h, alice, 1).await;
+    let first = h.video_message(alice, 1).await;
     assert!(first.uploaded);
 
     // one extension is the most: the next press is refused, in the answer and in a message
     let before = texts(&h, alice);
-    let notice = press(&h, alice, &first).await.expect("a refused press says why");
+    let notice =
+        h.press(alice, first.chat_id, first.message_id, &support::extend_button(&first)).await.expect("a refused press says why");
     assert!(notice.contains(": 1 extension in a row is the most allowed"), "{notice}");
     assert!(notice.chars().count() <= 200);
     let message = h.text_for(alice, before).await;
@@ -182,7 +160,7 @@ async fn chains_stop_at_max_extensions_and_the_wait_survives_a_restart() {
 
     // and the next text is a new prompt, not a continuation
     h.fake.push_text(alice, alice, "A lighthouse");
-    video_message(&h, alice, 2).await;
+    h.video_message(alice, 2).await;
     let assets = h.assets().await;
     let lighthouse = assets.iter().find(|a| a.prompt == "a lighthouse").expect("a new asset");
     assert_eq!((lighthouse.parent_id, lighthouse.extension_depth), (None, 0));
@@ -212,13 +190,13 @@ async fn clearing_a_video_clears_its_extensions_so_the_new_video_is_extended_ane
 
     // a video, its extension and the extension's extension
     h.fake.push_text(alice, alice, "Snow on the roofs");
-    let parent = video_message(&h, alice, 0).await;
-    press(&h, alice, &parent).await;
+    let parent = h.video_message(alice, 0).await;
+    h.press(alice, parent.chat_id, parent.message_id, &support::extend_button(&parent)).await;
     h.fake.push_text(alice, alice, "A cat walks across");
-    let first = video_message(&h, alice, 1).await;
-    press(&h, alice, &first).await;
+    let first = h.video_message(alice, 1).await;
+    h.press(alice, first.chat_id, first.message_id, &support::extend_button(&first)).await;
     h.fake.push_text(alice, alice, "It jumps down");
-    let second = video_message(&h, alice, 2).await;
+    let second = h.video_message(alice, 2).await;
     assert_eq!(h.fake.uploads(), 3);
     let old = [&parent, &first, &second].map(|v| v.video_file_id.clone().expect("file id"));
     // the upload reaches the user just before its asset is marked available;
@@ -260,22 +238,22 @@ async fn clearing_a_video_clears_its_extensions_so_the_new_video_is_extended_ane
 
     // the video is made again; the same continuation of the new video is a new extension
     h.fake.push_text(bob, bob, "snow on the ROOFS");
-    let remade = video_message(&h, bob, 0).await;
+    let remade = h.video_message(bob, 0).await;
     assert!(remade.uploaded, "the cleared video is made again");
     assert_ne!(remade.video_file_id.as_deref(), Some(old[0].as_str()));
-    press(&h, bob, &remade).await;
+    h.press(bob, remade.chat_id, remade.message_id, &support::extend_button(&remade)).await;
     h.fake.push_text(bob, bob, "a cat walks ACROSS");
-    let extended = video_message(&h, bob, 1).await;
+    let extended = h.video_message(bob, 1).await;
     assert!(extended.uploaded, "the old extension was sent instead of extending the new video");
     assert!(!old.contains(&extended.video_file_id.clone().expect("file id")));
     assert_eq!(h.fake.uploads(), 5);
     // and it is made once for everyone: alice's same continuation of the new video is the same file
     h.fake.push_text(alice, alice, "Snow on the roofs");
-    let alices = video_message(&h, alice, 3).await;
+    let alices = h.video_message(alice, 3).await;
     assert_eq!(alices.video_file_id, remade.video_file_id);
-    press(&h, alice, &alices).await;
+    h.press(alice, alices.chat_id, alices.message_id, &support::extend_button(&alices)).await;
     h.fake.push_text(alice, alice, "A cat walks across");
-    let alices_ext = video_message(&h, alice, 4).await;
+    let alices_ext = h.video_message(alice, 4).await;
     assert_eq!(alices_ext.video_file_id, extended.video_file_id);
     assert!(!alices_ext.uploaded);
     assert_eq!(h.fake.uploads(), 5, "nothing made twice");
@@ -296,9 +274,9 @@ async fn a_forged_extend_press_shows_nothing_and_extends_nothing() {
     let (alice, mallory) = (121, 666);
 
     h.fake.push_text(alice, alice, "Alice's secret birthday surprise");
-    let alices = video_message(&h, alice, 0).await;
+    let alices = h.video_message(alice, 0).await;
     h.fake.push_text(mallory, mallory, "a kite");
-    let own = video_message(&h, mallory, 0).await;
+    let own = h.video_message(mallory, 0).await;
 
     // Mallory presses ➕ under her own video, with Alice's asset id in the data
     let forged = support::extend_button(&alices);
@@ -318,7 +296,7 @@ async fn a_forged_extend_press_shows_nothing_and_extends_nothing() {
 
     // nothing of Alice's video reached Mallory, and no wait started
     h.fake.push_text(mallory, mallory, "and then it rains");
-    video_message(&h, mallory, 1).await;
+    h.video_message(mallory, 1).await;
     let after = support::texts_to(&h.fake.sent(), mallory);
     assert!(after.iter().all(|t| !t.to_lowercase().contains("secret")), "{after:?}");
     assert!(after.len() >= before.len());
@@ -327,7 +305,7 @@ async fn a_forged_extend_press_shows_nothing_and_extends_nothing() {
     assert!(assets.iter().any(|a| a.prompt == "and then it rains"), "the text was a prompt of her own: {assets:?}");
 
     // Alice's own press still works
-    assert_eq!(press(&h, alice, &alices).await, None);
+    assert_eq!(h.press(alice, alices.chat_id, alices.message_id, &support::extend_button(&alices)).await, None);
     drop(service);
 }
 
@@ -342,8 +320,8 @@ async fn a_wait_for_a_continuation_expires() {
     let user = 131;
 
     h.fake.push_text(user, user, "A paper boat");
-    let video = video_message(&h, user, 0).await;
-    assert_eq!(press(&h, user, &video).await, None);
+    let video = h.video_message(user, 0).await;
+    assert_eq!(h.press(user, video.chat_id, video.message_id, &support::extend_button(&video)).await, None);
     let asked = texts(&h, user);
     // let the wait run out (it is measured from the press, in the database)
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -355,7 +333,7 @@ async fn a_wait_for_a_continuation_expires() {
 
     // the wait is over: the same text now is a prompt of its own
     h.fake.push_text(user, user, "and then it sinks");
-    video_message(&h, user, 1).await;
+    h.video_message(user, 1).await;
     let assets = h.assets().await;
     assert_eq!(assets.len(), 2);
     assert!(assets.iter().all(|a| a.parent_id.is_none()));

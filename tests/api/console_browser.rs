@@ -8,14 +8,14 @@
 //! `chromium` and `chromium-driver`); without them the test fails, unless
 //! `VIDCACHE_SKIP_BROWSER=1` is set, when it says loudly that it skipped.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::{Harness, free_port};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use support::{Harness, free_port};
 use vidcache::db::entities::{operator_actions, video_assets};
 use vidcache::domain::AssetStatus;
 

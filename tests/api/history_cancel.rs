@@ -2,13 +2,13 @@
 //! inline button) and /cancel (a user withdraws their waiting requests),
 //! through the fake Bot API.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, texts_to, videos_to};
 use fakes::telegram::Sent;
 use serde_json::Value;
-use support::{ADMIN, Harness, texts_to, videos_to};
 use vidcache::domain::{AssetStatus, RequestStatus};
 
 /// A message's id, text and inline buttons (label, callback data).
@@ -34,17 +34,6 @@ fn inline_keyboard(sent: &[Sent], chat: i64) -> Option<KeyboardMessage> {
         })
         .collect();
     Some((message.message_id, message.text.clone().unwrap_or_default(), buttons))
-}
-
-async fn answered(h: &Harness, id: &str) -> Option<String> {
-    let id = id.to_owned();
-    let probe = id.clone();
-    let ok = h
-        .fake
-        .wait_until(move |f| f.answered_callbacks().iter().any(|(answered, _)| *answered == probe), Duration::from_secs(10))
-        .await;
-    assert!(ok, "the press {id} was never answered\n{}", h.logs());
-    h.fake.answered_callbacks().into_iter().find(|(answered, _)| *answered == id).and_then(|(_, text)| text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +76,7 @@ async fn history_sends_a_video_again_by_file_id_without_uploading() {
 
     // Pressing "Second clip" sends that video again by file_id.
     let press = h.fake.push_callback(user, user, message_id, &buttons[1].1);
-    assert_eq!(answered(&h, &press).await, None, "a press that worked needs no notice");
+    assert_eq!(h.answered(&press).await, None, "a press that worked needs no notice");
     assert_eq!(h.video_for(user, 3).await, second);
     let resent = h.fake.sent_to(user).into_iter().filter(|s| s.method == "sendVideo").nth(3).expect("re-sent video");
     assert!(!resent.uploaded, "re-sent by file_id, not uploaded");
@@ -107,17 +96,17 @@ async fn history_sends_a_video_again_by_file_id_without_uploading() {
     // Someone else pressing this user's button gets a notice and no video.
     let other = 302;
     let press = h.fake.push_callback(other, user, message_id, &buttons[0].1);
-    assert_eq!(answered(&h, &press).await.as_deref(), Some("That button is no longer valid."));
+    assert_eq!(h.answered(&press).await.as_deref(), Some("That button is no longer valid."));
     // A forged or stale button likewise.
     let press = h.fake.push_callback(user, user, message_id, "zz:1");
-    assert_eq!(answered(&h, &press).await.as_deref(), Some("That button is no longer valid."));
+    assert_eq!(h.answered(&press).await.as_deref(), Some("That button is no longer valid."));
 
     // A cleared video can't be sent again.
     h.fake.push_text(ADMIN, ADMIN, "/clear first clip");
     h.text_for(ADMIN, 0).await;
     let press = h.fake.push_callback(user, user, message_id, &buttons[0].1);
     assert_eq!(
-        answered(&h, &press).await.as_deref(),
+        h.answered(&press).await.as_deref(),
         Some("That video is no longer stored. Send the prompt again to get a new one.")
     );
     assert_eq!(videos_to(&h.fake.sent(), user).len(), 4, "no video for the presses that did nothing");

@@ -1,46 +1,16 @@
 //! Scale-out on real PostgreSQL and Redis: several processes, webhook mode,
 //! one dedup promise, one flood budget, coherent caches.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use crate::support::{ADMIN, Harness, free_port, redis_db, scale_backends, texts_to, videos_to};
 use fakes::telegram::FakeTelegramConfig;
-use serde_json::json;
-use support::{ADMIN, Harness, free_port, scale_backends, texts_to, videos_to};
 use vidcache::domain::RequestStatus;
 
 const SECRET: &str = "test_secret-12345";
-
-/// The scale-out tests each start several processes; on a small machine
-/// they run one at a time so that one's load doesn't starve the other's.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn update(update_id: i64, chat: i64, text: &str) -> serde_json::Value {
-    json!({"update_id": update_id, "message": {
-        "message_id": update_id, "date": 1_700_000_000,
-        "chat": {"id": chat, "type": "private", "first_name": "S"},
-        "from": {"id": chat, "is_bot": false, "first_name": "S"},
-        "text": text
-    }})
-}
-
-async fn post(client: &reqwest::Client, port: u16, secret: Option<&str>, body: &serde_json::Value) -> u16 {
-    let mut request = client.post(format!("http://127.0.0.1:{port}/hook")).json(body);
-    if let Some(secret) = secret {
-        request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
-    }
-    request.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
-}
-
-async fn wait_listening(h: &Harness, port: u16) {
-    let ok = support::eventually(Duration::from_secs(30), || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-    })
-    .await;
-    assert!(ok, "nothing listens on {port}\n{}", h.logs());
-}
 
 async fn scale_harness(redis_db: u8) -> Option<Harness> {
     let (database_url, redis_url) = scale_backends(redis_db).await?;
@@ -57,13 +27,13 @@ async fn scale_harness(redis_db: u8) -> Option<Harness> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
-    let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(h) = scale_harness(3).await else { return };
+    let _serial = support::MULTI_PROCESS.lock().await;
+    let Some(h) = scale_harness(redis_db::SCALE_OUT_WEBHOOKS).await else { return };
     let (port_a, port_b) = (free_port(), free_port());
     let a = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_a}"))]);
     let b = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_b}"))]);
-    wait_listening(&h, port_a).await;
-    wait_listening(&h, port_b).await;
+    support::wait_listening(&h, port_a).await;
+    support::wait_listening(&h, port_b).await;
     assert_eq!(
         h.fake.webhook().map(|(url, secret)| (url, secret.unwrap_or_default())),
         Some(("https://bot.example.test/hook".into(), SECRET.into()))
@@ -71,8 +41,8 @@ async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
 
     let client = reqwest::Client::new();
     // The secret token is checked on every call.
-    assert_eq!(post(&client, port_a, None, &update(1, 1, "sneaky")).await, 401);
-    assert_eq!(post(&client, port_b, Some("wrong"), &update(2, 2, "sneaky")).await, 401);
+    assert_eq!(support::post_update(&client, port_a, None, &support::webhook_update(1, 1, "sneaky")).await, 401);
+    assert_eq!(support::post_update(&client, port_b, Some("wrong"), &support::webhook_update(2, 2, "sneaky")).await, 401);
 
     let prompts: Vec<String> = (0..20).map(|i| format!("scaled prompt {i}")).collect();
     let mut expected = HashMap::new();
@@ -84,8 +54,8 @@ async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
         expected.insert(chat, base.clone());
         let port = if i % 2 == 0 { port_a } else { port_b };
         let client = client.clone();
-        let body = update(10 + i, chat, &text);
-        posts.push(tokio::spawn(async move { post(&client, port, Some(SECRET), &body).await }));
+        let body = support::webhook_update(10 + i, chat, &text);
+        posts.push(tokio::spawn(async move { support::post_update(&client, port, Some(SECRET), &body).await }));
     }
     for p in posts {
         assert_eq!(p.await.expect("joins"), 200);
@@ -121,29 +91,32 @@ async fn two_processes_on_postgres_and_redis_generate_each_prompt_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clear_on_one_replica_reaches_the_other_within_a_second() {
-    let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(mut h) = scale_harness(4).await else { return };
+    let _serial = support::MULTI_PROCESS.lock().await;
+    let Some(mut h) = scale_harness(redis_db::SCALE_OUT_LIMITS).await else { return };
     h.set("LOCAL_GENERATOR_DELAY_MS", "0");
     let (port_a, port_b) = (free_port(), free_port());
     let a = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_a}"))]);
     let b = h.spawn_with("serve", &[("WEBHOOK_LISTEN_ADDR", format!("127.0.0.1:{port_b}"))]);
-    wait_listening(&h, port_a).await;
-    wait_listening(&h, port_b).await;
+    support::wait_listening(&h, port_a).await;
+    support::wait_listening(&h, port_b).await;
     let client = reqwest::Client::new();
 
-    assert_eq!(post(&client, port_a, Some(SECRET), &update(1, 1, "Coherent cat")).await, 200);
+    assert_eq!(support::post_update(&client, port_a, Some(SECRET), &support::webhook_update(1, 1, "Coherent cat")).await, 200);
     let first = h.video_for(1, 0).await;
-    assert_eq!(post(&client, port_b, Some(SECRET), &update(2, 2, "coherent CAT")).await, 200);
+    assert_eq!(support::post_update(&client, port_b, Some(SECRET), &support::webhook_update(2, 2, "coherent CAT")).await, 200);
     assert_eq!(h.video_for(2, 0).await, first, "replica B serves (and now caches) the same video");
 
-    assert_eq!(post(&client, port_a, Some(SECRET), &update(3, ADMIN, "/clear coherent cat")).await, 200);
+    assert_eq!(
+        support::post_update(&client, port_a, Some(SECRET), &support::webhook_update(3, ADMIN, "/clear coherent cat")).await,
+        200
+    );
     let cleared =
         h.fake.wait_for(|sent| texts_to(sent, ADMIN).iter().any(|t| t.starts_with("Cleared")), Duration::from_secs(10)).await;
     assert!(cleared);
     // The promise under test is a time bound: one second after the clear,
     // replica B must no longer answer from its cache.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(post(&client, port_b, Some(SECRET), &update(4, 4, "Coherent Cat")).await, 200);
+    assert_eq!(support::post_update(&client, port_b, Some(SECRET), &support::webhook_update(4, 4, "Coherent Cat")).await, 200);
     let after = h.video_for(4, 0).await;
     assert_ne!(after, first, "replica B regenerated instead of serving its stale cache");
     assert_eq!(h.fake.uploads(), 2);
@@ -153,8 +126,8 @@ async fn a_clear_on_one_replica_reaches_the_other_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_alone_holds_data_and_queue() {
-    let _serial = ONE_AT_A_TIME.lock().await;
-    let Some((database_url, _)) = scale_backends(5).await else { return };
+    let _serial = support::MULTI_PROCESS.lock().await;
+    let Some(database_url) = support::postgres_database().await else { return };
     let mut h = Harness::new().await;
     h.set("DATABASE_URL", &database_url);
     h.set("LOCAL_GENERATOR_DELAY_MS", "500");
