@@ -132,16 +132,10 @@ pub(super) async fn intake(settings: &Settings, backends: &Backends, shared: &Se
         blocked_words: settings.moderation.blocked_words.clone(),
     };
     let recorder = Recorder::start_admitted(db.clone(), claim, lanes, 100, Arc::new(admission));
-    let intake = Intake::new(
-        db.clone(),
-        backends.cache.clone(),
-        recorder,
-        shared.dispatcher.clone(),
-        shared.delivery.clone(),
-        claim,
-    )
-    .with_admission(settings.credits.is_some(), shared_rate, settings.admin_user_ids.clone())
-    .with_recipes(settings.default_choices, settings.providers.generator);
+    let intake =
+        Intake::new(db.clone(), backends.cache.clone(), recorder, shared.dispatcher.clone(), shared.delivery.clone(), claim)
+            .with_admission(settings.credits.is_some(), shared_rate, settings.admin_user_ids.clone())
+            .with_recipes(settings.default_choices, settings.providers.generator);
     Ok(Arc::new(intake))
 }
 

@@ -49,8 +49,7 @@ impl Backends {
         let warming = tokio::spawn(db::warm(db.clone()));
         let queue = open_queue(settings).await?;
         let sender = open_sender(settings).await?;
-        let store =
-            VideoStore::from_settings(&settings.storage, settings.videos_dir()).context("cannot set up STORAGE_URL")?;
+        let store = VideoStore::from_settings(&settings.storage, settings.videos_dir()).context("cannot set up STORAGE_URL")?;
         tracing::info!(storage = %store.describe(), "finished videos are kept here");
         let cache = VideoCache::new(1_000_000);
         cache_sync::warm(&db, &cache, 10_000).await.context("cannot warm the cache")?;

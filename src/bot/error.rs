@@ -31,11 +31,7 @@ impl BotError {
     /// an outage or a conflict from a failure.
     pub fn db(doing: &'static str) -> impl FnOnce(DbErr) -> Self {
         move |source| {
-            if is_retryable(&source) {
-                BotError::Unavailable { doing, source }
-            } else {
-                BotError::Database { doing, source }
-            }
+            if is_retryable(&source) { BotError::Unavailable { doing, source } } else { BotError::Database { doing, source } }
         }
     }
 }

@@ -44,7 +44,6 @@ impl Lang {
     }
 }
 
-
 /// Every message, in one language: every topic's texts.
 pub trait Texts:
     Send + Sync + MenuTexts + InputTexts + RequestTexts + ExtendTexts + ApprovalTexts + CreditTexts + OperatorTexts + SearchTexts

@@ -1,7 +1,7 @@
 //! What operators read: /clear, /allow, an asset's report, /stats, grants and refunds, the console's labels.
 
-use crate::texts::ConsoleTexts;
 use crate::domain::{AssetStatus, Failure, MadeWith, Recipe, Stage, UserId};
+use crate::texts::ConsoleTexts;
 
 /// What an operator's /clear did, for its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! A request's life as its user reads it: progress, the video, failures, /status, /history and /cancel.
 
-use crate::texts::Texts;
 use crate::domain::{AssetStatus, Choices, Failure, RequestStatus, Stage};
+use crate::texts::Texts;
 
 /// One line of a user's /status.
 #[derive(Debug, Clone, Copy)]

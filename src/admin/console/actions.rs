@@ -5,9 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{PageError, Shared, checked_post, see_other};
 use super::html::query_value;
 use super::sign_in::CsrfForm;
+use super::{PageError, Shared, checked_post, see_other};
 use crate::domain::{Actor, ApprovalId, ApprovalState, AssetId, Decision};
 use crate::service::ApprovalPress;
 use crate::texts::ClearOutcome;
@@ -46,7 +46,7 @@ fn pressed_code(pressed: ApprovalPress) -> String {
 }
 
 #[derive(Deserialize)]
-struct DecisionForm {
+pub(super) struct DecisionForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]

@@ -7,10 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{ConsoleState, PageError, Shared, failure_cell};
 use super::actions::{outcome_from, pressed_from};
 use super::auth::{Session, over_https};
 use super::html::{esc, table};
+use super::{ConsoleState, PageError, Shared, failure_cell};
 use crate::db::assets::Asset;
 use crate::db::stages::dollars;
 use crate::domain::{ApprovalState, AssetId};
@@ -18,14 +18,19 @@ use crate::service::ApprovalPress;
 use crate::service::console::{AssetDetail, VideoSource};
 
 #[derive(Deserialize)]
-struct AssetQuery {
+pub(super) struct AssetQuery {
     #[serde(default)]
     done: String,
     #[serde(default)]
     decided: String,
 }
 
-pub(super) async fn asset(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>, Query(query): Query<AssetQuery>) -> Response {
+pub(super) async fn asset(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(query): Query<AssetQuery>,
+) -> Response {
     let session = signed_in!(state, headers);
     let c = state.labels();
     let detail = match state.console.asset(AssetId(id)).await {
@@ -235,8 +240,8 @@ fn approvals_section(state: &ConsoleState, session: &Session, detail: &AssetDeta
 pub(super) async fn video(State(state): Shared, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     let session = signed_in!(state, headers);
     match state.console.video(AssetId(id)).await {
-        Ok(Some(VideoSource::Local(path))) => video::serve(&path, &headers).await,
-        Ok(Some(VideoSource::Stored(key))) => video::serve_stored(state.console.store(), &key, &headers).await,
+        Ok(Some(VideoSource::Local(path))) => super::video::serve(&path, &headers).await,
+        Ok(Some(VideoSource::Stored(key))) => super::video::serve_stored(state.console.store(), &key, &headers).await,
         Ok(None) => state.message(StatusCode::NOT_FOUND, Some(&session), state.labels().not_found),
         Err(err) => state.failure(&session, PageError::db("reading an asset's video")(err)),
     }

@@ -7,10 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::auth::over_https;
-use super::{ConsoleState, PageError, Shared, failure_cell};
 use super::asset::asset_link;
+use super::auth::over_https;
 use super::html::{esc, table};
+use super::{ConsoleState, PageError, Shared, failure_cell};
 use crate::domain::{AssetStatus, UserId};
 use crate::service::console::LIST_LIMIT;
 
@@ -60,7 +60,7 @@ pub(super) async fn overview(State(state): Shared, headers: HeaderMap) -> Respon
 }
 
 #[derive(Deserialize)]
-struct SearchQuery {
+pub(super) struct SearchQuery {
     #[serde(default)]
     q: String,
     #[serde(default)]

@@ -5,7 +5,6 @@
 //! approvals with approve/reject buttons for the pending one), a user's
 //! requests. Without the token every page says the console is off.
 
-
 mod auth;
 mod html;
 mod video;
@@ -15,8 +14,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use sea_orm::DbErr;
@@ -31,7 +30,7 @@ use crate::domain::{AssetId, AssetStatus, ConsoleName, Failure};
 use crate::service::Console;
 use crate::service::console::AssetSummary;
 use crate::telemetry::Chain;
-use crate::texts::{ConsoleTexts, Texts};
+use crate::texts::{ConsoleTexts, Lang, Texts};
 
 /// Why a console page could not be shown or an action not done; answered
 /// 500 with "try again", logged with its cause.
@@ -58,11 +57,7 @@ impl PageError {
     /// Wraps a database error met while `doing` (for `map_err`).
     fn db(doing: &'static str) -> impl FnOnce(DbErr) -> Self {
         move |source| {
-            if is_retryable(&source) {
-                PageError::Unavailable { doing, source }
-            } else {
-                PageError::Database { doing, source }
-            }
+            if is_retryable(&source) { PageError::Unavailable { doing, source } } else { PageError::Database { doing, source } }
         }
     }
 }

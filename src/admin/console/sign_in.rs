@@ -3,14 +3,13 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Form, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{Shared, auth, checked_post, see_other};
 use super::auth::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS, cross_site, over_https, set_cookie};
-use super::html::page;
+use super::{Shared, auth, checked_post, see_other};
 use crate::domain::ConsoleName;
 
 pub(super) async fn login_page(State(state): Shared, headers: HeaderMap) -> Response {
@@ -21,7 +20,7 @@ pub(super) async fn login_page(State(state): Shared, headers: HeaderMap) -> Resp
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(super) struct LoginForm {
     #[serde(default)]
     token: String,
     #[serde(default)]

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::telegram::length::{MAX_CAPTION_UNITS, fit};
 use super::messages::{add_reply, add_thread};
 use super::{ApiError, BotApi, Keyboard, decode, network};
 use crate::domain::{ChatId, FileId, MessageId, ThreadId};
+use crate::telegram::length::{MAX_CAPTION_UNITS, fit};
 
 /// What Telegram answers to a sent video.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::telegram::length::{MAX_TEXT_UNITS, fit};
 use super::{ApiError, BotApi};
 use crate::domain::{ChatId, MessageId, ThreadId};
+use crate::telegram::length::{MAX_TEXT_UNITS, fit};
 
 /// An optional keyboard for a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,6 @@ impl BotApi {
         Ok(())
     }
 
-
     pub async fn edit_message_text(&self, chat_id: ChatId, message_id: MessageId, text: &str) -> Result<(), ApiError> {
         let text = fit(text, MAX_TEXT_UNITS);
         let body = json!({ "chat_id": chat_id.0, "message_id": message_id.0, "text": text });
@@ -122,7 +121,6 @@ impl BotApi {
         let _: Value = self.call("editMessageReplyMarkup", body, None).await?;
         Ok(())
     }
-
 }
 
 /// A forum topic's messages go to it; General (and every chat without

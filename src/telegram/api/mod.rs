@@ -171,7 +171,6 @@ impl BotApi {
         self.call("setMyCommands", body, None).await
     }
 
-
     pub async fn get_file(&self, file_id: &str) -> Result<TelegramFile, ApiError> {
         self.call("getFile", json!({ "file_id": file_id }), None).await
     }
@@ -201,7 +200,6 @@ impl BotApi {
         }
         Ok(body)
     }
-
 }
 
 fn network(method: &'static str, err: reqwest::Error) -> ApiError {

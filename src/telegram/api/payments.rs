@@ -51,5 +51,4 @@ impl BotApi {
         let _: Value = self.call("refundStarPayment", body, None).await?;
         Ok(())
     }
-
 }

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::texts::{CreditTexts, Movement, en_count};
 use crate::domain::{LedgerKind, StarsPackage};
+use crate::texts::{CreditTexts, Movement, en_count};
 
 use super::English;
 

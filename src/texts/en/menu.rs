@@ -1,7 +1,7 @@
 //! English: the menu, the settings and help: the buttons people press to find their way.
 
+use crate::domain::{Choice, Choices, Length, Quality};
 use crate::texts::{MenuTexts, en_count};
-use crate::domain::{Choice, Choices, Format, Length, Quality};
 
 use super::English;
 
@@ -57,7 +57,7 @@ impl MenuTexts for English {
     }
 
     fn setting_chosen(&self, choice: Choice) -> String {
-        format!("✅ {} — for your next videos.", super::choice_label(self, choice))
+        format!("✅ {} — for your next videos.", crate::texts::choice_label(self, choice))
     }
 
     fn settings_button(&self) -> String {

@@ -1,7 +1,9 @@
 //! English: what operators read: /clear, /allow, an asset's report, /stats, grants and refunds, the console's labels.
 
-use crate::texts::{AssetReport, ClearOutcome, ConsoleTexts, OperatorTexts, RefundRefusal, RequestTexts, StatsReport, en_count, shorten};
 use crate::domain::UserId;
+use crate::texts::{
+    AssetReport, ClearOutcome, ConsoleTexts, OperatorTexts, RefundRefusal, RequestTexts, StatsReport, en_count, shorten,
+};
 
 use super::English;
 
@@ -121,7 +123,7 @@ impl OperatorTexts for English {
         if let Some(normalized) = r.normalized {
             lines.push(format!("normalized: “{}”", self.caption(normalized)));
         }
-        lines.push(format!("made: {}", super::recipe_line(&r.recipe, r.made_with.as_ref())));
+        lines.push(format!("made: {}", crate::texts::recipe_line(&r.recipe, r.made_with.as_ref())));
         lines.extend([
             format!("state: {:?}, generation {}, {} generation attempts", r.status, r.generation, r.attempts),
             format!("requests: {}", r.requests),
@@ -151,7 +153,7 @@ impl OperatorTexts for English {
             r.costs,
             r.paid_sends,
             r.paid_sends as f64 * 0.1,
-            super::size(r.disk_used, ["B", "KB", "MB", "GB", "TB"])
+            crate::texts::size(r.disk_used, ["B", "KB", "MB", "GB", "TB"])
         );
         let f = &r.refusals;
         text.push_str(&format!(

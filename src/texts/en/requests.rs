@@ -1,7 +1,7 @@
 //! English: a request's life as its user reads it: progress, the video, failures, /status, /history and /cancel.
 
-use crate::texts::{ApprovalTexts, HistoryItem, RequestTexts, StatusLine, en_count, shorten};
 use crate::domain::{AssetStatus, Failure, RefusalSource, RequestStatus, Stage};
+use crate::texts::{ApprovalTexts, HistoryItem, RequestTexts, StatusLine, en_count, shorten};
 
 use super::English;
 

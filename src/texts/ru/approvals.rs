@@ -1,7 +1,7 @@
 //! Русский: approvals: previews for the approver, the ✅/❌ buttons and the answers to a press.
 
-use crate::texts::{ApprovalTexts, shorten};
 use crate::domain::{ApprovalState, Gate};
+use crate::texts::{ApprovalTexts, shorten};
 
 use super::Russian;
 

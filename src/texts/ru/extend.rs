@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::texts::{ExtendTexts, MenuTexts, ru_count, shorten};
 use crate::domain::Choices;
+use crate::texts::{ExtendTexts, MenuTexts, ru_count, shorten};
 
 use super::Russian;
 

@@ -1,7 +1,7 @@
 //! Русский: answers to what people send that is not (yet) a prompt to make: bad prompts, voice messages, photos, commands, groups.
 
-use crate::texts::{InputTexts, ru_count, shorten};
 use crate::domain::PromptError;
+use crate::texts::{InputTexts, ru_count, shorten};
 
 use super::Russian;
 

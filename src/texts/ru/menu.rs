@@ -1,7 +1,7 @@
 //! Русский: the menu, the settings and help: the buttons people press to find their way.
 
-use crate::texts::{MenuTexts, ru_count, ru_form};
 use crate::domain::{Choice, Choices, Length, Quality};
+use crate::texts::{MenuTexts, ru_count, ru_form};
 
 use super::Russian;
 
@@ -58,7 +58,7 @@ impl MenuTexts for Russian {
     }
 
     fn setting_chosen(&self, choice: Choice) -> String {
-        format!("✅ {} — для следующих видео.", super::choice_label(self, choice))
+        format!("✅ {} — для следующих видео.", crate::texts::choice_label(self, choice))
     }
 
     fn settings_button(&self) -> String {

@@ -1,7 +1,7 @@
 //! Русский: what operators read: /clear, /allow, an asset's report, /stats, grants and refunds, the console's labels.
 
-use crate::texts::{AssetReport, ClearOutcome, ConsoleTexts, OperatorTexts, RefundRefusal, RequestTexts, StatsReport, shorten};
 use crate::domain::UserId;
+use crate::texts::{AssetReport, ClearOutcome, ConsoleTexts, OperatorTexts, RefundRefusal, RequestTexts, StatsReport, shorten};
 
 use super::Russian;
 
@@ -120,9 +120,14 @@ impl OperatorTexts for Russian {
         if let Some(normalized) = r.normalized {
             lines.push(format!("нормализованный: «{}»", self.caption(normalized)));
         }
-        lines.push(format!("как сделано: {}", super::recipe_line(&r.recipe, r.made_with.as_ref())));
+        lines.push(format!("как сделано: {}", crate::texts::recipe_line(&r.recipe, r.made_with.as_ref())));
         lines.extend([
-            format!("состояние: {}, поколение {}, попыток генерации: {}", super::asset_status(r.status), r.generation, r.attempts),
+            format!(
+                "состояние: {}, поколение {}, попыток генерации: {}",
+                super::asset_status(r.status),
+                r.generation,
+                r.attempts
+            ),
             format!("запросов: {}", r.requests),
         ]);
         if let Some(stage) = &r.stage {
@@ -150,7 +155,7 @@ impl OperatorTexts for Russian {
             r.costs,
             r.paid_sends,
             r.paid_sends as f64 * 0.1,
-            super::size(r.disk_used, ["Б", "КБ", "МБ", "ГБ", "ТБ"])
+            crate::texts::size(r.disk_used, ["Б", "КБ", "МБ", "ГБ", "ТБ"])
         );
         let f = &r.refusals;
         text.push_str(&format!(
@@ -175,7 +180,10 @@ impl OperatorTexts for Russian {
     }
 
     fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String {
-        format!("Отказано: изменение на {} опустило бы баланс пользователя {user} ({balance}) ниже нуля.", super::signed_credits(amount))
+        format!(
+            "Отказано: изменение на {} опустило бы баланс пользователя {user} ({balance}) ниже нуля.",
+            super::signed_credits(amount)
+        )
     }
 
     fn refund_usage(&self) -> String {
