@@ -20,6 +20,18 @@ pub use console::ConsoleDeps;
 /// How often histogram buffers are drained into the exporter.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
+/// Why the admin listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// `ADMIN_LISTEN_ADDR` was given and can't be bound (taken, or not this host's).
+    #[error("cannot listen on {addr} (ADMIN_LISTEN_ADDR)")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// What the listener needs from the rest of the process.
 pub struct AdminDeps {
     pub health: Health,
@@ -34,7 +46,7 @@ pub async fn start(
     settings: &AdminSettings,
     deps: AdminDeps,
     shutdown: CancellationToken,
-) -> anyhow::Result<Option<impl Future<Output = ()> + Send + 'static>> {
+) -> Result<Option<impl Future<Output = ()> + Send + 'static>, AdminError> {
     let Some(addr) = settings.listen else {
         tracing::info!("admin listener off (ADMIN_LISTEN_ADDR is empty)");
         return Ok(None);
@@ -45,7 +57,7 @@ pub async fn start(
             tracing::warn!(%addr, error = %err, "cannot listen on the default admin address; running without /metrics, /livez, /readyz and the console (set ADMIN_LISTEN_ADDR)");
             return Ok(None);
         }
-        Err(err) => anyhow::bail!("cannot listen on {addr} (ADMIN_LISTEN_ADDR): {err}"),
+        Err(source) => return Err(AdminError::Listen { addr, source }),
     };
     if let Err(err) = measure::install() {
         tracing::warn!(error = %err, "cannot install the metrics recorder; /metrics stays empty");

@@ -3,8 +3,11 @@
 //! prompts — which calls the services and answers in the user's language.
 
 pub mod commands;
+pub mod error;
 pub mod handler;
 pub mod polling;
 pub mod remix;
 pub mod voice;
 pub mod webhook;
+
+pub use error::BotError;

@@ -15,9 +15,25 @@ use tokio_util::sync::CancellationToken;
 
 use super::handler::{Handled, UpdateHandler};
 use crate::config::WebhookSettings;
-use crate::telegram::api::BotApi;
+use crate::telegram::api::{ApiError, BotApi};
 
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+/// Why webhook mode could not start (either fails start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The address is taken or not this host's: a setup fault here.
+    #[error("cannot listen on {addr} (WEBHOOK_LISTEN_ADDR)")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Telegram refused `setWebhook` (a URL it can't reach, not HTTPS) or
+    /// did not answer.
+    #[error("Telegram refused the webhook")]
+    Refused(#[source] ApiError),
+}
 
 #[derive(Clone)]
 struct Hook {
@@ -58,13 +74,11 @@ pub async fn start_webhook(
     handler: Arc<UpdateHandler>,
     settings: WebhookSettings,
     shutdown: CancellationToken,
-) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+) -> Result<impl Future<Output = ()> + Send + 'static, WebhookError> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {} (WEBHOOK_LISTEN_ADDR): {e}", settings.listen))?;
-    api.set_webhook(&settings.url, Some(settings.secret.expose()))
-        .await
-        .map_err(|e| anyhow::anyhow!("Telegram refused the webhook: {e}"))?;
+        .map_err(|source| WebhookError::Listen { addr: settings.listen, source })?;
+    api.set_webhook(&settings.url, Some(settings.secret.expose())).await.map_err(WebhookError::Refused)?;
     tracing::info!(listen = %settings.listen, "receiving updates by webhook");
     let app = Router::new()
         .fallback(axum::routing::post(receive))

@@ -44,8 +44,6 @@ pub mod remix;
 pub mod search;
 pub mod status;
 
-use std::sync::Arc;
-
 pub use approvals::{ApprovalPress, Approvals};
 pub use cancel::Cancel;
 pub use console::Console;
@@ -63,82 +61,3 @@ pub use operator::Operator;
 pub use remix::Remixes;
 pub use search::Search;
 pub use status::UserStatus;
-
-/// The services one process runs, built once at start (see `app`).
-#[derive(Clone)]
-pub struct Services {
-    intake: Arc<Intake>,
-    delivery: Arc<Delivery>,
-    dispatcher: Arc<Dispatcher>,
-    operator: Arc<Operator>,
-    status: Arc<UserStatus>,
-    history: Arc<History>,
-    cancel: Arc<Cancel>,
-    approvals: Arc<Approvals>,
-    credits: Arc<Credits>,
-    extensions: Arc<Extensions>,
-    remixes: Arc<Remixes>,
-}
-
-impl Services {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        intake: Arc<Intake>,
-        delivery: Arc<Delivery>,
-        dispatcher: Arc<Dispatcher>,
-        operator: Arc<Operator>,
-        status: Arc<UserStatus>,
-        history: Arc<History>,
-        cancel: Arc<Cancel>,
-        credits: Arc<Credits>,
-        approvals: Arc<Approvals>,
-        extensions: Arc<Extensions>,
-        remixes: Arc<Remixes>,
-    ) -> Self {
-        Self { intake, delivery, dispatcher, operator, status, history, cancel, credits, approvals, extensions, remixes }
-    }
-
-    pub fn remixes(&self) -> &Arc<Remixes> {
-        &self.remixes
-    }
-
-    pub fn approvals(&self) -> &Arc<Approvals> {
-        &self.approvals
-    }
-
-    pub fn credits(&self) -> &Arc<Credits> {
-        &self.credits
-    }
-
-    pub fn intake(&self) -> &Arc<Intake> {
-        &self.intake
-    }
-
-    pub fn delivery(&self) -> &Arc<Delivery> {
-        &self.delivery
-    }
-
-    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
-        &self.dispatcher
-    }
-
-    pub fn operator(&self) -> &Arc<Operator> {
-        &self.operator
-    }
-
-    pub fn status(&self) -> &Arc<UserStatus> {
-        &self.status
-    }
-
-    pub fn extensions(&self) -> &Arc<Extensions> {
-        &self.extensions
-    }
-
-    pub fn history(&self) -> &Arc<History> {
-        &self.history
-    }
-
-    pub fn cancel(&self) -> &Arc<Cancel> {
-        &self.cancel
-    }
-}

@@ -1,22 +1,36 @@
 //! Every text a person reads — users and operators — in one layer. The
-//! logic asks a [`Texts`] catalogue for a message by what it means; each
-//! language is one implementation of the trait, so adding a language is
-//! adding a file here, with the compiler checking that none is missing.
+//! logic asks a [`Texts`] catalogue for a message by what it means. The
+//! catalogue is one trait per topic ([`MenuTexts`], [`InputTexts`],
+//! [`RequestTexts`], [`ExtendTexts`], [`ApprovalTexts`], [`CreditTexts`],
+//! [`OperatorTexts`], [`SearchTexts`]); each language (`en/`, `ru/`)
+//! implements every topic in a file of its own, so adding a language is
+//! adding a directory here, with the compiler checking that none is missing.
 
+mod approvals;
 mod console;
+mod credits;
 mod en;
+mod extend;
+mod input;
+mod menu;
+mod operator;
+mod requests;
 mod ru;
 mod search;
 
+pub use approvals::ApprovalTexts;
 pub use console::ConsoleTexts;
+pub use credits::{CreditTexts, Movement};
+pub use extend::ExtendTexts;
+pub use input::InputTexts;
+pub use menu::MenuTexts;
+pub use operator::{
+    AssetReport, ClearOutcome, CreditFigures, OperatorTexts, RefundRefusal, RefusalFigures, StatsReport, recipe_line,
+};
+pub use requests::{HistoryItem, RequestTexts, StatusLine};
 pub use search::SearchTexts;
 
-use std::time::Duration;
-
-use crate::domain::{
-    ApprovalState, AssetStatus, Choice, Choices, Failure, Gate, LedgerKind, Length, MadeWith, PromptError, Quality, Recipe,
-    RequestStatus, Stage, StarsPackage, UserId,
-};
+use crate::domain::Choice;
 
 pub use crate::domain::Lang;
 
@@ -30,333 +44,10 @@ impl Lang {
     }
 }
 
-/// What an operator's /clear did, for its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClearOutcome {
-    Cleared,
-    Unknown,
-    InProgress,
-    AlreadyClear,
-}
-
-/// One line of a user's /status.
-#[derive(Debug, Clone, Copy)]
-pub struct StatusLine<'a> {
-    pub prompt: &'a str,
-    pub request: RequestStatus,
-    pub asset: Option<AssetStatus>,
-    pub stage: Option<Stage>,
-    pub error: Option<&'a Failure>,
-}
-
-/// The facts of an operator's `/status <prompt>`.
-#[derive(Debug, Clone)]
-pub struct AssetReport<'a> {
-    /// The prompt as the first requester typed it.
-    pub prompt: &'a str,
-    /// The normalized prompt behind the cache key, when it reads otherwise.
-    pub normalized: Option<&'a str>,
-    pub asset_id: i64,
-    pub status: AssetStatus,
-    pub generation: i64,
-    pub attempts: i32,
-    pub requests: u64,
-    pub stage: Option<Stage>,
-    pub last_error: Option<&'a Failure>,
-    pub costs: &'a str,
-    /// What the video is made from besides the prompt.
-    pub recipe: Recipe,
-    /// What it was made with, once its generation started.
-    pub made_with: Option<MadeWith>,
-}
-
-/// An asset's recipe and what it was made with, in the tokens operators
-/// configure (`16:9`, `quality`, `long`, `veo`), for `/status <prompt>`
-/// and the console: `9:16 · quality · long · veo — veo-3.0-generate-001, 8 s, 720p`.
-pub fn recipe_line(recipe: &Recipe, made: Option<&MadeWith>) -> String {
-    let c = recipe.choices;
-    let mut line = format!("{} · {} · {} · {}", c.format, c.quality, c.length, recipe.generator);
-    if let Some(image) = &recipe.image {
-        line.push_str(&format!(" · remix of photo {}", &image.as_str()[..12.min(image.as_str().len())]));
-    }
-    if let Some(m) = made {
-        let mut parts = vec![m.model.clone()];
-        if m.aspect_ratio != c.format.token() {
-            parts.push(m.aspect_ratio.clone());
-        }
-        if m.duration_secs > 0 {
-            parts.push(format!("{} s", m.duration_secs));
-        }
-        if !m.resolution.is_empty() {
-            parts.push(m.resolution.clone());
-        }
-        line.push_str(&format!(" — {}", parts.join(", ")));
-    }
-    line
-}
-
-/// One video of a user's `/history`.
-#[derive(Debug, Clone, Copy)]
-pub struct HistoryItem<'a> {
-    /// As the user typed it.
-    pub prompt: &'a str,
-    pub choices: Choices,
-    /// Made from a photo.
-    pub remix: bool,
-    /// Its length, when known.
-    pub seconds: Option<u32>,
-}
-
-impl HistoryItem<'_> {
-    /// `9:16 · Quality · 8 s · 📷`, in `texts`' words.
-    pub fn made(&self, texts: &dyn Texts) -> String {
-        let mut parts = vec![self.choices.format.to_string(), texts.quality_label(self.choices.quality)];
-        if let Some(s) = self.seconds {
-            parts.push(format!("{s} s"));
-        }
-        if self.remix {
-            parts.push("📷".to_owned());
-        }
-        parts.join(" · ")
-    }
-}
-
-/// The figures of an operator's `/stats`.
-#[derive(Debug, Clone)]
-pub struct StatsReport {
-    pub assets: Vec<(AssetStatus, u64)>,
-    pub completed: u64,
-    pub pending: u64,
-    pub failed: u64,
-    pub generations: u64,
-    pub costs: String,
-    /// Deliveries sent as paid broadcasts (0.1 Stars each).
-    pub paid_sends: u64,
-    /// Bytes the data directory takes on this machine (database, videos,
-    /// intermediate files).
-    pub disk_used: u64,
-    /// Credits, when they are on.
-    pub credits: Option<CreditFigures>,
-    /// Safety refusals and what remembering them saved.
-    pub refusals: RefusalFigures,
-}
-
-/// Refusal totals for `/stats`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RefusalFigures {
-    /// Prompts (asset keys) refused now, by moderation, the blocked words
-    /// and the providers' safety filters.
-    pub moderation: u64,
-    pub blocked_words: u64,
-    pub provider: u64,
-    /// Requests answered from memory: no moderation, provider call or charge.
-    pub answered: u64,
-    /// Provider calls those answers did not make again.
-    pub calls_saved: u64,
-    /// Refusals an operator lifted with `/allow`.
-    pub allowed: u64,
-}
-
-/// Credit totals for `/stats`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CreditFigures {
-    /// Stars paid in, before refunds.
-    pub stars: i64,
-    pub sold: i64,
-    pub held: i64,
-    pub captured: i64,
-    pub released: i64,
-    pub refunded: i64,
-}
-
-/// One movement of a user's `/balance`.
-#[derive(Debug, Clone, Copy)]
-pub struct Movement {
-    pub kind: LedgerKind,
-    pub amount: i64,
-    pub at: chrono::DateTime<chrono::Utc>,
-}
-
-/// Why an operator's `/refund` was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundRefusal {
-    Unknown,
-    OtherUser,
-    AlreadyRefunded,
-    Spent {
-        credits: i64,
-        balance: i64,
-    },
-    /// Telegram refused refundStarPayment, with its description.
-    Telegram(String),
-}
-
-/// Every message, in one language.
-pub trait Texts: Send + Sync + SearchTexts {
-    fn help(&self, max_prompt_chars: usize) -> String;
-    /// The inline button under every video; must begin with "➕".
-    fn extend_button(&self) -> String;
-    /// After "➕ Extend": asks for the continuation of the video of
-    /// `prompt`, naming the format and quality it inherits (`choices`).
-    fn extend_ask(&self, prompt: &str, choices: Choices) -> String;
-    /// The video to extend is gone (cleared or being made again). ≤ 200 chars.
-    fn extend_unavailable(&self) -> String;
-    /// The chain already has `max` extensions (`MAX_EXTENSIONS`). ≤ 200 chars.
-    fn extend_limit(&self, max: i32) -> String;
-    /// Extending is switched off (`MAX_EXTENSIONS=0`). ≤ 200 chars.
-    fn extend_off(&self) -> String;
-    /// A ➕ of a video the presser never asked for (a forged or foreign button).
-    fn extend_not_yours(&self) -> String;
-    /// A text after the ➕ wait ran out (`EXTEND_WAIT_HOURS`): not taken as a continuation.
-    fn extend_expired(&self, prompt: &str, after: Duration) -> String;
-    /// `/cancel` stopped the wait for a continuation.
-    fn extend_cancelled(&self) -> String;
-
-    // ---- settings (/settings) and the menu (/menu, 🏠 under every video) ----
-    /// A quality as the settings buttons show it ("Fast", "Quality").
-    fn quality_label(&self, quality: Quality) -> String;
-    /// A length as the settings buttons show it ("Short", "Long").
-    fn length_label(&self, length: Length) -> String;
-    /// The settings screen above its buttons: the current `choices` and,
-    /// with credits on, `prices` with them (a new video, a cached one).
-    fn settings(&self, choices: Choices, prices: Option<(i64, i64)>) -> String;
-    /// The answer to a settings press (≤ 200 chars).
-    fn setting_chosen(&self, choice: Choice) -> String;
-    /// "⚙️ Settings": on the reply keyboard and in the menu; begins with ⚙️.
-    fn settings_button(&self) -> String;
-    /// "🏠 Menu": the inline button next to ➕ under every video.
-    fn menu_button(&self) -> String;
-    /// The menu above its buttons.
-    fn main_menu(&self) -> String;
-    /// The menu's buttons: 🎬 new video, 📜 history, 💰 balance.
-    fn menu_new_video(&self) -> String;
-    fn menu_history(&self) -> String;
-    fn menu_balance(&self) -> String;
-    /// 🎬 New video pressed: what to send (≤ 200 chars).
-    fn new_video_hint(&self) -> String;
-    /// `/cancel` with nothing to cancel.
-    fn invalid_prompt(&self, err: &PromptError) -> String;
-    fn not_text(&self) -> String;
-    fn voice_off(&self) -> String;
-    fn voice_too_big(&self) -> String;
-    fn voice_failed(&self) -> String;
-    fn voice_silent(&self) -> String;
-    fn heard(&self, text: &str) -> String;
-    /// A photo sent without words: what should happen in it?
-    fn remix_ask(&self) -> String;
-    /// A photo over the 20 MB a bot may download.
-    fn photo_too_big(&self) -> String;
-    /// /cancel stopped the wait for a photo's words.
-    fn remix_cancelled(&self) -> String;
-    fn unknown_command(&self, command: &str) -> String;
-    fn addressed_to_another_bot(&self) -> String;
-    /// `/video` without words (in a group, or the private chat).
-    fn video_usage(&self) -> String;
-    /// In a group: what was asked belongs to the private chat (history,
-    /// balance, settings); said above a button that opens it.
-    fn in_private_chat(&self) -> String;
-    /// The label of the button that opens the private chat with the bot.
-    fn private_chat_button(&self) -> String;
-    fn clear_usage(&self) -> String;
-    fn status_usage(&self) -> String;
-    fn operators_only(&self) -> String;
-    fn clear_refused(&self) -> String;
-    fn cleared(&self, prompt: &str, outcome: ClearOutcome) -> String;
-    /// How to use `/allow`.
-    fn allow_usage(&self) -> String;
-    /// `/allow <prompt>` lifted `lifted` refusals (0: there was none).
-    fn allowed(&self, prompt: &str, lifted: u64) -> String;
-    /// The stage as a person reads it ("images 7/10, clips 3/10").
-    fn stage(&self, stage: &Stage) -> String;
-    fn being_made(&self, stage: Option<&Stage>) -> String;
-    /// A video's caption: the prompt, within Telegram's 1024 characters.
-    fn caption(&self, prompt: &str) -> String;
-    /// Why a video failed, as its user reads it (no technical detail).
-    fn failure(&self, reason: &Failure) -> String;
-    fn generation_failed(&self, prompt: &str, reason: &Failure) -> String;
-    fn try_again(&self) -> String;
-    fn status_empty(&self) -> String;
-    fn status_header(&self) -> String;
-    fn status_line(&self, line: &StatusLine<'_>) -> String;
-    fn asset_report(&self, report: &AssetReport<'_>) -> String;
-    fn stats(&self, report: &StatsReport) -> String;
-    /// The labels of the persistent reply keyboard: (status, help).
-    fn menu_status(&self) -> String;
-    fn menu_help(&self) -> String;
-    /// The command menu registered with Telegram: (command, description).
-    fn command_menu(&self) -> Vec<(&'static str, String)>;
-    /// /history with nothing to show.
-    fn history_empty(&self) -> String;
-    /// /history: the list above the buttons, one line per video (newest
-    /// first), with what each was made with.
-    fn history(&self, items: &[HistoryItem<'_>]) -> String;
-    /// The label of the button that sends video `n` (1-based) again.
-    fn history_button(&self, n: usize, prompt: &str) -> String;
-    /// A history button whose video can't be sent any more (cleared).
-    fn history_gone(&self) -> String;
-    /// /cancel with nothing waiting.
-    fn cancel_nothing(&self) -> String;
-    /// /cancel withdrew these requests (the prompts as typed).
-    fn cancelled(&self, prompts: &[&str]) -> String;
-
-    // ---- approvals ----
-    /// "the script", "the images", "the clips".
-    fn gate_name(&self, gate: Gate) -> String;
-    /// The script gate's preview: the script (or the text the local
-    /// renderer will draw) for the approver to read.
-    fn approval_script(&self, prompt: &str, script: &str) -> String;
-    /// Sent before an album of images or clips to approve.
-    fn approval_media(&self, prompt: &str, gate: Gate) -> String;
-    /// The message with the ✅/❌ inline keyboard after a preview.
-    fn approval_question(&self, prompt: &str, gate: Gate) -> String;
-    /// The approve / reject buttons (inline and on the reply keyboard);
-    /// they begin with ✅ and ❌.
-    fn approve_button(&self) -> String;
-    fn reject_button(&self) -> String;
-    /// The one button left under a decided approval message.
-    fn decided_button(&self, state: ApprovalState) -> String;
-    /// Short notices answering a press (at most 200 characters).
-    fn approval_done(&self, state: ApprovalState) -> String;
-    fn approval_already_decided(&self, state: ApprovalState) -> String;
-    fn approval_not_yours(&self) -> String;
-    fn approval_nothing_pending(&self) -> String;
-    // Credits and fair use.
-    /// `/balance` and `/buy` while credits are off.
-    fn credits_off(&self) -> String;
-    /// `/balance`: the balance and the last movements, newest first.
-    fn balance(&self, balance: i64, movements: &[Movement]) -> String;
-    /// `/buy`: above one button per package.
-    fn buy_intro(&self, balance: i64) -> String;
-    /// A package's inline button.
-    fn package_button(&self, package: &StarsPackage) -> String;
-    /// The invoice of a package: title (1-32 chars), description (1-255), price label.
-    fn invoice_title(&self, package: &StarsPackage) -> String;
-    fn invoice_description(&self, package: &StarsPackage) -> String;
-    fn invoice_label(&self, package: &StarsPackage) -> String;
-    /// The answer to a button press that sent an invoice.
-    fn invoice_sent(&self) -> String;
-    /// The answer to a button that no longer means anything.
-    fn button_expired(&self) -> String;
-    /// The pre-checkout error for a payload that names no package on sale.
-    fn unknown_package(&self) -> String;
-    fn purchased(&self, credits: i64, balance: i64) -> String;
-    /// A purchase refunded by Telegram or an operator.
-    fn refund_notice(&self, taken: i64, balance: i64) -> String;
-    /// A request refused for want of credits (buttons to buy follow).
-    fn not_enough_credits(&self, price: i64, balance: i64) -> String;
-    fn too_many_waiting(&self, max: u32) -> String;
-    fn rate_limited(&self, retry_after: Duration) -> String;
-    /// The "being made" note of a generation waiting for a free slot.
-    fn waiting_in_line(&self, ahead: u64) -> String;
-    fn grant_usage(&self) -> String;
-    fn granted(&self, user: UserId, amount: i64, balance: i64) -> String;
-    fn grant_refused(&self, user: UserId, amount: i64, balance: i64) -> String;
-    fn refund_usage(&self) -> String;
-    fn refund_done(&self, user: UserId, stars: i64, taken: i64, balance: i64) -> String;
-    fn refund_refused(&self, refusal: &RefundRefusal) -> String;
-
-    /// The operator console's labels.
-    fn console(&self) -> &'static ConsoleTexts;
+/// Every message, in one language: every topic's texts.
+pub trait Texts:
+    Send + Sync + MenuTexts + InputTexts + RequestTexts + ExtendTexts + ApprovalTexts + CreditTexts + OperatorTexts + SearchTexts
+{
 }
 
 /// A size in bytes as people read it ("812 B", "3.4 MB"), in decimal

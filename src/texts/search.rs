@@ -1,5 +1,5 @@
 //! Texts of the catalog search: the similar-video offer and inline mode.
-//! English and Russian implement [`SearchTexts`] in `en.rs` and `ru.rs`.
+//! English and Russian implement [`SearchTexts`] in `en/search.rs` and `ru/search.rs`.
 
 /// What the search says, in one language.
 pub trait SearchTexts {

@@ -97,7 +97,7 @@ async fn a_hung_generator_times_out_without_blocking_other_prompts() {
 async fn hundreds_of_concurrent_requests_enqueue_one_job_per_prompt() {
     let mut h = Harness::new().await;
     h.set("LOCAL_GENERATOR_DELAY_MS", "2000");
-    let intake = vidcache::app::build(h.settings()).await.expect("service builds").services.intake().clone();
+    let intake = vidcache::app::build(h.settings()).await.expect("service builds").intake().await.expect("intake builds");
     let prompts = ["alpha wave", "beta blocker", "gamma ray", "delta force"];
     let mut tasks = Vec::new();
     for i in 0..400i64 {

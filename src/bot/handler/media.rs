@@ -2,6 +2,7 @@
 
 use teloxide::types::Voice;
 
+use crate::bot::BotError;
 use crate::bot::voice::VoiceError;
 use crate::domain::{MessageId, Prompt, PromptError, Wanted};
 use crate::service::Remixes;
@@ -64,7 +65,7 @@ impl UpdateHandler {
             Ok(recipe) => self.intake.request_video(new, Wanted::new(prompt, recipe)).await,
             Err(err) => Err(err),
         };
-        self.answer_admitted(incoming, admitted).await;
+        self.answer_admitted(incoming, admitted.map_err(BotError::db("recording a request from a photo"))).await;
     }
 
     /// A voice message: transcribed, then handled like the typed prompt.

@@ -1,12 +1,12 @@
 //! The screens a user opens: the menu, /history, /settings, /cancel.
 
-use sea_orm::DbErr;
-
+use crate::bot::BotError;
 use crate::domain::{CallbackData, ChatId, Choice, Choices, Format, Length, MenuItem, MessageId, Quality, RequestId, UserId};
 use crate::service::delivery::extend_keyboard;
 use crate::service::history::Again;
 use crate::telegram::api::{InlineButton, Keyboard};
 use crate::telegram::limiter::Priority;
+use crate::telemetry::Chain;
 use crate::texts::{HistoryItem, Lang, Texts, choice_label};
 
 use super::{Incoming, UpdateHandler};
@@ -65,8 +65,8 @@ impl UpdateHandler {
         &self,
         user: UserId,
         texts: &dyn Texts,
-    ) -> Result<(String, Vec<Vec<InlineButton>>), DbErr> {
-        let choices = self.intake.choices_of(user).await?;
+    ) -> Result<(String, Vec<Vec<InlineButton>>), BotError> {
+        let choices = self.intake.choices_of(user).await.map_err(BotError::db("reading a user's choices"))?;
         Ok(self.settings_view(choices, texts))
     }
 
@@ -125,7 +125,7 @@ impl UpdateHandler {
             MenuItem::Settings => match self.settings_screen(user, texts).await {
                 Ok((text, rows)) => (text, Keyboard::Inline(rows), None),
                 Err(err) => {
-                    tracing::error!(error = %err, "could not read a user's choices");
+                    tracing::error!(error = %Chain(&err), "could not show the settings");
                     (texts.try_again(), Keyboard::None, Some(texts.try_again()))
                 }
             },

@@ -2,6 +2,7 @@
 
 use teloxide::types::Message;
 
+use crate::bot::BotError;
 use crate::bot::commands::Command;
 use crate::bot::remix;
 use crate::domain::{Actor, ChatId, MessageId, Prompt, UserId, Wanted};
@@ -9,6 +10,7 @@ use crate::service::ApprovalPress;
 use crate::service::extend::Awaited;
 use crate::service::intake::{Admitted, NewRequest, Refusal};
 use crate::telegram::api::Keyboard;
+use crate::telemetry::Chain;
 use crate::telemetry::measure::{self, RequestOutcome};
 use crate::texts::{Lang, Texts};
 
@@ -117,7 +119,7 @@ impl UpdateHandler {
                 let (text, keyboard) = match self.settings_screen(user, texts).await {
                     Ok((text, rows)) => (text, Keyboard::Inline(rows)),
                     Err(err) => {
-                        tracing::error!(error = %err, "could not read a user's choices");
+                        tracing::error!(error = %Chain(&err), "could not show the settings");
                         (texts.try_again(), Keyboard::None)
                     }
                 };
@@ -282,11 +284,11 @@ impl UpdateHandler {
                 Err(err) => Err(err),
             },
         };
-        self.answer_admitted(incoming, admitted).await;
+        self.answer_admitted(incoming, admitted.map_err(BotError::db("recording a request"))).await;
     }
 
     /// Tells the user why a request was not recorded (nothing to say when it was).
-    pub(super) async fn answer_admitted(&self, incoming: &Incoming<'_>, admitted: Result<Admitted, sea_orm::DbErr>) {
+    pub(super) async fn answer_admitted(&self, incoming: &Incoming<'_>, admitted: Result<Admitted, BotError>) {
         let texts = incoming.texts;
         match admitted {
             Ok(Admitted::Recorded) => {}
@@ -301,7 +303,7 @@ impl UpdateHandler {
                 self.reply(incoming, &texts.rate_limited(retry_after), Keyboard::None).await;
             }
             Err(err) => {
-                tracing::error!(error = %err, "could not record a request");
+                tracing::error!(error = %Chain(&err), "could not record a request");
                 self.reply(incoming, &texts.try_again(), Keyboard::None).await;
             }
         }

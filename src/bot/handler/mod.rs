@@ -72,21 +72,41 @@ struct Incoming<'a> {
     texts: &'static dyn Texts,
 }
 
+/// The services the update handler calls, and how it answers.
+pub struct HandlerDeps {
+    pub intake: Arc<Intake>,
+    pub operator: Arc<Operator>,
+    pub status: Arc<UserStatus>,
+    pub history: Arc<History>,
+    pub cancel: Arc<Cancel>,
+    pub approvals: Arc<Approvals>,
+    pub credits: Arc<Credits>,
+    pub extensions: Arc<Extensions>,
+    /// Photos to animate (remix); `None`: photos are answered like other non-text.
+    pub remixes: Option<Arc<Remixes>>,
+    /// The catalog search (similar videos offered, inline mode); `None`: neither.
+    pub search: Option<Arc<Search>>,
+    pub sender: Sender,
+    /// Voice messages are transcribed; `None`: they are answered "voice is off".
+    pub transcriber: Option<Transcriber>,
+}
+
 impl UpdateHandler {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        intake: Arc<Intake>,
-        operator: Arc<Operator>,
-        status: Arc<UserStatus>,
-        history: Arc<History>,
-        cancel: Arc<Cancel>,
-        approvals: Arc<Approvals>,
-        credits: Arc<Credits>,
-        extensions: Arc<Extensions>,
-        sender: Sender,
-        transcriber: Option<Transcriber>,
-        settings: HandlerSettings,
-    ) -> Self {
+    pub fn new(deps: HandlerDeps, settings: HandlerSettings) -> Self {
+        let HandlerDeps {
+            intake,
+            operator,
+            status,
+            history,
+            cancel,
+            approvals,
+            credits,
+            extensions,
+            remixes,
+            search,
+            sender,
+            transcriber,
+        } = deps;
         Self {
             intake,
             operator,
@@ -99,21 +119,9 @@ impl UpdateHandler {
             sender,
             transcriber,
             settings,
-            remixes: None,
-            search: None,
+            remixes,
+            search,
         }
-    }
-
-    /// Similar videos offered on a miss, inline queries answered, inline starts.
-    pub fn with_search(mut self, search: Arc<Search>) -> Self {
-        self.search = Some(search);
-        self
-    }
-
-    /// Photos (with words) ask to animate them.
-    pub fn with_remixes(mut self, remixes: Arc<Remixes>) -> Self {
-        self.remixes = Some(remixes);
-        self
     }
 
     /// Handles one update. Errors are logged and answered here: nothing
