@@ -229,7 +229,8 @@ async fn a_chat_flooded_for_a_while_is_refused_until_then_and_alone() {
         Err(RequestError::RetryAfter(s)) => assert_eq!(s.seconds(), 1),
         other => panic!("expected RetryAfter, got {other:?}"),
     }
-    tokio::time::sleep(Duration::from_secs(2).saturating_sub(start.elapsed())).await;
+    // (the fake's two seconds began when it received the first send, a little after `start`)
+    tokio::time::sleep(Duration::from_millis(2_200).saturating_sub(start.elapsed())).await;
     bot.send_message(ChatId(7), "x").await.unwrap();
     assert_eq!(tg.refused_sends(7), vec![("sendMessage".to_owned(), 429), ("sendMessage".to_owned(), 429)]);
     assert_eq!(tg.sent_to(7).len(), 1);
