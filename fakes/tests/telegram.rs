@@ -209,6 +209,34 @@ async fn per_chat_and_global_flood_limits() {
 }
 
 #[tokio::test]
+async fn a_chat_flooded_for_a_while_is_refused_until_then_and_alone() {
+    let tg = fake_with(unlimited()).await;
+    let bot = bot(&tg);
+    for chat in [7, 8] {
+        tg.push_text(chat, chat, "hi");
+    }
+    tg.set_faults(Faults { flood_for: std::collections::HashMap::from([(7, 2)]), ..Default::default() });
+    let start = std::time::Instant::now();
+    match bot.send_message(ChatId(7), "x").await {
+        Err(RequestError::RetryAfter(s)) => assert_eq!(s.seconds(), 2),
+        other => panic!("expected RetryAfter, got {other:?}"),
+    }
+    // another chat is not affected
+    bot.send_message(ChatId(8), "y").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // still refused, with the seconds left
+    match bot.send_message(ChatId(7), "x").await {
+        Err(RequestError::RetryAfter(s)) => assert_eq!(s.seconds(), 1),
+        other => panic!("expected RetryAfter, got {other:?}"),
+    }
+    // (the fake's two seconds began when it received the first send, a little after `start`)
+    tokio::time::sleep(Duration::from_millis(2_200).saturating_sub(start.elapsed())).await;
+    bot.send_message(ChatId(7), "x").await.unwrap();
+    assert_eq!(tg.refused_sends(7), vec![("sendMessage".to_owned(), 429), ("sendMessage".to_owned(), 429)]);
+    assert_eq!(tg.sent_to(7).len(), 1);
+}
+
+#[tokio::test]
 async fn blocked_chat_is_forbidden() {
     let tg = fake().await;
     let bot = bot(&tg);

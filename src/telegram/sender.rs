@@ -1,8 +1,8 @@
 //! Every message vidcache sends goes through here: the flood limiter first,
 //! then the call, then the retry policy (429 → wait `retry_after`; 5xx,
 //! timeouts and network faults → exponential backoff with jitter; a chat
-//! that blocked the bot or a refused file → no retry). A group's 429 pauses
-//! only that group (see [`FloodLimiter::flood_wait`]); a group upgraded to
+//! that blocked the bot or a refused file → no retry). A chat's 429 pauses
+//! only that chat, on every replica (see [`FloodLimiter::flood_wait`]); a group upgraded to
 //! a supergroup is followed to its new id (and remembered, so later sends
 //! go there at once).
 

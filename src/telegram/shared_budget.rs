@@ -8,6 +8,11 @@
 //! The paid broadcast lane (`PAID_BROADCAST=on`) is one more schedule
 //! there, so two replicas together never send more than
 //! `PAID_BROADCAST_RATE` paid messages a second.
+//!
+//! A 429 for one chat is kept there too, as that chat's pause: every
+//! replica's sends to that chat wait it out, and no other chat's do. A 429
+//! of the whole bot (several chats at once) freezes the global schedule and
+//! the paid lane of every replica.
 
 use std::time::Duration;
 
@@ -35,6 +40,9 @@ redis.call('SET', KEYS[1], next_tat, 'PX', math.floor((next_tat - now) / 1000) +
 return allowed - now
 "#;
 
+/// Holds KEYS[1] (a freeze or a chat's pause) until now + ARGV[1] µs, and
+/// restarts the schedules KEYS[2..] (of tolerance ARGV[2] µs) after it, at
+/// their rate rather than in a burst.
 const FREEZE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -43,10 +51,11 @@ local frozen = tonumber(redis.call('GET', KEYS[1]) or '0')
 if untill > frozen then
   redis.call('SET', KEYS[1], untill, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
 end
+local restart = untill + tonumber(ARGV[2])
 for i = 2, #KEYS do
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if tat < untill then
-    redis.call('SET', KEYS[i], untill, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 2000)
+  if tat < restart then
+    redis.call('SET', KEYS[i], restart, 'PX', math.floor((restart - now) / 1000) + 2000)
   end
 end
 return 0
@@ -112,23 +121,34 @@ impl SharedBudget {
         format!("{}:paid", self.prefix)
     }
 
+    fn chat_key(&self, chat_id: i64) -> String {
+        format!("{}:chat:{chat_id}", self.prefix)
+    }
+
+    /// Until when (Redis's clock) a chat Telegram answered 429 is paused.
+    fn paused_key(&self, chat_id: i64) -> String {
+        format!("{}:paused:{chat_id}", self.prefix)
+    }
+
     /// Reserves a slot; the returned duration is how long to wait before
-    /// using it. `Err(wait)` means "frozen: wait, then ask again".
+    /// using it. `Err(wait)` means "held: wait, then ask again" — while
+    /// `hold` (the bot's freeze, or a chat's pause) has a time still to come.
     async fn reserve(
         &self,
         key: String,
         interval_us: u64,
         tolerance_us: u64,
-        check_frozen: bool,
+        hold: Option<String>,
     ) -> Result<Result<Duration, Duration>, redis::RedisError> {
         let mut conn = self.conn.clone();
+        let check = hold.is_some();
         let micros: i64 = self
             .reserve
             .key(key)
-            .key(self.frozen_key())
+            .key(hold.unwrap_or_else(|| self.frozen_key()))
             .arg(interval_us)
             .arg(tolerance_us)
-            .arg(if check_frozen { "1" } else { "0" })
+            .arg(if check { "1" } else { "0" })
             .invoke_async(&mut conn)
             .await?;
         // What Redis answers is capped like any wait a network gives: a
@@ -138,13 +158,35 @@ impl SharedBudget {
     }
 
     /// Waits until a message to `chat_id` may go as far as the chat's own
-    /// budget goes, shared with every other process. Errors mean Redis is
-    /// unreachable.
+    /// budget goes, shared with every other process: past a pause any
+    /// process was told of ([`SharedBudget::pause_chat`]), then at the
+    /// chat's rate. Errors mean Redis is unreachable.
     pub async fn acquire_chat(&self, chat_id: i64) -> Result<(), redis::RedisError> {
-        let chat_key = format!("{}:chat:{chat_id}", self.prefix);
-        if let Ok(wait) = self.reserve(chat_key, self.chat_interval_us, self.chat_tolerance_us, false).await? {
-            tokio::time::sleep(wait).await;
+        loop {
+            let hold = Some(self.paused_key(chat_id));
+            match self.reserve(self.chat_key(chat_id), self.chat_interval_us, self.chat_tolerance_us, hold).await? {
+                Ok(wait) => {
+                    tokio::time::sleep(wait).await;
+                    return Ok(());
+                }
+                Err(paused) => tokio::time::sleep(paused).await,
+            }
         }
+    }
+
+    /// Telegram answered 429 for a send to `chat_id`: every process's sends
+    /// to that chat wait `retry_after`, and then go at the chat's rate (the
+    /// chat's schedule restarts after the pause). Other chats are not held.
+    pub async fn pause_chat(&self, chat_id: i64, retry_after: Duration) -> Result<(), redis::RedisError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .freeze
+            .key(self.paused_key(chat_id))
+            .key(self.chat_key(chat_id))
+            .arg(retry_after.min(MAX_WAIT).as_micros() as u64)
+            .arg(self.chat_tolerance_us)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(())
     }
 
@@ -152,7 +194,7 @@ impl SharedBudget {
     /// every other process (and paused while it is frozen).
     pub async fn acquire_global(&self) -> Result<(), redis::RedisError> {
         loop {
-            match self.reserve(self.global_key(), self.global_interval_us, 0, true).await? {
+            match self.reserve(self.global_key(), self.global_interval_us, 0, Some(self.frozen_key())).await? {
                 Ok(wait) => {
                     tokio::time::sleep(wait).await;
                     return Ok(());
@@ -169,7 +211,7 @@ impl SharedBudget {
     pub async fn acquire_paid(&self) -> Result<(), redis::RedisError> {
         let Some(interval) = self.paid_interval_us else { return Ok(()) };
         loop {
-            match self.reserve(self.paid_key(), interval, 0, true).await? {
+            match self.reserve(self.paid_key(), interval, 0, Some(self.frozen_key())).await? {
                 Ok(wait) => {
                     tokio::time::sleep(wait).await;
                     return Ok(());
@@ -179,8 +221,8 @@ impl SharedBudget {
         }
     }
 
-    /// Telegram answered 429: every process pauses for `retry_after`
-    /// (the paid lane's backlog resumes at its rate after it too).
+    /// The bot as a whole is over its limit: every process pauses for
+    /// `retry_after` (the paid lane's backlog resumes at its rate after it too).
     pub async fn freeze(&self, retry_after: Duration) -> Result<(), redis::RedisError> {
         let mut conn = self.conn.clone();
         let _: i64 = self
@@ -188,7 +230,8 @@ impl SharedBudget {
             .key(self.frozen_key())
             .key(self.global_key())
             .key(self.paid_key())
-            .arg(retry_after.as_micros() as u64)
+            .arg(retry_after.min(MAX_WAIT).as_micros() as u64)
+            .arg(0)
             .invoke_async(&mut conn)
             .await?;
         Ok(())

@@ -12,6 +12,7 @@ mod support;
 
 mod admin;
 mod approvals;
+mod chat_pause;
 mod console_browser;
 mod core_flow;
 mod credits;

@@ -35,7 +35,8 @@
 //! refused: General is addressed by leaving it out). Per chat, Telegram's
 //! refusals: no rights to post ([`Faults::no_rights_chats`]), a group
 //! upgraded to a supergroup ([`FakeTelegram::migrate_group`]: 400 with
-//! `migrate_to_chat_id`) and 429 for one chat only ([`Faults::flooded_chats`]).
+//! `migrate_to_chat_id`) and 429 for one chat only ([`Faults::flooded_chats`], or for a
+//! while: [`Faults::flood_for`]).
 
 mod inline;
 mod markup;
@@ -221,6 +222,12 @@ pub struct Faults {
     /// Chats answering every send with 429 and this `retry_after` (seconds),
     /// whatever the other chats get: one group over its limit.
     pub flooded_chats: HashMap<i64, u32>,
+    /// Chats over their flood limit for this many seconds, as Telegram
+    /// keeps one: from the first send to the chat after these faults are
+    /// set, every send to it is answered 429 with `retry_after` = the
+    /// seconds left (rounded up), and once they have passed it is served
+    /// as usual. Other chats are not affected.
+    pub flood_for: HashMap<i64, u32>,
 }
 
 struct Shared {

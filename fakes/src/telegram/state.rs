@@ -315,6 +315,8 @@ pub(crate) struct State {
     migrated: HashMap<i64, i64>,
     /// Sends Telegram refused: (chat, method, error code).
     pub refused: Vec<(i64, String, u16)>,
+    /// When each chat of [`Faults::flood_for`] was first refused.
+    flood_started: HashMap<i64, Instant>,
     /// Sends to each group within the last minute.
     group_windows: HashMap<i64, VecDeque<Instant>>,
     /// Inline queries pushed: id → its update's id.
@@ -381,6 +383,7 @@ impl State {
             topics: HashSet::new(),
             migrated: HashMap::new(),
             refused: Vec::new(),
+            flood_started: HashMap::new(),
             group_windows: HashMap::new(),
             inline_queries: HashMap::new(),
             next_inline: 0,
@@ -396,6 +399,7 @@ impl State {
         self.rng = Rng::new(faults.seed);
         self.poll_rng = Rng::new(faults.seed ^ POLL_SEED_SALT);
         self.faults = faults;
+        self.flood_started.clear();
     }
 
     pub fn count_call(&mut self, method: &str) {
@@ -822,6 +826,16 @@ impl State {
         if let Some(&n) = self.faults.flooded_chats.get(&chat) {
             self.too_many += 1;
             return Err(too_many(n));
+        }
+        if let Some(&secs) = self.faults.flood_for.get(&chat) {
+            let now = Instant::now();
+            let since = *self.flood_started.entry(chat).or_insert(now);
+            let left = Duration::from_secs(u64::from(secs)).saturating_sub(now.saturating_duration_since(since));
+            if !left.is_zero() {
+                self.too_many += 1;
+                let rounded_up = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                return Err(too_many(u32::try_from(rounded_up).unwrap_or(secs)));
+            }
         }
         if !POSTING.contains(&method) {
             return Ok(());

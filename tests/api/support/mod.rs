@@ -371,6 +371,7 @@ pub mod redis_db {
     pub const HARDENING_CREDENTIALS: u8 = 5;
     pub const WAKEUP_ACROSS_PROCESSES: u8 = 6;
     pub const WAKEUP_BEFORE_LISTENING: u8 = 7;
+    pub const CHAT_PAUSE_REPLICAS: u8 = 10;
     pub const CREDITS_RATE_LIMIT: u8 = 11;
     pub const CREDITS_RACING_REPLICAS: u8 = 12;
     pub const CREDITS_REFUSAL_NO_SLOT: u8 = 13;
