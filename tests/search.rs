@@ -271,7 +271,7 @@ async fn the_index_holds_only_available_videos_on_sqlite_and_postgres() {
         assert!(search::most_similar(&db, &unrelated, &Recipe::default()).await.expect("search").is_none());
 
         // words: every recipe, the preferred format first, never a remix
-        let words = search::matching(&db, &Terms::of(&twin), None, Format::Portrait, 0, 50).await.expect("matching");
+        let words = search::matching(&db, &Terms::of(&twin), Format::Portrait, 0, 50).await.expect("matching");
         let ids: Vec<_> = words.iter().map(|f| f.asset_id).collect();
         assert_eq!(ids, vec![tall.id, fox.id], "{words:?}");
         assert!(!ids.contains(&photo.id) && !ids.contains(&whale.id));
@@ -279,7 +279,7 @@ async fn the_index_holds_only_available_videos_on_sqlite_and_postgres() {
         // a clear removes the video from every search at once
         let key = fox.prompt_key.clone();
         vidcache::db::assets::clear(&db, &key, &Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clear");
-        let words = search::matching(&db, &Terms::of(&twin), None, Format::Landscape, 0, 50).await.expect("matching");
+        let words = search::matching(&db, &Terms::of(&twin), Format::Landscape, 0, 50).await.expect("matching");
         assert_eq!(words.iter().map(|f| f.asset_id).collect::<Vec<_>>(), vec![tall.id]);
         assert!(search::most_similar(&db, &twin, &Recipe::default()).await.expect("search").is_none());
         let exact = Prompt::parse("a red fox jumping over a wooden fence", 1000).expect("prompt");
