@@ -217,7 +217,15 @@ async fn inline_queries_are_answered_with_cached_videos_pages_personal_lists_and
     assert!(asked["button"]["text"].as_str().is_some_and(|t| !t.is_empty()));
     h.fake.push_text(700, 700, &format!("/start {start}"));
     h.video_for(700, 0).await;
-    assert!(h.assets().await.iter().any(|a| a.typed_prompt.as_deref() == Some("Purple elephant dancing")));
+    // the upload reaches the chat before the asset is recorded available: wait for the record
+    let recorded = eventually(Duration::from_secs(30), || async {
+        h.assets()
+            .await
+            .iter()
+            .any(|a| a.typed_prompt.as_deref() == Some("Purple elephant dancing") && a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(recorded, "the elephant became available");
     // then it is found by everyone
     let found = inline(&h, 800, "purple elephant dancing", "").await;
     assert_eq!(file_ids(&found), videos_to(&h.fake.sent(), 700));
