@@ -38,8 +38,10 @@ impl MigrationTrait for Migration {
                 db.execute_unprepared("DELETE FROM search_terms").await?;
             }
             _ => {
-                db.execute_unprepared("CREATE TABLE IF NOT EXISTS search_words (term BIGINT NOT NULL PRIMARY KEY, docs BIGINT NOT NULL)")
-                    .await?;
+                db.execute_unprepared(
+                    "CREATE TABLE IF NOT EXISTS search_words (term BIGINT NOT NULL PRIMARY KEY, docs BIGINT NOT NULL)",
+                )
+                .await?;
                 db.execute_unprepared(
                     "CREATE TABLE IF NOT EXISTS search_bands (band BIGINT NOT NULL, asset_id BIGINT NOT NULL, \
                      PRIMARY KEY (band, asset_id))",

@@ -243,8 +243,7 @@ pub async fn unindex_in<C: ConnectionTrait>(db: &C, asset: &Asset) -> Result<(),
 /// Indexes assets in one transaction (the bench seeds with it; start-up
 /// uses it for rows made before the search existed).
 pub async fn index_assets(db: &DatabaseConnection, assets: &[Asset]) -> Result<(), DbErr> {
-    let available: Vec<Asset> =
-        assets.iter().filter(|a| a.status == crate::domain::AssetStatus::Available).cloned().collect();
+    let available: Vec<Asset> = assets.iter().filter(|a| a.status == crate::domain::AssetStatus::Available).cloned().collect();
     let txn = db.begin().await?;
     index_many_in(&txn, &available).await?;
     txn.commit().await
@@ -267,8 +266,7 @@ pub async fn reindex(db: &DatabaseConnection) -> Result<u64, DbErr> {
             .all(db)
             .await?;
         let Some(last) = batch.last().map(|a| a.id.0) else { break };
-        let available: Vec<Asset> =
-            batch.into_iter().filter(|a| a.status == crate::domain::AssetStatus::Available).collect();
+        let available: Vec<Asset> = batch.into_iter().filter(|a| a.status == crate::domain::AssetStatus::Available).collect();
         let txn = db.begin().await?;
         index_many_in(&txn, &available).await?;
         indexed += available.len() as u64;
@@ -374,11 +372,7 @@ fn every_word_statement(backend: DbBackend, words: &[(i64, i64)], limit: u64) ->
 
 /// The assets (at most `limit`) with the most (and rarest) of `words`
 /// among each word's newest postings, with their scores.
-async fn with_some_words<C: ConnectionTrait>(
-    db: &C,
-    words: &[(i64, i64)],
-    limit: u64,
-) -> Result<Vec<(i64, f64)>, DbErr> {
+async fn with_some_words<C: ConnectionTrait>(db: &C, words: &[(i64, i64)], limit: u64) -> Result<Vec<(i64, f64)>, DbErr> {
     let statement = some_words_statement(db.get_database_backend(), words, limit);
     db.query_all_raw(statement)
         .await?
@@ -452,10 +446,8 @@ pub async fn matching<C: ConnectionTrait>(
     }
     let ids: Vec<i64> = scored.iter().map(|(id, _)| *id).collect();
     let mut rows = available_by_id(db, &ids).await?;
-    let mut found: Vec<Found> = scored
-        .into_iter()
-        .filter_map(|(id, score)| rows.remove(&id).map(|found| Found { score, ..found }))
-        .collect();
+    let mut found: Vec<Found> =
+        scored.into_iter().filter_map(|(id, score)| rows.remove(&id).map(|found| Found { score, ..found })).collect();
     found.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| b.asset_id.0.cmp(&a.asset_id.0)));
     // `prefer`'s format first among equal scores, within each block of
     // WINDOW: a wider window (a later page) never reorders an earlier block
