@@ -27,6 +27,7 @@ mod m20261207_000022_create_search;
 mod m20261207_000023_add_request_thread;
 mod m20261207_000024_add_scale_indexes;
 mod m20261207_000025_add_stage_payload;
+mod m20261207_000026_search_bands;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_add_request_thread::Migration),
             Box::new(m20261207_000024_add_scale_indexes::Migration),
             Box::new(m20261207_000025_add_stage_payload::Migration),
+            Box::new(m20261207_000026_search_bands::Migration),
         ]
     }
 }

@@ -157,7 +157,7 @@ impl Search {
         let shown_first = if from == 0 { exact.len() as u64 } else { 0 };
         let want = INLINE_PAGE - shown_first;
         let terms = Terms::of(&prompt);
-        let raw = search::matching(&self.db, &terms, None, prefer, from, want + exact.len() as u64).await?;
+        let raw = search::matching(&self.db, &terms, prefer, from, want + exact.len() as u64).await?;
         let (mut words, mut consumed) = (Vec::new(), 0u64);
         for found in raw {
             if words.len() as u64 == want {

@@ -198,7 +198,15 @@ async fn inline_queries_are_answered_with_cached_videos_pages_personal_lists_and
     assert!(asked["button"]["text"].as_str().is_some_and(|t| !t.is_empty()));
     h.fake.push_text(700, 700, &format!("/start {start}"));
     h.video_for(700, 0).await;
-    assert!(h.assets().await.iter().any(|a| a.typed_prompt.as_deref() == Some("Purple elephant dancing")));
+    // the upload reaches the chat before the asset is recorded available: wait for the record
+    let recorded = eventually(Duration::from_secs(30), || async {
+        h.assets()
+            .await
+            .iter()
+            .any(|a| a.typed_prompt.as_deref() == Some("Purple elephant dancing") && a.status == AssetStatus::Available)
+    })
+    .await;
+    assert!(recorded, "the elephant became available");
     // then it is found by everyone
     let found = inline(&h, 800, "purple elephant dancing", "").await;
     assert_eq!(file_ids(&found), videos_to(&h.fake.sent(), 700));
@@ -252,7 +260,7 @@ async fn the_index_holds_only_available_videos_on_sqlite_and_postgres() {
         assert!(search::most_similar(&db, &unrelated, &Recipe::default()).await.expect("search").is_none());
 
         // words: every recipe, the preferred format first, never a remix
-        let words = search::matching(&db, &Terms::of(&twin), None, Format::Portrait, 0, 50).await.expect("matching");
+        let words = search::matching(&db, &Terms::of(&twin), Format::Portrait, 0, 50).await.expect("matching");
         let ids: Vec<_> = words.iter().map(|f| f.asset_id).collect();
         assert_eq!(ids, vec![tall.id, fox.id], "{words:?}");
         assert!(!ids.contains(&photo.id) && !ids.contains(&whale.id));
@@ -260,7 +268,7 @@ async fn the_index_holds_only_available_videos_on_sqlite_and_postgres() {
         // a clear removes the video from every search at once
         let key = fox.prompt_key.clone();
         vidcache::db::clear::clear(&db, &key, &Actor::Telegram(vidcache::domain::UserId(1))).await.expect("clear");
-        let words = search::matching(&db, &Terms::of(&twin), None, Format::Landscape, 0, 50).await.expect("matching");
+        let words = search::matching(&db, &Terms::of(&twin), Format::Landscape, 0, 50).await.expect("matching");
         assert_eq!(words.iter().map(|f| f.asset_id).collect::<Vec<_>>(), vec![tall.id]);
         assert!(search::most_similar(&db, &twin, &Recipe::default()).await.expect("search").is_none());
         let exact = Prompt::parse("a red fox jumping over a wooden fence", 1000).expect("prompt");
