@@ -17,9 +17,9 @@ use crate::db;
 use crate::db::recorder::Recorder;
 use crate::domain::{Admission, Pricing};
 use crate::providers::{Meter, OpenAiClient};
+use crate::service::catalog::Catalog;
 use crate::service::fair_use::SharedRateLimit;
 use crate::service::{Cancel, Credits, History, Intake, Search, UserStatus};
-use crate::service::catalog::Catalog;
 use crate::telegram::api::BotApi;
 use crate::texts::Lang;
 
@@ -65,7 +65,8 @@ pub(super) async fn build(
         },
     ));
     let mut running = Running::default();
-    running.add(Catalog::new(db.clone(), backends.cache.clone()).follow_invalidations(Duration::from_millis(500), shutdown.clone()));
+    running
+        .add(Catalog::new(db.clone(), backends.cache.clone()).follow_invalidations(Duration::from_millis(500), shutdown.clone()));
     match settings.webhook.clone() {
         Some(hook) => {
             let server = webhook::start_webhook(api, handler, hook, shutdown.clone())

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use fakes::telegram::{FakeTelegramConfig, Faults};
 use crate::support::{
     Harness, MULTI_PROCESS, eventually, free_port, post_update, redis_db, scale_backends, texts_to, videos_to, webhook_update,
 };
+use fakes::telegram::{FakeTelegramConfig, Faults};
 use vidcache::domain::RequestStatus;
 
 /// The flooded chat's `retry_after`, in seconds.
@@ -100,6 +100,20 @@ async fn a_429_on_one_replica_pauses_that_chat_on_the_other() {
     post(&client, port_a, &webhook_update(2, flooded, PROMPT)).await;
     let refused = h.fake.wait_until(move |f| !f.refused_sends(flooded).is_empty(), Duration::from_secs(10)).await;
     assert!(refused, "the flooded chat's send never came back 429\n{}", h.logs());
+    // replica A records the chat's pause in Redis once the 429 reaches it:
+    // the test goes on from there, not from the fake's answer
+    let pattern = format!("vidcache:flood:*:paused:{flooded}");
+    let shared = eventually(Duration::from_secs(10), || {
+        let (url, pattern) = (redis_url.clone(), pattern.clone());
+        async move {
+            let Ok(client) = redis::Client::open(url.as_str()) else { return false };
+            let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return false };
+            let keys: redis::RedisResult<Vec<String>> = redis::cmd("KEYS").arg(&pattern).query_async(&mut conn).await;
+            keys.is_ok_and(|keys| !keys.is_empty())
+        }
+    })
+    .await;
+    assert!(shared, "replica A never recorded the chat's pause in Redis\n{}", h.logs());
     // the same chat writes again, to replica B: B holds its answer too
     post(&client, port_b, &webhook_update(3, flooded, "/start")).await;
     // and another chat, on replica B, is served at once

@@ -98,6 +98,10 @@ fn only_the_lifecycle_writer_sets_an_asset_status() {
     let builder = src.join("db/entities/video_assets.rs");
     let mut wrong = Vec::new();
     for file in files {
+        // a unit-test module of its own (`tests.rs`) builds rows as it likes
+        if file.file_name().is_some_and(|name| name == "tests.rs") {
+            continue;
+        }
         let text = std::fs::read_to_string(&file).expect("a source file");
         let writes = status_writes(&text);
         let allowed = usize::from(file == builder);
