@@ -3,7 +3,7 @@
 //! as one guarded `UPDATE … RETURNING`: the row changes only when its
 //! status is one the move may start from (and the caller's guard holds,
 //! e.g. "this worker still holds the lease"), so an illegal or stale move
-//! changes nothing. `tests/layers.rs` fails on a status written anywhere else.
+//! changes nothing. `tests/api/layers.rs` fails on a status written anywhere else.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
