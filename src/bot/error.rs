@@ -1,40 +1,9 @@
-//! What can keep the bot from doing what an update asked.
+//! What can keep the bot from doing what an update asked: a database
+//! outage or failure ([`DbFailure`]). The handler logs it with its cause
+//! (`telemetry::Chain`) and answers "try again"; one failed update never
+//! stops the bot.
 
-use sea_orm::DbErr;
-
-use crate::db::is_retryable;
-
-/// Why an update could not be answered as asked. The handler logs it with
-/// its cause (`telemetry::Chain`) and answers "try again"; one failed
-/// update never stops the bot.
-#[derive(Debug, thiserror::Error)]
-pub enum BotError {
-    /// The database is out of reach or busy for now (no connection, a
-    /// conflict that outlived its retries): the same update may work later.
-    #[error("the database is unavailable while {doing}")]
-    Unavailable {
-        doing: &'static str,
-        #[source]
-        source: DbErr,
-    },
-    /// The database refused what was asked: trying again won't help.
-    #[error("the database failed while {doing}")]
-    Database {
-        doing: &'static str,
-        #[source]
-        source: DbErr,
-    },
-}
-
-impl BotError {
-    /// Wraps a database error met while `doing` (for `map_err`), telling
-    /// an outage or a conflict from a failure.
-    pub fn db(doing: &'static str) -> impl FnOnce(DbErr) -> Self {
-        move |source| {
-            if is_retryable(&source) { BotError::Unavailable { doing, source } } else { BotError::Database { doing, source } }
-        }
-    }
-}
+pub use crate::db::DbFailure as BotError;
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ pub mod console;
 pub mod credits;
 pub mod entities;
 pub mod extensions;
+mod failure;
 pub mod generations;
 pub mod inbox;
 pub mod languages;
@@ -35,6 +36,7 @@ use crate::config::DataStore;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 
+pub use failure::DbFailure;
 pub use retry::{is_retryable, serializable};
 
 /// Opens the database `store` (SQLite or PostgreSQL) and applies pending migrations.

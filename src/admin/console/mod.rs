@@ -18,13 +18,12 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use sea_orm::DbErr;
 
 use self::asset::asset_link;
 use self::auth::{Keys, LOGIN_COOKIE, Session, Throttle, cross_site, over_https, set_cookie};
 use self::html::{esc, page, table};
 use crate::config::Secret;
-use crate::db::is_retryable;
+use crate::db::DbFailure;
 use crate::db::stages::dollars;
 use crate::domain::{AssetId, AssetStatus, ConsoleName, Failure};
 use crate::service::Console;
@@ -34,33 +33,7 @@ use crate::texts::{ConsoleTexts, Lang, Texts};
 
 /// Why a console page could not be shown or an action not done; answered
 /// 500 with "try again", logged with its cause.
-#[derive(Debug, thiserror::Error)]
-enum PageError {
-    /// The database is out of reach or busy for now (no connection, a
-    /// conflict that outlived its retries).
-    #[error("the database is unavailable while {doing}")]
-    Unavailable {
-        doing: &'static str,
-        #[source]
-        source: DbErr,
-    },
-    /// The database refused what was asked.
-    #[error("the database failed while {doing}")]
-    Database {
-        doing: &'static str,
-        #[source]
-        source: DbErr,
-    },
-}
-
-impl PageError {
-    /// Wraps a database error met while `doing` (for `map_err`).
-    fn db(doing: &'static str) -> impl FnOnce(DbErr) -> Self {
-        move |source| {
-            if is_retryable(&source) { PageError::Unavailable { doing, source } } else { PageError::Database { doing, source } }
-        }
-    }
-}
+type PageError = DbFailure;
 
 /// What the console reads and changes.
 pub struct ConsoleDeps {
